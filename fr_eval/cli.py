@@ -1,0 +1,135 @@
+"""``python run_eval.py key=value ...``: Hydra-style overrides, one-line errors."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+DATASETS_DIR = PROJECT / "datasets"
+
+USAGE = """usage: python run_eval.py [key=value ...] [--cfg]
+
+  scenario=1|2|3|4|5|all|[1,4]   which rows of the paper's Table 3 to compute
+  dataset=<name> dataset.root=<dir>   a config in datasets/ ({datasets})
+  system=arcface|sface|auto      face system; arcface: system.pack=<name> or
+                                 system.detector=<det.onnx> system.recogniser=<rec.onnx>
+  colouriser=<name>|[a,b]        colourisers for scenarios 4 and 5 ({colourisers})
+  fmr=0.001                      operating point as a fraction (0.001 = 0.1%)
+  out_dir=reports/<name>         where the report goes
+  --cfg                          print the resolved config and exit
+"""
+
+
+def _register_datasets():
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    cs = ConfigStore.instance()
+    for f in sorted(DATASETS_DIR.glob("*.yaml")):
+        cs.store(group="dataset", name=f.stem, node=OmegaConf.load(f))
+
+
+def _one_line(exc: Exception) -> str:
+    from hydra.errors import MissingConfigException
+
+    if isinstance(exc, MissingConfigException) and getattr(exc, "options", None):
+        group = str(exc.missing_cfg_file).split("/")[0] if exc.missing_cfg_file else "value"
+        wanted = str(exc.missing_cfg_file).split("/")[-1] if exc.missing_cfg_file else "?"
+        return f"{group}={wanted} is not valid; choose from {', '.join(sorted(exc.options))}"
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    if "Key '" in str(exc) and "not in struct" in str(exc):
+        key = str(exc).split("Key '")[1].split("'")[0]
+        return f"unknown key '{key}' ({first.rstrip('.')}); see fr_eval/conf/config.yaml for the valid keys"
+    return first
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    _register_datasets()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=overrides)
+
+
+def resolve_config(overrides: list[str]) -> dict:
+    """Compose the config from overrides and return it as plain containers, paths resolved."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
+
+    from .errors import ConfigError
+
+    cfg = compose(overrides)
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{key} must be given, e.g. {key}=<value>") from exc
+    ds = plain["dataset"]
+    root = ds.get("root")
+    if root and not Path(root).expanduser().is_absolute() and not Path(root).exists() \
+            and (PROJECT / root).exists():
+        ds["root"] = str((PROJECT / root).resolve())  # relative to the project when not to the cwd
+    return plain
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .errors import FrEvalError
+
+    if any(a in ("-h", "--help") for a in argv):
+        print(USAGE.format(datasets=", ".join(sorted(p.stem for p in DATASETS_DIR.glob("*.yaml"))),
+                           colourisers="exemplar, precomputed, or your own under colourisers.<name>"))
+        return 0
+    show_cfg = "--cfg" in argv
+    overrides = [a for a in argv if a != "--cfg"]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = resolve_config(overrides)
+        if show_cfg:
+            print(json.dumps(cfg, indent=2))
+            return 0
+        return run_and_report(cfg)
+    except FrEvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: everything acquired so far is kept in the store; run again to resume",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:  # Hydra's composition errors
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        if isinstance(exc, (HydraException, OmegaConfBaseException)):
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        raise
+
+
+def run_and_report(cfg: dict) -> int:
+    from .report import write_report
+    from .runner import run
+
+    t0 = time.perf_counter()
+    out = Path(cfg["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        result = run(cfg, progress=bool(cfg.get("progress", True)))
+        write_report(out, result, cfg)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    print((out / "table3.md").read_text())
+    print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; "
+          f"{result.context['engine']['computed']} acquisitions computed, "
+          f"{result.context['engine']['reused']} reused from the store)")
+    return 0

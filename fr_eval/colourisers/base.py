@@ -1,0 +1,32 @@
+"""The colouriser interface. A colouriser turns a greyscale RGB image into a colour one."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class ColourisationFailed(Exception):
+    """This sample could not be colourised (the message is the reason); it counts as a failure to acquire."""
+
+    def __init__(self, reason: str, cacheable: bool = True):
+        super().__init__(reason)
+        self.cacheable = cacheable
+
+
+@runtime_checkable
+class Colouriser(Protocol):
+    #: the label of its Table 3 rows, e.g. "exemplar" or "deoldify-stable"
+    name: str
+
+    def settings(self) -> dict:
+        """Everything that changes the output (weights' sha256, parameters); part of the store key."""
+
+    def prepare(self, dataset) -> None:
+        """Called once with the dataset before any ``colourise`` call (may do nothing)."""
+
+    def sample_key(self, sample) -> str:
+        """What, beyond the input pixels and ``settings()``, decides this sample's output ("" if nothing)."""
+
+    def colourise(self, grey: np.ndarray, sample) -> np.ndarray:
+        """RGB uint8 colour image from an (H, W, 3) greyscale one; raises ColourisationFailed."""

@@ -1,0 +1,23 @@
+"""Datasets, picked by ``dataset.type`` in the config (one YAML per dataset in ``datasets/``)."""
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .base import Dataset, Sample
+from .folder import load_folder
+
+LOADERS = {"folder": load_folder}
+
+
+def load_dataset(cfg) -> Dataset:
+    """Build the dataset a config node describes (``type`` picks the loader)."""
+    kind = cfg.get("type", "folder")
+    if kind not in LOADERS:
+        raise ConfigError(f"dataset.type={kind} is not known; choose from {', '.join(sorted(LOADERS))}")
+    if kind == "folder":
+        return load_folder(cfg["root"], name=cfg.get("name", "folder"),
+                           references_per_subject=int(cfg.get("references_per_subject", 1)),
+                           min_images=int(cfg.get("min_images", 2)))
+    raise AssertionError(kind)
+
+
+__all__ = ["Dataset", "Sample", "load_dataset", "LOADERS"]

@@ -1,0 +1,211 @@
+"""Biometric performance metrics (ISO/IEC 19795-1), as pure functions on NumPy arrays.
+
+Conventions, used everywhere in fr-eval:
+
+* Scores are **similarities**: higher means more alike (cosine similarity of embeddings).
+  A comparison is a *match* when ``score >= threshold``.
+* Every rate is a **fraction** in [0, 1], never a percent. Reports convert to percent
+  only in the tables that mimic the paper (and say so in the column name).
+* ``genuine`` = mated comparisons, ``impostor`` = non-mated comparisons; both only over
+  comparisons whose two samples were acquired (failures are counted by the FTA).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import det_curve, roc_curve
+
+
+def _as_scores(x, name: str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} scores contain NaN or infinite values")
+    return a
+
+
+def failure_rate(failed) -> float:
+    """Fraction of True entries (e.g. failed samples over all samples: the sample-level FTA)."""
+    f = np.asarray(failed, dtype=bool).ravel()
+    if f.size == 0:
+        return float("nan")
+    return float(f.mean())
+
+
+def threshold_at_fmr(impostor, fmr: float) -> float:
+    """The conservative decision threshold for a target false match rate.
+
+    Returns the smallest threshold ``t`` with ``mean(impostor >= t) <= fmr`` that is either
+    an observed impostor score or, when no observed score qualifies (``fmr * N < 1`` or
+    ties at the top), the next float above the highest impostor score. The achieved FMR
+    is therefore never above the target (as bob.measure's ``far_threshold``); report it
+    with :func:`fmr_at`.
+    """
+    imp = _as_scores(impostor, "impostor")
+    if imp.size == 0:
+        raise ValueError("no impostor scores: a threshold at a target FMR needs impostors")
+    if not 0.0 <= fmr <= 1.0:
+        raise ValueError(f"fmr must be a fraction in [0, 1], got {fmr}")
+    allowed = int(np.floor(fmr * imp.size + 1e-9))  # false matches the target permits
+    values, counts = np.unique(imp, return_counts=True)  # ascending
+    n_at_or_above = np.cumsum(counts[::-1])[::-1]  # impostors >= values[i]
+    ok = np.nonzero(n_at_or_above <= allowed)[0]
+    if ok.size == 0:
+        return float(np.nextafter(values[-1], np.inf))
+    return float(values[ok[0]])
+
+
+def fmr_at(impostor, threshold: float) -> float:
+    """False match rate: fraction of impostor scores ``>= threshold``."""
+    imp = _as_scores(impostor, "impostor")
+    return float(np.mean(imp >= threshold)) if imp.size else float("nan")
+
+
+def fnmr_at(genuine, threshold: float) -> float:
+    """False non-match rate: fraction of genuine scores ``< threshold``."""
+    gen = _as_scores(genuine, "genuine")
+    return float(np.mean(gen < threshold)) if gen.size else float("nan")
+
+
+def frr(fta: float, fnmr: float) -> float:
+    """False reject rate, ISO/IEC 19795-1: ``FTA + FNMR * (1 - FTA)``."""
+    return float(fta + fnmr * (1.0 - fta))
+
+
+def far(fmr: float, fta: float) -> float:
+    """False accept rate, ISO/IEC 19795-1: ``FMR * (1 - FTA)``."""
+    return float(fmr * (1.0 - fta))
+
+
+def d_prime(genuine, impostor) -> float:
+    """Decidability (Daugman): ``|mu_g - mu_i| / sqrt((sigma_g^2 + sigma_i^2) / 2)``.
+
+    Standard deviations are population ones (``ddof=0``).
+    """
+    gen = _as_scores(genuine, "genuine")
+    imp = _as_scores(impostor, "impostor")
+    if gen.size == 0 or imp.size == 0:
+        return float("nan")
+    pooled = np.sqrt((gen.var() + imp.var()) / 2.0)
+    if pooled == 0:
+        return float("inf") if gen.mean() != imp.mean() else float("nan")
+    return float(abs(gen.mean() - imp.mean()) / pooled)
+
+
+def _labels(genuine, impostor):
+    gen = _as_scores(genuine, "genuine")
+    imp = _as_scores(impostor, "impostor")
+    y = np.concatenate([np.ones(gen.size, dtype=np.int8), np.zeros(imp.size, dtype=np.int8)])
+    return y, np.concatenate([gen, imp])
+
+
+def eer(genuine, impostor) -> tuple[float, float]:
+    """Equal error rate and its threshold, from ``sklearn.metrics.roc_curve``.
+
+    The EER is read where FNMR and FMR cross on the ROC's operating points, interpolating
+    linearly between the two points that bracket the crossing.
+    """
+    y, s = _labels(genuine, impostor)
+    if y.min() == y.max():
+        return float("nan"), float("nan")
+    fpr, tpr, thr = roc_curve(y, s, drop_intermediate=False)
+    fnr = 1.0 - tpr
+    diff = fnr - fpr  # decreasing from 1 (thr=inf) to -1
+    i = int(np.nonzero(diff <= 0)[0][0])
+    if i == 0 or diff[i] == 0:
+        return float((fpr[i] + fnr[i]) / 2.0), float(thr[i])
+    w = diff[i - 1] / (diff[i - 1] - diff[i])
+    rate = fpr[i - 1] + w * (fpr[i] - fpr[i - 1])
+    t_hi = thr[i - 1] if np.isfinite(thr[i - 1]) else thr[i]
+    return float(rate), float(t_hi + w * (thr[i] - t_hi))
+
+
+def det_points(genuine, impostor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(FMR, FNMR, thresholds) of the DET curve, from ``sklearn.metrics.det_curve``."""
+    y, s = _labels(genuine, impostor)
+    fmr_, fnmr_, thr = det_curve(y, s)
+    return fmr_, fnmr_, thr
+
+
+def rule_of_three(n: int) -> float:
+    """Approximate 95% upper bound for a rate with zero errors in ``n`` trials: ``3 / n``."""
+    return float(3.0 / n) if n > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+    method: str  # "rule_of_3", "subject_bootstrap" or "none"
+
+    def as_dict(self) -> dict:
+        return {"low": self.low, "high": self.high, "method": self.method}
+
+
+def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamples: int = 1000,
+                      confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval resampling **subjects** (not comparisons).
+
+    ``per_subject`` maps names to arrays with one entry per subject (counts of errors,
+    attempts, ...). ``statistic(**arrays)`` must accept arrays with a trailing resample
+    axis and reduce over ``axis=-1``; it is evaluated on each resample of subjects.
+    Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together.
+    """
+    names = list(per_subject)
+    data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
+    if data[0].size < 2:
+        return float("nan"), float("nan")
+
+    def stat(*arrays, axis=-1):
+        return statistic(**{k: np.moveaxis(a, axis, -1) for k, a in zip(names, arrays)})
+
+    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
+                          confidence_level=confidence, method="percentile",
+                          random_state=np.random.default_rng(seed))
+    lo, hi = res.confidence_interval
+    return float(lo), float(hi)
+
+
+def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=1000, confidence=0.95,
+                  seed=0) -> Interval:
+    """95% interval for ``sum(errors) / sum(trials)`` given per-subject counts.
+
+    Zero errors: ``[0, 3/N]`` (rule of 3). Otherwise a subject bootstrap.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    trials = np.asarray(trials, dtype=np.float64)
+    n = int(trials.sum())
+    if n == 0:
+        return Interval(float("nan"), float("nan"), "none")
+    if errors.sum() == 0:
+        return Interval(0.0, rule_of_three(n), "rule_of_3")
+    lo, hi = subject_bootstrap(
+        {"e": errors, "t": trials},
+        lambda e, t: e.sum(-1) / np.maximum(t.sum(-1), 1),
+        n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return Interval(lo, hi, "subject_bootstrap")
+
+
+def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=1000, confidence=0.95,
+                 seed=0) -> Interval:
+    """Interval for FRR = FTA + FNMR (1 - FTA) from per-subject counts.
+
+    ``failed``/``samples`` give the sample-level FTA, ``fnm``/``compared`` the FNMR, and
+    ``attempts`` (genuine transactions) the N of the rule of 3 when nothing was rejected.
+    """
+    failed, samples, fnm, compared = (np.asarray(a, dtype=np.float64)
+                                      for a in (failed, samples, fnm, compared))
+    if failed.sum() == 0 and fnm.sum() == 0:
+        n = int(np.sum(attempts))
+        return Interval(0.0, rule_of_three(n), "rule_of_3") if n else Interval(
+            float("nan"), float("nan"), "none")
+
+    def stat(f, s, e, c):
+        fta_ = f.sum(-1) / np.maximum(s.sum(-1), 1)
+        fnmr_ = e.sum(-1) / np.maximum(c.sum(-1), 1)
+        return fta_ + fnmr_ * (1 - fta_)
+
+    lo, hi = subject_bootstrap({"f": failed, "s": samples, "e": fnm, "c": compared}, stat,
+                               n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return Interval(lo, hi, "subject_bootstrap")

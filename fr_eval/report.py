@@ -1,0 +1,184 @@
+"""Write a run's report bundle: metrics.json, Tables 1 and 3, failures, provenance, plots."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .provenance import environment
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _clean(o):
+    """JSON-safe: NaN/inf -> None, NumPy scalars -> Python."""
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, (np.floating, float)):
+        return None if not math.isfinite(float(o)) else float(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, Path):
+        return str(o)
+    return o
+
+
+def pct(x, digits=3) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}"
+
+
+def fmr_label(f: float) -> str:
+    return f"{100 * f:g}%"
+
+
+def table3_rows(rows, fmr) -> tuple[list[str], list[list[str]]]:
+    fl = fmr_label(fmr)
+    header = ["Scenario", "d'", "FTA (%)", f"FNMR at FMR={fl} (%)", f"FRR at FMR={fl} (%)",
+              "FTA transaction (%)", "EER (%)", "Threshold (cosine)", "FMR achieved (%)", "Genuine compared",
+              "Impostor compared"]
+    body = [[r["label"], "n/a" if r["d_prime"] is None or not math.isfinite(r["d_prime"]) else f"{r['d_prime']:.3f}",
+             pct(r["fta"]), pct(r["fnmr"]), pct(r["frr"]), pct(r["fta_transaction"]), pct(r["eer"]),
+             f"{r['threshold']:.4f}", pct(r["fmr_achieved"], 4), str(r["n_genuine_compared"]),
+             str(r["n_impostor"])] for r in rows]
+    return header, body
+
+
+def _write_table(out: Path, stem: str, header, body, title: str, notes: list[str]) -> None:
+    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(body)
+    md = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in body]
+    md += [""] + [f"- {n}" for n in notes]
+    _atomic_write(out / f"{stem}.md", "\n".join(md) + "\n")
+
+
+def write_report(out_dir: str | Path, result, config: dict) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = result.context
+    fmr = float(config["fmr"])
+    env = environment()
+    doc = {
+        "units": "every rate is a fraction in [0, 1] (not a percent); scores are cosine similarities, "
+                 "a comparison matches when score >= threshold",
+        "definitions": {
+            "fta": "failed samples / all samples used in the scenario (references + probes), as in the paper",
+            "fta_transaction": "genuine attempts with at least one failed sample / all genuine attempts",
+            "fnmr": "genuine comparisons (both samples acquired) with score < threshold / those compared",
+            "frr": "FTA + FNMR x (1 - FTA) (ISO/IEC 19795-1), with the sample-level FTA",
+            "frr_transaction": "(genuine attempts failed to acquire + false non-matches) / all genuine attempts",
+            "far": "FMR x (1 - FTA)",
+            "threshold": "fixed on the baseline's impostor scores: the lowest threshold whose FMR <= target",
+            "d_prime": "|mu_g - mu_i| / sqrt((sd_g^2 + sd_i^2) / 2), population sd",
+            "intervals": "95%: rule of 3 (upper = 3/N) when there are no errors, else percentile bootstrap "
+                         "over subjects",
+        },
+        "rows": result.rows,
+        "table1": result.table1,
+        **ctx,
+        "n_failures": len(result.failures),
+        "config": config,
+        "environment": env,
+    }
+    _atomic_write(out / "metrics.json", json.dumps(_clean(doc), indent=2))
+    t1h = ["Database", "Subjects", "Reference images", "Probe images", "Genuine comparisons",
+           "Impostor comparisons"]
+    t1 = result.table1
+    _write_table(out, "table1", t1h, [[t1["dataset"], str(t1["subjects"]), str(t1["references"]), str(t1["probes"]),
+                                       str(t1["genuine"]), str(t1["impostor"])]],
+                 "Table 1: dataset", [f"Impostor comparisons: {ctx['comparisons']['impostor_rule']} of "
+                                      f"{ctx['comparisons']['impostor_pairs_available']} cross-subject pairs "
+                                      f"(seed {ctx['comparisons']['seed']})",
+                                      f"Subjects excluded: {len(ctx['dataset']['excluded'])}"])
+    h3, b3 = table3_rows(_clean(result.rows), fmr)
+    thr = ctx["thresholds"][str(fmr)]
+    _write_table(out, "table3", h3, b3, "Table 3: biometric performance", [
+        "Rates in percent. FTA: failed samples / samples of the scenario. FNMR over genuine comparisons whose "
+        "two samples were acquired. FRR = FTA + FNMR x (1 - FTA).",
+        f"Threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on {thr['n_impostor']} baseline "
+        f"impostor scores for FMR <= {fmr_label(fmr)}; {thr['impostors_allowed']} false matches allowed; "
+        f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
+        f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
+    ])
+    with open(out / "failures.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["variant", "role", "subject", "path", "reason"])
+        w.writeheader()
+        w.writerows(result.failures)
+    np.savez_compressed(out / "scores.npz", **{f"{k}|{kind}": v[kind] for k, v in result.scores.items()
+                                               for kind in ("genuine", "impostor")})
+    _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,
+                                                              "colourisers": ctx["colourisers"]}), indent=2))
+    plot_det(result.scores, ctx, fmr, out / "det.png")
+    plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
+    return out
+
+
+def plot_det(scores: dict, ctx: dict, fmr: float, path: Path) -> None:
+    """DET curves on normal-deviate (probit) axes, as ISO/IEC 19795-1 and bob.measure draw them."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import norm
+
+    from .metrics import det_points
+
+    ticks = np.array([0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
+    lo = 1e-5
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    for label, sc in scores.items():
+        if sc["genuine"].size == 0 or sc["impostor"].size == 0:
+            continue
+        fmr_, fnmr_, _ = det_points(sc["genuine"], sc["impostor"])
+        ax.plot(norm.ppf(np.clip(fmr_, lo, 1 - lo)), norm.ppf(np.clip(fnmr_, lo, 1 - lo)), label=f"scenario {label}")
+    ax.axvline(norm.ppf(fmr), color="grey", ls=":", lw=1)
+    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_xlim(norm.ppf(lo), norm.ppf(0.5))
+    ax.set_ylim(norm.ppf(lo), norm.ppf(0.95))
+    ax.set_xlabel("FMR (%)")
+    ax.set_ylabel("FNMR (%)")
+    ax.set_title(f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); dotted: FMR={fmr_label(fmr)}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_frr_threshold(result, ctx, fmr, path: Path) -> None:
+    """FRR (FTA included) against the decision threshold, as the paper's Fig. 4b."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    grid = np.linspace(-0.2, 1.0, 481)
+    for row in result.rows:
+        gen = result.scores[row["label"]]["genuine"]
+        fta = row["fta"]
+        fnmr = np.array([np.mean(gen < t) if gen.size else 1.0 for t in grid])
+        ax.plot(grid, 100 * (fta + fnmr * (1 - fta)), label=f"scenario {row['label']}")
+    t = ctx["thresholds"][str(fmr)]["threshold"]
+    ax.axvline(t, color="grey", ls=":", lw=1, label=f"threshold at FMR={fmr_label(fmr)}")
+    ax.set_xlabel("decision threshold (cosine similarity; match if >=)")
+    ax.set_ylabel("FRR (%)")
+    ax.set_title("FRR = FTA + FNMR (1 - FTA) against the threshold")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

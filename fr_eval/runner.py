@@ -1,0 +1,165 @@
+"""Wire dataset, face system, colourisers, store and metrics into one run (the thin shell)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics as M
+from .colourisers import build_colouriser
+from .datasets import load_dataset
+from .engine import acquire_all
+from .errors import ConfigError
+from .evaluation import SideData, evaluate_row, pair_scores
+from .protocol import build_comparisons
+from .scenarios import load_scenario_set, select
+from .store import Store
+from .systems import build_system
+from .variants import GREYSCALE, ORIGINAL, Colourised
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    rows: list[dict]
+    table1: dict
+    failures: list[dict]
+    scores: dict  # row label -> {"genuine": array, "impostor": array}
+    context: dict = field(default_factory=dict)
+
+
+def _as_list(x):
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    if hasattr(x, "__iter__") and not isinstance(x, str):
+        return list(x)
+    return [x]
+
+
+def parse_fmrs(cfg) -> tuple[float, list[float]]:
+    fmr = float(cfg["fmr"])
+    extra = [float(f) for f in _as_list(cfg.get("fmr_extra", []))]
+    for f in [fmr] + extra:
+        if not 0 < f < 1:
+            raise ConfigError(f"fmr={f} must be a fraction between 0 and 1 (0.001 means 0.1%)")
+    return fmr, sorted(set([fmr] + extra), reverse=True)
+
+
+def run(cfg: dict, *, progress: bool = True) -> RunResult:
+    """Run the configured scenarios; ``cfg`` is the resolved config as plain containers."""
+    t0 = time.perf_counter()
+    fmr, fmrs = parse_fmrs(cfg)
+    sset = load_scenario_set(str(cfg.get("scenarios", "paper")))
+    chosen = select(sset, cfg["scenario"])
+    colouriser_names = [str(c) for c in _as_list(cfg.get("colouriser"))]
+    if any(s.needs_colouriser for s in chosen) and not colouriser_names:
+        raise ConfigError("scenarios 4 and 5 need a colouriser: colouriser=<name> or colouriser=[a,b]; "
+                          f"defined: {', '.join(sorted(cfg.get('colourisers', {})))}")
+    colourisers = []
+    if any(s.needs_colouriser for s in chosen):
+        for name in colouriser_names:
+            colourisers.append(build_colouriser(name, cfg.get("colourisers", {})))
+
+    ds = load_dataset(cfg["dataset"])
+    for c in colourisers:
+        c.prepare(ds)
+    impostors = cfg.get("impostors", "all")
+    comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg.get("seed", 0)))
+    system, system_note = build_system(cfg["system"])
+    description = system.describe()
+    log.info("dataset %s: %s", ds.name, ds.summary())
+
+    variants = {"original": ORIGINAL, "greyscale": GREYSCALE}
+    for c in colourisers:
+        variants[f"colourised[{c.name}]"] = Colourised(c)
+
+    # the rows of Table 3: one per scenario, and per colouriser where one is used
+    baseline = sset.scenarios[sset.baseline]
+    rows_spec = []
+    for s in chosen:
+        for c in (colourisers if s.needs_colouriser else [None]):
+            rows_spec.append((s, c))
+
+    def variant_name(kind, c):
+        return kind if kind != "colourised" else f"colourised[{c.name}]"
+
+    needed = {("reference", "original"), ("probe", "original")}  # the baseline always runs
+    for s, c in rows_spec:
+        needed.add(("reference", variant_name(s.reference, c)))
+        needed.add(("probe", variant_name(s.probe, c)))
+    requests = []
+    for role, vname in sorted(needed):
+        samples = ds.references if role == "reference" else ds.probes
+        requests.extend((smp, variants[vname]) for smp in samples)
+    store = Store(cfg.get("store_dir", ".store"))
+    try:
+        acqs, stats = acquire_all(requests, system, store, batch_size=int(cfg.get("batch_size", 32)),
+                                  progress=progress)
+    finally:
+        store.close()
+
+    def side(role, vname) -> SideData:
+        samples = ds.references if role == "reference" else ds.probes
+        return SideData.from_acquisitions([acqs[(smp.rel, vname)] for smp in samples])
+
+    subjects = ds.subjects
+    sidx = {s: i for i, s in enumerate(subjects)}
+    ref_subj = np.array([sidx[s.subject] for s in ds.references])
+    probe_subj = np.array([sidx[s.subject] for s in ds.probes])
+    base_ref, base_probe = side("reference", "original"), side("probe", "original")
+    base_imp, _ = pair_scores(base_ref, base_probe, comps.impostor)
+    if base_imp.size == 0:
+        raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
+    thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in fmrs}
+    per_scenario_impostors = str(cfg.get("impostor_scores", "baseline")) == "scenario"
+    bootstrap = dict(cfg.get("bootstrap", {}))
+    bootstrap.setdefault("seed", int(cfg.get("seed", 0)))
+
+    rows, scores = [], {}
+    for s, c in rows_spec:
+        rv, pv = variant_name(s.reference, c), variant_name(s.probe, c)
+        ref, probe = side("reference", rv), side("probe", pv)
+        imp = pair_scores(ref, probe, comps.impostor)[0] if per_scenario_impostors else base_imp
+        figures, gen = evaluate_row(ref=ref, probe=probe, genuine_pairs=comps.genuine, impostor_scores=imp,
+                                    thresholds=thresholds, fmr_target=fmr, ref_subject_idx=ref_subj,
+                                    probe_subject_idx=probe_subj, n_subjects=len(subjects), bootstrap=bootstrap)
+        label = s.id if c is None else f"{s.id} [{c.name}]"
+        row = {"scenario": s.id, "colouriser": None if c is None else c.name, "label": label,
+               "reference_variant": rv, "probe_variant": pv,
+               "impostor_scores_from": "this scenario" if per_scenario_impostors else f"scenario {baseline.id} (baseline)",
+               **figures}
+        rows.append(row)
+        scores[label] = {"genuine": gen, "impostor": imp}
+
+    failures = []
+    for (rel, vname), a in sorted(acqs.items()):
+        if not a.ok:
+            failures.append({"variant": vname, "path": rel, "reason": a.reason})
+    role_of = {s.rel: (s.role, s.subject) for s in ds.references + ds.probes}
+    for f in failures:
+        f["role"], f["subject"] = role_of.get(f["path"], ("", ""))
+
+    table1 = {"dataset": ds.name, "subjects": len(subjects), "references": len(ds.references),
+              "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": int(len(comps.impostor))}
+    context = {
+        "dataset": {**ds.summary(), "settings": ds.settings, "excluded": ds.excluded, "ignored": ds.ignored},
+        "comparisons": comps.summary(),
+        "system": description,
+        "system_choice": system_note,
+        "colourisers": {c.name: c.settings() for c in colourisers},
+        "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
+                         "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
+        "thresholds": {str(f): {"threshold": t, "fmr_achieved": M.fmr_at(base_imp, t),
+                                "impostors_allowed": int(np.floor(f * base_imp.size + 1e-9)),
+                                "n_impostor": int(base_imp.size)} for f, t in thresholds.items()},
+        "baseline_impostor_failed_pairs": int(len(comps.impostor) - base_imp.size),
+        "engine": stats.as_dict(),
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    return RunResult(rows=rows, table1=table1, failures=failures, scores=scores, context=context)

@@ -1,0 +1,193 @@
+"""ArcFace: insightface's SCRFD detector + an ArcFace recogniser, through ``insightface.model_zoo``.
+
+Models are chosen by insightface pack name (looked up as insightface does, in
+``<root>/models/<pack>/``, root ``~/.insightface`` by default) or by explicit file paths.
+Only the detector and the recogniser are loaded (no ``FaceAnalysis`` with its extra models).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelFilesMissing
+from ..provenance import model_file_record
+from .base import FACE_SELECTION, Detection, TwoStageSystem
+
+log = logging.getLogger(__name__)
+
+#: detector and recogniser file of insightface's model packs (as the packs' zips name them)
+KNOWN_PACKS = {
+    "buffalo_l": ("det_10g.onnx", "w600k_r50.onnx"),
+    "buffalo_m": ("det_2.5g.onnx", "w600k_r50.onnx"),
+    "buffalo_s": ("det_500m.onnx", "w600k_mbf.onnx"),
+    "buffalo_sc": ("det_500m.onnx", "w600k_mbf.onnx"),
+    "antelopev2": ("scrfd_10g_bnkps.onnx", "glintr100.onnx"),
+}
+
+
+def pack_url(pack: str) -> str:
+    """Where insightface's own downloader fetches a pack from."""
+    from insightface.utils.storage import model_zoo_download_url
+    return model_zoo_download_url(f"{pack}.zip")
+
+
+def pack_dir(pack: str, root: str | Path = "~/.insightface") -> Path:
+    return Path(root).expanduser() / "models" / pack
+
+
+def resolve_model_files(pack: str | None = "buffalo_l", root: str | Path = "~/.insightface",
+                        detector: str | None = None, recogniser: str | None = None,
+                        download: bool = False) -> tuple[Path, Path]:
+    """Paths of the detector and recogniser, or :class:`ModelFilesMissing` naming what is absent.
+
+    Explicit ``detector``/``recogniser`` paths win over the pack. With ``download=True`` a
+    missing known pack is fetched with insightface's own downloader (needs internet).
+    """
+    if detector and recogniser:
+        det, rec = Path(detector).expanduser(), Path(recogniser).expanduser()
+        missing = [str(p) for p in (det, rec) if not p.is_file()]
+        if missing:
+            raise ModelFilesMissing(f"ArcFace model file(s) not found: {', '.join(missing)}")
+        return det, rec
+    if detector or recogniser:
+        raise ConfigError("give both system.detector and system.recogniser, or neither (to use system.pack)")
+    if not pack:
+        raise ConfigError("system.pack or system.detector + system.recogniser must be set")
+    d = pack_dir(pack, root)
+    files = _pack_files(pack, d)
+    if files is None and download:
+        _download_pack(pack, root)
+        files = _pack_files(pack, d)
+    if files is None:
+        names = KNOWN_PACKS.get(pack, ("<detector>.onnx", "<recogniser>.onnx"))
+        where = f"{d}/{names[0]} and {d}/{names[1]}"
+        hint = (f"download {pack_url(pack)} and unzip it into {d}/"
+                if pack in KNOWN_PACKS else f"put the pack's ONNX files into {d}/")
+        raise ModelFilesMissing(
+            f"ArcFace pack '{pack}' not found: expected {where}. Offline, {hint}; "
+            f"or name the files: system.detector=<det.onnx> system.recogniser=<rec.onnx>")
+    return files
+
+
+def _pack_files(pack: str, d: Path) -> tuple[Path, Path] | None:
+    if pack in KNOWN_PACKS:
+        det, rec = (d / n for n in KNOWN_PACKS[pack])
+        return (det, rec) if det.is_file() and rec.is_file() else None
+    if not d.is_dir():
+        return None
+    # an unknown pack: route its files the way insightface does (by the model's outputs/inputs)
+    from insightface.model_zoo import get_model
+    det = rec = None
+    for f in sorted(d.glob("*.onnx")):
+        m = get_model(str(f), providers=["CPUExecutionProvider"])
+        task = getattr(m, "taskname", None)
+        if task == "detection" and det is None:
+            det = f
+        elif task == "recognition" and rec is None:
+            rec = f
+    return (det, rec) if det and rec else None
+
+
+def _download_pack(pack: str, root) -> None:
+    from insightface.utils.storage import ensure_available
+    try:
+        ensure_available("models", pack, root=str(Path(root).expanduser()))
+    except Exception as exc:  # offline, proxy, HTTP error...
+        log.warning("could not download insightface pack %s: %s", pack, exc)
+
+
+def onnx_providers(choice: str | list = "auto") -> list[str]:
+    """ONNX Runtime providers: CUDA when present (``auto``), else the CPU."""
+    import onnxruntime as ort
+    available = ort.get_available_providers()
+    if choice == "auto":
+        return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    wanted = [choice] if isinstance(choice, str) else list(choice)
+    bad = [p for p in wanted if p not in available]
+    if bad:
+        raise ConfigError(f"system.providers: {', '.join(bad)} not available; "
+                          f"choose from auto, {', '.join(available)}")
+    return wanted
+
+
+class ArcFaceSystem(TwoStageSystem):
+    """SCRFD + ArcFace through ``insightface.model_zoo.get_model``."""
+
+    name = "arcface"
+
+    def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = 0.5,
+                 det_size="fit", max_det_size: int = 640, nms_thresh: float = 0.4,
+                 face_selection: str = "largest", min_face_size: float = 0.0,
+                 providers="auto", pack: str | None = None):
+        from insightface.model_zoo import get_model
+        from insightface.utils import face_align
+
+        if face_selection not in FACE_SELECTION:
+            raise ConfigError(f"system.face_selection={face_selection} is not known; "
+                              f"choose from {', '.join(FACE_SELECTION)}")
+        self._face_align = face_align
+        self.providers = onnx_providers(providers)
+        self.det_model = get_model(str(detector), providers=self.providers)
+        self.rec_model = get_model(str(recogniser), providers=self.providers)
+        if getattr(self.det_model, "taskname", None) != "detection":
+            raise ConfigError(f"system.detector={detector} is not an SCRFD/RetinaFace detector")
+        if getattr(self.rec_model, "taskname", None) != "recognition":
+            raise ConfigError(f"system.recogniser={recogniser} is not an ArcFace-style recogniser")
+        ctx = 0 if "CUDAExecutionProvider" in self.providers else -1
+        self.det_model.prepare(ctx, det_thresh=det_thresh, nms_thresh=nms_thresh)
+        self.rec_model.prepare(ctx)
+        self.detector_path, self.recogniser_path, self.pack = Path(detector), Path(recogniser), pack
+        self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
+        self.face_selection, self.min_face_size = face_selection, float(min_face_size)
+        if det_size != "fit":
+            det_size = tuple(int(v) for v in det_size)
+            if len(det_size) != 2 or any(v % 32 for v in det_size):
+                raise ConfigError("system.det_size must be 'fit' or [width, height] in multiples of 32")
+        self.det_size, self.max_det_size = det_size, int(max_det_size)
+        batch = self.rec_model.session.get_inputs()[0].shape[0]
+        self.rec_batched = not isinstance(batch, int) or batch <= 0
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "pack": self.pack,
+            "models": [model_file_record(self.detector_path, "detector"),
+                       model_file_record(self.recogniser_path, "recogniser")],
+            "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
+                         "det_size": self.det_size if self.det_size == "fit" else list(self.det_size),
+                         "max_det_size": self.max_det_size, "face_selection": self.face_selection,
+                         "min_face_size": self.min_face_size,
+                         "alignment": "insightface norm_crop (5-point ArcFace template)",
+                         "recogniser_input": [int(v) for v in self.rec_model.input_size],
+                         "recogniser_mean_std": [self.rec_model.input_mean, self.rec_model.input_std]},
+            "runtime": {"providers": self.providers, "recogniser_batched": self.rec_batched},
+        }
+
+    def input_size_for(self, shape) -> tuple[int, int]:
+        """Detector input (w, h). ``fit``: the image's own size rounded up to a multiple of 32,
+        scaled down so that the longer side is at most ``max_det_size`` (no upscaling)."""
+        if self.det_size != "fit":
+            return self.det_size
+        h, w = shape[:2]
+        s = min(1.0, self.max_det_size / max(h, w))
+        return (max(32, 32 * math.ceil(w * s / 32)), max(32, 32 * math.ceil(h * s / 32)))
+
+    def _detect(self, rgb):
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        det, kps = self.det_model.detect(bgr, input_size=self.input_size_for(rgb.shape), max_num=0)
+        if kps is None:
+            raise ConfigError("the detector gives no landmarks; ArcFace alignment needs 5 points")
+        return det[:, :4], det[:, 4], kps
+
+    def _align(self, rgb, det: Detection):
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        return self._face_align.norm_crop(bgr, landmark=det.landmarks,
+                                          image_size=self.rec_model.input_size[0])
+
+    def _embed(self, crops):
+        if self.rec_batched:
+            return self.rec_model.get_feat(crops)
+        return np.concatenate([self.rec_model.get_feat(c) for c in crops], axis=0)

@@ -1,0 +1,138 @@
+"""The face-system interface: detect -> select one face -> align -> embed.
+
+A system turns an RGB image into one embedding, or into a failure to acquire with a
+reason. Scores between embeddings are cosine similarities (higher = more alike).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+FACE_SELECTION = ("largest", "score", "centre")
+
+
+@dataclass
+class Detection:
+    bbox: np.ndarray  # (4,) x1, y1, x2, y2 in image pixels
+    score: float
+    landmarks: np.ndarray  # (5, 2): right eye, left eye, nose, right and left mouth corner (image left to right)
+    n_faces: int = 1  # faces found in the image (the kept one included)
+
+
+@dataclass
+class Acquisition:
+    """The outcome of presenting one image to a face system."""
+
+    embedding: np.ndarray | None = None  # float32, not normalised
+    reason: str | None = None  # why it failed; None when acquired
+    detection: Detection | None = None
+    cacheable: bool = True  # False for failures that depend on files that may appear later
+
+    @property
+    def ok(self) -> bool:
+        return self.embedding is not None
+
+    @classmethod
+    def failure(cls, reason: str, cacheable: bool = True, detection=None) -> "Acquisition":
+        return cls(embedding=None, reason=reason, detection=detection, cacheable=cacheable)
+
+
+@runtime_checkable
+class FaceSystem(Protocol):
+    name: str
+
+    def describe(self) -> dict:
+        """Models (path, bytes, sha256) and every setting that changes the output."""
+
+    def acquire(self, images: list[np.ndarray]) -> list[Acquisition]:
+        """One acquisition per RGB uint8 image, in order; never raises for a bad image."""
+
+
+def fingerprint(description: dict) -> str:
+    """A short stable hash of what determines a system's output (models' sha256 + settings)."""
+    core = {"name": description["name"],
+            "models": sorted((m["role"], m["sha256"]) for m in description["models"]),
+            "settings": description["settings"]}
+    return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def select_face(bboxes: np.ndarray, scores: np.ndarray, image_shape, rule: str) -> int:
+    """Index of the face to keep among several detections."""
+    if rule == "largest":
+        area = (bboxes[:, 2] - bboxes[:, 0]) * (bboxes[:, 3] - bboxes[:, 1])
+        return int(np.argmax(area))
+    if rule == "score":
+        return int(np.argmax(scores))
+    if rule == "centre":  # closest box centre to the image centre
+        h, w = image_shape[:2]
+        cx = (bboxes[:, 0] + bboxes[:, 2]) / 2 - w / 2
+        cy = (bboxes[:, 1] + bboxes[:, 3]) / 2 - h / 2
+        return int(np.argmin(cx ** 2 + cy ** 2))
+    raise ValueError(f"face_selection={rule} is not known; choose from {', '.join(FACE_SELECTION)}")
+
+
+class TwoStageSystem:
+    """Shared acquisition loop; subclasses provide ``_detect``, ``_align`` and ``_embed``
+    and set ``name``, ``det_thresh``, ``face_selection`` and ``min_face_size`` (the shorter
+    side of the kept box in pixels below which the sample fails)."""
+
+    name = "base"
+    det_thresh = 0.5
+    face_selection = "largest"
+    min_face_size = 0.0
+
+    def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bboxes (N,4), scores (N,), landmarks (N,5,2)) in image coordinates."""
+        raise NotImplementedError
+
+    def _align(self, rgb: np.ndarray, det: Detection) -> np.ndarray:
+        raise NotImplementedError
+
+    def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def detect_one(self, rgb: np.ndarray) -> Detection | str:
+        """The kept face, or the reason why there is none."""
+        bboxes, scores, lmk = self._detect(rgb)
+        if len(bboxes) == 0:
+            return f"no face detected (detection threshold {self.det_thresh})"
+        i = select_face(bboxes, scores, rgb.shape, self.face_selection)
+        det = Detection(bbox=np.asarray(bboxes[i], np.float32), score=float(scores[i]),
+                        landmarks=np.asarray(lmk[i], np.float32), n_faces=len(bboxes))
+        side = min(det.bbox[2] - det.bbox[0], det.bbox[3] - det.bbox[1])
+        if side < self.min_face_size:
+            return f"face too small ({side:.0f} px < min_face_size {self.min_face_size:g})"
+        return det
+
+    def acquire(self, images: list[np.ndarray]) -> list[Acquisition]:
+        out: list[Acquisition | None] = [None] * len(images)
+        crops, idx, dets = [], [], []
+        for i, rgb in enumerate(images):
+            try:
+                det = self.detect_one(rgb)
+            except Exception as exc:  # a model error on one image is that image's failure
+                out[i] = Acquisition.failure(f"detector error: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(det, str):
+                out[i] = Acquisition.failure(det)
+                continue
+            try:
+                crops.append(self._align(rgb, det))
+            except Exception as exc:
+                out[i] = Acquisition.failure(f"alignment error: {type(exc).__name__}: {exc}",
+                                             detection=det)
+                continue
+            idx.append(i)
+            dets.append(det)
+        if crops:
+            feats = np.asarray(self._embed(crops), dtype=np.float32).reshape(len(crops), -1)
+            for i, det, f in zip(idx, dets, feats):
+                if not np.all(np.isfinite(f)) or not np.any(f):
+                    out[i] = Acquisition.failure("embedding is not finite or all zero", detection=det)
+                else:
+                    out[i] = Acquisition(embedding=f, detection=det)
+        return out  # type: ignore[return-value]

