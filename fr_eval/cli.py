@@ -42,10 +42,17 @@ def _one_line(exc: Exception) -> str:
         return f"{group}={wanted} is not valid; choose from {', '.join(sorted(exc.options))}"
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
-    if "Key '" in str(exc) and "not in struct" in str(exc):
-        key = str(exc).split("Key '")[1].split("'")[0]
-        return f"unknown key '{key}' ({first.rstrip('.')}); see fr_eval/conf/config.yaml for the valid keys"
+    if first.startswith("Could not override '"):
+        key = first.split("'")[1]
+        return f"unknown key '{key}'; valid keys: {', '.join(_top_level_keys())} (add a new one with +{key}=...)"
     return first
+
+
+def _top_level_keys() -> list[str]:
+    from omegaconf import OmegaConf
+
+    keys = list(OmegaConf.load(CONF_DIR / "config.yaml").keys())
+    return [k for k in keys if k != "defaults"] + ["dataset", "system"]
 
 
 def compose(overrides: list[str]):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
+from .align import norm_crop
 from .base import FACE_SELECTION, Detection, TwoStageSystem
 
 log = logging.getLogger(__name__)
@@ -123,12 +124,10 @@ class ArcFaceSystem(TwoStageSystem):
                  face_selection: str = "largest", min_face_size: float = 0.0,
                  providers="auto", pack: str | None = None):
         from insightface.model_zoo import get_model
-        from insightface.utils import face_align
 
         if face_selection not in FACE_SELECTION:
             raise ConfigError(f"system.face_selection={face_selection} is not known; "
                               f"choose from {', '.join(FACE_SELECTION)}")
-        self._face_align = face_align
         self.providers = onnx_providers(providers)
         self.det_model = get_model(str(detector), providers=self.providers)
         self.rec_model = get_model(str(recogniser), providers=self.providers)
@@ -160,7 +159,7 @@ class ArcFaceSystem(TwoStageSystem):
                          "det_size": self.det_size if self.det_size == "fit" else list(self.det_size),
                          "max_det_size": self.max_det_size, "face_selection": self.face_selection,
                          "min_face_size": self.min_face_size,
-                         "alignment": "insightface norm_crop (5-point ArcFace template)",
+                         "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)",
                          "recogniser_input": [int(v) for v in self.rec_model.input_size],
                          "recogniser_mean_std": [self.rec_model.input_mean, self.rec_model.input_std]},
             "runtime": {"providers": self.providers, "recogniser_batched": self.rec_batched},
@@ -184,8 +183,7 @@ class ArcFaceSystem(TwoStageSystem):
 
     def _align(self, rgb, det: Detection):
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        return self._face_align.norm_crop(bgr, landmark=det.landmarks,
-                                          image_size=self.rec_model.input_size[0])
+        return norm_crop(bgr, det.landmarks, self.rec_model.input_size[0])
 
     def _embed(self, crops):
         if self.rec_batched:

@@ -1,0 +1,76 @@
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fr_eval.systems.base import Acquisition, Detection
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = (PROJECT.parent / "shared").resolve()
+LFW_SMALL = SHARED / "data/lfw/deepfunneled_small"
+DET_500M = SHARED / "models/det_500m.onnx"
+MOBILEFACENET = SHARED / "models/mobilefacenet_128d.onnx"
+
+
+def need(path: Path):
+    if not path.exists():
+        pytest.skip(f"{path} is absent (tests read face data and models from ../shared beside the project)")
+    return path
+
+
+@pytest.fixture
+def lfw_small():
+    return need(LFW_SMALL)
+
+
+@pytest.fixture
+def shared_arcface_files():
+    return need(DET_500M), need(MOBILEFACENET)
+
+
+def find_imagemagick():
+    """The real ImageMagick (a stand-in `convert` may shadow it on PATH)."""
+    for name in ("magick", "convert-im6.q16", "convert-im6", "convert"):
+        exe = shutil.which(name)
+        if not exe:
+            continue
+        try:
+            out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if "ImageMagick" in out:
+            return exe
+    return None
+
+
+class FakeSystem:
+    """A deterministic stand-in face system: the embedding is the image's mean colour per
+    quadrant; an all-black image has 'no face'. Counts how many images it was given."""
+
+    name = "fake"
+
+    def __init__(self, fail_after=None):
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def describe(self):
+        return {"name": "fake", "models": [], "settings": {"v": 1}}
+
+    def acquire(self, images):
+        out = []
+        for img in images:
+            if self.fail_after is not None and self.calls >= self.fail_after:
+                raise KeyboardInterrupt
+            self.calls += 1
+            if img.max() == 0:
+                out.append(Acquisition.failure("no face detected (fake)"))
+                continue
+            h, w = img.shape[:2]
+            q = [img[:h // 2, :w // 2], img[:h // 2, w // 2:], img[h // 2:, :w // 2], img[h // 2:, w // 2:]]
+            emb = np.concatenate([x.reshape(-1, 3).mean(0) for x in q]).astype(np.float32) + 1.0
+            det = Detection(bbox=np.array([0, 0, w, h], np.float32), score=1.0,
+                            landmarks=np.zeros((5, 2), np.float32), n_faces=1)
+            out.append(Acquisition(embedding=emb, detection=det))
+        return out

@@ -1,0 +1,87 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fr_eval.cli import main
+
+from conftest import PROJECT
+
+
+def run_cli(*args, cwd=PROJECT):
+    return subprocess.run([sys.executable, "run_eval.py", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["scenario=7"], "scenario=7 is not valid; choose from 1, 2, 3, 4, 5, all"),
+    (["system=foo"], "system=foo is not valid; choose from arcface, auto, sface"),
+    (["dataset=nope"], "dataset=nope is not valid; choose from"),
+    (["colouriser=magic", "scenario=4"], "colouriser=magic is not defined; choose from exemplar, precomputed"),
+    (["fmr=5"], "fmr=5.0 must be a fraction"),
+    (["bogus=1"], "unknown key 'bogus'"),
+    (["dataset=folder"], "dataset.root must be given"),
+])
+def test_bad_config_gives_one_line_error(args, expect, capsys, tmp_path):
+    code = main([*args, f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert expect in err
+
+
+def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
+    det, rec = shared_arcface_files
+    out, store = tmp_path / "report", tmp_path / "store"
+    args = ["scenario=all", "system=arcface", f"system.detector={det}", f"system.recogniser={rec}",
+            f"dataset.root={lfw_small}", f"out_dir={out}", f"store_dir={store}", "progress=false",
+            "bootstrap.n_resamples=200"]
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((out / "metrics.json").read_text())
+    labels = [row["label"] for row in m["rows"]]
+    assert labels == ["1", "2", "3", "4 [exemplar]", "5 [exemplar]"]
+    for row in m["rows"]:
+        for key in ("scenario", "colouriser", "fta", "fta_transaction", "fnmr", "frr", "fmr_target", "fmr_achieved",
+                    "threshold", "d_prime", "eer", "n_genuine", "n_impostor", "n_samples", "n_failed"):
+            assert key in row
+        assert 0 <= row["fta"] <= 1 and row["fmr_achieved"] <= row["fmr_target"]
+        assert row["frr"] == pytest.approx(row["fta"] + row["fnmr"] * (1 - row["fta"]))
+        assert row["n_samples"] == 120 and row["n_genuine"] == 90 and row["n_impostor"] <= 2610
+        assert row["intervals"]["frr"]["method"] in ("rule_of_3", "subject_bootstrap")
+    assert len({row["threshold"] for row in m["rows"]}) == 1  # one threshold from the baseline
+    base = m["rows"][0]
+    assert base["d_prime"] > 3 and base["fnmr"] < 0.05  # ArcFace-style on LFW: well separated
+    assert m["table1"] == {"dataset": "lfw_small", "subjects": 30, "references": 30, "probes": 90,
+                           "genuine": 90, "impostor": 2610}
+    assert {x["role"] for x in m["system"]["models"]} == {"detector", "recogniser"}
+    assert "numpy" in m["environment"]["packages"] and m["config"]["scenario"] == "all"
+    for f in ("table1.csv", "table1.md", "table3.csv", "table3.md", "det.png", "frr_threshold.png",
+              "failures.csv", "provenance.json", "scores.npz", "run.log"):
+        assert (out / f).is_file(), f
+    assert "| 4 [exemplar] |" in (out / "table3.md").read_text()
+    # a second run recomputes nothing and gives the same figures
+    out2 = tmp_path / "report2"
+    r2 = run_cli(*args[:-2], f"out_dir={out2}", "progress=false", "bootstrap.n_resamples=200")
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    m2 = json.loads((out2 / "metrics.json").read_text())
+    assert m2["engine"]["computed"] == 0 and m2["engine"]["reused"] == m["engine"]["computed"]
+    assert [r["fnmr"] for r in m2["rows"]] == [r["fnmr"] for r in m["rows"]]
+    assert [r["d_prime"] for r in m2["rows"]] == [r["d_prime"] for r in m["rows"]]
+
+
+def test_sface_single_scenario_with_precomputed(lfw_small, tmp_path):
+    """Scenario 5 with a precomputed colourisation (here: the original colour images, as a
+    sanity check: scenario 5 must then equal the baseline)."""
+    out = tmp_path / "r"
+    code = main(["scenario=[1,5]", "system=sface", f"dataset.root={lfw_small}", "colouriser=precomputed",
+                 f"colourisers.precomputed.root={lfw_small}", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"])
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    r1, r5 = m["rows"]
+    assert r5["label"] == "5 [precomputed]"
+    assert r5["fnmr"] == r1["fnmr"] and r5["fta"] == r1["fta"] and r5["d_prime"] == pytest.approx(r1["d_prime"])

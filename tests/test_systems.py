@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from fr_eval.errors import ModelFilesMissing
+from fr_eval.images import load_image
+from fr_eval.systems import build_system
+from fr_eval.systems.arcface import resolve_model_files
+from fr_eval.systems.base import fingerprint, select_face
+
+
+def _images(root, n=6):
+    files = sorted(root.rglob("*.jpg"))[:n]
+    return [load_image(f) for f in files]
+
+
+def _check_system(system, lfw_small):
+    imgs = _images(lfw_small)
+    blank = np.zeros((120, 120, 3), np.uint8)
+    res = system.acquire(imgs + [blank])
+    assert all(a.ok for a in res[:-1]), [a.reason for a in res]
+    assert not res[-1].ok and "no face" in res[-1].reason
+    e = np.stack([a.embedding for a in res[:-1]])
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    # the first 4 LFW images are one person (sorted names), the next ones another
+    same = e[0] @ e[1]
+    other = e[0] @ e[4]
+    assert same > other
+    d = res[0].detection
+    assert d.landmarks.shape == (5, 2) and d.bbox[2] > d.bbox[0] and d.n_faces >= 1
+    desc = system.describe()
+    assert {m["role"] for m in desc["models"]} == {"detector", "recogniser"}
+    assert all(len(m["sha256"]) == 64 for m in desc["models"])
+    return res
+
+
+def test_sface_acquires_and_fails_cleanly(lfw_small):
+    system, _ = build_system({"name": "sface"})
+    res = _check_system(system, lfw_small)
+    assert res[0].embedding.shape == (128,)
+
+
+def test_arcface_with_shared_models(lfw_small, shared_arcface_files):
+    det, rec = shared_arcface_files
+    system, note = build_system({"name": "arcface", "detector": str(det), "recogniser": str(rec)})
+    res = _check_system(system, lfw_small)
+    assert res[0].embedding.shape == (128,)
+    assert system.describe()["settings"]["det_size"] == "fit"
+    assert system.input_size_for((250, 250, 3)) == (256, 256)
+    assert system.input_size_for((2000, 1000, 3)) == (320, 640)
+
+
+def test_arcface_missing_pack_names_files(tmp_path):
+    with pytest.raises(ModelFilesMissing) as e:
+        resolve_model_files("buffalo_l", root=tmp_path)
+    msg = str(e.value)
+    assert "det_10g.onnx" in msg and "w600k_r50.onnx" in msg and str(tmp_path / "models" / "buffalo_l") in msg
+    with pytest.raises(ModelFilesMissing, match="nope.onnx"):
+        resolve_model_files(None, detector=str(tmp_path / "nope.onnx"), recogniser=str(tmp_path / "r.onnx"))
+
+
+def test_arcface_pack_layout_found(tmp_path, shared_arcface_files):
+    # a pack directory laid out as insightface unpacks buffalo_s (files linked from ../shared)
+    det, rec = shared_arcface_files
+    d = tmp_path / "models" / "buffalo_s"
+    d.mkdir(parents=True)
+    (d / "det_500m.onnx").symlink_to(det)
+    (d / "w600k_mbf.onnx").symlink_to(rec)
+    assert resolve_model_files("buffalo_s", root=tmp_path) == (d / "det_500m.onnx", d / "w600k_mbf.onnx")
+    # auto takes arcface when the files are present
+    system, note = build_system({"name": "auto", "arcface": {"name": "arcface", "pack": "buffalo_s",
+                                                             "root": str(tmp_path)}, "sface": {"name": "sface"}})
+    assert system.name == "arcface" and "chose arcface" in note
+
+
+def test_auto_falls_back_to_sface(tmp_path):
+    system, note = build_system({"name": "auto", "arcface": {"name": "arcface", "pack": "buffalo_l",
+                                                             "root": str(tmp_path)}, "sface": {"name": "sface"}})
+    assert system.name == "sface" and "buffalo_l" in note
+
+
+def test_face_selection_and_fingerprint():
+    boxes = np.array([[0, 0, 10, 10], [50, 50, 90, 90], [40, 40, 60, 60]], float)
+    scores = np.array([0.99, 0.6, 0.8])
+    assert select_face(boxes, scores, (100, 100), "largest") == 1
+    assert select_face(boxes, scores, (100, 100), "score") == 0
+    assert select_face(boxes, scores, (100, 100), "centre") == 2
+    a = {"name": "x", "models": [{"role": "detector", "sha256": "1"}], "settings": {"t": 0.5}}
+    b = {"name": "x", "models": [{"role": "detector", "sha256": "1"}], "settings": {"t": 0.6}}
+    assert fingerprint(a) != fingerprint(b)
+
+
+def test_alignment_equals_insightface_norm_crop():
+    import warnings
+
+    from insightface.utils import face_align
+
+    from fr_eval.systems.align import norm_crop, similarity_matrix
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:250, 0:250]
+    img = np.stack([xx, yy, (xx + yy) // 2], axis=2).astype(np.uint8)  # smooth ramps
+    base = np.array([[90, 110], [160, 108], [125, 145], [98, 180], [152, 178]], np.float32)
+    for size in (112, 128):
+        for _ in range(5):
+            lmk = base + rng.normal(0, 4, base.shape).astype(np.float32)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = face_align.norm_crop(img, landmark=lmk, image_size=size)
+                ref_m = face_align.estimate_norm(lmk, size)
+            np.testing.assert_allclose(similarity_matrix(lmk, size), ref_m, atol=1e-4)
+            ours = norm_crop(img, lmk, size)
+            assert ours.shape == (size, size, 3)
+            assert np.abs(ours.astype(int) - ref.astype(int)).max() <= 1
