@@ -33,7 +33,7 @@ def _register_datasets():
         cs.store(group="dataset", name=f.stem, node=OmegaConf.load(f))
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: Exception, overrides: list[str] = ()) -> str:
     from hydra.errors import MissingConfigException
 
     if isinstance(exc, MissingConfigException) and getattr(exc, "options", None):
@@ -44,15 +44,23 @@ def _one_line(exc: Exception) -> str:
     first = text[0] if text else type(exc).__name__
     if first.startswith("Could not override '"):
         key = first.split("'")[1]
-        return f"unknown key '{key}'; valid keys: {', '.join(_top_level_keys())} (add a new one with +{key}=...)"
+        return f"unknown key '{key}'; valid keys: {', '.join(_valid_keys(key, overrides))} (add a new one with +{key}=...)"
     return first
 
 
-def _top_level_keys() -> list[str]:
-    from omegaconf import OmegaConf
+def _valid_keys(key: str, overrides) -> list[str]:
+    """Keys of the node that ``key`` addresses (composed with the group choices only)."""
+    from omegaconf import DictConfig, OmegaConf
 
-    keys = list(OmegaConf.load(CONF_DIR / "config.yaml").keys())
-    return [k for k in keys if k != "defaults"] + ["dataset", "system"]
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    try:
+        cfg = compose([o for o in overrides if o.split("=", 1)[0] in ("dataset", "system")])
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+    except Exception:
+        return ["(see fr_eval/conf/config.yaml)"]
+    if not isinstance(node, DictConfig):
+        return ["(see fr_eval/conf/config.yaml)"]
+    return [f"{parent}.{k}" if parent else k for k in node.keys()]
 
 
 def compose(overrides: list[str]):
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         from omegaconf.errors import OmegaConfBaseException
 
         if isinstance(exc, (HydraException, OmegaConfBaseException)):
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
             return 2
         raise
 

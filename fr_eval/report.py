@@ -95,6 +95,8 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         "environment": env,
     }
     _atomic_write(out / "metrics.json", json.dumps(_clean(doc), indent=2))
+    from omegaconf import OmegaConf
+    _atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
     t1h = ["Database", "Subjects", "Reference images", "Probe images", "Genuine comparisons",
            "Impostor comparisons"]
     t1 = result.table1
@@ -118,13 +120,62 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         w = csv.DictWriter(f, fieldnames=["variant", "role", "subject", "path", "reason"])
         w.writeheader()
         w.writerows(result.failures)
+    with open(out / "samples.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["variant", "role", "subject", "path", "acquired", "reason", "det_score",
+                                          "n_faces", "bbox"])
+        w.writeheader()
+        w.writerows(result.samples)
     np.savez_compressed(out / "scores.npz", **{f"{k}|{kind}": v[kind] for k, v in result.scores.items()
                                                for kind in ("genuine", "impostor")})
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,
                                                               "colourisers": ctx["colourisers"]}), indent=2))
     plot_det(result.scores, ctx, fmr, out / "det.png")
     plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
+    write_html(out, result, config, env, h3, b3)
     return out
+
+
+def write_html(out: Path, result, config: dict, env: dict, h3, b3) -> None:
+    """One self-contained page (plots embedded) with everything a reader looks at first."""
+    import base64
+    from collections import Counter
+    from html import escape
+
+    ctx = result.context
+
+    def table(header, body):
+        head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+        rows = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in body)
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+    def img(name):
+        data = base64.b64encode((out / name).read_bytes()).decode()
+        return f'<img alt="{name}" src="data:image/png;base64,{data}">'
+
+    t1 = result.table1
+    reasons = Counter((f["variant"], f["reason"]) for f in result.failures)
+    thr = ctx["thresholds"][str(float(config["fmr"]))]
+    models = [[m["role"], m["path"], m["bytes"], m["sha256"]] for m in ctx["system"]["models"]]
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>fr-eval report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #bbb;padding:3px 8px;font-size:90%}}th{{background:#eee}}img{{max-width:49%}}</style></head><body>
+<h1>fr-eval report: {escape(t1['dataset'])}, system {escape(ctx['system']['name'])}</h1>
+<p>{escape(ctx['system_choice'])}. Rates in the tables are percentages; <code>metrics.json</code> holds every
+figure as a fraction with its 95% interval. Threshold {thr['threshold']:.4f} (cosine similarity, match if &ge;)
+fixed on {thr['n_impostor']} baseline impostor scores for FMR &le; {100 * float(config['fmr']):g}%
+(achieved {100 * thr['fmr_achieved']:.4f}%).</p>
+<h2>Table 1</h2>{table(["Database", "Subjects", "References", "Probes", "Genuine", "Impostor"],
+                       [[t1['dataset'], t1['subjects'], t1['references'], t1['probes'], t1['genuine'], t1['impostor']]])}
+<h2>Table 3</h2>{table(h3, b3)}
+<h2>Curves</h2>{img('det.png')}{img('frr_threshold.png')}
+<h2>Failures to acquire ({len(result.failures)})</h2>
+{table(["variant", "reason", "count"], [[v, r, n] for (v, r), n in reasons.most_common()])}
+<p>Every failure is listed in <code>failures.csv</code>; every sample in <code>samples.csv</code>.</p>
+<h2>Models and software</h2>{table(["role", "path", "bytes", "sha256"], models)}
+<p>{escape(', '.join(f'{k} {v}' for k, v in env['packages'].items()))}; Python {escape(env['python'])}
+on {escape(env['platform'])}.</p>
+<h2>Configuration</h2><pre>{escape(json.dumps(_clean(config), indent=1))}</pre></body></html>"""
+    _atomic_write(out / "report.html", html)
 
 
 def plot_det(scores: dict, ctx: dict, fmr: float, path: Path) -> None:

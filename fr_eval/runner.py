@@ -28,6 +28,7 @@ class RunResult:
     rows: list[dict]
     table1: dict
     failures: list[dict]
+    samples: list[dict]  # one per (sample, variant): acquired or not, why, detection
     scores: dict  # row label -> {"genuine": array, "impostor": array}
     context: dict = field(default_factory=dict)
 
@@ -137,13 +138,17 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         rows.append(row)
         scores[label] = {"genuine": gen, "impostor": imp}
 
-    failures = []
-    for (rel, vname), a in sorted(acqs.items()):
-        if not a.ok:
-            failures.append({"variant": vname, "path": rel, "reason": a.reason})
     role_of = {s.rel: (s.role, s.subject) for s in ds.references + ds.probes}
-    for f in failures:
-        f["role"], f["subject"] = role_of.get(f["path"], ("", ""))
+    samples = []
+    for (rel, vname), a in sorted(acqs.items()):
+        role, subject = role_of.get(rel, ("", ""))
+        d = a.detection
+        samples.append({"variant": vname, "role": role, "subject": subject, "path": rel, "acquired": a.ok,
+                        "reason": a.reason or "", "det_score": "" if d is None else round(float(d.score), 4),
+                        "n_faces": "" if d is None else d.n_faces,
+                        "bbox": "" if d is None else " ".join(f"{v:.1f}" for v in d.bbox)})
+    failures = [{k: x[k] for k in ("variant", "role", "subject", "path", "reason")}
+                for x in samples if not x["acquired"]]
 
     table1 = {"dataset": ds.name, "subjects": len(subjects), "references": len(ds.references),
               "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": int(len(comps.impostor))}
@@ -162,4 +167,4 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         "engine": stats.as_dict(),
         "wall_time_s": time.perf_counter() - t0,
     }
-    return RunResult(rows=rows, table1=table1, failures=failures, scores=scores, context=context)
+    return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context)

@@ -59,7 +59,7 @@ def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
                            "genuine": 90, "impostor": 2610}
     assert {x["role"] for x in m["system"]["models"]} == {"detector", "recogniser"}
     assert "numpy" in m["environment"]["packages"] and m["config"]["scenario"] == "all"
-    for f in ("table1.csv", "table1.md", "table3.csv", "table3.md", "det.png", "frr_threshold.png",
+    for f in ("report.html", "samples.csv", "config.yaml", "table1.csv", "table1.md", "table3.csv", "table3.md", "det.png", "frr_threshold.png",
               "failures.csv", "provenance.json", "scores.npz", "run.log"):
         assert (out / f).is_file(), f
     assert "| 4 [exemplar] |" in (out / "table3.md").read_text()

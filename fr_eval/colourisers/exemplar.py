@@ -31,10 +31,21 @@ def local_std(lum: np.ndarray, window: int) -> np.ndarray:
     return np.sqrt(np.maximum(m2 - m * m, 0.0))
 
 
+_GREY_L = color.rgb2lab(np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=2))[:, 0, 0]
+
+
+def grey_lightness(grey: np.ndarray) -> np.ndarray:
+    """CIELAB L* of a greyscale RGB image from a 256-entry table: equal to
+    ``rgb2lab(grey)[..., 0]`` within 1e-13 at a fraction of the cost (written for speed)."""
+    return _GREY_L[grey[:, :, 0]]
+
+
 def transfer_colour(grey: np.ndarray, exemplar: np.ndarray, *, samples: int = 200, window: int = 5,
                     seed: int = 0) -> np.ndarray:
     """Colour ``grey`` (H, W, 3 uint8, R=G=B) with chroma from ``exemplar`` (RGB uint8)."""
-    target_l = color.rgb2lab(grey)[:, :, 0]
+    if not (grey[:, :, 0] == grey[:, :, 1]).all() or not (grey[:, :, 1] == grey[:, :, 2]).all():
+        raise ValueError("transfer_colour expects a greyscale image (R = G = B)")
+    target_l = grey_lightness(grey)
     ex_lab = color.rgb2lab(exemplar)
     ex_l = ex_lab[:, :, 0]
     # luminance remapping (WAM02 section 2): match the exemplar's L statistics to the target's
@@ -50,7 +61,7 @@ def transfer_colour(grey: np.ndarray, exemplar: np.ndarray, *, samples: int = 20
     ex_sd = local_std(ex_l, window)
     feats = np.stack([ex_l[ys, xs], ex_sd[ys, xs]], axis=1) * 0.5  # equal weights, as WAM02
     tgt = np.stack([target_l.ravel(), local_std(target_l, window).ravel()], axis=1) * 0.5
-    _, nearest = cKDTree(feats).query(tgt, k=1)
+    _, nearest = cKDTree(feats).query(tgt, k=1, workers=-1)
     ab = ex_lab[ys[nearest], xs[nearest], 1:].reshape(target_l.shape + (2,))
     lab = np.concatenate([target_l[:, :, None], ab], axis=2)
     with warnings.catch_warnings():
