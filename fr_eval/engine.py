@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -26,13 +27,15 @@ class EngineStats:
         return dict(self.__dict__)
 
 
-def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int = 32,
+def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int = 32, workers: int = 1,
                 progress: bool = True) -> tuple[dict, EngineStats]:
     """Acquire each unique ``(sample, variant)`` in ``requests``.
 
     Returns ``{(sample.rel, variant.name): Acquisition}`` and counts of what was reused
-    from the store and what was computed. Results are committed batch by batch, so an
-    interrupted run keeps everything finished before the interruption.
+    from the store and what was computed. Chunks of ``batch_size`` images are computed by
+    ``workers`` threads (image decoding, colourisers and ONNX Runtime release the GIL) and
+    committed chunk by chunk, so an interrupted run keeps everything finished before the
+    interruption.
     """
     system_fp = fingerprint(system.describe())
     unique = {}
@@ -61,32 +64,42 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
             stats.reused += 1
         else:
             missing.append(t)
+    def compute(chunk):
+        """Load, transform and acquire one chunk (runs in a worker thread; no store writes)."""
+        images, slots, done = [], [], []
+        for t in chunk:
+            ident, sample, variant, key, vkey, sha = t
+            try:
+                img = _variant_image(sample, variant, vkey, sha, store)
+            except (ImageLoadError, ColourisationFailed) as exc:
+                cacheable = getattr(exc, "cacheable", True)
+                prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
+                done.append((t, Acquisition.failure(prefix + str(exc), cacheable=cacheable)))
+                continue
+            images.append(img)
+            slots.append(t)
+        if images:
+            done.extend(zip(slots, system.acquire(images)))
+        return done
+
+    chunks = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
+    workers = max(1, min(int(workers), len(chunks) or 1))
     bar = tqdm(total=len(missing), desc=f"acquiring ({system.name})", unit="img", disable=not progress,
                leave=False)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="fr-eval") if workers > 1 else None
     try:
-        for start in range(0, len(missing), batch_size):
-            chunk = missing[start:start + batch_size]
-            images, slots, done = [], [], []
-            for t in chunk:
-                ident, sample, variant, key, vkey, sha = t
-                try:
-                    img = _variant_image(sample, variant, vkey, sha, store)
-                except (ImageLoadError, ColourisationFailed) as exc:
-                    cacheable = getattr(exc, "cacheable", True)
-                    prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
-                    done.append((t, Acquisition.failure(prefix + str(exc), cacheable=cacheable)))
-                    continue
-                images.append(img)
-                slots.append(t)
-            if images:
-                done.extend(zip(slots, system.acquire(images)))
+        # chunks finish in order; each is committed in one transaction by this (the main) thread
+        outcomes = pool.map(compute, chunks) if pool else map(compute, chunks)
+        for done in outcomes:
             for t, acq in done:
                 results[t[0]] = acq
             store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in done if a.cacheable])
             stats.computed += len(done)
-            bar.update(len(chunk))
+            bar.update(len(done))
     finally:
         bar.close()
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
     stats.failed = sum(1 for a in results.values() if not a.ok)
     return results, stats
 

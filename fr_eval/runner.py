@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,18 @@ def _as_list(x):
     if hasattr(x, "__iter__") and not isinstance(x, str):
         return list(x)
     return [x]
+
+
+def resolve_workers(value) -> int:
+    """``auto``: one worker thread per CPU core this process may use."""
+    if value in (None, "auto"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:
+            return max(1, os.cpu_count() or 1)
+    if int(value) < 1:
+        raise ConfigError(f"workers={value} must be auto or a positive integer")
+    return int(value)
 
 
 def parse_fmrs(cfg) -> tuple[float, list[float]]:
@@ -101,7 +114,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     store = Store(cfg.get("store_dir", ".store"))
     try:
         acqs, stats = acquire_all(requests, system, store, batch_size=int(cfg.get("batch_size", 32)),
-                                  progress=progress)
+                                  workers=resolve_workers(cfg.get("workers", "auto")), progress=progress)
     finally:
         store.close()
 

@@ -94,20 +94,49 @@ def test_alignment_equals_insightface_norm_crop():
 
     from insightface.utils import face_align
 
-    from fr_eval.systems.align import norm_crop, similarity_matrix
+    from skimage.transform import SimilarityTransform
+
+    from fr_eval.systems.align import norm_crop, similarity_matrix, template_for
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:250, 0:250]
     img = np.stack([xx, yy, (xx + yy) // 2], axis=2).astype(np.uint8)  # smooth ramps
     base = np.array([[90, 110], [160, 108], [125, 145], [98, 180], [152, 178]], np.float32)
     for size in (112, 128):
-        for _ in range(5):
+        for _ in range(20):
             lmk = base + rng.normal(0, 4, base.shape).astype(np.float32)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ref = face_align.norm_crop(img, landmark=lmk, image_size=size)
                 ref_m = face_align.estimate_norm(lmk, size)
             np.testing.assert_allclose(similarity_matrix(lmk, size), ref_m, atol=1e-4)
+            sk = SimilarityTransform.from_estimate(lmk.astype(np.float64), template_for(size)).params[:2]
+            np.testing.assert_allclose(similarity_matrix(lmk, size), sk, rtol=0, atol=1e-5)  # pixels
             ours = norm_crop(img, lmk, size)
             assert ours.shape == (size, size, 3)
             assert np.abs(ours.astype(int) - ref.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("name", ["sface", "arcface"])
+def test_parallel_workers_give_identical_results(name, lfw_small, tmp_path):
+    """Worker threads share one system: the results must equal a sequential run's."""
+    from fr_eval.datasets import load_dataset
+    from fr_eval.engine import acquire_all
+    from fr_eval.store import Store
+    from fr_eval.variants import GREYSCALE, ORIGINAL
+
+    from conftest import DET_500M, MOBILEFACENET, need
+
+    cfg = {"name": name}
+    if name == "arcface":
+        cfg.update(detector=str(need(DET_500M)), recogniser=str(need(MOBILEFACENET)))
+    system, _ = build_system(cfg)
+    ds = load_dataset({"type": "folder", "root": str(lfw_small)})
+    reqs = [(s, v) for v in (ORIGINAL, GREYSCALE) for s in (ds.references + ds.probes)[:24]]
+    one, _ = acquire_all(reqs, system, Store(tmp_path / "a"), batch_size=4, workers=1, progress=False)
+    two, st = acquire_all(reqs, system, Store(tmp_path / "b"), batch_size=4, workers=2, progress=False)
+    assert st.computed == len(reqs) and one.keys() == two.keys()
+    for k in one:
+        assert one[k].ok == two[k].ok
+        if one[k].ok:
+            np.testing.assert_array_equal(one[k].embedding, two[k].embedding)

@@ -21,7 +21,7 @@ def _arcface(cfg):
                          max_det_size=cfg.get("max_det_size", 640), nms_thresh=cfg.get("nms_thresh", 0.4),
                          face_selection=cfg.get("face_selection", "largest"),
                          min_face_size=cfg.get("min_face_size", 0.0),
-                         providers=cfg.get("providers", "auto"),
+                         providers=cfg.get("providers", "auto"), threads=cfg.get("threads", 1),
                          pack=None if cfg.get("detector") else cfg.get("pack"))
 
 

@@ -78,29 +78,34 @@ def select_face(bboxes: np.ndarray, scores: np.ndarray, image_shape, rule: str) 
 class TwoStageSystem:
     """Shared acquisition loop; subclasses provide ``_detect``, ``_align`` and ``_embed``
     and set ``name``, ``det_thresh``, ``face_selection`` and ``min_face_size`` (the shorter
-    side of the kept box in pixels below which the sample fails)."""
+    side of the kept box in pixels below which the sample fails).
+
+    ``_detect`` and ``_align`` receive the image in BGR order (OpenCV's and insightface's
+    convention), converted once per image. ``acquire`` must be safe to call from several
+    threads at once (the engine runs one chunk of images per worker thread).
+    """
 
     name = "base"
     det_thresh = 0.5
     face_selection = "largest"
     min_face_size = 0.0
 
-    def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _detect(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bboxes (N,4), scores (N,), landmarks (N,5,2)) in image coordinates."""
         raise NotImplementedError
 
-    def _align(self, rgb: np.ndarray, det: Detection) -> np.ndarray:
+    def _align(self, bgr: np.ndarray, det: Detection) -> np.ndarray:
         raise NotImplementedError
 
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    def detect_one(self, rgb: np.ndarray) -> Detection | str:
-        """The kept face, or the reason why there is none."""
-        bboxes, scores, lmk = self._detect(rgb)
+    def detect_one(self, bgr: np.ndarray) -> Detection | str:
+        """The kept face in a BGR image, or the reason why there is none."""
+        bboxes, scores, lmk = self._detect(bgr)
         if len(bboxes) == 0:
             return f"no face detected (detection threshold {self.det_thresh})"
-        i = select_face(bboxes, scores, rgb.shape, self.face_selection)
+        i = select_face(bboxes, scores, bgr.shape, self.face_selection)
         det = Detection(bbox=np.asarray(bboxes[i], np.float32), score=float(scores[i]),
                         landmarks=np.asarray(lmk[i], np.float32), n_faces=len(bboxes))
         side = min(det.bbox[2] - det.bbox[0], det.bbox[3] - det.bbox[1])
@@ -112,8 +117,9 @@ class TwoStageSystem:
         out: list[Acquisition | None] = [None] * len(images)
         crops, idx, dets = [], [], []
         for i, rgb in enumerate(images):
+            bgr = np.ascontiguousarray(rgb[:, :, ::-1])
             try:
-                det = self.detect_one(rgb)
+                det = self.detect_one(bgr)
             except Exception as exc:  # a model error on one image is that image's failure
                 out[i] = Acquisition.failure(f"detector error: {type(exc).__name__}: {exc}")
                 continue
@@ -121,7 +127,7 @@ class TwoStageSystem:
                 out[i] = Acquisition.failure(det)
                 continue
             try:
-                crops.append(self._align(rgb, det))
+                crops.append(self._align(bgr, det))
             except Exception as exc:
                 out[i] = Acquisition.failure(f"alignment error: {type(exc).__name__}: {exc}",
                                              detection=det)

