@@ -26,7 +26,7 @@ sys.path.insert(0, str(PROJECT))
 SHARED = PROJECT.parent / "shared"
 
 from fr_eval.datasets import load_dataset  # noqa: E402
-from fr_eval.engine import acquire_all  # noqa: E402
+from fr_eval.engine import WorkerPool, acquire_all  # noqa: E402
 from fr_eval.store import Store  # noqa: E402
 from fr_eval.systems.arcface import ArcFaceSystem  # noqa: E402
 from fr_eval.systems.sface import SFaceSystem  # noqa: E402
@@ -39,14 +39,26 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
-def bench_ours(system, ds, workers):
+def bench_ours(system, ds, workers, parallel="process"):
+    """Seconds to acquire every image on a cold store, excluding the one-time start of the
+    worker pool (processes loading their models), which is returned separately, as the
+    other timings here exclude building their models."""
     samples = ds.references + ds.probes
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(tmp)
         system.acquire([np.zeros((64, 64, 3), np.uint8)])  # warm-up (session initialisation)
-        dt, (res, _) = timed(lambda: acquire_all([(s, ORIGINAL) for s in samples], system, store,
-                                                 batch_size=32, workers=workers, progress=False))
+        pool, startup = None, 0.0
+        if workers > 1:
+            pool = WorkerPool(system, {ORIGINAL.name: ORIGINAL}, store.dir, workers, parallel)
+            startup, _ = timed(pool.start)
+        try:
+            dt, (res, _) = timed(lambda: acquire_all([(s, ORIGINAL) for s in samples], system, store,
+                                                     batch_size=32, pool=pool, progress=False))
+        finally:
+            if pool:
+                pool.close()
         store.close()
+    bench_ours.last_startup = startup
     return dt, res
 
 
@@ -83,10 +95,10 @@ def bound_runner(system: ArcFaceSystem, files, results, workers: int = 1):
     for f, acq in zip(files, results):
         bgr = cv2.imread(str(f))
         w, h = system.input_size_for(bgr.shape)
-        s = min(w / bgr.shape[1], h / bgr.shape[0])
+        s = min(1.0, w / bgr.shape[1], h / bgr.shape[0])  # as the system: pad, or scale down to fit
         nw, nh = int(bgr.shape[1] * s), int(bgr.shape[0] * s)
         canvas = np.zeros((h, w, 3), np.uint8)
-        canvas[:nh, :nw] = cv2.resize(bgr, (nw, nh))
+        canvas[:nh, :nw] = cv2.resize(bgr, (nw, nh)) if s < 1 else bgr
         sess = det_model._session_for_input_size((w, h))
         det_inputs.append((sess, det_model._prepare_input_blob(canvas, (w, h))))
         if acq.ok:
@@ -119,8 +131,10 @@ def main():
     ap.add_argument("--rec", default=str(SHARED / "models/mobilefacenet_128d.onnx"))
     ap.add_argument("--limit", type=int, default=0, help="use only the first N subjects' images")
     ap.add_argument("--skip-sface", action="store_true")
+    ap.add_argument("--skip-face-analysis", action="store_true", help="skip the slow FaceAnalysis runs")
     ap.add_argument("--workers", default="auto", help="worker threads for fr-eval (auto: as run_eval.py)")
     ap.add_argument("--repeats", type=int, default=3, help="alternate fr-eval and the bound this many times")
+    ap.add_argument("--parallel", default="process", choices=["process", "thread"])
     args = ap.parse_args()
     for p in (args.data, args.det, args.rec):
         if not Path(p).exists():
@@ -140,31 +154,35 @@ def main():
     system = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider")  # 1 intra-op thread
     # this machine's timings drift by 10-15 % from run to run: fr-eval and the bound are
     # measured alternately, `repeats` times each, and compared by their medians
-    t_first, res = bench_ours(system, ds, workers)
+    par = args.parallel
+    t_first, res = bench_ours(system, ds, workers, par)
     acqs = [res[(s.rel, "original")] for s in samples]
     failed = sum(not a.ok for a in acqs)
     bound_run = bound_runner(system, files, acqs, workers)
     t_ours_all, t_bound_all = [t_first], [bound_run()]
     for _ in range(args.repeats - 1):
-        t_ours_all.append(bench_ours(system, ds, workers)[0])
+        t_ours_all.append(bench_ours(system, ds, workers, par)[0])
         t_bound_all.append(bound_run())
     t_ours, t_b = float(np.median(t_ours_all)), float(np.median(t_bound_all))
     ours, bound = n / t_ours, n / t_b
-    print(f"fr-eval arcface (det_size=fit, {workers} workers, cold store): median of {args.repeats}: "
+    print(f"fr-eval arcface (det_size=fit, {workers} {par} workers, cold store): median of {args.repeats}: "
           f"{t_ours:6.1f} s  {ours:6.1f} img/s  (runs: {', '.join(f'{n / t:.0f}' for t in t_ours_all)} img/s; "
-          f"{failed} failures to acquire)")
+          f"{failed} failures to acquire); starting the workers took {bench_ours.last_startup:.1f} s "
+          f"more (not included)")
     print(f"bound: ONNX sessions alone on the same inputs, same plan ({workers} threads, 1 intra-op thread "
           f"each): median {t_b:6.1f} s  {bound:6.1f} img/s  (runs: {', '.join(f'{n / t:.0f}' for t in t_bound_all)})")
-    for w in sorted({1, 2, 4} - {workers}):
-        t_w, _ = bench_ours(system, ds, w)
-        print(f"fr-eval arcface (det_size=fit, {w} worker(s), cold store): {t_w:7.1f} s  {n / t_w:6.1f} img/s")
+    other = "thread" if par == "process" else "process"
+    for w, p_ in [(1, par), (workers, other), (2 * workers, par)]:
+        t_w, _ = bench_ours(system, ds, w, p_)
+        print(f"fr-eval arcface (det_size=fit, {w} {p_ if w > 1 else ''} worker(s), cold store): {t_w:7.1f} s  "
+              f"{n / t_w:6.1f} img/s")
     default = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider", threads=0)  # ORT default
     t_b1 = bound_runner(default, files, acqs, 1)()
     print(f"bound: ONNX sessions alone, one thread, ORT's default intra-op threads: {t_b1:7.1f} s  "
           f"{n / t_b1:6.1f} img/s")
 
     rows = []
-    for det_size in [(640, 640), None]:
+    for det_size in [] if args.skip_face_analysis else [(640, 640), None]:
         t_fa, (n_faces, fa_failed) = bench_face_analysis(files, args.det, args.rec, det_size)
         label = f"det_size={det_size}" if det_size else "det_size=None (insightface 2.1 default: 128 and 640)"
         rows.append((label, n / t_fa))
@@ -173,15 +191,15 @@ def main():
 
     # the same detector input as FaceAnalysis's classic 640 x 640, to separate the gains
     fixed = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider", det_size=[640, 640])
-    t_fixed, res_fixed = bench_ours(fixed, ds, workers)
+    t_fixed, res_fixed = bench_ours(fixed, ds, workers, par)
     failed_fixed = sum(not res_fixed[(s.rel, "original")].ok for s in samples)
-    print(f"fr-eval arcface (det_size=[640,640], {workers} workers, cold store): {t_fixed:7.1f} s  "
+    print(f"fr-eval arcface (det_size=[640,640], {workers} {par} workers, cold store): {t_fixed:7.1f} s  "
           f"{n / t_fixed:6.1f} img/s  ({failed_fixed} failures)")
 
     if not args.skip_sface:
-        t_sf, res_sf = bench_ours(SFaceSystem(), ds, workers)
+        t_sf, res_sf = bench_ours(SFaceSystem(), ds, workers, par)
         sf_failed = sum(not res_sf[(s.rel, "original")].ok for s in samples)
-        print(f"fr-eval sface ({workers} workers, cold store): {t_sf:7.1f} s  {n / t_sf:6.1f} img/s  "
+        print(f"fr-eval sface ({workers} {par} workers, cold store): {t_sf:7.1f} s  {n / t_sf:6.1f} img/s  "
               f"({sf_failed} failures)")
 
     print()
@@ -189,7 +207,8 @@ def main():
     print(f"ratio fr-eval / bound (one thread, ORT default threads): {ours / (n / t_b1):.3f}")
     for label, fa in rows:
         print(f"ratio fr-eval / FaceAnalysis {label}: {ours / fa:.2f}x   (target >= 1.5)")
-    print(f"ratio fr-eval det_size=[640,640] / FaceAnalysis det_size=(640, 640): {n / t_fixed / rows[0][1]:.2f}x")
+    if rows:
+        print(f"ratio fr-eval det_size=[640,640] / FaceAnalysis det_size=(640, 640): {n / t_fixed / rows[0][1]:.2f}x")
 
 
 if __name__ == "__main__":

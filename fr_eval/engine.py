@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
 from .colourisers.base import ColourisationFailed
 from .images import ImageLoadError, load_image, save_png_atomic
-from .store import Store, acquisition_key
+from .store import Store, acquisition_key, image_path
 from .systems.base import Acquisition, FaceSystem, fingerprint
 from .variants import Colourised
 
 log = logging.getLogger(__name__)
+PARALLEL = ("process", "thread")
+#: below this many chunks a pool of processes costs more to start than it saves
+MIN_CHUNKS_FOR_PROCESSES = 4
 
 
 @dataclass
@@ -22,28 +27,112 @@ class EngineStats:
     reused: int = 0
     computed: int = 0
     failed: int = 0
+    workers: int = 1
+    parallel: str = "none"
 
     def as_dict(self):
         return dict(self.__dict__)
 
 
+def compute_chunk(chunk, system, variants: dict, store_dir: Path):
+    """Load, transform and acquire one chunk of ``(ident, sample, variant name, key, variant key,
+    image sha)``; returns ``[(item, Acquisition)]``. Writes no database (only cached images)."""
+    images, slots, done = [], [], []
+    for t in chunk:
+        ident, sample, vname, key, vkey, sha = t
+        try:
+            img = _variant_image(sample, variants[vname], vkey, sha, store_dir)
+        except (ImageLoadError, ColourisationFailed) as exc:
+            cacheable = getattr(exc, "cacheable", True)
+            prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
+            done.append((t, Acquisition.failure(prefix + str(exc), cacheable=cacheable)))
+            continue
+        images.append(img)
+        slots.append(t)
+    if images:
+        done.extend(zip(slots, system.acquire(images)))
+    return done
+
+
+# -- worker processes: each holds its own system and variants, rebuilt from their pickles --
+_WORKER: dict = {}
+
+
+def _init_worker(system, variants, store_dir):
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    _WORKER.update(system=system, variants=variants, store_dir=store_dir)
+
+
+def _compute_in_worker(chunk):
+    return compute_chunk(chunk, _WORKER["system"], _WORKER["variants"], _WORKER["store_dir"])
+
+
+def _ready(delay):
+    import time
+    time.sleep(delay)  # keeps each worker busy for a moment so that every worker gets one
+    return True
+
+
+class WorkerPool:
+    """Workers that each hold the face system and the variants (processes rebuild them from
+    their pickles once, at start) and compute chunks; the caller commits the results."""
+
+    def __init__(self, system, variants: dict, store_dir, workers: int, parallel: str = "process"):
+        if parallel not in PARALLEL:
+            raise ValueError(f"parallel={parallel} is not known; choose from {', '.join(PARALLEL)}")
+        self.workers, self.parallel = int(workers), parallel
+        self.system, self.variants, self.store_dir = system, variants, Path(store_dir)
+        if parallel == "process":
+            # spawn, not fork: ONNX Runtime and OpenCV keep thread pools that do not survive a fork
+            self._ex = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_init_worker, initargs=(system, variants, store_dir))
+        else:
+            self._ex = ThreadPoolExecutor(self.workers, thread_name_prefix="fr-eval")
+
+    def start(self) -> "WorkerPool":
+        """Start every worker now (processes load their models) instead of at the first chunk."""
+        list(self._ex.map(_ready, [0.2] * self.workers))
+        return self
+
+    def map(self, chunks):
+        if self.parallel == "process":
+            return self._ex.map(_compute_in_worker, chunks)
+        return self._ex.map(lambda c: compute_chunk(c, self.system, self.variants, self.store_dir), chunks)
+
+    def close(self):
+        self._ex.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int = 32, workers: int = 1,
+                parallel: str = "process", pool: WorkerPool | None = None,
                 progress: bool = True) -> tuple[dict, EngineStats]:
     """Acquire each unique ``(sample, variant)`` in ``requests``.
 
     Returns ``{(sample.rel, variant.name): Acquisition}`` and counts of what was reused
     from the store and what was computed. Chunks of ``batch_size`` images are computed by
-    ``workers`` threads (image decoding, colourisers and ONNX Runtime release the GIL) and
-    committed chunk by chunk, so an interrupted run keeps everything finished before the
-    interruption.
+    ``workers`` worker processes (``parallel="process"``: each rebuilds the system and the
+    colourisers from their pickles; no GIL contention) or threads (``parallel="thread"``),
+    and committed chunk by chunk by this process, so an interrupted run keeps everything
+    finished before the interruption. A started ``pool`` (with the same system and variants)
+    may be passed in; it is then used as it is and left open.
     """
+    if parallel not in PARALLEL:
+        raise ValueError(f"parallel={parallel} is not known; choose from {', '.join(PARALLEL)}")
     system_fp = fingerprint(system.describe())
     unique = {}
     for sample, variant in requests:
         unique.setdefault((sample.rel, variant.name), (sample, variant))
+    variants = {v.name: v for _, v in unique.values()}
     shas = store.file_shas(sorted({s.path for s, _ in unique.values()}))
     results: dict = {}
-    todo = []  # (id, sample, variant, key, variant_key, sha)
+    todo = []  # (id, sample, variant name, key, variant_key, sha)
     for ident, (sample, variant) in unique.items():
         sha = shas.get(sample.path)
         if sha is None:
@@ -54,7 +143,7 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
         except ColourisationFailed as exc:
             results[ident] = Acquisition.failure(f"colouriser: {exc}", cacheable=exc.cacheable)
             continue
-        todo.append((ident, sample, variant, acquisition_key(sha, vkey, system_fp), vkey, sha))
+        todo.append((ident, sample, variant.name, acquisition_key(sha, vkey, system_fp), vkey, sha))
     stored = store.get_many([t[3] for t in todo])
     stats = EngineStats(requested=len(unique))
     missing = []
@@ -64,33 +153,24 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
             stats.reused += 1
         else:
             missing.append(t)
-    def compute(chunk):
-        """Load, transform and acquire one chunk (runs in a worker thread; no store writes)."""
-        images, slots, done = [], [], []
-        for t in chunk:
-            ident, sample, variant, key, vkey, sha = t
-            try:
-                img = _variant_image(sample, variant, vkey, sha, store)
-            except (ImageLoadError, ColourisationFailed) as exc:
-                cacheable = getattr(exc, "cacheable", True)
-                prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
-                done.append((t, Acquisition.failure(prefix + str(exc), cacheable=cacheable)))
-                continue
-            images.append(img)
-            slots.append(t)
-        if images:
-            done.extend(zip(slots, system.acquire(images)))
-        return done
 
     chunks = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
-    workers = max(1, min(int(workers), len(chunks) or 1))
+    own_pool = None
+    if pool is None:
+        workers = max(1, min(int(workers), len(chunks) or 1))
+        if parallel == "process" and len(chunks) < MIN_CHUNKS_FOR_PROCESSES:
+            workers = 1
+        if workers > 1:
+            pool = own_pool = WorkerPool(system, variants, store.dir, workers, parallel)
+    if pool is not None:
+        outcomes = pool.map(chunks)
+        stats.workers, stats.parallel = pool.workers, pool.parallel
+    else:
+        outcomes = (compute_chunk(c, system, variants, store.dir) for c in chunks)
     bar = tqdm(total=len(missing), desc=f"acquiring ({system.name})", unit="img", disable=not progress,
                leave=False)
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="fr-eval") if workers > 1 else None
     try:
-        # chunks finish in order; each is committed in one transaction by this (the main) thread
-        outcomes = pool.map(compute, chunks) if pool else map(compute, chunks)
-        for done in outcomes:
+        for done in outcomes:  # chunks come back in order; each is committed in one transaction
             for t, acq in done:
                 results[t[0]] = acq
             store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in done if a.cacheable])
@@ -98,18 +178,18 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
             bar.update(len(done))
     finally:
         bar.close()
-        if pool:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if own_pool is not None:
+            own_pool.close()
     stats.failed = sum(1 for a in results.values() if not a.ok)
     return results, stats
 
 
-def _variant_image(sample, variant, vkey, sha, store: Store):
+def _variant_image(sample, variant, vkey, sha, store_dir):
     rgb = load_image(sample.path)
     if not isinstance(variant, Colourised):
         return variant.apply(rgb, sample)
     # colourisations are slow: keep them as files in the store and reuse them
-    cached = store.image_path(variant.name, sha, vkey)
+    cached = image_path(store_dir, variant.name, sha, vkey)
     if cached.is_file():
         try:
             return load_image(cached)

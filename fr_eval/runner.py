@@ -45,7 +45,7 @@ def _as_list(x):
 
 
 def resolve_workers(value) -> int:
-    """``auto``: one worker thread per CPU core this process may use."""
+    """``auto``: one worker per CPU core this process may use."""
     if value in (None, "auto"):
         try:
             return max(1, len(os.sched_getaffinity(0)))
@@ -114,7 +114,8 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     store = Store(cfg.get("store_dir", ".store"))
     try:
         acqs, stats = acquire_all(requests, system, store, batch_size=int(cfg.get("batch_size", 32)),
-                                  workers=resolve_workers(cfg.get("workers", "auto")), progress=progress)
+                                  workers=resolve_workers(cfg.get("workers", "auto")),
+                                  parallel=str(cfg.get("parallel", "process")), progress=progress)
     finally:
         store.close()
 

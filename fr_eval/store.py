@@ -113,9 +113,14 @@ class Store:
 
     # -- transformed images --------------------------------------------------------------
     def image_path(self, variant_name: str, image_sha: str, variant_key: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in variant_name)
-        h = hashlib.sha256(f"{image_sha}|{variant_key}".encode()).hexdigest()
-        return self.dir / "images" / safe / h[:2] / f"{h}.png"
+        return image_path(self.dir, variant_name, image_sha, variant_key)
+
+
+def image_path(store_dir: Path, variant_name: str, image_sha: str, variant_key: str) -> Path:
+    """Where a transformed image (a colourisation) is kept; needs no database connection."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in variant_name)
+    h = hashlib.sha256(f"{image_sha}|{variant_key}".encode()).hexdigest()
+    return Path(store_dir) / "images" / safe / h[:2] / f"{h}.png"
 
 
 def _decode(row) -> Acquisition:

@@ -117,9 +117,11 @@ def test_alignment_equals_insightface_norm_crop():
             assert np.abs(ours.astype(int) - ref.astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("parallel", ["thread", "process"])
 @pytest.mark.parametrize("name", ["sface", "arcface"])
-def test_parallel_workers_give_identical_results(name, lfw_small, tmp_path):
-    """Worker threads share one system: the results must equal a sequential run's."""
+def test_parallel_workers_give_identical_results(name, parallel, lfw_small, tmp_path):
+    """Worker threads share one system, worker processes rebuild it from its pickle: the
+    results must equal a sequential run's."""
     from fr_eval.datasets import load_dataset
     from fr_eval.engine import acquire_all
     from fr_eval.store import Store
@@ -134,8 +136,10 @@ def test_parallel_workers_give_identical_results(name, lfw_small, tmp_path):
     ds = load_dataset({"type": "folder", "root": str(lfw_small)})
     reqs = [(s, v) for v in (ORIGINAL, GREYSCALE) for s in (ds.references + ds.probes)[:24]]
     one, _ = acquire_all(reqs, system, Store(tmp_path / "a"), batch_size=4, workers=1, progress=False)
-    two, st = acquire_all(reqs, system, Store(tmp_path / "b"), batch_size=4, workers=2, progress=False)
+    two, st = acquire_all(reqs, system, Store(tmp_path / "b"), batch_size=4, workers=2, parallel=parallel,
+                          progress=False)
     assert st.computed == len(reqs) and one.keys() == two.keys()
+    assert st.workers == 2 and st.parallel == parallel
     for k in one:
         assert one[k].ok == two[k].ok
         if one[k].ok:

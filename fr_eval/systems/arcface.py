@@ -125,6 +125,10 @@ class ArcFaceSystem(TwoStageSystem):
                  providers="auto", threads: int = 1, pack: str | None = None):
         from insightface.model_zoo import get_model
 
+        self._init_kwargs = dict(detector=str(detector), recogniser=str(recogniser), det_thresh=det_thresh,
+                                 det_size=det_size, max_det_size=max_det_size, nms_thresh=nms_thresh,
+                                 face_selection=face_selection, min_face_size=min_face_size,
+                                 providers=providers, threads=threads, pack=pack)
         if face_selection not in FACE_SELECTION:
             raise ConfigError(f"system.face_selection={face_selection} is not known; "
                               f"choose from {', '.join(FACE_SELECTION)}")
@@ -167,6 +171,7 @@ class ArcFaceSystem(TwoStageSystem):
                        model_file_record(self.recogniser_path, "recogniser")],
             "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
                          "det_size": self.det_size if self.det_size == "fit" else list(self.det_size),
+                         "fit_rule": "zero-pad to a multiple of 32; scale down above max_det_size",
                          "max_det_size": self.max_det_size, "face_selection": self.face_selection,
                          "min_face_size": self.min_face_size,
                          "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)",
@@ -177,8 +182,9 @@ class ArcFaceSystem(TwoStageSystem):
         }
 
     def input_size_for(self, shape) -> tuple[int, int]:
-        """Detector input (w, h). ``fit``: the image's own size rounded up to a multiple of 32,
-        scaled down so that the longer side is at most ``max_det_size`` (no upscaling)."""
+        """Detector input (w, h). ``fit``: the image's own size rounded up to a multiple of 32
+        (the image is zero-padded to it, not resampled), or, for images whose longer side
+        exceeds ``max_det_size``, scaled down to fit it."""
         if self.det_size != "fit":
             return self.det_size
         h, w = shape[:2]
@@ -186,7 +192,14 @@ class ArcFaceSystem(TwoStageSystem):
         return (max(32, 32 * math.ceil(w * s / 32)), max(32, 32 * math.ceil(h * s / 32)))
 
     def _detect(self, bgr):
-        det, kps = self.det_model.detect(bgr, input_size=self.input_size_for(bgr.shape), max_num=0)
+        w, h = self.input_size_for(bgr.shape)
+        if self.det_size == "fit" and w >= bgr.shape[1] and h >= bgr.shape[0]:
+            # pad (bottom, right) to the detector's input instead of letting insightface resample:
+            # the detector sees the pixels as they are, and coordinates need no rescaling
+            canvas = np.zeros((h, w, 3), np.uint8)
+            canvas[:bgr.shape[0], :bgr.shape[1]] = bgr
+            bgr = canvas
+        det, kps = self.det_model.detect(bgr, input_size=(w, h), max_num=0)
         if kps is None:
             raise ConfigError("the detector gives no landmarks; ArcFace alignment needs 5 points")
         return det[:, :4], det[:, 4], kps

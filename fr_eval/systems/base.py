@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 
 FACE_SELECTION = ("largest", "score", "centre")
@@ -75,6 +76,10 @@ def select_face(bboxes: np.ndarray, scores: np.ndarray, image_shape, rule: str) 
     raise ValueError(f"face_selection={rule} is not known; choose from {', '.join(FACE_SELECTION)}")
 
 
+def _rebuild(cls, kwargs):
+    return cls(**kwargs)
+
+
 class TwoStageSystem:
     """Shared acquisition loop; subclasses provide ``_detect``, ``_align`` and ``_embed``
     and set ``name``, ``det_thresh``, ``face_selection`` and ``min_face_size`` (the shorter
@@ -89,6 +94,12 @@ class TwoStageSystem:
     det_thresh = 0.5
     face_selection = "largest"
     min_face_size = 0.0
+    #: constructor arguments; a system pickles as this recipe and is rebuilt (models reloaded)
+    #: in a worker process, so no ONNX session or OpenCV object crosses a process boundary
+    _init_kwargs: dict = {}
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self._init_kwargs))
 
     def _detect(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bboxes (N,4), scores (N,), landmarks (N,5,2)) in image coordinates."""
@@ -117,7 +128,8 @@ class TwoStageSystem:
         out: list[Acquisition | None] = [None] * len(images)
         crops, idx, dets = [], [], []
         for i, rgb in enumerate(images):
-            bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+            # cv2's vectorised channel swap: a copy through a reversed-stride view costs ~0.3 ms
+            bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
             try:
                 det = self.detect_one(bgr)
             except Exception as exc:  # a model error on one image is that image's failure

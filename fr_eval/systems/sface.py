@@ -39,6 +39,9 @@ class SFaceSystem(TwoStageSystem):
                  face_selection: str = "largest", min_face_size: float = 0.0):
         import cv2
 
+        self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh,
+                                 nms_thresh=nms_thresh, max_det_size=max_det_size, face_selection=face_selection,
+                                 min_face_size=min_face_size)
         if int(cv2.__version__.split(".")[0]) >= 5:
             raise ConfigError(f"the sface system needs OpenCV 4.x (found {cv2.__version__}); "
                               "its int8 models fail on OpenCV 5's DNN engine: pip install 'opencv-python-headless<5'")

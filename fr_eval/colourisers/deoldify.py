@@ -1,0 +1,205 @@
+"""DeOldify (Antic 2019, [An19]; Kelley's older version [Ke19] by naming its weights file).
+
+Runs the generator of :mod:`fr_eval.colourisers.deoldify_net` (plain PyTorch; the
+``deoldify`` package needs fastai v1 and old PyTorch) with DeOldify's own inference steps:
+
+1. the image is stretched to a square of ``16 * render_factor`` pixels (bilinear) and made
+   grey with Pillow's ``LA`` conversion (our input is already greyscale),
+2. normalised with the ImageNet statistics, run through the generator, de-normalised,
+   clamped to [0, 1] and truncated to 8 bits,
+3. stretched back to the input's size (bilinear) and merged with the input in YUV: the
+   input's Y, the generator's U and V (OpenCV's BGR<->YUV formulas on RGB data, exactly as
+   DeOldify's ``ColorizerFilter._post_process`` applies them). So the input's luminance is
+   kept up to that round trip. DeOldify's watermark is never added.
+
+Importing ``deoldify`` itself is avoided: it blanks ``CUDA_VISIBLE_DEVICES`` for the whole
+process (hiding the GPU from onnxruntime too) and adds a root logging handler.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError, ModelFilesMissing
+from ..provenance import file_sha256
+from .base import ColourisationFailed
+
+log = logging.getLogger(__name__)
+
+#: official files (DeOldify's README); the sizes are those of the architectures' tensors
+WEIGHTS = {
+    "stable": ("ColorizeStable_gen.pth", "https://data.deepai.org/deoldify/ColorizeStable_gen.pth"),
+    "artistic": ("ColorizeArtistic_gen.pth", "https://data.deepai.org/deoldify/ColorizeArtistic_gen.pth"),
+    "video": ("ColorizeVideo_gen.pth", "https://data.deepai.org/deoldify/ColorizeVideo_gen.pth"),
+}
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+RENDER_BASE = 16
+DEFAULT_CACHE = Path(os.environ.get("FR_EVAL_CACHE", "~/.cache/fr-eval")).expanduser() / "deoldify"
+
+
+def resolve_weights(model: str, weights: str | None = None, cache_dir: str | Path | None = None,
+                    download: bool = True, sha256: str | None = None) -> Path:
+    """The weights file: an explicit path, else ``<cache_dir>/<official name>``, else downloaded
+    there from DeOldify's URL (with progress; checked against ``sha256`` when one is given).
+    Offline, :class:`ModelFilesMissing` names the file, its URL and where to put it."""
+    if weights:
+        p = Path(weights).expanduser()
+        if not p.is_file():
+            raise ModelFilesMissing(f"DeOldify weights not found: {p}")
+        _check_sha(p, sha256)
+        return p
+    if model not in WEIGHTS:
+        raise ConfigError(f"DeOldify model={model} has no official weights; choose from "
+                          f"{', '.join(WEIGHTS)} or give weights=<file>")
+    name, url = WEIGHTS[model]
+    target = Path(cache_dir).expanduser() if cache_dir else DEFAULT_CACHE
+    p = target / name
+    if p.is_file():
+        _check_sha(p, sha256)
+        return p
+    if download:
+        try:
+            _download(url, p, sha256)
+            return p
+        except OSError as exc:
+            log.warning("could not download %s: %s", url, exc)
+    raise ModelFilesMissing(
+        f"DeOldify {model} weights '{name}' not found in {target}: download {url} "
+        f"(about {approx_size_mb(model)} MB) into {target}/, or give weights=<file>")
+
+
+def approx_size_mb(model: str) -> int:
+    """Float32 size of the architecture's tensors, i.e. about the file's size."""
+    return {"stable": 834, "video": 834, "artistic": 243}.get(model, 0)
+
+
+def _check_sha(path: Path, sha256: str | None):
+    if sha256 and file_sha256(path) != sha256.lower():
+        raise ModelFilesMissing(f"{path}: sha256 {file_sha256(path)} does not match the expected {sha256}")
+
+
+def _download(url: str, dest: Path, sha256: str | None) -> None:
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    h = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=30) as r, open(tmp, "wb") as f:
+        total = int(r.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+            for chunk in iter(lambda: r.read(1 << 20), b""):
+                f.write(chunk)
+                h.update(chunk)
+                bar.update(len(chunk))
+    digest = h.hexdigest()
+    if sha256 and digest != sha256.lower():
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"sha256 mismatch for {url}: got {digest}, expected {sha256}")
+    if not sha256:
+        log.warning("downloaded %s with sha256 %s (no expected checksum configured: unverified; "
+                    "the report records it)", dest.name, digest)
+    tmp.replace(dest)
+
+
+def load_generator(path: str | Path, model: str, device: str = "cpu"):
+    """Build the generator for ``model`` and load the file strictly (``weights_only=True``)."""
+    import torch
+
+    from .deoldify_net import DeOldifyGenerator, unwrap_state_dict
+
+    net = DeOldifyGenerator(model)
+    state = unwrap_state_dict(torch.load(str(path), map_location="cpu", weights_only=True))
+    result = net.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ModelFilesMissing(
+            f"{path} does not hold DeOldify {model} generator weights: {len(result.missing_keys)} keys missing "
+            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
+            f"(e.g. {result.unexpected_keys[:3]})")
+    return net.to(device).eval()
+
+
+def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray) -> np.ndarray:
+    """DeOldify's YUV merge: the original's Y with the colour image's U, V (both RGB uint8)."""
+    import cv2
+
+    color_yuv = cv2.cvtColor(raw_color, cv2.COLOR_BGR2YUV)
+    orig_yuv = cv2.cvtColor(orig, cv2.COLOR_BGR2YUV)
+    hires = orig_yuv.copy()
+    hires[:, :, 1:3] = color_yuv[:, :, 1:3]
+    return cv2.cvtColor(hires, cv2.COLOR_YUV2BGR)
+
+
+class DeOldifyColouriser:
+    def __init__(self, name: str = "deoldify-stable", model: str = "stable", weights: str | None = None,
+                 render_factor: int = 35, device: str = "auto", cache_dir: str | None = None,
+                 download: bool = True, sha256: str | None = None, threads: int | None = 1):
+        from .deoldify_net import ARCHS
+
+        if model not in ARCHS:
+            raise ConfigError(f"colourisers.{name}.model={model} is not known; choose from {', '.join(ARCHS)}")
+        if not 1 <= int(render_factor) <= 100:
+            raise ConfigError(f"colourisers.{name}.render_factor={render_factor} must be in 1..100 (35 by default)")
+        self.name, self.model, self.render_factor = name, model, int(render_factor)
+        self.device_choice, self.threads = device, threads
+        self.weights = resolve_weights(model, weights, cache_dir, download, sha256)
+        self.sha256 = file_sha256(self.weights)
+        self.sha256_verified = bool(sha256)
+        self._net = None
+
+    def __getstate__(self):  # worker processes load the network themselves, once
+        state = dict(self.__dict__)
+        state["_net"] = None
+        return state
+
+    def settings(self) -> dict:
+        return {"type": "deoldify", "model": self.model, "weights": str(self.weights), "sha256": self.sha256,
+                "sha256_verified": self.sha256_verified, "render_factor": self.render_factor,
+                "implementation": "fr_eval.colourisers.deoldify_net (plain PyTorch, official key layout)"}
+
+    def prepare(self, dataset) -> None:
+        pass
+
+    def sample_key(self, sample) -> str:
+        return ""
+
+    def _device(self) -> str:
+        import torch
+
+        if self.device_choice == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device_choice
+
+    def net(self):
+        if self._net is None:
+            import torch
+
+            if self.threads:
+                torch.set_num_threads(int(self.threads))
+            self._net = load_generator(self.weights, self.model, self._device())
+        return self._net
+
+    def colourise(self, grey: np.ndarray, sample=None) -> np.ndarray:
+        import torch
+
+        net = self.net()
+        orig = Image.fromarray(grey)
+        sz = self.render_factor * RENDER_BASE
+        small = orig.resize((sz, sz), resample=Image.BILINEAR).convert("LA").convert("RGB")
+        x = (np.asarray(small, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+        xt = torch.from_numpy(x.transpose(2, 0, 1).copy())[None].to(next(net.parameters()).device)
+        try:
+            with torch.inference_mode():
+                y = net(xt)[0].float().cpu().numpy().transpose(1, 2, 0)
+        except RuntimeError as exc:  # e.g. out of memory on a huge render factor
+            raise ColourisationFailed(f"DeOldify failed: {exc}") from exc
+        y = np.clip(y * IMAGENET_STD + IMAGENET_MEAN, 0.0, 1.0)
+        raw = (y * 255.0).astype(np.uint8)  # truncation, as fastai's image2np(...).astype(uint8)
+        raw = np.asarray(Image.fromarray(raw).resize(orig.size, resample=Image.BILINEAR))
+        return deoldify_postprocess(raw, np.asarray(orig))
