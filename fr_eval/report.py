@@ -134,6 +134,8 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
                                                               "colourisers": ctx["colourisers"]}), indent=2))
     plot_det(result.scores, ctx, fmr, out / "det.png")
     plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
+    if result.examples:
+        plot_examples(result.examples, out / "colourisation_examples.png")
     write_html(out, result, config, env, h3, b3)
     return out
 
@@ -171,6 +173,8 @@ fixed on {thr['n_impostor']} baseline impostor scores for FMR &le; {100 * float(
                        [[t1['dataset'], t1['subjects'], t1['references'], t1['probes'], t1['genuine'], t1['impostor']]])}
 <h2>Table 3</h2>{table(h3, b3)}
 <h2>Curves</h2>{img('det.png')}{img('frr_threshold.png')}
+{'<h2>Colourisation examples (cf. the paper&#39;s Fig. 2)</h2>' + img('colourisation_examples.png')
+ if (out / 'colourisation_examples.png').is_file() else ''}
 <h2>Failures to acquire ({len(result.failures)})</h2>
 {table(["variant", "reason", "count"], [[v, r, n] for (v, r), n in reasons.most_common()])}
 <p>Every failure is listed in <code>failures.csv</code>; every sample in <code>samples.csv</code>.</p>
@@ -210,6 +214,32 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_examples(rows, path: Path) -> None:
+    """Original, greyscale and each colourisation side by side (the paper's Fig. 2)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncol = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(1.9 * ncol, 2.0 * len(rows)), squeeze=False)
+    for r, (label, tiles) in enumerate(rows):
+        for c, (name, img) in enumerate(tiles):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if img is None:
+                ax.text(0.5, 0.5, "failed", ha="center", va="center", transform=ax.transAxes)
+            else:
+                ax.imshow(img)
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

@@ -32,6 +32,7 @@ class RunResult:
     samples: list[dict]  # one per (sample, variant): acquired or not, why, detection
     scores: dict  # row label -> {"genuine": array, "impostor": array}
     context: dict = field(default_factory=dict)
+    examples: list = field(default_factory=list)  # rows of (label, image) tiles for Fig. 2
 
 
 def _as_list(x):
@@ -112,10 +113,14 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         samples = ds.references if role == "reference" else ds.probes
         requests.extend((smp, variants[vname]) for smp in samples)
     store = Store(cfg.get("store_dir", ".store"))
+    examples = []
     try:
         acqs, stats = acquire_all(requests, system, store, batch_size=int(cfg.get("batch_size", 32)),
                                   workers=resolve_workers(cfg.get("workers", "auto")),
                                   parallel=str(cfg.get("parallel", "process")), progress=progress)
+        if colourisers:
+            examples = colourisation_examples(ds, [variants[f"colourised[{c.name}]"] for c in colourisers], store,
+                                              int(cfg.get("report", {}).get("examples", 3)))
     finally:
         store.close()
 
@@ -181,4 +186,38 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         "engine": stats.as_dict(),
         "wall_time_s": time.perf_counter() - t0,
     }
-    return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context)
+    return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context,
+                     examples=examples)
+
+
+def colourisation_examples(ds, colourised, store: Store, n: int) -> list:
+    """For the first ``n`` subjects: their reference and first probe as original, greyscale and
+    each colourisation (read from the store's kept images), as in the paper's Fig. 2."""
+    from .images import ImageLoadError, greyscale_rec709, load_image
+    from .store import image_path
+
+    probes = {}
+    for p in ds.probes:
+        probes.setdefault(p.subject, p)
+    rows = []
+    for ref in ds.references:
+        if len(rows) >= 2 * n:
+            break
+        if ref.subject not in probes or any(r[0].startswith(ref.subject + " ") for r in rows):
+            continue
+        for smp in (ref, probes[ref.subject]):
+            try:
+                rgb = load_image(smp.path)
+            except ImageLoadError:
+                continue
+            sha = store.file_shas([smp.path])[smp.path]
+            tiles = [("original", rgb), ("greyscale", greyscale_rec709(rgb))]
+            for v in colourised:
+                img = None
+                try:
+                    img = load_image(image_path(store.dir, v.name, sha, v.key(smp)))
+                except Exception:  # not colourised (a failure): shown as an empty tile
+                    pass
+                tiles.append((v.name, img))
+            rows.append((f"{smp.subject} ({smp.role})", tiles))
+    return rows

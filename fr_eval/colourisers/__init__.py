@@ -19,7 +19,20 @@ def _precomputed(name, cfg):
     return PrecomputedColouriser(cfg.get("root"), name=name)
 
 
-BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed}
+def _deoldify(name, cfg):
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"colouriser {name} (DeOldify) needs PyTorch: pip install -e '.[deoldify]' "
+                          "(on a CPU-only machine: pip install torch==<version> from a CPU wheel first)") from exc
+    from .deoldify import DeOldifyColouriser
+    return DeOldifyColouriser(name=name, model=cfg.get("model", "stable"), weights=cfg.get("weights"),
+                              render_factor=cfg.get("render_factor", 35), device=cfg.get("device", "auto"),
+                              cache_dir=cfg.get("cache_dir"), download=bool(cfg.get("download", True)),
+                              sha256=cfg.get("sha256"), threads=cfg.get("threads", 1))
+
+
+BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed, "deoldify": _deoldify}
 
 
 def build_colouriser(name: str, definitions) -> Colouriser:

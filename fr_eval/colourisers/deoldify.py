@@ -10,7 +10,8 @@ Runs the generator of :mod:`fr_eval.colourisers.deoldify_net` (plain PyTorch; th
 3. stretched back to the input's size (bilinear) and merged with the input in YUV: the
    input's Y, the generator's U and V (OpenCV's BGR<->YUV formulas on RGB data, exactly as
    DeOldify's ``ColorizerFilter._post_process`` applies them). So the input's luminance is
-   kept up to that round trip. DeOldify's watermark is never added.
+   kept exactly wherever the merged colour fits in RGB (where a channel clips at 0 or 255,
+   it moves; ``tests/test_deoldify.py``). DeOldify's watermark is never added.
 
 Importing ``deoldify`` itself is avoided: it blanks ``CUDA_VISIBLE_DEVICES`` for the whole
 process (hiding the GPU from onnxruntime too) and adds a root logging handler.
@@ -72,12 +73,14 @@ def resolve_weights(model: str, weights: str | None = None, cache_dir: str | Pat
             log.warning("could not download %s: %s", url, exc)
     raise ModelFilesMissing(
         f"DeOldify {model} weights '{name}' not found in {target}: download {url} "
-        f"(about {approx_size_mb(model)} MB) into {target}/, or give weights=<file>")
+        f"(about {approx_size_mb(model)} MiB) into {target}/, or give weights=<file>")
 
 
 def approx_size_mb(model: str) -> int:
-    """Float32 size of the architecture's tensors, i.e. about the file's size."""
-    return {"stable": 834, "video": 834, "artistic": 243}.get(model, 0)
+    """MiB of the architecture's float32 tensors (833.4 for ResNet-101 ``wide``, 243.3 for
+    ResNet-34 ``deep``, as ``DeOldifyGenerator(...).state_dict()`` adds up), i.e. about the
+    file's size; ``tests/test_deoldify.py`` checks these figures against the architecture."""
+    return {"stable": 833, "video": 833, "artistic": 243}.get(model, 0)
 
 
 def _check_sha(path: Path, sha256: str | None):
@@ -115,13 +118,20 @@ def load_generator(path: str | Path, model: str, device: str = "cpu"):
     from .deoldify_net import DeOldifyGenerator, unwrap_state_dict
 
     net = DeOldifyGenerator(model)
-    state = unwrap_state_dict(torch.load(str(path), map_location="cpu", weights_only=True))
-    result = net.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    try:
+        state = unwrap_state_dict(torch.load(str(path), map_location="cpu", weights_only=True))
+    except Exception as exc:  # not a torch file, or one holding arbitrary pickled objects
+        raise ModelFilesMissing(f"{path} could not be read as PyTorch weights: {exc}") from exc
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
         raise ModelFilesMissing(
-            f"{path} does not hold DeOldify {model} generator weights: {len(result.missing_keys)} keys missing "
-            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
-            f"(e.g. {result.unexpected_keys[:3]})")
+            f"{path} does not hold DeOldify {model} generator weights: {len(missing)} keys missing "
+            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}), "
+            f"{len(wrong)} of another shape (e.g. {wrong[:3]})")
+    net.load_state_dict(state, strict=True)
     return net.to(device).eval()
 
 
