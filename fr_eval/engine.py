@@ -47,6 +47,10 @@ def compute_chunk(chunk, system, variants: dict, store_dir: Path):
             prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
             done.append((t, Acquisition.failure(prefix + str(exc), cacheable=cacheable)))
             continue
+        except Exception as exc:  # a transform's own error on one image fails that image, not the run
+            log.exception("transform %s failed on %s", vname, sample.rel)
+            done.append((t, Acquisition.failure(f"{vname} failed: {type(exc).__name__}: {exc}", cacheable=False)))
+            continue
         images.append(img)
         slots.append(t)
     if images:

@@ -162,3 +162,54 @@ def test_store_survives_sigkill(tree, tmp_path):
     assert 5 <= kept < len(reqs)
     assert st.reused == kept and st.computed == len(reqs) - kept
     store.close()
+
+
+def test_unexpected_errors_become_failures(tree, tmp_path):
+    """A colouriser raising an unexpected error, or a recogniser failing on one crop, fails
+    those samples with a reason; the run goes on."""
+    from fr_eval.systems.base import TwoStageSystem
+
+    class Broken:
+        name = "broken"
+
+        def settings(self):
+            return {}
+
+        def prepare(self, ds):
+            pass
+
+        def sample_key(self, s):
+            return ""
+
+        def colourise(self, grey, s):
+            if s.subject == "s1":
+                raise ValueError("boom")
+            return grey
+
+    class Picky(TwoStageSystem):
+        name = "picky"
+
+        def describe(self):
+            return {"name": "picky", "models": [], "settings": {}}
+
+        def _detect(self, bgr):
+            h, w = bgr.shape[:2]
+            return np.array([[0, 0, w, h]], float), np.array([1.0]), np.zeros((1, 5, 2))
+
+        def _align(self, bgr, det):
+            return bgr
+
+        def _embed(self, crops):
+            if any(c.mean() > 200 for c in crops):
+                raise RuntimeError("cannot embed")
+            return np.stack([c.reshape(-1, 3).mean(0) + 1 for c in crops])
+
+    ds = load_dataset({"type": "folder", "root": str(tree)})
+    Image.new("RGB", (16, 16), (250, 250, 250)).save(tree / "s0" / "5_white.png")
+    ds = load_dataset({"type": "folder", "root": str(tree)})
+    v = Colourised(Broken())
+    res, _ = acquire_all([(s, v) for s in ds.references + ds.probes], Picky(), Store(tmp_path / "st"),
+                         progress=False)
+    assert "boom" in res[("s1/0.png", v.name)].reason
+    assert "recogniser error" in res[("s0/5_white.png", v.name)].reason
+    assert res[("s0/0.png", v.name)].ok  # same chunk as the failing crop, still acquired

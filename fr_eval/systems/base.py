@@ -147,8 +147,19 @@ class TwoStageSystem:
             idx.append(i)
             dets.append(det)
         if crops:
-            feats = np.asarray(self._embed(crops), dtype=np.float32).reshape(len(crops), -1)
+            try:
+                feats = list(np.asarray(self._embed(crops), dtype=np.float32).reshape(len(crops), -1))
+            except Exception:  # find the crop(s) the recogniser fails on; the others still count
+                feats = []
+                for c in crops:
+                    try:
+                        feats.append(np.asarray(self._embed([c]), dtype=np.float32).ravel())
+                    except Exception as exc:
+                        feats.append(f"recogniser error: {type(exc).__name__}: {exc}")
             for i, det, f in zip(idx, dets, feats):
+                if isinstance(f, str):
+                    out[i] = Acquisition.failure(f, detection=det)
+                    continue
                 if not np.all(np.isfinite(f)) or not np.any(f):
                     out[i] = Acquisition.failure("embedding is not finite or all zero", detection=det)
                 else:
