@@ -86,10 +86,11 @@ def resolve_config(overrides: list[str]) -> dict:
         key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{key} must be given, e.g. {key}=<value>") from exc
     ds = plain["dataset"]
-    root = ds.get("root")
-    if root and not Path(root).expanduser().is_absolute() and not Path(root).exists() \
-            and (PROJECT / root).exists():
-        ds["root"] = str((PROJECT / root).resolve())  # relative to the project when not to the cwd
+    for key in ("root", "path"):
+        value = ds.get(key)
+        if value and not Path(value).expanduser().is_absolute() and not Path(value).exists() \
+                and (PROJECT / value).exists():
+            ds[key] = str((PROJECT / value).resolve())  # relative to the project when not to the cwd
     return plain
 
 

@@ -172,7 +172,8 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     table1 = {"dataset": ds.name, "subjects": len(subjects), "references": len(ds.references),
               "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": int(len(comps.impostor))}
     context = {
-        "dataset": {**ds.summary(), "settings": ds.settings, "excluded": ds.excluded, "ignored": ds.ignored},
+        "dataset": {**ds.summary(), "settings": ds.settings, "excluded": ds.excluded, "ignored": ds.ignored,
+                    "problems": ds.problems},
         "comparisons": comps.summary(),
         "system": description,
         "system_choice": system_note,

@@ -4,8 +4,9 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import Dataset, Sample
 from .folder import load_folder
+from .manifest import load_manifest
 
-LOADERS = {"folder": load_folder}
+LOADERS = {"folder": load_folder, "manifest": load_manifest}
 
 
 def load_dataset(cfg) -> Dataset:
@@ -17,6 +18,9 @@ def load_dataset(cfg) -> Dataset:
         return load_folder(cfg["root"], name=cfg.get("name", "folder"),
                            references_per_subject=int(cfg.get("references_per_subject", 1)),
                            min_images=int(cfg.get("min_images", 2)))
+    if kind == "manifest":
+        return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
+                             strict=bool(cfg.get("strict", False)))
     raise AssertionError(kind)
 
 

@@ -34,6 +34,8 @@ class Dataset:
     excluded: list[dict] = field(default_factory=list)
     #: files seen but not used (wrong extension, ...), with the reason
     ignored: list[dict] = field(default_factory=list)
+    #: problems found in the input (missing files, bad rows...): each {kind, where, detail}
+    problems: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
     @property
@@ -49,4 +51,5 @@ class Dataset:
             "probes": len(self.probes),
             "excluded_subjects": len(self.excluded),
             "ignored_files": len(self.ignored),
+            "problems": len(self.problems),
         }

@@ -1,0 +1,99 @@
+"""A CSV manifest: ``path,subject,role`` and any other columns, kept as metadata.
+
+The most general way to bring a dataset: one row per image, ``role`` = ``reference`` or
+``probe``, optional ``session`` and ``condition`` and any further columns (kept on each sample,
+for breakdowns). Relative paths resolve against ``root`` when given, else the manifest's folder.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..errors import ConfigError, FrEvalError
+from .base import Dataset, Sample
+
+REQUIRED = ("path", "subject", "role")
+ROLES = ("reference", "probe")
+
+
+def problems_message(problems: list[dict], first: int = 5) -> str:
+    kinds: dict[str, int] = {}
+    for p in problems:
+        kinds[p["kind"]] = kinds.get(p["kind"], 0) + 1
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    examples = "; ".join(f"{p['where']}: {p['detail']}" for p in problems[:first])
+    return f"{len(problems)} problem(s) ({counts}); first: {examples}"
+
+
+def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str = "manifest",
+                  strict: bool = False) -> Dataset:
+    """Read a manifest. Problems (malformed rows, unknown roles, missing files, duplicate
+    paths, subjects with probes but no reference) are collected: ``strict=True`` stops with
+    all of them counted; otherwise the items are skipped and listed in ``Dataset.problems``."""
+    mpath = Path(path).expanduser()
+    if not mpath.is_file():
+        raise FrEvalError(f"dataset.path={mpath} is not a file (a CSV with columns {', '.join(REQUIRED)})")
+    base = Path(root).expanduser() if root else mpath.parent
+    problems: list[dict] = []
+    with open(mpath, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing_cols = [c for c in REQUIRED if c not in header]
+        if missing_cols:
+            raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing_cols)}; the header must have "
+                              f"{', '.join(REQUIRED)} (found: {', '.join(header) or 'nothing'})")
+        extra = [h for h in header if h not in REQUIRED]
+        rows = []
+        seen: dict[str, int] = {}
+        for line, raw in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+            where = f"{mpath.name}:{line}"
+            if None in raw:  # more fields than the header names
+                problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+                continue
+            empty = [c for c in REQUIRED if not row.get(c)]
+            if empty:
+                problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
+                continue
+            role = row["role"].lower()
+            if role not in ROLES:
+                problems.append({"kind": "unknown role", "where": where,
+                                 "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
+                continue
+            p = Path(row["path"]).expanduser()
+            full = p if p.is_absolute() else base / p
+            key = str(full.resolve())
+            if key in seen:
+                problems.append({"kind": "duplicate path", "where": where,
+                                 "detail": f"{row['path']} already on line {seen[key]}"})
+                continue
+            seen[key] = line
+            if not full.is_file():
+                problems.append({"kind": "missing file", "where": where, "detail": str(full)})
+                continue
+            try:
+                rel = full.resolve().relative_to(base.resolve()).as_posix()
+            except ValueError:
+                rel = full.resolve().as_posix()
+            meta = tuple((c, row.get(c, "")) for c in extra)
+            rows.append(Sample(path=full.resolve(), rel=rel, subject=row["subject"], role=role, meta=meta))
+    with_ref = {s.subject for s in rows if s.role == "reference"}
+    for s in rows:
+        if s.role == "probe" and s.subject not in with_ref:
+            problems.append({"kind": "probe without reference", "where": s.rel,
+                             "detail": f"subject {s.subject} has no reference"})
+    if strict and problems:
+        raise FrEvalError(f"{mpath}: {problems_message(problems)} (dataset.strict=false skips and lists them)")
+    with_probe = {s.subject for s in rows if s.role == "probe" and s.subject in with_ref}
+    refs = [s for s in rows if s.role == "reference" and s.subject in with_probe]
+    probes = [s for s in rows if s.role == "probe" and s.subject in with_ref]
+    excluded = [{"subject": subj, "images": sum(1 for s in rows if s.subject == subj),
+                 "reason": "no probe" if subj in with_ref else "no reference"}
+                for subj in sorted({s.subject for s in rows} - with_probe)]
+    if not refs:
+        raise FrEvalError(f"{mpath}: no subject has both a reference and a probe"
+                          + (f" ({problems_message(problems)})" if problems else ""))
+    return Dataset(name=name, root=base.resolve(), references=refs, probes=probes, excluded=excluded,
+                   problems=problems,
+                   settings={"type": "manifest", "path": str(mpath.resolve()), "strict": strict,
+                             "metadata_columns": extra})
