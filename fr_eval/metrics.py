@@ -209,3 +209,55 @@ def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=1000, 
     lo, hi = subject_bootstrap({"f": failed, "s": samples, "e": fnm, "c": compared}, stat,
                                n_resamples=n_resamples, confidence=confidence, seed=seed)
     return Interval(lo, hi, "subject_bootstrap")
+
+
+def kfold_verification_accuracy(scores, same, folds) -> dict:
+    """LFW View-2 accuracy: for each fold, the threshold that maximises accuracy on the
+    other folds (match if ``score >= threshold``) is applied to the fold.
+
+    ``scores`` may hold ``-inf`` for pairs that could not be compared (a failure to acquire
+    then counts as a non-match decision). Returns per-fold accuracies and thresholds, the
+    mean, the standard deviation over folds (``ddof=1``) and the standard error (sd / sqrt(k)).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(same, dtype=bool)
+    f = np.asarray(folds)
+    ks = np.unique(f)
+    accs, thrs = [], []
+    for k in ks:
+        train = f != k
+        t = best_accuracy_threshold(s[train], y[train])
+        test = ~train
+        accs.append(float(np.mean((s[test] >= t) == y[test])))
+        thrs.append(t)
+    accs_a = np.array(accs)
+    sd = float(accs_a.std(ddof=1)) if len(accs) > 1 else float("nan")
+    return {"fold_accuracy": accs, "fold_threshold": thrs, "mean": float(accs_a.mean()), "std": sd,
+            "standard_error": sd / np.sqrt(len(accs)) if len(accs) > 1 else float("nan")}
+
+
+def best_accuracy_threshold(scores, same) -> float:
+    """The threshold maximising ``mean((scores >= t) == same)``, placed midway between the
+    highest rejected and the lowest accepted score (the lowest such threshold when several
+    give the same accuracy). Written out (cumulative counts over sorted scores) because it runs
+    once per fold over thousands of candidates."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(same, dtype=bool)
+    order = np.argsort(s, kind="stable")
+    s, y = s[order], y[order]
+    finite = s[np.isfinite(s)]
+    if finite.size == 0:
+        return float("inf")
+    # candidate thresholds: every distinct finite score, and above the maximum
+    cand = np.unique(finite)
+    # accepted at t = scores >= t: genuine accepted = count of same with s >= t, impostor rejected = s < t
+    n_same_below = np.searchsorted(s, cand, side="left")  # index of first score >= t
+    cum_same = np.concatenate([[0], np.cumsum(y)])
+    same_below = cum_same[n_same_below]
+    diff_below = n_same_below - same_below
+    correct = (y.sum() - same_below) + diff_below
+    above = y.size - y.sum()  # threshold above every score: all rejected, mismatched ones correct
+    best = int(np.argmax(correct))
+    if above > correct[best]:
+        return float(np.nextafter(cand[-1], np.inf))
+    return float((cand[best - 1] + cand[best]) / 2) if best > 0 else float(cand[0])

@@ -4,9 +4,11 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import Dataset, Sample
 from .folder import load_folder
+from .lfw import load_lfw_people
 from .manifest import load_manifest
 
-LOADERS = {"folder": load_folder, "manifest": load_manifest}
+LOADERS = {"folder": load_folder, "manifest": load_manifest, "lfw": load_lfw_people}
+LFW_MODES = ("people",)
 
 
 def load_dataset(cfg) -> Dataset:
@@ -18,6 +20,11 @@ def load_dataset(cfg) -> Dataset:
         return load_folder(cfg["root"], name=cfg.get("name", "folder"),
                            references_per_subject=int(cfg.get("references_per_subject", 1)),
                            min_images=int(cfg.get("min_images", 2)))
+    if kind == "lfw":
+        mode = cfg.get("mode", "people")
+        if mode not in LFW_MODES:
+            raise ConfigError(f"dataset.mode={mode} is not available; choose from {', '.join(LFW_MODES)}")
+        return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"))
     if kind == "manifest":
         return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
                              strict=bool(cfg.get("strict", False)))

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from fr_eval import metrics as M
+from fr_eval.datasets.lfw import load_lfw_people, parse_pairs, resolve_pairs
+from fr_eval.errors import FrEvalError
+
+from conftest import SHARED, need
+
+PAIRS = SHARED / "data/lfw/protocol/pairs.txt"
+
+
+def test_parse_view2_pairs_and_missing():
+    pairs = parse_pairs(need(PAIRS))
+    assert len(pairs) == 6000 and {p.fold for p in pairs} == set(range(10))
+    assert sum(p.same for p in pairs) == 3000
+    first = pairs[0]
+    assert first.same and first.rel(1) == "Abel_Pacheco/Abel_Pacheco_0001.jpg" and first.rel(2).endswith("_0004.jpg")
+    assert pairs[300].same is False and pairs[300].line == 302
+    root = need(SHARED / "data/lfw/deepfunneled_min20")
+    present, missing = resolve_pairs(pairs, root)
+    assert len(present) + len(missing) == 6000 and missing  # the subset lacks most View-2 images
+    assert all(not (root / m).is_file() for x in missing for m in x["missing"])
+    assert all((root / p.rel(1)).is_file() and (root / p.rel(2)).is_file() for p in present)
+
+
+def test_malformed_pairs_file(tmp_path):
+    f = tmp_path / "pairs.txt"
+    f.write_text("1\t1\nA\t1\t2\nB\t1\n")
+    with pytest.raises(FrEvalError, match="pairs.txt:3"):
+        parse_pairs(f)
+
+
+def test_best_threshold_and_kfold_accuracy():
+    assert M.best_accuracy_threshold([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == pytest.approx(0.5)
+    rng = np.random.default_rng(0)
+    n = 600
+    folds = np.repeat(np.arange(10), n // 10)
+    same = np.tile([True, False], n // 2)
+    scores = np.where(same, rng.normal(0.6, 0.15, n), rng.normal(0.1, 0.15, n))
+    scores[5] = -np.inf  # a failed pair counts as a non-match
+    r = M.kfold_verification_accuracy(scores, same, folds)
+    for k in range(10):  # brute force: every candidate threshold on the nine other folds
+        tr, te = folds != k, folds == k
+        cands = np.append(np.unique(scores[tr][np.isfinite(scores[tr])]), np.inf)
+        best = max(np.mean((scores[tr] >= t) == same[tr]) for t in cands)
+        t = r["fold_threshold"][k]
+        assert np.mean((scores[tr] >= t) == same[tr]) == pytest.approx(best)
+        assert r["fold_accuracy"][k] == pytest.approx(np.mean((scores[te] >= t) == same[te]))
+    assert r["mean"] == pytest.approx(np.mean(r["fold_accuracy"]))
+    assert r["standard_error"] == pytest.approx(np.std(r["fold_accuracy"], ddof=1) / np.sqrt(10))
+    sep = M.kfold_verification_accuracy([0.9, 0.1] * 10, [1, 0] * 10, np.repeat(np.arange(10), 2))
+    assert sep["mean"] == 1.0 and sep["std"] == 0.0
+
+
+def test_lfw_people_mode(lfw_small, tmp_path):
+    ds = load_lfw_people(lfw_small, min_images=4)
+    assert len(ds.references) == 30 and len(ds.probes) == 90 and ds.settings["mode"] == "people"
+    import shutil
+    root = tmp_path / "lfw"
+    shutil.copytree(lfw_small / sorted(p.name for p in lfw_small.iterdir())[0], root / "Someone")
+    ds = load_lfw_people(root, min_images=2)
+    assert not ds.references and len(ds.ignored) == 4  # files not named after their folder
+
+
+def test_lfw_dataset_from_the_command_line(lfw_small, tmp_path, capsys):
+    import json
+
+    from fr_eval.cli import main
+    out = tmp_path / "r"
+    assert main(["dataset=lfw", f"dataset.root={lfw_small}", "dataset.min_images=4", "scenario=1", "system=sface",
+                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "progress=false",
+                 "bootstrap.n_resamples=100"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["table1"]["subjects"] == 30 and m["dataset"]["settings"]["mode"] == "people"
+    assert main(["dataset=lfw", "dataset.mode=pairs", f"out_dir={out}"]) == 2
+    assert "dataset.mode=pairs is not available; choose from people" in capsys.readouterr().err
