@@ -22,7 +22,7 @@ class ImageLoadError(Exception):
 def load_image(source: str | Path | bytes) -> np.ndarray:
     """Read an image file (or its bytes) as RGB ``uint8``.
 
-    EXIF orientation is applied. Every Pillow mode is converted to 8-bit RGB:
+    EXIF orientation is applied; ``.bz2``-compressed files are read transparently. Every Pillow mode is converted to 8-bit RGB:
     palettes are expanded, alpha is composited on white, CMYK and YCbCr are converted
     by Pillow, 16/32-bit greyscale (``I;16``, ``I``, ``F``) is scaled from its
     full range to 8 bits.
@@ -31,6 +31,10 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
     try:
         if isinstance(source, (bytes, bytearray)):
             im = Image.open(io.BytesIO(source))
+        elif str(source).endswith(".bz2"):  # FERET ships its images as .ppm.bz2
+            import bz2
+            with bz2.open(source, "rb") as f:
+                im = Image.open(io.BytesIO(f.read()))
         else:
             im = Image.open(source)
         im.load()

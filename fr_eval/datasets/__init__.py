@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Dataset, Sample
+from .feret import load_feret
 from .folder import load_folder
 from .lfw import load_lfw_people
 from .manifest import load_manifest
 
-LOADERS = {"folder": load_folder, "manifest": load_manifest, "lfw": load_lfw_people}
+LOADERS = {"folder": load_folder, "manifest": load_manifest, "lfw": load_lfw_people, "feret": load_feret}
 LFW_MODES = ("people",)
 
 
@@ -25,6 +26,11 @@ def load_dataset(cfg) -> Dataset:
         if mode not in LFW_MODES:
             raise ConfigError(f"dataset.mode={mode} is not available; choose from {', '.join(LFW_MODES)}")
         return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"))
+    if kind == "feret":
+        return load_feret(cfg["root"], name=cfg.get("name", "feret"),
+                          reference_pose=cfg.get("reference_pose", "fa"),
+                          probe_poses=tuple(cfg.get("probe_poses", ("fa", "fb"))),
+                          prefer_other_session=bool(cfg.get("prefer_other_session", True)))
     if kind == "manifest":
         return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
                              strict=bool(cfg.get("strict", False)))
