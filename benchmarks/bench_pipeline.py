@@ -94,11 +94,13 @@ def bound_runner(system: ArcFaceSystem, files, results, workers: int = 1):
     det_inputs, rec_inputs = [], []
     for f, acq in zip(files, results):
         bgr = cv2.imread(str(f))
-        w, h = system.input_size_for(bgr.shape)
-        s = min(1.0, w / bgr.shape[1], h / bgr.shape[0])  # as the system: pad, or scale down to fit
-        nw, nh = int(bgr.shape[1] * s), int(bgr.shape[0] * s)
+        img, (w, h) = system.detector_input(bgr)
+        # what insightface's detect does next: scale into the input box (an identity for a
+        # padded image) and paste at the top left
+        s = min(w / img.shape[1], h / img.shape[0])
+        nw, nh = int(img.shape[1] * s), int(img.shape[0] * s)
         canvas = np.zeros((h, w, 3), np.uint8)
-        canvas[:nh, :nw] = cv2.resize(bgr, (nw, nh)) if s < 1 else bgr
+        canvas[:nh, :nw] = cv2.resize(img, (nw, nh))
         sess = det_model._session_for_input_size((w, h))
         det_inputs.append((sess, det_model._prepare_input_blob(canvas, (w, h))))
         if acq.ok:

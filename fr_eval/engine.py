@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .colourisers.base import ColourisationFailed
+from .errors import ConfigError
 from .images import ImageLoadError, load_image, save_png_atomic
 from .store import Store, acquisition_key, image_path
 from .systems.base import Acquisition, FaceSystem, fingerprint
@@ -32,6 +33,12 @@ class EngineStats:
 
     def as_dict(self):
         return dict(self.__dict__)
+
+
+def check_parallel(parallel: str) -> str:
+    if parallel not in PARALLEL:
+        raise ConfigError(f"parallel={parallel} is not known; choose from {', '.join(PARALLEL)}")
+    return parallel
 
 
 def compute_chunk(chunk, system, variants: dict, store_dir: Path):
@@ -83,9 +90,7 @@ class WorkerPool:
     their pickles once, at start) and compute chunks; the caller commits the results."""
 
     def __init__(self, system, variants: dict, store_dir, workers: int, parallel: str = "process"):
-        if parallel not in PARALLEL:
-            raise ValueError(f"parallel={parallel} is not known; choose from {', '.join(PARALLEL)}")
-        self.workers, self.parallel = int(workers), parallel
+        self.workers, self.parallel = int(workers), check_parallel(parallel)
         self.system, self.variants, self.store_dir = system, variants, Path(store_dir)
         if parallel == "process":
             # spawn, not fork: ONNX Runtime and OpenCV keep thread pools that do not survive a fork
@@ -127,8 +132,7 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
     finished before the interruption. A started ``pool`` (with the same system and variants)
     may be passed in; it is then used as it is and left open.
     """
-    if parallel not in PARALLEL:
-        raise ValueError(f"parallel={parallel} is not known; choose from {', '.join(PARALLEL)}")
+    check_parallel(parallel)
     system_fp = fingerprint(system.describe())
     unique = {}
     for sample, variant in requests:

@@ -200,12 +200,13 @@ def colourisation_examples(ds, colourised, store: Store, n: int) -> list:
     probes = {}
     for p in ds.probes:
         probes.setdefault(p.subject, p)
-    rows = []
+    rows, shown = [], set()
     for ref in ds.references:
-        if len(rows) >= 2 * n:
+        if len(shown) >= n:
             break
-        if ref.subject not in probes or any(r[0].startswith(ref.subject + " ") for r in rows):
+        if ref.subject not in probes or ref.subject in shown:
             continue
+        shown.add(ref.subject)
         for smp in (ref, probes[ref.subject]):
             try:
                 rgb = load_image(smp.path)

@@ -53,9 +53,13 @@ class Store:
         """Content sha256 of each file (None if it is missing), cached by path, size and mtime."""
         out: dict[Path, str | None] = {}
         cached = {}
-        rows = self.db.execute("SELECT path, size, mtime_ns, sha256 FROM file_hashes").fetchall()
-        for p, size, mtime, sha in rows:
-            cached[p] = (size, mtime, sha)
+        keys = [str(p) for p in paths]
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            for p, size, mtime, sha in self.db.execute(
+                    f"SELECT path, size, mtime_ns, sha256 FROM file_hashes WHERE path IN ({q})", chunk):
+                cached[p] = (size, mtime, sha)
         new = []
         for path in paths:
             try:

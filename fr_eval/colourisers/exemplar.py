@@ -76,6 +76,7 @@ class ExemplarColouriser:
         self.name, self.seed, self.samples, self.window = name, int(seed), int(samples), int(window)
         self._pool: dict[str, list] = {}
         self._subjects: list[str] = []
+        self._index: dict[str, int] = {}
 
     def settings(self) -> dict:
         return {"type": "exemplar", "method": "Welsh-Ashikhmin-Mueller 2002, CIELAB",
@@ -87,15 +88,19 @@ class ExemplarColouriser:
         for s in dataset.references:
             self._pool.setdefault(s.subject, []).append(s)
         self._subjects = sorted(self._pool)
+        self._index = {s: i for i, s in enumerate(self._subjects)}
 
     def exemplar_for(self, sample):
         """The exemplar sample: deterministic in (seed, subject), never the sample's own subject."""
-        others = [s for s in self._subjects if s != sample.subject]
-        if not others:
+        own = self._index.get(sample.subject)
+        n_other = len(self._subjects) - (own is not None)
+        if n_other < 1:
             raise ColourisationFailed("no other subject to take an exemplar from")
         h = int.from_bytes(hashlib.sha256(f"{self.seed}:{sample.subject}".encode()).digest()[:8], "big")
-        pool = self._pool[others[h % len(others)]]
-        return pool[(h // len(others)) % len(pool)]
+        k = h % n_other  # the k-th subject in sorted order, skipping the sample's own
+        k += own is not None and k >= own
+        pool = self._pool[self._subjects[k]]
+        return pool[(h // n_other) % len(pool)]
 
     def sample_key(self, sample) -> str:
         ex = self.exemplar_for(sample)

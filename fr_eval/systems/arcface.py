@@ -135,9 +135,9 @@ class ArcFaceSystem(TwoStageSystem):
         import onnxruntime as ort
 
         self.providers = onnx_providers(providers)
-        # one intra-op thread per session by default: these models are too small to gain
-        # from ORT's intra-op parallelism (116 vs 124 img/s here), while the engine's worker
-        # threads running single-threaded sessions side by side doubled throughput on 2 cores
+        # one intra-op thread per session by default: these models are too small to gain from
+        # ORT's intra-op parallelism (116 vs 124 img/s here), while the engine's workers running
+        # single-threaded sessions side by side gave 179 img/s on 2 cores (benchmarks/)
         self.threads = int(threads)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
@@ -191,15 +191,21 @@ class ArcFaceSystem(TwoStageSystem):
         s = min(1.0, self.max_det_size / max(h, w))
         return (max(32, 32 * math.ceil(w * s / 32)), max(32, 32 * math.ceil(h * s / 32)))
 
-    def _detect(self, bgr):
+    def detector_input(self, bgr) -> tuple[np.ndarray, tuple[int, int]]:
+        """The image handed to insightface's ``detect`` and its input size (w, h). With
+        ``fit``, an image that fits is zero-padded (bottom, right) to the input instead of
+        being resampled by insightface: the detector sees the pixels as they are, and the
+        coordinates need no rescaling."""
         w, h = self.input_size_for(bgr.shape)
         if self.det_size == "fit" and w >= bgr.shape[1] and h >= bgr.shape[0]:
-            # pad (bottom, right) to the detector's input instead of letting insightface resample:
-            # the detector sees the pixels as they are, and coordinates need no rescaling
             canvas = np.zeros((h, w, 3), np.uint8)
             canvas[:bgr.shape[0], :bgr.shape[1]] = bgr
-            bgr = canvas
-        det, kps = self.det_model.detect(bgr, input_size=(w, h), max_num=0)
+            return canvas, (w, h)
+        return bgr, (w, h)
+
+    def _detect(self, bgr):
+        img, size = self.detector_input(bgr)
+        det, kps = self.det_model.detect(img, input_size=size, max_num=0)
         if kps is None:
             raise ConfigError("the detector gives no landmarks; ArcFace alignment needs 5 points")
         return det[:, :4], det[:, 4], kps
