@@ -105,3 +105,78 @@ def evaluate_row(*, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, i
         },
     }
     return row, gen
+
+
+def scores_or_fail(ref: SideData, probe: SideData, pairs: np.ndarray) -> np.ndarray:
+    """A score per pair, ``-inf`` where a sample failed to acquire (a failed pair never matches)."""
+    out = np.full(len(pairs), -np.inf)
+    s, both = pair_scores(ref, probe, pairs)
+    out[both] = s
+    return out
+
+
+def pairs_accuracy(ref: SideData, probe: SideData, comps) -> dict:
+    """Verification accuracy over a pairs protocol's folds (LFW View 2): per fold, the
+    threshold maximising accuracy on the other folds is applied to it. Pairs with a failed
+    sample are kept and count as non-matches (they are errors for matched pairs)."""
+    gen = scores_or_fail(ref, probe, comps.genuine)
+    imp = scores_or_fail(ref, probe, comps.impostor)
+    base = {"n_pairs": int(gen.size + imp.size), "n_matched": int(gen.size), "n_mismatched": int(imp.size),
+            "n_mismatched_filled": int(comps.impostor_filled.sum()) if comps.impostor_filled is not None else 0,
+            "n_failed_pairs": int((~np.isfinite(gen)).sum() + (~np.isfinite(imp)).sum())}
+    folds = np.concatenate([comps.genuine_folds, comps.impostor_folds])
+    if gen.size == 0 or imp.size == 0:
+        return {**base, "available": False,
+                "reason": f"accuracy needs matched and mismatched pairs; present: {gen.size} matched, "
+                          f"{imp.size} mismatched"}
+    if len(np.unique(folds)) < 2:
+        return {**base, "available": False, "reason": "accuracy needs pairs in at least two folds"}
+    r = M.kfold_verification_accuracy(np.concatenate([gen, imp]),
+                                      np.concatenate([np.ones(gen.size, bool), np.zeros(imp.size, bool)]), folds)
+    return {**base, "available": True, **r}
+
+
+def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, threshold: float,
+              probe_subject_idx: np.ndarray, n_subjects: int, bootstrap: dict) -> list[dict]:
+    """FNMR and FRR per value of a metadata field (one value per genuine attempt), at the
+    transaction level: an attempt fails to acquire when either of its samples did.
+
+    For each value: attempts, subjects, FTA (transaction), FNMR over the attempts compared,
+    FRR = (failed attempts + false non-matches) / attempts, each with its 95% interval.
+    """
+    scores = scores_or_fail(ref, probe, genuine_pairs)
+    compared = np.isfinite(scores)
+    fnm = compared & (scores < threshold)
+    subj = probe_subject_idx[genuine_pairs[:, 1]] if len(genuine_pairs) else np.zeros(0, dtype=int)
+    kw = dict(n_resamples=bootstrap.get("n_resamples", 1000), confidence=bootstrap.get("confidence", 0.95),
+              seed=bootstrap.get("seed", 0))
+
+    def count(mask):
+        return np.bincount(subj[mask], minlength=n_subjects).astype(float)
+
+    out = []
+    distinct = set(values.tolist())
+
+    def numeric(x):
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            return None
+
+    as_num = all(numeric(v) is not None for v in distinct - {""})
+    for v in sorted(distinct, key=lambda x: (x == "", numeric(x) if as_num and x != "" else 0, x)):
+        m = values == v
+        n, n_cmp = int(m.sum()), int((m & compared).sum())
+        failed, errors = int((m & ~compared).sum()), int((m & fnm).sum())
+        out.append({
+            "value": v if v != "" else "(none)", "n_attempts": n, "n_subjects": int(len(np.unique(subj[m]))),
+            "n_compared": n_cmp, "n_failed_to_acquire": failed, "n_false_non_matches": errors,
+            "fta_transaction": failed / n, "fnmr": errors / n_cmp if n_cmp else float("nan"),
+            "frr_transaction": (failed + errors) / n,
+            "intervals": {
+                "fta_transaction": M.rate_interval(count(m & ~compared), count(m), **kw).as_dict(),
+                "fnmr": M.rate_interval(count(m & fnm), count(m & compared), **kw).as_dict(),
+                "frr_transaction": M.rate_interval(count(m & (fnm | ~compared)), count(m), **kw).as_dict(),
+            },
+        })
+    return out

@@ -58,6 +58,52 @@ def table3_rows(rows, fmr) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def impostor_note(c: dict) -> str:
+    if c["impostor_rule"] == "protocol pairs":
+        filled = c.get("impostor_filled", 0)
+        return (f"Genuine and impostor comparisons: the matched and mismatched pairs of the protocol whose images "
+                f"are present" + (f"; {filled} of the mismatched pairs were drawn by fr-eval (not the protocol's)"
+                                  if filled else ""))
+    return (f"Impostor comparisons: {c['impostor_rule']} of {c['impostor_pairs_available']} cross-subject "
+            f"reference x probe pairs" + (f" (seed {c['seed']})" if c["impostor_rule"] == "sample" else ""))
+
+
+def pairs_accuracy_rows(rows) -> tuple[list[str], list[list[str]]]:
+    """One line per scenario row: the pairs protocol's 10-fold verification accuracy."""
+    header = ["Scenario", "Accuracy mean (%)", "Std over folds (%)", "Standard error (%)", "Pairs", "Matched",
+              "Mismatched", "of which filled", "Pairs with a failed sample", "Fold accuracies (%)"]
+    body = []
+    for r in rows:
+        a = r.get("pairs_accuracy")
+        if not a:
+            continue
+        if a["available"]:
+            figs = [pct(a["mean"], 2), pct(a["std"], 2), pct(a["standard_error"], 2)]
+            folds = " ".join(pct(x, 1) for x in a["fold_accuracy"])
+        else:
+            figs, folds = ["n/a", "n/a", "n/a"], a["reason"]
+        body.append([r["label"], *figs, str(a["n_pairs"]), str(a["n_matched"]), str(a["n_mismatched"]),
+                     str(a["n_mismatched_filled"]), str(a["n_failed_pairs"]), folds])
+    return header, body
+
+
+def breakdown_rows(rows) -> tuple[list[str], list[list[str]]]:
+    header = ["Scenario", "Field", "Value", "Attempts", "Subjects", "FTA transaction (%)", "FNMR (%)",
+              "FNMR 95% interval (%)", "FRR transaction (%)", "FRR 95% interval (%)"]
+    body = []
+
+    def interval(i):
+        return "n/a" if i["low"] is None or not math.isfinite(i["low"]) else f"{pct(i['low'], 2)}-{pct(i['high'], 2)}"
+
+    for r in rows:
+        for field, groups in (r.get("breakdown") or {}).items():
+            for g in groups:
+                body.append([r["label"], field, str(g["value"]), str(g["n_attempts"]), str(g["n_subjects"]),
+                             pct(g["fta_transaction"]), pct(g["fnmr"]), interval(g["intervals"]["fnmr"]),
+                             pct(g["frr_transaction"]), interval(g["intervals"]["frr_transaction"])])
+    return header, body
+
+
 def _write_table(out: Path, stem: str, header, body, title: str, notes: list[str]) -> None:
     with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -105,10 +151,11 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     t1 = result.table1
     _write_table(out, "table1", t1h, [[t1["dataset"], str(t1["subjects"]), str(t1["references"]), str(t1["probes"]),
                                        str(t1["genuine"]), str(t1["impostor"])]],
-                 "Table 1: dataset", [f"Impostor comparisons: {ctx['comparisons']['impostor_rule']} of "
-                                      f"{ctx['comparisons']['impostor_pairs_available']} cross-subject pairs "
-                                      f"(seed {ctx['comparisons']['seed']})",
-                                      f"Subjects excluded: {len(ctx['dataset']['excluded'])}"])
+                 "Table 1: dataset", [impostor_note(ctx["comparisons"]),
+                                      f"Subjects excluded: {len(ctx['dataset']['excluded'])}; input problems "
+                                      f"skipped: {len(ctx['dataset']['problems'])} (listed in metrics.json)"]
+                 + ([f"Subjects limited to a seeded sample: {ctx['dataset']['settings']['limit_subjects']}"]
+                    if ctx["dataset"]["settings"].get("limit_subjects") else []))
     h3, b3 = table3_rows(_clean(result.rows), fmr)
     thr = ctx["thresholds"][str(fmr)]
     _write_table(out, "table3", h3, b3, "Table 3: biometric performance", [
@@ -119,6 +166,25 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
     ])
+    clean_rows = _clean(result.rows)
+    ha, ba = pairs_accuracy_rows(clean_rows)
+    if ba:
+        st = ctx["dataset"]["settings"]
+        _write_table(out, "pairs_accuracy", ha, ba, "Verification accuracy over the pairs protocol's folds", [
+            f"Protocol: {st.get('protocol', 'pairs')}; pairs file {st.get('pairs_file')}.",
+            f"Pairs in the file: {st.get('pairs_in_file')}; with both images present: {st.get('pairs_present')} "
+            f"({st.get('matched_present')} matched, {st.get('mismatched_present')} mismatched); missing: "
+            f"{st.get('pairs_missing')} (each named in metrics.json under dataset.problems).",
+            "Per fold, the threshold that maximises accuracy on the other folds is applied to it; a pair with a "
+            "failed sample counts as a non-match. Mean and std (ddof 1) over the folds, in percent.",
+        ])
+    hb, bb = breakdown_rows(clean_rows)
+    if bb:
+        _write_table(out, "breakdown", hb, bb, "Errors broken down by metadata", [
+            f"At the threshold fixed for FMR <= {fmr_label(fmr)} ({thr['threshold']:.4f}). Transaction level: an "
+            "attempt fails to acquire when either sample did. Each group's value is the probe's, else the "
+            "reference's. Intervals: 95%, rule of 3 or subject bootstrap.",
+        ])
     with open(out / "failures.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=["variant", "role", "subject", "path", "reason"])
         w.writeheader()
@@ -136,11 +202,13 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
     if result.examples:
         plot_examples(result.examples, out / "colourisation_examples.png")
-    write_html(out, result, config, env, h3, b3)
+    extra = [(title, h, b) for title, h, b in (("Verification accuracy (pairs protocol)", ha, ba),
+                                                ("Breakdown by metadata", hb, bb)) if b]
+    write_html(out, result, config, env, h3, b3, extra)
     return out
 
 
-def write_html(out: Path, result, config: dict, env: dict, h3, b3) -> None:
+def write_html(out: Path, result, config: dict, env: dict, h3, b3, extra=()) -> None:
     """One self-contained page (plots embedded) with everything a reader looks at first."""
     import base64
     from collections import Counter
@@ -172,6 +240,7 @@ fixed on {thr['n_impostor']} baseline impostor scores for FMR &le; {100 * float(
 <h2>Table 1</h2>{table(["Database", "Subjects", "References", "Probes", "Genuine", "Impostor"],
                        [[t1['dataset'], t1['subjects'], t1['references'], t1['probes'], t1['genuine'], t1['impostor']]])}
 <h2>Table 3</h2>{table(h3, b3)}
+{''.join(f'<h2>{escape(t)}</h2>' + table(h, b) for t, h, b in extra)}
 <h2>Curves</h2>{img('det.png')}{img('frr_threshold.png')}
 {'<h2>Colourisation examples (cf. the paper&#39;s Fig. 2)</h2>' + img('colourisation_examples.png')
  if (out / 'colourisation_examples.png').is_file() else ''}

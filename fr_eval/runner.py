@@ -14,7 +14,7 @@ from .colourisers import build_colouriser
 from .datasets import load_dataset
 from .engine import acquire_all
 from .errors import ConfigError
-from .evaluation import SideData, evaluate_row, pair_scores
+from .evaluation import SideData, breakdown, evaluate_row, pair_scores, pairs_accuracy
 from .protocol import build_comparisons
 from .scenarios import load_scenario_set, select
 from .store import Store
@@ -86,6 +86,19 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         c.prepare(ds)
     impostors = cfg.get("impostors", "all")
     comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg.get("seed", 0)))
+    if len(comps.impostor) == 0:  # found out before any image is processed
+        if ds.pairs is not None:
+            raise ConfigError(f"dataset {ds.name}: none of the protocol's mismatched pairs is present "
+                              f"({len(comps.genuine)} matched pairs are), so no threshold can be fixed; "
+                              f"dataset.fill_mismatched=balanced (or =N) draws mismatched pairs among the images "
+                              f"present, and the report then says the figures are not the protocol's")
+        raise ConfigError(f"dataset {ds.name}: no impostor comparison is possible (one subject)")
+    if len(comps.genuine) == 0:
+        raise ConfigError(f"dataset {ds.name}: no genuine comparison is possible")
+    if ds.pairs is not None and impostors != "all":
+        log.warning("impostors=%s is ignored: the dataset's pairs protocol names its impostor comparisons", impostors)
+    breakdown_keys = [str(k) for k in _as_list(cfg.get("report", {}).get("breakdown"))]
+    breakdown_values = {k: metadata_values(ds, comps, k) for k in breakdown_keys}
     system, system_note = build_system(cfg["system"])
     description = system.describe()
     log.info("dataset %s: %s", ds.name, ds.summary())
@@ -149,6 +162,13 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         figures, gen = evaluate_row(ref=ref, probe=probe, genuine_pairs=comps.genuine, impostor_scores=imp,
                                     thresholds=thresholds, fmr_target=fmr, ref_subject_idx=ref_subj,
                                     probe_subject_idx=probe_subj, n_subjects=len(subjects), bootstrap=bootstrap)
+        if comps.genuine_folds is not None:
+            figures["pairs_accuracy"] = pairs_accuracy(ref, probe, comps)
+        if breakdown_values:
+            figures["breakdown"] = {k: breakdown(values=v, ref=ref, probe=probe, genuine_pairs=comps.genuine,
+                                                 threshold=thresholds[fmr], probe_subject_idx=probe_subj,
+                                                 n_subjects=len(subjects), bootstrap=bootstrap)
+                                    for k, v in breakdown_values.items()}
         label = s.id if c is None else f"{s.id} [{c.name}]"
         row = {"scenario": s.id, "colouriser": None if c is None else c.name, "label": label,
                "reference_variant": rv, "probe_variant": pv,
@@ -157,7 +177,10 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         rows.append(row)
         scores[label] = {"genuine": gen, "impostor": imp}
 
-    role_of = {s.rel: (s.role, s.subject) for s in ds.references + ds.probes}
+    role_of = {}
+    for smp in ds.references + ds.probes:  # in pairs protocols an image can be on both sides
+        role, subject = role_of.get(smp.rel, ("", smp.subject))
+        role_of[smp.rel] = (smp.role if not role or role == smp.role else "reference+probe", subject)
     samples = []
     for (rel, vname), a in sorted(acqs.items()):
         role, subject = role_of.get(rel, ("", ""))
@@ -189,6 +212,20 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     }
     return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context,
                      examples=examples)
+
+
+def metadata_values(ds, comps, key: str) -> np.ndarray:
+    """The value of metadata field ``key`` for each genuine comparison: the probe's, else the
+    reference's, else "". ``fold`` is the protocol's fold in pairs datasets."""
+    if key == "fold" and comps.genuine_folds is not None:
+        return np.array([str(f + 1) for f in comps.genuine_folds], dtype=object)
+    probe_meta = [dict(s.meta) for s in ds.probes]
+    ref_meta = [dict(s.meta) for s in ds.references]
+    known = sorted({k for m in probe_meta + ref_meta for k in m} | ({"fold"} if comps.genuine_folds is not None else set()))
+    if key not in known:
+        raise ConfigError(f"report.breakdown: {key} is not a metadata field of dataset {ds.name}; "
+                          f"its fields: {', '.join(known) or 'none (this dataset keeps no metadata)'}")
+    return np.array([probe_meta[p].get(key) or ref_meta[r].get(key) or "" for r, p in comps.genuine], dtype=object)
 
 
 def colourisation_examples(ds, colourised, store: Store, n: int) -> list:

@@ -1,40 +1,88 @@
 """Datasets, picked by ``dataset.type`` in the config (one YAML per dataset in ``datasets/``)."""
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .base import Dataset, Sample
+import numpy as np
+
+from ..errors import ConfigError, FrEvalError
+from .base import Dataset, ProtocolPair, Sample
 from .feret import load_feret
 from .folder import load_folder
-from .lfw import load_lfw_people
-from .manifest import load_manifest
+from .frgc import load_frgc
+from .lfw import load_lfw_pairs, load_lfw_people
+from .manifest import load_manifest, problems_message
 
-LOADERS = {"folder": load_folder, "manifest": load_manifest, "lfw": load_lfw_people, "feret": load_feret}
-LFW_MODES = ("people",)
+LFW_MODES = ("people", "pairs")
+
+
+def _folder(cfg):
+    return load_folder(cfg["root"], name=cfg.get("name", "folder"),
+                       references_per_subject=int(cfg.get("references_per_subject", 1)),
+                       min_images=int(cfg.get("min_images", 2)), reference_pattern=cfg.get("reference_pattern"),
+                       probe_pattern=cfg.get("probe_pattern"), reference_list=cfg.get("reference_list"),
+                       probe_list=cfg.get("probe_list"))
+
+
+def _lfw(cfg):
+    mode = cfg.get("mode", "people")
+    if mode not in LFW_MODES:
+        raise ConfigError(f"dataset.mode={mode} is not available; choose from {', '.join(LFW_MODES)}")
+    if mode == "people":
+        return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"))
+    return load_lfw_pairs(cfg["root"], pairs=cfg.get("pairs"), extra_roots=cfg.get("extra_roots") or (),
+                          fill_mismatched=cfg.get("fill_mismatched") or 0, seed=int(cfg.get("seed", 0)),
+                          name=cfg.get("name", "lfw"))
+
+
+def _feret(cfg):
+    return load_feret(cfg["root"], name=cfg.get("name", "feret"), reference_pose=cfg.get("reference_pose", "fa"),
+                      probe_poses=tuple(cfg.get("probe_poses", ("fa", "fb"))),
+                      prefer_other_session=bool(cfg.get("prefer_other_session", True)))
+
+
+def _frgc(cfg):
+    return load_frgc(cfg["root"], name=cfg.get("name", "frgc"), controlled=cfg.get("controlled"),
+                     uncontrolled=cfg.get("uncontrolled"), metadata=cfg.get("metadata"),
+                     reference_condition=cfg.get("reference_condition", "controlled"),
+                     probe_conditions=tuple(cfg.get("probe_conditions", ("controlled", "uncontrolled"))),
+                     prefer_other_session=bool(cfg.get("prefer_other_session", True)))
+
+
+def _manifest(cfg):
+    return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
+                         strict=bool(cfg.get("strict", False)))
+
+
+LOADERS = {"folder": _folder, "manifest": _manifest, "lfw": _lfw, "feret": _feret, "frgc": _frgc}
 
 
 def load_dataset(cfg) -> Dataset:
-    """Build the dataset a config node describes (``type`` picks the loader)."""
+    """Build the dataset a config node describes (``type`` picks the loader), then apply the
+    options every dataset has: ``strict`` (stop on any problem) and ``limit_subjects`` (a seeded
+    random subset of N subjects, for quick runs)."""
     kind = cfg.get("type", "folder")
     if kind not in LOADERS:
         raise ConfigError(f"dataset.type={kind} is not known; choose from {', '.join(sorted(LOADERS))}")
-    if kind == "folder":
-        return load_folder(cfg["root"], name=cfg.get("name", "folder"),
-                           references_per_subject=int(cfg.get("references_per_subject", 1)),
-                           min_images=int(cfg.get("min_images", 2)))
-    if kind == "lfw":
-        mode = cfg.get("mode", "people")
-        if mode not in LFW_MODES:
-            raise ConfigError(f"dataset.mode={mode} is not available; choose from {', '.join(LFW_MODES)}")
-        return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"))
-    if kind == "feret":
-        return load_feret(cfg["root"], name=cfg.get("name", "feret"),
-                          reference_pose=cfg.get("reference_pose", "fa"),
-                          probe_poses=tuple(cfg.get("probe_poses", ("fa", "fb"))),
-                          prefer_other_session=bool(cfg.get("prefer_other_session", True)))
-    if kind == "manifest":
-        return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
-                             strict=bool(cfg.get("strict", False)))
-    raise AssertionError(kind)
+    ds = LOADERS[kind](cfg)
+    if cfg.get("strict") and ds.problems:  # the manifest loader stops by itself, before skipping
+        raise FrEvalError(f"dataset {ds.name}: {problems_message(ds.problems)} (dataset.strict=false skips "
+                          f"and lists them)")
+    limit = cfg.get("limit_subjects")
+    if limit not in (None, "", 0):
+        limit_subjects(ds, int(limit), int(cfg.get("seed", 0)))
+    return ds
 
 
-__all__ = ["Dataset", "Sample", "load_dataset", "LOADERS"]
+def limit_subjects(ds: Dataset, n: int, seed: int = 0) -> None:
+    """Keep a seeded uniform sample of ``n`` of the subjects that have a reference and a probe."""
+    if n < 1:
+        raise ConfigError(f"dataset.limit_subjects={n} must be a positive integer (or null for all)")
+    eligible = sorted({s.subject for s in ds.references} & {s.subject for s in ds.probes})
+    before = len(ds.subjects)
+    if n < len(eligible):
+        keep = set(np.random.default_rng(seed).choice(eligible, size=n, replace=False).tolist())
+        ds.restrict_subjects(keep)
+    ds.settings["limit_subjects"] = {"n": n, "seed": seed, "subjects_before": before,
+                                     "subjects_after": len(ds.subjects)}
+
+
+__all__ = ["Dataset", "Sample", "ProtocolPair", "load_dataset", "limit_subjects", "LOADERS"]

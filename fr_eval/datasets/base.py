@@ -24,6 +24,17 @@ class Sample:
         return self.rel
 
 
+@dataclass(frozen=True)
+class ProtocolPair:
+    """A comparison a protocol prescribes (LFW's pairs.txt): two images by ``rel`` path."""
+
+    rel1: str  # compared as the reference side
+    rel2: str  # compared as the probe side
+    same: bool  # matched (same person) or mismatched pair
+    fold: int
+    origin: str = "protocol"  # "protocol", or "filled" for mismatched pairs fr-eval added (not the protocol's)
+
+
 @dataclass
 class Dataset:
     name: str
@@ -37,6 +48,8 @@ class Dataset:
     #: problems found in the input (missing files, bad rows...): each {kind, where, detail}
     problems: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: explicit comparisons (pairs protocols); None: every reference x every probe
+    pairs: list[ProtocolPair] | None = None
 
     @property
     def subjects(self) -> list[str]:
@@ -52,4 +65,28 @@ class Dataset:
             "excluded_subjects": len(self.excluded),
             "ignored_files": len(self.ignored),
             "problems": len(self.problems),
+            **({} if self.pairs is None else {"pairs": len(self.pairs)}),
         }
+
+    def restrict_subjects(self, keep: set[str]) -> None:
+        """Keep only these subjects' samples (and pairs whose two images are both kept)."""
+        self.references = [s for s in self.references if s.subject in keep]
+        self.probes = [s for s in self.probes if s.subject in keep]
+        if self.pairs is not None:
+            rels = {s.rel for s in self.references} | {s.rel for s in self.probes}
+            self.pairs = [p for p in self.pairs if p.rel1 in rels and p.rel2 in rels]
+
+
+def read_list(path: str | Path, what: str) -> list[str]:
+    """A text file of relative paths, one per line (blank lines and ``#`` comments skipped)."""
+    from ..errors import FrEvalError
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FrEvalError(f"{what}={p} is not a file (one relative path per line)")
+    out = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line.replace("\\", "/"))
+    return out
