@@ -129,8 +129,9 @@ def det_points(genuine, impostor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def rule_of_three(n: int) -> float:
-    """Approximate 95% upper bound for a rate with zero errors in ``n`` trials: ``3 / n``."""
-    return float(3.0 / n) if n > 0 else float("nan")
+    """Approximate 95% upper bound for a rate with zero errors in ``n`` trials: ``3 / n``,
+    capped at 1 (a rate cannot exceed 1; below n = 3 the rule says nothing)."""
+    return float(min(1.0, 3.0 / n)) if n > 0 else float("nan")
 
 
 @dataclass(frozen=True)

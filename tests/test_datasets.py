@@ -53,3 +53,52 @@ def test_comparisons_counts_and_sampling(tmp_path):
     assert (s1.impostor == s2.impostor).all()
     assert len({tuple(p) for p in s1.impostor}) == 5  # without replacement
     assert build_comparisons(ds, 10**6).impostor_rule == "all"
+
+
+def test_folder_selection_by_pattern(tmp_path):
+    make_tree(tmp_path, {"a": 4, "b": 3})
+    (tmp_path / "a" / "a_0002.png").rename(tmp_path / "a" / "a_0002_ref.png")
+    (tmp_path / "b" / "b_0001.png").rename(tmp_path / "b" / "b_0001_ref.png")
+    ds = load_dataset({"type": "folder", "root": str(tmp_path), "reference_pattern": "*_ref.png",
+                       "probe_pattern": "*_000[013].png"})
+    assert [s.rel for s in ds.references] == ["a/a_0002_ref.png", "b/b_0001_ref.png"]
+    assert [s.rel for s in ds.probes] == ["a/a_0000.png", "a/a_0001.png", "a/a_0003.png", "b/b_0000.png"]
+    assert [i["path"] for i in ds.ignored] == ["b/b_0002.png"]  # neither reference nor matching probe
+    assert "not matching dataset.probe_pattern" in ds.ignored[0]["reason"]
+    # a subject whose files do not match the reference pattern is excluded with the reason
+    make_tree(tmp_path, {"c": 2})
+    ds = load_dataset({"type": "folder", "root": str(tmp_path), "reference_pattern": "*_ref.png"})
+    assert {e["subject"]: e["reason"] for e in ds.excluded} == {
+        "c": "no reference: no file name matches dataset.reference_pattern=*_ref.png"}
+
+
+def test_folder_selection_by_lists(tmp_path):
+    make_tree(tmp_path / "d", {"a": 3, "b": 3, "c": 2})
+    root = tmp_path / "d"
+    (tmp_path / "refs.txt").write_text("# references\na/a_0002.png\nb/b_0000.png\nc/c_0000.png\nz/z_0000.png\n")
+    (tmp_path / "probes.txt").write_text("a/a_0000.png\nb/b_0001.png\nb/b_0002.png\n")
+    cfg = {"type": "folder", "root": str(root), "reference_list": str(tmp_path / "refs.txt"),
+           "probe_list": str(tmp_path / "probes.txt")}
+    ds = load_dataset(cfg)
+    assert [s.rel for s in ds.references] == ["a/a_0002.png", "b/b_0000.png"]
+    assert [s.rel for s in ds.probes] == ["a/a_0000.png", "b/b_0001.png", "b/b_0002.png"]
+    assert {e["subject"] for e in ds.excluded} == {"c"}  # its other image is not a listed probe
+    assert {i["path"] for i in ds.ignored} == {"a/a_0001.png", "c/c_0001.png"}
+    assert [p["detail"] for p in ds.problems] == [f"z/z_0000.png is not an image under {root}"]
+    with pytest.raises(FrEvalError, match="1 problem.*1 missing file.*z/z_0000.png"):
+        load_dataset({**cfg, "strict": True})
+    with pytest.raises(FrEvalError, match="reference_list=.*is not a file"):
+        load_dataset({**cfg, "reference_list": str(tmp_path / "nope.txt")})
+
+
+def test_limit_subjects_is_seeded_and_recorded(tmp_path):
+    make_tree(tmp_path, {f"s{i:02d}": 3 for i in range(12)})
+    cfg = {"type": "folder", "root": str(tmp_path), "limit_subjects": 5, "seed": 3}
+    a, b = load_dataset(cfg), load_dataset(cfg)
+    assert len(a.subjects) == 5 and a.subjects == b.subjects
+    assert {s.subject for s in a.probes} == set(a.subjects) and len(a.probes) == 10
+    assert a.settings["limit_subjects"] == {"n": 5, "seed": 3, "subjects_before": 12, "subjects_after": 5}
+    assert load_dataset({**cfg, "seed": 4}).subjects != a.subjects
+    assert len(load_dataset({**cfg, "limit_subjects": 50}).subjects) == 12
+    c = build_comparisons(a)
+    assert len(c.genuine) == 10 and len(c.impostor) == 5 * 10 - 10

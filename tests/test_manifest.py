@@ -59,7 +59,7 @@ def test_manifest_root_and_header(images, tmp_path):
         load_dataset({"type": "manifest", "path": str(bad)})
 
 
-def test_manifest_end_to_end(lfw_small, tmp_path):
+def test_manifest_end_to_end(lfw_small, tmp_path, capsys):
     from fr_eval.cli import main
     subjects = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:6]
     lines = ["path,subject,role,condition"]
@@ -73,8 +73,20 @@ def test_manifest_end_to_end(lfw_small, tmp_path):
     out = tmp_path / "r"
     code = main(["scenario=[1,2]", "system=sface", "dataset=manifest", f"dataset.path={m}",
                  f"dataset.root={lfw_small}", f"out_dir={out}", f"store_dir={tmp_path / 's'}", "progress=false",
-                 "bootstrap.n_resamples=100"])
+                 "bootstrap.n_resamples=100", "report.breakdown=[condition]"])
     assert code == 0
     r = json.loads((out / "metrics.json").read_text())
     assert r["table1"]["subjects"] == 6 and r["table1"]["probes"] == 18
     assert [p["kind"] for p in r["dataset"]["problems"]] == ["missing file"]
+    # FNMR/FRR per probe condition: 6 subjects x (2 outdoor + 1 indoor) probes
+    for row in r["rows"]:
+        groups = {g["value"]: g for g in row["breakdown"]["condition"]}
+        assert {k: (g["n_attempts"], g["n_subjects"]) for k, g in groups.items()} == {
+            "indoor": (6, 6), "outdoor": (12, 6)}
+        assert sum(g["n_false_non_matches"] for g in groups.values()) == row["n_false_non_matches"]
+    assert (out / "breakdown.csv").read_text().count("condition") == 4  # 2 scenarios x 2 values
+    code = main(["scenario=1", "system=sface", "dataset=manifest", f"dataset.path={m}", f"dataset.root={lfw_small}",
+                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "report.breakdown=[weather]"])
+    assert code == 2
+    assert "report.breakdown: weather is not a metadata field of dataset manifest; its fields: condition" \
+        in capsys.readouterr().err

@@ -115,3 +115,9 @@ def test_intervals():
     # FRR interval with no error at all: rule of 3 over the genuine attempts
     iv = M.frr_interval(np.zeros(5), np.full(5, 4), np.zeros(5), np.full(5, 3), np.full(5, 3))
     assert iv.method == "rule_of_3" and iv.high == pytest.approx(3 / 15)
+
+
+def test_rule_of_three_is_a_rate():
+    assert M.rule_of_three(300) == pytest.approx(0.01)
+    assert M.rule_of_three(2) == 1.0 and M.rule_of_three(3) == 1.0
+    assert np.isnan(M.rule_of_three(0))
