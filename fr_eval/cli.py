@@ -44,7 +44,11 @@ def _one_line(exc: Exception, overrides: list[str] = ()) -> str:
     first = text[0] if text else type(exc).__name__
     if first.startswith("Could not override '"):
         key = first.split("'")[1]
-        return f"unknown key '{key}'; valid keys: {', '.join(_valid_keys(key, overrides))} (add a new one with +{key}=...)"
+        valid = _valid_keys(key, overrides)
+        if key in valid:  # the key exists: the value could not be set
+            why = next((t.strip() for t in text[1:] if t.strip() and not t.startswith("Key:")), "")
+            return f"could not set {key}: {why}".rstrip(": ")
+        return f"unknown key '{key}'; valid keys: {', '.join(valid)} (add a new one with +{key}=...)"
     return first
 
 

@@ -157,9 +157,10 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
     out = []
     distinct = set(values.tolist())
 
-    def numeric(x):
+    def numeric(x):  # also orders bin labels: "< 1", "[1, 30)", ">= 365"
+        t = x.lstrip("<>=[ ").split(",")[0].strip()
         try:
-            return float(x)
+            return float(t) + (0.5 if x.startswith(">=") else -0.5 if x.startswith("<") else 0.0)
         except (TypeError, ValueError):
             return None
 

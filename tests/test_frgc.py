@@ -96,3 +96,23 @@ def test_frgc_without_metadata_or_signature_sets(tmp_path, lfw_small):
     bad.write_text("<biometric-signature-set><oops></biometric-signature-set>")
     with pytest.raises(FrEvalError, match="could not be read as XML"):
         load_dataset({"type": "frgc", "root": str(root), "controlled": [str(bad)]})
+
+
+def test_frgc_end_to_end_with_breakdowns(tmp_path, lfw_small):
+    import json
+
+    from fr_eval.cli import main
+    from fr_eval.runner import bin_label
+    root = build(tmp_path, lfw_small)
+    out = tmp_path / "r"
+    assert main(["dataset=frgc", f"dataset.root={root}", "scenario=[1,2]", "system=sface", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
+                 "report.breakdown=[condition,session_gap_days]",
+                 "report.breakdown_bins={session_gap_days:[1,30]}"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["table1"] == {"dataset": "frgc", "subjects": 2, "references": 2, "probes": 4, "genuine": 4,
+                           "impostor": 4}
+    bd = m["rows"][0]["breakdown"]
+    assert [(g["value"], g["n_attempts"]) for g in bd["condition"]] == [("controlled", 2), ("uncontrolled", 2)]
+    assert [(g["value"], g["n_attempts"]) for g in bd["session_gap_days"]] == [("< 1", 2), ("[1, 30)", 2)]
+    assert [bin_label(v, [1, 30]) for v in ("0", "1", "29.5", "30", "")] == ["< 1", "[1, 30)", "[1, 30)", ">= 30", ""]
