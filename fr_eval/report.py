@@ -254,7 +254,8 @@ on {escape(env['platform'])}.</p>
     _atomic_write(out / "report.html", html)
 
 
-def plot_det(scores: dict, ctx: dict, fmr: float, path: Path) -> None:
+def plot_det(scores: dict, ctx: dict, fmr: float, path: Path, *, title: str | None = None,
+             prefix: str = "scenario ") -> None:
     """DET curves on normal-deviate (probit) axes, as ISO/IEC 19795-1 and bob.measure draw them."""
     import matplotlib
     matplotlib.use("Agg")
@@ -270,7 +271,7 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path) -> None:
         if sc["genuine"].size == 0 or sc["impostor"].size == 0:
             continue
         fmr_, fnmr_, _ = det_points(sc["genuine"], sc["impostor"])
-        ax.plot(norm.ppf(np.clip(fmr_, lo, 1 - lo)), norm.ppf(np.clip(fnmr_, lo, 1 - lo)), label=f"scenario {label}")
+        ax.plot(norm.ppf(np.clip(fmr_, lo, 1 - lo)), norm.ppf(np.clip(fnmr_, lo, 1 - lo)), label=f"{prefix}{label}")
     ax.axvline(norm.ppf(fmr), color="grey", ls=":", lw=1)
     ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
     ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
@@ -278,7 +279,7 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path) -> None:
     ax.set_ylim(norm.ppf(lo), norm.ppf(0.95))
     ax.set_xlabel("FMR (%)")
     ax.set_ylabel("FNMR (%)")
-    ax.set_title(f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); dotted: FMR={fmr_label(fmr)}")
+    ax.set_title(title or f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); dotted: FMR={fmr_label(fmr)}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -22,7 +22,8 @@ def _arcface(cfg):
                          face_selection=cfg.get("face_selection", "largest"),
                          min_face_size=cfg.get("min_face_size", 0.0),
                          providers=cfg.get("providers", "auto"), threads=cfg.get("threads", 1),
-                         pack=None if cfg.get("detector") else cfg.get("pack"))
+                         pack=None if cfg.get("detector") else cfg.get("pack"),
+                         retry_scales=cfg.get("retry_scales", [0.5]) or ())
 
 
 def _sface(cfg):
@@ -30,7 +31,8 @@ def _sface(cfg):
     return SFaceSystem(cfg.get("detector"), cfg.get("recogniser"), det_thresh=cfg.get("det_thresh", 0.9),
                        nms_thresh=cfg.get("nms_thresh", 0.3), max_det_size=cfg.get("max_det_size", 640),
                        face_selection=cfg.get("face_selection", "largest"),
-                       min_face_size=cfg.get("min_face_size", 0.0))
+                       min_face_size=cfg.get("min_face_size", 0.0),
+                       retry_scales=cfg.get("retry_scales", [0.5]) or ())
 
 
 def build_system(cfg) -> tuple[FaceSystem, str]:

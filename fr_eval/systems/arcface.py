@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
 from .align import norm_crop
-from .base import FACE_SELECTION, Detection, TwoStageSystem
+from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,14 @@ class ArcFaceSystem(TwoStageSystem):
     def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = 0.5,
                  det_size="fit", max_det_size: int = 640, nms_thresh: float = 0.4,
                  face_selection: str = "largest", min_face_size: float = 0.0,
-                 providers="auto", threads: int = 1, pack: str | None = None):
+                 providers="auto", threads: int = 1, pack: str | None = None, retry_scales=(0.5,)):
         from insightface.model_zoo import get_model
 
         self._init_kwargs = dict(detector=str(detector), recogniser=str(recogniser), det_thresh=det_thresh,
                                  det_size=det_size, max_det_size=max_det_size, nms_thresh=nms_thresh,
                                  face_selection=face_selection, min_face_size=min_face_size,
-                                 providers=providers, threads=threads, pack=pack)
+                                 providers=providers, threads=threads, pack=pack,
+                                 retry_scales=tuple(retry_scales or ()))
         if face_selection not in FACE_SELECTION:
             raise ConfigError(f"system.face_selection={face_selection} is not known; "
                               f"choose from {', '.join(FACE_SELECTION)}")
@@ -155,6 +156,7 @@ class ArcFaceSystem(TwoStageSystem):
         self.detector_path, self.recogniser_path, self.pack = Path(detector), Path(recogniser), pack
         self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
         self.face_selection, self.min_face_size = face_selection, float(min_face_size)
+        self.retry_scales = check_retry_scales(retry_scales)
         if det_size != "fit":
             det_size = tuple(int(v) for v in det_size)
             if len(det_size) != 2 or any(v % 32 for v in det_size):
@@ -173,7 +175,7 @@ class ArcFaceSystem(TwoStageSystem):
                          "det_size": self.det_size if self.det_size == "fit" else list(self.det_size),
                          "fit_rule": "zero-pad to a multiple of 32; scale down above max_det_size",
                          "max_det_size": self.max_det_size, "face_selection": self.face_selection,
-                         "min_face_size": self.min_face_size,
+                         "min_face_size": self.min_face_size, "retry_scales": list(self.retry_scales),
                          "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)",
                          "recogniser_input": [int(v) for v in self.rec_model.input_size],
                          "recogniser_mean_std": [self.rec_model.input_mean, self.rec_model.input_std]},
@@ -190,6 +192,22 @@ class ArcFaceSystem(TwoStageSystem):
         h, w = shape[:2]
         s = min(1.0, self.max_det_size / max(h, w))
         return (max(32, 32 * math.ceil(w * s / 32)), max(32, 32 * math.ceil(h * s / 32)))
+
+    def detection_scale(self, shape) -> float:
+        h, w = shape[:2]
+        if self.det_size == "fit":
+            return min(1.0, self.max_det_size / max(h, w))
+        return min(self.det_size[0] / w, self.det_size[1] / h)  # insightface's resize keeps the aspect
+
+    def _retry_image(self, bgr, factor):
+        if self.det_size == "fit":
+            return super()._retry_image(bgr, factor)
+        # a fixed input size: insightface resizes every image to fit it (enlarging small ones), so
+        # faces are made smaller by zero-padding the image (bottom, right); coordinates are unchanged
+        h, w = bgr.shape[:2]
+        canvas = np.zeros((math.ceil(h / factor), math.ceil(w / factor), 3), np.uint8)
+        canvas[:h, :w] = bgr
+        return canvas, 1.0, 1.0
 
     def detector_input(self, bgr) -> tuple[np.ndarray, tuple[int, int]]:
         """The image handed to insightface's ``detect`` and its input size (w, h). With

@@ -76,6 +76,15 @@ def select_face(bboxes: np.ndarray, scores: np.ndarray, image_shape, rule: str) 
     raise ValueError(f"face_selection={rule} is not known; choose from {', '.join(FACE_SELECTION)}")
 
 
+def check_retry_scales(scales) -> tuple:
+    from ..errors import ConfigError
+
+    out = tuple(float(f) for f in (scales or ()))
+    if any(not 0 < f < 1 for f in out):
+        raise ConfigError(f"system.retry_scales={list(out)}: factors must lie between 0 and 1 (e.g. [0.5])")
+    return out
+
+
 def _rebuild(cls, kwargs):
     return cls(**kwargs)
 
@@ -94,6 +103,10 @@ class TwoStageSystem:
     det_thresh = 0.5
     face_selection = "largest"
     min_face_size = 0.0
+    #: when no face is found, detection is tried again on the image scaled by each factor in
+    #: turn: detectors with a fixed largest anchor (SCRFD at 640 px) miss faces that fill the
+    #: frame, as in tightly cropped generated portraits
+    retry_scales: tuple = ()
     #: constructor arguments; a system pickles as this recipe and is rebuilt (models reloaded)
     #: in a worker process, so no ONNX session or OpenCV object crosses a process boundary
     _init_kwargs: dict = {}
@@ -108,14 +121,35 @@ class TwoStageSystem:
     def _align(self, bgr: np.ndarray, det: Detection) -> np.ndarray:
         raise NotImplementedError
 
+    def detection_scale(self, shape) -> float:
+        """The scale at which the detector sees an image of this shape on its first pass."""
+        return 1.0
+
+    def _retry_image(self, bgr: np.ndarray, factor: float) -> tuple[np.ndarray, float, float]:
+        """The image for a retry in which faces look ``factor`` times as large to the detector
+        as on the first pass, and the (x, y) factors that map its coordinates back."""
+        f = factor * self.detection_scale(bgr.shape)
+        small = cv2.resize(bgr, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        return small, bgr.shape[1] / small.shape[1], bgr.shape[0] / small.shape[0]  # exact, after rounding
+
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
     def detect_one(self, bgr: np.ndarray) -> Detection | str:
         """The kept face in a BGR image, or the reason why there is none."""
         bboxes, scores, lmk = self._detect(bgr)
+        for f in self.retry_scales:
+            if len(bboxes):
+                break
+            small, sx, sy = self._retry_image(bgr, f)
+            if min(small.shape[:2]) < 16:
+                break
+            bboxes, scores, lmk = self._detect(small)
+            bboxes = np.asarray(bboxes, np.float64) * [sx, sy, sx, sy]
+            lmk = np.asarray(lmk, np.float64) * [sx, sy]
         if len(bboxes) == 0:
-            return f"no face detected (detection threshold {self.det_thresh})"
+            retried = f"; also at scale {', '.join(f'{f:g}' for f in self.retry_scales)}" if self.retry_scales else ""
+            return f"no face detected (detection threshold {self.det_thresh}{retried})"
         i = select_face(bboxes, scores, bgr.shape, self.face_selection)
         det = Detection(bbox=np.asarray(bboxes[i], np.float32), score=float(scores[i]),
                         landmarks=np.asarray(lmk[i], np.float32), n_faces=len(bboxes))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
-from .base import FACE_SELECTION, Detection, TwoStageSystem
+from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
 
 DEFAULT_DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
 DEFAULT_RECOGNISER = "face_recognition_sface_2021dec_int8bq.onnx"
@@ -36,12 +36,12 @@ class SFaceSystem(TwoStageSystem):
 
     def __init__(self, detector: str | None = None, recogniser: str | None = None, *,
                  det_thresh: float = 0.9, nms_thresh: float = 0.3, max_det_size: int = 640,
-                 face_selection: str = "largest", min_face_size: float = 0.0):
+                 face_selection: str = "largest", min_face_size: float = 0.0, retry_scales=(0.5,)):
         import cv2
 
         self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh,
                                  nms_thresh=nms_thresh, max_det_size=max_det_size, face_selection=face_selection,
-                                 min_face_size=min_face_size)
+                                 min_face_size=min_face_size, retry_scales=tuple(retry_scales or ()))
         if int(cv2.__version__.split(".")[0]) >= 5:
             raise ConfigError(f"the sface system needs OpenCV 4.x (found {cv2.__version__}); "
                               "its int8 models fail on OpenCV 5's DNN engine: pip install 'opencv-python-headless<5'")
@@ -57,6 +57,7 @@ class SFaceSystem(TwoStageSystem):
         self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
         self.max_det_size, self.face_selection = int(max_det_size), face_selection
         self.min_face_size = float(min_face_size)
+        self.retry_scales = check_retry_scales(retry_scales)
         self._local = threading.local()
         self._models()  # load once here so that bad files fail at construction
 
@@ -79,15 +80,19 @@ class SFaceSystem(TwoStageSystem):
             "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
                          "det_size": "fit", "max_det_size": self.max_det_size,
                          "face_selection": self.face_selection, "min_face_size": self.min_face_size,
+                         "retry_scales": list(self.retry_scales),
                          "alignment": "cv2.FaceRecognizerSF.alignCrop (5-point, 112x112)"},
             "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False},
         }
+
+    def detection_scale(self, shape) -> float:
+        return min(1.0, self.max_det_size / max(shape[:2]))
 
     def _detect(self, bgr):
         cv2 = self._cv2
         detector = self._models()[0]
         h, w = bgr.shape[:2]
-        s = min(1.0, self.max_det_size / max(h, w))
+        s = self.detection_scale(bgr.shape)
         if s < 1.0:
             bgr = cv2.resize(bgr, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
         detector.setInputSize((bgr.shape[1], bgr.shape[0]))

@@ -1,0 +1,107 @@
+"""A manifest of generated images for the identity-preservation audit.
+
+One row per image: ``path,identity,method`` and optionally ``role`` (``generated``, the default,
+or ``reference`` for an enrolment photo of the identity), ``prompt``, ``category``, ``seed``,
+``target`` (the path of a ground-truth frame, for reenactment models) and any further columns,
+kept as metadata. Relative paths (``target`` too) resolve against ``root`` when given, else the
+manifest's folder.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, FrEvalError
+from .base import Sample
+
+REQUIRED = ("path", "identity")
+ROLES = ("generated", "reference")
+
+
+@dataclass
+class GeneratedSet:
+    generated: list[Sample]  # role "generated"; meta holds method, prompt, category, ... as given
+    references: list[Sample]  # role "reference" rows of the manifest (enrolment photos)
+    targets: dict[str, Sample]  # generated rel -> its target frame (role "target")
+    problems: list[dict] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    root: Path | None = None
+    path: Path | None = None
+
+
+def _rel(full: Path, base: Path) -> str:
+    try:
+        return full.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return full.resolve().as_posix()
+
+
+def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False) -> GeneratedSet:
+    """Read the manifest; problems (bad rows, unknown roles, missing files or targets, duplicate
+    paths) are collected: ``strict`` stops with all of them counted, otherwise the rows are
+    skipped and listed in ``GeneratedSet.problems``."""
+    from .manifest import problems_message
+
+    mpath = Path(path).expanduser()
+    if not mpath.is_file():
+        raise FrEvalError(f"generated.manifest={mpath} is not a file (a CSV with columns path,identity,method)")
+    base = Path(root).expanduser() if root else mpath.parent
+    problems, generated, references, targets, seen = [], [], [], {}, {}
+    with open(mpath, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in (*REQUIRED, "method") if c not in header]
+        if missing:
+            raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing)}; the header must have "
+                              f"path,identity,method (found: {', '.join(header) or 'nothing'})")
+        extra = [h for h in header if h not in ("path", "identity", "role")]
+        for line, raw in enumerate(reader, start=2):
+            where = f"{mpath.name}:{line}"
+            if None in raw:
+                problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+                continue
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+            role = (row.get("role") or "generated").lower()
+            if role not in ROLES:
+                problems.append({"kind": "unknown role", "where": where,
+                                 "detail": f"role={row.get('role')} (use {' or '.join(ROLES)})"})
+                continue
+            need = REQUIRED if role == "reference" else (*REQUIRED, "method")
+            empty = [c for c in need if not row.get(c)]
+            if empty:
+                problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
+                continue
+            full = Path(row["path"]).expanduser()
+            full = full if full.is_absolute() else base / full
+            key = str(full.resolve())
+            if key in seen:
+                problems.append({"kind": "duplicate path", "where": where,
+                                 "detail": f"{row['path']} already on line {seen[key]}"})
+                continue
+            seen[key] = line
+            if not full.is_file():
+                problems.append({"kind": "missing file", "where": where, "detail": str(full)})
+                continue
+            rel = _rel(full, base)
+            meta = tuple((c, row.get(c, "")) for c in extra)
+            if role == "reference":
+                references.append(Sample(path=full.resolve(), rel=rel, subject=row["identity"], role="reference",
+                                         meta=meta))
+                continue
+            if row.get("target"):
+                t = Path(row["target"]).expanduser()
+                t = t if t.is_absolute() else base / t
+                if not t.is_file():
+                    problems.append({"kind": "missing target", "where": where, "detail": str(t)})
+                    continue
+                targets[rel] = Sample(path=t.resolve(), rel=_rel(t, base), subject=row["identity"], role="target")
+            generated.append(Sample(path=full.resolve(), rel=rel, subject=row["identity"], role="generated",
+                                    meta=meta))
+    if strict and problems:
+        raise FrEvalError(f"{mpath}: {problems_message(problems)} (generated.strict=false skips and lists them)")
+    if not generated:
+        raise FrEvalError(f"{mpath}: no generated image to audit"
+                          + (f" ({problems_message(problems)})" if problems else ""))
+    return GeneratedSet(generated=generated, references=references, targets=targets, problems=problems,
+                        columns=extra, root=base.resolve(), path=mpath.resolve())

@@ -1,0 +1,137 @@
+"""Identity preservation of generated images (pure functions on arrays).
+
+Conventions, stated in every report:
+
+- A generated image is compared with its identity's **enrolment**: the L2-normalised mean of the
+  identity's reference embeddings (``template="mean"``, the headline), or the best-matching single
+  reference (``template="best"``, the maximum cosine similarity over them).
+- Images with no usable face (failures to acquire) are reported two ways: scored 0 and kept
+  (FastComposer's convention) and left out (Anti-DreamBooth's), with the failure rate beside them.
+- Verification uses a threshold fixed on *real* impostor comparisons of the same kind (an
+  enrolment photo of one identity against another identity's enrolment), at the target FMR.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics as M
+
+TEMPLATES = ("mean", "best")
+
+
+def identity_scores(probe_emb: np.ndarray, ref_emb: np.ndarray, ref_identity: np.ndarray, n_identities: int,
+                    template: str = "mean") -> np.ndarray:
+    """``(n_probes, n_identities)`` cosine similarities of L2-normalised probe embeddings to each
+    identity's enrolment, built from the L2-normalised reference embeddings ``ref_emb`` of
+    identity ``ref_identity``. Identities with no reference get ``nan``."""
+    if template not in TEMPLATES:
+        raise ValueError(f"template={template}: choose from {', '.join(TEMPLATES)}")
+    probe_emb = np.asarray(probe_emb, np.float64)
+    ref_emb = np.asarray(ref_emb, np.float64)
+    ref_identity = np.asarray(ref_identity, int)
+    out = np.full((probe_emb.shape[0], n_identities), np.nan)
+    if template == "mean":
+        sums = np.zeros((n_identities, ref_emb.shape[1]))
+        np.add.at(sums, ref_identity, ref_emb)
+        norms = np.linalg.norm(sums, axis=1)
+        has = norms > 0
+        out[:, has] = probe_emb @ (sums[has] / norms[has, None]).T
+        return out
+    sims = probe_emb @ ref_emb.T
+    for k in np.unique(ref_identity):
+        out[:, k] = sims[:, ref_identity == k].max(axis=1)
+    return out
+
+
+def enrolment_impostor_scores(ref_emb: np.ndarray, ref_identity: np.ndarray, n_identities: int,
+                              template: str = "mean") -> np.ndarray:
+    """Every enrolment photo against every *other* identity's enrolment: the real impostor
+    comparisons on which the verification threshold is fixed (the same kind of comparison as a
+    generated image against its identity's enrolment)."""
+    s = identity_scores(ref_emb, ref_emb, ref_identity, n_identities, template)
+    own = np.zeros_like(s, dtype=bool)
+    own[np.arange(len(ref_identity)), np.asarray(ref_identity, int)] = True
+    return s[~own & np.isfinite(s)]
+
+
+def _summary(values: np.ndarray) -> dict:
+    if values.size == 0:
+        return {"n": 0, "mean": float("nan"), "median": float("nan"), "std": float("nan"),
+                "min": float("nan"), "max": float("nan")}
+    return {"n": int(values.size), "mean": float(values.mean()), "median": float(np.median(values)),
+            "std": float(values.std()), "min": float(values.min()), "max": float(values.max())}
+
+
+def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=1000, confidence=0.95, seed=0):
+    """Percentile-bootstrap interval of the mean of ``values``, resampling identities."""
+    ids, inv = np.unique(identity, return_inverse=True)
+    if values.size == 0 or ids.size < 2:
+        return {"low": float("nan"), "high": float("nan"), "method": "none"}
+    sums = np.bincount(inv, weights=values, minlength=ids.size)
+    counts = np.bincount(inv, minlength=ids.size).astype(float)
+    lo, hi = M.subject_bootstrap({"s": sums, "n": counts}, lambda s, n: s.sum(-1) / n.sum(-1),
+                                 n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return {"low": lo, "high": hi, "method": "identity_bootstrap"}
+
+
+def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarray, rank1_correct: np.ndarray,
+                  identity: np.ndarray, threshold: float, csim: np.ndarray | None = None,
+                  ssim: np.ndarray | None = None, bootstrap: dict | None = None) -> dict:
+    """The figures of one group of generated images.
+
+    ``acquired``: a face was found and embedded; ``own``: similarity to the image's own identity's
+    enrolment (ignored where not acquired); ``other_max``: the highest similarity to any *other*
+    enrolled identity; ``rank1_correct``: the own identity scored highest of all enrolled ones;
+    ``identity``: the resampling unit of the intervals; ``csim``/``ssim``: ``nan`` where absent.
+    All rates are fractions.
+    """
+    b = bootstrap or {}
+    kw = dict(n_resamples=b.get("n_resamples", 1000), confidence=b.get("confidence", 0.95), seed=b.get("seed", 0))
+    acquired = np.asarray(acquired, bool)
+    own = np.where(acquired, np.asarray(own, float), 0.0)
+    identity = np.asarray(identity)
+    n, n_ok = int(acquired.size), int(acquired.sum())
+    accepted = acquired & (own >= threshold)
+    impersonating = acquired & (np.asarray(other_max, float) >= threshold)
+    rank1 = acquired & np.asarray(rank1_correct, bool)
+    ids, inv = np.unique(identity, return_inverse=True)
+
+    def per_id(mask):
+        return np.bincount(inv, weights=np.asarray(mask, float), minlength=ids.size)
+
+    all_ = per_id(np.ones(n))
+    ok_ = per_id(acquired)
+    out = {
+        "n": n, "n_identities": int(ids.size), "n_acquired": n_ok, "n_failed": n - n_ok,
+        "fta": (n - n_ok) / n if n else float("nan"),
+        "similarity_failures_as_zero": {**_summary(own), "interval": mean_interval(own, identity, **kw)},
+        "similarity_failures_excluded": {**_summary(own[acquired]),
+                                         "interval": mean_interval(own[acquired], identity[acquired], **kw)},
+        "n_verified": int(accepted.sum()),
+        "verified_rate": accepted.sum() / n_ok if n_ok else float("nan"),
+        "verified_rate_of_all": accepted.sum() / n if n else float("nan"),
+        "frr": (n - accepted.sum()) / n if n else float("nan"),
+        "n_impersonating": int(impersonating.sum()),
+        "impersonation_rate": impersonating.sum() / n_ok if n_ok else float("nan"),
+        "rank1_accuracy": rank1.sum() / n_ok if n_ok else float("nan"),
+        "rank1_accuracy_of_all": rank1.sum() / n if n else float("nan"),
+        "intervals": {
+            "fta": M.rate_interval(all_ - ok_, all_, **kw).as_dict(),
+            "verified_rate": _complement(M.rate_interval(ok_ - per_id(accepted), ok_, **kw).as_dict()),
+            "frr": M.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict(),
+            "impersonation_rate": M.rate_interval(per_id(impersonating), ok_, **kw).as_dict(),
+            "rank1_accuracy": _complement(M.rate_interval(ok_ - per_id(rank1), ok_, **kw).as_dict()),
+        },
+    }
+    for name, arr in (("csim", csim), ("ssim", ssim)):
+        if arr is not None:
+            v = np.asarray(arr, float)
+            have = np.isfinite(v)
+            if have.any():
+                out[name] = {**_summary(v[have]), "interval": mean_interval(v[have], identity[have], **kw)}
+    return out
+
+
+def _complement(interval: dict) -> dict:
+    """The interval of 1 - rate from the interval of the rate (errors counted, then turned round)."""
+    return {"low": 1 - interval["high"], "high": 1 - interval["low"], "method": interval["method"]}
