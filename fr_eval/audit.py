@@ -237,7 +237,7 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
 
     def entry(i):
         return (gen[i].path, best_ref[i].path if best_ref[i] is not None else None,
-                f"{gen[i].subject} | {meta[i].get('method', '')} | {own[i]:.3f}")
+                f"{gen[i].subject}\n{meta[i].get('method', '')}, similarity {own[i]:.3f}")
 
     sheet = {"worst": [entry(i) for i in order[:n_sheet]], "best": [entry(i) for i in order[::-1][:n_sheet]]}
     context = {

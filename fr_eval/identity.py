@@ -117,10 +117,11 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
         "rank1_accuracy_of_all": rank1.sum() / n if n else float("nan"),
         "intervals": {
             "fta": M.rate_interval(all_ - ok_, all_, **kw).as_dict(),
-            "verified_rate": _complement(M.rate_interval(ok_ - per_id(accepted), ok_, **kw).as_dict()),
+            "verified_rate": complement_interval(M.rate_interval(ok_ - per_id(accepted), ok_, **kw).as_dict()),
             "frr": M.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict(),
+            "verified_rate_of_all": complement_interval(M.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict()),
             "impersonation_rate": M.rate_interval(per_id(impersonating), ok_, **kw).as_dict(),
-            "rank1_accuracy": _complement(M.rate_interval(ok_ - per_id(rank1), ok_, **kw).as_dict()),
+            "rank1_accuracy": complement_interval(M.rate_interval(ok_ - per_id(rank1), ok_, **kw).as_dict()),
         },
     }
     for name, arr in (("csim", csim), ("ssim", ssim)):
@@ -132,6 +133,6 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     return out
 
 
-def _complement(interval: dict) -> dict:
+def complement_interval(interval: dict) -> dict:
     """The interval of 1 - rate from the interval of the rate (errors counted, then turned round)."""
     return {"low": 1 - interval["high"], "high": 1 - interval["low"], "method": interval["method"]}

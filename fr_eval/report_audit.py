@@ -25,7 +25,8 @@ def _f(x, digits=3) -> str:
 def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool):
     header = (["Rank"] if ranked else []) + [
         key.capitalize(), "Images", "Identities", "FTA (%)", "Similarity mean", "95% interval", "Median", "Std",
-        "Similarity mean, failures as 0", "Verified of acquired (%)", "Verified of all (%)", "FRR (%)",
+        "Similarity mean, failures as 0", "Verified of acquired (%)", "Verified of all (%)",
+        "Verified of all, 95% interval (%)", "FRR (%)",
         "Impersonation (%)", "Rank-1 of acquired (%)"] + (["CSIM", "SSIM"] if with_target else [])
     body = []
     for r in rows:
@@ -33,7 +34,8 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool):
         line = ([str(r["rank"])] if ranked else []) + [
             str(r["value"]), str(r["n"]), str(r["n_identities"]), pct(r["fta"], 1), _f(ex["mean"]),
             _ci(ex["interval"]), _f(ex["median"]), _f(ex["std"]), _f(z["mean"]), pct(r["verified_rate"], 1),
-            pct(r["verified_rate_of_all"], 1), pct(r["frr"], 1), pct(r["impersonation_rate"], 1),
+            pct(r["verified_rate_of_all"], 1), _ci(r["intervals"]["verified_rate_of_all"], 1, 100), pct(r["frr"], 1),
+            pct(r["impersonation_rate"], 1),
             pct(r["rank1_accuracy"], 1)]
         if with_target:
             line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
@@ -163,7 +165,7 @@ def plot_contact_sheet(sheet: dict, path: Path) -> None:
         ax.axis("off")
     for k, (kind, (gen, ref, caption)) in enumerate(rows):
         r, c = divmod(k, 2)
-        for j, (p, title) in enumerate(((gen, f"{kind}: {caption}"), (ref, "reference"))):
+        for j, (p, title) in enumerate(((gen, f"{kind}: {caption}"), (ref, "best-matching reference"))):
             ax = axes[r][2 * c + j]
             try:
                 ax.imshow(load_image(p)) if p is not None else None
