@@ -172,7 +172,9 @@ def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=1000, c
                   seed=0) -> Interval:
     """95% interval for ``sum(errors) / sum(trials)`` given per-subject counts.
 
-    Zero errors: ``[0, 3/N]`` (rule of 3). Otherwise a subject bootstrap.
+    Zero errors: ``[0, 3/N]`` (rule of 3); every trial an error: ``[1 - 3/N, 1]`` (the same rule
+    for the complementary rate; a bootstrap would give the empty-width [1, 1]). Otherwise a
+    subject bootstrap.
     """
     errors = np.asarray(errors, dtype=np.float64)
     trials = np.asarray(trials, dtype=np.float64)
@@ -181,6 +183,8 @@ def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=1000, c
         return Interval(float("nan"), float("nan"), "none")
     if errors.sum() == 0:
         return Interval(0.0, rule_of_three(n), "rule_of_3")
+    if errors.sum() == n:
+        return Interval(1.0 - rule_of_three(n), 1.0, "rule_of_3")
     lo, hi = subject_bootstrap(
         {"e": errors, "t": trials},
         lambda e, t: e.sum(-1) / np.maximum(t.sum(-1), 1),

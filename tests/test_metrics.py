@@ -121,3 +121,8 @@ def test_rule_of_three_is_a_rate():
     assert M.rule_of_three(300) == pytest.approx(0.01)
     assert M.rule_of_three(2) == 1.0 and M.rule_of_three(3) == 1.0
     assert np.isnan(M.rule_of_three(0))
+
+
+def test_rate_interval_when_every_trial_fails():
+    iv = M.rate_interval(np.array([3.0, 2.0]), np.array([3.0, 2.0]))
+    assert (iv.low, iv.high, iv.method) == (pytest.approx(0.4), 1.0, "rule_of_3")
