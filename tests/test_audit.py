@@ -70,7 +70,8 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     assert blank["similarity_failures_excluded"]["n"] == 0 and blank["frr"] == 1.0
     photo = methods["photo"]
     assert photo["n"] == 6 and photo["verified_rate"] == 1.0 and photo["rank1_accuracy"] == 1.0
-    assert photo["impersonation_rate"] == 0.0 and photo["csim"]["n"] == 1
+    assert photo["impersonation_rate"] == 0.0 and photo["csim"]["n"] == 1 and photo["ssim"]["n"] == 1
+    assert 0 < photo["ssim"]["mean"] < 1 and 0 < photo["csim"]["mean"] <= 1
     wrong = methods["wrong"]  # real photos of the next person: never verified as the claimed identity
     assert wrong["verified_rate"] == 0.0 and wrong["rank1_accuracy"] == 0.0
     assert wrong["impersonation_rate"] == 1.0  # ...and each one matches the person it really shows
