@@ -7,12 +7,13 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .colourisers.base import ColourisationFailed
 from .errors import ConfigError
 from .images import ImageLoadError, load_image, save_png_atomic
-from .store import Store, acquisition_key, image_path
+from .store import Store, acquisition_key, image_path, quality_key
 from .systems.base import Acquisition, FaceSystem, fingerprint
 from .variants import Colourised
 
@@ -30,6 +31,7 @@ class EngineStats:
     failed: int = 0
     workers: int = 1
     parallel: str = "none"
+    quality_computed: int = 0
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -41,42 +43,76 @@ def check_parallel(parallel: str) -> str:
     return parallel
 
 
-def compute_chunk(chunk, system, variants: dict, store_dir: Path):
-    """Load, transform and acquire one chunk of ``(ident, sample, variant name, key, variant key,
-    image sha)``; returns ``[(item, Acquisition)]``. Writes no database (only cached images)."""
+def compute_chunk(chunk, system, variants: dict, store_dir: Path, estimators: dict | None = None):
+    """Load, transform, acquire and score one chunk of ``(ident, sample, variant name, key,
+    variant key, image sha, stored acquisition or None, quality estimator names)``; returns
+    ``[(item, Acquisition, {estimator: (value, reason)})]``. Writes no database (only cached
+    images). An item whose acquisition is stored is not acquired again, only scored."""
+    estimators = estimators or {}
     images, slots, done = [], [], []
     for t in chunk:
-        ident, sample, vname, key, vkey, sha = t
-        try:
-            img = _variant_image(sample, variants[vname], vkey, sha, store_dir)
-        except (ImageLoadError, ColourisationFailed) as exc:
-            cacheable = getattr(exc, "cacheable", True)
-            prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
-            done.append((t, Acquisition.failure(prefix + str(exc), cacheable=cacheable)))
-            continue
-        except Exception as exc:  # a transform's own error on one image fails that image, not the run
-            log.exception("transform %s failed on %s", vname, sample.rel)
-            done.append((t, Acquisition.failure(f"{vname} failed: {type(exc).__name__}: {exc}", cacheable=False)))
-            continue
-        images.append(img)
-        slots.append(t)
+        ident, sample, vname, key, vkey, sha, stored, qnames = t
+        need_image = stored is None or (stored.ok and any(estimators[q].needs_image or estimators[q].needs_system
+                                                          for q in qnames))
+        img = None
+        if need_image:
+            try:
+                img = _variant_image(sample, variants[vname], vkey, sha, store_dir)
+            except (ImageLoadError, ColourisationFailed) as exc:
+                cacheable = getattr(exc, "cacheable", True)
+                prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
+                done.append((t, stored or Acquisition.failure(prefix + str(exc), cacheable=cacheable), img))
+                continue
+            except Exception as exc:  # a transform's own error on one image fails that image, not the run
+                log.exception("transform %s failed on %s", vname, sample.rel)
+                done.append((t, stored or Acquisition.failure(f"{vname} failed: {type(exc).__name__}: {exc}",
+                                                              cacheable=False), img))
+                continue
+        if stored is None:
+            images.append(img)
+            slots.append(t)
+        else:
+            done.append((t, stored, img))
     if images:
-        done.extend(zip(slots, system.acquire(images)))
-    return done
+        done.extend(zip(slots, system.acquire(images), images))
+    return [(t, acq, score_quality(img, acq, t[7], estimators, system)) for t, acq, img in done]
+
+
+def score_quality(img, acq, qnames, estimators: dict, system) -> dict:
+    """{estimator: (value, reason)}; nothing to score where no face was acquired."""
+    from .quality import QualityFailed
+
+    out = {}
+    if not qnames or not acq.ok:
+        return out
+    for q in qnames:
+        est = estimators[q]
+        if img is None and (est.needs_image or est.needs_system):
+            out[q] = (None, "image could not be read again")
+            continue
+        try:
+            v = est.value(img, acq, system)
+            out[q] = (v, None) if np.isfinite(v) else (None, "not finite")
+        except QualityFailed as exc:
+            out[q] = (None, str(exc))
+        except Exception as exc:  # an estimator's error on one sample is that sample's, not the run's
+            log.exception("quality %s failed on %s", q, acq)
+            out[q] = (None, f"{q} failed: {type(exc).__name__}: {exc}")
+    return out
 
 
 # -- worker processes: each holds its own system and variants, rebuilt from their pickles --
 _WORKER: dict = {}
 
 
-def _init_worker(system, variants, store_dir):
+def _init_worker(system, variants, store_dir, estimators=None):
     import warnings
     warnings.filterwarnings("ignore", category=FutureWarning)
-    _WORKER.update(system=system, variants=variants, store_dir=store_dir)
+    _WORKER.update(system=system, variants=variants, store_dir=store_dir, estimators=estimators or {})
 
 
 def _compute_in_worker(chunk):
-    return compute_chunk(chunk, _WORKER["system"], _WORKER["variants"], _WORKER["store_dir"])
+    return compute_chunk(chunk, _WORKER["system"], _WORKER["variants"], _WORKER["store_dir"], _WORKER["estimators"])
 
 
 def _ready(delay):
@@ -89,13 +125,16 @@ class WorkerPool:
     """Workers that each hold the face system and the variants (processes rebuild them from
     their pickles once, at start) and compute chunks; the caller commits the results."""
 
-    def __init__(self, system, variants: dict, store_dir, workers: int, parallel: str = "process"):
+    def __init__(self, system, variants: dict, store_dir, workers: int, parallel: str = "process",
+                 estimators: dict | None = None):
         self.workers, self.parallel = int(workers), check_parallel(parallel)
         self.system, self.variants, self.store_dir = system, variants, Path(store_dir)
+        self.estimators = estimators or {}
         if parallel == "process":
             # spawn, not fork: ONNX Runtime and OpenCV keep thread pools that do not survive a fork
             self._ex = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_init_worker, initargs=(system, variants, store_dir))
+                                           initializer=_init_worker,
+                                           initargs=(system, variants, store_dir, self.estimators))
         else:
             self._ex = ThreadPoolExecutor(self.workers, thread_name_prefix="fr-eval")
 
@@ -107,7 +146,8 @@ class WorkerPool:
     def map(self, chunks):
         if self.parallel == "process":
             return self._ex.map(_compute_in_worker, chunks)
-        return self._ex.map(lambda c: compute_chunk(c, self.system, self.variants, self.store_dir), chunks)
+        return self._ex.map(lambda c: compute_chunk(c, self.system, self.variants, self.store_dir, self.estimators),
+                            chunks)
 
     def close(self):
         self._ex.shutdown(wait=True, cancel_futures=True)
@@ -132,7 +172,23 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
     finished before the interruption. A started ``pool`` (with the same system and variants)
     may be passed in; it is then used as it is and left open.
     """
+    results, _, stats = acquire_and_score(requests, system, store, batch_size=batch_size, workers=workers,
+                                          parallel=parallel, pool=pool, progress=progress)
+    return results, stats
+
+
+def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=(), batch_size: int = 32,
+                      workers: int = 1, parallel: str = "process", pool: WorkerPool | None = None,
+                      progress: bool = True) -> tuple[dict, dict, EngineStats]:
+    """:func:`acquire_all`, and each quality estimator's value for every acquired sample.
+
+    Returns (acquisitions, ``{(rel, variant): {estimator: (value or None, reason or None)}}``,
+    stats). Quality values are kept in the store like acquisitions (keyed by the acquisition and
+    the estimator's settings) and computed only where missing, in the same chunks and workers.
+    """
     check_parallel(parallel)
+    est = {e.name: e for e in estimators}
+    qfp = {name: e.fingerprint() for name, e in est.items()}
     system_fp = fingerprint(system.describe())
     unique = {}
     for sample, variant in requests:
@@ -140,6 +196,7 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
     variants = {v.name: v for _, v in unique.values()}
     shas = store.file_shas(sorted({s.path for s, _ in unique.values()}))
     results: dict = {}
+    qualities: dict = {}
     todo = []  # (id, sample, variant name, key, variant_key, sha)
     for ident, (sample, variant) in unique.items():
         sha = shas.get(sample.path)
@@ -153,14 +210,20 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
             continue
         todo.append((ident, sample, variant.name, acquisition_key(sha, vkey, system_fp), vkey, sha))
     stored = store.get_many([t[3] for t in todo])
+    stored_q = store.get_quality([quality_key(t[3], f) for t in todo for f in qfp.values()]) if est else {}
     stats = EngineStats(requested=len(unique))
     missing = []
     for t in todo:
-        if t[3] in stored:
-            results[t[0]] = stored[t[3]]
+        acq = stored.get(t[3])
+        have = {q: stored_q[quality_key(t[3], f)] for q, f in qfp.items() if quality_key(t[3], f) in stored_q}
+        qualities[t[0]] = dict(have)
+        need_q = tuple(q for q in est if q not in have) if (acq is None or acq.ok) else ()
+        if acq is not None:
+            results[t[0]] = acq
             stats.reused += 1
-        else:
-            missing.append(t)
+            if not need_q:
+                continue
+        missing.append((*t, acq, need_q))
 
     chunks = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
     own_pool = None
@@ -169,27 +232,33 @@ def acquire_all(requests, system: FaceSystem, store: Store, *, batch_size: int =
         if parallel == "process" and len(chunks) < MIN_CHUNKS_FOR_PROCESSES:
             workers = 1
         if workers > 1:
-            pool = own_pool = WorkerPool(system, variants, store.dir, workers, parallel)
+            pool = own_pool = WorkerPool(system, variants, store.dir, workers, parallel, est)
     if pool is not None:
         outcomes = pool.map(chunks)
         stats.workers, stats.parallel = pool.workers, pool.parallel
     else:
-        outcomes = (compute_chunk(c, system, variants, store.dir) for c in chunks)
+        outcomes = (compute_chunk(c, system, variants, store.dir, est) for c in chunks)
     bar = tqdm(total=len(missing), desc=f"acquiring ({system.name})", unit="img", disable=not progress,
                leave=False)
     try:
         for done in outcomes:  # chunks come back in order; each is committed in one transaction
-            for t, acq in done:
+            new_acq = [(t, a) for t, a, _ in done if t[6] is None]
+            for t, acq, q in done:
                 results[t[0]] = acq
-            store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in done if a.cacheable])
-            stats.computed += len(done)
+                qualities[t[0]].update(q)
+            store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in new_acq if a.cacheable])
+            if est:
+                store.put_quality([(quality_key(t[3], qfp[name]), name, v, r) for t, a, q in done
+                                   if a.cacheable for name, (v, r) in q.items()])
+            stats.computed += len(new_acq)
+            stats.quality_computed += sum(len(q) for _, _, q in done)
             bar.update(len(done))
     finally:
         bar.close()
         if own_pool is not None:
             own_pool.close()
     stats.failed = sum(1 for a in results.values() if not a.ok)
-    return results, stats
+    return results, qualities, stats
 
 
 def _variant_image(sample, variant, vkey, sha, store_dir):

@@ -266,3 +266,41 @@ def best_accuracy_threshold(scores, same) -> float:
     if above > correct[best]:
         return float(np.nextafter(cand[-1], np.inf))
     return float((cand[best - 1] + cand[best]) / 2) if best > 0 else float(cand[0])
+
+
+def error_versus_discard(scores, pair_quality, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Error-versus-discard curve (ISO/IEC 29794-1; Schlett et al., 2023) for genuine comparisons.
+
+    Comparisons are discarded from the lowest pair quality up, ties together (a quality level
+    is discarded whole), and the FNMR at the fixed ``threshold`` is recomputed on those kept.
+    Returns (fraction discarded, FNMR of the rest) at 0 and after each quality level, up to but
+    not including discarding everything. NaN qualities count as the lowest.
+    Written out (a cumulative count over sorted qualities) rather than by refitting per level.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    q = np.asarray(pair_quality, dtype=np.float64)
+    if s.size == 0:
+        return np.zeros(0), np.zeros(0)
+    q = np.where(np.isnan(q), -np.inf, q)
+    order = np.argsort(q, kind="stable")
+    q, err = q[order], (s[order] < threshold).astype(np.float64)
+    n = s.size
+    # after discarding every comparison whose quality is <= level: ends of each tie group
+    ends = np.flatnonzero(np.r_[q[1:] != q[:-1], True]) + 1
+    ends = ends[ends < n]
+    cum_err = np.concatenate([[0.0], np.cumsum(err)])
+    discarded = np.concatenate([[0], ends])
+    kept_err = cum_err[-1] - cum_err[discarded]
+    return discarded / n, kept_err / (n - discarded)
+
+
+def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2) -> float:
+    """Area under the EDC's step function (each FNMR holds until the next discard point) over
+    [0, limit] of the fraction discarded."""
+    d = np.asarray(discard, float)
+    f = np.asarray(fnmr, float)
+    if d.size == 0:
+        return float("nan")
+    right = np.minimum(np.append(d[1:], np.inf), limit)
+    width = np.clip(right - d, 0.0, None)
+    return float((f * width).sum())

@@ -140,6 +140,9 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         "table1": result.table1,
         **ctx,
         "n_failures": len(result.failures),
+        **({"quality_table2": result.quality["table2"],
+            "edc": [{k: v for k, v in r.items() if k not in ("discard", "fnmr")} for r in result.quality["edc"]]}
+           if result.quality else {}),
         "config": config,
         "environment": env,
     }
@@ -202,10 +205,104 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
     if result.examples:
         plot_examples(result.examples, out / "colourisation_examples.png")
+    hq2, bq2, hqe, bqe = write_quality(out, result, ctx)
     extra = [(title, h, b) for title, h, b in (("Verification accuracy (pairs protocol)", ha, ba),
-                                                ("Breakdown by metadata", hb, bb)) if b]
+                                                ("Breakdown by metadata", hb, bb),
+                                                ("Table 2: face image quality", hq2, bq2),
+                                                ("Error-versus-discard (quality predicting false non-matches)",
+                                                 hqe, bqe)) if b]
     write_html(out, result, config, env, h3, b3, extra)
     return out
+
+
+def write_quality(out: Path, result, ctx) -> tuple:
+    """Table 2, the EDC table and their plots; empty tables when no quality was asked for."""
+    q = result.quality
+    if not q:
+        return [], [], [], []
+    h2 = ["Variant", "Estimator", "N", "Undefined", "Mean", "Median", "Std", "Min", "Max", "Unit"]
+    b2 = [[r["variant"], r["estimator"], str(r["n"]), str(r["n_undefined"])]
+          + ["n/a" if not math.isfinite(r[k]) else f"{r[k]:.4g}" for k in ("mean", "median", "std", "min", "max")]
+          + [r["unit"]] for r in q["table2"]]
+    _write_table(out, "table2", h2, b2, "Table 2: face image quality per variant", [
+        "Over the dataset's reference and probe images in each variant (an image used on both sides counts once); "
+        "'Undefined': no face acquired in that variant, or the estimator could not score it (reasons in "
+        "metrics.json).", "Higher is better except roll and yaw_proxy (lower) and exposure (nearest 127.5)."])
+    md = q["max_discard"]
+    he = ["Scenario", "Estimator", "Genuine compared", "FNMR at 0% discarded (%)",
+          f"FNMR at {100 * md:g}% discarded (%)", f"EDC area to {100 * md:g}%", "Area with random discarding",
+          "Area relative to random"]
+    be = [[r["row"], r["estimator"], str(r["n_comparisons"]), pct(r["fnmr_at_0"]), pct(r[f"fnmr_at_{md:g}"]),
+           f"{r['area']:.5f}", f"{r['area_random_discard']:.5f}",
+           "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"]
+          for r in q["edc"]]
+    thr = ctx["thresholds"][str(float(result.rows[0]["fmr_target"]))]["threshold"] if result.rows else float("nan")
+    _write_table(out, "edc", he, be, "Error-versus-discard: which quality measure predicts false non-matches", [
+        f"FNMR at the fixed threshold {thr:.4f} (FMR = {100 * result.rows[0]['fmr_target']:g}% on the baseline) as the "
+        "lowest-quality genuine comparisons are discarded; pair quality = the lower of the two samples' "
+        "qualities (ties discarded together; ISO/IEC 29794-1, Schlett et al. 2023).",
+        f"Area: under the step curve from 0 to {100 * md:g}% discarded; lower is better. Random discarding keeps "
+        "the FNMR flat in expectation (area = FNMR x the range); a ratio below 1 means the estimator finds "
+        "the comparisons that fail.",
+    ])
+    plot_quality_cdf(q, out / "quality_cdf.png")
+    plot_edc(q, out / "edc.png")
+    return h2, b2, he, be
+
+
+def plot_quality_cdf(q: dict, path: Path) -> None:
+    """The CDF of each estimator per variant (the paper's Fig. 4a for FaceQnet)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = q["names"]
+    ncol = min(3, len(names))
+    nrow = math.ceil(len(names) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        for v in q["variants"]:
+            x = np.sort(q["values"][(v, name)])
+            if x.size:
+                ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", label=v)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("CDF")
+        ax.grid(True, alpha=0.3)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_edc(q: dict, path: Path) -> None:
+    """One panel per scenario row: FNMR against the fraction discarded, one line per estimator."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(dict.fromkeys(r["row"] for r in q["edc"]))
+    if not rows:
+        return
+    ncol = min(3, len(rows))
+    nrow = math.ceil(len(rows) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, 3.4 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(rows):]:
+        ax.axis("off")
+    for ax, row in zip(axes.ravel(), rows):
+        for r in (x for x in q["edc"] if x["row"] == row):
+            ax.step(r["discard"], 100 * r["fnmr"], where="post", label=r["estimator"])
+        ax.axvline(q["max_discard"], color="grey", ls=":", lw=1)
+        ax.set_xlim(0, min(1.0, 2.5 * q["max_discard"]))
+        ax.set_title(f"scenario {row}", fontsize=9)
+        ax.set_xlabel("fraction of genuine comparisons discarded")
+        ax.set_ylabel("FNMR (%)")
+        ax.grid(True, alpha=0.3)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def write_html(out: Path, result, config: dict, env: dict, h3, b3, extra=()) -> None:
@@ -242,6 +339,7 @@ fixed on {thr['n_impostor']} baseline impostor scores for FMR &le; {100 * float(
 <h2>Table 3</h2>{table(h3, b3)}
 {''.join(f'<h2>{escape(t)}</h2>' + table(h, b) for t, h, b in extra)}
 <h2>Curves</h2>{img('det.png')}{img('frr_threshold.png')}
+{img('quality_cdf.png') + img('edc.png') if (out / 'edc.png').is_file() else ''}
 {'<h2>Colourisation examples (cf. the paper&#39;s Fig. 2)</h2>' + img('colourisation_examples.png')
  if (out / 'colourisation_examples.png').is_file() else ''}
 <h2>Failures to acquire ({len(result.failures)})</h2>

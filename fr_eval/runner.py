@@ -12,7 +12,7 @@ import numpy as np
 from . import metrics as M
 from .colourisers import build_colouriser
 from .datasets import load_dataset
-from .engine import acquire_all
+from .engine import acquire_and_score
 from .errors import ConfigError
 from .evaluation import SideData, breakdown, evaluate_row, pair_scores, pairs_accuracy
 from .protocol import build_comparisons
@@ -33,6 +33,7 @@ class RunResult:
     scores: dict  # row label -> {"genuine": array, "impostor": array}
     context: dict = field(default_factory=dict)
     examples: list = field(default_factory=list)  # rows of (label, image) tiles for Fig. 2
+    quality: dict = field(default_factory=dict)  # Table 2, per-variant values, EDC (when quality=[...])
 
 
 def _as_list(x):
@@ -81,6 +82,8 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         for name in colouriser_names:
             colourisers.append(build_colouriser(name, cfg.get("colourisers", {})))
 
+    from .quality import build_estimators
+    estimators = build_estimators(_as_list(cfg.get("quality")), cfg.get("quality_settings") or {})
     ds = load_dataset(cfg["dataset"])
     for c in colourisers:
         c.prepare(ds)
@@ -129,9 +132,10 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     store = Store(cfg.get("store_dir", ".store"))
     examples = []
     try:
-        acqs, stats = acquire_all(requests, system, store, batch_size=int(cfg.get("batch_size", 32)),
-                                  workers=resolve_workers(cfg.get("workers", "auto")),
-                                  parallel=str(cfg.get("parallel", "process")), progress=progress)
+        acqs, qvals, stats = acquire_and_score(requests, system, store, estimators=estimators,
+                                               batch_size=int(cfg.get("batch_size", 32)),
+                                               workers=resolve_workers(cfg.get("workers", "auto")),
+                                               parallel=str(cfg.get("parallel", "process")), progress=progress)
         if colourisers:
             examples = colourisation_examples(ds, [variants[f"colourised[{c.name}]"] for c in colourisers], store,
                                               int(cfg.get("report", {}).get("examples", 3)))
@@ -211,8 +215,71 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         "engine": stats.as_dict(),
         "wall_time_s": time.perf_counter() - t0,
     }
+    quality = {}
+    if estimators:
+        quality = quality_figures(ds, estimators, qvals, sorted(needed), rows_spec, variant_name, comps, acqs,
+                                  thresholds[fmr], float(cfg.get("edc", {}).get("max_discard", 0.2)))
+        context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
+                                       "settings": e.settings()} for e in estimators}
     return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context,
-                     examples=examples)
+                     examples=examples, quality=quality)
+
+
+def quality_figures(ds, estimators, qvals, needed, rows_spec, variant_name, comps, acqs, threshold: float,
+                    max_discard: float) -> dict:
+    """Table 2 (per variant and estimator, over the samples acquired in that variant), the values
+    themselves (for the CDF), and per scenario row and estimator the error-versus-discard curve
+    of its genuine comparisons (pair quality = the lower of the two samples' utilities)."""
+    names = [e.name for e in estimators]
+    variants = sorted({v for _, v in needed}, key=lambda v: (v != "original", v != "greyscale", v))
+    values, table2 = {}, []
+    for v in variants:
+        smp = {s.rel: s for s in ds.references + ds.probes}.values()  # an image on both sides counts once
+        for e in estimators:
+            got = [qvals.get((s.rel, v), {}).get(e.name, (None, "not acquired")) for s in smp]
+            x = np.array([g[0] for g in got if g[0] is not None], dtype=float)
+            values[(v, e.name)] = x
+            table2.append({"variant": v, "estimator": e.name, "unit": e.unit, "n_samples": len(got),
+                           "n": int(x.size), "n_undefined": len(got) - int(x.size),
+                           **({"mean": float(x.mean()), "median": float(np.median(x)), "std": float(x.std()),
+                               "min": float(x.min()), "max": float(x.max())} if x.size else
+                              {k: float("nan") for k in ("mean", "median", "std", "min", "max")})})
+    edc = []
+    for s, c in rows_spec:
+        rv, pv = variant_name(s.reference, c), variant_name(s.probe, c)
+        label = s.id if c is None else f"{s.id} [{c.name}]"
+        pairs = comps.genuine
+        ok = np.array([acqs[(ds.references[r].rel, rv)].ok and acqs[(ds.probes[p].rel, pv)].ok for r, p in pairs],
+                      dtype=bool)
+        if not ok.any():
+            continue
+        pr = pairs[ok]
+        ref_emb = np.array([_unit(acqs[(ds.references[r].rel, rv)].embedding) for r, _ in pr])
+        probe_emb = np.array([_unit(acqs[(ds.probes[p].rel, pv)].embedding) for _, p in pr])
+        scores = np.einsum("ij,ij->i", ref_emb, probe_emb)
+        for e in estimators:
+            def util(rel, var):
+                val = qvals.get((rel, var), {}).get(e.name, (None, None))[0]
+                return np.nan if val is None else float(e.utility(np.array([val]))[0])
+            qr = np.array([util(ds.references[r].rel, rv) for r, _ in pr])
+            qp = np.array([util(ds.probes[p].rel, pv) for _, p in pr])
+            pair_q = np.fmin(np.where(np.isnan(qr), -np.inf, qr), np.where(np.isnan(qp), -np.inf, qp))
+            d, f = M.error_versus_discard(scores, pair_q, threshold)
+            area = M.edc_area(d, f, max_discard)
+            random_area = f[0] * max_discard if f.size else float("nan")
+            at = f[np.searchsorted(d, max_discard, side="right") - 1] if f.size else float("nan")
+            edc.append({"row": label, "estimator": e.name, "n_comparisons": int(scores.size),
+                        "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at), "area": area,
+                        "area_random_discard": random_area,
+                        "area_relative_to_random": area / random_area if random_area > 0 else float("nan"),
+                        "discard": d, "fnmr": f})
+    return {"table2": table2, "values": values, "edc": edc, "max_discard": max_discard, "names": names,
+            "variants": variants}
+
+
+def _unit(v):
+    v = np.asarray(v, np.float64).ravel()
+    return v / np.linalg.norm(v)
 
 
 def metadata_values(ds, comps, key: str, edges=None) -> np.ndarray:

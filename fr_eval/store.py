@@ -25,6 +25,11 @@ def acquisition_key(image_sha: str, variant_key: str, system_fp: str) -> str:
     return hashlib.sha256(f"{image_sha}|{variant_key}|{system_fp}".encode()).hexdigest()
 
 
+def quality_key(acq_key: str, estimator_fp: str) -> str:
+    """A quality value depends on the acquisition (image, variant, system) and the estimator."""
+    return hashlib.sha256(f"{acq_key}|quality|{estimator_fp}".encode()).hexdigest()
+
+
 class Store:
     def __init__(self, directory: str | Path):
         self.dir = Path(directory).expanduser()
@@ -39,6 +44,8 @@ class Store:
                 key TEXT PRIMARY KEY, system TEXT, variant TEXT, image_sha TEXT, reason TEXT,
                 embedding BLOB, bbox BLOB, landmarks BLOB, det_score REAL, n_faces INTEGER,
                 created REAL)""")
+            self.db.execute("""CREATE TABLE IF NOT EXISTS quality(
+                key TEXT PRIMARY KEY, estimator TEXT, value REAL, reason TEXT, created REAL)""")
             self.db.execute("""CREATE TABLE IF NOT EXISTS file_hashes(
                 path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT)""")
         (v,) = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -111,6 +118,24 @@ class Store:
                          now))
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO acquisitions VALUES(?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    # -- quality values ------------------------------------------------------------------
+    def get_quality(self, keys: list[str]) -> dict[str, tuple[float | None, str | None]]:
+        out = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            for key, value, reason in self.db.execute(f"SELECT key, value, reason FROM quality WHERE key IN ({q})",
+                                                      chunk):
+                out[key] = (value, reason)
+        return out
+
+    def put_quality(self, rows: list[tuple[str, str, float | None, str | None]]) -> None:
+        """Insert (key, estimator, value, reason) rows in one transaction."""
+        now = time.time()
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO quality VALUES(?,?,?,?,?)",
+                                [(k, e, v, r, now) for k, e, v, r in rows])
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM acquisitions").fetchone()[0]

@@ -135,6 +135,14 @@ class TwoStageSystem:
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
+    def embed_perturbed(self, rgb: np.ndarray, det: Detection, perturb) -> np.ndarray:
+        """Embeddings (not normalised) of the aligned face and of ``perturb(crop)``'s crops, in
+        that order: for quality estimators that probe how stable the embedding is."""
+        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        crop = self._align(bgr, det)
+        crops = [crop, *perturb(crop)]
+        return np.asarray(self._embed(crops), np.float64).reshape(len(crops), -1)
+
     def detect_one(self, bgr: np.ndarray) -> Detection | str:
         """The kept face in a BGR image, or the reason why there is none."""
         bboxes, scores, lmk = self._detect(bgr)
