@@ -225,7 +225,8 @@ def write_quality(out: Path, result, ctx) -> tuple:
           + ["n/a" if not math.isfinite(r[k]) else f"{r[k]:.4g}" for k in ("mean", "median", "std", "min", "max")]
           + [r["unit"]] for r in q["table2"]]
     _write_table(out, "table2", h2, b2, "Table 2: face image quality per variant", [
-        "Over the dataset's reference and probe images in each variant (an image used on both sides counts once); "
+        "Over the images the scenarios use in each variant (in scenario 2, greyscale probes only; an image used on "
+        "both sides counts once); "
         "'Undefined': no face acquired in that variant, or the estimator could not score it (reasons in "
         "metrics.json).", "Higher is better except roll and yaw_proxy (lower) and exposure (nearest 127.5)."])
     md = q["max_discard"]

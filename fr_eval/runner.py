@@ -234,7 +234,8 @@ def quality_figures(ds, estimators, qvals, needed, rows_spec, variant_name, comp
     variants = sorted({v for _, v in needed}, key=lambda v: (v != "original", v != "greyscale", v))
     values, table2 = {}, []
     for v in variants:
-        smp = {s.rel: s for s in ds.references + ds.probes}.values()  # an image on both sides counts once
+        used = (ds.references if ("reference", v) in needed else []) + (ds.probes if ("probe", v) in needed else [])
+        smp = {s.rel: s for s in used}.values()  # the samples this variant was made of; an image counts once
         for e in estimators:
             got = [qvals.get((s.rel, v), {}).get(e.name, (None, "not acquired")) for s in smp]
             x = np.array([g[0] for g in got if g[0] is not None], dtype=float)
