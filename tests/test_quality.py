@@ -135,10 +135,12 @@ def test_faceqnet_keras_h5(lfw_small, tmp_path):
     keras = pytest.importorskip("tensorflow", reason="the .h5 path needs TensorFlow (pip install -e '.[faceqnet]')"
                                 ).keras
     inp = keras.Input((224, 224, 3))
-    out = keras.layers.Lambda(lambda x: keras.ops.sum(keras.ops.mean(x * CHANNEL_WEIGHTS, axis=(1, 2)), axis=-1,
-                                                      keepdims=True) / 255.0)(inp)
+    conv = keras.layers.Conv2D(1, 1, use_bias=False)  # 0.5 B + 0.3 G + 0.2 R, / 255
+    out = keras.layers.GlobalAveragePooling2D()(conv(inp))
+    model = keras.Model(inp, out)
+    conv.set_weights([(CHANNEL_WEIGHTS / 255.0).reshape(1, 1, 3, 1)])
     path = tmp_path / "FaceQnet_v1.h5"
-    keras.Model(inp, out).save(path)
+    model.save(path)
     rgb = load_image(sorted(lfw_small.rglob("*.jpg"))[0])
     bbox = (70.3, 60.8, 180.2, 200.6)
     fq = FaceQnet("faceqnet_v1", str(path))
