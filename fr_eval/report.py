@@ -251,6 +251,16 @@ def write_quality(out: Path, result, ctx) -> tuple:
     return h2, b2, he, be
 
 
+def _panels(plt, n: int, width: float, height: float):
+    """A figure of ``n`` panels, three to a row; the unused ones hidden."""
+    ncol = min(3, n)
+    nrow = math.ceil(n / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
 def plot_quality_cdf(q: dict, path: Path) -> None:
     """The CDF of each estimator per variant (the paper's Fig. 4a for FaceQnet), over the central
     99% of the values."""
@@ -259,11 +269,7 @@ def plot_quality_cdf(q: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = q["names"]
-    ncol = min(3, len(names))
-    nrow = math.ceil(len(names) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
-    for ax in axes.ravel()[len(names):]:
-        ax.axis("off")
+    fig, axes = _panels(plt, len(names), 4.2, 3.3)
     for ax, name in zip(axes.ravel(), names):
         for v in q["variants"]:
             x = np.sort(q["values"][(v, name)])
@@ -292,11 +298,7 @@ def plot_edc(q: dict, path: Path) -> None:
     rows = list(dict.fromkeys(r["row"] for r in q["edc"]))
     if not rows:
         return
-    ncol = min(3, len(rows))
-    nrow = math.ceil(len(rows) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, 3.4 * nrow), squeeze=False)
-    for ax in axes.ravel()[len(rows):]:
-        ax.axis("off")
+    fig, axes = _panels(plt, len(rows), 4.4, 3.4)
     for ax, row in zip(axes.ravel(), rows):
         for r in (x for x in q["edc"] if x["row"] == row):
             ax.step(r["discard"], 100 * r["fnmr"], where="post", label=r["estimator"])
@@ -316,22 +318,32 @@ def plot_edc(q: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def html_table(header, body) -> str:
+    from html import escape
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in body)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def html_img(out: Path, name: str) -> str:
+    """A PNG of the report folder embedded in the page ("" where the plot was not made)."""
+    import base64
+    p = out / name
+    if not p.is_file():
+        return ""
+    return f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+
+
 def write_html(out: Path, result, config: dict, env: dict, h3, b3, extra=()) -> None:
     """One self-contained page (plots embedded) with everything a reader looks at first."""
-    import base64
     from collections import Counter
     from html import escape
 
     ctx = result.context
-
-    def table(header, body):
-        head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-        rows = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in body)
-        return f"<table><tr>{head}</tr>{rows}</table>"
+    table = html_table
 
     def img(name):
-        data = base64.b64encode((out / name).read_bytes()).decode()
-        return f'<img alt="{name}" src="data:image/png;base64,{data}">'
+        return html_img(out, name)
 
     t1 = result.table1
     reasons = Counter((f["variant"], f["reason"]) for f in result.failures)

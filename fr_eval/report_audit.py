@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .provenance import environment
-from .report import _atomic_write, _clean, _write_table, pct, plot_det
+from .report import _atomic_write, _clean, _write_table, html_img, html_table, pct, plot_det
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
@@ -178,22 +178,14 @@ def plot_contact_sheet(sheet: dict, path: Path) -> None:
 
 
 def write_audit_html(out: Path, result, config, env, h, b, notes) -> None:
-    import base64
     from collections import Counter
     from html import escape
 
     ctx = result.context
-
-    def table(header, body):
-        head = "".join(f"<th>{escape(str(x))}</th>" for x in header)
-        rows = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in body)
-        return f"<table><tr>{head}</tr>{rows}</table>"
+    table = html_table
 
     def img(name):
-        p = out / name
-        if not p.is_file():
-            return ""
-        return f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+        return html_img(out, name)
 
     reasons = Counter((f["role"], f["reason"]) for f in result.failures)
     problems = Counter(p["kind"] for p in ctx["problems"])

@@ -169,3 +169,16 @@ def test_retry_finds_faces_that_fill_the_frame(name, det_size, lfw_small, shared
         if h.ok:
             assert np.abs(a.detection.landmarks - 2 * h.detection.landmarks).max() < 4.0
     assert fingerprint(single.describe()) != fingerprint(retry.describe())
+
+
+def test_tiny_and_blank_images_never_yield_a_face():
+    """OpenCV's YuNet returned a 'face' at 1e11 px with score 1 for a black 32 px image after a
+    64 px one; such output is dropped, and small inputs are padded."""
+    from fr_eval.systems.base import _plausible
+    system, _ = build_system({"name": "sface"})
+    sizes = [64, 32, 16, 64, 32, 100, 32, 8]
+    got = [system.acquire([np.zeros((n, n, 3), np.uint8)])[0] for n in sizes]
+    assert not any(a.ok for a in got) and all("no face detected" in a.reason for a in got)
+    boxes = np.array([[10, 10, 50, 50], [4e11, 6e11, 4e11, 6e11], [5, 5, 5, 20], [np.nan, 0, 1, 1]], float)
+    b, s, lm = _plausible(boxes, np.ones(4), np.zeros((4, 5, 2)), (100, 100, 3))
+    assert b.tolist() == [[10, 10, 50, 50]] and s.shape == (1,) and lm.shape == (1, 5, 2)

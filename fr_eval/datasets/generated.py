@@ -30,18 +30,11 @@ class GeneratedSet:
     path: Path | None = None
 
 
-def _rel(full: Path, base: Path) -> str:
-    try:
-        return full.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return full.resolve().as_posix()
-
-
 def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False) -> GeneratedSet:
     """Read the manifest; problems (bad rows, unknown roles, missing files or targets, duplicate
     paths) are collected: ``strict`` stops with all of them counted, otherwise the rows are
     skipped and listed in ``GeneratedSet.problems``."""
-    from .manifest import problems_message
+    from .manifest import problems_message, relative_to, resolve_row_path
 
     mpath = Path(path).expanduser()
     if not mpath.is_file():
@@ -72,18 +65,10 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
             if empty:
                 problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
                 continue
-            full = Path(row["path"]).expanduser()
-            full = full if full.is_absolute() else base / full
-            key = str(full.resolve())
-            if key in seen:
-                problems.append({"kind": "duplicate path", "where": where,
-                                 "detail": f"{row['path']} already on line {seen[key]}"})
+            full = resolve_row_path(row["path"], base, seen, line, where, problems)
+            if full is None:
                 continue
-            seen[key] = line
-            if not full.is_file():
-                problems.append({"kind": "missing file", "where": where, "detail": str(full)})
-                continue
-            rel = _rel(full, base)
+            rel = relative_to(full, base)
             meta = tuple((c, row.get(c, "")) for c in extra)
             if role == "reference":
                 references.append(Sample(path=full.resolve(), rel=rel, subject=row["identity"], role="reference",
@@ -95,7 +80,8 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
                 if not t.is_file():
                     problems.append({"kind": "missing target", "where": where, "detail": str(t)})
                     continue
-                targets[rel] = Sample(path=t.resolve(), rel=_rel(t, base), subject=row["identity"], role="target")
+                targets[rel] = Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"],
+                                      role="target")
             generated.append(Sample(path=full.resolve(), rel=rel, subject=row["identity"], role="generated",
                                     meta=meta))
     if strict and problems:

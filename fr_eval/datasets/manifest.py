@@ -25,6 +25,31 @@ def problems_message(problems: list[dict], first: int = 5) -> str:
     return f"{len(problems)} problem(s) ({counts}); first: {examples}"
 
 
+def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str, problems: list) -> Path | None:
+    """A manifest row's file: absolute, or relative to ``base``. A path seen on an earlier line
+    or a missing file is recorded in ``problems`` (and None returned); ``seen`` maps resolved
+    paths to their first line."""
+    p = Path(value).expanduser()
+    full = p if p.is_absolute() else base / p
+    key = str(full.resolve())
+    if key in seen:
+        problems.append({"kind": "duplicate path", "where": where, "detail": f"{value} already on line {seen[key]}"})
+        return None
+    seen[key] = line
+    if not full.is_file():
+        problems.append({"kind": "missing file", "where": where, "detail": str(full)})
+        return None
+    return full
+
+
+def relative_to(full: Path, base: Path) -> str:
+    """``full`` relative to ``base`` (POSIX separators), or its absolute path when outside it."""
+    try:
+        return full.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return full.resolve().as_posix()
+
+
 def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str = "manifest",
                   strict: bool = False) -> Dataset:
     """Read a manifest. Problems (malformed rows, unknown roles, missing files, duplicate
@@ -60,21 +85,10 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
                 problems.append({"kind": "unknown role", "where": where,
                                  "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
                 continue
-            p = Path(row["path"]).expanduser()
-            full = p if p.is_absolute() else base / p
-            key = str(full.resolve())
-            if key in seen:
-                problems.append({"kind": "duplicate path", "where": where,
-                                 "detail": f"{row['path']} already on line {seen[key]}"})
+            full = resolve_row_path(row["path"], base, seen, line, where, problems)
+            if full is None:
                 continue
-            seen[key] = line
-            if not full.is_file():
-                problems.append({"kind": "missing file", "where": where, "detail": str(full)})
-                continue
-            try:
-                rel = full.resolve().relative_to(base.resolve()).as_posix()
-            except ValueError:
-                rel = full.resolve().as_posix()
+            rel = relative_to(full, base)
             meta = tuple((c, row.get(c, "")) for c in extra)
             rows.append(Sample(path=full.resolve(), rel=rel, subject=row["subject"], role=role, meta=meta))
     with_ref = {s.subject for s in rows if s.role == "reference"}

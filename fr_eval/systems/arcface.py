@@ -176,6 +176,7 @@ class ArcFaceSystem(TwoStageSystem):
                          "fit_rule": "zero-pad to a multiple of 32; scale down above max_det_size",
                          "max_det_size": self.max_det_size, "face_selection": self.face_selection,
                          "min_face_size": self.min_face_size, "retry_scales": list(self.retry_scales),
+                         "detections_kept": "finite, non-empty boxes centred in the image",
                          "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)",
                          "recogniser_input": [int(v) for v in self.rec_model.input_size],
                          "recogniser_mean_std": [self.rec_model.input_mean, self.rec_model.input_std]},

