@@ -27,6 +27,13 @@ class SideData:
         return cls(ok=ok, emb=emb)
 
 
+def compared_mask(ref: SideData, probe: SideData, pairs: np.ndarray) -> np.ndarray:
+    """Which (reference, probe) pairs can be compared: both samples acquired."""
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=bool)
+    return ref.ok[pairs[:, 0]] & probe.ok[pairs[:, 1]]
+
+
 def pair_scores(ref: SideData, probe: SideData, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cosine similarity of each (reference, probe) pair whose two samples were acquired.
 
@@ -34,7 +41,7 @@ def pair_scores(ref: SideData, probe: SideData, pairs: np.ndarray) -> tuple[np.n
     """
     if len(pairs) == 0:
         return np.zeros(0), np.zeros(0, dtype=bool)
-    both = ref.ok[pairs[:, 0]] & probe.ok[pairs[:, 1]]
+    both = compared_mask(ref, probe, pairs)
     p = pairs[both]
     scores = np.einsum("ij,ij->i", ref.emb[p[:, 0]], probe.emb[p[:, 1]]).astype(np.float64)
     return scores, both

@@ -14,7 +14,7 @@ from .colourisers import build_colouriser
 from .datasets import load_dataset
 from .engine import acquire_and_score
 from .errors import ConfigError
-from .evaluation import SideData, breakdown, evaluate_row, pair_scores, pairs_accuracy
+from .evaluation import SideData, breakdown, compared_mask, evaluate_row, pair_scores, pairs_accuracy
 from .protocol import build_comparisons
 from .scenarios import load_scenario_set, select
 from .store import Store
@@ -159,7 +159,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     bootstrap = dict(cfg.get("bootstrap", {}))
     bootstrap.setdefault("seed", int(cfg.get("seed", 0)))
 
-    rows, scores = [], {}
+    rows, scores, compared = [], {}, {}
     for s, c in rows_spec:
         rv, pv = variant_name(s.reference, c), variant_name(s.probe, c)
         ref, probe = side("reference", rv), side("probe", pv)
@@ -181,6 +181,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
                **figures}
         rows.append(row)
         scores[label] = {"genuine": gen, "impostor": imp}
+        compared[label] = (rv, pv, comps.genuine[compared_mask(ref, probe, comps.genuine)])  # gen's pairs, in order
 
     role_of = {}
     for smp in ds.references + ds.probes:  # in pairs protocols an image can be on both sides
@@ -217,19 +218,20 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     }
     quality = {}
     if estimators:
-        quality = quality_figures(ds, estimators, qvals, sorted(needed), rows_spec, variant_name, comps, acqs,
-                                  thresholds[fmr], float(cfg.get("edc", {}).get("max_discard", 0.2)))
+        quality = quality_figures(ds, estimators, qvals, sorted(needed), scores, compared, thresholds[fmr],
+                                  float(cfg.get("edc", {}).get("max_discard", 0.2)))
         context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
                                        "settings": e.settings()} for e in estimators}
     return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context,
                      examples=examples, quality=quality)
 
 
-def quality_figures(ds, estimators, qvals, needed, rows_spec, variant_name, comps, acqs, threshold: float,
-                    max_discard: float) -> dict:
+def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: float, max_discard: float) -> dict:
     """Table 2 (per variant and estimator, over the samples acquired in that variant), the values
     themselves (for the CDF), and per scenario row and estimator the error-versus-discard curve
-    of its genuine comparisons (pair quality = the lower of the two samples' utilities)."""
+    of its genuine comparisons (pair quality = the lower of the two samples' utilities).
+    ``scores[row]["genuine"]`` are the row's genuine scores, ``compared[row]`` its (reference
+    variant, probe variant, the (reference, probe) index pairs of those scores)."""
     names = [e.name for e in estimators]
     variants = sorted({v for _, v in needed}, key=lambda v: (v != "original", v != "greyscale", v))
     values, table2 = {}, []
@@ -245,42 +247,29 @@ def quality_figures(ds, estimators, qvals, needed, rows_spec, variant_name, comp
                            **({"mean": float(x.mean()), "median": float(np.median(x)), "std": float(x.std()),
                                "min": float(x.min()), "max": float(x.max())} if x.size else
                               {k: float("nan") for k in ("mean", "median", "std", "min", "max")})})
+
+    def utilities(samples, variant, e):  # one per sample; -inf where undefined (discarded first)
+        raw = np.array([qvals.get((s.rel, variant), {}).get(e.name, (None, None))[0] for s in samples], dtype=float)
+        return np.where(np.isnan(raw), -np.inf, e.utility(raw))
+
     edc = []
-    for s, c in rows_spec:
-        rv, pv = variant_name(s.reference, c), variant_name(s.probe, c)
-        label = s.id if c is None else f"{s.id} [{c.name}]"
-        pairs = comps.genuine
-        ok = np.array([acqs[(ds.references[r].rel, rv)].ok and acqs[(ds.probes[p].rel, pv)].ok for r, p in pairs],
-                      dtype=bool)
-        if not ok.any():
+    for label, (rv, pv, pairs) in compared.items():
+        gen = scores[label]["genuine"]
+        if gen.size == 0:
             continue
-        pr = pairs[ok]
-        ref_emb = np.array([_unit(acqs[(ds.references[r].rel, rv)].embedding) for r, _ in pr])
-        probe_emb = np.array([_unit(acqs[(ds.probes[p].rel, pv)].embedding) for _, p in pr])
-        scores = np.einsum("ij,ij->i", ref_emb, probe_emb)
         for e in estimators:
-            def util(rel, var):
-                val = qvals.get((rel, var), {}).get(e.name, (None, None))[0]
-                return np.nan if val is None else float(e.utility(np.array([val]))[0])
-            qr = np.array([util(ds.references[r].rel, rv) for r, _ in pr])
-            qp = np.array([util(ds.probes[p].rel, pv) for _, p in pr])
-            pair_q = np.fmin(np.where(np.isnan(qr), -np.inf, qr), np.where(np.isnan(qp), -np.inf, qp))
-            d, f = M.error_versus_discard(scores, pair_q, threshold)
+            pair_q = np.fmin(utilities(ds.references, rv, e)[pairs[:, 0]], utilities(ds.probes, pv, e)[pairs[:, 1]])
+            d, f = M.error_versus_discard(gen, pair_q, threshold)
             area = M.edc_area(d, f, max_discard)
-            random_area = f[0] * max_discard if f.size else float("nan")
-            at = f[np.searchsorted(d, max_discard, side="right") - 1] if f.size else float("nan")
-            edc.append({"row": label, "estimator": e.name, "n_comparisons": int(scores.size),
+            random_area = f[0] * max_discard
+            at = f[np.searchsorted(d, max_discard, side="right") - 1]
+            edc.append({"row": label, "estimator": e.name, "n_comparisons": int(gen.size),
                         "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at), "area": area,
                         "area_random_discard": random_area,
                         "area_relative_to_random": area / random_area if random_area > 0 else float("nan"),
                         "discard": d, "fnmr": f})
     return {"table2": table2, "values": values, "edc": edc, "max_discard": max_discard, "names": names,
             "variants": variants}
-
-
-def _unit(v):
-    v = np.asarray(v, np.float64).ravel()
-    return v / np.linalg.norm(v)
 
 
 def metadata_values(ds, comps, key: str, edges=None) -> np.ndarray:
