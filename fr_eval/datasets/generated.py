@@ -65,13 +65,13 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
             if empty:
                 problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
                 continue
-            full = resolve_row_path(row["path"], base, seen, line, where, problems)
-            if full is None:
+            found = resolve_row_path(row["path"], base, seen, line, where, problems)
+            if found is None:
                 continue
-            rel = relative_to(full, base)
+            full, rel = found
             meta = tuple((c, row.get(c, "")) for c in extra)
             if role == "reference":
-                references.append(Sample(path=full.resolve(), rel=rel, subject=row["identity"], role="reference",
+                references.append(Sample(path=full, rel=rel, subject=row["identity"], role="reference",
                                          meta=meta))
                 continue
             if row.get("target"):
@@ -82,7 +82,7 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
                     continue
                 targets[rel] = Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"],
                                       role="target")
-            generated.append(Sample(path=full.resolve(), rel=rel, subject=row["identity"], role="generated",
+            generated.append(Sample(path=full, rel=rel, subject=row["identity"], role="generated",
                                     meta=meta))
     if strict and problems:
         raise FrEvalError(f"{mpath}: {problems_message(problems)} (generated.strict=false skips and lists them)")

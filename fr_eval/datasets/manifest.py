@@ -25,10 +25,11 @@ def problems_message(problems: list[dict], first: int = 5) -> str:
     return f"{len(problems)} problem(s) ({counts}); first: {examples}"
 
 
-def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str, problems: list) -> Path | None:
-    """A manifest row's file: absolute, or relative to ``base``. A path seen on an earlier line
-    or a missing file is recorded in ``problems`` (and None returned); ``seen`` maps resolved
-    paths to their first line."""
+def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str,
+                     problems: list) -> tuple[Path, str] | None:
+    """A manifest row's file, absolute or relative to ``base``, as (resolved path, path relative
+    to ``base``). A path seen on an earlier line or a missing file is recorded in ``problems``
+    (and None returned); ``seen`` maps resolved paths to their first line."""
     p = Path(value).expanduser()
     full = p if p.is_absolute() else base / p
     key = str(full.resolve())
@@ -39,7 +40,7 @@ def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str, 
     if not full.is_file():
         problems.append({"kind": "missing file", "where": where, "detail": str(full)})
         return None
-    return full
+    return full.resolve(), relative_to(full, base)
 
 
 def relative_to(full: Path, base: Path) -> str:
@@ -85,12 +86,12 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
                 problems.append({"kind": "unknown role", "where": where,
                                  "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
                 continue
-            full = resolve_row_path(row["path"], base, seen, line, where, problems)
-            if full is None:
+            found = resolve_row_path(row["path"], base, seen, line, where, problems)
+            if found is None:
                 continue
-            rel = relative_to(full, base)
+            full, rel = found
             meta = tuple((c, row.get(c, "")) for c in extra)
-            rows.append(Sample(path=full.resolve(), rel=rel, subject=row["subject"], role=role, meta=meta))
+            rows.append(Sample(path=full, rel=rel, subject=row["subject"], role=role, meta=meta))
     with_ref = {s.subject for s in rows if s.role == "reference"}
     for s in rows:
         if s.role == "probe" and s.subject not in with_ref:
