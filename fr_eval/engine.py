@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,15 +11,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import images
 from .colourisers.base import ColourisationFailed
-from .errors import ConfigError
-from .images import ImageLoadError, load_image, save_png_atomic
+from .errors import ConfigError, DiskFull, FrEvalError
+from .images import ImageLoadError, ImageReadError, load_image, save_png_atomic
 from .store import Store, acquisition_key, image_path, quality_key
-from .systems.base import Acquisition, FaceSystem, fingerprint
+from .systems.base import Acquisition, FaceSystem, error_text, fingerprint
 from .variants import Colourised
 
 log = logging.getLogger(__name__)
 PARALLEL = ("process", "thread")
+#: the reason of a quality value that an error of the machine prevented: such values are not stored
+TRANSIENT = "error (not stored, retried next run): "
 #: below this many chunks a pool of processes costs more to start than it saves
 MIN_CHUNKS_FOR_PROCESSES = 4
 
@@ -29,6 +33,10 @@ class EngineStats:
     reused: int = 0
     computed: int = 0
     failed: int = 0
+    #: failures caused by errors of the machine (not stored; retried on the next run)
+    transient_errors: int = 0
+    #: stored rows that failed their checksum and were computed again
+    damaged_rows: int = 0
     workers: int = 1
     parallel: str = "none"
     quality_computed: int = 0
@@ -58,15 +66,22 @@ def compute_chunk(chunk, system, variants: dict, store_dir: Path, estimators: di
         if need_image:
             try:
                 img = _variant_image(sample, variants[vname], vkey, sha, store_dir)
-            except (ImageLoadError, ColourisationFailed) as exc:
-                cacheable = getattr(exc, "cacheable", True)
-                prefix = "colouriser: " if isinstance(exc, ColourisationFailed) else "unreadable image: "
-                done.append((t, stored or Acquisition.failure(prefix + str(exc), cacheable=cacheable), img))
+            except ImageLoadError as exc:  # a property of the file: stored as a failure
+                done.append((t, stored or Acquisition.failure(f"unreadable image: {exc}"), img))
                 continue
-            except Exception as exc:  # a transform's own error on one image fails that image, not the run
+            except ColourisationFailed as exc:
+                failed = Acquisition.error if exc.transient else Acquisition.failure
+                done.append((t, stored or failed(f"colouriser: {exc}", **({} if exc.transient else
+                                                                         {"cacheable": exc.cacheable})), img))
+                continue
+            except ImageReadError as exc:
+                done.append((t, stored or Acquisition.error(f"read error: {exc}"), img))
+                continue
+            except FrEvalError:  # disk full, ...: ends the run with its one-line message
+                raise
+            except Exception as exc:  # a transform's crash is the machine's error: retried next run
                 log.exception("transform %s failed on %s", vname, sample.rel)
-                done.append((t, stored or Acquisition.failure(f"{vname} failed: {type(exc).__name__}: {exc}",
-                                                              cacheable=False), img))
+                done.append((t, stored or Acquisition.error(f"{vname} failed: {error_text(exc)}"), img))
                 continue
         if stored is None:
             images.append(img)
@@ -74,7 +89,12 @@ def compute_chunk(chunk, system, variants: dict, store_dir: Path, estimators: di
         else:
             done.append((t, stored, img))
     if images:
-        done.extend(zip(slots, system.acquire(images), images))
+        try:
+            acquired = system.acquire(images)
+        except Exception as exc:  # the whole batch crashed (out of memory...): the machine's error
+            log.exception("%s failed on a batch of %d images", system.name, len(images))
+            acquired = [Acquisition.error(f"{system.name} failed on the batch: {error_text(exc)}")] * len(images)
+        done.extend(zip(slots, acquired, images))
     return [(t, acq, score_quality(img, acq, t[7], estimators, system)) for t, acq, img in done]
 
 
@@ -95,9 +115,9 @@ def score_quality(img, acq, qnames, estimators: dict, system) -> dict:
             out[q] = (v, None) if np.isfinite(v) else (None, "not finite")
         except QualityFailed as exc:
             out[q] = (None, str(exc))
-        except Exception as exc:  # an estimator's error on one sample is that sample's, not the run's
+        except Exception as exc:  # an estimator's crash: the machine's error, not stored (see TRANSIENT)
             log.exception("quality %s failed on %s", q, acq)
-            out[q] = (None, f"{q} failed: {type(exc).__name__}: {exc}")
+            out[q] = (None, f"{TRANSIENT}{q} failed: {error_text(exc)}")
     return out
 
 
@@ -105,10 +125,39 @@ def score_quality(img, acq, qnames, estimators: dict, system) -> dict:
 _WORKER: dict = {}
 
 
-def _init_worker(system, variants, store_dir, estimators=None):
+def _init_worker(system, variants, store_dir, estimators=None, max_pixels=None, parent_pid=None):
     import warnings
+
+    from .images import set_max_pixels
     warnings.filterwarnings("ignore", category=FutureWarning)
+    if max_pixels is not None:
+        set_max_pixels(max_pixels)
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     _WORKER.update(system=system, variants=variants, store_dir=store_dir, estimators=estimators or {})
+
+
+def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """End this worker process as soon as the process that started it is gone.
+
+    A parent killed by SIGKILL/SIGTERM runs no clean-up, and a worker left behind holds its models
+    (hundreds of MB) and the resource tracker alive for minutes. A daemon thread watches the parent's
+    pid (re-parenting changes ``getppid``). Not ``PR_SET_PDEATHSIG``: Linux sends that when the
+    *thread* that started the worker ends, which need not be when the parent process does.
+    """
+    import threading
+    import time
+
+    if os.getppid() != parent_pid:  # the parent died before the watch began
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fr-eval-parent-watch", daemon=True).start()
 
 
 def _compute_in_worker(chunk):
@@ -134,7 +183,8 @@ class WorkerPool:
             # spawn, not fork: ONNX Runtime and OpenCV keep thread pools that do not survive a fork
             self._ex = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                            initializer=_init_worker,
-                                           initargs=(system, variants, store_dir, self.estimators))
+                                           initargs=(system, variants, store_dir, self.estimators,
+                                                     images.MAX_PIXELS, os.getpid()))
         else:
             self._ex = ThreadPoolExecutor(self.workers, thread_name_prefix="fr-eval")
 
@@ -206,7 +256,8 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
         try:
             vkey = variant.key(sample)
         except ColourisationFailed as exc:
-            results[ident] = Acquisition.failure(f"colouriser: {exc}", cacheable=exc.cacheable)
+            results[ident] = (Acquisition.error(f"colouriser: {exc}") if exc.transient else
+                              Acquisition.failure(f"colouriser: {exc}", cacheable=exc.cacheable))
             continue
         todo.append((ident, sample, variant.name, acquisition_key(sha, vkey, system_fp), vkey, sha))
     stored = store.get_many([t[3] for t in todo])
@@ -249,7 +300,8 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
             store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in new_acq if a.cacheable])
             if est:
                 store.put_quality([(quality_key(t[3], qfp[name]), name, v, r) for t, a, q in done
-                                   if a.cacheable for name, (v, r) in q.items()])
+                                   if a.cacheable for name, (v, r) in q.items()
+                                   if not (r or "").startswith(TRANSIENT)])
             stats.computed += len(new_acq)
             stats.quality_computed += sum(len(q) for _, _, q in done)
             bar.update(len(done))
@@ -258,6 +310,11 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
         if own_pool is not None:
             own_pool.close()
     stats.failed = sum(1 for a in results.values() if not a.ok)
+    stats.transient_errors = sum(1 for a in results.values() if a.transient)
+    stats.damaged_rows = store.damaged_rows
+    if stats.transient_errors:
+        log.warning("%d sample(s) failed on errors of the machine (not of the images); they are not stored and "
+                    "are retried on the next run", stats.transient_errors)
     return results, qualities, stats
 
 
@@ -273,5 +330,12 @@ def _variant_image(sample, variant, vkey, sha, store_dir):
         except ImageLoadError:
             log.warning("re-computing a damaged cached colourisation: %s", cached)
     out = variant.apply(rgb, sample)
-    save_png_atomic(out, cached)
+    try:
+        save_png_atomic(out, cached)
+    except OSError as exc:
+        from .store import is_disk_full
+        if is_disk_full(exc):
+            raise DiskFull(f"disk full while keeping a colourised image in the store ({cached.parent}): every "
+                           f"batch committed before is kept; free space and run again to resume") from exc
+        log.warning("could not keep the colourised image %s (%s); it is used without being kept", cached, exc)
     return out

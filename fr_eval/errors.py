@@ -11,3 +11,7 @@ class ConfigError(FrEvalError):
 
 class ModelFilesMissing(FrEvalError):
     """Model files are absent and could not be fetched; the message says which and where."""
+
+
+class DiskFull(FrEvalError):
+    """The disk filled up while writing; the message says what was kept and how to resume."""

@@ -15,8 +15,35 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 REC709_LUMA = np.array([0.212656, 0.715158, 0.072186])
 
 
+#: images with more pixels than this are failures to acquire ("image too large"), not read:
+#: Pillow's decompression-bomb guard, as a setting (``max_image_pixels``); Pillow's own default
+DEFAULT_MAX_PIXELS = 89_478_485
+MAX_PIXELS = DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(n: int) -> None:
+    """The pixel limit of :func:`load_image` in this process (worker processes are given it too)."""
+    global MAX_PIXELS
+    MAX_PIXELS = int(n)
+    # Pillow refuses images above twice its own limit before we can look at their size
+    Image.MAX_IMAGE_PIXELS = max(int(n), DEFAULT_MAX_PIXELS)
+
+
 class ImageLoadError(Exception):
-    """The file could not be read as an image (the reason is the message)."""
+    """The file could not be read as an image (the reason is the message): a property of the file,
+    kept in the store as a failure to acquire."""
+
+
+class ImageReadError(Exception):
+    """The machine could not read the file (an I/O error, out of memory): not a property of the
+    image, so never stored; the sample is retried on the next run."""
+
+
+def _too_large(size) -> str | None:
+    w, h = size
+    if w * h > MAX_PIXELS:
+        return f"image too large ({w}\u00d7{h} px = {w * h:,} pixels > max_image_pixels={MAX_PIXELS:,})"
+    return None
 
 
 def load_image(source: str | Path | bytes) -> np.ndarray:
@@ -28,25 +55,43 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
     full range to 8 bits.
     Raises :class:`ImageLoadError` with the reason for anything unreadable.
     """
+    import warnings
+
     try:
-        if isinstance(source, (bytes, bytearray)):
-            im = Image.open(io.BytesIO(source))
-        elif str(source).endswith(".bz2"):  # FERET ships its images as .ppm.bz2
-            import bz2
-            with bz2.open(source, "rb") as f:
-                im = Image.open(io.BytesIO(f.read()))
-        else:
-            im = Image.open(source)
-        im.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
+            if isinstance(source, (bytes, bytearray)):
+                im = Image.open(io.BytesIO(source))
+            elif str(source).endswith(".bz2"):  # FERET ships its images as .ppm.bz2
+                import bz2
+                with bz2.open(source, "rb") as f:
+                    im = Image.open(io.BytesIO(f.read()))
+            else:
+                im = Image.open(source)
+            too_large = _too_large(im.size)
+            if too_large:
+                raise ImageLoadError(too_large)
+            im.load()
     except FileNotFoundError as exc:
         raise ImageLoadError(f"file not found: {source}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(f"unreadable image ({type(exc).__name__}: {exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"image too large ({exc})") from exc
+    except MemoryError as exc:
+        raise ImageReadError("out of memory while reading the image") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (None, 0) and not isinstance(exc, UnidentifiedImageError):
+            # an error of the machine (EIO, EMFILE, ...), not of the file's content
+            raise ImageReadError(f"could not read the file ({exc.strerror or exc})") from exc
+        raise ImageLoadError(f"unreadable image ({type(exc).__name__}: {_one_line(exc)})") from exc
     try:
         im = ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block must not lose the image
         pass
     return to_rgb8(im)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def to_rgb8(im: Image.Image) -> np.ndarray:
@@ -92,9 +137,26 @@ def greyscale_rec709(rgb: np.ndarray) -> np.ndarray:
 
 
 def save_png_atomic(rgb: np.ndarray, path: str | Path) -> None:
-    """Write an RGB image as PNG through a temporary file and an atomic rename."""
+    """Write an RGB image as PNG through a temporary file and an atomic rename.
+
+    The temporary file's name is unique to this call (``tempfile`` in the same folder), so several
+    processes writing the same image at once each rename a whole file of their own into place; a
+    failed write (disk full) removes its temporary file.
+    """
+    import os
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(rgb).save(tmp, format="PNG")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(rgb).save(f, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the image from other users of a shared store
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -9,9 +9,12 @@ import numpy as np
 class ColourisationFailed(Exception):
     """This sample could not be colourised (the message is the reason); it counts as a failure to acquire."""
 
-    def __init__(self, reason: str, cacheable: bool = True):
+    def __init__(self, reason: str, cacheable: bool = True, transient: bool = False):
         super().__init__(reason)
-        self.cacheable = cacheable
+        #: transient: an error of the machine (out of memory, a library crash), not of the image;
+        #: such a failure is never stored and the sample is retried on the next run
+        self.cacheable = cacheable and not transient
+        self.transient = transient
 
 
 @runtime_checkable

@@ -208,7 +208,7 @@ class DeOldifyColouriser:
             with torch.inference_mode():
                 y = net(xt)[0].float().cpu().numpy().transpose(1, 2, 0)
         except RuntimeError as exc:  # e.g. out of memory on a huge render factor
-            raise ColourisationFailed(f"DeOldify failed: {exc}") from exc
+            raise ColourisationFailed(f"DeOldify failed: {' '.join(str(exc).split())}", transient=True) from exc
         y = np.clip(y * IMAGENET_STD + IMAGENET_MEAN, 0.0, 1.0)
         raw = (y * 255.0).astype(np.uint8)  # truncation, as fastai's image2np(...).astype(uint8)
         raw = np.asarray(Image.fromarray(raw).resize(orig.size, resample=Image.BILINEAR))

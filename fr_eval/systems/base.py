@@ -32,6 +32,9 @@ class Acquisition:
     reason: str | None = None  # why it failed; None when acquired
     detection: Detection | None = None
     cacheable: bool = True  # False for failures that depend on files that may appear later
+    #: an error of the machine (a library crash, out of memory), not a property of the image:
+    #: never stored, retried on the next run, and reported apart from the failures to acquire
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -40,6 +43,21 @@ class Acquisition:
     @classmethod
     def failure(cls, reason: str, cacheable: bool = True, detection=None) -> "Acquisition":
         return cls(embedding=None, reason=reason, detection=detection, cacheable=cacheable)
+
+    @classmethod
+    def error(cls, reason: str, detection=None) -> "Acquisition":
+        """A failure caused by the machine, not the image: not stored, retried next run."""
+        return cls(embedding=None, reason=reason, detection=detection, cacheable=False, transient=True)
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message`` on one line (library messages such as OpenCV's span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}".rstrip(": ")
+
+
+#: images whose shorter side is below this many pixels hold no detectable face; they fail with
+#: "image too small" before any model sees them (OpenCV asserts on images of a pixel or two)
+MIN_IMAGE_SIDE = 16
 
 
 @runtime_checkable
@@ -167,7 +185,7 @@ class TwoStageSystem:
         """The kept face in a BGR image, or the reason why there is none."""
         bboxes, scores, lmk = _plausible(*self._detect(bgr), bgr.shape)
         for f in self.retry_scales:
-            if len(bboxes):
+            if len(bboxes) or min(bgr.shape[:2]) * f * self.detection_scale(bgr.shape) < MIN_RETRY_SIDE:
                 break
             small, sx, sy = self._retry_image(bgr, f)
             if min(small.shape[:2]) < MIN_RETRY_SIDE:
@@ -190,12 +208,17 @@ class TwoStageSystem:
         out: list[Acquisition | None] = [None] * len(images)
         crops, idx, dets = [], [], []
         for i, rgb in enumerate(images):
+            h, w = rgb.shape[:2]
+            if min(h, w) < MIN_IMAGE_SIDE:
+                out[i] = Acquisition.failure(f"image too small ({w}\u00d7{h} px; at least {MIN_IMAGE_SIDE} px "
+                                             f"on each side)")
+                continue
             # cv2's vectorised channel swap: a copy through a reversed-stride view costs ~0.3 ms
             bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
             try:
                 det = self.detect_one(bgr)
-            except Exception as exc:  # a model error on one image is that image's failure
-                out[i] = Acquisition.failure(f"detector error: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # a model's crash is the machine's error, not the image's: retried next run
+                out[i] = Acquisition.error(f"detector error: {error_text(exc)}")
                 continue
             if isinstance(det, str):
                 out[i] = Acquisition.failure(det)
@@ -203,8 +226,7 @@ class TwoStageSystem:
             try:
                 crops.append(self._align(bgr, det))
             except Exception as exc:
-                out[i] = Acquisition.failure(f"alignment error: {type(exc).__name__}: {exc}",
-                                             detection=det)
+                out[i] = Acquisition.error(f"alignment error: {error_text(exc)}", detection=det)
                 continue
             idx.append(i)
             dets.append(det)
@@ -217,10 +239,10 @@ class TwoStageSystem:
                     try:
                         feats.append(np.asarray(self._embed([c]), dtype=np.float32).ravel())
                     except Exception as exc:
-                        feats.append(f"recogniser error: {type(exc).__name__}: {exc}")
+                        feats.append(f"recogniser error: {error_text(exc)}")
             for i, det, f in zip(idx, dets, feats):
                 if isinstance(f, str):
-                    out[i] = Acquisition.failure(f, detection=det)
+                    out[i] = Acquisition.error(f, detection=det)
                     continue
                 if not np.all(np.isfinite(f)) or not np.any(f):
                     out[i] = Acquisition.failure("embedding is not finite or all zero", detection=det)
