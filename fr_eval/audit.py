@@ -18,7 +18,8 @@ from .evaluation import SideData, pair_scores
 from .identity import TEMPLATES, audit_figures, enrolment_impostor_scores, identity_scores
 from .protocol import build_comparisons
 from .runner import _as_list, parse_fmrs, resolve_workers
-from .store import Store
+from .images import DEFAULT_MAX_PIXELS, set_max_pixels
+from .store import open_store
 from .systems import build_system
 from .variants import ORIGINAL
 
@@ -109,6 +110,7 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
 
 def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
     t0 = time.perf_counter()
+    set_max_pixels(int(cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS)))
     g = cfg.get("generated") or {}
     if not g.get("manifest"):
         raise ConfigError("scenario=generated needs generated.manifest=<csv> (columns path,identity,method)")
@@ -140,7 +142,7 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
                     ", ".join(sorted(columns)))
 
     system, system_note = build_system(cfg["system"])
-    store = Store(cfg.get("store_dir", ".store"))
+    store = open_store(cfg)
     workers, parallel = resolve_workers(cfg.get("workers", "auto")), str(cfg.get("parallel", "process"))
     targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
     try:
@@ -226,7 +228,7 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
     for s, a in [(s, acqs[(s.rel, ORIGINAL.name)]) for s in refs + gen + targets]:
         if not a.ok:
             failures.append({"role": s.role, "identity": s.subject, "path": s.rel,
-                             "method": dict(s.meta).get("method", ""), "reason": a.reason})
+                             "method": dict(s.meta).get("method", ""), "kind": a.kind, "reason": a.reason})
 
     scores = {}
     for r in groups["method"]:

@@ -91,6 +91,8 @@ def resolve_config(overrides: list[str]) -> dict:
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{key} must be given, e.g. {key}=<value>") from exc
+    from .config import validate
+    validate(plain)
     ds = plain["dataset"]
     for key in ("root", "path"):
         value = ds.get(key)
@@ -128,37 +130,59 @@ def main(argv: list[str] | None = None) -> int:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
+        from .store import is_disk_full
+
         if isinstance(exc, (HydraException, OmegaConfBaseException)):
             print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
+            return 2
+        if is_disk_full(exc):
+            print("error: disk full while writing; everything committed to the store before is kept and the report "
+                  "was not written; free space and run again to resume", file=sys.stderr)
             return 2
         raise
 
 
+#: exit status of a run whose report was written but some samples hit errors of the machine
+EXIT_TRANSIENT = 3
+
+
 def run_and_report(cfg: dict) -> int:
-    from .report import write_report
-    from .runner import run
+    """Run and write the report into a staging folder that becomes ``out_dir`` once complete."""
+    from .report_io import StagedDir
 
     t0 = time.perf_counter()
     out = Path(cfg["out_dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(out / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
     audit = str(cfg.get("scenario")) == "generated"
-    try:
-        if audit:
-            from .audit import run_audit
-            from .report_audit import write_audit_report
-            result = run_audit(cfg, progress=bool(cfg.get("progress", True)))
-            write_audit_report(out, result, cfg)
-        else:
-            result = run(cfg, progress=bool(cfg.get("progress", True)))
-            write_report(out, result, cfg)
-    finally:
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+    with StagedDir(out) as staging:
+        handler = logging.FileHandler(staging / "run.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        try:
+            result = _run_and_write(cfg, staging, audit)
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
     print((out / ("generated_methods.md" if audit else "table3.md")).read_text())
-    print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; "
-          f"{result.context['engine']['computed']} acquisitions computed, "
-          f"{result.context['engine']['reused']} reused from the store)")
+    engine = result.context["engine"]
+    print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; {engine['computed']} acquisitions computed, "
+          f"{engine['reused']} reused from the store)")
+    if engine.get("transient_errors"):
+        print(f"warning: {engine['transient_errors']} sample(s) failed on errors of the machine, not of the images "
+              f"(kind 'error' in failures.csv); they count as failures to acquire in this report; they were not "
+              f"stored, so running again retries them", file=sys.stderr)
+        return EXIT_TRANSIENT
     return 0
+
+
+def _run_and_write(cfg: dict, out: Path, audit: bool):
+    if audit:
+        from .audit import run_audit
+        from .report_audit import write_audit_report
+        result = run_audit(cfg, progress=bool(cfg.get("progress", True)))
+        write_audit_report(out, result, cfg)
+    else:
+        from .report import write_report
+        from .runner import run
+        result = run(cfg, progress=bool(cfg.get("progress", True)))
+        write_report(out, result, cfg)
+    return result

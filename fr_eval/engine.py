@@ -65,7 +65,7 @@ def compute_chunk(chunk, system, variants: dict, store_dir: Path, estimators: di
         img = None
         if need_image:
             try:
-                img = _variant_image(sample, variants[vname], vkey, sha, store_dir)
+                img = variant_image(sample, variants[vname], vkey, sha, store_dir)
             except ImageLoadError as exc:  # a property of the file: stored as a failure
                 done.append((t, stored or Acquisition.failure(f"unreadable image: {exc}"), img))
                 continue
@@ -318,7 +318,7 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
     return results, qualities, stats
 
 
-def _variant_image(sample, variant, vkey, sha, store_dir):
+def variant_image(sample, variant, vkey, sha, store_dir):
     rgb = load_image(sample.path)
     if not isinstance(variant, Colourised):
         return variant.apply(rgb, sample)

@@ -1,7 +1,6 @@
 """Write a run's report bundle: metrics.json, Tables 1 and 3, failures, provenance, plots."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .provenance import environment
+from .report_io import write_csv
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -56,6 +56,20 @@ def table3_rows(rows, fmr) -> tuple[list[str], list[list[str]]]:
             + [f"{r['threshold']:.4f}", pct(r["fmr_achieved"], 4), str(r["n_genuine_compared"]),
                str(r["n_impostor"])] for r in rows]
     return header, body
+
+
+def machine_notes(engine: dict) -> list[str]:
+    """Warnings a reader must see beside the figures: samples lost to errors of the machine, damaged
+    store rows computed again."""
+    notes = []
+    if engine.get("transient_errors"):
+        notes.append(f"WARNING: {engine['transient_errors']} sample(s) failed on errors of the machine (a library "
+                     f"crash, out of memory, an I/O error), not on a property of the image; they count as failures "
+                     f"to acquire here, were not stored, and are retried by running again (kind 'error' in "
+                     f"failures.csv).")
+    if engine.get("damaged_rows"):
+        notes.append(f"{engine['damaged_rows']} stored row(s) failed their checksum and were computed again.")
+    return notes
 
 
 def impostor_note(c: dict) -> str:
@@ -105,10 +119,7 @@ def breakdown_rows(rows) -> tuple[list[str], list[list[str]]]:
 
 
 def _write_table(out: Path, stem: str, header, body, title: str, notes: list[str]) -> None:
-    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(body)
+    write_csv(out / f"{stem}.csv", header, body)
     md = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(r) + " |" for r in body]
     md += [""] + [f"- {n}" for n in notes]
@@ -140,6 +151,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         "table1": result.table1,
         **ctx,
         "n_failures": len(result.failures),
+        "n_errors_of_the_machine": sum(1 for f in result.failures if f.get("kind") == "error"),
         **({"quality_table2": result.quality["table2"],
             "edc": [{k: v for k, v in r.items() if k not in ("discard", "fnmr")} for r in result.quality["edc"]]}
            if result.quality else {}),
@@ -168,7 +180,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         f"impostor scores for FMR <= {fmr_label(fmr)}; {thr['impostors_allowed']} false matches allowed; "
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
-    ])
+    ] + machine_notes(ctx["engine"]))
     clean_rows = _clean(result.rows)
     ha, ba = pairs_accuracy_rows(clean_rows)
     if ba:
@@ -188,15 +200,9 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
             "attempt fails to acquire when either sample did. Each group's value is the probe's, else the "
             "reference's. Intervals: 95%, rule of 3 or subject bootstrap.",
         ])
-    with open(out / "failures.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["variant", "role", "subject", "path", "reason"])
-        w.writeheader()
-        w.writerows(result.failures)
-    with open(out / "samples.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["variant", "role", "subject", "path", "acquired", "reason", "det_score",
-                                          "n_faces", "bbox"])
-        w.writeheader()
-        w.writerows(result.samples)
+    write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
+    write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
+                                    "det_score", "n_faces", "bbox"], result.samples)
     np.savez_compressed(out / "scores.npz", **{f"{k}|{kind}": v[kind] for k, v in result.scores.items()
                                                for kind in ("genuine", "impostor")})
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,
@@ -353,6 +359,7 @@ def write_html(out: Path, result, config: dict, env: dict, h3, b3, extra=()) -> 
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #bbb;padding:3px 8px;font-size:90%}}th{{background:#eee}}img{{max-width:49%}}</style></head><body>
 <h1>fr-eval report: {escape(t1['dataset'])}, system {escape(ctx['system']['name'])}</h1>
+{''.join(f'<p class="warning"><strong>{escape(n)}</strong></p>' for n in machine_notes(ctx['engine']))}
 <p>{escape(ctx['system_choice'])}. Rates in the tables are percentages; <code>metrics.json</code> holds every
 figure as a fraction with its 95% interval. Threshold {thr['threshold']:.4f} (cosine similarity, match if &ge;)
 fixed on {thr['n_impostor']} baseline impostor scores for FMR &le; {100 * float(config['fmr']):g}%

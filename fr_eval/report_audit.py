@@ -1,7 +1,6 @@
 """Write the audit's report bundle: metrics.json, the method table, per-image rows, plots, HTML."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -9,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from .provenance import environment
-from .report import _atomic_write, _clean, _write_table, html_img, html_table, pct, plot_det
+from .report_io import write_csv
+from .report import _atomic_write, _clean, _write_table, machine_notes, html_img, html_table, pct, plot_det
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
@@ -71,20 +71,15 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     ]
     h, b = group_table(result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}], "method",
                        True, with_target)
+    notes += machine_notes(ctx["engine"])
     _write_table(out, "generated_methods", h, b, "Identity preservation by method", notes)
     for key, rows in result.groups.items():
         if key != "method":
             h2, b2 = group_table(rows, key, False, with_target)
             _write_table(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes)
     fields = list(result.images[0].keys()) if result.images else []
-    with open(out / "generated_images.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(result.images)
-    with open(out / "failures.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=["role", "identity", "method", "path", "reason"])
-        w.writeheader()
-        w.writerows(result.failures)
+    write_csv(out / "generated_images.csv", fields, result.images)
+    write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env}), indent=2))
     plot_similarity_by_method(result, thr["threshold"], out / "similarity_by_method.png")
     for key, rows in result.groups.items():

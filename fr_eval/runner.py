@@ -17,7 +17,8 @@ from .errors import ConfigError
 from .evaluation import SideData, breakdown, compared_mask, evaluate_row, pair_scores, pairs_accuracy
 from .protocol import build_comparisons
 from .scenarios import load_scenario_set, select
-from .store import Store
+from .images import DEFAULT_MAX_PIXELS, set_max_pixels
+from .store import open_store
 from .systems import build_system
 from .variants import GREYSCALE, ORIGINAL, Colourised
 
@@ -70,6 +71,7 @@ def parse_fmrs(cfg) -> tuple[float, list[float]]:
 def run(cfg: dict, *, progress: bool = True) -> RunResult:
     """Run the configured scenarios; ``cfg`` is the resolved config as plain containers."""
     t0 = time.perf_counter()
+    set_max_pixels(int(cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS)))
     fmr, fmrs = parse_fmrs(cfg)
     sset = load_scenario_set(str(cfg.get("scenarios", "paper")))
     chosen = select(sset, cfg["scenario"])
@@ -129,7 +131,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     for role, vname in sorted(needed):
         samples = ds.references if role == "reference" else ds.probes
         requests.extend((smp, variants[vname]) for smp in samples)
-    store = Store(cfg.get("store_dir", ".store"))
+    store = open_store(cfg)
     examples = []
     try:
         acqs, qvals, stats = acquire_and_score(requests, system, store, estimators=estimators,
@@ -192,10 +194,10 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         role, subject = role_of.get(rel, ("", ""))
         d = a.detection
         samples.append({"variant": vname, "role": role, "subject": subject, "path": rel, "acquired": a.ok,
-                        "reason": a.reason or "", "det_score": "" if d is None else round(float(d.score), 4),
+                        "failure_kind": "" if a.ok else a.kind, "reason": a.reason or "", "det_score": "" if d is None else round(float(d.score), 4),
                         "n_faces": "" if d is None else d.n_faces,
                         "bbox": "" if d is None else " ".join(f"{v:.1f}" for v in d.bbox)})
-    failures = [{k: x[k] for k in ("variant", "role", "subject", "path", "reason")}
+    failures = [{**{k: x[k] for k in ("variant", "role", "subject", "path", "reason")}, "kind": x["failure_kind"]}
                 for x in samples if not x["acquired"]]
 
     table1 = {"dataset": ds.name, "subjects": len(subjects), "references": len(ds.references),
@@ -309,11 +311,12 @@ def bin_label(value: str, edges: list[float], key: str = "") -> str:
     return f">= {fmt(edges[-1])}"
 
 
-def colourisation_examples(ds, colourised, store: Store, n: int) -> list:
+def colourisation_examples(ds, colourised, store, n: int) -> list:
     """For the first ``n`` subjects: their reference and first probe as original, greyscale and
     each colourisation (read from the store's kept images), as in the paper's Fig. 2."""
-    from .images import ImageLoadError, greyscale_rec709, load_image
-    from .store import image_path
+    from .colourisers.base import ColourisationFailed
+    from .engine import variant_image
+    from .images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
 
     probes = {}
     for p in ds.probes:
@@ -334,9 +337,9 @@ def colourisation_examples(ds, colourised, store: Store, n: int) -> list:
             tiles = [("original", rgb), ("greyscale", greyscale_rec709(rgb))]
             for v in colourised:
                 img = None
-                try:
-                    img = load_image(image_path(store.dir, v.name, sha, v.key(smp)))
-                except Exception:  # not colourised (a failure): shown as an empty tile
+                try:  # the kept image; one that is missing or damaged is made again (and kept)
+                    img = variant_image(smp, v, v.key(smp), sha, store.dir)
+                except (ImageLoadError, ImageReadError, ColourisationFailed):  # shown as a "failed" tile
                     pass
                 tiles.append((v.name, img))
             rows.append((f"{smp.subject} ({smp.role})", tiles))

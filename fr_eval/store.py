@@ -271,6 +271,11 @@ class Store:
         return image_path(self.dir, variant_name, image_sha, variant_key)
 
 
+def open_store(cfg: dict) -> Store:
+    """The store a run's config names (``store_dir``, ``verify_hashes``)."""
+    return Store(cfg.get("store_dir", ".store"), verify_hashes=bool(cfg.get("verify_hashes", False)))
+
+
 def sha256_file(path) -> str | None:
     h = hashlib.sha256()
     try:

@@ -22,7 +22,7 @@ def run_cli(*args, cwd=PROJECT):
     (["dataset=nope"], "dataset=nope is not valid; choose from"),
     (["colouriser=magic", "scenario=4"],
      "colouriser=magic is not defined; choose from deoldify-artistic, deoldify-stable, exemplar, precomputed"),
-    (["fmr=5"], "fmr=5.0 must be a fraction"),
+    (["fmr=5"], "fmr=5 is not valid: give a fraction between 0 and 1"),
     (["bogus=1"], "unknown key 'bogus'"),
     (["dataset=folder"], "dataset.root must be given"),
 ])

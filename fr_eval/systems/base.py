@@ -40,6 +40,11 @@ class Acquisition:
     def ok(self) -> bool:
         return self.embedding is not None
 
+    @property
+    def kind(self) -> str:
+        """``acquired``, ``failure`` (a property of the image, stored) or ``error`` (of the machine)."""
+        return "acquired" if self.ok else ("error" if self.transient else "failure")
+
     @classmethod
     def failure(cls, reason: str, cacheable: bool = True, detection=None) -> "Acquisition":
         return cls(embedding=None, reason=reason, detection=detection, cacheable=cacheable)

@@ -1,0 +1,182 @@
+"""Checking a resolved configuration once, before anything is read or written.
+
+Every value a user can set on the command line is parsed here into its type; a value that does not
+parse, or lies outside its range, is a :class:`~fr_eval.errors.ConfigError` whose one line names the
+key, the value and what is accepted. Nothing downstream re-parses these keys.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+
+IMPOSTOR_SCORES = ("baseline", "scenario")
+PARALLEL = ("process", "thread")
+
+
+def _bad(key: str, value, what: str):
+    shown = "" if value is None else value
+    return ConfigError(f"{key}={shown} is not valid: {what}")
+
+
+def fraction(key, value) -> float:
+    """A number strictly between 0 and 1 (a rate as a fraction, not a percent)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise _bad(key, value, "give a fraction between 0 and 1 (0.001 means 0.1%)") from None
+    if not 0 < x < 1 or not math.isfinite(x):
+        raise _bad(key, value, "give a fraction between 0 and 1 (0.001 means 0.1%)")
+    return x
+
+
+def integer(key, value, minimum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise _bad(key, value, "give an integer")
+    try:
+        x = float(value)
+        if not x.is_integer():
+            raise ValueError
+        x = int(x)
+    except (TypeError, ValueError, OverflowError):
+        raise _bad(key, value, "give an integer" + (f" >= {minimum}" if minimum is not None else "")) from None
+    if minimum is not None and x < minimum:
+        raise _bad(key, value, f"give an integer >= {minimum}")
+    return x
+
+
+def number(key, value, lo: float | None = None, hi: float | None = None) -> float:
+    rng = f" between {lo:g} and {hi:g}" if lo is not None and hi is not None else (
+        f" >= {lo:g}" if lo is not None else "")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise _bad(key, value, f"give a number{rng}") from None
+    if not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
+        raise _bad(key, value, f"give a number{rng}")
+    return x
+
+
+def choice(key, value, options) -> str:
+    if str(value) not in options:
+        raise _bad(key, value, f"choose from {', '.join(options)}")
+    return str(value)
+
+
+def boolean(key, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise _bad(key, value, "give true or false")
+
+
+def workers(key, value):
+    if value in (None, "auto"):
+        return "auto"
+    try:
+        return integer(key, value, 1)
+    except ConfigError:
+        raise _bad(key, value, "give auto or a positive integer") from None
+
+
+def impostors(key, value):
+    if value == "all":
+        return "all"
+    try:
+        return integer(key, value, 1)
+    except ConfigError:
+        raise _bad(key, value, "give all (every cross-subject pair) or a positive integer N (a seeded sample)") \
+            from None
+
+
+def positive_or_null(key, value):
+    if value in (None, "", "null"):
+        return None
+    try:
+        return integer(key, value, 1)
+    except ConfigError:
+        raise _bad(key, value, "give a positive integer, or null for all") from None
+
+
+def fraction_list(key, value) -> list[float]:
+    items = value if isinstance(value, (list, tuple)) else ([] if value in (None, "") else [value])
+    return [fraction(f"{key}[{i}]", v) for i, v in enumerate(items)]
+
+
+def writable_dir(key: str, value) -> str:
+    """A folder that exists and is writable, or can be created (its nearest existing parent is a
+    writable folder); not empty, not a file."""
+    if value is None or str(value).strip() == "":
+        raise _bad(key, value, "give a folder, e.g. " + ("reports/my_run" if key == "out_dir" else ".store"))
+    p = Path(str(value)).expanduser()
+    if p.exists() and not p.is_dir():
+        raise _bad(key, value, "it is a file, not a folder")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise _bad(key, value, f"{probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise _bad(key, value, f"{probe} is not writable")
+    return str(p)
+
+
+#: (key, parser) for the keys of the main config; a missing key is left to its default
+TOP_LEVEL = [
+    ("fmr", fraction),
+    ("fmr_extra", fraction_list),
+    ("seed", lambda k, v: integer(k, v)),
+    ("batch_size", lambda k, v: integer(k, v, 1)),
+    ("workers", workers),
+    ("parallel", lambda k, v: choice(k, v, PARALLEL)),
+    ("impostors", impostors),
+    ("impostor_scores", lambda k, v: choice(k, v, IMPOSTOR_SCORES)),
+    ("progress", boolean),
+    ("max_image_pixels", lambda k, v: integer(k, v, 1)),
+    ("verify_hashes", boolean),
+]
+NESTED = [
+    ("bootstrap", "n_resamples", lambda k, v: integer(k, v, 1)),
+    ("bootstrap", "confidence", fraction),
+    ("report", "examples", lambda k, v: integer(k, v, 0)),
+    ("edc", "max_discard", fraction),
+    ("dataset", "limit_subjects", positive_or_null),
+    ("dataset", "min_images", lambda k, v: integer(k, v, 1)),
+    ("dataset", "references_per_subject", lambda k, v: integer(k, v, 1)),
+    ("dataset", "seed", lambda k, v: integer(k, v)),
+    ("generated", "contact_sheet", lambda k, v: integer(k, v, 0)),
+]
+SYSTEM = [
+    ("det_thresh", lambda k, v: number(k, v, 0.0, 1.0)),
+    ("nms_thresh", lambda k, v: number(k, v, 0.0, 1.0)),
+    ("min_face_size", lambda k, v: number(k, v, 0.0)),
+    ("max_det_size", lambda k, v: integer(k, v, 32)),
+    ("threads", lambda k, v: integer(k, v, 1)),
+]
+
+
+def validate(cfg: dict) -> dict:
+    """Parse every checked key of a resolved config (plain containers) in place; returns ``cfg``."""
+    for key, parse in TOP_LEVEL:
+        if key in cfg:
+            cfg[key] = parse(key, cfg[key])
+    for node, key, parse in NESTED:
+        sub = cfg.get(node)
+        if isinstance(sub, dict) and key in sub:
+            sub[key] = parse(f"{node}.{key}", sub[key])
+    system = cfg.get("system")
+    if isinstance(system, dict):
+        for prefix, node in [("system", system)] + [(f"system.{n}", system[n]) for n in ("arcface", "sface")
+                                                     if isinstance(system.get(n), dict)]:
+            for key, parse in SYSTEM:
+                if key in node:
+                    node[key] = parse(f"{prefix}.{key}", node[key])
+    for key in ("out_dir", "store_dir"):
+        if key in cfg:
+            cfg[key] = writable_dir(key, cfg[key])
+    return cfg

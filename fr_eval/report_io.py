@@ -1,0 +1,88 @@
+"""Writing a report folder: CSV cells that no spreadsheet executes, and a folder that appears whole.
+
+A report is written into a hidden staging folder beside its destination and renamed into place
+when every file is written (:class:`StagedDir`), so a run killed while writing leaves either the
+previous report or none, never a complete-looking ``metrics.json`` beside a truncated CSV.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import shutil
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: a text cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+#: (OWASP "CSV injection"); it is written with a leading apostrophe
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """``value`` made safe for a spreadsheet: text starting like a formula gets a leading ``'``.
+    Numbers, and text that reads as a number (``-0.25``), are left as they are."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def write_csv(path: Path, header: list[str], rows) -> None:
+    """Rows (sequences, or dicts keyed by ``header``) to ``path``, every text cell neutralised."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow([csv_cell(h) for h in header])
+        for r in rows:
+            cells = [r.get(h, "") for h in header] if isinstance(r, dict) else r
+            w.writerow([csv_cell(c) for c in cells])
+
+
+class StagedDir:
+    """``with StagedDir(final) as tmp:`` write into ``tmp``; on success it becomes ``final``.
+
+    An existing ``final`` is replaced only once the new folder is complete. On an exception the
+    staging folder is removed. Staging folders of processes that no longer exist (a run killed with
+    SIGKILL) are removed when the next run writes to the same destination.
+    """
+
+    def __init__(self, final: str | Path):
+        self.final = Path(final)
+        self.tmp = self.final.parent / f".{self.final.name}.partial-{os.getpid()}"
+
+    def __enter__(self) -> Path:
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        for old in self.final.parent.glob(f".{self.final.name}.partial-*"):
+            pid = old.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.final.is_dir():
+            aside = self.final.parent / f".{self.final.name}.replaced-{os.getpid()}"
+            shutil.rmtree(aside, ignore_errors=True)
+            os.replace(self.final, aside)
+            os.replace(self.tmp, self.final)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.final)
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
