@@ -77,6 +77,40 @@ class Dataset:
             self.pairs = [p for p in self.pairs if p.rel1 in rels and p.rel2 in rels]
 
 
+def read_text(path: str | Path, what: str) -> str:
+    """A text file's content as UTF-8 (a BOM is dropped); a binary file or another encoding is a
+    one-line :class:`~fr_eval.errors.FrEvalError` naming the file and the first offending byte."""
+    from ..errors import FrEvalError
+
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise FrEvalError(f"{what}={path} cannot be read: {exc.strerror or exc}") from exc
+    if b"\0" in data[:65536]:
+        raise FrEvalError(f"{what}={path} is not a text file (it holds NUL bytes: binary data?)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FrEvalError(f"{what}={path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                          f"save it as UTF-8") from exc
+
+
+def read_csv_rows(path: str | Path, what: str):
+    """(header, [(line number, row dict)]) of a UTF-8 CSV file; malformed CSV is a one-line error."""
+    import csv
+    import io
+
+    from ..errors import FrEvalError
+
+    reader = csv.DictReader(io.StringIO(read_text(path, what), newline=""))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        rows = [(reader.line_num, raw) for raw in reader]
+    except csv.Error as exc:
+        raise FrEvalError(f"{what}={path} is not a readable CSV file (line {reader.line_num}: {exc})") from exc
+    return header, rows
+
+
 def read_list(path: str | Path, what: str) -> list[str]:
     """A text file of relative paths, one per line (blank lines and ``#`` comments skipped)."""
     from ..errors import FrEvalError
@@ -85,7 +119,7 @@ def read_list(path: str | Path, what: str) -> list[str]:
     if not p.is_file():
         raise FrEvalError(f"{what}={p} is not a file (one relative path per line)")
     out = []
-    for line in p.read_text(encoding="utf-8").splitlines():
+    for line in read_text(p, what).splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             out.append(line.replace("\\", "/"))

@@ -1,5 +1,12 @@
 """Colour FERET (Phillips et al. 1998): ``dvd1|dvd2/data/images/<subject>/<subject>_<yymmdd>_<pose>[_<flag>].ppm[.bz2]``.
 
+Only ``data/images/`` is read, on both DVDs: the DVDs also keep every image downscaled under the
+same name in ``data/smaller/`` and ``data/thumbnails/``, the ground truths, the documentation and
+(``gray_feret_cd*``) the older greyscale FERET release, none of which may enter the protocol (a
+downscaled copy of a reference would become its own genuine probe). What was skipped is counted
+by folder in ``Dataset.settings["skipped"]``. A root that is itself a ``data/images`` folder is
+read whole.
+
 Reference: the subject's earliest regular frontal image (pose ``fa``). Probes: frontal images
 (``fa``, ``fb``) from other acquisition dates where the subject has any, else that session's
 other frontal images (the paper: "probe images from a different acquisition session were
@@ -27,11 +34,17 @@ def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FrEvalError(f"dataset.root={root} is not a directory (the colour FERET root with dvd1/, dvd2/)")
-    ignored, by_subject = [], {}
+    ignored, by_subject, skipped = [], {}, {}
+    inside_images = _under_images(root.resolve().parts)
     for f in sorted(root.rglob("*")):
         if not f.is_file():
             continue
         rel = f.relative_to(root).as_posix()
+        parts = f.relative_to(root).parts
+        if (not inside_images and not _under_images(parts[:-1])) or any(p.startswith("gray_feret") for p in parts):
+            folder = _top_folder(parts)
+            skipped[folder] = skipped.get(folder, 0) + 1
+            continue
         m = FERET_RE.match(f.name)
         if not m:
             if ".ppm" in f.name or f.suffix in (".bz2", ".jpg", ".png"):
@@ -71,9 +84,37 @@ def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "
         probes += [sample(t, "probe") for t in chosen]
     if not refs:
         raise FrEvalError(f"dataset.root={root}: no FERET subject with a reference and a probe "
-                          f"({len(by_subject)} subjects seen, {len(ignored)} files not in the FERET naming)")
+                          f"({len(by_subject)} subjects seen in data/images, {len(ignored)} files not in the FERET "
+                          f"naming, {sum(skipped.values())} files outside data/images skipped)")
     return Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
                    ignored=ignored,
                    settings={"type": "feret", "reference_pose": reference_pose, "probe_poses": list(probe_poses),
                              "prefer_other_session": prefer_other_session,
-                             "reference_rule": "earliest regular frontal (fa) image"})
+                             "reference_rule": "earliest regular frontal (fa) image",
+                             "image_folders": "data/images/ only (of every DVD)",
+                             "skipped": [{"folder": k, "files": n, "reason": GREY_REASON if "gray_feret" in k else
+                                          SKIP_REASONS.get(k.rsplit("/", 1)[-1], "not data/images")}
+                                         for k, n in sorted(skipped.items())]})
+
+
+SKIP_REASONS = {"smaller": "downscaled copies of data/images under the same names",
+                "thumbnails": "thumbnail copies of data/images under the same names",
+                "ground_truths": "ground-truth files, not images"}
+GREY_REASON = "the greyscale FERET release (another collection, other file names)"
+
+
+def _under_images(parts) -> bool:
+    """Whether a path's folders include ``data/images``."""
+    return any(a == "data" and b == "images" for a, b in zip(parts, parts[1:]))
+
+
+def _top_folder(parts) -> str:
+    """The folder a skipped file is counted under: ``dvd1/data/smaller``, ``dvd2/gray_feret_cd1``, ..."""
+    folders = parts[:-1]
+    grey = [i for i, p in enumerate(folders) if p.startswith("gray_feret")]
+    if grey:
+        return "/".join(folders[:grey[0] + 1])
+    if "data" in folders:
+        i = folders.index("data")
+        return "/".join(folders[:i + 2])
+    return "/".join(folders[:2]) or "(root)"

@@ -8,6 +8,18 @@ from ..errors import ConfigError, FrEvalError
 from .base import IMAGE_EXTENSIONS, Dataset, Sample, read_list
 
 
+def unusable_entry(path: Path, exts) -> str | None:
+    """Why a path that is not a regular file but is named like an image cannot be used (None when
+    it is an ordinary folder or another kind of file)."""
+    if path.is_symlink() and not path.exists():
+        return "dangling symbolic link"
+    if path.is_dir() and path.suffix.lower() in exts:
+        return "folder named like an image"
+    if path.exists() and not path.is_dir() and path.suffix.lower() in exts:
+        return "not a regular file"
+    return None
+
+
 def load_folder(root: str | Path, *, name: str = "folder", references_per_subject: int = 1,
                 min_images: int = 2, reference_pattern: str | None = None, probe_pattern: str | None = None,
                 reference_list: str | Path | None = None, probe_list: str | Path | None = None,
@@ -45,10 +57,14 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
     for p in sorted(root.iterdir()):
         if p.is_file():
             ignored.append({"path": p.name, "reason": "file at the top level (not in a subject folder)"})
+    problems: list[dict] = []
     for sdir in subject_dirs:
         files = []
         for f in sorted(sdir.rglob("*")):
             if not f.is_file():
+                trouble = unusable_entry(f, exts)
+                if trouble:
+                    problems.append({"kind": trouble, "where": sdir.name, "detail": f.relative_to(root).as_posix()})
                 continue
             rel = f.relative_to(root).as_posix()
             if f.suffix.lower() in exts:
@@ -89,9 +105,9 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
             continue
         refs += [Sample(path=f.resolve(), rel=rel, subject=subject, role="reference") for rel, f in chosen]
         probes += [Sample(path=f.resolve(), rel=rel, subject=subject, role="probe") for rel, f in subject_probes]
-    problems = [{"kind": "missing file", "where": what, "detail": f"{rel} is not an image under {root}"}
-                for what, listed in (("dataset.reference_list", ref_set), ("dataset.probe_list", probe_set))
-                for rel in sorted(listed or ()) if rel not in seen]
+    problems += [{"kind": "missing file", "where": what, "detail": f"{rel} is not an image under {root}"}
+                 for what, listed in (("dataset.reference_list", ref_set), ("dataset.probe_list", probe_set))
+                 for rel in sorted(listed or ()) if rel not in seen]
     if not refs:
         raise FrEvalError(f"dataset.root={root}: no subject folder has a reference and a probe "
                           f"({len(subject_dirs)} folders, {len(excluded)} excluded"

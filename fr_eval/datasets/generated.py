@@ -8,12 +8,11 @@ manifest's folder.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, FrEvalError
-from .base import Sample
+from .base import Sample, read_csv_rows
 
 REQUIRED = ("path", "identity")
 ROLES = ("generated", "reference")
@@ -41,49 +40,47 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         raise FrEvalError(f"generated.manifest={mpath} is not a file (a CSV with columns path,identity,method)")
     base = Path(root).expanduser() if root else mpath.parent
     problems, generated, references, targets, seen = [], [], [], {}, {}
-    with open(mpath, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in (*REQUIRED, "method") if c not in header]
-        if missing:
-            raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing)}; the header must have "
-                              f"path,identity,method (found: {', '.join(header) or 'nothing'})")
-        extra = [h for h in header if h not in ("path", "identity", "role")]
-        for line, raw in enumerate(reader, start=2):
-            where = f"{mpath.name}:{line}"
-            if None in raw:
-                problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+    header, raw_rows = read_csv_rows(mpath, "generated.manifest")
+    missing = [c for c in (*REQUIRED, "method") if c not in header]
+    if missing:
+        raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing)}; the header must have "
+                          f"path,identity,method (found: {', '.join(header) or 'nothing'})")
+    extra = [h for h in header if h not in ("path", "identity", "role")]
+    for line, raw in raw_rows:
+        where = f"{mpath.name}:{line}"
+        if None in raw:
+            problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+            continue
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        role = (row.get("role") or "generated").lower()
+        if role not in ROLES:
+            problems.append({"kind": "unknown role", "where": where,
+                             "detail": f"role={row.get('role')} (use {' or '.join(ROLES)})"})
+            continue
+        need = REQUIRED if role == "reference" else (*REQUIRED, "method")
+        empty = [c for c in need if not row.get(c)]
+        if empty:
+            problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
+            continue
+        found = resolve_row_path(row["path"], base, seen, line, where, problems)
+        if found is None:
+            continue
+        full, rel = found
+        meta = tuple((c, row.get(c, "")) for c in extra)
+        if role == "reference":
+            references.append(Sample(path=full, rel=rel, subject=row["identity"], role="reference",
+                                     meta=meta))
+            continue
+        if row.get("target"):
+            t = Path(row["target"]).expanduser()
+            t = t if t.is_absolute() else base / t
+            if not t.is_file():
+                problems.append({"kind": "missing target", "where": where, "detail": str(t)})
                 continue
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-            role = (row.get("role") or "generated").lower()
-            if role not in ROLES:
-                problems.append({"kind": "unknown role", "where": where,
-                                 "detail": f"role={row.get('role')} (use {' or '.join(ROLES)})"})
-                continue
-            need = REQUIRED if role == "reference" else (*REQUIRED, "method")
-            empty = [c for c in need if not row.get(c)]
-            if empty:
-                problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
-                continue
-            found = resolve_row_path(row["path"], base, seen, line, where, problems)
-            if found is None:
-                continue
-            full, rel = found
-            meta = tuple((c, row.get(c, "")) for c in extra)
-            if role == "reference":
-                references.append(Sample(path=full, rel=rel, subject=row["identity"], role="reference",
-                                         meta=meta))
-                continue
-            if row.get("target"):
-                t = Path(row["target"]).expanduser()
-                t = t if t.is_absolute() else base / t
-                if not t.is_file():
-                    problems.append({"kind": "missing target", "where": where, "detail": str(t)})
-                    continue
-                targets[rel] = Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"],
-                                      role="target")
-            generated.append(Sample(path=full, rel=rel, subject=row["identity"], role="generated",
-                                    meta=meta))
+            targets[rel] = Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"],
+                                  role="target")
+        generated.append(Sample(path=full, rel=rel, subject=row["identity"], role="generated",
+                                meta=meta))
     if strict and problems:
         raise FrEvalError(f"{mpath}: {problems_message(problems)} (generated.strict=false skips and lists them)")
     if not generated:

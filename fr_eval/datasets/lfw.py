@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, FrEvalError
-from .base import Dataset, ProtocolPair, Sample
+from .base import Dataset, ProtocolPair, Sample, read_text
 from .folder import load_folder
 
 NAME_RE = re.compile(r"^(?P<name>.+)_(?P<num>\d{4})\.jpg$")
@@ -38,7 +38,7 @@ class Pair:
 def parse_pairs(path: str | Path) -> list[Pair]:
     """Parse LFW's ``pairs.txt``: a header ``<folds> <pairs per class>``, then per fold the
     matched pairs (``name n1 n2``) followed by the mismatched ones (``name1 n1 name2 n2``)."""
-    lines = Path(path).read_text().splitlines()
+    lines = read_text(path, "dataset.pairs").splitlines()
     try:
         folds, per = (int(v) for v in lines[0].split())
     except (IndexError, ValueError) as exc:

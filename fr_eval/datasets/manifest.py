@@ -6,11 +6,10 @@ for breakdowns). Relative paths resolve against ``root`` when given, else the ma
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..errors import ConfigError, FrEvalError
-from .base import Dataset, Sample
+from .base import Dataset, Sample, read_csv_rows
 
 REQUIRED = ("path", "subject", "role")
 ROLES = ("reference", "probe")
@@ -61,37 +60,35 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
         raise FrEvalError(f"dataset.path={mpath} is not a file (a CSV with columns {', '.join(REQUIRED)})")
     base = Path(root).expanduser() if root else mpath.parent
     problems: list[dict] = []
-    with open(mpath, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing_cols = [c for c in REQUIRED if c not in header]
-        if missing_cols:
-            raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing_cols)}; the header must have "
-                              f"{', '.join(REQUIRED)} (found: {', '.join(header) or 'nothing'})")
-        extra = [h for h in header if h not in REQUIRED]
-        rows = []
-        seen: dict[str, int] = {}
-        for line, raw in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-            where = f"{mpath.name}:{line}"
-            if None in raw:  # more fields than the header names
-                problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
-                continue
-            empty = [c for c in REQUIRED if not row.get(c)]
-            if empty:
-                problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
-                continue
-            role = row["role"].lower()
-            if role not in ROLES:
-                problems.append({"kind": "unknown role", "where": where,
-                                 "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
-                continue
-            found = resolve_row_path(row["path"], base, seen, line, where, problems)
-            if found is None:
-                continue
-            full, rel = found
-            meta = tuple((c, row.get(c, "")) for c in extra)
-            rows.append(Sample(path=full, rel=rel, subject=row["subject"], role=role, meta=meta))
+    header, raw_rows = read_csv_rows(mpath, "dataset.path")
+    missing_cols = [c for c in REQUIRED if c not in header]
+    if missing_cols:
+        raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing_cols)}; the header must have "
+                          f"{', '.join(REQUIRED)} (found: {', '.join(header) or 'nothing'})")
+    extra = [h for h in header if h not in REQUIRED]
+    rows = []
+    seen: dict[str, int] = {}
+    for line, raw in raw_rows:
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        where = f"{mpath.name}:{line}"
+        if None in raw:  # more fields than the header names
+            problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+            continue
+        empty = [c for c in REQUIRED if not row.get(c)]
+        if empty:
+            problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
+            continue
+        role = row["role"].lower()
+        if role not in ROLES:
+            problems.append({"kind": "unknown role", "where": where,
+                             "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
+            continue
+        found = resolve_row_path(row["path"], base, seen, line, where, problems)
+        if found is None:
+            continue
+        full, rel = found
+        meta = tuple((c, row.get(c, "")) for c in extra)
+        rows.append(Sample(path=full, rel=rel, subject=row["subject"], role=role, meta=meta))
     with_ref = {s.subject for s in rows if s.role == "reference"}
     for s in rows:
         if s.role == "probe" and s.subject not in with_ref:
