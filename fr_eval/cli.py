@@ -139,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             print("error: disk full while writing; everything committed to the store before is kept and the report "
                   "was not written; free space and run again to resume", file=sys.stderr)
             return 2
+        import sqlite3
+        if isinstance(exc, sqlite3.DatabaseError):
+            print(f"error: the store failed ({' '.join(str(exc).split())}); run again: a damaged store is moved "
+                  f"aside (kept for inspection) and a new one started", file=sys.stderr)
+            return 2
         raise
 
 

@@ -7,7 +7,7 @@ key, the value and what is accepted. Nothing downstream re-parses these keys.
 from __future__ import annotations
 
 import math
-import os
+import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
@@ -121,8 +121,11 @@ def writable_dir(key: str, value) -> str:
         probe = probe.parent
     if not probe.is_dir():
         raise _bad(key, value, f"{probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise _bad(key, value, f"{probe} is not writable")
+    try:  # a real write: permission bits say nothing to root, nor of a read-only mount
+        with tempfile.TemporaryFile(dir=probe, prefix=".fr-eval-write-test-"):
+            pass
+    except OSError as exc:
+        raise _bad(key, value, f"{probe} is not writable ({exc.strerror or exc})") from None
     return str(p)
 
 

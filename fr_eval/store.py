@@ -73,6 +73,12 @@ def quality_checksum(key, estimator, value, reason) -> str:
     return row_checksum(key, reason, estimator.encode(), None, None, value, None)
 
 
+def is_corrupt(exc: BaseException) -> bool:
+    """Whether an SQLite error says the database file is damaged (not locked, not read-only)."""
+    text = str(exc).lower()
+    return any(w in text for w in ("malformed", "not a database", "integrity check", "encrypted"))
+
+
 def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
@@ -95,18 +101,31 @@ class Store:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FrEvalError(f"store_dir={self.dir} cannot be created: {exc.strerror or exc}") from exc
-        if not os.access(self.dir, os.W_OK | os.X_OK):
-            raise FrEvalError(f"store_dir={self.dir} is not writable; give store_dir=<a writable folder>")
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
             if is_disk_full(exc):
                 raise DiskFull(f"disk full while creating the store {self.dir}; free space and run again") from exc
+            if not is_corrupt(exc):
+                raise FrEvalError(f"store_dir={self.dir} cannot be used: {' '.join(str(exc).split())}") from exc
             self.moved_aside = self._move_aside(exc)
             self.db = self._open()
 
     # -- opening, checking, recovering --------------------------------------------------------
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, patience: float = 120.0) -> sqlite3.Connection:
+        """Connect, switch to WAL and check; a store that another process is creating or switching
+        at the same moment answers "locked" without waiting for its busy timeout, so try again."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05 + 0.1 * np.random.default_rng().random())
+
+    def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.dir / DB_NAME, timeout=120)
         try:
             db.execute("PRAGMA journal_mode=WAL")
