@@ -474,7 +474,7 @@ def test_disk_full_one_line_and_no_tmp_files(where, tmp_path, capsys):
     is written: one line, exit 2, nothing half-written left behind, and what was committed is kept."""
     root = need(LFW_SMALL)
     small = tmp_path / "small"
-    mount_small(small, {"kept images": "400k", "database": "96k", "report": "160k"}[where])
+    mount_small(small, {"kept images": "1m", "database": "96k", "report": "160k"}[where])
     try:
         store, out = (tmp_path / "s", small / "r") if where == "report" else (small / "s", tmp_path / "r")
         scenario = ["scenario=4", "colouriser=exemplar"] if where == "kept images" else ["scenario=1"]
@@ -491,3 +491,44 @@ def test_disk_full_one_line_and_no_tmp_files(where, tmp_path, capsys):
             assert n == 120
     finally:
         subprocess.run(["umount", str(small)])
+
+
+def test_truncated_kept_colourisations_are_remade_for_the_examples(tmp_path):
+    """A kept colourisation cut short (a damaged disk, a copy interrupted) is made again, both when
+    the engine needs the image and for the Fig. 2 examples, instead of showing a 'failed' tile."""
+    from fr_eval.colourisers import build_colouriser
+    from fr_eval.runner import colourisation_examples
+    from fr_eval.variants import Colourised
+
+    ds = load_dataset({"type": "folder", "root": str(need(LFW_SMALL)), "limit_subjects": 4})
+    col = build_colouriser("exemplar", {"exemplar": {"type": "exemplar", "seed": 0, "samples": 50, "window": 5}})
+    col.prepare(ds)
+    v = Colourised(col)
+    store = Store(tmp_path / "store")
+    acqs, _ = acquire_all([(s, v) for s in ds.references + ds.probes], FakeSystem(), store, progress=False)
+    kept = sorted((tmp_path / "store" / "images").rglob("*.png"))
+    whole = {p: p.read_bytes() for p in kept}
+    for p in kept:
+        p.write_bytes(whole[p][: len(whole[p]) // 2])
+    rows = colourisation_examples(ds, [v], store, 3)
+    assert len(rows) == 6 and all(img is not None for _, tiles in rows for _, img in tiles)
+    remade = [p for p in kept if p.read_bytes() == whole[p]]
+    assert len(remade) == 6  # the examples' six images were made again, whole, and kept
+    store.close()
+
+
+def test_pixel_limit_is_a_setting(tmp_path, capsys):
+    from fr_eval.images import DEFAULT_MAX_PIXELS, ImageLoadError, set_max_pixels
+
+    face = sorted(need(LFW_SMALL).rglob("*.jpg"))[0]
+    try:
+        set_max_pixels(250 * 250 - 1)
+        with pytest.raises(ImageLoadError, match=r"image too large \(250\u00d7250 px = 62,500 pixels > "
+                                                 r"max_image_pixels=62,499\)"):
+            load_image(face)
+        set_max_pixels(250 * 250)
+        assert load_image(face).shape == (250, 250, 3)
+    finally:
+        set_max_pixels(DEFAULT_MAX_PIXELS)
+    assert main(["max_image_pixels=0", f"out_dir={tmp_path / 'r'}"]) == 2
+    assert "max_image_pixels=0 is not valid: give an integer >= 1" in capsys.readouterr().err
