@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fr_eval.systems.base import Acquisition, Detection
+from fr_eval.systems.base import Acquisition, Detection, TwoStageSystem
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = (PROJECT.parent / "shared").resolve()
@@ -43,6 +43,26 @@ def find_imagemagick():
         if "ImageMagick" in out:
             return exe
     return None
+
+
+class WholeImageSystem(TwoStageSystem):
+    """A two-stage system whose 'face' is the whole image and whose embedding is its mean colour;
+    tests subclass it to make the recogniser fail in chosen ways."""
+
+    name = "whole-image"
+
+    def describe(self):
+        return {"name": self.name, "models": [], "settings": {}}
+
+    def _detect(self, bgr):
+        h, w = bgr.shape[:2]
+        return np.array([[0, 0, w, h]], float), np.array([1.0]), np.zeros((1, 5, 2))
+
+    def _align(self, bgr, det):
+        return bgr
+
+    def _embed(self, crops):
+        return np.stack([c.reshape(-1, 3).mean(0) + 1 for c in crops])
 
 
 class FakeSystem:

@@ -10,7 +10,7 @@ from fr_eval.engine import acquire_all
 from fr_eval.store import Store
 from fr_eval.variants import GREYSCALE, ORIGINAL, Colourised
 
-from conftest import FakeSystem
+from conftest import FakeSystem, WholeImageSystem
 
 
 @pytest.fixture
@@ -167,8 +167,6 @@ def test_store_survives_sigkill(tree, tmp_path):
 def test_unexpected_errors_become_failures(tree, tmp_path):
     """A colouriser raising an unexpected error, or a recogniser failing on one crop, fails
     those samples with a reason; the run goes on."""
-    from fr_eval.systems.base import TwoStageSystem
-
     class Broken:
         name = "broken"
 
@@ -186,23 +184,11 @@ def test_unexpected_errors_become_failures(tree, tmp_path):
                 raise ValueError("boom")
             return grey
 
-    class Picky(TwoStageSystem):
-        name = "picky"
-
-        def describe(self):
-            return {"name": "picky", "models": [], "settings": {}}
-
-        def _detect(self, bgr):
-            h, w = bgr.shape[:2]
-            return np.array([[0, 0, w, h]], float), np.array([1.0]), np.zeros((1, 5, 2))
-
-        def _align(self, bgr, det):
-            return bgr
-
+    class Picky(WholeImageSystem):
         def _embed(self, crops):
             if any(c.mean() > 200 for c in crops):
                 raise RuntimeError("cannot embed")
-            return np.stack([c.reshape(-1, 3).mean(0) + 1 for c in crops])
+            return super()._embed(crops)
 
     ds = load_dataset({"type": "folder", "root": str(tree)})
     Image.new("RGB", (16, 16), (250, 250, 250)).save(tree / "s0" / "5_white.png")

@@ -20,10 +20,9 @@ from fr_eval.datasets import load_dataset
 from fr_eval.engine import acquire_all
 from fr_eval.images import load_image
 from fr_eval.store import Store
-from fr_eval.systems.base import TwoStageSystem
 from fr_eval.variants import ORIGINAL
 
-from conftest import PROJECT, FakeSystem, LFW_SMALL, need
+from conftest import PROJECT, FakeSystem, LFW_SMALL, WholeImageSystem, need
 from robustness_corpus import build_corpus
 
 FIGURES = ("fta", "fta_transaction", "fnmr", "frr", "threshold", "fmr_achieved", "d_prime", "eer", "n_samples",
@@ -264,28 +263,18 @@ def test_truncated_store_file_is_moved_aside(tree, tmp_path, caplog):
     store.close()
 
 
-class FlakyRecogniser(TwoStageSystem):
+class FlakyRecogniser(WholeImageSystem):
     """While ``broken`` (class-wide), fails with an out-of-memory error on every batch and on the
     next ``fail_left`` single crops (the engine retries a failed batch crop by crop)."""
     name = "flaky"
     broken = True
     fail_left = 10 ** 9
 
-    def describe(self):
-        return {"name": "flaky", "models": [], "settings": {}}
-
-    def _detect(self, bgr):
-        h, w = bgr.shape[:2]
-        return np.array([[0, 0, w, h]], float), np.array([1.0]), np.zeros((1, 5, 2))
-
-    def _align(self, bgr, det):
-        return bgr
-
     def _embed(self, crops):
         if FlakyRecogniser.broken and (len(crops) > 1 or FlakyRecogniser.fail_left > 0):
             FlakyRecogniser.fail_left -= len(crops) == 1
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\n(more lines of the library)")
-        return np.stack([c.reshape(-1, 3).mean(0) + 1 for c in crops])
+        return super()._embed(crops)
 
 
 def test_transient_recogniser_error_is_not_cached(tree, tmp_path):

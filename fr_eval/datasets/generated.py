@@ -33,7 +33,7 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
     """Read the manifest; problems (bad rows, unknown roles, missing files or targets, duplicate
     paths) are collected: ``strict`` stops with all of them counted, otherwise the rows are
     skipped and listed in ``GeneratedSet.problems``."""
-    from .manifest import problems_message, relative_to, resolve_row_path
+    from .manifest import problems_message, relative_to, row_file
 
     mpath = Path(path).expanduser()
     if not mpath.is_file():
@@ -62,11 +62,10 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         if empty:
             problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
             continue
-        found = resolve_row_path(row["path"], base, seen, line, where, problems)
+        found = row_file(row, base, seen, line, where, problems, extra)
         if found is None:
             continue
-        full, rel = found
-        meta = tuple((c, row.get(c, "")) for c in extra)
+        full, rel, meta = found
         if role == "reference":
             references.append(Sample(path=full, rel=rel, subject=row["identity"], role="reference",
                                      meta=meta))

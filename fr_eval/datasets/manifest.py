@@ -42,6 +42,16 @@ def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str,
     return full.resolve(), relative_to(full, base)
 
 
+def row_file(row: dict, base: Path, seen: dict, line: int, where: str, problems: list,
+             extra: list[str]) -> tuple[Path, str, tuple] | None:
+    """A manifest row's (resolved path, relative path, metadata pairs of the ``extra`` columns), or
+    None with the problem recorded (see :func:`resolve_row_path`)."""
+    found = resolve_row_path(row["path"], base, seen, line, where, problems)
+    if found is None:
+        return None
+    return (*found, tuple((c, row.get(c, "")) for c in extra))
+
+
 def relative_to(full: Path, base: Path) -> str:
     """``full`` relative to ``base`` (POSIX separators), or its absolute path when outside it."""
     try:
@@ -83,11 +93,10 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
             problems.append({"kind": "unknown role", "where": where,
                              "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
             continue
-        found = resolve_row_path(row["path"], base, seen, line, where, problems)
+        found = row_file(row, base, seen, line, where, problems, extra)
         if found is None:
             continue
-        full, rel = found
-        meta = tuple((c, row.get(c, "")) for c in extra)
+        full, rel, meta = found
         rows.append(Sample(path=full, rel=rel, subject=row["subject"], role=role, meta=meta))
     with_ref = {s.subject for s in rows if s.role == "reference"}
     for s in rows:
