@@ -413,14 +413,15 @@ def test_kill_while_writing_the_report_leaves_no_half_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_workers_exit_when_the_main_process_is_killed(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_exit_when_the_main_process_is_killed(sig, tmp_path):
     root = need(LFW_SMALL)
     p = cli(["scenario=[1,2,3]", "system=sface", f"dataset.root={root}", "progress=false", "workers=2",
              "parallel=process", "batch_size=2", f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}"])
     assert _wait_for_rows(tmp_path / "s" / "store.sqlite", 6, p), "the run ended before it could be killed"
     workers = children(p.pid)
     assert len(workers) >= 2
-    p.send_signal(signal.SIGKILL)
+    p.send_signal(sig)
     p.wait(timeout=60)
     deadline = time.time() + 20
     while time.time() < deadline and any(alive(w) for w in workers):
