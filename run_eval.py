@@ -1,8 +1,2 @@
-#!/usr/bin/env python
-"""fr-eval's main command: ``python run_eval.py scenario=4`` (see README.md)."""
-import sys
-
-from fr_eval.cli import main
-
-if __name__ == "__main__":
-    sys.exit(main())
+from fr_eval.cli import main  # `python run_eval.py ...` is the same as `fr-eval ...` (see README.md)
+if __name__ == "__main__": raise SystemExit(main())  # noqa: E701  (guarded: worker processes import this file)

@@ -1,38 +1,57 @@
-"""``python run_eval.py key=value ...``: Hydra-style overrides, one-line errors."""
+"""``fr-eval key=value ...`` (also ``python -m fr_eval`` and ``python run_eval.py``): Hydra-style
+overrides, one-line errors."""
 from __future__ import annotations
 
-import json
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
 CONF_DIR = Path(__file__).resolve().parent / "conf"
-DATASETS_DIR = PROJECT / "datasets"
+#: the checkout fr-eval runs from, if it runs from one (relative dataset roots are also tried there)
+CHECKOUT = Path(__file__).resolve().parents[1]
+if not (CHECKOUT / "pyproject.toml").is_file():
+    CHECKOUT = None
 
-USAGE = """usage: python run_eval.py [key=value ...] [--cfg]
+USAGE = """usage: fr-eval [key=value ...] [--cfg]
+       fr-eval --replay reports/<run>/config.yaml [key=value ...]
 
   scenario=1|2|3|4|5|all|[1,4]   which rows of the paper's Table 3 to compute
   scenario=generated generated.manifest=<csv>
                                  identity-preservation audit of generated images
-  dataset=<name> dataset.root=<dir>   a config in datasets/ ({datasets})
+  dataset=<name> dataset.root=<dir>   a dataset config ({datasets}; your own: ./datasets/<name>.yaml)
   system=arcface|sface|auto      face system; arcface: system.pack=<name> or
                                  system.detector=<det.onnx> system.recogniser=<rec.onnx>
   colouriser=<name>|[a,b]        colourisers for scenarios 4 and 5 ({colourisers})
   fmr=0.001                      operating point as a fraction (0.001 = 0.1%)
-  out_dir=reports/<name>         where the report goes
-  --cfg                          print the resolved config and exit
+  out_dir=reports/<name>         where the report goes (default ./reports/<date_time>)
+  store_dir=<dir>                the store of acquisitions (default $XDG_CACHE_HOME/fr-eval/store)
+  --cfg                          print the resolved config as YAML and exit
+  --replay <config.yaml>         run a past run's resolved config again (same figures), with overrides
 """
 
 
+def user_datasets_dir() -> Path:
+    """Your own dataset configs: ``./datasets/*.yaml`` of the working directory."""
+    return Path.cwd() / "datasets"
+
+
+def dataset_names() -> list[str]:
+    shipped = {p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")}
+    return sorted(shipped | {p.stem for p in user_datasets_dir().glob("*.yaml")})
+
+
 def _register_datasets():
+    """Your own dataset configs join the shipped ones (a shipped name wins; see datasets/README.md)."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     cs = ConfigStore.instance()
-    for f in sorted(DATASETS_DIR.glob("*.yaml")):
-        cs.store(group="dataset", name=f.stem, node=OmegaConf.load(f))
+    shipped = {p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")}
+    for f in sorted(user_datasets_dir().glob("*.yaml")):
+        if f.stem not in shipped:
+            cs.store(group="dataset", name=f.stem, node=OmegaConf.load(f))
 
 
 def _one_line(exc: Exception, overrides: list[str] = ()) -> str:
@@ -63,16 +82,28 @@ def _valid_keys(key: str, overrides) -> list[str]:
         cfg = compose([o for o in overrides if o.split("=", 1)[0] in ("dataset", "system")])
         node = OmegaConf.select(cfg, parent) if parent else cfg
     except Exception:
-        return ["(see fr_eval/conf/config.yaml)"]
+        return ["(see fr-eval --cfg)"]
     if not isinstance(node, DictConfig):
-        return ["(see fr_eval/conf/config.yaml)"]
+        return ["(see fr-eval --cfg)"]
     return [f"{parent}.{k}" if parent else k for k in node.keys()]
+
+
+def cache_dir(*parts: str) -> str:
+    """fr-eval's folder in the user's cache: ``$XDG_CACHE_HOME/fr-eval`` (the XDG base-directory
+    rule: used only when set to an absolute path), else ``~/.cache/fr-eval``."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return str(root.joinpath("fr-eval", *parts))
 
 
 def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
 
+    OmegaConf.register_new_resolver("fr_eval.cache", cache_dir, replace=True)
     _register_datasets()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=overrides)
@@ -91,15 +122,46 @@ def resolve_config(overrides: list[str]) -> dict:
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{key} must be given, e.g. {key}=<value>") from exc
+    return finish(plain)
+
+
+def finish(plain: dict) -> dict:
+    """Validate a plain config and make its paths absolute (dataset paths relative to the working
+    directory, else to the checkout when fr-eval runs from one)."""
     from .config import validate
+
     validate(plain)
     ds = plain["dataset"]
     for key in ("root", "path"):
         value = ds.get(key)
         if value and not Path(value).expanduser().is_absolute() and not Path(value).exists() \
-                and (PROJECT / value).exists():
-            ds[key] = str((PROJECT / value).resolve())  # relative to the project when not to the cwd
+                and CHECKOUT is not None and (CHECKOUT / value).exists():
+            ds[key] = str((CHECKOUT / value).resolve())
+    for key in ("out_dir", "store_dir"):
+        plain[key] = str(Path(plain[key]).expanduser().resolve())
     return plain
+
+
+def replay_config(path: str, overrides: list[str]) -> dict:
+    """A past run's resolved ``config.yaml`` with ``key=value`` overrides; a new ``out_dir`` unless
+    one is given, so the past report is never overwritten."""
+    from omegaconf import OmegaConf
+
+    from .errors import ConfigError
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ConfigError(f"--replay {path}: no such file (give a report's config.yaml)")
+    base = OmegaConf.load(p)
+    bad = [o for o in overrides if "=" not in o or o.split("=", 1)[0] in ("dataset", "system")]
+    if bad:
+        raise ConfigError(f"--replay takes key=value overrides of the saved config, not {bad[0]} (group choices "
+                          f"are fixed by the run being replayed)")
+    merged = OmegaConf.merge(base, OmegaConf.from_dotlist(overrides))
+    plain = OmegaConf.to_container(merged, resolve=True)
+    if not any(o.startswith("out_dir=") for o in overrides):
+        plain["out_dir"] = str(Path("reports") / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    return finish(plain)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,18 +169,24 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import FrEvalError
 
     if any(a in ("-h", "--help") for a in argv):
-        print(USAGE.format(datasets=", ".join(sorted(p.stem for p in DATASETS_DIR.glob("*.yaml"))),
-                           colourisers="exemplar, precomputed, or your own under colourisers.<name>"))
+        print(USAGE.format(datasets=", ".join(dataset_names()),
+                           colourisers="exemplar, precomputed, deoldify-*, or your own under colourisers.<name>"))
         return 0
     show_cfg = "--cfg" in argv
     overrides = [a for a in argv if a != "--cfg"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = resolve_config(overrides)
+        if overrides and overrides[0].startswith("--replay"):
+            path = overrides[0].split("=", 1)[1] if "=" in overrides[0] else (overrides[1:2] or [""])[0]
+            rest = overrides[1:] if "=" in overrides[0] else overrides[2:]
+            cfg = replay_config(path, rest)
+        else:
+            cfg = resolve_config(overrides)
         if show_cfg:
-            print(json.dumps(cfg, indent=2))
+            from omegaconf import OmegaConf
+            print(OmegaConf.to_yaml(cfg), end="")
             return 0
-        return run_and_report(cfg)
+        return run_and_report(cfg, invocation(argv))
     except FrEvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -151,7 +219,14 @@ def main(argv: list[str] | None = None) -> int:
 EXIT_TRANSIENT = 3
 
 
-def run_and_report(cfg: dict) -> int:
+def invocation(argv: list[str]) -> dict:
+    """How this run was started, for the report: the command line and the working directory."""
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "fr-eval"
+    prog = "python -m fr_eval" if prog == "__main__.py" else ("fr-eval" if prog in ("", "-c") else prog)
+    return {"argv": list(argv), "command": " ".join(shlex.quote(a) for a in [prog, *argv]), "cwd": str(Path.cwd())}
+
+
+def run_and_report(cfg: dict, how: dict | None = None) -> int:
     """Run and write the report into a staging folder that becomes ``out_dir`` once complete."""
     from .report_io import StagedDir
 
@@ -163,7 +238,7 @@ def run_and_report(cfg: dict) -> int:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         try:
-            result = _run_and_write(cfg, staging, audit)
+            result = _run_and_write(cfg, staging, audit, how or invocation([]))
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()
@@ -179,15 +254,19 @@ def run_and_report(cfg: dict) -> int:
     return 0
 
 
-def _run_and_write(cfg: dict, out: Path, audit: bool):
+def _run_and_write(cfg: dict, out: Path, audit: bool, how: dict):
     if audit:
         from .audit import run_audit
         from .report_audit import write_audit_report
         result = run_audit(cfg, progress=bool(cfg.get("progress", True)))
+    else:
+        from .runner import run
+        result = run(cfg, progress=bool(cfg.get("progress", True)))
+    result.context["invocation"] = {**how, "replay": f"fr-eval --replay {Path(cfg['out_dir']) / 'config.yaml'}"}
+    result.context["paths"] = {"out_dir": cfg["out_dir"], "store_dir": cfg["store_dir"]}
+    if audit:
         write_audit_report(out, result, cfg)
     else:
         from .report import write_report
-        from .runner import run
-        result = run(cfg, progress=bool(cfg.get("progress", True)))
         write_report(out, result, cfg)
     return result

@@ -58,6 +58,17 @@ def table3_rows(rows, fmr) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def run_notes(ctx: dict) -> list[str]:
+    """How the run was started and where its files are (from the CLI; absent for library calls)."""
+    how, paths = ctx.get("invocation"), ctx.get("paths")
+    notes = []
+    if how:
+        notes.append(f"Command: `{how['command']}` in {how['cwd']}; to run it again: `{how['replay']}`.")
+    if paths:
+        notes.append(f"Store: {paths['store_dir']}; this report: {paths['out_dir']}.")
+    return notes
+
+
 def machine_notes(engine: dict) -> list[str]:
     """Warnings a reader must see beside the figures: samples lost to errors of the machine, damaged
     store rows computed again."""
@@ -180,7 +191,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         f"impostor scores for FMR <= {fmr_label(fmr)}; {thr['impostors_allowed']} false matches allowed; "
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
-    ] + machine_notes(ctx["engine"]))
+    ] + machine_notes(ctx["engine"]) + run_notes(ctx))
     clean_rows = _clean(result.rows)
     ha, ba = pairs_accuracy_rows(clean_rows)
     if ba:
@@ -360,6 +371,7 @@ def write_html(out: Path, result, config: dict, env: dict, h3, b3, extra=()) -> 
 td,th{{border:1px solid #bbb;padding:3px 8px;font-size:90%}}th{{background:#eee}}img{{max-width:49%}}</style></head><body>
 <h1>fr-eval report: {escape(t1['dataset'])}, system {escape(ctx['system']['name'])}</h1>
 {''.join(f'<p class="warning"><strong>{escape(n)}</strong></p>' for n in machine_notes(ctx['engine']))}
+{''.join(f'<p>{escape(n)}</p>' for n in run_notes(ctx))}
 <p>{escape(ctx['system_choice'])}. Rates in the tables are percentages; <code>metrics.json</code> holds every
 figure as a fraction with its 95% interval. Threshold {thr['threshold']:.4f} (cosine similarity, match if &ge;)
 fixed on {thr['n_impostor']} baseline impostor scores for FMR &le; {100 * float(config['fmr']):g}%

@@ -9,7 +9,7 @@ import numpy as np
 
 from .provenance import environment
 from .report_io import write_csv
-from .report import _atomic_write, _clean, _write_table, machine_notes, html_img, html_table, pct, plot_det
+from .report import _atomic_write, _clean, _write_table, machine_notes, run_notes, html_img, html_table, pct, plot_det
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
@@ -71,7 +71,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     ]
     h, b = group_table(result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}], "method",
                        True, with_target)
-    notes += machine_notes(ctx["engine"])
+    notes += machine_notes(ctx["engine"]) + run_notes(ctx)
     _write_table(out, "generated_methods", h, b, "Identity preservation by method", notes)
     for key, rows in result.groups.items():
         if key != "method":

@@ -31,16 +31,18 @@ class ScenarioSet:
     source: str = ""
 
 
-def scenarios_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "scenarios"
+def scenario_dirs() -> list[Path]:
+    """Where ``scenarios=<name>`` is looked up: ``./scenarios`` of the working directory (your own
+    sets), then the sets shipped inside the package."""
+    return [Path.cwd() / "scenarios", Path(__file__).resolve().parent / "scenario_sets"]
 
 
 def load_scenario_set(name_or_path: str) -> ScenarioSet:
     p = Path(name_or_path)
     if not p.suffix:
-        p = scenarios_dir() / f"{name_or_path}.yaml"
+        p = next((d / f"{name_or_path}.yaml" for d in scenario_dirs() if (d / f"{name_or_path}.yaml").is_file()), p)
     if not p.is_file():
-        known = sorted(q.stem for q in scenarios_dir().glob("*.yaml"))
+        known = sorted({q.stem for d in scenario_dirs() for q in d.glob("*.yaml")})
         raise ConfigError(f"scenarios={name_or_path} not found; choose from {', '.join(known)} or give a YAML path")
     raw = OmegaConf.to_container(OmegaConf.load(p), resolve=True)
     out = {}

@@ -1,4 +1,5 @@
-"""Datasets, picked by ``dataset.type`` in the config (one YAML per dataset in ``datasets/``)."""
+"""Datasets, picked by ``dataset.type`` in the config (one YAML per dataset in ``fr_eval/conf/dataset/``,
+and your own in ``./datasets/``)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,0 +1,7 @@
+"""``python -m fr_eval key=value ...``: the same as the ``fr-eval`` command."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":  # worker processes (spawn) must not run it again
+    sys.exit(main())
