@@ -47,71 +47,136 @@ def pair_scores(ref: SideData, probe: SideData, pairs: np.ndarray) -> tuple[np.n
     return scores, both
 
 
+@dataclass(frozen=True)
+class RowScores:
+    """Everything one Table 3 row's figures are computed from: the evaluate stage's input.
+
+    ``genuine``: one score per genuine attempt, NaN where the attempt could not be compared (a
+    sample failed to acquire, or a score file has no score for it). ``attempt_subject``: the
+    subject index of each attempt (None when unknown: intervals are then not given).
+    ``sample_failed`` / ``sample_subject`` / ``sample_is_reference``: one entry per sample of the
+    row (None when only scores are known: the FTA is then the transaction-level one).
+    ``impostor``: the impostor scores the row's FMR figures use (the baseline's, as the paper).
+    """
+
+    genuine: np.ndarray
+    impostor: np.ndarray
+    n_subjects: int = 0
+    attempt_subject: np.ndarray | None = None
+    sample_failed: np.ndarray | None = None
+    sample_subject: np.ndarray | None = None
+    sample_is_reference: np.ndarray | None = None
+
+    @classmethod
+    def from_sides(cls, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, impostor: np.ndarray,
+                   ref_subject_idx: np.ndarray, probe_subject_idx: np.ndarray, n_subjects: int) -> "RowScores":
+        n_gen = len(genuine_pairs)
+        return cls(genuine=scores_or_nan(ref, probe, genuine_pairs), impostor=np.asarray(impostor, np.float64),
+                   n_subjects=n_subjects,
+                   attempt_subject=probe_subject_idx[genuine_pairs[:, 1]] if n_gen else np.zeros(0, dtype=int),
+                   sample_failed=np.concatenate([~ref.ok, ~probe.ok]),
+                   sample_subject=np.concatenate([ref_subject_idx, probe_subject_idx]),
+                   sample_is_reference=np.concatenate([np.ones(ref.ok.size, bool), np.zeros(probe.ok.size, bool)]))
+
+
 def evaluate_row(*, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, impostor_scores: np.ndarray,
                  thresholds: dict, fmr_target: float, ref_subject_idx: np.ndarray,
                  probe_subject_idx: np.ndarray, n_subjects: int, bootstrap: dict) -> tuple[dict, np.ndarray]:
+    """Figures for one row from acquisitions (see :func:`row_figures`)."""
+    rs = RowScores.from_sides(ref, probe, genuine_pairs, impostor_scores, ref_subject_idx, probe_subject_idx,
+                              n_subjects)
+    return row_figures(rs, thresholds=thresholds, fmr_target=fmr_target, bootstrap=bootstrap)
+
+
+def _interval_kw(bootstrap: dict) -> dict:
+    return dict(n_resamples=bootstrap.get("n_resamples", 1000), confidence=bootstrap.get("confidence", 0.95),
+                seed=bootstrap.get("seed", 0))
+
+
+def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap: dict) -> tuple[dict, np.ndarray]:
     """Figures for one row. ``thresholds`` maps each FMR to the threshold fixed on the baseline.
 
-    Returns (figures, genuine scores of compared pairs).
+    Returns (figures, genuine scores of the compared attempts).
     """
-    gen, compared = pair_scores(ref, probe, genuine_pairs)
+    compared = np.isfinite(rs.genuine)
+    gen = rs.genuine[compared]
+    imp = rs.impostor
     thr = thresholds[fmr_target]
-    n_samples = ref.ok.size + probe.ok.size
-    n_failed = int((~ref.ok).sum() + (~probe.ok).sum())
-    fta = n_failed / n_samples
-    n_gen = len(genuine_pairs)
+    n_gen = rs.genuine.size
     failed_tx = ~compared
+    fta_tx = float(failed_tx.mean()) if n_gen else float("nan")
+    known_samples = rs.sample_failed is not None
+    if known_samples:
+        n_samples, n_failed = int(rs.sample_failed.size), int(rs.sample_failed.sum())
+        fta = n_failed / n_samples
+    else:  # scores only: the share of genuine attempts without a score
+        n_samples, n_failed, fta = None, int(failed_tx.sum()), fta_tx
     fnmr = M.fnmr_at(gen, thr)
-    fnmr_ = 0.0 if gen.size == 0 else fnmr
-    eer, eer_thr = M.eer(gen, impostor_scores) if gen.size and impostor_scores.size else (float("nan"),) * 2
-
-    # per-subject counts for the intervals (subjects are the resampling unit)
-    def per_subject(idx, values):
-        return np.bincount(idx, weights=values, minlength=n_subjects)
-
-    failed_s = per_subject(ref_subject_idx, ~ref.ok) + per_subject(probe_subject_idx, ~probe.ok)
-    samples_s = per_subject(ref_subject_idx, np.ones(ref.ok.size)) + per_subject(probe_subject_idx, np.ones(probe.ok.size))
-    gen_subject = probe_subject_idx[genuine_pairs[:, 1]] if n_gen else np.zeros(0, dtype=int)
-    attempts_s = np.bincount(gen_subject, minlength=n_subjects).astype(float)
-    compared_s = np.bincount(gen_subject[compared], minlength=n_subjects).astype(float)
-    fnm_s = np.bincount(gen_subject[compared][gen < thr], minlength=n_subjects).astype(float)
-    failed_tx_s = np.bincount(gen_subject[failed_tx], minlength=n_subjects).astype(float)
-    kw = dict(n_resamples=bootstrap.get("n_resamples", 1000), confidence=bootstrap.get("confidence", 0.95),
-              seed=bootstrap.get("seed", 0))
+    n_fnm = int((gen < thr).sum())
+    eer, eer_thr = M.eer(gen, imp) if gen.size and imp.size else (float("nan"),) * 2
     row = {
-        "n_samples": int(n_samples),
+        "n_samples": n_samples,
         "n_failed": n_failed,
-        "n_failed_references": int((~ref.ok).sum()),
-        "n_failed_probes": int((~probe.ok).sum()),
+        "n_failed_references": int(rs.sample_failed[rs.sample_is_reference].sum()) if known_samples else None,
+        "n_failed_probes": int(rs.sample_failed[~rs.sample_is_reference].sum()) if known_samples else None,
         "fta": fta,
-        "fta_transaction": float(failed_tx.mean()) if n_gen else float("nan"),
+        "fta_level": "sample" if known_samples else "transaction",
+        "fta_transaction": fta_tx,
         "n_genuine": int(n_gen),
         "n_genuine_compared": int(gen.size),
-        "n_impostor": int(impostor_scores.size),
+        "n_impostor": int(imp.size),
         "fmr_target": fmr_target,
         "threshold": thr,
-        "fmr_achieved": M.fmr_at(impostor_scores, thr),
-        "n_false_non_matches": int((gen < thr).sum()),
+        "fmr_achieved": M.fmr_at(imp, thr),
+        "n_false_non_matches": n_fnm,
         "fnmr": fnmr,
-        "frr": M.frr(fta, fnmr_),
-        "frr_transaction": float((failed_tx.sum() + (gen < thr).sum()) / n_gen) if n_gen else float("nan"),
-        "far": M.far(M.fmr_at(impostor_scores, thr), fta),
-        "d_prime": M.d_prime(gen, impostor_scores),
+        "frr": M.frr(fta, 0.0 if gen.size == 0 else fnmr),
+        "frr_transaction": float((failed_tx.sum() + n_fnm) / n_gen) if n_gen else float("nan"),
+        "far": M.far(M.fmr_at(imp, thr), fta),
+        "d_prime": M.d_prime(gen, imp),
         "eer": eer,
         "eer_threshold": eer_thr,
         "genuine_mean": float(gen.mean()) if gen.size else float("nan"),
         "genuine_std": float(gen.std()) if gen.size else float("nan"),
         "fnmr_at": {str(f): M.fnmr_at(gen, t) for f, t in thresholds.items()},
-        "fmr_achieved_at": {str(f): M.fmr_at(impostor_scores, t) for f, t in thresholds.items()},
+        "fmr_achieved_at": {str(f): M.fmr_at(imp, t) for f, t in thresholds.items()},
         "threshold_at": {str(f): t for f, t in thresholds.items()},
-        "intervals": {
-            "fta": M.rate_interval(failed_s, samples_s, **kw).as_dict(),
-            "fta_transaction": M.rate_interval(failed_tx_s, attempts_s, **kw).as_dict(),
-            "fnmr": M.rate_interval(fnm_s, compared_s, **kw).as_dict(),
-            "frr": M.frr_interval(failed_s, samples_s, fnm_s, compared_s, attempts_s, **kw).as_dict(),
-        },
+        "intervals": row_intervals(rs, compared, gen < thr, _interval_kw(bootstrap)),
     }
     return row, gen
+
+
+def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict) -> dict:
+    """95% intervals of a row's rates, resampling subjects (none where subjects are unknown)."""
+    none = M.Interval(float("nan"), float("nan"), "none (subjects unknown)").as_dict()
+    if rs.attempt_subject is None:
+        return {"fta": none, "fta_transaction": none, "fnmr": none, "frr": none}
+    n = rs.n_subjects
+
+    def count(idx, weights=None):
+        return np.bincount(idx, weights=weights, minlength=n).astype(float)
+
+    subj = rs.attempt_subject
+    attempts_s, compared_s = count(subj), count(subj[compared])
+    fnm_s, failed_tx_s = count(subj[compared][fnm]), count(subj[~compared])
+    if rs.sample_failed is not None:
+        failed_s, samples_s = count(rs.sample_subject, rs.sample_failed), count(rs.sample_subject)
+    else:
+        failed_s, samples_s = failed_tx_s, attempts_s
+    return {
+        "fta": M.rate_interval(failed_s, samples_s, **kw).as_dict(),
+        "fta_transaction": M.rate_interval(failed_tx_s, attempts_s, **kw).as_dict(),
+        "fnmr": M.rate_interval(fnm_s, compared_s, **kw).as_dict(),
+        "frr": M.frr_interval(failed_s, samples_s, fnm_s, compared_s, attempts_s, **kw).as_dict(),
+    }
+
+
+def scores_or_nan(ref: SideData, probe: SideData, pairs: np.ndarray) -> np.ndarray:
+    """A score per pair, NaN where a sample failed to acquire."""
+    out = np.full(len(pairs), np.nan)
+    s, both = pair_scores(ref, probe, pairs)
+    out[both] = s
+    return out
 
 
 def scores_or_fail(ref: SideData, probe: SideData, pairs: np.ndarray) -> np.ndarray:
