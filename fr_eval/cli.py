@@ -232,7 +232,7 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
 
     t0 = time.perf_counter()
     out = Path(cfg["out_dir"])
-    audit = str(cfg.get("scenario")) == "generated"
+    audit = "scores" if cfg.get("scores") else str(cfg.get("scenario")) == "generated"
     with StagedDir(out) as staging:
         handler = logging.FileHandler(staging / "run.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -242,7 +242,10 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()
-    print((out / ("generated_methods.md" if audit else "table3.md")).read_text())
+    print((out / ("generated_methods.md" if audit is True else "table3.md")).read_text())
+    if audit == "scores":
+        print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; from score files)")
+        return 0
     engine = result.context["engine"]
     print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; {engine['computed']} acquisitions computed, "
           f"{engine['reused']} reused from the store)")
@@ -254,8 +257,12 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
     return 0
 
 
-def _run_and_write(cfg: dict, out: Path, audit: bool, how: dict):
-    if audit:
+def _run_and_write(cfg: dict, out: Path, audit, how: dict):
+    """``audit``: True for the generator audit, "scores" for score import, False for scenarios."""
+    if audit == "scores":
+        from .report_scores import import_scores
+        result = import_scores(cfg)
+    elif audit:
         from .audit import run_audit
         from .report_audit import write_audit_report
         result = run_audit(cfg, progress=bool(cfg.get("progress", True)))
@@ -264,7 +271,10 @@ def _run_and_write(cfg: dict, out: Path, audit: bool, how: dict):
         result = run(cfg, progress=bool(cfg.get("progress", True)))
     result.context["invocation"] = {**how, "replay": f"fr-eval --replay {Path(cfg['out_dir']) / 'config.yaml'}"}
     result.context["paths"] = {"out_dir": cfg["out_dir"], "store_dir": cfg["store_dir"]}
-    if audit:
+    if audit == "scores":
+        from .report_scores import write_score_report
+        write_score_report(out, result, cfg)
+    elif audit:
         write_audit_report(out, result, cfg)
     else:
         from .report import write_report

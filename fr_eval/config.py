@@ -142,11 +142,17 @@ TOP_LEVEL = [
     ("progress", boolean),
     ("max_image_pixels", lambda k, v: integer(k, v, 1)),
     ("verify_hashes", boolean),
+    ("score_kind", lambda k, v: choice(k, v, ("similarity", "distance"))),
+    ("format", lambda k, v: None if v in (None, "", "null") else choice(k, v, ("csv", "parquet", "bob4", "bob5",
+                                                                                "pyeer"))),
 ]
 NESTED = [
     ("bootstrap", "n_resamples", lambda k, v: integer(k, v, 1)),
     ("bootstrap", "confidence", fraction),
     ("report", "examples", lambda k, v: integer(k, v, 0)),
+    ("report", "export", boolean),
+    ("report", "export_impostors", lambda k, v: choice(k, v, ("all", "sample", "none"))),
+    ("report", "export_sample", lambda k, v: integer(k, v, 1)),
     ("edc", "max_discard", fraction),
     ("dataset", "limit_subjects", positive_or_null),
     ("dataset", "min_images", lambda k, v: integer(k, v, 1)),

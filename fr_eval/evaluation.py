@@ -253,3 +253,61 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
             },
         })
     return out
+
+
+@dataclass(frozen=True)
+class TableEvaluation:
+    """Table 3 from a score table (score import): one figures dict per row, the thresholds fixed on
+    the baseline row's impostors, and each row's compared genuine and impostor scores (for the DET)."""
+
+    rows: list
+    baseline: str
+    thresholds: dict
+    scores: dict
+    subjects_known: bool
+
+
+def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
+                   baseline: str | None = None) -> TableEvaluation:
+    """The figures of every row of a :class:`~fr_eval.scores.ScoreTable`.
+
+    Thresholds are fixed on the impostor scores of ``baseline`` (default: the first row that has
+    impostor comparisons) and used unchanged in every row, as in the paper; a row without impostor
+    comparisons of its own uses the baseline's. Genuine comparisons without a score count as
+    attempts that failed to acquire (the FTA is then transaction-level); impostor comparisons
+    without a score are left out and counted. Intervals resample subjects when every genuine
+    comparison names its probe's subject.
+    """
+    from .errors import FrEvalError
+
+    labels = table.rows()
+    imp_of = {r: table.score[(table.row == r) & ~table.genuine] for r in labels}
+    with_imp = [r for r in labels if imp_of[r].size]
+    if baseline is None:
+        if not with_imp:
+            raise FrEvalError("the scores hold no impostor comparison, so no threshold can be fixed")
+        baseline = with_imp[0]
+    if baseline not in labels or not imp_of[baseline].size:
+        raise FrEvalError(f"score_baseline={baseline} is not a row with impostor comparisons; rows: {', '.join(labels)}")
+    base_imp = imp_of[baseline][np.isfinite(imp_of[baseline])]
+    thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in fmrs}
+    gen_mask = table.genuine
+    known = bool(gen_mask.any()) and all(str(s) != "" for s in table.probe_subject[gen_mask])
+    subjects = sorted({str(s) for s in table.probe_subject[gen_mask]}) if known else []
+    sidx = {s: i for i, s in enumerate(subjects)}
+    rows, scores = [], {}
+    for r in labels:
+        m = (table.row == r) & gen_mask
+        if not m.any():  # impostor comparisons only (a baseline's): no Table 3 row of its own
+            continue
+        own = imp_of[r] if imp_of[r].size else imp_of[baseline]
+        imp = own[np.isfinite(own)]
+        rs = RowScores(genuine=table.score[m], impostor=imp, n_subjects=len(subjects),
+                       attempt_subject=np.array([sidx[str(s)] for s in table.probe_subject[m]], dtype=int)
+                       if known else None)
+        figures, gen = row_figures(rs, thresholds=thresholds, fmr_target=fmr, bootstrap=bootstrap)
+        figures.update(label=r, scenario=r, colouriser=None, n_impostor_without_score=int(own.size - imp.size),
+                       impostor_scores_from="this row" if imp_of[r].size else f"row {baseline} (baseline)")
+        rows.append(figures)
+        scores[r] = {"genuine": gen, "impostor": imp}
+    return TableEvaluation(rows=rows, baseline=baseline, thresholds=thresholds, scores=scores, subjects_known=known)

@@ -43,17 +43,19 @@ def fmr_label(f: float) -> str:
     return f"{100 * f:g}%"
 
 
-def table3_rows(rows, fmr) -> tuple[list[str], list[list[str]]]:
-    """The paper's Table 3 columns (scenario, d', FTA, FNMR, FRR), then the other figures."""
+def table3_rows(rows, fmr, threshold_header: str = "Threshold (cosine)",
+                threshold_sign: float = 1.0) -> tuple[list[str], list[list[str]]]:
+    """The paper's Table 3 columns (scenario, d', FTA, FNMR, FRR), then the other figures.
+    ``threshold_sign=-1`` shows thresholds of distances read as negated similarities."""
     fl = fmr_label(fmr)
     others = [f for f in (rows[0]["fnmr_at"] if rows else {}) if float(f) != fmr]
     header = (["Scenario", "d'", "FTA (%)", f"FNMR at FMR={fl} (%)", f"FRR at FMR={fl} (%)",
                "FTA transaction (%)", "EER (%)"] + [f"FNMR at FMR={fmr_label(float(f))} (%)" for f in others]
-              + ["Threshold (cosine)", "FMR achieved (%)", "Genuine compared", "Impostor compared"])
+              + [threshold_header, "FMR achieved (%)", "Genuine compared", "Impostor compared"])
     body = [[r["label"], "n/a" if r["d_prime"] is None or not math.isfinite(r["d_prime"]) else f"{r['d_prime']:.3f}",
              pct(r["fta"]), pct(r["fnmr"]), pct(r["frr"]), pct(r["fta_transaction"]), pct(r["eer"])]
             + [pct(r["fnmr_at"][f]) for f in others]
-            + [f"{r['threshold']:.4f}", pct(r["fmr_achieved"], 4), str(r["n_genuine_compared"]),
+            + [f"{threshold_sign * r['threshold']:.4f}", pct(r["fmr_achieved"], 4), str(r["n_genuine_compared"]),
                str(r["n_impostor"])] for r in rows]
     return header, body
 
@@ -214,6 +216,9 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
     write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
                                     "det_score", "n_faces", "bbox"], result.samples)
+    if (config.get("report") or {}).get("export", True) and result.comparisons:
+        from .scores import export_scores
+        export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
     np.savez_compressed(out / "scores.npz", **{f"{k}|{kind}": v[kind] for k, v in result.scores.items()
                                                for kind in ("genuine", "impostor")})
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,

@@ -14,7 +14,9 @@ from .colourisers import build_colouriser
 from .datasets import load_dataset
 from .engine import acquire_and_score
 from .errors import ConfigError
-from .evaluation import SideData, breakdown, compared_mask, evaluate_row, pair_scores, pairs_accuracy
+from .evaluation import (SideData, breakdown, compared_mask, evaluate_row, pair_scores, pairs_accuracy,
+                         scores_or_nan)
+from .scores import Comparisons
 from .protocol import build_comparisons
 from .scenarios import load_scenario_set, select
 from .images import DEFAULT_MAX_PIXELS, set_max_pixels
@@ -35,6 +37,11 @@ class RunResult:
     context: dict = field(default_factory=dict)
     examples: list = field(default_factory=list)  # rows of (label, image) tiles for Fig. 2
     quality: dict = field(default_factory=dict)  # Table 2, per-variant values, EDC (when quality=[...])
+    #: every comparison by index pair, for the score export (scores.Comparisons), which impostor
+    #: record each row used, and (reference ids, probe ids, reference subjects, probe subjects)
+    comparisons: list = field(default_factory=list)
+    used_impostors: dict = field(default_factory=dict)
+    ids: tuple = ()
 
 
 def _as_list(x):
@@ -153,7 +160,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     ref_subj = np.array([sidx[s.subject] for s in ds.references])
     probe_subj = np.array([sidx[s.subject] for s in ds.probes])
     base_ref, base_probe = side("reference", "original"), side("probe", "original")
-    base_imp, _ = pair_scores(base_ref, base_probe, comps.impostor)
+    base_imp, base_mask = pair_scores(base_ref, base_probe, comps.impostor)
     if base_imp.size == 0:
         raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
     thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in fmrs}
@@ -161,11 +168,11 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     bootstrap = dict(cfg.get("bootstrap", {}))
     bootstrap.setdefault("seed", int(cfg.get("seed", 0)))
 
-    rows, scores, compared = [], {}, {}
+    rows, scores, compared, records, used = [], {}, {}, [], {}
     for s, c in rows_spec:
         rv, pv = variant_name(s.reference, c), variant_name(s.probe, c)
         ref, probe = side("reference", rv), side("probe", pv)
-        imp = pair_scores(ref, probe, comps.impostor)[0] if per_scenario_impostors else base_imp
+        imp, imp_mask = pair_scores(ref, probe, comps.impostor) if per_scenario_impostors else (base_imp, base_mask)
         figures, gen = evaluate_row(ref=ref, probe=probe, genuine_pairs=comps.genuine, impostor_scores=imp,
                                     thresholds=thresholds, fmr_target=fmr, ref_subject_idx=ref_subj,
                                     probe_subject_idx=probe_subj, n_subjects=len(subjects), bootstrap=bootstrap)
@@ -183,6 +190,11 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
                **figures}
         rows.append(row)
         scores[label] = {"genuine": gen, "impostor": imp}
+        records.append(Comparisons(label, True, comps.genuine, scores_or_nan(ref, probe, comps.genuine)))
+        imp_label = label if per_scenario_impostors else baseline.id  # the baseline's impostors serve every row
+        if per_scenario_impostors or not any(r.row == imp_label and not r.genuine for r in records):
+            records.append(Comparisons(imp_label, False, *export_impostors(comps.impostor[imp_mask], imp, cfg)))
+        used[label] = imp_label
         compared[label] = (rv, pv, comps.genuine[compared_mask(ref, probe, comps.genuine)])  # gen's pairs, in order
 
     role_of = {}
@@ -224,8 +236,25 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
                                   float(cfg.get("edc", {}).get("max_discard", 0.2)))
         context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
                                        "settings": e.settings()} for e in estimators}
+    ids = tuple(np.array(x, dtype=object) for x in ([s.rel for s in ds.references], [s.rel for s in ds.probes],
+                                                     [s.subject for s in ds.references], [s.subject for s in ds.probes]))
     return RunResult(rows=rows, table1=table1, failures=failures, samples=samples, scores=scores, context=context,
+                     comparisons=records, used_impostors=used, ids=ids,
                      examples=examples, quality=quality)
+
+
+def export_impostors(pairs: np.ndarray, scores: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The impostor comparisons the score export writes: ``report.export_impostors`` = ``all``,
+    ``sample`` (a seeded uniform sample of ``report.export_sample``) or ``none``."""
+    rep = cfg.get("report") or {}
+    how = str(rep.get("export_impostors", "all"))
+    if how == "none":
+        return pairs[:0], scores[:0]
+    if how == "sample" and len(scores) > int(rep.get("export_sample", 100000)):
+        keep = np.sort(np.random.default_rng(int(cfg.get("seed", 0))).choice(
+            len(scores), int(rep.get("export_sample", 100000)), replace=False))
+        return pairs[keep], scores[keep]
+    return pairs, scores
 
 
 def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: float, max_discard: float) -> dict:

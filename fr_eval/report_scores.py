@@ -1,0 +1,90 @@
+"""Figures from score files (``fr-eval scores=<file> format=...``): no images, no face system.
+
+The scores enter at the evaluate stage (:func:`fr_eval.evaluation.evaluate_table`, the same
+:func:`~fr_eval.evaluation.row_figures` as every scenario run), and the report holds the same
+Table 3, ``metrics.json`` and DET as a scenario run's.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .evaluation import TableEvaluation, evaluate_table
+from .provenance import environment
+from .report import _atomic_write, _clean, _write_table, fmr_label, pct, plot_det, run_notes, table3_rows
+from .scores import read_scores
+from .store import sha256_file
+
+
+@dataclass
+class ScoreImportResult:
+    evaluation: TableEvaluation
+    inputs: list[dict]
+    score_kind: str
+    fmt: str
+    context: dict = field(default_factory=dict)
+
+
+def import_scores(cfg: dict) -> ScoreImportResult:
+    from .runner import parse_fmrs
+
+    paths = cfg["scores"] if isinstance(cfg["scores"], (list, tuple)) else [cfg["scores"]]
+    fmt = cfg.get("format") or guess_format(paths)
+    kind = str(cfg.get("score_kind") or "similarity")
+    table = read_scores(paths, fmt, kind)
+    fmr, fmrs = parse_fmrs(cfg)
+    bootstrap = {**dict(cfg.get("bootstrap", {})), "seed": int(cfg.get("seed", 0))}
+    ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=bootstrap, baseline=cfg.get("score_baseline"))
+    inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
+              for p in paths]
+    return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=kind, fmt=fmt)
+
+
+def guess_format(paths) -> str:
+    from .errors import ConfigError
+
+    name = str(paths[0]).lower()
+    if len(paths) == 2:
+        return "pyeer"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    raise ConfigError(f"format= must be given for {paths[0]}: choose from csv, parquet, bob4, bob5, pyeer")
+
+
+def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> None:
+    ev, sign = result.evaluation, (-1.0 if result.score_kind == "distance" else 1.0)
+    fmr = float(config["fmr"])
+    rule = "distance; match if <=" if sign < 0 else "similarity; match if >="
+    thr = {str(f): {"threshold": sign * t, "score_kind": result.score_kind, "rule": rule}
+           for f, t in ev.thresholds.items()}
+    rows = [{**r, "threshold": sign * r["threshold"], "eer_threshold": sign * r["eer_threshold"],
+             "threshold_at": {f: sign * t for f, t in r["threshold_at"].items()}} for r in ev.rows]
+    doc = {
+        "units": f"every rate is a fraction in [0, 1] (not a percent); scores are {result.score_kind}s ({rule})",
+        "source": {"format": result.fmt, "files": result.inputs, "score_kind": result.score_kind},
+        "baseline": ev.baseline, "thresholds": thr, "subjects_known": ev.subjects_known,
+        "definitions": {"fta": "genuine comparisons without a score / all genuine comparisons (score files say "
+                               "nothing of samples, so the FTA is transaction-level)",
+                        "threshold": f"fixed on row {ev.baseline}'s impostor scores: the lowest whose FMR <= target",
+                        "intervals": "95%, rule of 3 or subject bootstrap; none where subjects are unknown"},
+        "rows": rows, **result.context, "config": config, "environment": environment(),
+    }
+    _atomic_write(out / "metrics.json", json.dumps(_clean(doc), indent=2))
+    from omegaconf import OmegaConf
+    _atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
+    h3, b3 = table3_rows(_clean(ev.rows), fmr, threshold_header=f"Threshold ({rule})", threshold_sign=sign)
+    t = thr[str(fmr)]
+    n_imp = next(r["n_impostor"] for r in ev.rows if r["label"] == ev.baseline)
+    _write_table(out, "table3", h3, b3, "Table 3: biometric performance (from score files)", [
+        f"Scores from {', '.join(Path(i['path']).name for i in result.inputs)} (format {result.fmt}). Rates in "
+        "percent. FTA: genuine comparisons without a score (transaction level). FRR = FTA + FNMR x (1 - FTA).",
+        f"Threshold {t['threshold']:.4f} ({rule}) fixed on row {ev.baseline}'s {n_imp} impostor scores for "
+        f"FMR <= {fmr_label(fmr)}; achieved {pct(next(r['fmr_achieved'] for r in ev.rows if r['label'] == ev.baseline), 4)}%.",
+        "Intervals (95%): " + ("subject bootstrap or rule of 3, in metrics.json." if ev.subjects_known else
+                               "not given: the files name no subjects."),
+    ] + run_notes(result.context))
+    plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt}}, fmr, out / "det.png",
+             title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ")

@@ -1,0 +1,283 @@
+"""Comparison scores in and out: fr-eval's own table (CSV.gz, Parquet) and the score files of
+bob.measure (4 and 5 columns) and pyeer (one file of genuine, one of impostor scores).
+
+A :class:`ScoreTable` holds one comparison per entry: the Table 3 row it belongs to, genuine or
+impostor, the two samples' ids and subjects, and the score (NaN: no score, e.g. a sample that
+failed to acquire). Formats:
+
+- ``csv`` (``.csv`` or ``.csv.gz``) and ``parquet``: columns ``row, kind, reference, probe,
+  reference_subject, probe_subject, score`` (``kind`` = ``genuine`` | ``impostor``).
+- ``bob4``: ``claimed_id real_id test_label score`` per line (bob.measure's four-column format:
+  the reference's subject, the probe's subject, the probe's id); genuine where the two ids are equal.
+- ``bob5``: ``claimed_id model_label real_id test_label score`` (the reference's id as model label).
+- ``pyeer``: two files, one score per line: genuine, then impostor.
+
+bob files name one row each (their file stem); ids may not hold whitespace there, so it is written
+as ``_``. Distances (``score_kind=distance``) are turned into similarities by negation when read,
+and every threshold reported for them is turned back (match if distance <= threshold).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FrEvalError
+
+FORMATS = ("csv", "parquet", "bob4", "bob5", "pyeer")
+SCORE_KINDS = ("similarity", "distance")
+COLUMNS = ("row", "kind", "reference", "probe", "reference_subject", "probe_subject", "score")
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    row: np.ndarray  # (n,) str: the Table 3 row label
+    genuine: np.ndarray  # (n,) bool
+    reference: np.ndarray  # (n,) str ids
+    probe: np.ndarray
+    reference_subject: np.ndarray
+    probe_subject: np.ndarray
+    score: np.ndarray  # (n,) float64 similarities; NaN where there is no score
+
+    def __len__(self) -> int:
+        return int(self.score.size)
+
+    @classmethod
+    def build(cls, **cols) -> "ScoreTable":
+        n = len(cols["score"])
+        out = {k: np.asarray(cols.get(k, [""] * n), dtype=object) for k in COLUMNS if k not in ("kind", "score")}
+        return cls(genuine=np.asarray(cols["genuine"], bool), score=np.asarray(cols["score"], np.float64), **out)
+
+    def rows(self) -> list[str]:
+        """Row labels in order of first appearance."""
+        return list(dict.fromkeys(self.row.tolist()))
+
+    def select(self, mask) -> "ScoreTable":
+        return ScoreTable(**{k: getattr(self, k)[mask] for k in ("row", "genuine", "reference", "probe",
+                                                                  "reference_subject", "probe_subject", "score")})
+
+    @staticmethod
+    def concat(tables: list["ScoreTable"]) -> "ScoreTable":
+        keys = ("row", "genuine", "reference", "probe", "reference_subject", "probe_subject", "score")
+        return ScoreTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in keys})
+
+
+# -- writing -------------------------------------------------------------------------------------
+def _chunks(t, size: int = 1 << 16):
+    """A table in chunks; an iterable of tables (chunks already) is passed through."""
+    if not isinstance(t, ScoreTable):
+        yield from t
+        return
+    for i in range(0, len(t), size):
+        yield t.select(slice(i, i + size))
+
+
+def write_csv(t: ScoreTable, path: Path) -> None:
+    """The table as CSV (gzip-compressed when the name ends in ``.gz``), written in chunks."""
+    from .report_io import csv_cell
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wt", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for c in _chunks(t):
+            kind = np.where(c.genuine, "genuine", "impostor")
+            for r in zip(c.row, kind, c.reference, c.probe, c.reference_subject, c.probe_subject, c.score):
+                w.writerow([csv_cell(str(x)) for x in r[:6]] + [repr(float(r[6]))])
+
+
+def write_parquet(t: ScoreTable, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(k, pa.string()) for k in COLUMNS[:6]] + [("score", pa.float64())])
+    with pq.ParquetWriter(path, schema) as w:
+        for c in _chunks(t):
+            w.write_table(pa.table({"row": c.row.astype(str), "kind": np.where(c.genuine, "genuine", "impostor"),
+                                    "reference": c.reference.astype(str), "probe": c.probe.astype(str),
+                                    "reference_subject": c.reference_subject.astype(str),
+                                    "probe_subject": c.probe_subject.astype(str), "score": c.score}, schema=schema))
+
+
+def _token(x) -> str:
+    return "_".join(str(x).split()) or "_"
+
+
+def write_bob(t: ScoreTable, path: Path, columns: int) -> None:
+    """One row's comparisons as a bob.measure score file (4 or 5 columns). A genuine comparison has
+    ``claimed_id == real_id`` there, so impostor pairs of the same subject cannot be written."""
+    with open(path, "w", encoding="utf-8") as f:
+        for c in _chunks(t):
+            for ref, probe, rs, ps, s, g in zip(c.reference, c.probe, c.reference_subject, c.probe_subject,
+                                               c.score, c.genuine):
+                claimed, real = _token(rs), _token(ps)
+                if g != (claimed == real):
+                    raise FrEvalError(f"{path.name}: a {'genuine' if g else 'impostor'} comparison of subjects "
+                                      f"{rs!r} and {ps!r} cannot be written in bob's format")
+                mid = f"{_token(ref)} " if columns == 5 else ""
+                f.write(f"{claimed} {mid}{real} {_token(probe)} {float(s)!r}\n")
+
+
+def write_pyeer(t, genuine_path: Path, impostor_path: Path) -> None:
+    """pyeer's two files; comparisons without a score are left out (pyeer has no place for them)."""
+    with open(genuine_path, "w") as g, open(impostor_path, "w") as i:
+        for c in _chunks(t):
+            for f, mask in ((g, c.genuine), (i, ~c.genuine)):
+                s = c.score[mask]
+                np.savetxt(f, s[np.isfinite(s)], fmt="%.17g")
+
+
+@dataclass(frozen=True)
+class Comparisons:
+    """One row's genuine or impostor comparisons as index pairs into the run's references and
+    probes, with their scores (NaN: not compared): ids are looked up only when written."""
+
+    row: str
+    genuine: bool
+    pairs: np.ndarray  # (n, 2) int
+    score: np.ndarray  # (n,) float64
+
+
+def comparison_chunks(records: list[Comparisons], ref_ids, probe_ids, ref_subjects, probe_subjects,
+                      size: int = 1 << 16):
+    """ScoreTable chunks of the records, ids and subjects filled in (object arrays, indexable)."""
+    for rec in records:
+        for i in range(0, len(rec.score), size):
+            p = rec.pairs[i:i + size]
+            n = len(p)
+            yield ScoreTable.build(row=[rec.row] * n, genuine=[rec.genuine] * n, reference=ref_ids[p[:, 0]],
+                                   probe=probe_ids[p[:, 1]], reference_subject=ref_subjects[p[:, 0]],
+                                   probe_subject=probe_subjects[p[:, 1]], score=rec.score[i:i + size])
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label).strip("_") or "row"
+
+
+def export_scores(out: Path, records: list[Comparisons], used_impostors: dict[str, str], ids: tuple) -> list[str]:
+    """Every comparison into ``out``: ``comparisons.csv.gz`` and ``comparisons.parquet`` (all rows),
+    and per row ``<row>.bob4``, ``<row>.bob5``, ``<row>_genuine.txt`` / ``<row>_impostor.txt``
+    (pyeer) holding the row's genuine comparisons and the impostor comparisons it used
+    (``used_impostors[row]`` names the record row they belong to). Returns the file names."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(comparison_chunks(records, *ids), out / "comparisons.csv.gz")
+    write_parquet(comparison_chunks(records, *ids), out / "comparisons.parquet")
+    names = ["comparisons.csv.gz", "comparisons.parquet"]
+    for row, imp_row in used_impostors.items():
+        mine = [r for r in records if (r.genuine and r.row == row) or (not r.genuine and r.row == imp_row)]
+        slug = _slug(row)
+        for cols in (4, 5):
+            write_bob(comparison_chunks(mine, *ids), out / f"{slug}.bob{cols}", cols)
+        write_pyeer(comparison_chunks(mine, *ids), out / f"{slug}_genuine.txt", out / f"{slug}_impostor.txt")
+        names += [f"{slug}.bob4", f"{slug}.bob5", f"{slug}_genuine.txt", f"{slug}_impostor.txt"]
+    return names
+
+
+# -- reading -------------------------------------------------------------------------------------
+def read_scores(paths, fmt: str, score_kind: str = "similarity") -> ScoreTable:
+    """A score table from files in one of :data:`FORMATS`; one-line errors for bad input."""
+    if fmt not in FORMATS:
+        raise FrEvalError(f"format={fmt} is not valid: choose from {', '.join(FORMATS)}")
+    if score_kind not in SCORE_KINDS:
+        raise FrEvalError(f"score_kind={score_kind} is not valid: choose from {', '.join(SCORE_KINDS)}")
+    paths = [Path(p).expanduser() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    want = 2 if fmt == "pyeer" else 1
+    if len(paths) != want:
+        raise FrEvalError(f"format={fmt} takes {'scores=[genuine.txt,impostor.txt]' if want == 2 else 'one file'}, "
+                          f"got {len(paths)}")
+    for p in paths:
+        if not p.is_file():
+            raise FrEvalError(f"scores={p}: no such file")
+    t = {"csv": _read_csv, "parquet": _read_parquet, "bob4": lambda p: _read_bob(p[0], 4),
+         "bob5": lambda p: _read_bob(p[0], 5), "pyeer": _read_pyeer}[fmt](paths)
+    if score_kind == "distance":
+        t = ScoreTable(**{**t.__dict__, "score": -t.score})
+    if len(t) == 0:
+        raise FrEvalError(f"scores={paths[0]}: no comparison in the file")
+    return t
+
+
+def _float(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise FrEvalError(f"{where}: the score {text!r} is not a number") from None
+
+
+def _read_csv(paths) -> ScoreTable:
+    from .datasets.base import read_text
+
+    text = read_text(paths[0], "scores") if not str(paths[0]).endswith(".gz") else \
+        gzip.decompress(paths[0].read_bytes()).decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in ("kind", "score") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise FrEvalError(f"scores={paths[0]}: missing column(s) {', '.join(missing)} (columns: {', '.join(COLUMNS)})")
+    cols = {k: [] for k in COLUMNS}
+    for r in reader:
+        for k in COLUMNS:
+            cols[k].append((r.get(k) or "").strip())
+    return _from_columns(cols, str(paths[0].name))
+
+
+def _read_parquet(paths) -> ScoreTable:
+    import pyarrow.parquet as pq
+
+    try:
+        tab = pq.read_table(paths[0]).to_pydict()
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise FrEvalError(f"scores={paths[0]} is not a readable Parquet file ({exc})") from None
+    missing = [c for c in ("kind", "score") if c not in tab]
+    if missing:
+        raise FrEvalError(f"scores={paths[0]}: missing column(s) {', '.join(missing)}")
+    n = len(tab["score"])
+    cols = {k: tab.get(k, [""] * n) for k in COLUMNS}
+    cols["score"] = [str(x) if x is not None else "nan" for x in cols["score"]]
+    return _from_columns(cols, str(paths[0].name))
+
+
+def _from_columns(cols: dict, where: str) -> ScoreTable:
+    kinds = set(cols["kind"])
+    if not kinds <= {"genuine", "impostor"}:
+        raise FrEvalError(f"{where}: kind must be genuine or impostor, found {sorted(kinds - {'genuine', 'impostor'})[:3]}")
+    row = [r or "1" for r in cols["row"]]
+    return ScoreTable.build(row=row, genuine=[k == "genuine" for k in cols["kind"]],
+                            reference=cols["reference"], probe=cols["probe"],
+                            reference_subject=cols["reference_subject"], probe_subject=cols["probe_subject"],
+                            score=[_float(s or "nan", where) for s in cols["score"]])
+
+
+def _read_bob(path: Path, columns: int) -> ScoreTable:
+    from .datasets.base import read_text
+
+    rows = []
+    for i, line in enumerate(read_text(path, "scores").splitlines(), start=1):
+        parts = line.split()
+        if not parts or line.lstrip().startswith("#"):
+            continue
+        if len(parts) != columns:
+            raise FrEvalError(f"{path.name}:{i}: {len(parts)} columns, a bob{columns} score file has {columns}")
+        rows.append(parts)
+    label = path.name.split(".")[0]
+    if columns == 4:
+        claimed, real, probe, score = (list(c) for c in zip(*rows)) if rows else ([], [], [], [])
+        model = claimed
+    else:
+        claimed, model, real, probe, score = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [])
+    return ScoreTable.build(row=[label] * len(rows), genuine=[c == r for c, r in zip(claimed, real)], reference=model,
+                            probe=probe, reference_subject=claimed, probe_subject=real,
+                            score=[_float(s, f"{path.name}") for s in score])
+
+
+def _read_pyeer(paths) -> ScoreTable:
+    from .datasets.base import read_text
+
+    parts = []
+    for p, genuine in zip(paths, (True, False)):
+        values = [_float(x, p.name) for x in read_text(p, "scores").split()]
+        parts.append(ScoreTable.build(row=["1"] * len(values), genuine=[genuine] * len(values), score=values))
+    return ScoreTable.concat(parts)
