@@ -151,7 +151,7 @@ def main():
     n = len(files)
     print(f"data: {args.data}: {n} images; CPU threads: {os.cpu_count()}; onnxruntime CPU")
 
-    from fr_eval.runner import resolve_workers
+    from fr_eval.stages.acquire import resolve_workers
     workers = resolve_workers(args.workers)
     system = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider")  # 1 intra-op thread
     # this machine's timings drift by 10-15 % from run to run: fr-eval and the bound are

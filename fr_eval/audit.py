@@ -17,7 +17,9 @@ from .errors import ConfigError, FrEvalError
 from .evaluation import SideData, pair_scores
 from .identity import TEMPLATES, audit_figures, enrolment_impostor_scores, identity_scores
 from .protocol import build_comparisons
-from .runner import _as_list, parse_fmrs, resolve_workers
+from .stages.acquire import resolve_workers
+from .stages.plan import as_list as _as_list
+from .stages.plan import parse_fmrs
 from .images import DEFAULT_MAX_PIXELS, set_max_pixels
 from .store import open_store
 from .systems import build_system

@@ -27,7 +27,7 @@ class ScoreImportResult:
 
 
 def import_scores(cfg: dict) -> ScoreImportResult:
-    from .runner import parse_fmrs
+    from .stages.plan import parse_fmrs
 
     paths = cfg["scores"] if isinstance(cfg["scores"], (list, tuple)) else [cfg["scores"]]
     fmt = cfg.get("format") or guess_format(paths)

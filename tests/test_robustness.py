@@ -3,7 +3,6 @@ the right figures or a clear one-line error; never a traceback, never a silently
 import csv
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -291,8 +290,8 @@ def test_transient_recogniser_error_is_not_cached(tree, tmp_path):
 
 
 def test_transient_errors_are_reported_and_exit_3(tmp_path, capsys, monkeypatch):
-    from fr_eval import runner
-    monkeypatch.setattr(runner, "build_system", lambda cfg: (FlakyRecogniser(), "test system"))
+    from fr_eval.stages import acquire
+    monkeypatch.setattr(acquire, "build_system", lambda cfg: (FlakyRecogniser(), "test system"))
     FlakyRecogniser.broken, FlakyRecogniser.fail_left = True, 2
     root = need(LFW_SMALL)
     out = tmp_path / "r"

@@ -10,7 +10,7 @@ import pytest
 
 from fr_eval.cli import main
 from fr_eval.errors import FrEvalError
-from fr_eval.scores import ScoreTable, read_scores, write_bob, write_csv, write_parquet, write_pyeer
+from fr_eval.scores import ScoreTable, read_scores, write_bob, write_csv, write_pyeer
 
 from conftest import LFW_SMALL, PROJECT, need
 

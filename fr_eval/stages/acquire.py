@@ -1,0 +1,56 @@
+"""Stage 2, acquire: every (sample, variant) of a plan through the face system and the store, or
+from a file of precomputed embeddings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine import EngineStats, acquire_and_score
+from ..store import open_store
+from ..systems import build_system
+from .plan import Plan
+
+
+@dataclass(frozen=True)
+class Acquired:
+    #: (sample rel, variant name) -> Acquisition
+    acquisitions: dict
+    #: (sample rel, variant name) -> {estimator: (value or None, reason or None)}
+    quality: dict
+    stats: EngineStats
+    system: dict  # the face system's description (models with sha256, settings)
+    system_note: str  # how it was chosen
+    examples: list = field(default_factory=list)  # Fig. 2 tiles
+
+
+def resolve_workers(value) -> int:
+    """``auto``: one worker per CPU core this process may use."""
+    import os
+
+    if value in (None, "auto"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:
+            return max(1, os.cpu_count() or 1)
+    return int(value)
+
+
+def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
+    """Acquire what the plan needs through the store (computing only what is missing)."""
+    from ..runner import colourisation_examples
+
+    system, note = build_system(cfg["system"])
+    store = open_store(cfg)
+    examples = []
+    try:
+        acqs, qvals, stats = acquire_and_score(plan.requests(), system, store, estimators=plan.estimators,
+                                               batch_size=int(cfg.get("batch_size", 32)),
+                                               workers=resolve_workers(cfg.get("workers", "auto")),
+                                               parallel=str(cfg.get("parallel", "process")), progress=progress)
+        if plan.colourisers:
+            examples = colourisation_examples(plan.dataset, [plan.variants[f"colourised[{c.name}]"]
+                                                             for c in plan.colourisers], store,
+                                              int((cfg.get("report") or {}).get("examples", 3)))
+    finally:
+        store.close()
+    return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=system.describe(), system_note=note,
+                    examples=examples)

@@ -1,0 +1,88 @@
+"""Stage 3, evaluate: a plan's acquisitions -> thresholds fixed on the baseline's impostors, and each
+Table 3 row's figures (through :func:`fr_eval.evaluation.row_figures`, the one path to a figure)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import metrics as M
+from ..errors import ConfigError
+from ..evaluation import (RowScores, SideData, breakdown, compared_mask, pair_scores, pairs_accuracy, row_figures,
+                          scores_or_nan)
+from ..scores import Comparisons
+from .acquire import Acquired
+from .plan import Plan, Row
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    rows: list  # one figures dict per Table 3 row (as metrics.json holds them)
+    thresholds: dict  # FMR target -> threshold, fixed on the baseline's impostor scores
+    baseline_impostor: np.ndarray  # the baseline's compared impostor scores
+    n_baseline_impostor_failed: int  # impostor pairs not compared (a sample failed)
+    scores: dict  # row label -> {"genuine": compared scores, "impostor": scores}
+    compared: dict  # row label -> (reference variant, probe variant, (n, 2) pairs of the genuine scores)
+    comparisons: list  # scores.Comparisons records, for the export
+    used_impostors: dict  # row label -> the label of the impostor record it used
+
+
+class _Sides:
+    """SideData per (role, variant), built once."""
+
+    def __init__(self, plan: Plan, acquired: Acquired):
+        self.plan, self.acqs, self._cache = plan, acquired.acquisitions, {}
+
+    def __call__(self, role: str, variant: str) -> SideData:
+        if (role, variant) not in self._cache:
+            self._cache[role, variant] = SideData.from_acquisitions(
+                [self.acqs[(s.rel, variant)] for s in self.plan.samples(role)])
+        return self._cache[role, variant]
+
+
+def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evaluated:
+    """Every row's figures. ``export_impostors(pairs, scores)``: which impostor comparisons the
+    export keeps (default all)."""
+    side = _Sides(plan, acquired)
+    comps = plan.comparisons
+    base_imp, base_mask = pair_scores(side("reference", "original"), side("probe", "original"), comps.impostor)
+    if base_imp.size == 0:
+        raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
+    thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in plan.fmrs}
+    keep = export_impostors or (lambda p, s: (p, s))
+    rows, scores, compared, records, used = [], {}, {}, [], {}
+    for r in plan.rows:
+        ref, probe = side("reference", r.reference_variant), side("probe", r.probe_variant)
+        imp, imp_mask = (pair_scores(ref, probe, comps.impostor) if plan.per_scenario_impostors
+                         else (base_imp, base_mask))
+        figures, gen = _row(plan, r, ref, probe, imp, thresholds)
+        rows.append(figures)
+        scores[r.label] = {"genuine": gen, "impostor": imp}
+        compared[r.label] = (r.reference_variant, r.probe_variant, comps.genuine[compared_mask(ref, probe, comps.genuine)])
+        records.append(Comparisons(r.label, True, comps.genuine, scores_or_nan(ref, probe, comps.genuine)))
+        imp_label = r.label if plan.per_scenario_impostors else plan.baseline.id  # the baseline's serve every row
+        if not any(x.row == imp_label and not x.genuine for x in records):
+            records.append(Comparisons(imp_label, False, *keep(comps.impostor[imp_mask], imp)))
+        used[r.label] = imp_label
+    return Evaluated(rows=rows, thresholds=thresholds, baseline_impostor=base_imp,
+                     n_baseline_impostor_failed=int(len(comps.impostor) - base_imp.size), scores=scores,
+                     compared=compared, comparisons=records, used_impostors=used)
+
+
+def _row(plan: Plan, r: Row, ref: SideData, probe: SideData, imp: np.ndarray, thresholds: dict):
+    comps, n = plan.comparisons, len(plan.subjects)
+    ref_subj, probe_subj = plan.subject_index("reference"), plan.subject_index("probe")
+    rs = RowScores.from_sides(ref, probe, comps.genuine, imp, ref_subj, probe_subj, n)
+    figures, gen = row_figures(rs, thresholds=thresholds, fmr_target=plan.fmr, bootstrap=plan.bootstrap)
+    if comps.genuine_folds is not None:
+        figures["pairs_accuracy"] = pairs_accuracy(ref, probe, comps)
+    if plan.breakdown_values:
+        figures["breakdown"] = {k: breakdown(values=v, ref=ref, probe=probe, genuine_pairs=comps.genuine,
+                                             threshold=thresholds[plan.fmr], probe_subject_idx=probe_subj,
+                                             n_subjects=n, bootstrap=plan.bootstrap)
+                                for k, v in plan.breakdown_values.items()}
+    head = {"scenario": r.scenario.id, "colouriser": r.colouriser, "label": r.label,
+            "reference_variant": r.reference_variant, "probe_variant": r.probe_variant,
+            "impostor_scores_from": "this scenario" if plan.per_scenario_impostors
+            else f"scenario {plan.baseline.id} (baseline)"}
+    return {**head, **figures}, gen

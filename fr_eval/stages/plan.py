@@ -1,0 +1,159 @@
+"""Stage 1, plan: dataset + scenario set + protocol -> which samples in which variants, which rows
+of Table 3, which comparisons. Nothing is read but the dataset's listing; no image is opened."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..colourisers import build_colouriser
+from ..datasets import Dataset, load_dataset
+from ..errors import ConfigError
+from ..protocol import Comparisons, build_comparisons
+from ..scenarios import Scenario, ScenarioSet, load_scenario_set, select
+from ..variants import GREYSCALE, ORIGINAL, Colourised
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of Table 3: a scenario, with the colouriser its colourised side uses (if any)."""
+
+    scenario: Scenario
+    colouriser: str | None
+    reference_variant: str
+    probe_variant: str
+
+    @property
+    def label(self) -> str:
+        return self.scenario.id if self.colouriser is None else f"{self.scenario.id} [{self.colouriser}]"
+
+
+@dataclass(frozen=True)
+class Plan:
+    dataset: Dataset
+    scenario_set: ScenarioSet
+    rows: tuple[Row, ...]
+    comparisons: Comparisons
+    #: (role, variant name) pairs the rows need, the baseline's included
+    needed: tuple[tuple[str, str], ...]
+    fmr: float
+    fmrs: tuple[float, ...]
+    bootstrap: dict
+    per_scenario_impostors: bool
+    colourisers: tuple = ()  # built colourisers (empty when the embeddings come from a file)
+    variants: dict = field(default_factory=dict)  # variant name -> Variant (what acquire applies)
+    estimators: tuple = ()
+    breakdown_values: dict = field(default_factory=dict)
+
+    @property
+    def baseline(self) -> Scenario:
+        return self.scenario_set.scenarios[self.scenario_set.baseline]
+
+    @property
+    def subjects(self) -> list[str]:
+        return self.dataset.subjects
+
+    def subject_index(self, role: str) -> np.ndarray:
+        idx = {s: i for i, s in enumerate(self.subjects)}
+        return np.array([idx[s.subject] for s in self.samples(role)], dtype=int)
+
+    def samples(self, role: str) -> list:
+        return self.dataset.references if role == "reference" else self.dataset.probes
+
+    def requests(self) -> list:
+        """(sample, variant) for every sample each needed variant is made of."""
+        return [(smp, self.variants[v]) for role, v in self.needed for smp in self.samples(role)]
+
+
+def parse_fmrs(cfg) -> tuple[float, list[float]]:
+    """The operating point and every FMR reported (descending); checked by config.validate."""
+    fmr = float(cfg["fmr"])
+    extra = [float(f) for f in as_list(cfg.get("fmr_extra", []))]
+    for f in [fmr] + extra:
+        if not 0 < f < 1:
+            raise ConfigError(f"fmr={f} must be a fraction between 0 and 1 (0.001 means 0.1%)")
+    return fmr, sorted(set([fmr] + extra), reverse=True)
+
+
+def as_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    if hasattr(x, "__iter__") and not isinstance(x, str):
+        return list(x)
+    return [x]
+
+
+def variant_name(kind: str, colouriser: str | None) -> str:
+    return kind if kind != "colourised" else f"colourised[{colouriser}]"
+
+
+def plan_rows(chosen: list[Scenario], colouriser_names: list[str]) -> tuple[Row, ...]:
+    """One row per scenario, and per colouriser where the scenario uses one."""
+    rows = []
+    for s in chosen:
+        for c in (colouriser_names if s.needs_colouriser else [None]):
+            rows.append(Row(s, c, variant_name(s.reference, c), variant_name(s.probe, c)))
+    return tuple(rows)
+
+
+def plan_comparisons(ds: Dataset, cfg: dict) -> Comparisons:
+    """The comparisons of the protocol, checked before any image is processed."""
+    impostors = cfg.get("impostors", "all")
+    comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg.get("seed", 0)))
+    if len(comps.impostor) == 0:
+        if ds.pairs is not None:
+            raise ConfigError(f"dataset {ds.name}: none of the protocol's mismatched pairs is present "
+                              f"({len(comps.genuine)} matched pairs are), so no threshold can be fixed; "
+                              f"dataset.fill_mismatched=balanced (or =N) draws mismatched pairs among the images "
+                              f"present, and the report then says the figures are not the protocol's")
+        raise ConfigError(f"dataset {ds.name}: no impostor comparison is possible (one subject)")
+    if len(comps.genuine) == 0:
+        raise ConfigError(f"dataset {ds.name}: no genuine comparison is possible")
+    if ds.pairs is not None and impostors != "all":
+        log.warning("impostors=%s is ignored: the dataset's pairs protocol names its impostor comparisons", impostors)
+    return comps
+
+
+def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: bool = True) -> Plan:
+    """The plan of a scenario run. ``dataset``: given (embedding import), else loaded from
+    ``cfg["dataset"]``. ``build_colourisers=False``: colourised variants are only named (their
+    embeddings come from elsewhere), so no colouriser is loaded."""
+    from ..quality import build_estimators
+    from ..runner import metadata_values
+
+    fmr, fmrs = parse_fmrs(cfg)
+    sset = load_scenario_set(str(cfg.get("scenarios", "paper")))
+    chosen = select(sset, cfg["scenario"])
+    uses_colour = any(s.needs_colouriser for s in chosen)
+    names = [str(c) for c in as_list(cfg.get("colouriser"))] if uses_colour else []
+    if uses_colour and not names:
+        raise ConfigError("scenarios 4 and 5 need a colouriser: colouriser=<name> or colouriser=[a,b]; "
+                          f"defined: {', '.join(sorted(cfg.get('colourisers', {})))}")
+    colourisers = tuple(build_colouriser(n, cfg.get("colourisers", {})) for n in names) if build_colourisers else ()
+    estimators = tuple(build_estimators(as_list(cfg.get("quality")), cfg.get("quality_settings") or {}))
+    ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
+    for c in colourisers:
+        c.prepare(ds)
+    comps = plan_comparisons(ds, cfg)
+    report = cfg.get("report") or {}
+    bins = dict(report.get("breakdown_bins") or {})
+    breakdown_values = {str(k): metadata_values(ds, comps, str(k), bins.get(str(k)))
+                        for k in as_list(report.get("breakdown"))}
+    rows = plan_rows(chosen, names)
+    needed = {("reference", "original"), ("probe", "original")}  # the baseline always runs
+    for r in rows:
+        needed |= {("reference", r.reference_variant), ("probe", r.probe_variant)}
+    variants = {"original": ORIGINAL, "greyscale": GREYSCALE,
+                **{f"colourised[{c.name}]": Colourised(c) for c in colourisers}}
+    bootstrap = {"seed": int(cfg.get("seed", 0)), **dict(cfg.get("bootstrap", {}))}
+    log.info("dataset %s: %s", ds.name, ds.summary())
+    return Plan(dataset=ds, scenario_set=sset, rows=rows, comparisons=comps, needed=tuple(sorted(needed)), fmr=fmr,
+                fmrs=tuple(fmrs), bootstrap=bootstrap,
+                per_scenario_impostors=str(cfg.get("impostor_scores", "baseline")) == "scenario",
+                colourisers=colourisers, variants=variants, estimators=estimators,
+                breakdown_values=breakdown_values)
