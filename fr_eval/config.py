@@ -151,6 +151,7 @@ NESTED = [
     ("bootstrap", "confidence", fraction),
     ("report", "examples", lambda k, v: integer(k, v, 0)),
     ("report", "export", boolean),
+    ("report", "export_embeddings", boolean),
     ("report", "export_impostors", lambda k, v: choice(k, v, ("all", "sample", "none"))),
     ("report", "export_sample", lambda k, v: integer(k, v, 1)),
     ("edc", "max_discard", fraction),

@@ -219,6 +219,9 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     if (config.get("report") or {}).get("export", True) and result.comparisons:
         from .scores import export_scores
         export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
+    if result.embeddings:
+        from .embeddings import write_embeddings
+        write_embeddings(out / "embeddings.npz", *result.embeddings)
     np.savez_compressed(out / "scores.npz", **{f"{k}|{kind}": v[kind] for k, v in result.scores.items()
                                                for kind in ("genuine", "impostor")})
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,

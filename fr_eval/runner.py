@@ -32,6 +32,7 @@ class RunResult:
     comparisons: list = field(default_factory=list)
     used_impostors: dict = field(default_factory=dict)
     ids: tuple = ()
+    embeddings: tuple = ()  # (acquisitions, dataset) when report.export_embeddings
 
 
 def run(cfg: dict, *, progress: bool = True) -> RunResult:
@@ -39,9 +40,18 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     acquire, evaluate, then gather what the report shows."""
     t0 = time.perf_counter()
     set_max_pixels(int(cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS)))
-    plan = make_plan(cfg)
-    acquired = acquire(plan, cfg, progress=progress)
-    return assemble(plan, acquired, cfg, t0)
+    if cfg.get("embeddings"):  # a model fr-eval does not wrap: the vectors come from a file
+        from .embeddings import acquired_from_embeddings, embeddings_dataset, read_embeddings
+        cols = read_embeddings(cfg["embeddings"])
+        plan = make_plan(cfg, embeddings_dataset(cols, cfg["embeddings"]), build_colourisers=False)
+        acquired = acquired_from_embeddings(plan, cols, cfg["embeddings"])
+    else:
+        plan = make_plan(cfg)
+        acquired = acquire(plan, cfg, progress=progress)
+    result = assemble(plan, acquired, cfg, t0)
+    if (cfg.get("report") or {}).get("export_embeddings"):
+        result.embeddings = (acquired.acquisitions, plan.dataset)
+    return result
 
 
 def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:

@@ -1,0 +1,116 @@
+"""Precomputed embeddings in and out, for models fr-eval does not wrap.
+
+A file holds one entry per (sample, variant): ``sample`` (an id, e.g. the image's relative path),
+``subject``, ``role`` (``reference`` | ``probe``), ``variant`` (``original``, ``greyscale``,
+``colourised[<colouriser>]``), ``embedding`` (a vector; all NaN, or empty in Parquet, where the
+sample failed to acquire) and optionally ``reason`` (why it failed). As ``.npz`` (arrays of those
+names, ``embedding`` of shape (n, d)) or ``.parquet`` (``embedding`` a list of floats).
+
+``fr-eval embeddings=<file> scenario=...`` runs the plan and evaluate stages on them: the dataset
+is the file's samples (genuine: every probe x every reference of its subject, impostors by the
+usual rule), the acquire stage reads the vectors instead of computing them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .datasets.base import Dataset, Sample
+from .engine import EngineStats
+from .errors import FrEvalError
+from .store import sha256_file
+from .systems.base import Acquisition
+
+ROLES = ("reference", "probe")
+
+
+def read_embeddings(path) -> dict:
+    """Columns of an embeddings file: sample, subject, role, variant (str arrays), embedding
+    (list of float32 vectors, None where absent) and reason."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FrEvalError(f"embeddings={p}: no such file")
+    need = ("sample", "subject", "role", "variant", "embedding")
+    try:
+        if p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                cols = {k: z[k] for k in z.files}
+            _check_columns(cols, need, p)
+            emb = np.asarray(cols.get("embedding"), np.float32)
+            cols["embedding"] = [None if not np.isfinite(v).any() else v for v in emb]
+        elif p.suffix == ".parquet":
+            import pyarrow.parquet as pq
+            cols = pq.read_table(p).to_pydict()
+            _check_columns(cols, need, p)
+            cols["embedding"] = [None if not v or not np.isfinite(np.asarray(v, float)).any()
+                                 else np.asarray(v, np.float32) for v in cols.get("embedding", [])]
+        else:
+            raise FrEvalError(f"embeddings={p}: give a .npz or .parquet file")
+    except FrEvalError:
+        raise
+    except Exception as exc:  # numpy / pyarrow raise several types for a damaged file
+        raise FrEvalError(f"embeddings={p} could not be read ({type(exc).__name__}: {exc})") from None
+    n = len(cols["sample"])
+    out = {k: [str(x) for x in cols[k]] for k in ("sample", "subject", "role", "variant")}
+    out["reason"] = [str(x) for x in cols["reason"]] if "reason" in cols else [""] * n
+    out["embedding"] = cols["embedding"]
+    bad = sorted(set(out["role"]) - set(ROLES))
+    if bad:
+        raise FrEvalError(f"embeddings={p}: role must be reference or probe, found {bad[:3]}")
+    return out
+
+
+def _check_columns(cols: dict, need, p) -> None:
+    missing = [c for c in need if c not in cols]
+    if missing:
+        raise FrEvalError(f"embeddings={p}: missing {', '.join(missing)} (needs {', '.join(need)})")
+
+
+def embeddings_dataset(cols: dict, path) -> Dataset:
+    """The file's samples as a dataset (each sample once per role, whatever its variants)."""
+    seen, refs, probes = set(), [], []
+    for s, subj, role in zip(cols["sample"], cols["subject"], cols["role"]):
+        if (s, role) in seen:
+            continue
+        seen.add((s, role))
+        (refs if role == "reference" else probes).append(Sample(path=Path(s), rel=s, subject=subj, role=role))
+    p = Path(path)
+    return Dataset(name=p.stem, root=p.parent.resolve(), references=refs, probes=probes,
+                   settings={"type": "embeddings", "path": str(p.resolve())})
+
+
+def acquired_from_embeddings(plan, cols: dict, path):
+    """The acquire stage's result from the file: each (sample, variant) the plan needs."""
+    from .stages.acquire import Acquired
+
+    have = {}
+    for s, v, e, why in zip(cols["sample"], cols["variant"], cols["embedding"], cols["reason"]):
+        have[(s, v)] = Acquisition(embedding=e) if e is not None else Acquisition.failure(
+            why or "failed to acquire (the embeddings file has no vector)")
+    acqs = {}
+    for role, v in plan.needed:
+        for smp in plan.samples(role):
+            acqs[(smp.rel, v)] = have.get((smp.rel, v)) or Acquisition.failure(
+                f"not in the embeddings file (variant {v})", cacheable=False)
+    p = Path(path).resolve()
+    system = {"name": "embeddings", "models": [{"role": "embeddings", "path": str(p), "bytes": p.stat().st_size,
+                                               "sha256": sha256_file(p)}], "settings": {}}
+    stats = EngineStats(requested=len(acqs), failed=sum(1 for a in acqs.values() if not a.ok), parallel="none")
+    return Acquired(acquisitions=acqs, quality={}, stats=stats, system=system,
+                    system_note=f"embeddings read from {p.name}")
+
+
+def write_embeddings(path: Path, acquisitions: dict, dataset) -> None:
+    """A run's acquisitions as an embeddings ``.npz``: one entry per sample, role and variant
+    (failures as NaN rows, with their reason)."""
+    variants = sorted({v for _, v in acquisitions})
+    entries = [(s, v) for s in dataset.references + dataset.probes for v in variants if (s.rel, v) in acquisitions]
+    dim = next((a.embedding.size for a in acquisitions.values() if a.ok), 1)
+    emb = np.full((len(entries), dim), np.nan, np.float32)
+    for i, (s, v) in enumerate(entries):
+        if acquisitions[(s.rel, v)].ok:
+            emb[i] = acquisitions[(s.rel, v)].embedding
+    np.savez_compressed(path, sample=np.array([s.rel for s, _ in entries]), variant=np.array([v for _, v in entries]),
+                        subject=np.array([s.subject for s, _ in entries]), role=np.array([s.role for s, _ in entries]),
+                        embedding=emb, reason=np.array([acquisitions[(s.rel, v)].reason or "" for s, v in entries]))
