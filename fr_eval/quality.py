@@ -250,9 +250,17 @@ def build_estimators(names, settings: dict | None = None) -> list[Estimator]:
     out = []
     for name in names:
         name = str(name)
-        if name not in ESTIMATORS:
-            raise ConfigError(f"quality={name} is not known; choose from {', '.join(ESTIMATORS)}")
         kw = dict((settings or {}).get(name) or {})
+        if name not in ESTIMATORS:
+            from .plugins import available, load
+            if name not in available("fr_eval.quality"):
+                raise ConfigError(f"quality={name} is not known; choose from {', '.join(ESTIMATORS)} or a plug-in "
+                                  f"({', '.join(sorted(available('fr_eval.quality'))) or 'none installed'})")
+            try:
+                out.append(load("fr_eval.quality", name, "quality")(**kw))
+            except TypeError as exc:
+                raise ConfigError(f"quality_settings.{name}: {exc}") from exc
+            continue
         cls = ESTIMATORS[name]
         try:
             out.append(cls(name, **kw) if cls is FaceQnet else cls(**kw))

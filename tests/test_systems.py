@@ -183,3 +183,43 @@ def test_tiny_and_blank_images_never_yield_a_face():
     boxes = np.array([[10, 10, 50, 50], [4e11, 6e11, 4e11, 6e11], [5, 5, 5, 20], [np.nan, 0, 1, 1]], float)
     b, s, lm = _plausible(boxes, np.ones(4), np.zeros((4, 5, 2)), (100, 100, 3))
     assert b.tolist() == [[10, 10, 50, 50]] and s.shape == (1,) and lm.shape == (1, 5, 2)
+
+
+def test_generic_onnx_recogniser_equals_arcface(lfw_small, shared_arcface_files):
+    """mobilefacenet declared through system=onnx (insightface's ArcFaceONNX preprocessing written out:
+    RGB, (x - 127.5) / 127.5, NCHW, 112 px ArcFace template) gives the embeddings system=arcface gives."""
+    from fr_eval.images import load_image
+
+    det, rec = shared_arcface_files
+    arc, _ = build_system({"name": "arcface", "detector": str(det), "recogniser": str(rec)})
+    gen, note = build_system({"name": "onnx", "detector": str(det), "recogniser": str(rec),
+                              "preprocess": {"input_size": [112, 112], "channels": "rgb", "mean": [127.5] * 3,
+                                             "std": [127.5] * 3, "layout": "nchw", "crop": 112}})
+    assert note == "system=onnx" and fingerprint(gen.describe()) != fingerprint(arc.describe())
+    images = [load_image(p) for p in sorted(lfw_small.rglob("*.jpg"))[:24]]
+    a, g = arc.acquire(images), gen.acquire(images)
+    assert all(x.ok for x in a) and [x.ok for x in a] == [x.ok for x in g]
+    diff = max(float(np.abs(x.embedding - y.embedding).max()) for x, y in zip(a, g))
+    cos = min(float(x.embedding @ y.embedding / np.linalg.norm(x.embedding) / np.linalg.norm(y.embedding))
+              for x, y in zip(a, g))
+    assert diff < 1e-4 and cos > 0.999999, (diff, cos)
+    # a declared BGR order is a different model input: the embeddings move
+    bgr, _ = build_system({"name": "onnx", "detector": str(det), "recogniser": str(rec),
+                           "preprocess": {"channels": "bgr"}})
+    b = bgr.acquire(images[:4])
+    assert max(float(np.abs(x.embedding - y.embedding).max()) for x, y in zip(a[:4], b)) > 1e-2
+    # it pickles as its recipe (worker processes rebuild it with the same preprocessing)
+    import pickle
+    again = pickle.loads(pickle.dumps(gen))
+    assert again.preprocess == gen.preprocess and np.allclose(again.acquire(images[:1])[0].embedding, g[0].embedding)
+
+
+def test_generic_onnx_config_errors():
+    from fr_eval.errors import ConfigError
+    with pytest.raises(ConfigError, match="system=onnx needs system.recogniser"):
+        build_system({"name": "onnx"})
+    from fr_eval.systems.onnx import check_preprocess
+    with pytest.raises(ConfigError, match="unknown key.*colour"):
+        check_preprocess({"colour": "rgb"})
+    with pytest.raises(ConfigError, match="layout=chw is not valid"):
+        check_preprocess({"layout": "chw"})

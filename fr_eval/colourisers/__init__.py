@@ -41,9 +41,13 @@ def build_colouriser(name: str, definitions) -> Colouriser:
                           f"(or define colourisers.{name}.type=<{'|'.join(sorted(BUILDERS))}>)")
     cfg = dict(definitions[name])
     kind = cfg.get("type", name)
-    if kind not in BUILDERS:
-        raise ConfigError(f"colourisers.{name}.type={kind} is not known; choose from {', '.join(sorted(BUILDERS))}")
-    return BUILDERS[kind](name, cfg)
+    if kind in BUILDERS:
+        return BUILDERS[kind](name, cfg)
+    from ..plugins import available, load
+    if kind not in available("fr_eval.colourisers"):
+        raise ConfigError(f"colourisers.{name}.type={kind} is not known; choose from {', '.join(sorted(BUILDERS))} "
+                          f"or a plug-in ({', '.join(sorted(available('fr_eval.colourisers'))) or 'none installed'})")
+    return load("fr_eval.colourisers", kind, f"colourisers.{name}.type")(name, cfg)
 
 
 __all__ = ["ColourisationFailed", "Colouriser", "build_colouriser", "BUILDERS"]

@@ -7,16 +7,16 @@ from ..errors import ConfigError, ModelFilesMissing
 from .base import Acquisition, Detection, FaceSystem, fingerprint
 
 log = logging.getLogger(__name__)
-SYSTEMS = ("arcface", "sface", "auto")
+SYSTEMS = ("arcface", "sface", "onnx", "auto", "plugin")
 
 
-def _arcface(cfg):
+def _arcface(cfg, cls=None, **extra):
     from .arcface import ArcFaceSystem, resolve_model_files
     det, rec = resolve_model_files(cfg.get("pack"), cfg.get("root", "~/.insightface"),
                                    cfg.get("detector"), cfg.get("recogniser"),
                                    download=bool(cfg.get("download", True)))
     det_size = cfg.get("det_size", "fit")
-    return ArcFaceSystem(det, rec, det_thresh=cfg.get("det_thresh", 0.5),
+    return (cls or ArcFaceSystem)(det, rec, **extra, det_thresh=cfg.get("det_thresh", 0.5),
                          det_size=det_size if det_size == "fit" else list(det_size),
                          max_det_size=cfg.get("max_det_size", 640), nms_thresh=cfg.get("nms_thresh", 0.4),
                          face_selection=cfg.get("face_selection", "largest"),
@@ -24,6 +24,13 @@ def _arcface(cfg):
                          providers=cfg.get("providers", "auto"), threads=cfg.get("threads", 1),
                          pack=None if cfg.get("detector") else cfg.get("pack"),
                          retry_scales=cfg.get("retry_scales", [0.5]) or ())
+
+
+def _onnx(cfg):
+    from .onnx import OnnxSystem
+    if not cfg.get("recogniser"):
+        raise ConfigError("system=onnx needs system.recogniser=<model.onnx> (and its system.preprocess)")
+    return _arcface(cfg, OnnxSystem, preprocess=cfg.get("preprocess"))
 
 
 def _sface(cfg):
@@ -46,6 +53,15 @@ def build_system(cfg) -> tuple[FaceSystem, str]:
         return _arcface(cfg), "system=arcface"
     if name == "sface":
         return _sface(cfg), "system=sface"
+    if name == "onnx":
+        return _onnx(cfg), "system=onnx"
+    if name == "plugin":
+        from ..plugins import load
+        plugin = str(cfg.get("plugin"))
+        system = load("fr_eval.systems", plugin, "system.plugin")(dict(cfg.get("settings") or {}))
+        if not isinstance(system, FaceSystem):
+            raise ConfigError(f"system.plugin={plugin} did not build a face system (describe() and acquire())")
+        return system, f"system=plugin {plugin}"
     if name == "auto":
         arc = dict(cfg.get("arcface", {}))
         arc["download"] = False

@@ -145,14 +145,11 @@ class ArcFaceSystem(TwoStageSystem):
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.det_model = get_model(str(detector), providers=self.providers, sess_options=opts)
-        self.rec_model = get_model(str(recogniser), providers=self.providers, sess_options=opts)
         if getattr(self.det_model, "taskname", None) != "detection":
             raise ConfigError(f"system.detector={detector} is not an SCRFD/RetinaFace detector")
-        if getattr(self.rec_model, "taskname", None) != "recognition":
-            raise ConfigError(f"system.recogniser={recogniser} is not an ArcFace-style recogniser")
         ctx = 0 if "CUDAExecutionProvider" in self.providers else -1
         self.det_model.prepare(ctx, det_thresh=det_thresh, nms_thresh=nms_thresh)
-        self.rec_model.prepare(ctx)
+        self._load_recogniser(recogniser, opts, ctx)
         self.detector_path, self.recogniser_path, self.pack = Path(detector), Path(recogniser), pack
         self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
         self.face_selection, self.min_face_size = face_selection, float(min_face_size)
@@ -162,8 +159,21 @@ class ArcFaceSystem(TwoStageSystem):
             if len(det_size) != 2 or any(v % 32 for v in det_size):
                 raise ConfigError("system.det_size must be 'fit' or [width, height] in multiples of 32")
         self.det_size, self.max_det_size = det_size, int(max_det_size)
+
+    def _load_recogniser(self, recogniser, opts, ctx) -> None:
+        """insightface's ArcFaceONNX (it reads the input size and normalisation from the graph)."""
+        from insightface.model_zoo import get_model
+
+        self.rec_model = get_model(str(recogniser), providers=self.providers, sess_options=opts)
+        if getattr(self.rec_model, "taskname", None) != "recognition":
+            raise ConfigError(f"system.recogniser={recogniser} is not an ArcFace-style recogniser")
+        self.rec_model.prepare(ctx)
         batch = self.rec_model.session.get_inputs()[0].shape[0]
         self.rec_batched = not isinstance(batch, int) or batch <= 0
+
+    def recogniser_settings(self) -> dict:
+        return {"recogniser_input": [int(v) for v in self.rec_model.input_size],
+                "recogniser_mean_std": [self.rec_model.input_mean, self.rec_model.input_std]}
 
     def describe(self) -> dict:
         return {
@@ -178,8 +188,7 @@ class ArcFaceSystem(TwoStageSystem):
                          "min_face_size": self.min_face_size, "retry_scales": list(self.retry_scales),
                          "detections_kept": "finite, non-empty boxes centred in the image",
                          "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)",
-                         "recogniser_input": [int(v) for v in self.rec_model.input_size],
-                         "recogniser_mean_std": [self.rec_model.input_mean, self.rec_model.input_std]},
+                         **self.recogniser_settings()},
             "runtime": {"providers": self.providers, "recogniser_batched": self.rec_batched,
                         "intra_op_threads": self.threads},
         }

@@ -1,0 +1,49 @@
+"""The Python API: the README's examples run as they are written, and the API gives the command's
+figures."""
+import json
+import re
+
+import pytest
+
+import fr_eval
+from fr_eval.cli import main
+
+from conftest import LFW_SMALL, PROJECT, SHARED, need
+
+
+def readme_examples() -> list[str]:
+    text = (PROJECT / "README.md").read_text()
+    section = text.split("## From Python", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+@pytest.mark.parametrize("i", range(3))
+def test_readme_examples_run(i, monkeypatch, tmp_path, capsys):
+    need(LFW_SMALL)
+    if i == 2:
+        need(SHARED / "data/generated/manifest.csv")
+    monkeypatch.chdir(PROJECT)  # the examples' relative paths are the checkout's
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = readme_examples()[i]
+    exec(compile(code, f"README example {i + 1}", "exec"), {})
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed and all(line.strip() for line in printed)
+    if i == 1:
+        assert printed[-1] == "True"
+
+
+def test_api_gives_the_commands_figures(tmp_path):
+    args = dict(scenario="[1,2]", system="sface", dataset={"root": str(need(LFW_SMALL)), "limit_subjects": 8},
+                store_dir=str(tmp_path / "s"), bootstrap={"n_resamples": 50})
+    ev = fr_eval.evaluate(**args)
+    out = tmp_path / "cli"
+    assert main(["scenario=[1,2]", "system=sface", f"dataset.root={LFW_SMALL}", "dataset.limit_subjects=8",
+                 f"store_dir={tmp_path / 's'}", "bootstrap.n_resamples=50", f"out_dir={out}", "progress=false"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    keys = ("fta", "fnmr", "frr", "threshold", "d_prime", "eer", "intervals")
+    assert [{k: r[k] for k in keys} for r in ev.rows] == [{k: r[k] for k in keys} for r in m["rows"]]
+    assert ev.thresholds[0.001] == m["thresholds"]["0.001"]["threshold"]
+    written = ev.write_report(tmp_path / "api")
+    assert json.loads((written / "metrics.json").read_text())["rows"][0]["fnmr"] == m["rows"][0]["fnmr"]
+    with pytest.raises(KeyError, match="rows: 1, 2"):
+        ev.row("9")
