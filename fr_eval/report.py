@@ -289,9 +289,7 @@ def _panels(plt, n: int, width: float, height: float):
 def plot_quality_cdf(q: dict, path: Path) -> None:
     """The CDF of each estimator per variant (the paper's Fig. 4a for FaceQnet), over the central
     99% of the values."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
     names = q["names"]
     fig, axes = _panels(plt, len(names), 4.2, 3.3)
@@ -311,14 +309,11 @@ def plot_quality_cdf(q: dict, path: Path) -> None:
     axes.ravel()[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_edc(q: dict, path: Path) -> None:
     """One panel per scenario row: FNMR against the fraction discarded, one line per estimator."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
     rows = list(dict.fromkeys(r["row"] for r in q["edc"]))
     if not rows:
@@ -340,7 +335,6 @@ def plot_edc(q: dict, path: Path) -> None:
     axes.ravel()[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def html_table(header, body) -> str:
@@ -402,19 +396,17 @@ on {escape(env['platform'])}.</p>
     _atomic_write(out / "report.html", html)
 
 
-def plot_det(scores: dict, ctx: dict, fmr: float, path: Path, *, title: str | None = None,
-             prefix: str = "scenario ") -> None:
+def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: str | None = None,
+             prefix: str = "scenario ", ax=None) -> None:
     """DET curves on normal-deviate (probit) axes, as ISO/IEC 19795-1 and bob.measure draw them."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
     from scipy.stats import norm
 
     from .metrics import det_points
 
     ticks = np.array([0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
     lo = 1e-5
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    fig, ax = plt.own_axes(ax, (6.4, 5.6))
     for label, sc in scores.items():
         if sc["genuine"].size == 0 or sc["impostor"].size == 0:
             continue
@@ -430,16 +422,14 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path, *, title: str | No
     ax.set_title(title or f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); dotted: FMR={fmr_label(fmr)}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    if fig is not None:  # drawn on the caller's axes: the caller saves
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
 
 
 def plot_examples(rows, path: Path) -> None:
     """Original, greyscale and each colourisation side by side (the paper's Fig. 2)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
     ncol = len(rows[0][1])
     fig, axes = plt.subplots(len(rows), ncol, figsize=(1.9 * ncol, 2.0 * len(rows)), squeeze=False)
@@ -458,16 +448,13 @@ def plot_examples(rows, path: Path) -> None:
                 ax.set_ylabel(label, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
-def plot_frr_threshold(result, ctx, fmr, path: Path) -> None:
+def plot_frr_threshold(result, ctx, fmr, path: Path | None, *, ax=None) -> None:
     """FRR (FTA included) against the decision threshold, as the paper's Fig. 4b."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = plt.own_axes(ax, (6.4, 4.8))
     grid = np.linspace(-0.2, 1.0, 481)
     for row in result.rows:
         gen = result.scores[row["label"]]["genuine"]
@@ -481,6 +468,6 @@ def plot_frr_threshold(result, ctx, fmr, path: Path) -> None:
     ax.set_title("FRR = FTA + FNMR (1 - FTA) against the threshold")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    if fig is not None:  # drawn on the caller's axes: the caller saves
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)

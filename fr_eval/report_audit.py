@@ -94,9 +94,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
 
 def plot_similarity_by_method(result, threshold: float, path: Path) -> None:
     """Box plots of the acquired images' similarity per method (ranked order), threshold dashed."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
     rows = result.groups["method"]
     data = [result.scores[r["value"]]["genuine"] for r in rows]
@@ -112,14 +110,11 @@ def plot_similarity_by_method(result, threshold: float, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_group_bars(rows, key: str, path: Path) -> None:
     """Mean similarity per group with its 95% interval (both failure conventions side by side)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(rows) + 2), 4.4))
@@ -139,14 +134,11 @@ def plot_group_bars(rows, key: str, path: Path) -> None:
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_contact_sheet(sheet: dict, path: Path) -> None:
     """The worst- and best-preserved generated faces, each beside its best-matching reference."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plotting as plt
 
     from .images import ImageLoadError, load_image
 
@@ -169,7 +161,6 @@ def plot_contact_sheet(sheet: dict, path: Path) -> None:
             ax.set_title(title, fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def write_audit_html(out: Path, result, config, env, h, b, notes) -> None:

@@ -47,3 +47,22 @@ def test_api_gives_the_commands_figures(tmp_path):
     assert json.loads((written / "metrics.json").read_text())["rows"][0]["fnmr"] == m["rows"][0]["fnmr"]
     with pytest.raises(KeyError, match="rows: 1, 2"):
         ev.row("9")
+
+
+def test_plots_take_an_ax_and_leave_the_backend_alone(tmp_path):
+    import matplotlib
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from fr_eval.report import plot_det
+
+    before = matplotlib.get_backend()
+    rng = np.random.default_rng(0)
+    scores = {"a": {"genuine": rng.normal(0.6, 0.1, 500), "impostor": rng.normal(0, 0.1, 20000)}}
+    fig = Figure()
+    ax = fig.subplots()
+    plot_det(scores, {"system": {"name": "s"}, "dataset": {"name": "d"}}, 0.001, None, ax=ax)
+    assert [line.get_label() for line in ax.get_lines()][0] == "scenario a" and ax.get_xlabel() == "FMR (%)"
+    plot_det(scores, {"system": {"name": "s"}, "dataset": {"name": "d"}}, 0.001, tmp_path / "det.png")
+    assert (tmp_path / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.get_backend() == before
