@@ -44,9 +44,11 @@ def test_arcface_with_shared_models(lfw_small, shared_arcface_files):
     system, note = build_system({"name": "arcface", "detector": str(det), "recogniser": str(rec)})
     res = _check_system(system, lfw_small)
     assert res[0].embedding.shape == (128,)
-    assert system.describe()["settings"]["det_size"] == "fit"
-    assert system.input_size_for((250, 250, 3)) == (256, 256)
-    assert system.input_size_for((2000, 1000, 3)) == (320, 640)
+    assert system.describe()["settings"]["det_size"] == [640, 640]  # insightface's own input, by default
+    assert system.input_size_for((250, 250, 3)) == (640, 640)
+    fit, _ = build_system({"name": "arcface", "detector": str(det), "recogniser": str(rec), "det_size": "fit"})
+    assert fit.input_size_for((250, 250, 3)) == (256, 256)
+    assert fit.input_size_for((2000, 1000, 3)) == (320, 640)
 
 
 def test_arcface_missing_pack_names_files(tmp_path):

@@ -15,7 +15,7 @@ def _arcface(cfg, cls=None, **extra):
     det, rec = resolve_model_files(cfg.get("pack"), cfg.get("root", "~/.insightface"),
                                    cfg.get("detector"), cfg.get("recogniser"),
                                    download=bool(cfg.get("download", True)))
-    det_size = cfg.get("det_size", "fit")
+    det_size = cfg.get("det_size", [640, 640])
     return (cls or ArcFaceSystem)(det, rec, **extra, det_thresh=cfg.get("det_thresh", 0.5),
                          det_size=det_size if det_size == "fit" else list(det_size),
                          max_det_size=cfg.get("max_det_size", 640), nms_thresh=cfg.get("nms_thresh", 0.4),

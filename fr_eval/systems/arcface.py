@@ -120,7 +120,7 @@ class ArcFaceSystem(TwoStageSystem):
     name = "arcface"
 
     def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = 0.5,
-                 det_size="fit", max_det_size: int = 640, nms_thresh: float = 0.4,
+                 det_size=(640, 640), max_det_size: int = 640, nms_thresh: float = 0.4,
                  face_selection: str = "largest", min_face_size: float = 0.0,
                  providers="auto", threads: int = 1, pack: str | None = None, retry_scales=(0.5,)):
         from insightface.model_zoo import get_model
