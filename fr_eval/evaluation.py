@@ -173,15 +173,12 @@ def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict
 
 def scores_or_nan(ref: SideData, probe: SideData, pairs: np.ndarray) -> np.ndarray:
     """A score per pair, NaN where a sample failed to acquire."""
-    out = np.full(len(pairs), np.nan)
-    s, both = pair_scores(ref, probe, pairs)
-    out[both] = s
-    return out
+    return scores_or_fail(ref, probe, pairs, fill=np.nan)
 
 
-def scores_or_fail(ref: SideData, probe: SideData, pairs: np.ndarray) -> np.ndarray:
-    """A score per pair, ``-inf`` where a sample failed to acquire (a failed pair never matches)."""
-    out = np.full(len(pairs), -np.inf)
+def scores_or_fail(ref: SideData, probe: SideData, pairs: np.ndarray, fill: float = -np.inf) -> np.ndarray:
+    """A score per pair, ``fill`` where a sample failed to acquire (``-inf``: a failed pair never matches)."""
+    out = np.full(len(pairs), fill)
     s, both = pair_scores(ref, probe, pairs)
     out[both] = s
     return out
