@@ -106,7 +106,7 @@ def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:
 
 def audit(*overrides: str, progress: bool = False, **keys) -> Audit:
     """The identity-preservation audit of generated images (``scenario=generated``)."""
-    from .audit import run_audit
+    from .auditing import run_audit
 
     keys.setdefault("scenario", "generated")
     cfg = _config(overrides, keys)

@@ -223,7 +223,7 @@ def invocation(argv: list[str]) -> dict:
     """How this run was started, for the report: the command line and the working directory."""
     prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "fr-eval"
     prog = "python -m fr_eval" if prog == "__main__.py" else ("fr-eval" if prog in ("", "-c") else prog)
-    return {"argv": list(argv), "command": " ".join(shlex.quote(a) for a in [prog, *argv]), "cwd": str(Path.cwd())}
+    return {"argv": list(argv), "command": " ".join([prog, *(shlex.quote(a) for a in argv)]), "cwd": str(Path.cwd())}
 
 
 def run_and_report(cfg: dict, how: dict | None = None) -> int:
@@ -263,7 +263,7 @@ def _run_and_write(cfg: dict, out: Path, audit, how: dict):
         from .report_scores import import_scores
         result = import_scores(cfg)
     elif audit:
-        from .audit import run_audit
+        from .auditing import run_audit
         from .report_audit import write_audit_report
         result = run_audit(cfg, progress=bool(cfg.get("progress", True)))
     else:

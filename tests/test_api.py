@@ -66,3 +66,14 @@ def test_plots_take_an_ax_and_leave_the_backend_alone(tmp_path):
     plot_det(scores, {"system": {"name": "s"}, "dataset": {"name": "d"}}, 0.001, tmp_path / "det.png")
     assert (tmp_path / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert matplotlib.get_backend() == before
+
+
+def test_api_functions_are_not_shadowed_by_modules():
+    """Importing every fr_eval module must leave fr_eval.evaluate and fr_eval.audit the functions."""
+    import importlib
+    import pkgutil
+
+    for m in pkgutil.walk_packages(fr_eval.__path__, "fr_eval."):
+        if not m.name.endswith("__main__"):
+            importlib.import_module(m.name)
+    assert callable(fr_eval.evaluate) and callable(fr_eval.audit) and callable(fr_eval.scores_table)

@@ -110,9 +110,80 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
     raise ConfigError(f"generated.threshold_from={src}: choose enrolment, dataset, or a number (a cosine threshold)")
 
 
+@dataclass(frozen=True)
+class AuditPlan:
+    """What the audit compares: the manifest, enrolment and grouping (the plan stage)."""
+
+    gset: object
+    refs: list
+    enrol_source: str
+    identities: list
+    gen: list  # generated images of enrolled identities
+    targets: list
+    unenrolled: list
+    problems: list
+    by: list
+    unknown_by: list
+    template: str
+    fmr: float
+
+
+@dataclass(frozen=True)
+class AuditScores:
+    """Per generated image: similarity to its own identity, the best other one, rank-1, targets."""
+
+    acqs: dict
+    stats: object
+    system: dict
+    system_note: str
+    ref_ok: np.ndarray
+    enrolled: np.ndarray
+    threshold: float
+    impostor: np.ndarray
+    threshold_info: dict
+    gid: np.ndarray
+    own: np.ndarray
+    other_max: np.ndarray
+    other_arg: np.ndarray
+    rank1: np.ndarray
+    in_audit: np.ndarray
+    acquired: np.ndarray
+    csim: np.ndarray
+    ssim: np.ndarray
+    target_status: list
+    best_ref: list
+
+
 def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
+    """plan -> acquire and score -> figures per group, as the scenario runs are composed."""
     t0 = time.perf_counter()
     set_max_pixels(int(cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS)))
+    plan = plan_audit(cfg)
+    sc = score_audit(plan, cfg, progress)
+    meta = [dict(s.meta) for s in plan.gen]
+    bootstrap = {"seed": int(cfg.get("seed", 0)), **dict(cfg.get("bootstrap", {}))}
+
+    def figures(mask):
+        m = mask & sc.in_audit
+        return audit_figures(acquired=sc.acquired[m], own=sc.own[m], other_max=sc.other_max[m],
+                             rank1_correct=sc.rank1[m], identity=sc.gid[m], threshold=sc.threshold,
+                             csim=sc.csim[m] if plan.targets else None, ssim=sc.ssim[m] if plan.targets else None,
+                             bootstrap=bootstrap)
+
+    groups = _groups(plan, sc, meta, figures)
+    scores = {}
+    for r in groups["method"]:
+        m = np.array([x.get("method") == r["value"] for x in meta]) & sc.acquired
+        scores[r["value"]] = {"genuine": sc.own[m], "impostor": sc.impostor}
+    context = _audit_context(plan, sc)
+    context["wall_time_s"] = time.perf_counter() - t0
+    return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
+                       images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
+                       context=context, sheet=_sheet(plan, sc, meta, int((cfg.get("generated") or {}).get(
+                           "contact_sheet", 6))))
+
+
+def plan_audit(cfg: dict) -> AuditPlan:
     g = cfg.get("generated") or {}
     if not g.get("manifest"):
         raise ConfigError("scenario=generated needs generated.manifest=<csv> (columns path,identity,method)")
@@ -133,138 +204,141 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
     if not gen:
         raise FrEvalError(f"no generated image has an enrolled identity ({problems_message(problems)})")
     by = [str(k) for k in _as_list(g.get("by", ["method", "category"]))]
-    columns = set(gset.columns)
-    unknown = [k for k in by if k not in columns]
-    by = [k for k in by if k in columns]
+    unknown = [k for k in by if k not in set(gset.columns)]
+    by = [k for k in by if k in set(gset.columns)]
     if "method" not in by:
         by.insert(0, "method")
-    # a grouping key the manifest lacks (e.g. category) is only noted; a typo should be seen
-    if unknown:
+    if unknown:  # a grouping key the manifest lacks (e.g. category) is only noted; a typo should be seen
         log.warning("generated.by: %s not among the manifest's columns (%s)", ", ".join(unknown),
-                    ", ".join(sorted(columns)))
+                    ", ".join(sorted(gset.columns)))
+    targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
+    return AuditPlan(gset=gset, refs=refs, enrol_source=enrol_source, identities=identities, gen=gen,
+                     targets=targets, unenrolled=unenrolled, problems=problems, by=by, unknown_by=unknown,
+                     template=template, fmr=fmr)
 
+
+def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
+    """Acquire every image through the store, fix the threshold, score each generated image."""
     system, system_note = build_system(cfg["system"])
     store = open_store(cfg)
     workers, parallel = resolve_workers(cfg.get("workers", "auto")), str(cfg.get("parallel", "process"))
-    targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
+    idx = {name: i for i, name in enumerate(plan.identities)}
     try:
-        acqs, stats = acquire_all([(s, ORIGINAL) for s in refs + gen + targets], system, store,
+        acqs, stats = acquire_all([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets], system, store,
                                   batch_size=int(cfg.get("batch_size", 32)), workers=workers, parallel=parallel,
                                   progress=progress)
-        idx = {name: i for i, name in enumerate(identities)}
-        ref_acq = [acqs[(s.rel, ORIGINAL.name)] for s in refs]
-        ref_side = SideData.from_acquisitions(ref_acq)
-        ref_id = np.array([idx[s.subject] for s in refs])
+        ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs])
+        ref_id = np.array([idx[s.subject] for s in plan.refs])
         ok = ref_side.ok
-        enrolled = np.zeros(len(identities), bool)
+        enrolled = np.zeros(len(plan.identities), bool)
         enrolled[ref_id[ok]] = True
-        imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(identities), template)
-        thr, imp, thr_info = _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress)
+        imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template)
+        thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, system, store, workers, parallel, progress)
     finally:
         store.close()
-
-    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in gen])
-    gid = np.array([idx[s.subject] for s in gen])
-    S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(identities), template)
-    rows = np.arange(len(gen))
+    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen])
+    gid = np.array([idx[s.subject] for s in plan.gen])
+    S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template)
+    rows = np.arange(len(plan.gen))
     own = S[rows, gid]
-    others = S.copy()
-    others[rows, gid] = np.nan
-    with np.errstate(invalid="ignore"):
-        other_max = np.where(np.isfinite(others).any(axis=1), np.nanmax(np.where(np.isfinite(others), others, -np.inf),
-                                                                       axis=1), -np.inf)
-        other_arg = np.argmax(np.where(np.isfinite(others), others, -np.inf), axis=1)
-        rank1 = np.argmax(np.where(np.isfinite(S), S, -np.inf), axis=1) == gid
-    in_audit = enrolled[gid]  # identities whose every reference failed cannot be audited: counted apart
-    acquired = gen_side.ok & in_audit
-    csim, ssim, target_status = _target_figures(gen, gset.targets, acqs)
+    others = np.where(np.isfinite(S), S, -np.inf)
+    others[rows, gid] = -np.inf
+    rank1 = np.argmax(np.where(np.isfinite(S), S, -np.inf), axis=1) == gid
+    csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs)
+    return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=system_note, ref_ok=ok,
+                       enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
+                       other_max=others.max(axis=1),
+                       other_arg=np.argmax(others, axis=1), rank1=rank1, in_audit=enrolled[gid],
+                       acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
+                       best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid))
 
-    # the best-matching reference of the own identity (for the contact sheet)
+
+def _best_references(plan, gen_side, ref_side, ref_id, gid) -> list:
+    """The best-matching reference of each image's own identity (for the contact sheet)."""
+    ok = ref_side.ok
     ref_ok_idx = np.flatnonzero(ok)
-    sims = gen_side.emb @ ref_side.emb[ok].T if ok.any() else np.zeros((len(gen), 0))
-    best_ref = []
-    for i in range(len(gen)):
+    sims = gen_side.emb @ ref_side.emb[ok].T if ok.any() else np.zeros((len(plan.gen), 0))
+    out = []
+    for i in range(len(plan.gen)):
         cand = np.flatnonzero(ref_id[ok] == gid[i])
-        best_ref.append(refs[ref_ok_idx[cand[np.argmax(sims[i, cand])]]] if cand.size else None)
+        out.append(plan.refs[ref_ok_idx[cand[np.argmax(sims[i, cand])]]] if cand.size else None)
+    return out
 
-    bootstrap = dict(cfg.get("bootstrap", {}))
-    bootstrap.setdefault("seed", int(cfg.get("seed", 0)))
-    meta = [dict(s.meta) for s in gen]
 
-    def figures(mask):
-        m = mask & in_audit
-        return audit_figures(acquired=acquired[m], own=own[m], other_max=other_max[m], rank1_correct=rank1[m],
-                             identity=gid[m], threshold=thr, csim=csim[m] if targets else None,
-                             ssim=ssim[m] if targets else None, bootstrap=bootstrap)
-
+def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
     groups = {}
-    for key in by:
+    for key in plan.by:
         values = np.array([m.get(key, "") or "(none)" for m in meta], dtype=object)
         groups[key] = [{"value": v, **figures(values == v)} for v in sorted(set(values.tolist()))
-                       if (values[in_audit] == v).any()]
+                       if (values[sc.in_audit] == v).any()]
     groups["method"].sort(key=lambda r: (-_num(r["verified_rate_of_all"]),
                                          -_num(r["similarity_failures_as_zero"]["mean"]), r["value"]))
     for rank, r in enumerate(groups["method"], start=1):
         r["rank"] = rank
-    overall = figures(np.ones(len(gen), bool))
+    return groups
 
-    images, failures = [], []
-    for i, s in enumerate(gen):
-        a = acqs[(s.rel, ORIGINAL.name)]
-        status = "not enrolled (every reference failed)" if not in_audit[i] else ("acquired" if a.ok else "failed")
-        images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in gset.columns},
+
+def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
+    images, thr, targets = [], sc.threshold, plan.gset.targets
+    for i, s in enumerate(plan.gen):
+        a, got = sc.acqs[(s.rel, ORIGINAL.name)], bool(sc.acquired[i])
+        other = got and np.isfinite(sc.other_max[i])
+        status = "not enrolled (every reference failed)" if not sc.in_audit[i] else ("acquired" if a.ok else "failed")
+        images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in plan.gset.columns},
                        "status": status, "reason": a.reason or "",
-                       "similarity": float(own[i]) if acquired[i] else "",
-                       "verified": bool(acquired[i] and own[i] >= thr),
-                       "best_other_identity": identities[other_arg[i]] if acquired[i] and np.isfinite(other_max[i])
-                       else "",
-                       "best_other_similarity": float(other_max[i]) if acquired[i] and np.isfinite(other_max[i])
-                       else "",
-                       "impersonates": bool(acquired[i] and other_max[i] >= thr),
-                       "rank1_correct": bool(acquired[i] and rank1[i]),
-                       "target": gset.targets[s.rel].rel if s.rel in gset.targets else "",
-                       "target_status": target_status[i],
-                       "csim": "" if not np.isfinite(csim[i]) else float(csim[i]),
-                       "ssim": "" if not np.isfinite(ssim[i]) else float(ssim[i]),
-                       "best_reference": best_ref[i].rel if best_ref[i] is not None else ""})
-    for s, a in [(s, acqs[(s.rel, ORIGINAL.name)]) for s in refs + gen + targets]:
-        if not a.ok:
-            failures.append({"role": s.role, "identity": s.subject, "path": s.rel,
-                             "method": dict(s.meta).get("method", ""), "kind": a.kind, "reason": a.reason})
+                       "similarity": float(sc.own[i]) if got else "",
+                       "verified": bool(got and sc.own[i] >= thr),
+                       "best_other_identity": plan.identities[sc.other_arg[i]] if other else "",
+                       "best_other_similarity": float(sc.other_max[i]) if other else "",
+                       "impersonates": bool(got and sc.other_max[i] >= thr),
+                       "rank1_correct": bool(got and sc.rank1[i]),
+                       "target": targets[s.rel].rel if s.rel in targets else "",
+                       "target_status": sc.target_status[i],
+                       "csim": "" if not np.isfinite(sc.csim[i]) else float(sc.csim[i]),
+                       "ssim": "" if not np.isfinite(sc.ssim[i]) else float(sc.ssim[i]),
+                       "best_reference": sc.best_ref[i].rel if sc.best_ref[i] is not None else ""})
+    return images
 
-    scores = {}
-    for r in groups["method"]:
-        m = np.array([x.get("method") == r["value"] for x in meta]) & acquired
-        scores[r["value"]] = {"genuine": own[m], "impostor": imp}
-    n_sheet = int(g.get("contact_sheet", 6))
-    order = np.flatnonzero(acquired)[np.argsort(own[acquired], kind="stable")]
+
+def _failures(plan: AuditPlan, sc: AuditScores) -> list[dict]:
+    return [{"role": s.role, "identity": s.subject, "path": s.rel, "method": dict(s.meta).get("method", ""),
+             "kind": a.kind, "reason": a.reason}
+            for s, a in [(s, sc.acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs + plan.gen + plan.targets]
+            if not a.ok]
+
+
+def _sheet(plan: AuditPlan, sc: AuditScores, meta: list, n: int) -> dict:
+    """The ``n`` worst- and best-preserved acquired images beside their best-matching reference."""
+    order = np.flatnonzero(sc.acquired)[np.argsort(sc.own[sc.acquired], kind="stable")]
 
     def entry(i):
-        return (gen[i].path, best_ref[i].path if best_ref[i] is not None else None,
-                f"{gen[i].subject}\n{meta[i].get('method', '')}, similarity {own[i]:.3f}")
+        ref = sc.best_ref[i]
+        return (plan.gen[i].path, ref.path if ref is not None else None,
+                f"{plan.gen[i].subject}\n{meta[i].get('method', '')}, similarity {sc.own[i]:.3f}")
 
-    sheet = {"worst": [entry(i) for i in order[:n_sheet]], "best": [entry(i) for i in order[::-1][:n_sheet]]}
-    context = {
+    return {"worst": [entry(i) for i in order[:n]], "best": [entry(i) for i in order[::-1][:n]]}
+
+
+def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
+    return {
         "kind": "identity-preservation audit of generated images",
-        "manifest": str(gset.path), "manifest_columns": gset.columns, "grouped_by": by,
-        "grouping_keys_not_in_manifest": unknown,
-        "enrolment": {"source": enrol_source, "identities": len(identities), "identities_enrolled": int(enrolled.sum()),
-                      "reference_images": len(refs), "reference_images_acquired": int(ok.sum()),
-                      "template": template},
-        "generated": {"rows": len(gset.generated), "audited": int(in_audit.sum()),
-                      "not_enrolled_identity": len(unenrolled),
-                      "not_enrolled_all_references_failed": int((~in_audit).sum()),
-                      "with_target": len(targets)},
-        "threshold": {**thr_info, "fmr_target": fmr},
-        "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][template],
-                        "headline": f"similarity_failures_excluded (with fta beside it), template={template}; "
+        "manifest": str(plan.gset.path), "manifest_columns": plan.gset.columns, "grouped_by": plan.by,
+        "grouping_keys_not_in_manifest": plan.unknown_by,
+        "enrolment": {"source": plan.enrol_source, "identities": len(plan.identities),
+                      "identities_enrolled": int(sc.enrolled.sum()), "reference_images": len(plan.refs),
+                      "reference_images_acquired": int(sc.ref_ok.sum()), "template": plan.template},
+        "generated": {"rows": len(plan.gset.generated), "audited": int(sc.in_audit.sum()),
+                      "not_enrolled_identity": len(plan.unenrolled),
+                      "not_enrolled_all_references_failed": int((~sc.in_audit).sum()),
+                      "with_target": len(plan.targets)},
+        "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
+        "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],
+                        "headline": f"similarity_failures_excluded (with fta beside it), template={plan.template}; "
                                     "methods ranked by verified_rate_of_all, then similarity_failures_as_zero"},
-        "problems": problems,
-        "system": system.describe(), "system_choice": system_note,
-        "engine": stats.as_dict(), "wall_time_s": time.perf_counter() - t0,
+        "problems": plan.problems,
+        "system": sc.system, "system_choice": sc.system_note,
+        "engine": sc.stats.as_dict(),
     }
-    return AuditResult(groups=groups, overall=overall, images=images, failures=failures, scores=scores,
-                       context=context, sheet=sheet)
 
 
 def _num(x) -> float:
