@@ -232,18 +232,18 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
 
     t0 = time.perf_counter()
     out = Path(cfg["out_dir"])
-    audit = "scores" if cfg.get("scores") else str(cfg.get("scenario")) == "generated"
+    kind = "scores" if cfg.get("scores") else "audit" if str(cfg.get("scenario")) == "generated" else "scenarios"
     with StagedDir(out) as staging:
         handler = logging.FileHandler(staging / "run.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         try:
-            result = _run_and_write(cfg, staging, audit, how or invocation([]))
+            result = _run_and_write(cfg, staging, kind, how or invocation([]))
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()
-    print((out / ("generated_methods.md" if audit is True else "table3.md")).read_text())
-    if audit == "scores":
+    print((out / ("generated_methods.md" if kind == "audit" else "table3.md")).read_text())
+    if kind == "scores":
         print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; from score files)")
         return 0
     engine = result.context["engine"]
@@ -257,26 +257,18 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
     return 0
 
 
-def _run_and_write(cfg: dict, out: Path, audit, how: dict):
-    """``audit``: True for the generator audit, "scores" for score import, False for scenarios."""
-    if audit == "scores":
-        from .report_scores import import_scores
-        result = import_scores(cfg)
-    elif audit:
-        from .auditing import run_audit
-        from .report_audit import write_audit_report
-        result = run_audit(cfg, progress=bool(cfg.get("progress", True)))
+def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
+    """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
+    if kind == "scores":
+        from .report_scores import import_scores as compute, write_score_report as write
+    elif kind == "audit":
+        from .auditing import run_audit as compute
+        from .report_audit import write_audit_report as write
     else:
-        from .runner import run
-        result = run(cfg, progress=bool(cfg.get("progress", True)))
+        from .report import write_report as write
+        from .runner import run as compute
+    result = compute(cfg, progress=bool(cfg.get("progress", True)))
     result.context["invocation"] = {**how, "replay": f"fr-eval --replay {Path(cfg['out_dir']) / 'config.yaml'}"}
     result.context["paths"] = {"out_dir": cfg["out_dir"], "store_dir": cfg["store_dir"]}
-    if audit == "scores":
-        from .report_scores import write_score_report
-        write_score_report(out, result, cfg)
-    elif audit:
-        write_audit_report(out, result, cfg)
-    else:
-        from .report import write_report
-        write_report(out, result, cfg)
+    write(out, result, cfg)
     return result

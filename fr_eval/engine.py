@@ -70,9 +70,7 @@ def compute_chunk(chunk, system, variants: dict, store_dir: Path, estimators: di
                 done.append((t, stored or Acquisition.failure(f"unreadable image: {exc}"), img))
                 continue
             except ColourisationFailed as exc:
-                failed = Acquisition.error if exc.transient else Acquisition.failure
-                done.append((t, stored or failed(f"colouriser: {exc}", **({} if exc.transient else
-                                                                         {"cacheable": exc.cacheable})), img))
+                done.append((t, stored or colourisation_failure(exc), img))
                 continue
             except ImageReadError as exc:
                 done.append((t, stored or Acquisition.error(f"read error: {exc}"), img))
@@ -96,6 +94,13 @@ def compute_chunk(chunk, system, variants: dict, store_dir: Path, estimators: di
             acquired = [Acquisition.error(f"{system.name} failed on the batch: {error_text(exc)}")] * len(images)
         done.extend(zip(slots, acquired, images))
     return [(t, acq, score_quality(img, acq, t[7], estimators, system)) for t, acq, img in done]
+
+
+def colourisation_failure(exc: ColourisationFailed) -> Acquisition:
+    """A colouriser's failure as an acquisition: the machine's error when transient, else the image's."""
+    if exc.transient:
+        return Acquisition.error(f"colouriser: {exc}")
+    return Acquisition.failure(f"colouriser: {exc}", cacheable=exc.cacheable)
 
 
 def score_quality(img, acq, qnames, estimators: dict, system) -> dict:
@@ -256,8 +261,7 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
         try:
             vkey = variant.key(sample)
         except ColourisationFailed as exc:
-            results[ident] = (Acquisition.error(f"colouriser: {exc}") if exc.transient else
-                              Acquisition.failure(f"colouriser: {exc}", cacheable=exc.cacheable))
+            results[ident] = colourisation_failure(exc)
             continue
         todo.append((ident, sample, variant.name, acquisition_key(sha, vkey, system_fp), vkey, sha))
     stored = store.get_many([t[3] for t in todo])

@@ -13,10 +13,6 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = Tr
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze, **kw)
 
 
-def close(fig) -> None:
-    """Nothing to do: the figure was never registered with pyplot."""
-
-
 def own_axes(ax, figsize):
     """``(figure to save or None, axes)``: the caller's ``ax`` (nothing saved), else a new figure."""
     if ax is not None:

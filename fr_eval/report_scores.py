@@ -26,7 +26,9 @@ class ScoreImportResult:
     context: dict = field(default_factory=dict)
 
 
-def import_scores(cfg: dict) -> ScoreImportResult:
+def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
+    """Read the score files ``cfg`` names and evaluate them (``progress``: accepted like the other
+    runs' entry points; nothing here takes long enough to show one)."""
     from .stages.plan import parse_fmrs
 
     paths = cfg["scores"] if isinstance(cfg["scores"], (list, tuple)) else [cfg["scores"]]

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics as M
-from .errors import ConfigError
 from .images import DEFAULT_MAX_PIXELS, set_max_pixels
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
-from .stages.plan import Plan, make_plan
+from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)
+from .stages.plan import Plan, bin_label, make_plan, metadata_values  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -174,75 +174,3 @@ def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: 
                         "discard": d, "fnmr": f})
     return {"table2": table2, "values": values, "edc": edc, "max_discard": max_discard, "names": names,
             "variants": variants}
-
-
-def metadata_values(ds, comps, key: str, edges=None) -> np.ndarray:
-    """The value of metadata field ``key`` for each genuine comparison: the probe's, else the
-    reference's, else "". ``fold`` is the protocol's fold in pairs datasets. With bin ``edges``
-    (ascending numbers) a numeric value becomes its interval's label, e.g. ``[30, 365)``."""
-    if key == "fold" and comps.genuine_folds is not None:
-        return np.array([str(f + 1) for f in comps.genuine_folds], dtype=object)
-    if edges is not None:
-        return np.array([bin_label(v, [float(e) for e in edges], key)
-                         for v in metadata_values(ds, comps, key)], dtype=object)
-    probe_meta = [dict(s.meta) for s in ds.probes]
-    ref_meta = [dict(s.meta) for s in ds.references]
-    known = sorted({k for m in probe_meta + ref_meta for k in m} | ({"fold"} if comps.genuine_folds is not None else set()))
-    if key not in known:
-        raise ConfigError(f"report.breakdown: {key} is not a metadata field of dataset {ds.name}; "
-                          f"its fields: {', '.join(known) or 'none (this dataset keeps no metadata)'}")
-    return np.array([probe_meta[p].get(key) or ref_meta[r].get(key) or "" for r, p in comps.genuine], dtype=object)
-
-
-def bin_label(value: str, edges: list[float], key: str = "") -> str:
-    """The half-open interval of ``edges`` that holds ``value`` ("" stays ""), e.g. ``[1, 30)``."""
-    if value == "":
-        return ""
-    if sorted(edges) != edges or len(edges) < 1:
-        raise ConfigError(f"report.breakdown_bins.{key} must be ascending numbers, e.g. [0, 1, 30, 365]")
-    try:
-        x = float(value)
-    except ValueError as exc:
-        raise ConfigError(f"report.breakdown_bins.{key}: the value {value!r} is not a number") from exc
-    fmt = "{:g}".format
-    if x < edges[0]:
-        return f"< {fmt(edges[0])}"
-    for lo, hi in zip(edges, edges[1:]):
-        if lo <= x < hi:
-            return f"[{fmt(lo)}, {fmt(hi)})"
-    return f">= {fmt(edges[-1])}"
-
-
-def colourisation_examples(ds, colourised, store, n: int) -> list:
-    """For the first ``n`` subjects: their reference and first probe as original, greyscale and
-    each colourisation (read from the store's kept images), as in the paper's Fig. 2."""
-    from .colourisers.base import ColourisationFailed
-    from .engine import variant_image
-    from .images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
-
-    probes = {}
-    for p in ds.probes:
-        probes.setdefault(p.subject, p)
-    rows, shown = [], set()
-    for ref in ds.references:
-        if len(shown) >= n:
-            break
-        if ref.subject not in probes or ref.subject in shown:
-            continue
-        shown.add(ref.subject)
-        for smp in (ref, probes[ref.subject]):
-            try:
-                rgb = load_image(smp.path)
-            except ImageLoadError:
-                continue
-            sha = store.file_shas([smp.path])[smp.path]
-            tiles = [("original", rgb), ("greyscale", greyscale_rec709(rgb))]
-            for v in colourised:
-                img = None
-                try:  # the kept image; one that is missing or damaged is made again (and kept)
-                    img = variant_image(smp, v, v.key(smp), sha, store.dir)
-                except (ImageLoadError, ImageReadError, ColourisationFailed):  # shown as a "failed" tile
-                    pass
-                tiles.append((v.name, img))
-            rows.append((f"{smp.subject} ({smp.role})", tiles))
-    return rows

@@ -31,6 +31,8 @@ from .errors import FrEvalError
 FORMATS = ("csv", "parquet", "bob4", "bob5", "pyeer")
 SCORE_KINDS = ("similarity", "distance")
 COLUMNS = ("row", "kind", "reference", "probe", "reference_subject", "probe_subject", "score")
+#: the ScoreTable's fields (``kind`` is held as the boolean ``genuine``)
+FIELDS = ("row", "genuine", "reference", "probe", "reference_subject", "probe_subject", "score")
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,11 @@ class ScoreTable:
         return list(dict.fromkeys(self.row.tolist()))
 
     def select(self, mask) -> "ScoreTable":
-        return ScoreTable(**{k: getattr(self, k)[mask] for k in ("row", "genuine", "reference", "probe",
-                                                                  "reference_subject", "probe_subject", "score")})
+        return ScoreTable(**{k: getattr(self, k)[mask] for k in FIELDS})
 
     @staticmethod
     def concat(tables: list["ScoreTable"]) -> "ScoreTable":
-        keys = ("row", "genuine", "reference", "probe", "reference_subject", "probe_subject", "score")
-        return ScoreTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in keys})
+        return ScoreTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in FIELDS})
 
 
 # -- writing -------------------------------------------------------------------------------------

@@ -36,8 +36,6 @@ def resolve_workers(value) -> int:
 
 def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
     """Acquire what the plan needs through the store (computing only what is missing)."""
-    from ..runner import colourisation_examples
-
     system, note = build_system(cfg["system"])
     store = open_store(cfg)
     examples = []
@@ -54,3 +52,38 @@ def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
         store.close()
     return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=system.describe(), system_note=note,
                     examples=examples)
+
+
+def colourisation_examples(ds, colourised, store, n: int) -> list:
+    """For the first ``n`` subjects: their reference and first probe as original, greyscale and
+    each colourisation (read from the store's kept images), as in the paper's Fig. 2."""
+    from ..colourisers.base import ColourisationFailed
+    from ..engine import variant_image
+    from ..images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
+
+    probes = {}
+    for p in ds.probes:
+        probes.setdefault(p.subject, p)
+    rows, shown = [], set()
+    for ref in ds.references:
+        if len(shown) >= n:
+            break
+        if ref.subject not in probes or ref.subject in shown:
+            continue
+        shown.add(ref.subject)
+        for smp in (ref, probes[ref.subject]):
+            try:
+                rgb = load_image(smp.path)
+            except ImageLoadError:
+                continue
+            sha = store.file_shas([smp.path])[smp.path]
+            tiles = [("original", rgb), ("greyscale", greyscale_rec709(rgb))]
+            for v in colourised:
+                img = None
+                try:  # the kept image; one that is missing or damaged is made again (and kept)
+                    img = variant_image(smp, v, v.key(smp), sha, store.dir)
+                except (ImageLoadError, ImageReadError, ColourisationFailed):  # shown as a "failed" tile
+                    pass
+                tiles.append((v.name, img))
+            rows.append((f"{smp.subject} ({smp.role})", tiles))
+    return rows

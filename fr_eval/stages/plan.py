@@ -124,7 +124,6 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
     ``cfg["dataset"]``. ``build_colourisers=False``: colourised variants are only named (their
     embeddings come from elsewhere), so no colouriser is loaded."""
     from ..quality import build_estimators
-    from ..runner import metadata_values
 
     fmr, fmrs = parse_fmrs(cfg)
     sset = load_scenario_set(str(cfg.get("scenarios", "paper")))
@@ -157,3 +156,40 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
                 per_scenario_impostors=str(cfg.get("impostor_scores", "baseline")) == "scenario",
                 colourisers=colourisers, variants=variants, estimators=estimators,
                 breakdown_values=breakdown_values)
+
+
+def metadata_values(ds, comps, key: str, edges=None) -> np.ndarray:
+    """The value of metadata field ``key`` for each genuine comparison: the probe's, else the
+    reference's, else "". ``fold`` is the protocol's fold in pairs datasets. With bin ``edges``
+    (ascending numbers) a numeric value becomes its interval's label, e.g. ``[30, 365)``."""
+    if key == "fold" and comps.genuine_folds is not None:
+        return np.array([str(f + 1) for f in comps.genuine_folds], dtype=object)
+    if edges is not None:
+        return np.array([bin_label(v, [float(e) for e in edges], key)
+                         for v in metadata_values(ds, comps, key)], dtype=object)
+    probe_meta = [dict(s.meta) for s in ds.probes]
+    ref_meta = [dict(s.meta) for s in ds.references]
+    known = sorted({k for m in probe_meta + ref_meta for k in m} | ({"fold"} if comps.genuine_folds is not None else set()))
+    if key not in known:
+        raise ConfigError(f"report.breakdown: {key} is not a metadata field of dataset {ds.name}; "
+                          f"its fields: {', '.join(known) or 'none (this dataset keeps no metadata)'}")
+    return np.array([probe_meta[p].get(key) or ref_meta[r].get(key) or "" for r, p in comps.genuine], dtype=object)
+
+
+def bin_label(value: str, edges: list[float], key: str = "") -> str:
+    """The half-open interval of ``edges`` that holds ``value`` ("" stays ""), e.g. ``[1, 30)``."""
+    if value == "":
+        return ""
+    if sorted(edges) != edges or len(edges) < 1:
+        raise ConfigError(f"report.breakdown_bins.{key} must be ascending numbers, e.g. [0, 1, 30, 365]")
+    try:
+        x = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"report.breakdown_bins.{key}: the value {value!r} is not a number") from exc
+    fmt = "{:g}".format
+    if x < edges[0]:
+        return f"< {fmt(edges[0])}"
+    for lo, hi in zip(edges, edges[1:]):
+        if lo <= x < hi:
+            return f"[{fmt(lo)}, {fmt(hi)})"
+    return f">= {fmt(edges[-1])}"
