@@ -15,12 +15,12 @@ from .datasets.manifest import problems_message
 from .engine import acquire_all
 from .errors import ConfigError, FrEvalError
 from .evaluation import SideData, pair_scores
-from .identity import TEMPLATES, audit_figures, enrolment_impostor_scores, identity_scores
+from .identity import audit_figures, enrolment_impostor_scores, identity_scores
 from .protocol import build_comparisons
 from .stages.acquire import resolve_workers
 from .stages.plan import as_list as _as_list
 from .stages.plan import parse_fmrs
-from .images import DEFAULT_MAX_PIXELS, set_max_pixels
+from .images import set_max_pixels
 from .store import open_store
 from .systems import build_system
 from .variants import ORIGINAL
@@ -61,7 +61,7 @@ class AuditResult:
 
 def _enrolment(cfg, gset) -> tuple[list[Sample], str]:
     g = cfg["generated"]
-    source = str(g.get("enrolment", "manifest"))
+    source = str(g["enrolment"])
     if source not in ENROLMENT:
         raise ConfigError(f"generated.enrolment={source} is not known; choose from {', '.join(ENROLMENT)}")
     if source == "manifest":
@@ -77,7 +77,7 @@ def _enrolment(cfg, gset) -> tuple[list[Sample], str]:
 
 def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) -> tuple[float, np.ndarray, dict]:
     """(threshold, the impostor scores it was fixed on, how)."""
-    src = cfg["generated"].get("threshold_from", "enrolment")
+    src = cfg["generated"]["threshold_from"]
     if isinstance(src, (int, float)) and not isinstance(src, bool):
         return float(src), imp_enrol, {"source": "given", "threshold": float(src),
                                        "fmr_achieved_on_enrolment": M.fmr_at(imp_enrol, float(src))
@@ -93,10 +93,10 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
                               "impostors_allowed": int(np.floor(fmr * imp_enrol.size + 1e-9))}
     if src == "dataset":
         ds = load_dataset(cfg["dataset"])
-        imp_cfg = cfg.get("impostors", "all")
-        comps = build_comparisons(ds, imp_cfg if imp_cfg == "all" else int(imp_cfg), int(cfg.get("seed", 0)))
+        imp_cfg = cfg["impostors"]
+        comps = build_comparisons(ds, imp_cfg if imp_cfg == "all" else int(imp_cfg), int(cfg["seed"]))
         acqs, _ = acquire_all([(s, ORIGINAL) for s in ds.references + ds.probes], system, store,
-                              batch_size=int(cfg.get("batch_size", 32)), workers=workers, parallel=parallel,
+                              batch_size=int(cfg["batch_size"]), workers=workers, parallel=parallel,
                               progress=progress)
         ref = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.references])
         probe = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.probes])
@@ -157,11 +157,11 @@ class AuditScores:
 def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
     """plan -> acquire and score -> figures per group, as the scenario runs are composed."""
     t0 = time.perf_counter()
-    set_max_pixels(int(cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS)))
+    set_max_pixels(int(cfg["max_image_pixels"]))
     plan = plan_audit(cfg)
     sc = score_audit(plan, cfg, progress)
     meta = [dict(s.meta) for s in plan.gen]
-    bootstrap = {"seed": int(cfg.get("seed", 0)), **dict(cfg.get("bootstrap", {}))}
+    bootstrap = {"seed": int(cfg["seed"]), **dict(cfg["bootstrap"])}
 
     def figures(mask):
         m = mask & sc.in_audit
@@ -179,31 +179,28 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
     context["wall_time_s"] = time.perf_counter() - t0
     return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
-                       context=context, sheet=_sheet(plan, sc, meta, int((cfg.get("generated") or {}).get(
-                           "contact_sheet", 6))))
+                       context=context, sheet=_sheet(plan, sc, meta, int(cfg["generated"]["contact_sheet"])))
 
 
 def plan_audit(cfg: dict) -> AuditPlan:
-    g = cfg.get("generated") or {}
-    if not g.get("manifest"):
+    g = cfg["generated"]
+    if not g["manifest"]:
         raise ConfigError("scenario=generated needs generated.manifest=<csv> (columns path,identity,method)")
     fmr, _ = parse_fmrs(cfg)
-    template = str(g.get("template", "mean"))
-    if template not in TEMPLATES:
-        raise ConfigError(f"generated.template={template} is not known; choose from {', '.join(TEMPLATES)}")
-    gset = load_generated_manifest(g["manifest"], root=g.get("root"), strict=bool(g.get("strict", False)))
+    template = str(g["template"])  # checked by fr_eval.settings
+    gset = load_generated_manifest(g["manifest"], root=g.get("root"), strict=bool(g["strict"]))
     refs, enrol_source = _enrolment(cfg, gset)
     identities = sorted({s.subject for s in refs})
     problems = list(gset.problems)
     unenrolled = [s for s in gset.generated if s.subject not in identities]
     problems += [{"kind": "identity with no reference", "where": s.rel,
                   "detail": f"identity {s.subject} has no enrolment photo"} for s in unenrolled]
-    if g.get("strict") and unenrolled:
+    if g["strict"] and unenrolled:
         raise FrEvalError(f"{gset.path}: {problems_message(problems)} (generated.strict=false skips and lists them)")
     gen = [s for s in gset.generated if s.subject in identities]
     if not gen:
         raise FrEvalError(f"no generated image has an enrolled identity ({problems_message(problems)})")
-    by = [str(k) for k in _as_list(g.get("by", ["method", "category"]))]
+    by = [str(k) for k in _as_list(g["by"])]
     unknown = [k for k in by if k not in set(gset.columns)]
     by = [k for k in by if k in set(gset.columns)]
     if "method" not in by:
@@ -221,11 +218,11 @@ def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
     """Acquire every image through the store, fix the threshold, score each generated image."""
     system, system_note = build_system(cfg["system"])
     store = open_store(cfg)
-    workers, parallel = resolve_workers(cfg.get("workers", "auto")), str(cfg.get("parallel", "process"))
+    workers, parallel = resolve_workers(cfg["workers"]), str(cfg["parallel"])
     idx = {name: i for i, name in enumerate(plan.identities)}
     try:
         acqs, stats = acquire_all([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets], system, store,
-                                  batch_size=int(cfg.get("batch_size", 32)), workers=workers, parallel=parallel,
+                                  batch_size=int(cfg["batch_size"]), workers=workers, parallel=parallel,
                                   progress=progress)
         ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs])
         ref_id = np.array([idx[s.subject] for s in plan.refs])

@@ -28,6 +28,7 @@ USAGE = """usage: fr-eval [key=value ...] [--cfg]
   out_dir=reports/<name>         where the report goes (default ./reports/<date_time>)
   store_dir=<dir>                the store of acquisitions (default $XDG_CACHE_HOME/fr-eval/store)
   --cfg                          print the resolved config as YAML and exit
+  --keys                         list every key with its default and meaning (system=<name> for its keys)
   --replay <config.yaml>         run a past run's resolved config again (same figures), with overrides
 """
 
@@ -103,7 +104,10 @@ def compose(overrides: list[str]):
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
+    from .settings import register
+
     OmegaConf.register_new_resolver("fr_eval.cache", cache_dir, replace=True)
+    register()
     _register_datasets()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=overrides)
@@ -172,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE.format(datasets=", ".join(dataset_names()),
                            colourisers="exemplar, precomputed, deoldify-*, or your own under colourisers.<name>"))
         return 0
+    if "--keys" in argv:
+        print(keys_text([a for a in argv if a != "--keys"]))
+        return 0
     show_cfg = "--cfg" in argv
     overrides = [a for a in argv if a != "--cfg"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -213,6 +220,22 @@ def main(argv: list[str] | None = None) -> int:
                   f"aside (kept for inspection) and a new one started", file=sys.stderr)
             return 2
         raise
+
+
+def keys_text(argv: list[str]) -> str:
+    """Every key of the main config and of the chosen system (``system=<name>``, default auto), with its
+    default and its doc, from :mod:`fr_eval.settings` (where each is defined)."""
+    from .settings import SYSTEMS, Config, describe
+
+    choice = next((a.split("=", 1)[1] for a in argv if a.startswith("system=")), "auto")
+    rows = [r for r in describe(Config) if not r[0].startswith(("system", "dataset"))]
+    rows += describe(SYSTEMS.get(choice, SYSTEMS["auto"]), "system.")
+    rows.append(("dataset.*", "", "the chosen dataset config's own keys: fr-eval dataset=<name> --cfg"))
+    lines = []
+    for k, d, doc in rows:
+        head = f"{k}={d}" if d else k
+        lines.append(f"  {head:<34} {doc}" if len(head) <= 34 else f"  {head}\n  {'':<34} {doc}")
+    return "\n".join(lines)
 
 
 #: exit status of a run whose report was written but some samples hit errors of the machine
@@ -267,7 +290,7 @@ def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
     else:
         from .report import write_report as write
         from .runner import run as compute
-    result = compute(cfg, progress=bool(cfg.get("progress", True)))
+    result = compute(cfg, progress=bool(cfg["progress"]))
     result.context["invocation"] = {**how, "replay": f"fr-eval --replay {Path(cfg['out_dir']) / 'config.yaml'}"}
     result.context["paths"] = {"out_dir": cfg["out_dir"], "store_dir": cfg["store_dir"]}
     write(out, result, cfg)

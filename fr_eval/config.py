@@ -1,8 +1,6 @@
-"""Checking a resolved configuration once, before anything is read or written.
-
-Every value a user can set on the command line is parsed here into its type; a value that does not
-parse, or lies outside its range, is a :class:`~fr_eval.errors.ConfigError` whose one line names the
-key, the value and what is accepted. Nothing downstream re-parses these keys.
+"""The parsers of configuration values: each takes the key and the value and returns the value in its
+type, or raises a :class:`~fr_eval.errors.ConfigError` whose one line names the key, the value and
+what is accepted. :mod:`fr_eval.settings` names the parser of every key.
 """
 from __future__ import annotations
 
@@ -11,10 +9,6 @@ import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
-
-IMPOSTOR_SCORES = ("baseline", "scenario")
-PARALLEL = ("process", "thread")
-
 
 def _bad(key: str, value, what: str):
     shown = "" if value is None else value
@@ -129,64 +123,13 @@ def writable_dir(key: str, value) -> str:
     return str(p)
 
 
-#: (key, parser) for the keys of the main config; a missing key is left to its default
-TOP_LEVEL = [
-    ("fmr", fraction),
-    ("fmr_extra", fraction_list),
-    ("seed", lambda k, v: integer(k, v)),
-    ("batch_size", lambda k, v: integer(k, v, 1)),
-    ("workers", workers),
-    ("parallel", lambda k, v: choice(k, v, PARALLEL)),
-    ("impostors", impostors),
-    ("impostor_scores", lambda k, v: choice(k, v, IMPOSTOR_SCORES)),
-    ("progress", boolean),
-    ("max_image_pixels", lambda k, v: integer(k, v, 1)),
-    ("verify_hashes", boolean),
-    ("score_kind", lambda k, v: choice(k, v, ("similarity", "distance"))),
-    ("format", lambda k, v: None if v in (None, "", "null") else choice(k, v, ("csv", "parquet", "bob4", "bob5",
-                                                                                "pyeer"))),
-]
-NESTED = [
-    ("bootstrap", "n_resamples", lambda k, v: integer(k, v, 1)),
-    ("bootstrap", "confidence", fraction),
-    ("report", "examples", lambda k, v: integer(k, v, 0)),
-    ("report", "export", boolean),
-    ("report", "export_embeddings", boolean),
-    ("report", "export_impostors", lambda k, v: choice(k, v, ("all", "sample", "none"))),
-    ("report", "export_sample", lambda k, v: integer(k, v, 1)),
-    ("edc", "max_discard", fraction),
-    ("dataset", "limit_subjects", positive_or_null),
-    ("dataset", "min_images", lambda k, v: integer(k, v, 1)),
-    ("dataset", "references_per_subject", lambda k, v: integer(k, v, 1)),
-    ("dataset", "seed", lambda k, v: integer(k, v)),
-    ("generated", "contact_sheet", lambda k, v: integer(k, v, 0)),
-]
-SYSTEM = [
-    ("det_thresh", lambda k, v: number(k, v, 0.0, 1.0)),
-    ("nms_thresh", lambda k, v: number(k, v, 0.0, 1.0)),
-    ("min_face_size", lambda k, v: number(k, v, 0.0)),
-    ("max_det_size", lambda k, v: integer(k, v, 32)),
-    ("threads", lambda k, v: integer(k, v, 1)),
-]
+def score_format(key, value):
+    if value in (None, "", "null"):
+        return None
+    return choice(key, value, ("csv", "parquet", "bob4", "bob5", "pyeer"))
 
 
 def validate(cfg: dict) -> dict:
-    """Parse every checked key of a resolved config (plain containers) in place; returns ``cfg``."""
-    for key, parse in TOP_LEVEL:
-        if key in cfg:
-            cfg[key] = parse(key, cfg[key])
-    for node, key, parse in NESTED:
-        sub = cfg.get(node)
-        if isinstance(sub, dict) and key in sub:
-            sub[key] = parse(f"{node}.{key}", sub[key])
-    system = cfg.get("system")
-    if isinstance(system, dict):
-        for prefix, node in [("system", system)] + [(f"system.{n}", system[n]) for n in ("arcface", "sface")
-                                                     if isinstance(system.get(n), dict)]:
-            for key, parse in SYSTEM:
-                if key in node:
-                    node[key] = parse(f"{prefix}.{key}", node[key])
-    for key in ("out_dir", "store_dir"):
-        if key in cfg:
-            cfg[key] = writable_dir(key, cfg[key])
-    return cfg
+    """Parse and complete a resolved config against the typed schema (:func:`fr_eval.settings.validate`)."""
+    from .settings import validate as _validate
+    return _validate(cfg)

@@ -89,8 +89,8 @@ def evaluate_row(*, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, i
 
 
 def _interval_kw(bootstrap: dict) -> dict:
-    return dict(n_resamples=bootstrap.get("n_resamples", 1000), confidence=bootstrap.get("confidence", 0.95),
-                seed=bootstrap.get("seed", 0))
+    from .settings import interval_kwargs
+    return interval_kwargs(bootstrap)
 
 
 def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap: dict) -> tuple[dict, np.ndarray]:
@@ -217,8 +217,7 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
     compared = np.isfinite(scores)
     fnm = compared & (scores < threshold)
     subj = probe_subject_idx[genuine_pairs[:, 1]] if len(genuine_pairs) else np.zeros(0, dtype=int)
-    kw = dict(n_resamples=bootstrap.get("n_resamples", 1000), confidence=bootstrap.get("confidence", 0.95),
-              seed=bootstrap.get("seed", 0))
+    kw = _interval_kw(bootstrap)
 
     def count(mask):
         return np.bincount(subj[mask], minlength=n_subjects).astype(float)

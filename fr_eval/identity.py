@@ -62,7 +62,7 @@ def _summary(values: np.ndarray) -> dict:
             "std": float(values.std()), "min": float(values.min()), "max": float(values.max())}
 
 
-def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=1000, confidence=0.95, seed=0):
+def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=M.N_RESAMPLES, confidence=M.CONFIDENCE, seed=0):
     """Percentile-bootstrap interval of the mean of ``values``, resampling identities."""
     ids, inv = np.unique(identity, return_inverse=True)
     if values.size == 0 or ids.size < 2:
@@ -85,8 +85,8 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     ``identity``: the resampling unit of the intervals; ``csim``/``ssim``: ``nan`` where absent.
     All rates are fractions.
     """
-    b = bootstrap or {}
-    kw = dict(n_resamples=b.get("n_resamples", 1000), confidence=b.get("confidence", 0.95), seed=b.get("seed", 0))
+    from .settings import interval_kwargs
+    kw = interval_kwargs(bootstrap)
     acquired = np.asarray(acquired, bool)
     own = np.where(acquired, np.asarray(own, float), 0.0)
     identity = np.asarray(identity)

@@ -18,6 +18,10 @@ from scipy import stats
 from sklearn.metrics import det_curve, roc_curve
 
 
+#: the intervals' defaults (the config's ``bootstrap`` node takes them from here)
+N_RESAMPLES = 1000
+CONFIDENCE = 0.95
+
 def _as_scores(x, name: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).ravel()
     if not np.all(np.isfinite(a)):
@@ -144,8 +148,8 @@ class Interval:
         return {"low": self.low, "high": self.high, "method": self.method}
 
 
-def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamples: int = 1000,
-                      confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamples: int = N_RESAMPLES,
+                      confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval resampling **subjects** (not comparisons).
 
     ``per_subject`` maps names to arrays with one entry per subject (counts of errors,
@@ -168,7 +172,7 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     return float(lo), float(hi)
 
 
-def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=1000, confidence=0.95,
+def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=N_RESAMPLES, confidence=CONFIDENCE,
                   seed=0) -> Interval:
     """95% interval for ``sum(errors) / sum(trials)`` given per-subject counts.
 
@@ -192,7 +196,7 @@ def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=1000, c
     return Interval(lo, hi, "subject_bootstrap")
 
 
-def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=1000, confidence=0.95,
+def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=N_RESAMPLES, confidence=CONFIDENCE,
                  seed=0) -> Interval:
     """Interval for FRR = FTA + FNMR (1 - FTA) from per-subject counts.
 

@@ -216,7 +216,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
     write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
                                     "det_score", "n_faces", "bbox"], result.samples)
-    if (config.get("report") or {}).get("export", True) and result.comparisons:
+    if config["report"]["export"] and result.comparisons:
         from .scores import export_scores
         export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
     if result.embeddings:

@@ -36,7 +36,7 @@ def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
     kind = str(cfg.get("score_kind") or "similarity")
     table = read_scores(paths, fmt, kind)
     fmr, fmrs = parse_fmrs(cfg)
-    bootstrap = {**dict(cfg.get("bootstrap", {})), "seed": int(cfg.get("seed", 0))}
+    bootstrap = {**dict(cfg["bootstrap"]), "seed": int(cfg["seed"])}
     ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=bootstrap, baseline=cfg.get("score_baseline"))
     inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
               for p in paths]

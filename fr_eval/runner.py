@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics as M
-from .images import DEFAULT_MAX_PIXELS, set_max_pixels
+from .images import set_max_pixels
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
 from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)
@@ -39,7 +39,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     """Run the configured scenarios (``cfg``: the resolved config as plain containers): plan,
     acquire, evaluate, then gather what the report shows."""
     t0 = time.perf_counter()
-    set_max_pixels(int(cfg.get("max_image_pixels", DEFAULT_MAX_PIXELS)))
+    set_max_pixels(int(cfg["max_image_pixels"]))
     if cfg.get("embeddings"):  # a model fr-eval does not wrap: the vectors come from a file
         from .embeddings import acquired_from_embeddings, embeddings_dataset, read_embeddings
         cols = read_embeddings(cfg["embeddings"])
@@ -49,7 +49,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
         plan = make_plan(cfg)
         acquired = acquire(plan, cfg, progress=progress)
     result = assemble(plan, acquired, cfg, t0)
-    if (cfg.get("report") or {}).get("export_embeddings"):
+    if cfg["report"].get("export_embeddings"):
         result.embeddings = (acquired.acquisitions, plan.dataset)
     return result
 
@@ -68,7 +68,7 @@ def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
     quality = {}
     if plan.estimators:
         quality = quality_figures(ds, plan.estimators, acquired.quality, list(plan.needed), ev.scores, ev.compared,
-                                  ev.thresholds[plan.fmr], float(cfg.get("edc", {}).get("max_discard", 0.2)))
+                                  ev.thresholds[plan.fmr], float(cfg["edc"]["max_discard"]))
         context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
                                        "settings": e.settings()} for e in plan.estimators}
     ids = tuple(np.array(x, dtype=object) for x in ([s.rel for s in ds.references], [s.rel for s in ds.probes],
@@ -120,12 +120,12 @@ def export_impostors(pairs: np.ndarray, scores: np.ndarray, cfg: dict) -> tuple[
     """The impostor comparisons the score export writes: ``report.export_impostors`` = ``all``,
     ``sample`` (a seeded uniform sample of ``report.export_sample``) or ``none``."""
     rep = cfg.get("report") or {}
-    how = str(rep.get("export_impostors", "all"))
+    how = str(rep["export_impostors"])
     if how == "none":
         return pairs[:0], scores[:0]
-    if how == "sample" and len(scores) > int(rep.get("export_sample", 100000)):
-        keep = np.sort(np.random.default_rng(int(cfg.get("seed", 0))).choice(
-            len(scores), int(rep.get("export_sample", 100000)), replace=False))
+    if how == "sample" and len(scores) > int(rep["export_sample"]):
+        keep = np.sort(np.random.default_rng(int(cfg["seed"])).choice(
+            len(scores), int(rep["export_sample"]), replace=False))
         return pairs[keep], scores[keep]
     return pairs, scores
 

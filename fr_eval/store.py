@@ -292,7 +292,7 @@ class Store:
 
 def open_store(cfg: dict) -> Store:
     """The store a run's config names (``store_dir``, ``verify_hashes``)."""
-    return Store(cfg.get("store_dir", ".store"), verify_hashes=bool(cfg.get("verify_hashes", False)))
+    return Store(cfg["store_dir"], verify_hashes=bool(cfg["verify_hashes"]))
 
 
 def sha256_file(path) -> str | None:

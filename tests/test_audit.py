@@ -118,4 +118,4 @@ def test_audit_enrolment_and_threshold_from_a_dataset(lfw_small, tmp_path, capsy
     assert "scenario=generated needs generated.manifest=<csv>" in capsys.readouterr().err
     assert main(["scenario=generated", f"generated.manifest={m}", "generated.template=median",
                  f"out_dir={out}"]) == 2
-    assert "generated.template=median is not known; choose from mean, best" in capsys.readouterr().err
+    assert "generated.template=median is not valid: choose from mean, best" in capsys.readouterr().err

@@ -5,31 +5,30 @@ New back ends (DeOldify, ...) add a builder to ``BUILDERS`` keyed by their ``typ
 from __future__ import annotations
 
 from ..errors import ConfigError
+from ..settings import colouriser_settings
 from .base import ColourisationFailed, Colouriser
 from .exemplar import ExemplarColouriser
 from .precomputed import PrecomputedColouriser
 
 
-def _exemplar(name, cfg):
-    return ExemplarColouriser(name=name, seed=cfg.get("seed", 0), samples=cfg.get("samples", 200),
-                              window=cfg.get("window", 5))
+def _exemplar(name, s):
+    return ExemplarColouriser(name=name, seed=s.seed, samples=s.samples, window=s.window)
 
 
-def _precomputed(name, cfg):
-    return PrecomputedColouriser(cfg.get("root"), name=name)
+def _precomputed(name, s):
+    return PrecomputedColouriser(s.root, name=name)
 
 
-def _deoldify(name, cfg):
+def _deoldify(name, s):
     try:
         import torch  # noqa: F401
     except ImportError as exc:
         raise ConfigError(f"colouriser {name} (DeOldify) needs PyTorch: pip install -e '.[deoldify]' "
                           "(on a CPU-only machine: pip install torch==<version> from a CPU wheel first)") from exc
     from .deoldify import DeOldifyColouriser
-    return DeOldifyColouriser(name=name, model=cfg.get("model", "stable"), weights=cfg.get("weights"),
-                              render_factor=cfg.get("render_factor", 35), device=cfg.get("device", "auto"),
-                              cache_dir=cfg.get("cache_dir"), download=bool(cfg.get("download", True)),
-                              sha256=cfg.get("sha256"), threads=cfg.get("threads", 1))
+    return DeOldifyColouriser(name=name, model=s.model, weights=s.weights, render_factor=s.render_factor,
+                              device=s.device, cache_dir=s.cache_dir, download=s.download, sha256=s.sha256,
+                              threads=s.threads)
 
 
 BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed, "deoldify": _deoldify}
@@ -41,8 +40,8 @@ def build_colouriser(name: str, definitions) -> Colouriser:
                           f"(or define colourisers.{name}.type=<{'|'.join(sorted(BUILDERS))}>)")
     cfg = dict(definitions[name])
     kind = cfg.get("type", name)
-    if kind in BUILDERS:
-        return BUILDERS[kind](name, cfg)
+    if kind in BUILDERS:  # parsed into its settings: missing keys take the defaults of fr_eval.settings
+        return BUILDERS[kind](name, colouriser_settings(name, {**cfg, "type": kind}))
     from ..plugins import available, load
     if kind not in available("fr_eval.colourisers"):
         raise ConfigError(f"colourisers.{name}.type={kind} is not known; choose from {', '.join(sorted(BUILDERS))} "

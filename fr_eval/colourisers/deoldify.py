@@ -146,10 +146,15 @@ def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(hires, cv2.COLOR_YUV2BGR)
 
 
+def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
+    from ..settings import DeOldifySettings, default
+    return default(DeOldifySettings, name)
+
+
 class DeOldifyColouriser:
-    def __init__(self, name: str = "deoldify-stable", model: str = "stable", weights: str | None = None,
-                 render_factor: int = 35, device: str = "auto", cache_dir: str | None = None,
-                 download: bool = True, sha256: str | None = None, threads: int | None = 1):
+    def __init__(self, name: str = "deoldify-stable", model: str = _D("model"), weights: str | None = None,
+                 render_factor: int = _D("render_factor"), device: str = _D("device"), cache_dir: str | None = None,
+                 download: bool = _D("download"), sha256: str | None = None, threads: int | None = _D("threads")):
         from .deoldify_net import ARCHS
 
         if model not in ARCHS:

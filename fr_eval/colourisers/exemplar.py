@@ -71,8 +71,14 @@ def transfer_colour(grey: np.ndarray, exemplar: np.ndarray, *, samples: int = 20
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
+def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
+    from ..settings import ExemplarSettings, default
+    return default(ExemplarSettings, name)
+
+
 class ExemplarColouriser:
-    def __init__(self, name: str = "exemplar", seed: int = 0, samples: int = 200, window: int = 5):
+    def __init__(self, name: str = "exemplar", seed: int = _D("seed"), samples: int = _D("samples"),
+                 window: int = _D("window")):
         self.name, self.seed, self.samples, self.window = name, int(seed), int(samples), int(window)
         self._pool: dict[str, list] = {}
         self._subjects: list[str] = []

@@ -41,13 +41,13 @@ def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
     examples = []
     try:
         acqs, qvals, stats = acquire_and_score(plan.requests(), system, store, estimators=plan.estimators,
-                                               batch_size=int(cfg.get("batch_size", 32)),
-                                               workers=resolve_workers(cfg.get("workers", "auto")),
-                                               parallel=str(cfg.get("parallel", "process")), progress=progress)
+                                               batch_size=int(cfg["batch_size"]),
+                                               workers=resolve_workers(cfg["workers"]),
+                                               parallel=str(cfg["parallel"]), progress=progress)
         if plan.colourisers:
             examples = colourisation_examples(plan.dataset, [plan.variants[f"colourised[{c.name}]"]
                                                              for c in plan.colourisers], store,
-                                              int((cfg.get("report") or {}).get("examples", 3)))
+                                              int(cfg["report"]["examples"]))
     finally:
         store.close()
     return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=system.describe(), system_note=note,

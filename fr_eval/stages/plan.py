@@ -71,7 +71,7 @@ class Plan:
 def parse_fmrs(cfg) -> tuple[float, list[float]]:
     """The operating point and every FMR reported (descending); checked by config.validate."""
     fmr = float(cfg["fmr"])
-    extra = [float(f) for f in as_list(cfg.get("fmr_extra", []))]
+    extra = [float(f) for f in as_list(cfg["fmr_extra"])]
     for f in [fmr] + extra:
         if not 0 < f < 1:
             raise ConfigError(f"fmr={f} must be a fraction between 0 and 1 (0.001 means 0.1%)")
@@ -103,8 +103,8 @@ def plan_rows(chosen: list[Scenario], colouriser_names: list[str]) -> tuple[Row,
 
 def plan_comparisons(ds: Dataset, cfg: dict) -> Comparisons:
     """The comparisons of the protocol, checked before any image is processed."""
-    impostors = cfg.get("impostors", "all")
-    comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg.get("seed", 0)))
+    impostors = cfg["impostors"]
+    comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg["seed"]))
     if len(comps.impostor) == 0:
         if ds.pairs is not None:
             raise ConfigError(f"dataset {ds.name}: none of the protocol's mismatched pairs is present "
@@ -126,14 +126,14 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
     from ..quality import build_estimators
 
     fmr, fmrs = parse_fmrs(cfg)
-    sset = load_scenario_set(str(cfg.get("scenarios", "paper")))
+    sset = load_scenario_set(str(cfg["scenarios"]))
     chosen = select(sset, cfg["scenario"])
     uses_colour = any(s.needs_colouriser for s in chosen)
     names = [str(c) for c in as_list(cfg.get("colouriser"))] if uses_colour else []
     if uses_colour and not names:
         raise ConfigError("scenarios 4 and 5 need a colouriser: colouriser=<name> or colouriser=[a,b]; "
                           f"defined: {', '.join(sorted(cfg.get('colourisers', {})))}")
-    colourisers = tuple(build_colouriser(n, cfg.get("colourisers", {})) for n in names) if build_colourisers else ()
+    colourisers = tuple(build_colouriser(n, cfg["colourisers"]) for n in names) if build_colourisers else ()
     estimators = tuple(build_estimators(as_list(cfg.get("quality")), cfg.get("quality_settings") or {}))
     ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
     for c in colourisers:
@@ -149,11 +149,11 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
         needed |= {("reference", r.reference_variant), ("probe", r.probe_variant)}
     variants = {"original": ORIGINAL, "greyscale": GREYSCALE,
                 **{f"colourised[{c.name}]": Colourised(c) for c in colourisers}}
-    bootstrap = {"seed": int(cfg.get("seed", 0)), **dict(cfg.get("bootstrap", {}))}
+    bootstrap = {"seed": int(cfg["seed"]), **dict(cfg["bootstrap"])}
     log.info("dataset %s: %s", ds.name, ds.summary())
     return Plan(dataset=ds, scenario_set=sset, rows=rows, comparisons=comps, needed=tuple(sorted(needed)), fmr=fmr,
                 fmrs=tuple(fmrs), bootstrap=bootstrap,
-                per_scenario_impostors=str(cfg.get("impostor_scores", "baseline")) == "scenario",
+                per_scenario_impostors=str(cfg["impostor_scores"]) == "scenario",
                 colourisers=colourisers, variants=variants, estimators=estimators,
                 breakdown_values=breakdown_values)
 

@@ -114,15 +114,21 @@ def onnx_providers(choice: str | list = "auto") -> list[str]:
     return wanted
 
 
+def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
+    from ..settings import ArcFaceSettings, default
+    return default(ArcFaceSettings, name)
+
+
 class ArcFaceSystem(TwoStageSystem):
     """SCRFD + ArcFace through ``insightface.model_zoo.get_model``."""
 
     name = "arcface"
 
-    def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = 0.5,
-                 det_size=(640, 640), max_det_size: int = 640, nms_thresh: float = 0.4,
-                 face_selection: str = "largest", min_face_size: float = 0.0,
-                 providers="auto", threads: int = 1, pack: str | None = None, retry_scales=(0.5,)):
+    def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = _D("det_thresh"),
+                 det_size=tuple(_D("det_size")), max_det_size: int = _D("max_det_size"),
+                 nms_thresh: float = _D("nms_thresh"), face_selection: str = _D("face_selection"),
+                 min_face_size: float = _D("min_face_size"), providers=_D("providers"), threads: int = _D("threads"),
+                 pack: str | None = None, retry_scales=tuple(_D("retry_scales"))):
         from insightface.model_zoo import get_model
 
         self._init_kwargs = dict(detector=str(detector), recogniser=str(recogniser), det_thresh=det_thresh,

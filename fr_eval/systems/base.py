@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-FACE_SELECTION = ("largest", "score", "centre")
+from ..settings import FACE_SELECTION  # the choices, defined with the config
 
 
 @dataclass

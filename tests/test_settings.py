@@ -1,0 +1,97 @@
+"""The typed configuration: each default defined once (fr_eval.settings), the same in every way in."""
+import dataclasses
+import inspect
+
+import pytest
+
+from fr_eval import settings
+from fr_eval.cli import keys_text, main, resolve_config
+from fr_eval.colourisers.deoldify import DeOldifyColouriser
+from fr_eval.colourisers.exemplar import ExemplarColouriser
+from fr_eval.systems import build_system
+from fr_eval.systems.arcface import ArcFaceSystem
+from fr_eval.systems.sface import SFaceSystem
+
+
+def test_composed_config_carries_the_dataclass_defaults(tmp_path):
+    cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}", "system=arcface"])
+    want = settings.defaults()
+    for key in ("fmr", "fmr_extra", "batch_size", "workers", "bootstrap", "report", "edc", "generated",
+                "colourisers", "quality_settings", "impostors", "seed"):
+        assert cfg[key] == want[key], key
+    assert cfg["system"] == dataclasses.asdict(settings.ArcFaceSettings())
+    typed = settings.typed(cfg)
+    assert isinstance(typed.bootstrap, settings.Bootstrap) and typed.bootstrap.n_resamples == 1000
+    assert isinstance(typed.system, settings.ArcFaceSettings) and typed.system.det_thresh == 0.5
+    assert isinstance(typed.colourisers["deoldify-artistic"], settings.DeOldifySettings)
+    assert typed.colourisers["deoldify-artistic"].model == "artistic"
+
+
+def test_no_default_is_repeated_in_the_code():
+    """Code reads validated keys as ``cfg[key]``: a ``.get("<key>", <default>)`` of a schema key would be
+    a second copy of its default (the bug this schema replaced)."""
+    import re
+    from pathlib import Path
+
+    import fr_eval
+    names = {r[0].rsplit(".", 1)[-1] for cls in (settings.Config, *settings.SYSTEMS.values())
+             for r in settings.describe(cls)} - {"name", "type", "root", "seed", "model", "weights", "strict"}
+    pattern = re.compile(r'\.get\("(%s)", ' % "|".join(sorted(names)))
+    found = [f"{p.name}:{n + 1}: {line.strip()}" for p in Path(fr_eval.__file__).parent.rglob("*.py")
+             if p.name not in ("settings.py",) for n, line in enumerate(p.read_text().splitlines())
+             if pattern.search(line)]
+    assert not found, "\n".join(found)
+
+
+def test_keyword_defaults_of_the_classes_are_the_configs():
+    def kw(cls):
+        return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    arc, sf = dataclasses.asdict(settings.ArcFaceSettings()), dataclasses.asdict(settings.SFaceSettings())
+    for k, v in kw(ArcFaceSystem).items():
+        if k in arc and k != "pack":
+            assert (list(v) if isinstance(v, tuple) else v) == arc[k], k
+    for k, v in kw(SFaceSystem).items():
+        if k in sf and v is not None:
+            assert (list(v) if isinstance(v, tuple) else v) == sf[k], k
+    ex = dataclasses.asdict(settings.ExemplarSettings())
+    assert {k: v for k, v in kw(ExemplarColouriser).items() if k != "name"} == \
+        {k: v for k, v in ex.items() if k != "type"}
+    de = dataclasses.asdict(settings.DeOldifySettings())
+    for k, v in kw(DeOldifyColouriser).items():
+        if k in de and v is not None:
+            assert v == de[k], k
+
+
+def test_partial_system_node_is_completed_and_checked():
+    system, _ = build_system({"name": "sface"})
+    d = system.describe()["settings"]
+    assert d["det_thresh"] == 0.9 and d["nms_thresh"] == 0.3 and d["retry_scales"] == [0.5]
+    with pytest.raises(Exception, match="system.det_thresh=2 is not valid: give a number between 0 and 1"):
+        build_system({"name": "sface", "det_thresh": 2})
+
+
+def test_validate_fills_what_an_older_saved_config_lacks(tmp_path):
+    cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}", "system=sface"])
+    old = {k: v for k, v in cfg.items() if k not in ("edc", "report", "verify_hashes")}
+    old["bootstrap"] = {"n_resamples": 200}
+    done = settings.validate(old)
+    assert done["edc"] == {"max_discard": 0.2} and done["report"]["export_impostors"] == "all"
+    assert done["verify_hashes"] is False and done["bootstrap"] == {"n_resamples": 200, "confidence": 0.95}
+
+
+def test_plugin_entries_outside_the_schema_are_kept(tmp_path):
+    cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}",
+                          "+quality_settings.myq={alpha: 3}", "+colourisers.mine={type: myplug, k: 1}"])
+    assert cfg["quality_settings"]["myq"] == {"alpha": 3}
+    assert cfg["colourisers"]["mine"] == {"type": "myplug", "k": 1}
+
+
+def test_keys_lists_each_key_with_its_default(capsys):
+    text = keys_text(["system=sface"])
+    lines = {ln.split()[0]: ln for ln in text.splitlines() if ln.strip() and "=" in ln.split()[0]}
+    assert "fmr=0.001" in lines and "as a fraction" in lines["fmr=0.001"]
+    assert "bootstrap.n_resamples=1000" in lines and "system.det_thresh=0.9" in lines
+    assert "system.pack=buffalo_l" not in lines  # sface has no pack
+    assert "system.pack=buffalo_l" in {ln.split()[0] for ln in keys_text(["system=arcface"]).splitlines()}
+    assert main(["--keys"]) == 0 and "system.arcface.det_thresh=0.5" in capsys.readouterr().out
