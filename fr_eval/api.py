@@ -54,6 +54,13 @@ class Evaluation:
     config: dict
     result: object
 
+    @property
+    def settings(self):
+        """The configuration typed: :class:`fr_eval.settings.Config` (``.fmr``, ``.bootstrap.n_resamples``,
+        ``.system.det_thresh``, ...)."""
+        from .settings import typed
+        return typed(self.config)
+
     def row(self, label: str) -> dict:
         for r in self.rows:
             if r["label"] == label:
@@ -75,6 +82,8 @@ class Audit:
     images: list
     config: dict
     result: object
+
+    settings = Evaluation.settings
 
     def write_report(self, out_dir: str | Path | None = None) -> Path:
         return _write(self.result, self.config, out_dir, "audit")

@@ -47,6 +47,8 @@ def test_api_gives_the_commands_figures(tmp_path):
     assert json.loads((written / "metrics.json").read_text())["rows"][0]["fnmr"] == m["rows"][0]["fnmr"]
     with pytest.raises(KeyError, match="rows: 1, 2"):
         ev.row("9")
+    assert ev.settings.bootstrap.n_resamples == 50 and ev.settings.system.name == "sface"
+    assert ev.settings.system.det_thresh == 0.9 and ev.settings.fmr == 0.001
 
 
 def test_plots_take_an_ax_and_leave_the_backend_alone(tmp_path):
