@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from .fetch import cache_dir  # noqa: F401  (the ${fr_eval.cache:...} resolver; re-exported)
+
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 #: the checkout fr-eval runs from, if it runs from one (relative dataset roots are also tried there)
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -87,16 +89,6 @@ def _valid_keys(key: str, overrides) -> list[str]:
     if not isinstance(node, DictConfig):
         return ["(see fr-eval --cfg)"]
     return [f"{parent}.{k}" if parent else k for k in node.keys()]
-
-
-def cache_dir(*parts: str) -> str:
-    """fr-eval's folder in the user's cache: ``$XDG_CACHE_HOME/fr-eval`` (the XDG base-directory
-    rule: used only when set to an absolute path), else ``~/.cache/fr-eval``."""
-    import os
-
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return str(root.joinpath("fr-eval", *parts))
 
 
 def compose(overrides: list[str]):

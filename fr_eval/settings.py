@@ -68,7 +68,10 @@ class ArcFaceSettings(DetectorSettings):
     name: str = key("arcface", "insightface SCRFD + ArcFace")
     pack: Optional[str] = key("buffalo_l", "an insightface pack in <root>/models/<pack>/")
     root: str = key("~/.insightface", "insightface's model folder")
-    download: bool = key(True, "fetch a missing pack (checksummed, with a progress bar; needs internet)", p.boolean)
+    download: bool = key(True, "fetch a missing pack into <root>/models/ (sha256-checked, progress bar; needs "
+                         "internet; FR_EVAL_OFFLINE=1 never tries)", p.boolean)
+    url: Optional[str] = key(None, "where the pack's zip is fetched from (null: insightface's model zoo)")
+    sha256: Optional[str] = key(None, "the zip's sha256 (null: the known one of a known pack)")
     det_size: Any = key([640, 640], "detector input [w, h] (insightface's own: the reference pipeline's figures), "
                         "or fit: the image's size rounded up to x32 (faster on small images)")
     providers: str = key("auto", "auto (CUDA when present, else CPU) or an onnxruntime provider name")
@@ -108,7 +111,8 @@ class OnnxSettings(ArcFaceSettings):
 
 @dataclass
 class AutoSettings:
-    """arcface where its model files are present (never downloads), else sface; the choice is reported."""
+    """arcface (its pack fetched on first use, as insightface's FaceAnalysis does), else sface: offline,
+    or with system.arcface.download=false and no pack; the choice is reported."""
     name: str = key("auto", "arcface if present, else sface")
     arcface: ArcFaceSettings = node(ArcFaceSettings, "used when its files are present")
     sface: SFaceSettings = node(SFaceSettings, "used otherwise")

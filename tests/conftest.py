@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -6,6 +7,10 @@ import numpy as np
 import pytest
 
 from fr_eval.systems.base import Acquisition, Detection, TwoStageSystem
+
+# no test reaches the network: downloads are tested against a local server (tests/test_fetch.py),
+# which lifts this for itself; subprocesses inherit it
+os.environ["FR_EVAL_OFFLINE"] = "1"
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = (PROJECT.parent / "shared").resolve()

@@ -18,15 +18,13 @@ process (hiding the GPU from onnxruntime too) and adds a root logging handler.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from .. import fetch
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import file_sha256
 from .base import ColourisationFailed
@@ -42,7 +40,6 @@ WEIGHTS = {
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 RENDER_BASE = 16
-DEFAULT_CACHE = Path(os.environ.get("FR_EVAL_CACHE", "~/.cache/fr-eval")).expanduser() / "deoldify"
 
 
 def resolve_weights(model: str, weights: str | None = None, cache_dir: str | Path | None = None,
@@ -60,19 +57,19 @@ def resolve_weights(model: str, weights: str | None = None, cache_dir: str | Pat
         raise ConfigError(f"DeOldify model={model} has no official weights; choose from "
                           f"{', '.join(WEIGHTS)} or give weights=<file>")
     name, url = WEIGHTS[model]
-    target = Path(cache_dir).expanduser() if cache_dir else DEFAULT_CACHE
+    target = Path(cache_dir).expanduser() if cache_dir else Path(fetch.cache_dir("deoldify"))
     p = target / name
     if p.is_file():
         _check_sha(p, sha256)
         return p
+    why = ""
     if download:
         try:
-            _download(url, p, sha256)
-            return p
-        except OSError as exc:
-            log.warning("could not download %s: %s", url, exc)
+            return fetch.download(url, p, sha256=sha256)  # unverified (logged) without a configured sha256
+        except fetch.DownloadFailed as exc:
+            why = f" ({exc.reason})"
     raise ModelFilesMissing(
-        f"DeOldify {model} weights '{name}' not found in {target}: download {url} "
+        f"DeOldify {model} weights '{name}' not found in {target}{why}: download {url} "
         f"(about {approx_size_mb(model)} MiB) into {target}/, or give weights=<file>")
 
 
@@ -86,29 +83,6 @@ def approx_size_mb(model: str) -> int:
 def _check_sha(path: Path, sha256: str | None):
     if sha256 and file_sha256(path) != sha256.lower():
         raise ModelFilesMissing(f"{path}: sha256 {file_sha256(path)} does not match the expected {sha256}")
-
-
-def _download(url: str, dest: Path, sha256: str | None) -> None:
-    from tqdm import tqdm
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    h = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=30) as r, open(tmp, "wb") as f:
-        total = int(r.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-            for chunk in iter(lambda: r.read(1 << 20), b""):
-                f.write(chunk)
-                h.update(chunk)
-                bar.update(len(chunk))
-    digest = h.hexdigest()
-    if sha256 and digest != sha256.lower():
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"sha256 mismatch for {url}: got {digest}, expected {sha256}")
-    if not sha256:
-        log.warning("downloaded %s with sha256 %s (no expected checksum configured: unverified; "
-                    "the report records it)", dest.name, digest)
-    tmp.replace(dest)
 
 
 def load_generator(path: str | Path, model: str, device: str = "cpu"):

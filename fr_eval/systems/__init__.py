@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 def _arcface(s: ArcFaceSettings, cls=None, **extra):
     from .arcface import ArcFaceSystem, resolve_model_files
-    det, rec = resolve_model_files(s.pack, s.root, s.detector, s.recogniser, download=s.download)
+    det, rec = resolve_model_files(s.pack, s.root, s.detector, s.recogniser, download=s.download, url=s.url,
+                                   sha256=s.sha256)
     return (cls or ArcFaceSystem)(det, rec, **extra, det_thresh=s.det_thresh,
                                   det_size=s.det_size if s.det_size == "fit" else list(s.det_size),
                                   max_det_size=s.max_det_size, nms_thresh=s.nms_thresh,
@@ -59,13 +60,13 @@ def build_system(cfg) -> tuple[FaceSystem, str]:
         if not isinstance(system, FaceSystem):
             raise ConfigError(f"system.plugin={plugin} did not build a face system (describe() and acquire())")
         return system, f"system=plugin {plugin}"
-    s.arcface.download = False
     try:
         system = _arcface(s.arcface)
-        note = "system=auto chose arcface (its model files are present)"
+        note = f"system=auto chose arcface ({s.arcface.detector and 'system.arcface files' or s.arcface.pack})"
     except ModelFilesMissing as exc:
         system = _sface(s.sface)
-        note = f"system=auto chose sface because arcface is unavailable: {exc}"
+        what = "its files are absent" if s.arcface.detector else f"pack {s.arcface.pack} is not in {s.arcface.root}"
+        note = f"system=auto: using SFace; ArcFace {what} ({getattr(exc, 'reason', 'not downloaded')})"
     log.info(note)
     return system, note
 

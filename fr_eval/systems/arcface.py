@@ -29,6 +29,17 @@ KNOWN_PACKS = {
 }
 
 
+#: sha256 of the packs' zips as insightface's model zoo serves them (the same figures are published
+#: by several independent projects that pin them); a pack not listed downloads only with system.sha256
+PACK_SHA256 = {
+    "buffalo_l": "80ffe37d8a5940d59a7384c201a2a38d4741f2f3c51eef46ebb28218a7b0ca2f",
+    "buffalo_m": "d98264bd8f2dc75cbc2ddce2a14e636e02bb857b3051c234b737bf3b614edca9",
+    "buffalo_s": "d85a87f503f691807cd8bb97128bdf7a0660326cd9cd02657127fa978bab8b5e",
+    "buffalo_sc": "57d31b56b6ffa911c8a73cfc1707c73cab76efe7f13b675a05223bf42de47c72",
+    "antelopev2": "8e182f14fc6e80b3bfa375b33eb6cff7ee05d8ef7633e738d1c89021dcf0c5c5",
+}
+
+
 def pack_url(pack: str) -> str:
     """Where insightface's own downloader fetches a pack from."""
     from insightface.utils.storage import model_zoo_download_url
@@ -41,11 +52,14 @@ def pack_dir(pack: str, root: str | Path = "~/.insightface") -> Path:
 
 def resolve_model_files(pack: str | None = "buffalo_l", root: str | Path = "~/.insightface",
                         detector: str | None = None, recogniser: str | None = None,
-                        download: bool = False) -> tuple[Path, Path]:
+                        download: bool = False, url: str | None = None,
+                        sha256: str | None = None) -> tuple[Path, Path]:
     """Paths of the detector and recogniser, or :class:`ModelFilesMissing` naming what is absent.
 
     Explicit ``detector``/``recogniser`` paths win over the pack. With ``download=True`` a
-    missing known pack is fetched with insightface's own downloader (needs internet).
+    missing pack is fetched as insightface's ``FaceAnalysis`` does (its model-zoo URL, unpacked
+    into ``<root>/models/<pack>/``), here with a progress bar and the zip's sha256 checked
+    (:data:`PACK_SHA256`, or ``sha256``); ``url`` replaces the model zoo's (a mirror).
     """
     if detector and recogniser:
         det, rec = Path(detector).expanduser(), Path(recogniser).expanduser()
@@ -60,7 +74,7 @@ def resolve_model_files(pack: str | None = "buffalo_l", root: str | Path = "~/.i
     d = pack_dir(pack, root)
     files = _pack_files(pack, d)
     if files is None and download:
-        _download_pack(pack, root)
+        _download_pack(pack, d, url, sha256)
         files = _pack_files(pack, d)
     if files is None:
         names = KNOWN_PACKS.get(pack, ("<detector>.onnx", "<recogniser>.onnx"))
@@ -92,12 +106,24 @@ def _pack_files(pack: str, d: Path) -> tuple[Path, Path] | None:
     return (det, rec) if det and rec else None
 
 
-def _download_pack(pack: str, root) -> None:
-    from insightface.utils.storage import ensure_available
+def _download_pack(pack: str, d: Path, url: str | None, sha256: str | None) -> None:
+    """Fetch the pack's zip and unpack it into ``d``; a :class:`ModelFilesMissing` of one line when
+    that fails (offline, HTTP error, checksum mismatch)."""
+    from ..fetch import DownloadFailed, fetch_archive
+
+    sha256 = sha256 or PACK_SHA256.get(pack)
+    if not sha256:
+        raise ModelFilesMissing(f"ArcFace pack '{pack}' has no known checksum: give system.sha256=<the zip's "
+                                f"sha256> to download it, or put its ONNX files into {d}/")
+    if d.is_dir() and not any(d.iterdir()):
+        d.rmdir()  # an empty folder left by an interrupted insightface download
+    log.info("downloading insightface pack %s into %s (sha256 %s)", pack, d, sha256[:12])
     try:
-        ensure_available("models", pack, root=str(Path(root).expanduser()))
-    except Exception as exc:  # offline, proxy, HTTP error...
-        log.warning("could not download insightface pack %s: %s", pack, exc)
+        fetch_archive(url or pack_url(pack), d, sha256=sha256, strip=pack)
+    except DownloadFailed as exc:
+        err = ModelFilesMissing(f"ArcFace pack '{pack}': {exc}")
+        err.reason = f"not downloaded: {exc.reason}"
+        raise err from exc
 
 
 def onnx_providers(choice: str | list = "auto") -> list[str]:

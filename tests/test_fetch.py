@@ -1,0 +1,130 @@
+"""Downloads on first use (model packs, LFW) against a local HTTP server on 127.0.0.1, never the
+real hosts: a good archive, a corrupted one, a checksum mismatch, a server that is not there."""
+import hashlib
+import http.server
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from fr_eval.fetch import DownloadFailed, download, fetch_archive
+from fr_eval.systems import build_system
+
+from conftest import DET_500M, MOBILEFACENET, need
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """Serve tmp_path/www on 127.0.0.1 (an ephemeral port); yields (folder, base URL)."""
+    monkeypatch.delenv("FR_EVAL_OFFLINE", raising=False)
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(www), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def sha256(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def pack_zip(path: Path) -> str:
+    """A buffalo_s-style pack zip (files at the top, as insightface's zips hold them) from ../shared's
+    two models; returns its sha256."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(need(DET_500M), "det_500m.onnx")
+        z.write(need(MOBILEFACENET), "w600k_mbf.onnx")
+    return sha256(path)
+
+
+def auto(root, url, sha):
+    return build_system({"name": "auto", "arcface": {"name": "arcface", "pack": "buffalo_s", "root": str(root),
+                                                     "url": url, "sha256": sha}, "sface": {"name": "sface"}})
+
+
+def leftovers(root: Path) -> list:
+    return [p.name for p in (root / "models").glob("*")] if (root / "models").exists() else []
+
+
+def test_auto_downloads_the_pack_checks_it_and_runs_arcface(server, tmp_path):
+    www, base = server
+    sha = pack_zip(www / "buffalo_s.zip")
+    root = tmp_path / "insightface"
+    system, note = auto(root, f"{base}/buffalo_s.zip", sha)
+    assert system.name == "arcface" and "chose arcface (buffalo_s)" in note
+    d = root / "models" / "buffalo_s"
+    assert sha256(d / "det_500m.onnx") == sha256(DET_500M) and sha256(d / "w600k_mbf.onnx") == sha256(MOBILEFACENET)
+    assert sorted(leftovers(root)) == ["buffalo_s"]  # the zip and the temporary folder are gone
+    models = {m["role"]: m["sha256"] for m in system.describe()["models"]}
+    assert models == {"detector": sha256(DET_500M), "recogniser": sha256(MOBILEFACENET)}
+    (www / "buffalo_s.zip").unlink()  # second use: no download (the server no longer has it)
+    again, _ = auto(root, f"{base}/buffalo_s.zip", sha)
+    assert again.name == "arcface"
+
+
+def test_corrupted_pack_falls_back_to_sface_in_one_short_line(server, tmp_path):
+    www, base = server
+    sha = pack_zip(www / "buffalo_s.zip")
+    data = bytearray((www / "buffalo_s.zip").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (www / "buffalo_s.zip").write_bytes(bytes(data))
+    root = tmp_path / "insightface"
+    system, note = auto(root, f"{base}/buffalo_s.zip", sha)
+    assert system.name == "sface"
+    assert note == f"system=auto: using SFace; ArcFace pack buffalo_s is not in {root} (not downloaded: sha256 mismatch)"
+    assert leftovers(root) == []  # nothing half-written is kept
+    # a truncated zip whose checksum is the one given: checked, then refused as an archive
+    (www / "short.zip").write_bytes(bytes(data[:1000]))
+    system, note = auto(root, f"{base}/short.zip", sha256(www / "short.zip"))
+    assert system.name == "sface" and note.endswith("(not downloaded: not a readable archive)")
+    assert leftovers(root) == []
+
+
+def test_unreachable_server_and_offline_switch(server, tmp_path, monkeypatch):
+    _, base = server
+    root = tmp_path / "insightface"
+    system, note = auto(root, f"{base}/missing.zip", "0" * 64)
+    assert system.name == "sface" and note.endswith("(not downloaded: HTTP 404 File not found)")
+    closed = "http://127.0.0.1:9/buffalo_s.zip"  # the discard port: nothing listens
+    system, note = auto(root, closed, "0" * 64)
+    assert "(not downloaded: offline or unreachable: Connection refused)" in note and len(note) - len(str(root)) <= 125
+    monkeypatch.setenv("FR_EVAL_OFFLINE", "1")
+    system, note = auto(root, f"{base}/buffalo_s.zip", "0" * 64)
+    assert note.endswith("(not downloaded: FR_EVAL_OFFLINE is set)")
+    assert leftovers(root) == []
+
+
+def test_arcface_named_explicitly_says_why_in_one_line(server, tmp_path):
+    _, base = server
+    with pytest.raises(Exception) as e:
+        build_system({"name": "arcface", "pack": "buffalo_s", "root": str(tmp_path), "url": f"{base}/nope.zip"})
+    assert "ArcFace pack 'buffalo_s'" in str(e.value) and "HTTP 404" in str(e.value)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_download_checks_md5_and_refuses_archive_escapes(server, tmp_path):
+    www, base = server
+    (www / "a.txt").write_bytes(b"hello")
+    got = download(f"{base}/a.txt", tmp_path / "a.txt", md5=hashlib.md5(b"hello").hexdigest(), progress=False)
+    assert got.read_bytes() == b"hello"
+    with pytest.raises(DownloadFailed, match="md5 .* does not match"):
+        download(f"{base}/a.txt", tmp_path / "b.txt", md5="0" * 32, progress=False)
+    assert not (tmp_path / "b.txt").exists() and not list(tmp_path.glob(".b.txt.*"))
+    with zipfile.ZipFile(www / "evil.zip", "w") as z:
+        z.writestr("../outside.txt", "x")
+    with pytest.raises(DownloadFailed, match="outside its folder"):
+        fetch_archive(f"{base}/evil.zip", tmp_path / "evil", sha256=sha256(www / "evil.zip"), progress=False)
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "evil").exists()
+    shutil.rmtree(www)
