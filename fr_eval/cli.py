@@ -128,7 +128,7 @@ def finish(plain: dict) -> dict:
 
     validate(plain)
     ds = plain["dataset"]
-    for key in ("root", "path"):
+    for key in ("root", "path", "local"):
         value = ds.get(key)
         if value and not Path(value).expanduser().is_absolute() and not Path(value).exists() \
                 and CHECKOUT is not None and (CHECKOUT / value).exists():

@@ -100,7 +100,9 @@ def _stream(response, out, digests: dict, desc: str, progress: bool) -> None:
     from tqdm import tqdm
 
     total = int(response.headers.get("Content-Length") or 0) or None
-    with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress, leave=False) as bar:
+    # disable=None: tqdm's own rule, no bar when stderr is not a terminal (logs, CI, tests)
+    with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=None if progress else True,
+              leave=False) as bar:
         for chunk in iter(lambda: response.read(CHUNK), b""):
             out.write(chunk)
             for h in digests.values():
@@ -166,7 +168,8 @@ def fetch_archive(url: str, dest: str | Path, *, sha256: str | None = None, md5:
     if dest.is_dir():
         return dest
     name = Path(urllib.parse.urlparse(url).path).name or "archive"
-    archive = download(url, dest.parent / f".{dest.name}.{name}", sha256=sha256, md5=md5, progress=progress)
+    archive = download(url, dest.parent / f".{dest.name}.{name}", sha256=sha256, md5=md5, desc=name,
+                       progress=progress)
     try:
         return unpack(archive, dest, strip=strip)
     finally:

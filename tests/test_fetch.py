@@ -12,7 +12,9 @@ import pytest
 from fr_eval.fetch import DownloadFailed, download, fetch_archive
 from fr_eval.systems import build_system
 
-from conftest import DET_500M, MOBILEFACENET, need
+from conftest import DET_500M, LFW_SMALL, MOBILEFACENET, SHARED, need
+
+LFW_MIN20 = SHARED / "data/lfw/deepfunneled_min20"
 
 
 @pytest.fixture
@@ -128,3 +130,85 @@ def test_download_checks_md5_and_refuses_archive_escapes(server, tmp_path):
         fetch_archive(f"{base}/evil.zip", tmp_path / "evil", sha256=sha256(www / "evil.zip"), progress=False)
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "evil").exists()
     shutil.rmtree(www)
+
+
+# ------------------------------------------------------------------------------------------- LFW
+def lfw_archive(path: Path, tmp: Path) -> str:
+    """A small lfw-deepfunneled.tgz laid out as LFW's: ../shared's 30-person subset, two people of
+    the 20-image subset, and a made-up person with 3 images sorted first (whom the small subset must
+    pass over); returns its md5."""
+    import tarfile
+    small, min20 = need(LFW_SMALL), need(LFW_MIN20)
+    with tarfile.open(path, "w:gz") as t:
+        for person in sorted(small.iterdir()):
+            t.add(person, f"lfw-deepfunneled/{person.name}")
+        for name in ("Ariel_Sharon", "Colin_Powell"):
+            t.add(min20 / name, f"lfw-deepfunneled/{name}")
+        for i, f in enumerate(sorted((small / "Al_Gore").iterdir())[:3]):
+            t.add(f, f"lfw-deepfunneled/AA_Three/AA_Three_{i + 1:04d}.jpg")
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_lfw_small_fetched_on_first_use_gives_the_same_figures(server, tmp_path, monkeypatch, capsys):
+    import json
+    from fr_eval.cli import main
+    www, base = server
+    md5 = lfw_archive(www / "lfw-deepfunneled.tgz", tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    common = ["scenario=1", "system=sface", "progress=false", "bootstrap.n_resamples=50",
+              f"store_dir={tmp_path / 'store'}"]
+    fetched = ["dataset.local=null", f"dataset.fetch.url={base}/lfw-deepfunneled.tgz", f"dataset.fetch.md5={md5}"]
+    assert main([*common, *fetched, f"out_dir={tmp_path / 'fetched'}"]) == 0
+    home = tmp_path / "cache" / "fr-eval" / "datasets" / "lfw"
+    small = home / "deepfunneled_small"
+    assert sorted(p.name for p in small.iterdir()) == sorted(p.name for p in LFW_SMALL.iterdir())
+    for person in LFW_SMALL.iterdir():
+        for f in person.iterdir():
+            assert (small / person.name / f.name).read_bytes() == f.read_bytes()
+    assert (small / "Al_Gore" / "Al_Gore_0001.jpg").stat().st_ino == \
+        (home / "lfw-deepfunneled" / "Al_Gore" / "Al_Gore_0001.jpg").stat().st_ino  # a link, not a copy
+    assert sorted(p.name for p in home.iterdir()) == ["deepfunneled_small", "lfw-deepfunneled"]  # no leftovers
+    assert main([*common, f"dataset.root={LFW_SMALL}", f"out_dir={tmp_path / 'local'}"]) == 0
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("fetched", "local"))
+    keys = ("fta", "fnmr", "frr", "threshold", "d_prime", "n_genuine", "n_impostor")
+    assert [{k: r[k] for k in keys} for r in a["rows"]] == [{k: r[k] for k in keys} for r in b["rows"]]
+    assert a["dataset"]["root"] == str(small)
+    # min20 from the same download: the two people with 20 or more images, every image
+    (www / "lfw-deepfunneled.tgz").unlink()  # no second download
+    from fr_eval.datasets.sources import lfw_subset
+    min20 = lfw_subset("min20")
+    assert sorted(p.name for p in min20.iterdir()) == ["Ariel_Sharon", "Colin_Powell"]
+    assert len(list((min20 / "Colin_Powell").iterdir())) == len(list((LFW_MIN20 / "Colin_Powell").iterdir()))
+    # all (pairs mode): LFW itself, with View 2's pairs.txt beside it, checked against LFW's published md5
+    shutil.copy(need(SHARED / "data/lfw/protocol/pairs.txt"), www / "pairs.txt")
+    assert lfw_subset("all", pairs_url=f"{base}/pairs.txt") == home / "lfw-deepfunneled"
+    assert (home / "pairs.txt").read_bytes() == (SHARED / "data/lfw/protocol/pairs.txt").read_bytes()
+    (www / "pairs.txt").write_text("2 300\n")  # not the protocol's file: refused
+    (home / "pairs.txt").unlink()
+    with pytest.raises(DownloadFailed, match="md5"):
+        lfw_subset("all", pairs_url=f"{base}/pairs.txt")
+
+
+def test_lfw_fetch_corrupted_or_offline_one_line(server, tmp_path, monkeypatch, capsys):
+    from fr_eval.cli import main
+    www, base = server
+    md5 = lfw_archive(www / "lfw-deepfunneled.tgz", tmp_path)
+    data = bytearray((www / "lfw-deepfunneled.tgz").read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    (www / "lfw-deepfunneled.tgz").write_bytes(bytes(data))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    args = ["scenario=1", "system=sface", "progress=false", f"store_dir={tmp_path / 's'}", "dataset.local=/nope",
+            f"dataset.fetch.url={base}/lfw-deepfunneled.tgz", f"dataset.fetch.md5={md5}"]
+    assert main([*args, f"out_dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: dataset=lfw_small: no local copy (/nope is absent) and LFW could not be downloaded (md5 "
+                   "mismatch); give dataset.root=<a folder of <Name>/<Name>_NNNN.jpg>, e.g. an unpacked "
+                   "lfw-deepfunneled.tgz")
+    home = tmp_path / "cache" / "fr-eval" / "datasets" / "lfw"
+    assert not home.exists() or list(home.iterdir()) == []
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setenv("FR_EVAL_OFFLINE", "1")
+    assert main([*args[:-2], f"out_dir={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "LFW could not be downloaded (FR_EVAL_OFFLINE is set); give dataset.root=" in err
+    assert len(err.splitlines()) == 1

@@ -91,34 +91,6 @@ def test_face_selection_and_fingerprint():
     assert fingerprint(a) != fingerprint(b)
 
 
-def test_alignment_equals_insightface_norm_crop():
-    import warnings
-
-    from insightface.utils import face_align
-
-    from skimage.transform import SimilarityTransform
-
-    from fr_eval.systems.align import norm_crop, similarity_matrix, template_for
-
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:250, 0:250]
-    img = np.stack([xx, yy, (xx + yy) // 2], axis=2).astype(np.uint8)  # smooth ramps
-    base = np.array([[90, 110], [160, 108], [125, 145], [98, 180], [152, 178]], np.float32)
-    for size in (112, 128):
-        for _ in range(20):
-            lmk = base + rng.normal(0, 4, base.shape).astype(np.float32)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ref = face_align.norm_crop(img, landmark=lmk, image_size=size)
-                ref_m = face_align.estimate_norm(lmk, size)
-            np.testing.assert_allclose(similarity_matrix(lmk, size), ref_m, atol=1e-4)
-            sk = SimilarityTransform.from_estimate(lmk.astype(np.float64), template_for(size)).params[:2]
-            np.testing.assert_allclose(similarity_matrix(lmk, size), sk, rtol=0, atol=1e-5)  # pixels
-            ours = norm_crop(img, lmk, size)
-            assert ours.shape == (size, size, 3)
-            assert np.abs(ours.astype(int) - ref.astype(int)).max() <= 1
-
-
 @pytest.mark.parametrize("parallel", ["thread", "process"])
 @pytest.mark.parametrize("name", ["sface", "arcface"])
 def test_parallel_workers_give_identical_results(name, parallel, lfw_small, tmp_path):

@@ -11,6 +11,7 @@ from .folder import load_folder
 from .frgc import load_frgc
 from .lfw import load_lfw_pairs, load_lfw_people
 from .manifest import load_manifest, problems_message
+from .sources import resolve_root
 
 LFW_MODES = ("people", "pairs")
 
@@ -63,6 +64,9 @@ def load_dataset(cfg) -> Dataset:
     kind = cfg.get("type", "folder")
     if kind not in LOADERS:
         raise ConfigError(f"dataset.type={kind} is not known; choose from {', '.join(sorted(LOADERS))}")
+    cfg = resolve_root(dict(cfg))  # the given root, else the local copy, else fetched (LFW)
+    if not cfg.get("root") and kind != "manifest":
+        raise ConfigError("dataset.root must be given, e.g. dataset.root=<folder of images>")
     ds = LOADERS[kind](cfg)
     if cfg.get("strict") and ds.problems:  # the manifest loader stops by itself, before skipping
         raise FrEvalError(f"dataset {ds.name}: {problems_message(ds.problems)} (dataset.strict=false skips "

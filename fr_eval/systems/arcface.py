@@ -1,4 +1,4 @@
-"""ArcFace: insightface's SCRFD detector + an ArcFace recogniser, through ``insightface.model_zoo``.
+"""ArcFace: insightface's SCRFD detector + an ArcFace recogniser (:mod:`.insightface_models`).
 
 Models are chosen by insightface pack name (looked up as insightface does, in
 ``<root>/models/<pack>/``, root ``~/.insightface`` by default) or by explicit file paths.
@@ -16,6 +16,7 @@ from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
 from .align import norm_crop
 from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
+from .insightface_models import SCRFD, ArcFaceRecogniser
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,12 @@ PACK_SHA256 = {
 }
 
 
+#: where insightface's own downloader (insightface.utils.storage, 2.1) fetches packs from
+MODEL_ZOO_URL = "https://github.com/deepinsight/insightface/releases/download/model-zoo/"
+
+
 def pack_url(pack: str) -> str:
-    """Where insightface's own downloader fetches a pack from."""
-    from insightface.utils.storage import model_zoo_download_url
-    return model_zoo_download_url(f"{pack}.zip")
+    return f"{MODEL_ZOO_URL}{pack}.zip"
 
 
 def pack_dir(pack: str, root: str | Path = "~/.insightface") -> Path:
@@ -94,11 +97,10 @@ def _pack_files(pack: str, d: Path) -> tuple[Path, Path] | None:
     if not d.is_dir():
         return None
     # an unknown pack: route its files the way insightface does (by the model's outputs/inputs)
-    from insightface.model_zoo import get_model
+    from .insightface_models import model_task
     det = rec = None
     for f in sorted(d.glob("*.onnx")):
-        m = get_model(str(f), providers=["CPUExecutionProvider"])
-        task = getattr(m, "taskname", None)
+        task = model_task(f)
         if task == "detection" and det is None:
             det = f
         elif task == "recognition" and rec is None:
@@ -146,7 +148,8 @@ def _D(name):  # the keyword defaults are those of the config (fr_eval.settings)
 
 
 class ArcFaceSystem(TwoStageSystem):
-    """SCRFD + ArcFace through ``insightface.model_zoo.get_model``."""
+    """SCRFD + ArcFace, as insightface runs them (boxes, landmarks and embeddings equal to
+    insightface 2.1's on the same files: tests/test_insightface_reference.py)."""
 
     name = "arcface"
 
@@ -155,8 +158,6 @@ class ArcFaceSystem(TwoStageSystem):
                  nms_thresh: float = _D("nms_thresh"), face_selection: str = _D("face_selection"),
                  min_face_size: float = _D("min_face_size"), providers=_D("providers"), threads: int = _D("threads"),
                  pack: str | None = None, retry_scales=tuple(_D("retry_scales"))):
-        from insightface.model_zoo import get_model
-
         self._init_kwargs = dict(detector=str(detector), recogniser=str(recogniser), det_thresh=det_thresh,
                                  det_size=det_size, max_det_size=max_det_size, nms_thresh=nms_thresh,
                                  face_selection=face_selection, min_face_size=min_face_size,
@@ -176,12 +177,9 @@ class ArcFaceSystem(TwoStageSystem):
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.det_model = get_model(str(detector), providers=self.providers, sess_options=opts)
-        if getattr(self.det_model, "taskname", None) != "detection":
-            raise ConfigError(f"system.detector={detector} is not an SCRFD/RetinaFace detector")
-        ctx = 0 if "CUDAExecutionProvider" in self.providers else -1
-        self.det_model.prepare(ctx, det_thresh=det_thresh, nms_thresh=nms_thresh)
-        self._load_recogniser(recogniser, opts, ctx)
+        self.det_model = SCRFD(detector, providers=self.providers, sess_options=opts, det_thresh=det_thresh,
+                               nms_thresh=nms_thresh)
+        self._load_recogniser(recogniser, opts)
         self.detector_path, self.recogniser_path, self.pack = Path(detector), Path(recogniser), pack
         self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
         self.face_selection, self.min_face_size = face_selection, float(min_face_size)
@@ -192,14 +190,9 @@ class ArcFaceSystem(TwoStageSystem):
                 raise ConfigError("system.det_size must be 'fit' or [width, height] in multiples of 32")
         self.det_size, self.max_det_size = det_size, int(max_det_size)
 
-    def _load_recogniser(self, recogniser, opts, ctx) -> None:
-        """insightface's ArcFaceONNX (it reads the input size and normalisation from the graph)."""
-        from insightface.model_zoo import get_model
-
-        self.rec_model = get_model(str(recogniser), providers=self.providers, sess_options=opts)
-        if getattr(self.rec_model, "taskname", None) != "recognition":
-            raise ConfigError(f"system.recogniser={recogniser} is not an ArcFace-style recogniser")
-        self.rec_model.prepare(ctx)
+    def _load_recogniser(self, recogniser, opts) -> None:
+        """An ArcFace-style recogniser (input size and normalisation read from the graph)."""
+        self.rec_model = ArcFaceRecogniser(recogniser, providers=self.providers, sess_options=opts)
         batch = self.rec_model.session.get_inputs()[0].shape[0]
         self.rec_batched = not isinstance(batch, int) or batch <= 0
 
@@ -252,10 +245,9 @@ class ArcFaceSystem(TwoStageSystem):
         return canvas, 1.0, 1.0
 
     def detector_input(self, bgr) -> tuple[np.ndarray, tuple[int, int]]:
-        """The image handed to insightface's ``detect`` and its input size (w, h). With
-        ``fit``, an image that fits is zero-padded (bottom, right) to the input instead of
-        being resampled by insightface: the detector sees the pixels as they are, and the
-        coordinates need no rescaling."""
+        """The image handed to SCRFD's ``detect`` and its input size (w, h). With ``fit``, an
+        image that fits is zero-padded (bottom, right) to the input instead of being resampled:
+        the detector sees the pixels as they are, and the coordinates need no rescaling."""
         w, h = self.input_size_for(bgr.shape)
         if self.det_size == "fit" and w >= bgr.shape[1] and h >= bgr.shape[0]:
             canvas = np.zeros((h, w, 3), np.uint8)
@@ -265,7 +257,7 @@ class ArcFaceSystem(TwoStageSystem):
 
     def _detect(self, bgr):
         img, size = self.detector_input(bgr)
-        det, kps = self.det_model.detect(img, input_size=size, max_num=0)
+        det, kps = self.det_model.detect(img, size)
         if kps is None:
             raise ConfigError("the detector gives no landmarks; ArcFace alignment needs 5 points")
         return det[:, :4], det[:, 4], kps

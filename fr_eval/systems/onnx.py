@@ -53,7 +53,7 @@ class OnnxSystem(ArcFaceSystem):
         super().__init__(detector, recogniser, **kw)
         self._init_kwargs = {**self._init_kwargs, "preprocess": dict(self.preprocess)}
 
-    def _load_recogniser(self, recogniser, opts, ctx) -> None:
+    def _load_recogniser(self, recogniser, opts) -> None:
         import onnxruntime as ort
 
         if not Path(recogniser).is_file():
