@@ -249,37 +249,11 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
     for sample, variant in requests:
         unique.setdefault((sample.rel, variant.name), (sample, variant))
     variants = {v.name: v for _, v in unique.values()}
-    shas = store.file_shas(sorted({s.path for s, _ in unique.values()}))
     results: dict = {}
     qualities: dict = {}
-    todo = []  # (id, sample, variant name, key, variant_key, sha)
-    for ident, (sample, variant) in unique.items():
-        sha = shas.get(sample.path)
-        if sha is None:
-            results[ident] = Acquisition.failure(f"file not found or unreadable: {sample.path}", cacheable=False)
-            continue
-        try:
-            vkey = variant.key(sample)
-        except ColourisationFailed as exc:
-            results[ident] = colourisation_failure(exc)
-            continue
-        todo.append((ident, sample, variant.name, acquisition_key(sha, vkey, system_fp), vkey, sha))
-    stored = store.get_many([t[3] for t in todo])
-    stored_q = store.get_quality([quality_key(t[3], f) for t in todo for f in qfp.values()]) if est else {}
     stats = EngineStats(requested=len(unique))
-    missing = []
-    for t in todo:
-        acq = stored.get(t[3])
-        have = {q: stored_q[quality_key(t[3], f)] for q, f in qfp.items() if quality_key(t[3], f) in stored_q}
-        qualities[t[0]] = dict(have)
-        need_q = tuple(q for q in est if q not in have) if (acq is None or acq.ok) else ()
-        if acq is not None:
-            results[t[0]] = acq
-            stats.reused += 1
-            if not need_q:
-                continue
-        missing.append((*t, acq, need_q))
-
+    todo = _keyed(unique, system_fp, store, results)
+    missing = _not_stored(todo, store, est, qfp, results, qualities, stats)
     chunks = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
     own_pool = None
     if pool is None:
@@ -293,24 +267,9 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
         stats.workers, stats.parallel = pool.workers, pool.parallel
     else:
         outcomes = (compute_chunk(c, system, variants, store.dir, est) for c in chunks)
-    bar = tqdm(total=len(missing), desc=f"acquiring ({system.name})", unit="img", disable=not progress,
-               leave=False)
     try:
-        for done in outcomes:  # chunks come back in order; each is committed in one transaction
-            new_acq = [(t, a) for t, a, _ in done if t[6] is None]
-            for t, acq, q in done:
-                results[t[0]] = acq
-                qualities[t[0]].update(q)
-            store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in new_acq if a.cacheable])
-            if est:
-                store.put_quality([(quality_key(t[3], qfp[name]), name, v, r) for t, a, q in done
-                                   if a.cacheable for name, (v, r) in q.items()
-                                   if not (r or "").startswith(TRANSIENT)])
-            stats.computed += len(new_acq)
-            stats.quality_computed += sum(len(q) for _, _, q in done)
-            bar.update(len(done))
+        _commit(outcomes, len(missing), system, system_fp, store, qfp, results, qualities, stats, progress)
     finally:
-        bar.close()
         if own_pool is not None:
             own_pool.close()
     stats.failed = sum(1 for a in results.values() if not a.ok)
@@ -320,6 +279,65 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
         log.warning("%d sample(s) failed on errors of the machine (not of the images); they are not stored and "
                     "are retried on the next run", stats.transient_errors)
     return results, qualities, stats
+
+
+def _keyed(unique: dict, system_fp: str, store: Store, results: dict) -> list:
+    """(id, sample, variant name, store key, variant key, file sha256) of each request whose file and
+    variant can be keyed; the others go into ``results`` as failures."""
+    shas = store.file_shas(sorted({s.path for s, _ in unique.values()}))
+    todo = []
+    for ident, (sample, variant) in unique.items():
+        sha = shas.get(sample.path)
+        if sha is None:
+            results[ident] = Acquisition.failure(f"file not found or unreadable: {sample.path}", cacheable=False)
+            continue
+        try:
+            vkey = variant.key(sample)
+        except ColourisationFailed as exc:
+            results[ident] = colourisation_failure(exc)
+            continue
+        todo.append((ident, sample, variant.name, acquisition_key(sha, vkey, system_fp), vkey, sha))
+    return todo
+
+
+def _not_stored(todo, store: Store, est: dict, qfp: dict, results: dict, qualities: dict, stats) -> list:
+    """What the store already holds goes into ``results``/``qualities``; returns the rest, each
+    with its stored acquisition (or None) and the quality measures it still lacks."""
+    stored = store.get_many([t[3] for t in todo])
+    stored_q = store.get_quality([quality_key(t[3], f) for t in todo for f in qfp.values()]) if est else {}
+    missing = []
+    for t in todo:
+        acq = stored.get(t[3])
+        have = {q: stored_q[quality_key(t[3], f)] for q, f in qfp.items() if quality_key(t[3], f) in stored_q}
+        qualities[t[0]] = dict(have)
+        need_q = tuple(q for q in est if q not in have) if (acq is None or acq.ok) else ()
+        if acq is not None:
+            results[t[0]] = acq
+            stats.reused += 1
+            if not need_q:
+                continue
+        missing.append((*t, acq, need_q))
+    return missing
+
+
+def _commit(outcomes, n: int, system, system_fp: str, store: Store, qfp: dict, results: dict, qualities: dict,
+            stats, progress: bool) -> None:
+    """Each computed chunk into ``results`` and, in one store transaction, what may be kept (never an
+    error of the machine)."""
+    with tqdm(total=n, desc=f"acquiring ({system.name})", unit="img", disable=not progress, leave=False) as bar:
+        for done in outcomes:  # chunks come back in order; each is committed in one transaction
+            new_acq = [(t, a) for t, a, _ in done if t[6] is None]
+            for t, acq, q in done:
+                results[t[0]] = acq
+                qualities[t[0]].update(q)
+            store.put_many([(t[3], system_fp, t[4], t[5], a) for t, a in new_acq if a.cacheable])
+            if qfp:
+                store.put_quality([(quality_key(t[3], qfp[name]), name, v, r) for t, a, q in done
+                                   if a.cacheable for name, (v, r) in q.items()
+                                   if not (r or "").startswith(TRANSIENT)])
+            stats.computed += len(new_acq)
+            stats.quality_computed += sum(len(q) for _, _, q in done)
+            bar.update(len(done))
 
 
 def variant_image(sample, variant, vkey, sha, store_dir):

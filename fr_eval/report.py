@@ -139,30 +139,53 @@ def _write_table(out: Path, stem: str, header, body, title: str, notes: list[str
     _atomic_write(out / f"{stem}.md", "\n".join(md) + "\n")
 
 
+#: what metrics.json says each figure is
+DEFINITIONS = {
+    "fta": "failed samples / all samples used in the scenario (references + probes), as in the paper",
+    "fta_transaction": "genuine attempts with at least one failed sample / all genuine attempts",
+    "fnmr": "genuine comparisons (both samples acquired) with score < threshold / those compared",
+    "frr": "FTA + FNMR x (1 - FTA) (ISO/IEC 19795-1), with the sample-level FTA",
+    "frr_transaction": "(genuine attempts failed to acquire + false non-matches) / all genuine attempts",
+    "far": "FMR x (1 - FTA)",
+    "threshold": "fixed on the baseline's impostor scores: the lowest threshold whose FMR <= target",
+    "d_prime": "|mu_g - mu_i| / sqrt((sd_g^2 + sd_i^2) / 2), population sd",
+    "intervals": "95%: rule of 3 (upper = 3/N) when there are no errors, else percentile bootstrap "
+                 "over subjects",
+}
+
+
 def write_report(out_dir: str | Path, result, config: dict) -> Path:
+    """The report bundle of a scenario run: metrics.json, config.yaml, the tables (CSV, Markdown),
+    failures and samples, score exports, plots and report.html."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = result.context
-    fmr = float(config["fmr"])
-    env = environment()
+    fmr, env = float(config["fmr"]), environment()
+    _write_metrics(out, result, config, env)
+    _write_table1(out, result)
+    h3, b3 = table3_rows(_clean(result.rows), fmr)
+    _write_table3(out, result, fmr, h3, b3)
+    extra = _write_protocol_tables(out, result, fmr)
+    _write_files(out, result, config, env)
+    plot_det(result.scores, result.context, fmr, out / "det.png")
+    plot_frr_threshold(result, result.context, fmr, out / "frr_threshold.png")
+    if result.examples:
+        plot_examples(result.examples, out / "colourisation_examples.png")
+    hq2, bq2, hqe, bqe = write_quality(out, result, result.context)
+    extra += [(title, h, b) for title, h, b in (("Table 2: face image quality", hq2, bq2),
+                                                 ("Error-versus-discard (quality predicting false non-matches)",
+                                                  hqe, bqe)) if b]
+    write_html(out, result, config, env, h3, b3, extra)
+    return out
+
+
+def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
     doc = {
         "units": "every rate is a fraction in [0, 1] (not a percent); scores are cosine similarities, "
                  "a comparison matches when score >= threshold",
-        "definitions": {
-            "fta": "failed samples / all samples used in the scenario (references + probes), as in the paper",
-            "fta_transaction": "genuine attempts with at least one failed sample / all genuine attempts",
-            "fnmr": "genuine comparisons (both samples acquired) with score < threshold / those compared",
-            "frr": "FTA + FNMR x (1 - FTA) (ISO/IEC 19795-1), with the sample-level FTA",
-            "frr_transaction": "(genuine attempts failed to acquire + false non-matches) / all genuine attempts",
-            "far": "FMR x (1 - FTA)",
-            "threshold": "fixed on the baseline's impostor scores: the lowest threshold whose FMR <= target",
-            "d_prime": "|mu_g - mu_i| / sqrt((sd_g^2 + sd_i^2) / 2), population sd",
-            "intervals": "95%: rule of 3 (upper = 3/N) when there are no errors, else percentile bootstrap "
-                         "over subjects",
-        },
+        "definitions": DEFINITIONS,
         "rows": result.rows,
         "table1": result.table1,
-        **ctx,
+        **result.context,
         "n_failures": len(result.failures),
         "n_errors_of_the_machine": sum(1 for f in result.failures if f.get("kind") == "error"),
         **({"quality_table2": result.quality["table2"],
@@ -174,9 +197,12 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     _atomic_write(out / "metrics.json", json.dumps(_clean(doc), indent=2))
     from omegaconf import OmegaConf
     _atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
+
+
+def _write_table1(out: Path, result) -> None:
+    ctx, t1 = result.context, result.table1
     t1h = ["Database", "Subjects", "Reference images", "Probe images", "Genuine comparisons",
            "Impostor comparisons"]
-    t1 = result.table1
     _write_table(out, "table1", t1h, [[t1["dataset"], str(t1["subjects"]), str(t1["references"]), str(t1["probes"]),
                                        str(t1["genuine"]), str(t1["impostor"])]],
                  "Table 1: dataset", [impostor_note(ctx["comparisons"]),
@@ -184,7 +210,10 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
                                       f"skipped: {len(ctx['dataset']['problems'])} (listed in metrics.json)"]
                  + ([f"Subjects limited to a seeded sample: {ctx['dataset']['settings']['limit_subjects']}"]
                     if ctx["dataset"]["settings"].get("limit_subjects") else []))
-    h3, b3 = table3_rows(_clean(result.rows), fmr)
+
+
+def _write_table3(out: Path, result, fmr: float, h3, b3) -> None:
+    ctx = result.context
     thr = ctx["thresholds"][str(fmr)]
     _write_table(out, "table3", h3, b3, "Table 3: biometric performance", [
         "Rates in percent. FTA: failed samples / samples of the scenario. FNMR over genuine comparisons whose "
@@ -194,7 +223,13 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
     ] + machine_notes(ctx["engine"]) + run_notes(ctx))
-    clean_rows = _clean(result.rows)
+
+
+def _write_protocol_tables(out: Path, result, fmr: float) -> list:
+    """The pairs-protocol accuracy and the metadata breakdown, where the run has them; returns
+    (title, header, body) of each written, for report.html."""
+    ctx, clean_rows = result.context, _clean(result.rows)
+    thr = ctx["thresholds"][str(fmr)]
     ha, ba = pairs_accuracy_rows(clean_rows)
     if ba:
         st = ctx["dataset"]["settings"]
@@ -213,6 +248,13 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
             "attempt fails to acquire when either sample did. Each group's value is the probe's, else the "
             "reference's. Intervals: 95%, rule of 3 or subject bootstrap.",
         ])
+    return [(title, h, b) for title, h, b in (("Verification accuracy (pairs protocol)", ha, ba),
+                                               ("Breakdown by metadata", hb, bb)) if b]
+
+
+def _write_files(out: Path, result, config: dict, env: dict) -> None:
+    """failures.csv, samples.csv, the score and embedding exports, scores.npz, provenance.json."""
+    ctx = result.context
     write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
     write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
                                     "det_score", "n_faces", "bbox"], result.samples)
@@ -226,18 +268,6 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
                                                for kind in ("genuine", "impostor")})
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,
                                                               "colourisers": ctx["colourisers"]}), indent=2))
-    plot_det(result.scores, ctx, fmr, out / "det.png")
-    plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
-    if result.examples:
-        plot_examples(result.examples, out / "colourisation_examples.png")
-    hq2, bq2, hqe, bqe = write_quality(out, result, ctx)
-    extra = [(title, h, b) for title, h, b in (("Verification accuracy (pairs protocol)", ha, ba),
-                                                ("Breakdown by metadata", hb, bb),
-                                                ("Table 2: face image quality", hq2, bq2),
-                                                ("Error-versus-discard (quality predicting false non-matches)",
-                                                 hqe, bqe)) if b]
-    write_html(out, result, config, env, h3, b3, extra)
-    return out
 
 
 def write_quality(out: Path, result, ctx) -> tuple:

@@ -1,6 +1,7 @@
 """``<root>/<subject>/<image>``: one folder per identity."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -18,6 +19,34 @@ def unusable_entry(path: Path, exts) -> str | None:
     if path.exists() and not path.is_dir() and path.suffix.lower() in exts:
         return "not a regular file"
     return None
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Which of a subject's images are references and which are probes."""
+    references_per_subject: int
+    reference_pattern: str | None
+    probe_pattern: str | None
+    ref_set: set | None
+    probe_set: set | None
+
+    def references(self, files):
+        """(the chosen references, the reason when there are none)."""
+        if self.ref_set is not None:
+            return [t for t in files if t[0] in self.ref_set], "not in dataset.reference_list"
+        if self.reference_pattern:
+            chosen = [t for t in files if fnmatchcase(t[1].name, self.reference_pattern)]
+            return chosen[:self.references_per_subject], \
+                f"no file name matches dataset.reference_pattern={self.reference_pattern}"
+        return files[:self.references_per_subject], ""
+
+    def probe_refusal(self, rel: str, f: Path) -> str | None:
+        """Why a non-reference image is not a probe (None when it is one)."""
+        if self.probe_set is not None and rel not in self.probe_set:
+            return "not a reference and not in dataset.probe_list"
+        if self.probe_pattern and not fnmatchcase(f.name, self.probe_pattern):
+            return f"not a reference and not matching dataset.probe_pattern={self.probe_pattern}"
+        return None
 
 
 def load_folder(root: str | Path, *, name: str = "folder", references_per_subject: int = 1,
@@ -45,83 +74,86 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
         raise FrEvalError(f"dataset.root={root} is not a directory (give dataset.root=<dir>)")
     if references_per_subject < 1:
         raise ConfigError("dataset.references_per_subject must be >= 1")
+    rules = _Rules(references_per_subject, reference_pattern, probe_pattern,
+                   set(read_list(reference_list, "dataset.reference_list")) if reference_list else None,
+                   set(read_list(probe_list, "dataset.probe_list")) if probe_list else None)
     exts = tuple(e.lower() for e in extensions)
-    ref_set = set(read_list(reference_list, "dataset.reference_list")) if reference_list else None
-    probe_set = set(read_list(probe_list, "dataset.probe_list")) if probe_list else None
-    refs: list[Sample] = []
-    probes: list[Sample] = []
-    excluded: list[dict] = []
-    ignored: list[dict] = []
+    ds = Dataset(name=name, root=root.resolve(), references=[], probes=[], excluded=[], ignored=[], problems=[],
+                 settings={})
     seen: set[str] = set()
     subject_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    for p in sorted(root.iterdir()):
-        if p.is_file():
-            ignored.append({"path": p.name, "reason": "file at the top level (not in a subject folder)"})
-    problems: list[dict] = []
+    ds.ignored += [{"path": p.name, "reason": "file at the top level (not in a subject folder)"}
+                   for p in sorted(root.iterdir()) if p.is_file()]
     for sdir in subject_dirs:
-        files = []
-        for f in sorted(sdir.rglob("*")):
-            if not f.is_file():
-                trouble = unusable_entry(f, exts)
-                if trouble:
-                    problems.append({"kind": trouble, "where": sdir.name, "detail": f.relative_to(root).as_posix()})
-                continue
-            rel = f.relative_to(root).as_posix()
-            if f.suffix.lower() in exts:
-                files.append((rel, f))
-                seen.add(rel)
-            else:
-                ignored.append({"path": rel, "reason": f"extension {f.suffix or '(none)'} is not an image type"})
-        subject = sdir.name
-        if len(files) < min_images:
-            excluded.append({"subject": subject, "images": len(files),
-                             "reason": f"fewer than {min_images} images (dataset.min_images)"})
-            continue
-        if ref_set is not None:
-            chosen = [t for t in files if t[0] in ref_set]
-            rule = "not in dataset.reference_list"
-        elif reference_pattern:
-            chosen = [t for t in files if fnmatchcase(t[1].name, reference_pattern)][:references_per_subject]
-            rule = f"no file name matches dataset.reference_pattern={reference_pattern}"
-        else:
-            chosen = files[:references_per_subject]
-            rule = ""
-        if not chosen:
-            excluded.append({"subject": subject, "images": len(files), "reason": f"no reference: {rule}"})
-            continue
-        chosen_rels = {t[0] for t in chosen}
-        rest, subject_probes = [t for t in files if t[0] not in chosen_rels], []
-        for rel, f in rest:
-            if probe_set is not None and rel not in probe_set:
-                ignored.append({"path": rel, "reason": "not a reference and not in dataset.probe_list"})
-            elif probe_pattern and not fnmatchcase(f.name, probe_pattern):
-                ignored.append({"path": rel, "reason": f"not a reference and not matching "
-                                                       f"dataset.probe_pattern={probe_pattern}"})
-            else:
-                subject_probes.append((rel, f))
-        if not subject_probes:
-            excluded.append({"subject": subject, "images": len(files),
-                             "reason": f"no probe left after {len(chosen)} reference(s)"})
-            continue
-        refs += [Sample(path=f.resolve(), rel=rel, subject=subject, role="reference") for rel, f in chosen]
-        probes += [Sample(path=f.resolve(), rel=rel, subject=subject, role="probe") for rel, f in subject_probes]
-    problems += [{"kind": "missing file", "where": what, "detail": f"{rel} is not an image under {root}"}
-                 for what, listed in (("dataset.reference_list", ref_set), ("dataset.probe_list", probe_set))
-                 for rel in sorted(listed or ()) if rel not in seen]
-    if not refs:
+        files = _subject_files(sdir, root, exts, ds, seen)
+        _add_subject(ds, sdir.name, files, rules, min_images)
+    ds.problems += [{"kind": "missing file", "where": what, "detail": f"{rel} is not an image under {root}"}
+                    for what, listed in (("dataset.reference_list", rules.ref_set),
+                                         ("dataset.probe_list", rules.probe_set))
+                    for rel in sorted(listed or ()) if rel not in seen]
+    if not ds.references:
+        ex = ds.excluded
         raise FrEvalError(f"dataset.root={root}: no subject folder has a reference and a probe "
-                          f"({len(subject_dirs)} folders, {len(excluded)} excluded"
-                          + (f"; first: {excluded[0]['subject']}: {excluded[0]['reason']}" if excluded else "") + ")")
-    if ref_set is not None:
+                          f"({len(subject_dirs)} folders, {len(ex)} excluded"
+                          + (f"; first: {ex[0]['subject']}: {ex[0]['reason']}" if ex else "") + ")")
+    ds.settings.update({"type": "folder", "references_per_subject": references_per_subject,
+                        "min_images": min_images, **_rule_texts(rules, reference_list, probe_list)})
+    return ds
+
+
+def _subject_files(sdir: Path, root: Path, exts, ds: Dataset, seen: set) -> list[tuple[str, Path]]:
+    """The subject's image files (relative path, path), sorted; other entries go to ``ds.ignored`` or,
+    when they are named like images but unusable, ``ds.problems``."""
+    files = []
+    for f in sorted(sdir.rglob("*")):
+        if not f.is_file():
+            trouble = unusable_entry(f, exts)
+            if trouble:
+                ds.problems.append({"kind": trouble, "where": sdir.name, "detail": f.relative_to(root).as_posix()})
+            continue
+        rel = f.relative_to(root).as_posix()
+        if f.suffix.lower() in exts:
+            files.append((rel, f))
+            seen.add(rel)
+        else:
+            ds.ignored.append({"path": rel, "reason": f"extension {f.suffix or '(none)'} is not an image type"})
+    return files
+
+
+def _add_subject(ds: Dataset, subject: str, files, rules: _Rules, min_images: int) -> None:
+    """The subject's references and probes into ``ds``, or the subject into ``ds.excluded`` with why."""
+    if len(files) < min_images:
+        ds.excluded.append({"subject": subject, "images": len(files),
+                            "reason": f"fewer than {min_images} images (dataset.min_images)"})
+        return
+    chosen, why = rules.references(files)
+    if not chosen:
+        ds.excluded.append({"subject": subject, "images": len(files), "reason": f"no reference: {why}"})
+        return
+    chosen_rels, probes = {t[0] for t in chosen}, []
+    for rel, f in files:
+        if rel in chosen_rels:
+            continue
+        refusal = rules.probe_refusal(rel, f)
+        if refusal:
+            ds.ignored.append({"path": rel, "reason": refusal})
+        else:
+            probes.append((rel, f))
+    if not probes:
+        ds.excluded.append({"subject": subject, "images": len(files),
+                            "reason": f"no probe left after {len(chosen)} reference(s)"})
+        return
+    ds.references += [Sample(path=f.resolve(), rel=rel, subject=subject, role="reference") for rel, f in chosen]
+    ds.probes += [Sample(path=f.resolve(), rel=rel, subject=subject, role="probe") for rel, f in probes]
+
+
+def _rule_texts(rules: _Rules, reference_list, probe_list) -> dict:
+    if rules.ref_set is not None:
         reference_rule = f"listed in {reference_list}"
-    elif reference_pattern:
-        reference_rule = f"first {references_per_subject} matching {reference_pattern} by sorted path"
+    elif rules.reference_pattern:
+        reference_rule = f"first {rules.references_per_subject} matching {rules.reference_pattern} by sorted path"
     else:
-        reference_rule = f"first {references_per_subject} by sorted path"
-    probe_rule = (f"listed in {probe_list}" if probe_set is not None else
-                  f"the others matching {probe_pattern}" if probe_pattern else "all the others")
-    return Dataset(name=name, root=root.resolve(), references=refs, probes=probes,
-                   excluded=excluded, ignored=ignored, problems=problems,
-                   settings={"type": "folder", "references_per_subject": references_per_subject,
-                             "min_images": min_images, "reference_rule": reference_rule,
-                             "probe_rule": probe_rule})
+        reference_rule = f"first {rules.references_per_subject} by sorted path"
+    probe_rule = (f"listed in {probe_list}" if rules.probe_set is not None else
+                  f"the others matching {rules.probe_pattern}" if rules.probe_pattern else "all the others")
+    return {"reference_rule": reference_rule, "probe_rule": probe_rule}

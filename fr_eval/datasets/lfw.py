@@ -122,49 +122,15 @@ def load_lfw_pairs(root: str | Path, *, pairs: str | Path | None = None, extra_r
         raise FrEvalError(f"dataset.pairs={pairs or '(not given)'}: no pairs.txt found (looked beside {root}, "
                           f"one level up and in ../protocol); give dataset.pairs=<pairs.txt>")
     all_pairs = parse_pairs(pfile)
-    where: dict[str, Path | None] = {}
-
-    def locate(rel):
-        if rel not in where:
-            where[rel] = next((r / rel for r in roots if (r / rel).is_file()), None)
-        return where[rel]
-
-    present, problems = [], []
-    for p in all_pairs:
-        absent = [p.rel(k) for k in (1, 2) if locate(p.rel(k)) is None]
-        if absent:
-            problems.append({"kind": "pair with a missing image", "where": f"{pfile.name}:{p.line}",
-                             "detail": f"fold {p.fold + 1} {'matched' if p.same else 'mismatched'}: "
-                                       f"{', '.join(absent)} not found"})
-        else:
-            present.append(ProtocolPair(p.rel(1), p.rel(2), p.same, p.fold))
-    if fill_mismatched == "balanced":
-        per_fold = [sum(p.same for p in present if p.fold == k) for k in range(10)]
-    else:
-        try:
-            n = int(fill_mismatched or 0)
-        except ValueError:
-            n = -1
-        if n < 0:
-            raise ConfigError(f"dataset.fill_mismatched={fill_mismatched} must be a count >= 0 or 'balanced'")
-        per_fold = [n // 10 + (k < n % 10) for k in range(10)]
+    locate = _locator(roots)
+    present, problems = _present_pairs(all_pairs, locate, pfile.name)
+    per_fold = _fill_per_fold(fill_mismatched, present)
     filled = _fill_mismatched(present, per_fold, seed) if sum(per_fold) else []
     used = present + filled
     if not used:
         raise FrEvalError(f"{pfile}: none of its {len(all_pairs)} pairs has both images under "
                           f"{', '.join(map(str, roots))}")
-
-    def subject(rel):
-        return rel.split("/", 1)[0]
-
-    refs, probes, seen_r, seen_p = [], [], set(), set()
-    for p in used:
-        if p.rel1 not in seen_r:
-            seen_r.add(p.rel1)
-            refs.append(Sample(path=locate(p.rel1).resolve(), rel=p.rel1, subject=subject(p.rel1), role="reference"))
-        if p.rel2 not in seen_p:
-            seen_p.add(p.rel2)
-            probes.append(Sample(path=locate(p.rel2).resolve(), rel=p.rel2, subject=subject(p.rel2), role="probe"))
+    refs, probes = _pair_samples(used, locate)
     n_same = sum(p.same for p in all_pairs)
     settings = {
         "type": "lfw", "mode": "pairs", "pairs_file": str(pfile.resolve()), "roots": [str(r.resolve()) for r in roots],
@@ -178,6 +144,59 @@ def load_lfw_pairs(root: str | Path, *, pairs: str | Path | None = None, extra_r
     }
     return Dataset(name=name, root=root.resolve(), references=refs, probes=probes, problems=problems,
                    settings=settings, pairs=used)
+
+
+def _locator(roots: list[Path]):
+    """A cached lookup: the first root holding a relative path, or None."""
+    where: dict[str, Path | None] = {}
+
+    def locate(rel):
+        if rel not in where:
+            where[rel] = next((r / rel for r in roots if (r / rel).is_file()), None)
+        return where[rel]
+    return locate
+
+
+def _present_pairs(all_pairs, locate, pfile_name: str) -> tuple[list[ProtocolPair], list[dict]]:
+    """The pairs whose two images exist, and a problem naming each pair that has a missing image."""
+    present, problems = [], []
+    for p in all_pairs:
+        absent = [p.rel(k) for k in (1, 2) if locate(p.rel(k)) is None]
+        if absent:
+            problems.append({"kind": "pair with a missing image", "where": f"{pfile_name}:{p.line}",
+                             "detail": f"fold {p.fold + 1} {'matched' if p.same else 'mismatched'}: "
+                                       f"{', '.join(absent)} not found"})
+        else:
+            present.append(ProtocolPair(p.rel(1), p.rel(2), p.same, p.fold))
+    return present, problems
+
+
+def _fill_per_fold(fill_mismatched, present) -> list[int]:
+    """How many mismatched pairs to draw in each of the 10 folds."""
+    if fill_mismatched == "balanced":
+        return [sum(p.same for p in present if p.fold == k) for k in range(10)]
+    try:
+        n = int(fill_mismatched or 0)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ConfigError(f"dataset.fill_mismatched={fill_mismatched} must be a count >= 0 or 'balanced'")
+    return [n // 10 + (k < n % 10) for k in range(10)]
+
+
+def _pair_samples(used, locate) -> tuple[list[Sample], list[Sample]]:
+    """Each pair's image 1 once as a reference, image 2 once as a probe, in the pairs' order."""
+    refs, probes, seen_r, seen_p = [], [], set(), set()
+    for p in used:
+        if p.rel1 not in seen_r:
+            seen_r.add(p.rel1)
+            refs.append(Sample(path=locate(p.rel1).resolve(), rel=p.rel1, subject=p.rel1.split("/", 1)[0],
+                               role="reference"))
+        if p.rel2 not in seen_p:
+            seen_p.add(p.rel2)
+            probes.append(Sample(path=locate(p.rel2).resolve(), rel=p.rel2, subject=p.rel2.split("/", 1)[0],
+                                 role="probe"))
+    return refs, probes
 
 
 def _fill_mismatched(present: list[ProtocolPair], per_fold: list[int], seed: int) -> list[ProtocolPair]:
