@@ -38,6 +38,10 @@ def model_task(path: str | Path) -> str | None:
 
 def _session(path, providers, sess_options):
     import onnxruntime as ort
+    if sess_options is None:
+        # errors only: graphs exported with fixed output shapes warn on every run at another input size
+        sess_options = ort.SessionOptions()
+        sess_options.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=sess_options, providers=providers)
 
 
