@@ -128,3 +128,11 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     imported = subprocess.run([str(py), "-c", "import fr_eval; print(fr_eval.__file__)"], cwd=work,
                               capture_output=True, text=True, env=env).stdout
     assert imported.startswith(site)  # the wheel's copy, not the checkout
+    # no dataset.root and no ../shared beside the working folder: LFW would be fetched; offline
+    # (the suite sets FR_EVAL_OFFLINE), one line says how to point at local data, and no report
+    r = subprocess.run([str(venv / "bin" / "fr-eval"), "scenario=1", "system=sface", "progress=false",
+                        "out_dir=nothing"], cwd=work, capture_output=True, text=True, timeout=600, env=env)
+    err = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert r.returncode == 2 and len(err) == 1, r.stderr[-3000:]
+    assert "no local copy" in err[0] and "FR_EVAL_OFFLINE is set" in err[0] and "dataset.root=" in err[0]
+    assert not (work / "nothing").exists()
