@@ -1,0 +1,87 @@
+"""Impostor scores as blocks: the streamed figures equal the in-memory ones on the same scores."""
+import numpy as np
+import pytest
+
+from fr_eval import metrics as M
+from fr_eval.streaming import ImpostorSummary, count_cross_subject, cross_subject_blocks, summarise
+
+FMRS = (0.01, 0.001, 0.0001, 1e-7)
+
+
+def unit(rng, n, d):
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def in_memory(ref, rs, probe, ps, ref_ok, probe_ok):
+    """Every cross-subject pair gathered explicitly (the landed path's definition)."""
+    i, j = np.meshgrid(np.nonzero(ref_ok)[0], np.nonzero(probe_ok)[0], indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    keep = rs[i] != ps[j]
+    return (ref[i[keep]] @ probe.T)[np.arange(keep.sum()), j[keep]]
+
+
+@pytest.mark.parametrize("budget", [1 << 12, 1 << 16, 1 << 30])
+def test_blocks_hold_every_cross_subject_pair_once(budget):
+    rng = np.random.default_rng(1)
+    ref, probe = unit(rng, 120, 16), unit(rng, 300, 16)
+    rs, ps = rng.integers(0, 40, 120), rng.integers(0, 40, 300)
+    ref_ok, probe_ok = rng.random(120) > 0.1, rng.random(300) > 0.05
+    blocks = list(cross_subject_blocks(ref, rs, probe, ps, ref_ok=ref_ok, probe_ok=probe_ok, budget_bytes=budget))
+    got = np.concatenate(blocks)
+    want = in_memory(ref, rs, probe, ps, ref_ok, probe_ok)
+    assert got.size == want.size == count_cross_subject(rs, ps, ref_ok, probe_ok)
+    np.testing.assert_allclose(np.sort(got), np.sort(want), rtol=0, atol=1e-6)
+    assert (len(blocks) > 1) == (budget < 1 << 30)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_streamed_operating_points_equal_the_in_memory_ones(ties):
+    rng = np.random.default_rng(2)
+    imp = rng.normal(0.0, 0.12, 3_000_000)
+    gen = rng.normal(0.6, 0.1, 5000)
+    if ties:  # a coarse grid: ties everywhere, also at every threshold
+        imp, gen = np.round(imp, 3), np.round(gen, 3)
+    # unequal blocks, the highest scores arriving last (the worst case for a tail kept as it comes)
+    order = np.argsort(imp, kind="stable")
+    blocks = np.array_split(imp[order], [10, 1000, 50_000, 400_000, 2_000_000])
+    s = summarise(blocks, total=imp.size, max_fmr=0.01)
+    for fmr in FMRS:
+        t = s.threshold(fmr)
+        assert t == M.threshold_at_fmr(imp, fmr)  # to the bit
+        assert s.fmr_at(t) == M.fmr_at(imp, t) and M.fnmr_at(gen, t) == M.fnmr_at(gen, M.threshold_at_fmr(imp, fmr))
+    assert s.d_prime(gen) == pytest.approx(M.d_prime(gen, imp), rel=1e-9)
+    assert s.n == imp.size and s.hist.sum() + s.outside == imp.size
+    assert s.top.size == int(np.floor(0.01 * imp.size + 1e-9)) + 1  # bounded: 1% of the scores here
+
+
+def test_summary_refuses_what_it_cannot_answer():
+    s = ImpostorSummary(total=10, max_fmr=0.1)
+    s.add(np.linspace(0, 1, 6))
+    with pytest.raises(ValueError, match="incomplete: 6 of 10"):
+        s.threshold(0.1)
+    s.add(np.zeros(4))
+    with pytest.raises(ValueError, match="above the summary's max_fmr"):
+        s.threshold(0.5)
+    with pytest.raises(ValueError, match="more impostor scores than the 10"):
+        s.add([0.5])
+    with pytest.raises(ValueError, match="finite"):
+        ImpostorSummary(total=3).add([0.1, np.nan, 0.2])
+    assert s.threshold(0.1) == M.threshold_at_fmr(np.r_[np.linspace(0, 1, 6), np.zeros(4)], 0.1)
+
+
+def test_real_shaped_embeddings_end_to_end():
+    """Subject-structured unit embeddings: streamed blocks vs every pair gathered."""
+    rng = np.random.default_rng(3)
+    centres = unit(rng, 200, 128)
+    rs, ps = np.repeat(np.arange(200), 2), np.repeat(np.arange(200), 5)
+    ref = centres[rs] + 0.05 * rng.normal(size=(400, 128)).astype(np.float32)
+    probe = centres[ps] + 0.05 * rng.normal(size=(1000, 128)).astype(np.float32)
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    ok_r, ok_p = np.ones(400, bool), np.ones(1000, bool)
+    full = in_memory(ref, rs, probe, ps, ok_r, ok_p)
+    s = summarise(cross_subject_blocks(ref, rs, probe, ps, budget_bytes=1 << 18), total=full.size, max_fmr=0.01)
+    for fmr in FMRS:
+        # block and gathered products sum in different orders: equal to float32 rounding
+        assert s.threshold(fmr) == pytest.approx(M.threshold_at_fmr(full, fmr), abs=1e-6)
