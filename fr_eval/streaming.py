@@ -23,9 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: histogram of impostor scores: cosine similarities in [-1, 1], this many equal bins
+#: histogram of impostor scores: cosine similarities in [-1, 1], this many equal bins (scores a
+#: rounding outside count in the end bins)
 HIST_BINS = 1 << 16
 HIST_RANGE = (-1.0, 1.0)
+#: scores per chunk of a block in the moments and the histogram
+CHUNK = 1 << 20
+_EMPTY_F = np.zeros(0, np.float32)
 
 
 def budget_rows(budget_bytes: int, n_cols: int, dim: int) -> int:
@@ -35,23 +39,55 @@ def budget_rows(budget_bytes: int, n_cols: int, dim: int) -> int:
     return max(1, int(budget_bytes // max(per_row, 1)))
 
 
+@dataclass
+class Block:
+    """One block of scores: ``scores`` (references x probes, float32) and the cells in it that are
+    not impostor comparisons (same subject), as (rows, cols) index arrays."""
+
+    scores: np.ndarray
+    excluded: tuple
+
+    @property
+    def size(self) -> int:
+        return self.scores.size - len(self.excluded[0])
+
+    def impostors(self) -> np.ndarray:
+        """The block's impostor scores, row-major (a copy)."""
+        keep = np.ones(self.scores.shape, bool)
+        keep[self.excluded] = False
+        return self.scores[keep]
+
+
 def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.ndarray, probe_subject: np.ndarray,
                          *, ref_ok=None, probe_ok=None, budget_bytes: int = 256 << 20):
-    """Yield the impostor scores of every (reference, probe) pair of different subjects whose two
-    samples were acquired, as 1-D float32 arrays, one per block of references (row-major order
-    within a block). Embeddings are rows, L2-normalised by the caller (scores are dot products)."""
+    """Yield blocks (:class:`Block`) holding the scores of every (reference, probe) pair of different
+    subjects whose two samples were acquired, a block of references at a time. Failed samples are
+    left out before the product; the same-subject cells of each block are named, not copied out.
+    Embeddings are rows, L2-normalised by the caller (scores are dot products)."""
     ref, probe = np.ascontiguousarray(ref, np.float32), np.ascontiguousarray(probe, np.float32)
     ref_subject, probe_subject = np.asarray(ref_subject), np.asarray(probe_subject)
-    ref_ok = np.ones(len(ref), bool) if ref_ok is None else np.asarray(ref_ok, bool)
-    probe_ok = np.ones(len(probe), bool) if probe_ok is None else np.asarray(probe_ok, bool)
-    probe, probe_subject = probe[probe_ok], probe_subject[probe_ok]
-    keep = np.nonzero(ref_ok)[0]
-    step = budget_rows(budget_bytes, len(probe), ref.shape[1] if ref.ndim == 2 else 0)
+    if ref_ok is not None:
+        ref, ref_subject = ref[np.asarray(ref_ok, bool)], ref_subject[np.asarray(ref_ok, bool)]
+    if probe_ok is not None:
+        probe, probe_subject = probe[np.asarray(probe_ok, bool)], probe_subject[np.asarray(probe_ok, bool)]
+    columns = _columns_by_subject(probe_subject)
+    step = budget_rows(budget_bytes, len(probe), ref.shape[1])
     probe_t = np.ascontiguousarray(probe.T)
-    for start in range(0, len(keep), step):
-        rows = keep[start:start + step]
-        scores = ref[rows] @ probe_t
-        yield scores[ref_subject[rows][:, None] != probe_subject[None, :]]
+    for start in range(0, len(ref), step):
+        subjects = ref_subject[start:start + step]
+        cols = [columns.get(sj, _EMPTY) for sj in subjects.tolist()]
+        rows = np.repeat(np.arange(len(subjects)), [len(c) for c in cols])
+        yield Block(ref[start:start + step] @ probe_t, (rows, np.concatenate(cols) if cols else _EMPTY))
+
+
+_EMPTY = np.zeros(0, np.intp)
+
+
+def _columns_by_subject(subjects: np.ndarray) -> dict:
+    order = np.argsort(subjects, kind="stable")
+    values, starts = np.unique(subjects[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    return {v: order[a:b] for v, a, b in zip(values.tolist(), starts, ends)}
 
 
 def count_cross_subject(ref_subject, probe_subject, ref_ok=None, probe_ok=None) -> int:
@@ -81,38 +117,73 @@ class ImpostorSummary:
     n: int = 0
     mean: float = 0.0
     m2: float = 0.0
-    top: np.ndarray = field(default_factory=lambda: np.empty(0, np.float64))
+    top: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
-    outside: int = 0  # scores outside HIST_RANGE (counted, not binned)
+    _bound: float = -np.inf  # the k-th highest score so far (-inf until k are kept)
 
     def add(self, block) -> None:
-        b = np.asarray(block, np.float64).ravel()
-        if b.size == 0:
+        """Take a :class:`Block` or a 1-D array of impostor scores."""
+        if isinstance(block, Block):
+            scores, excluded = block.scores, block.excluded
+        else:
+            scores, excluded = np.asarray(block).ravel(), None
+            if scores.dtype.kind != "f":
+                scores = scores.astype(np.float64)
+        ex = scores[excluded] if excluded is not None else _EMPTY_F
+        n_b = scores.size - ex.size
+        if n_b == 0:
             return
-        if self.n + b.size > self.total:
+        if self.n + n_b > self.total:
             raise ValueError(f"more impostor scores than the {self.total} announced")
-        if not np.isfinite(b).all():
+        flat = scores.reshape(-1)
+        for lo in range(0, flat.size, CHUNK):  # chunks keep the float64 and index temporaries small
+            self._chunk(flat[lo:lo + CHUNK])
+        if ex.size:  # take the same-subject cells back out of what the chunks counted
+            self._chunk(ex, sign=-1)
+            if excluded is not None:
+                scores[excluded] = -np.inf  # the block is ours (a fresh product): masked for the tail
+        self._tail(flat)
+
+    def _chunk(self, c: np.ndarray, sign: int = 1) -> None:
+        if not np.isfinite(c).all():
             raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
-        self._moments(b)
-        self._tail(b)
-        h, _ = np.histogram(b, bins=HIST_BINS, range=HIST_RANGE)
-        self.hist += h
-        self.outside += int(b.size - h.sum())
+        c64 = c.astype(np.float64)
+        n_c, s1 = c64.size, float(c64.sum())
+        mean_c = s1 / n_c
+        d = c64 - mean_c
+        m2_c = float(d @ d)
+        if sign > 0:
+            n = self.n + n_c
+            delta = mean_c - self.mean
+            self.mean += delta * n_c / n
+            self.m2 += m2_c + delta * delta * self.n * n_c / n
+            self.n = n
+        else:  # the inverse of the merge: remove a part whose moments are known
+            n = self.n - n_c
+            mean = (self.mean * self.n - s1) / n if n else 0.0
+            delta = mean_c - mean
+            self.m2 -= m2_c + delta * delta * n * n_c / self.n
+            self.mean, self.n = mean, n
+        idx = ((c + np.float32(1.0)) * np.float32(HIST_BINS / 2)).astype(np.intp)
+        np.clip(idx, 0, HIST_BINS, out=idx)
+        h = np.bincount(idx, minlength=HIST_BINS + 1)
+        h[HIST_BINS - 1] += h[HIST_BINS]  # a cosine a rounding above 1 counts in the top bin
+        self.hist += sign * h[:HIST_BINS]
 
-    def _moments(self, b: np.ndarray) -> None:
-        n_b, mean_b = b.size, float(b.mean())
-        m2_b = float(((b - mean_b) ** 2).sum())
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * self.n * n_b / n
-        self.n = n
-
-    def _tail(self, b: np.ndarray) -> None:
+    def _tail(self, flat: np.ndarray) -> None:
+        """Keep the scores that can still be among the k highest: those at or above the k-th
+        highest seen so far (a lower bound of the final one). Kept in the scores' own precision
+        (float32 from the products: half the memory traffic of float64, and the same values)."""
         k = self.k_needed()
-        merged = np.concatenate([self.top, b])
+        if self._bound > -np.inf:
+            cand = flat[flat >= self._bound]
+        else:
+            cand = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
+        dtype = np.result_type(self.top.dtype, cand.dtype) if self.top.size else cand.dtype
+        merged = np.concatenate([self.top.astype(dtype, copy=False), cand.astype(dtype, copy=False)])
         if merged.size > k:
             merged = np.partition(merged, merged.size - k)[merged.size - k:]
+            self._bound = float(merged.min())
         self.top = merged
 
     def k_needed(self) -> int:
@@ -133,7 +204,7 @@ class ImpostorSummary:
         if fmr > self.max_fmr + 1e-15:
             raise ValueError(f"fmr={fmr} is above the summary's max_fmr={self.max_fmr}: its tail is too short")
         allowed = int(math.floor(fmr * self.n + 1e-9))
-        values, counts = np.unique(self.top, return_counts=True)
+        values, counts = np.unique(self.top.astype(np.float64), return_counts=True)  # as the in-memory path
         n_at_or_above = np.cumsum(counts[::-1])[::-1]
         ok = np.nonzero(n_at_or_above <= allowed)[0]
         if ok.size == 0:
@@ -143,8 +214,8 @@ class ImpostorSummary:
     def count_at_or_above(self, t: float) -> int:
         """Impostors scoring >= t, exactly when t is above the kept tail's lowest score."""
         self._complete()
-        if (self.top.size and t > self.top.min()) or self.top.size == self.n:
-            return int((self.top >= t).sum())
+        if (self.top.size and t > float(self.top.min())) or self.top.size == self.n:
+            return int((self.top.astype(np.float64) >= t).sum())  # float64: t may lie between float32s
         raise ValueError("a count below the kept tail needs the histogram (approximate)")
 
     def fmr_at(self, t: float) -> float:

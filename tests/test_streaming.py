@@ -28,7 +28,8 @@ def test_blocks_hold_every_cross_subject_pair_once(budget):
     rs, ps = rng.integers(0, 40, 120), rng.integers(0, 40, 300)
     ref_ok, probe_ok = rng.random(120) > 0.1, rng.random(300) > 0.05
     blocks = list(cross_subject_blocks(ref, rs, probe, ps, ref_ok=ref_ok, probe_ok=probe_ok, budget_bytes=budget))
-    got = np.concatenate(blocks)
+    got = np.concatenate([b.impostors() for b in blocks])
+    assert sum(b.size for b in blocks) == got.size
     want = in_memory(ref, rs, probe, ps, ref_ok, probe_ok)
     assert got.size == want.size == count_cross_subject(rs, ps, ref_ok, probe_ok)
     np.testing.assert_allclose(np.sort(got), np.sort(want), rtol=0, atol=1e-6)
@@ -51,7 +52,8 @@ def test_streamed_operating_points_equal_the_in_memory_ones(ties):
         assert t == M.threshold_at_fmr(imp, fmr)  # to the bit
         assert s.fmr_at(t) == M.fmr_at(imp, t) and M.fnmr_at(gen, t) == M.fnmr_at(gen, M.threshold_at_fmr(imp, fmr))
     assert s.d_prime(gen) == pytest.approx(M.d_prime(gen, imp), rel=1e-9)
-    assert s.n == imp.size and s.hist.sum() + s.outside == imp.size
+    assert s.n == imp.size and s.hist.sum() == imp.size
+    np.testing.assert_array_equal(s.hist, np.histogram(np.clip(imp, -1, 1), bins=s.hist.size, range=(-1, 1))[0])
     assert s.top.size == int(np.floor(0.01 * imp.size + 1e-9)) + 1  # bounded: 1% of the scores here
 
 
@@ -81,7 +83,13 @@ def test_real_shaped_embeddings_end_to_end():
     probe /= np.linalg.norm(probe, axis=1, keepdims=True)
     ok_r, ok_p = np.ones(400, bool), np.ones(1000, bool)
     full = in_memory(ref, rs, probe, ps, ok_r, ok_p)
-    s = summarise(cross_subject_blocks(ref, rs, probe, ps, budget_bytes=1 << 18), total=full.size, max_fmr=0.01)
+    blocks = list(cross_subject_blocks(ref, rs, probe, ps, budget_bytes=1 << 18))
+    same = np.concatenate([b.impostors() for b in blocks]).astype(np.float64)  # the blocks' own scores
+    s = summarise(blocks, total=full.size, max_fmr=0.01)
     for fmr in FMRS:
-        # block and gathered products sum in different orders: equal to float32 rounding
+        assert s.threshold(fmr) == M.threshold_at_fmr(same, fmr)  # to the bit, on the same products
+        assert s.fmr_at(s.threshold(fmr)) == M.fmr_at(same, s.threshold(fmr))
+        # against the gathered products (other summation order): equal to float32 rounding
         assert s.threshold(fmr) == pytest.approx(M.threshold_at_fmr(full, fmr), abs=1e-6)
+    gen = rng.normal(0.7, 0.1, 300)
+    assert s.d_prime(gen) == pytest.approx(M.d_prime(gen, same), rel=1e-9)
