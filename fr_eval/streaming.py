@@ -120,6 +120,8 @@ class ImpostorSummary:
     top: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
     _bound: float = -np.inf  # the k-th highest score so far (-inf until k are kept)
+    _pending: list = field(default_factory=list)  # candidates for the tail not yet merged
+    _waiting: int = 0
 
     def add(self, block) -> None:
         """Take a :class:`Block` or a 1-D array of impostor scores."""
@@ -172,19 +174,29 @@ class ImpostorSummary:
 
     def _tail(self, flat: np.ndarray) -> None:
         """Keep the scores that can still be among the k highest: those at or above the k-th
-        highest seen so far (a lower bound of the final one). Kept in the scores' own precision
-        (float32 from the products: half the memory traffic of float64, and the same values)."""
-        k = self.k_needed()
+        highest kept so far (a lower bound of the final one). Candidates wait until they are as
+        many as k before a partition trims them (a partition per block would cost k per block).
+        Kept in the scores' own precision (float32 from the products: the same values)."""
         if self._bound > -np.inf:
             cand = flat[flat >= self._bound]
         else:
             cand = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
-        dtype = np.result_type(self.top.dtype, cand.dtype) if self.top.size else cand.dtype
-        merged = np.concatenate([self.top.astype(dtype, copy=False), cand.astype(dtype, copy=False)])
+        self._pending.append(cand)
+        self._waiting += cand.size
+        if self._waiting > max(self.k_needed(), self.top.size):
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        k = self.k_needed()
+        parts = [self.top, *self._pending]
+        dtype = np.result_type(*[p.dtype for p in parts if p.size]) if any(p.size for p in parts) else np.float32
+        merged = np.concatenate([p.astype(dtype, copy=False) for p in parts])
         if merged.size > k:
             merged = np.partition(merged, merged.size - k)[merged.size - k:]
             self._bound = float(merged.min())
-        self.top = merged
+        self.top, self._pending, self._waiting = merged, [], 0
 
     def k_needed(self) -> int:
         """How many of the highest scores the largest target needs (the false matches it allows,
@@ -194,6 +206,7 @@ class ImpostorSummary:
     def _complete(self) -> None:
         if self.n != self.total:
             raise ValueError(f"the stream is incomplete: {self.n} of {self.total} impostor scores")
+        self._merge()
 
     # -- the figures ----------------------------------------------------------------------------
     def threshold(self, fmr: float) -> float:
