@@ -17,7 +17,7 @@ from .errors import ConfigError, FrEvalError
 from .evaluation import SideData, pair_scores
 from .identity import audit_figures, enrolment_impostor_scores, identity_scores
 from .protocol import build_comparisons
-from .stages.acquire import resolve_workers
+from .stages.acquire import executor
 from .stages.plan import as_list as _as_list
 from .stages.plan import parse_fmrs
 from .images import set_max_pixels
@@ -218,7 +218,7 @@ def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
     """Acquire every image through the store, fix the threshold, score each generated image."""
     system, system_note = build_system(cfg["system"])
     store = open_store(cfg)
-    workers, parallel = resolve_workers(cfg["workers"]), str(cfg["parallel"])
+    workers, parallel = executor(cfg)
     idx = {name: i for i, name in enumerate(plan.identities)}
     try:
         acqs, stats = acquire_all([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets], system, store,

@@ -20,7 +20,7 @@ from .systems.base import Acquisition, FaceSystem, error_text, fingerprint
 from .variants import Colourised
 
 log = logging.getLogger(__name__)
-PARALLEL = ("process", "thread")
+PARALLEL = ("process", "thread", "ray")
 #: the reason of a quality value that an error of the machine prevented: such values are not stored
 TRANSIENT = "error (not stored, retried next run): "
 #: below this many chunks a pool of processes costs more to start than it saves
@@ -184,7 +184,11 @@ class WorkerPool:
         self.workers, self.parallel = int(workers), check_parallel(parallel)
         self.system, self.variants, self.store_dir = system, variants, Path(store_dir)
         self.estimators = estimators or {}
-        if parallel == "process":
+        if parallel == "ray":  # Ray actors (fr_eval.ray_executor), on a cluster or a local instance
+            from .ray_executor import RayPool
+            self._ex = RayPool(system, variants, store_dir, self.workers, self.estimators, images.MAX_PIXELS)
+            self.workers = self._ex.workers
+        elif parallel == "process":
             # spawn, not fork: ONNX Runtime and OpenCV keep thread pools that do not survive a fork
             self._ex = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                            initializer=_init_worker,
@@ -195,17 +199,23 @@ class WorkerPool:
 
     def start(self) -> "WorkerPool":
         """Start every worker now (processes load their models) instead of at the first chunk."""
-        list(self._ex.map(_ready, [0.2] * self.workers))
+        if self.parallel != "ray":
+            list(self._ex.map(_ready, [0.2] * self.workers))
         return self
 
     def map(self, chunks):
+        if self.parallel == "ray":
+            return self._ex.map(chunks)
         if self.parallel == "process":
             return self._ex.map(_compute_in_worker, chunks)
         return self._ex.map(lambda c: compute_chunk(c, self.system, self.variants, self.store_dir, self.estimators),
                             chunks)
 
     def close(self):
-        self._ex.shutdown(wait=True, cancel_futures=True)
+        if self.parallel == "ray":
+            self._ex.close()
+        else:
+            self._ex.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self):
         return self
@@ -260,7 +270,7 @@ def acquire_and_score(requests, system: FaceSystem, store: Store, *, estimators=
         workers = max(1, min(int(workers), len(chunks) or 1))
         if parallel == "process" and len(chunks) < MIN_CHUNKS_FOR_PROCESSES:
             workers = 1
-        if workers > 1:
+        if workers > 1 or (parallel == "ray" and chunks):  # Ray was asked for: it computes even one chunk
             pool = own_pool = WorkerPool(system, variants, store.dir, workers, parallel, est)
     if pool is not None:
         outcomes = pool.map(chunks)

@@ -253,6 +253,12 @@ class Generated:
 
 
 @dataclass
+class RaySettings:
+    address: Optional[str] = key(None, "a Ray cluster to join (ray.init(address=...)); null: a local Ray instance")
+    num_cpus: Optional[int] = key(None, "CPUs of the local Ray instance (null: all)", p.positive_or_null)
+
+
+@dataclass
 class Config:
     """The main configuration (the ``dataset`` and ``system`` groups are chosen beside it)."""
     scenario: Any = key("all", "1..5, all, a list such as [1,4], or generated (the audit)")
@@ -287,8 +293,11 @@ class Config:
     batch_size: int = key(32, "images per chunk (one store transaction; recognition batched where the model "
                           "allows)", lambda k, v: p.integer(k, v, 1))
     workers: Any = key("auto", "workers computing chunks side by side (auto: one per CPU core)", p.workers)
-    parallel: str = key("process", "process (models loaded once per worker) | thread",
+    parallel: str = key("process", "process (models loaded once per worker) | thread (executor=local)",
                         lambda k, v: p.choice(k, v, ("process", "thread")))
+    executor: str = key("local", "local (this machine's workers) | ray (Ray actors: pip install -e '.[ray]')",
+                        lambda k, v: p.choice(k, v, ("local", "ray")))
+    ray: RaySettings = node(RaySettings, "executor=ray: where Ray runs")
     progress: bool = key(True, "progress bars", p.boolean)
     report: Report = node(Report, "what the report holds")
     quality: list = key([], "face-image quality measures: embedding_norm, stability, inter_eye_distance, roll, "

@@ -34,16 +34,27 @@ def resolve_workers(value) -> int:
     return int(value)
 
 
+def executor(cfg: dict) -> tuple[int, str]:
+    """(workers, parallel) for the engine: the local pool's, or Ray's (``executor=ray``: started or
+    joined here; ``workers=auto`` is then every CPU of the Ray cluster)."""
+    if cfg.get("executor") == "ray":
+        from .. import ray_executor
+        ray_executor.init(cfg.get("ray"))
+        workers = ray_executor.cluster_cpus() if cfg["workers"] == "auto" else int(cfg["workers"])
+        return workers, "ray"
+    return resolve_workers(cfg["workers"]), str(cfg["parallel"])
+
+
 def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
     """Acquire what the plan needs through the store (computing only what is missing)."""
     system, note = build_system(cfg["system"])
     store = open_store(cfg)
     examples = []
     try:
+        workers, parallel = executor(cfg)
         acqs, qvals, stats = acquire_and_score(plan.requests(), system, store, estimators=plan.estimators,
-                                               batch_size=int(cfg["batch_size"]),
-                                               workers=resolve_workers(cfg["workers"]),
-                                               parallel=str(cfg["parallel"]), progress=progress)
+                                               batch_size=int(cfg["batch_size"]), workers=workers,
+                                               parallel=parallel, progress=progress)
         if plan.colourisers:
             examples = colourisation_examples(plan.dataset, [plan.variants[f"colourised[{c.name}]"]
                                                              for c in plan.colourisers], store,

@@ -1,0 +1,92 @@
+"""``executor=ray``: the acquisitions computed by Ray actors, on a cluster or a local Ray instance.
+
+Each actor holds the face system, the variants and the quality estimators, rebuilt from their
+pickles once (the models load once per actor, as in the local process pool), and computes chunks;
+the chunks come back to the driver in order and are committed to the store there, chunk by chunk,
+so an interrupted Ray run resumes like a local one. Actors never write the store; the images a
+colouriser makes are written under unique temporary names and renamed (engine.save_png_atomic).
+
+Needs the optional extra: ``pip install -e ".[ray]"``. ``ray.address`` in the config joins a cluster
+(``ray.init(address=...)``); without it a local Ray instance is started with ``ray.num_cpus``.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from pathlib import Path
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+#: chunks in flight per actor: one computing, one queued (bounded memory on the driver)
+IN_FLIGHT = 2
+
+
+def init(settings: dict | None = None) -> None:
+    """Start or join Ray once (``ray.address``, ``ray.num_cpus``)."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError('executor=ray needs Ray: pip install -e ".[ray]"') from None
+    if ray.is_initialized():
+        return
+    s = settings or {}
+    kw = {"address": s["address"]} if s.get("address") else {"num_cpus": s.get("num_cpus")}
+    ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    log.info("Ray: %s", "joined " + s["address"] if s.get("address") else "a local instance")
+
+
+def cluster_cpus() -> int:
+    import ray
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+class RayPool:
+    """The :class:`fr_eval.engine.WorkerPool` interface (``map``, ``close``) over Ray actors."""
+
+    parallel = "ray"
+
+    def __init__(self, system, variants: dict, store_dir, workers: int, estimators: dict | None = None,
+                 max_pixels: int | None = None):
+        import ray
+
+        init()
+        self.workers = max(1, min(int(workers), cluster_cpus()))
+        worker = ray.remote(num_cpus=1)(_Worker)
+        args = (system, variants, str(Path(store_dir)), estimators or {}, max_pixels)
+        self._actors = [worker.remote(*args) for _ in range(self.workers)]
+
+    def map(self, chunks):
+        """Each chunk's outcome, in the chunks' order, as the actors finish them."""
+        import ray
+
+        chunks, queue = list(chunks), deque()
+        for i, chunk in enumerate(chunks):
+            queue.append(self._actors[i % self.workers].compute.remote(chunk))
+            if len(queue) >= IN_FLIGHT * self.workers:
+                yield ray.get(queue.popleft())
+        while queue:
+            yield ray.get(queue.popleft())
+
+    def close(self):
+        import ray
+        for a in self._actors:
+            ray.kill(a)
+        self._actors = []
+
+
+class _Worker:
+    """One Ray actor: the system and variants, rebuilt once, computing chunks."""
+
+    def __init__(self, system, variants, store_dir, estimators, max_pixels):
+        import warnings
+
+        from .images import set_max_pixels
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        if max_pixels is not None:
+            set_max_pixels(max_pixels)
+        self.args = (system, variants, Path(store_dir), estimators)
+
+    def compute(self, chunk):
+        from .engine import compute_chunk
+        return compute_chunk(chunk, *self.args)
