@@ -198,6 +198,25 @@ class ImpostorSummary:
             self._bound = float(merged.min())
         self.top, self._pending, self._waiting = merged, [], 0
 
+    def merge(self, other: "ImpostorSummary") -> "ImpostorSummary":
+        """Fold in the summary of another part of the same stream (another range of blocks, summed
+        elsewhere: a Ray task); the result is what one pass over both parts gives."""
+        if (other.total, other.max_fmr) != (self.total, self.max_fmr):
+            raise ValueError("summaries of different streams (total or max_fmr differ) cannot be merged")
+        if other.n == 0:
+            return self
+        if self.n + other.n > self.total:
+            raise ValueError(f"more impostor scores than the {self.total} announced")
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
+        self.n = n
+        self.hist += other.hist
+        self._pending += [other.top, *other._pending]
+        self._merge()
+        return self
+
     def k_needed(self) -> int:
         """How many of the highest scores the largest target needs (the false matches it allows,
         +1 for the score just below the qualifying ones)."""
@@ -261,4 +280,45 @@ def summarise(blocks, total: int, max_fmr: float = 0.01) -> ImpostorSummary:
     return s
 
 
-__all__ = ["ImpostorSummary", "budget_rows", "count_cross_subject", "cross_subject_blocks", "summarise"]
+def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=None, probe_ok=None,
+                            max_fmr: float = 0.01, budget_bytes: int = 256 << 20, executor: str = "local",
+                            tasks: int | None = None) -> ImpostorSummary:
+    """The summary of every cross-subject impostor score, computed here (``executor="local"``) or
+    as Ray tasks over ranges of references, merged on the driver (``"ray"``: Ray must be started;
+    the probe side goes into the object store once). Both give the same figures."""
+    ref, ref_subject = np.asarray(ref, np.float32), np.asarray(ref_subject)
+    probe, probe_subject = np.asarray(probe, np.float32), np.asarray(probe_subject)
+    if ref_ok is not None:
+        ref, ref_subject = ref[np.asarray(ref_ok, bool)], ref_subject[np.asarray(ref_ok, bool)]
+    if probe_ok is not None:
+        probe, probe_subject = probe[np.asarray(probe_ok, bool)], probe_subject[np.asarray(probe_ok, bool)]
+    total = count_cross_subject(ref_subject, probe_subject)
+    if executor == "local":
+        return summarise(cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes),
+                         total, max_fmr)
+    if executor != "ray":
+        raise ValueError(f"executor={executor}: choose local or ray")
+    import ray
+
+    n_tasks = tasks or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    task = ray.remote(_summarise_part)
+    probe_ref = ray.put((probe, probe_subject))
+    parts = [task.remote(ref[idx], ref_subject[idx], probe_ref, total, max_fmr, budget_bytes)
+             for idx in np.array_split(np.arange(len(ref)), n_tasks) if len(idx)]
+    out = ImpostorSummary(total=total, max_fmr=max_fmr)
+    for part in parts:  # merged in the tasks' order: the same result whatever order they finish in
+        out.merge(ray.get(part))
+    return out
+
+
+def _summarise_part(ref, ref_subject, probe_side, total, max_fmr, budget_bytes) -> ImpostorSummary:
+    probe, probe_subject = probe_side
+    s = ImpostorSummary(total=total, max_fmr=max_fmr)
+    for b in cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes):
+        s.add(b)
+    s._merge()
+    return s
+
+
+__all__ = ["ImpostorSummary", "budget_rows", "count_cross_subject", "cross_subject_blocks", "summarise",
+           "summarise_cross_subject"]

@@ -93,3 +93,47 @@ def test_real_shaped_embeddings_end_to_end():
         assert s.threshold(fmr) == pytest.approx(M.threshold_at_fmr(full, fmr), abs=1e-6)
     gen = rng.normal(0.7, 0.1, 300)
     assert s.d_prime(gen) == pytest.approx(M.d_prime(gen, same), rel=1e-9)
+
+
+def test_parts_merged_equal_one_pass():
+    rng = np.random.default_rng(5)
+    imp = np.round(rng.normal(0.0, 0.1, 400_000), 4)
+    one = summarise(np.array_split(imp, 7), total=imp.size, max_fmr=0.01)
+    merged = ImpostorSummary(total=imp.size, max_fmr=0.01)
+    for part in np.array_split(imp, 3):
+        merged.merge(summarise(np.array_split(part, 4), total=imp.size, max_fmr=0.01))
+    for fmr in FMRS:
+        assert merged.threshold(fmr) == one.threshold(fmr) == M.threshold_at_fmr(imp, fmr)
+    assert merged.mean == pytest.approx(one.mean, rel=1e-12) and merged.var == pytest.approx(one.var, rel=1e-12)
+    np.testing.assert_array_equal(merged.hist, one.hist)
+    with pytest.raises(ValueError, match="different streams"):
+        merged.merge(ImpostorSummary(total=5))
+
+
+def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'; .ci/run installs it)")
+    from fr_eval.streaming import summarise_cross_subject
+    rng = np.random.default_rng(6)
+    centres = unit(rng, 300, 64)
+    rs, ps = np.repeat(np.arange(300), 2), np.repeat(np.arange(300), 4)
+    ref = centres[rs] + 0.1 * rng.normal(size=(600, 64)).astype(np.float32)
+    probe = centres[ps] + 0.1 * rng.normal(size=(1200, 64)).astype(np.float32)
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    ok = rng.random(1200) > 0.02
+    local = summarise_cross_subject(ref, rs, probe, ps, probe_ok=ok, budget_bytes=1 << 20)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        remote = summarise_cross_subject(ref, rs, probe, ps, probe_ok=ok, budget_bytes=1 << 20, executor="ray",
+                                         tasks=3)
+    finally:
+        if started:
+            ray.shutdown()
+    assert remote.n == local.n == count_cross_subject(rs, ps, None, ok)
+    for fmr in FMRS:
+        assert remote.threshold(fmr) == local.threshold(fmr)
+        assert remote.fmr_at(remote.threshold(fmr)) == local.fmr_at(local.threshold(fmr))
+    assert remote.mean == pytest.approx(local.mean, rel=1e-12) and remote.var == pytest.approx(local.var, rel=1e-12)
+    np.testing.assert_array_equal(remote.hist, local.hist)
