@@ -13,6 +13,16 @@ def unit(rng, n, d):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def subject_embeddings(rng, subjects: int, per_ref: int, per_probe: int, dim: int, noise: float):
+    """Unit references and probes near their subject's centre: (ref, ref subjects, probe, probe subjects)."""
+    centres = unit(rng, subjects, dim)
+    rs, ps = np.repeat(np.arange(subjects), per_ref), np.repeat(np.arange(subjects), per_probe)
+    ref = centres[rs] + noise * rng.normal(size=(len(rs), dim)).astype(np.float32)
+    probe = centres[ps] + noise * rng.normal(size=(len(ps), dim)).astype(np.float32)
+    return (ref / np.linalg.norm(ref, axis=1, keepdims=True), rs,
+            probe / np.linalg.norm(probe, axis=1, keepdims=True), ps)
+
+
 def in_memory(ref, rs, probe, ps, ref_ok, probe_ok):
     """Every cross-subject pair gathered explicitly (the landed path's definition)."""
     i, j = np.meshgrid(np.nonzero(ref_ok)[0], np.nonzero(probe_ok)[0], indexing="ij")
@@ -75,12 +85,7 @@ def test_summary_refuses_what_it_cannot_answer():
 def test_real_shaped_embeddings_end_to_end():
     """Subject-structured unit embeddings: streamed blocks vs every pair gathered."""
     rng = np.random.default_rng(3)
-    centres = unit(rng, 200, 128)
-    rs, ps = np.repeat(np.arange(200), 2), np.repeat(np.arange(200), 5)
-    ref = centres[rs] + 0.05 * rng.normal(size=(400, 128)).astype(np.float32)
-    probe = centres[ps] + 0.05 * rng.normal(size=(1000, 128)).astype(np.float32)
-    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
-    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    ref, rs, probe, ps = subject_embeddings(rng, 200, 2, 5, 128, 0.05)
     ok_r, ok_p = np.ones(400, bool), np.ones(1000, bool)
     full = in_memory(ref, rs, probe, ps, ok_r, ok_p)
     blocks = list(cross_subject_blocks(ref, rs, probe, ps, budget_bytes=1 << 18))
@@ -114,12 +119,7 @@ def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'; .ci/run installs it)")
     from fr_eval.streaming import summarise_cross_subject
     rng = np.random.default_rng(6)
-    centres = unit(rng, 300, 64)
-    rs, ps = np.repeat(np.arange(300), 2), np.repeat(np.arange(300), 4)
-    ref = centres[rs] + 0.1 * rng.normal(size=(600, 64)).astype(np.float32)
-    probe = centres[ps] + 0.1 * rng.normal(size=(1200, 64)).astype(np.float32)
-    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
-    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    ref, rs, probe, ps = subject_embeddings(rng, 300, 2, 4, 64, 0.1)
     ok = rng.random(1200) > 0.02
     local = summarise_cross_subject(ref, rs, probe, ps, probe_ok=ok, budget_bytes=1 << 20)
     started = not ray.is_initialized()
