@@ -267,6 +267,39 @@ class ImpostorSummary:
             return float("inf") if gen.mean() != self.mean else float("nan")
         return abs(float(gen.mean()) - self.mean) / pooled
 
+    def det_points(self, genuine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(thresholds, FMR, FNMR) at every histogram edge whose FMR the histogram gives, plus every
+        distinct score of the kept tail, where the FMR is exact; ascending thresholds. FNMR is exact
+        everywhere (the genuine scores are all kept)."""
+        self._complete()
+        gen = np.sort(np.asarray(genuine, np.float64))
+        edges = np.linspace(HIST_RANGE[0], HIST_RANGE[1], HIST_BINS + 1)[:-1]
+        at_or_above = np.cumsum(self.hist[::-1])[::-1]  # impostors in bins >= i
+        tail = np.unique(self.top.astype(np.float64))
+        if self.top.size < self.n:  # the tail's lowest score may have ties outside it: not exact there
+            tail = tail[1:]
+        lowest = float(tail[0]) if tail.size else np.inf
+        keep = edges < lowest  # from the tail's scores up, the tail itself is exact
+        t = np.r_[edges[keep], tail]
+        top = np.sort(self.top.astype(np.float64))
+        fmr = np.r_[at_or_above[keep] / self.n, (top.size - np.searchsorted(top, tail, side="left")) / self.n]
+        fnmr = np.searchsorted(gen, t, side="left") / gen.size if gen.size else np.full(t.size, np.nan)
+        return t, fmr, fnmr
+
+    def eer(self, genuine) -> tuple[float, float]:
+        """(EER, its bound): where FNMR and FMR cross on :meth:`det_points`, interpolated linearly
+        between the two bracketing points; the bound is how much either rate changes between them
+        (the in-memory EER lies within it)."""
+        t, fmr, fnmr = self.det_points(genuine)
+        diff = fnmr - fmr  # increasing with the threshold
+        i = int(np.searchsorted(diff, 0.0, side="left"))
+        if i == 0 or i == diff.size:
+            j = min(max(i, 0), diff.size - 1)
+            return float((fmr[j] + fnmr[j]) / 2), float(abs(fmr[j] - fnmr[j]))
+        w = -diff[i - 1] / (diff[i] - diff[i - 1])
+        e = float(fmr[i - 1] + w * (fmr[i] - fmr[i - 1]))
+        return e, float(max(fmr[i - 1] - fmr[i], fnmr[i] - fnmr[i - 1]))
+
     @property
     def resolution(self) -> float:
         """Width of one histogram bin (the EER's and the DET's resolution away from the tail)."""

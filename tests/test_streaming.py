@@ -137,3 +137,18 @@ def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
         assert remote.fmr_at(remote.threshold(fmr)) == local.fmr_at(local.threshold(fmr))
     assert remote.mean == pytest.approx(local.mean, rel=1e-12) and remote.var == pytest.approx(local.var, rel=1e-12)
     np.testing.assert_array_equal(remote.hist, local.hist)
+
+
+def test_eer_and_det_from_the_histogram_and_the_tail():
+    rng = np.random.default_rng(8)
+    imp, gen = rng.normal(0.0, 0.12, 2_000_000), rng.normal(0.45, 0.12, 20_000)
+    s = summarise(np.array_split(imp, 5), total=imp.size, max_fmr=0.01)
+    e, bound = s.eer(gen)
+    want, _ = M.eer(gen, imp)
+    assert abs(e - want) <= bound and bound < 2e-3, (e, want, bound)
+    t, fmr, fnmr = s.det_points(gen)
+    assert np.all(np.diff(t) > 0) and np.all(np.diff(fmr) <= 0) and np.all(np.diff(fnmr) >= 0)
+    tail = t > float(s.top.min())
+    for v, f in list(zip(t[tail], fmr[tail]))[::500]:  # the low-FMR end is exact
+        assert f == M.fmr_at(imp, v)
+    np.testing.assert_array_equal(fnmr, np.searchsorted(np.sort(gen), t, side="left") / gen.size)
