@@ -11,25 +11,25 @@ embedding of the horizontally flipped crop (AdaFace's and MagFace's test-time ha
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..settings import Preprocess
 from .align import norm_crop
 from .arcface import ArcFaceSystem
 
-PREPROCESS_DEFAULTS = {"input_size": [112, 112], "channels": "rgb", "mean": [127.5, 127.5, 127.5],
-                       "std": [127.5, 127.5, 127.5], "layout": "nchw", "crop": 112, "output": 0, "flip": False}
-
-
 def check_preprocess(p: dict | None) -> dict:
-    out = {**PREPROCESS_DEFAULTS, **(p or {})}
-    unknown = sorted(set(out) - set(PREPROCESS_DEFAULTS))
+    """The declared preprocessing over the defaults of :class:`fr_eval.settings.Preprocess`, checked."""
+    defaults = dataclasses.asdict(Preprocess())
+    out = {**defaults, **(p or {})}
+    unknown = sorted(set(out) - set(defaults))
     if unknown:
         raise ConfigError(f"system.preprocess: unknown key(s) {', '.join(unknown)}; "
-                          f"valid: {', '.join(PREPROCESS_DEFAULTS)}")
+                          f"valid: {', '.join(defaults)}")
     try:
         out["input_size"] = [int(v) for v in out["input_size"]]
         out["mean"], out["std"] = [float(v) for v in out["mean"]], [float(v) for v in out["std"]]
