@@ -31,9 +31,15 @@ def key(default, doc: str, parse=None):
 
 
 def default(cls, name: str):
-    """The default of ``cls``'s field ``name``: for the keyword defaults of the classes configured here."""
+    """The default of ``cls``'s field ``name``."""
     f = cls.__dataclass_fields__[name]
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def defaults_of(cls) -> dict:
+    """Every field's default: the keyword defaults of the classes configured here (so they are the
+    config's, defined once)."""
+    return {name: default(cls, name) for name in cls.__dataclass_fields__}
 
 
 def node(cls, doc: str):

@@ -27,6 +27,7 @@ from PIL import Image
 from .. import fetch
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import file_sha256
+from ..settings import DeOldifySettings, defaults_of
 from .base import ColourisationFailed
 
 log = logging.getLogger(__name__)
@@ -120,15 +121,13 @@ def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(hires, cv2.COLOR_YUV2BGR)
 
 
-def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
-    from ..settings import DeOldifySettings, default
-    return default(DeOldifySettings, name)
+_D = defaults_of(DeOldifySettings)  # the keyword defaults are the config's (fr_eval.settings)
 
 
 class DeOldifyColouriser:
-    def __init__(self, name: str = "deoldify-stable", model: str = _D("model"), weights: str | None = None,
-                 render_factor: int = _D("render_factor"), device: str = _D("device"), cache_dir: str | None = None,
-                 download: bool = _D("download"), sha256: str | None = None, threads: int | None = _D("threads")):
+    def __init__(self, name: str = "deoldify-stable", model: str = _D["model"], weights: str | None = None,
+                 render_factor: int = _D["render_factor"], device: str = _D["device"], cache_dir: str | None = None,
+                 download: bool = _D["download"], sha256: str | None = None, threads: int | None = _D["threads"]):
         from .deoldify_net import ARCHS
 
         if model not in ARCHS:

