@@ -124,7 +124,7 @@ def resolve_config(overrides: list[str]) -> dict:
 def finish(plain: dict) -> dict:
     """Validate a plain config and make its paths absolute (dataset paths relative to the working
     directory, else to the checkout when fr-eval runs from one)."""
-    from .config import validate
+    from .settings import validate
 
     validate(plain)
     ds = plain["dataset"]

@@ -127,9 +127,3 @@ def score_format(key, value):
     if value in (None, "", "null"):
         return None
     return choice(key, value, ("csv", "parquet", "bob4", "bob5", "pyeer"))
-
-
-def validate(cfg: dict) -> dict:
-    """Parse and complete a resolved config against the typed schema (:func:`fr_eval.settings.validate`)."""
-    from .settings import validate as _validate
-    return _validate(cfg)

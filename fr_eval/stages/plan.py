@@ -69,7 +69,7 @@ class Plan:
 
 
 def parse_fmrs(cfg) -> tuple[float, list[float]]:
-    """The operating point and every FMR reported (descending); checked by config.validate."""
+    """The operating point and every FMR reported (descending); checked by settings.validate."""
     fmr = float(cfg["fmr"])
     extra = [float(f) for f in as_list(cfg["fmr_extra"])]
     for f in [fmr] + extra:
