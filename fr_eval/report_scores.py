@@ -33,7 +33,7 @@ def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
 
     paths = cfg["scores"] if isinstance(cfg["scores"], (list, tuple)) else [cfg["scores"]]
     fmt = cfg.get("format") or guess_format(paths)
-    kind = str(cfg.get("score_kind") or "similarity")
+    kind = str(cfg["score_kind"])
     table = read_scores(paths, fmt, kind)
     fmr, fmrs = parse_fmrs(cfg)
     bootstrap = {**dict(cfg["bootstrap"]), "seed": int(cfg["seed"])}

@@ -34,6 +34,33 @@ def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FrEvalError(f"dataset.root={root} is not a directory (the colour FERET root with dvd1/, dvd2/)")
+    by_subject, ignored, skipped = _scan(root)
+    refs, probes, excluded = [], [], []
+    for subject, items in sorted(by_subject.items()):
+        chosen, why = _choose(items, reference_pose, probe_poses, prefer_other_session)
+        if why:
+            excluded.append({"subject": subject, "images": len(items), "reason": why})
+            continue
+        ref = chosen[0]
+        refs.append(_sample(ref, ref, subject, "reference"))
+        probes += [_sample(t, ref, subject, "probe") for t in chosen[1:]]
+    if not refs:
+        raise FrEvalError(f"dataset.root={root}: no FERET subject with a reference and a probe "
+                          f"({len(by_subject)} subjects seen in data/images, {len(ignored)} files not in the FERET "
+                          f"naming, {sum(skipped.values())} files outside data/images skipped)")
+    return Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
+                   ignored=ignored,
+                   settings={"type": "feret", "reference_pose": reference_pose, "probe_poses": list(probe_poses),
+                             "prefer_other_session": prefer_other_session,
+                             "reference_rule": "earliest regular frontal (fa) image",
+                             "image_folders": "data/images/ only (of every DVD)",
+                             "skipped": [{"folder": k, "files": n, "reason": GREY_REASON if "gray_feret" in k else
+                                          SKIP_REASONS.get(k.rsplit("/", 1)[-1], "not data/images")}
+                                         for k, n in sorted(skipped.items())]})
+
+
+def _scan(root: Path) -> tuple[dict, list, dict]:
+    """({subject: [(date, pose, flag, rel, path)]}, files ignored with why, {folder: files skipped})."""
     ignored, by_subject, skipped = [], {}, {}
     inside_images = _under_images(root.resolve().parts)
     for f in sorted(root.rglob("*")):
@@ -57,44 +84,29 @@ def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "
             continue
         by_subject.setdefault(m.group("subject"), []).append(
             (when, m.group("pose"), m.group("flag") or "", rel, f))
-    refs, probes, excluded = [], [], []
-    for subject, items in sorted(by_subject.items()):
-        items.sort(key=lambda t: (t[0], t[2], t[3]))  # date, unflagged first, path
-        regular = [t for t in items if t[1] == reference_pose]
-        if not regular:
-            excluded.append({"subject": subject, "images": len(items),
-                             "reason": f"no regular frontal image (pose {reference_pose})"})
-            continue
-        ref = regular[0]
-        frontal = [t for t in items if t[1] in probe_poses and t is not ref]
-        other = [t for t in frontal if t[0] != ref[0]]
-        chosen = other if (prefer_other_session and other) else frontal
-        if not chosen:
-            excluded.append({"subject": subject, "images": len(items), "reason": "no frontal probe image"})
-            continue
+    return by_subject, ignored, skipped
 
-        def sample(t, role):
-            when, pose, flag, rel, f = t
-            meta = (("date", when.strftime("%Y-%m-%d")), ("pose", pose), ("flag", flag),
-                    ("session_gap_days", str((when - ref[0]).days)),
-                    ("same_session", str(when == ref[0]).lower()))
-            return Sample(path=f.resolve(), rel=rel, subject=subject, role=role, meta=meta)
 
-        refs.append(sample(ref, "reference"))
-        probes += [sample(t, "probe") for t in chosen]
-    if not refs:
-        raise FrEvalError(f"dataset.root={root}: no FERET subject with a reference and a probe "
-                          f"({len(by_subject)} subjects seen in data/images, {len(ignored)} files not in the FERET "
-                          f"naming, {sum(skipped.values())} files outside data/images skipped)")
-    return Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
-                   ignored=ignored,
-                   settings={"type": "feret", "reference_pose": reference_pose, "probe_poses": list(probe_poses),
-                             "prefer_other_session": prefer_other_session,
-                             "reference_rule": "earliest regular frontal (fa) image",
-                             "image_folders": "data/images/ only (of every DVD)",
-                             "skipped": [{"folder": k, "files": n, "reason": GREY_REASON if "gray_feret" in k else
-                                          SKIP_REASONS.get(k.rsplit("/", 1)[-1], "not data/images")}
-                                         for k, n in sorted(skipped.items())]})
+def _choose(items: list, reference_pose: str, probe_poses, prefer_other_session: bool) -> tuple[list, str]:
+    """([reference, probe, ...], "") for one subject, or ([], why the subject is excluded)."""
+    items.sort(key=lambda t: (t[0], t[2], t[3]))  # date, unflagged first, path
+    regular = [t for t in items if t[1] == reference_pose]
+    if not regular:
+        return [], f"no regular frontal image (pose {reference_pose})"
+    ref = regular[0]
+    frontal = [t for t in items if t[1] in probe_poses and t is not ref]
+    other = [t for t in frontal if t[0] != ref[0]]
+    chosen = other if (prefer_other_session and other) else frontal
+    if not chosen:
+        return [], "no frontal probe image"
+    return [ref, *chosen], ""
+
+
+def _sample(t, ref, subject: str, role: str) -> Sample:
+    when, pose, flag, rel, f = t
+    meta = (("date", when.strftime("%Y-%m-%d")), ("pose", pose), ("flag", flag),
+            ("session_gap_days", str((when - ref[0]).days)), ("same_session", str(when == ref[0]).lower()))
+    return Sample(path=f.resolve(), rel=rel, subject=subject, role=role, meta=meta)
 
 
 SKIP_REASONS = {"smaller": "downscaled copies of data/images under the same names",
