@@ -51,13 +51,27 @@ def threshold_at_fmr(impostor, fmr: float) -> float:
         raise ValueError("no impostor scores: a threshold at a target FMR needs impostors")
     if not 0.0 <= fmr <= 1.0:
         raise ValueError(f"fmr must be a fraction in [0, 1], got {fmr}")
-    allowed = int(np.floor(fmr * imp.size + 1e-9))  # false matches the target permits
-    values, counts = np.unique(imp, return_counts=True)  # ascending
-    n_at_or_above = np.cumsum(counts[::-1])[::-1]  # impostors >= values[i]
-    ok = np.nonzero(n_at_or_above <= allowed)[0]
-    if ok.size == 0:
-        return float(np.nextafter(values[-1], np.inf))
-    return float(values[ok[0]])
+    return threshold_from_sorted(np.sort(imp), fmr, imp.size)
+
+
+def threshold_from_sorted(top, fmr: float, n: int) -> float:
+    """:func:`threshold_at_fmr` from the highest impostor scores, ascending: all ``n`` of them, or at
+    least the ``floor(fmr * n) + 1`` highest (a streamed tail: every count the rule needs lies
+    inside it, see :mod:`fr_eval.streaming`). The one definition of the rule, for both paths."""
+    top = np.asarray(top)
+    allowed = int(np.floor(fmr * n + 1e-9))  # false matches the target permits
+    p = top.size - allowed  # the lowest kept score that can qualify: allowed scores at or above it
+    if p <= 0:  # every score may match (all n are kept here): the lowest qualifies
+        return float(top[0])
+    if p >= top.size:  # no false match allowed: just above the highest
+        return float(np.nextafter(np.float64(top[-1]), np.inf))
+    v = top[p]
+    if np.searchsorted(top, v, side="left") == p:  # no tie below it: exactly `allowed` at or above
+        return float(v)
+    above = int(np.searchsorted(top, v, side="right"))  # ties: the next distinct score up qualifies
+    if above < top.size:
+        return float(top[above])
+    return float(np.nextafter(np.float64(top[-1]), np.inf))
 
 
 def fmr_at(impostor, threshold: float) -> float:

@@ -19,16 +19,20 @@ conservative order statistic, and the merge is a few lines of NumPy.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from . import metrics as M
 
 #: histogram of impostor scores: cosine similarities in [-1, 1], this many equal bins (scores a
 #: rounding outside count in the end bins)
 HIST_BINS = 1 << 16
 HIST_RANGE = (-1.0, 1.0)
-#: scores per chunk of a block in the moments and the histogram
-CHUNK = 1 << 20
+#: the scan's buffer of candidate tail scores (scores)
+OUT_CHUNK = 1 << 20
 _EMPTY_F = np.zeros(0, np.float32)
 
 
@@ -59,11 +63,16 @@ class Block:
 
 
 def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.ndarray, probe_subject: np.ndarray,
-                         *, ref_ok=None, probe_ok=None, budget_bytes: int = 256 << 20):
+                         *, ref_ok=None, probe_ok=None, budget_bytes: int = 256 << 20, reuse: bool = False,
+                         threads: int = 1):
     """Yield blocks (:class:`Block`) holding the scores of every (reference, probe) pair of different
     subjects whose two samples were acquired, a block of references at a time. Failed samples are
     left out before the product; the same-subject cells of each block are named, not copied out.
-    Embeddings are rows, L2-normalised by the caller (scores are dot products)."""
+    Embeddings are rows, L2-normalised by the caller (scores are dot products). ``reuse``: every
+    block is written into one buffer (no fresh pages per block: faster), so a block is valid only
+    until the next one is asked for. ``threads``: each product is computed in this many row slices
+    side by side (call it with BLAS limited to one thread, as :func:`summarise_cross_subject` does:
+    BLAS's own threads spin after each product and slow the scan that follows)."""
     ref, probe = np.ascontiguousarray(ref, np.float32), np.ascontiguousarray(probe, np.float32)
     ref_subject, probe_subject = np.asarray(ref_subject), np.asarray(probe_subject)
     if ref_ok is not None:
@@ -73,11 +82,25 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
     columns = _columns_by_subject(probe_subject)
     step = budget_rows(budget_bytes, len(probe), ref.shape[1])
     probe_t = np.ascontiguousarray(probe.T)
+    buf = np.empty((min(step, len(ref)), len(probe)), np.float32) if reuse else None
     for start in range(0, len(ref), step):
         subjects = ref_subject[start:start + step]
         cols = [columns.get(sj, _EMPTY) for sj in subjects.tolist()]
         rows = np.repeat(np.arange(len(subjects)), [len(c) for c in cols])
-        yield Block(ref[start:start + step] @ probe_t, (rows, np.concatenate(cols) if cols else _EMPTY))
+        block = ref[start:start + step]
+        scores = np.empty((len(block), len(probe)), np.float32) if buf is None else buf[:len(block)]
+        _products(block, probe_t, scores, threads)
+        yield Block(scores, (rows, np.concatenate(cols) if cols else _EMPTY))
+
+
+def _products(block: np.ndarray, probe_t: np.ndarray, out: np.ndarray, threads: int) -> None:
+    if threads <= 1 or len(block) < 2 * threads:
+        np.matmul(block, probe_t, out=out)
+        return
+    cuts = np.linspace(0, len(block), threads + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda ab: np.matmul(block[ab[0]:ab[1]], probe_t, out=out[ab[0]:ab[1]]),
+                      zip(cuts[:-1], cuts[1:])))
 
 
 _EMPTY = np.zeros(0, np.intp)
@@ -104,162 +127,233 @@ def count_cross_subject(ref_subject, probe_subject, ref_ok=None, probe_ok=None) 
     return int(ref_subject.size) * int(probe_subject.size) - same
 
 
+class _Tail:
+    """The ``k`` highest scores of a stream, kept as they come: those at or above the k-th highest
+    kept so far (a lower bound of the final one: a score below it can never be among the k highest).
+    Candidates are appended to one buffer of up to 2k scores; when it is full, an in-place partition
+    keeps the k highest at its front (a partition per block would cost k per block, and fresh arrays
+    cost page faults). Kept in the scores' own precision (float32 from the products); arrival order
+    is kept until the first trim (a stream kept whole is never trimmed)."""
+
+    def __init__(self, k: int, bound: float = -np.inf):
+        self.k, self.bound = k, bound
+        self.buf, self.used = _EMPTY_F, 0
+
+    def __getstate__(self):  # travels (Ray) without its spare capacity
+        return {"k": self.k, "bound": self.bound, "buf": self.buf[:self.used].copy(), "used": self.used}
+
+    def offer(self, values: np.ndarray) -> None:
+        cand = values[values >= self.bound] if self.bound > -np.inf else values
+        while cand.size:
+            if self.used == self.buf.size:
+                self._make_room(cand)
+            take = min(cand.size, self.buf.size - self.used)
+            self.buf[self.used:self.used + take] = cand[:take]
+            self.used += take
+            cand = cand[take:]
+            if cand.size and self.bound > -np.inf:
+                cand = cand[cand >= self.bound]
+
+    def _make_room(self, cand: np.ndarray) -> None:
+        if self.used > self.k:
+            self._trim()
+            return
+        dtype = np.result_type(self.buf.dtype, cand.dtype) if self.used else cand.dtype
+        cap = min(max(2 * self.buf.size, 2 * cand.size, 1 << 16), max(2 * self.k, 1))
+        grown = np.empty(max(cap, self.used + 1), dtype)
+        grown[:self.used] = self.buf[:self.used]
+        self.buf = grown
+
+    def _trim(self) -> None:
+        cut = self.used - self.k
+        region = self.buf[:self.used]
+        region.partition(cut)  # in place: region[cut] is the lowest of the k highest
+        self.bound = float(region[cut])
+        self.buf[:self.k] = region[cut:]
+        self.used = self.k
+
+    def values(self) -> np.ndarray:
+        if self.used > self.k:
+            self._trim()
+        return self.buf[:self.used]
+
+
 @dataclass
 class ImpostorSummary:
     """What the operating points, d', the EER and the DET need of the impostor scores, kept in
     bounded memory as blocks arrive (see the module's docstring).
 
     ``total``: how many scores the stream will hold (the tail's length depends on it: a score
-    dropped early could be needed once more scores have come). ``max_fmr``: the largest target."""
+    dropped early could be needed once more scores have come). ``max_fmr``: the largest target.
+    ``keep_all``: a stream of at most this many scores is kept whole (:attr:`exact`): every figure,
+    the EER and the DET included, is then computed on the scores themselves. ``threads``: a large
+    block is scanned in this many parts side by side (default: the CPUs this process may use)."""
 
     total: int
     max_fmr: float = 0.01
+    keep_all: int = 0
+    threads: int | None = None
     n: int = 0
     mean: float = 0.0
     m2: float = 0.0
-    top: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
     hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
-    _bound: float = -np.inf  # the k-th highest score so far (-inf until k are kept)
-    _pending: list = field(default_factory=list)  # candidates for the tail not yet merged
-    _waiting: int = 0
+    _tail: _Tail | None = None
+    _sorted: np.ndarray | None = field(default=None, repr=False)  # the kept scores, ascending, float64
+
+    def __post_init__(self):
+        if self._tail is None:
+            self._tail = _Tail(self.k_needed())
+
+    @classmethod
+    def of(cls, scores, max_fmr: float = 0.01) -> "ImpostorSummary":
+        """Every score of an array, kept whole (exact)."""
+        a = np.asarray(scores).ravel()
+        s = cls(total=a.size, max_fmr=max_fmr, keep_all=a.size)
+        s.add(a)
+        return s
+
+    @property
+    def exact(self) -> bool:
+        """True when every score is kept (the stream holds at most ``keep_all``)."""
+        return self.total <= self.keep_all
+
+    def k_needed(self) -> int:
+        """How many of the highest scores are kept: all of them when :attr:`exact`, else as many as
+        the largest target needs (the false matches it allows, +1 for the score just below)."""
+        if self.exact:
+            return self.total
+        return int(math.floor(self.max_fmr * self.total + 1e-9)) + 1
 
     def add(self, block) -> None:
-        """Take a :class:`Block` or a 1-D array of impostor scores."""
+        """Take a :class:`Block` (its same-subject cells are set to NaN: the block is ours, a fresh
+        product) or a 1-D array of impostor scores (checked finite)."""
         if isinstance(block, Block):
-            scores, excluded = block.scores, block.excluded
+            flat, n_b = block.scores.reshape(-1), block.size
+            block.scores[block.excluded] = np.nan
         else:
-            scores, excluded = np.asarray(block).ravel(), None
-            if scores.dtype.kind != "f":
-                scores = scores.astype(np.float64)
-        ex = scores[excluded] if excluded is not None else _EMPTY_F
-        n_b = scores.size - ex.size
+            flat = np.asarray(block).ravel()
+            if flat.dtype.kind != "f":
+                flat = flat.astype(np.float64)
+            if not np.isfinite(flat).all():
+                raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
+            n_b = flat.size
         if n_b == 0:
             return
         if self.n + n_b > self.total:
             raise ValueError(f"more impostor scores than the {self.total} announced")
-        flat = scores.reshape(-1)
-        for lo in range(0, flat.size, CHUNK):  # chunks keep the float64 and index temporaries small
-            self._chunk(flat[lo:lo + CHUNK])
-        if ex.size:  # take the same-subject cells back out of what the chunks counted
-            self._chunk(ex, sign=-1)
-            if excluded is not None:
-                scores[excluded] = -np.inf  # the block is ours (a fresh product): masked for the tail
-        self._tail(flat)
-
-    def _chunk(self, c: np.ndarray, sign: int = 1) -> None:
-        if not np.isfinite(c).all():
-            raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
-        c64 = c.astype(np.float64)
-        n_c, s1 = c64.size, float(c64.sum())
-        mean_c = s1 / n_c
-        d = c64 - mean_c
-        m2_c = float(d @ d)
-        if sign > 0:
-            n = self.n + n_c
-            delta = mean_c - self.mean
-            self.mean += delta * n_c / n
-            self.m2 += m2_c + delta * delta * self.n * n_c / n
-            self.n = n
-        else:  # the inverse of the merge: remove a part whose moments are known
-            n = self.n - n_c
-            mean = (self.mean * self.n - s1) / n if n else 0.0
-            delta = mean_c - mean
-            self.m2 -= m2_c + delta * delta * n * n_c / self.n
-            self.mean, self.n = mean, n
-        idx = ((c + np.float32(1.0)) * np.float32(HIST_BINS / 2)).astype(np.intp)
-        np.clip(idx, 0, HIST_BINS, out=idx)
-        h = np.bincount(idx, minlength=HIST_BINS + 1)
-        h[HIST_BINS - 1] += h[HIST_BINS]  # a cosine a rounding above 1 counts in the top bin
-        self.hist += sign * h[:HIST_BINS]
-
-    def _tail(self, flat: np.ndarray) -> None:
-        """Keep the scores that can still be among the k highest: those at or above the k-th
-        highest kept so far (a lower bound of the final one). Candidates wait until they are as
-        many as k before a partition trims them (a partition per block would cost k per block).
-        Kept in the scores' own precision (float32 from the products: the same values)."""
-        if self._bound > -np.inf:
-            cand = flat[flat >= self._bound]
-        else:
-            cand = flat[np.isfinite(flat)] if flat.dtype.kind == "f" else flat
-        self._pending.append(cand)
-        self._waiting += cand.size
-        if self._waiting > max(self.k_needed(), self.top.size):
-            self._merge()
-
-    def _merge(self) -> None:
-        if not self._pending:
+        self._sorted = None
+        if self.exact:  # kept whole: the figures come from the scores at the end
+            kept = flat[~np.isnan(flat)]
+            if kept.size != n_b:
+                raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
+            self._tail.offer(kept)
+            self.n += n_b
             return
-        k = self.k_needed()
-        parts = [self.top, *self._pending]
-        dtype = np.result_type(*[p.dtype for p in parts if p.size]) if any(p.size for p in parts) else np.float32
-        merged = np.concatenate([p.astype(dtype, copy=False) for p in parts])
-        if merged.size > k:
-            merged = np.partition(merged, merged.size - k)[merged.size - k:]
-            self._bound = float(merged.min())
-        self.top, self._pending, self._waiting = merged, [], 0
+        k, bound = self.k_needed(), self._tail.bound
+        guess = _guess_bound(flat, k) if bound == -np.inf else -np.inf
+        results = self._scan(flat, max(bound, guess), k)
+        if guess > -np.inf and sum(r[1].size for r in results) < k:  # the guess was too high: again
+            results = self._scan(flat, bound, k)
+        if sum(r[2] for r in results) != n_b:  # NaN among the block's own scores
+            raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
+        for hist, top, n, mean, m2 in results:
+            self.hist += hist
+            self._moments(n, mean, m2)
+            self._tail.offer(top)
+
+    def _scan(self, flat: np.ndarray, bound: float, k: int) -> list:
+        parts = np.array_split(flat, self._threads()) if flat.size >= 1 << 20 else [flat]
+        if len(parts) == 1:
+            return [_scan_part(parts[0], bound, k, self.mean)]
+        with ThreadPoolExecutor(len(parts)) as pool:
+            return list(pool.map(lambda x: _scan_part(x, bound, k, self.mean), parts))
+
+    def _threads(self) -> int:
+        return self.threads or _cpus()
+
+    def _moments(self, n_b: int, mean_b: float, m2_b: float) -> None:
+        """Chan et al.'s pairwise update: fold in a part's count, mean and sum of squared deviations."""
+        if n_b == 0:
+            return
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / n
+        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        self.n = n
 
     def merge(self, other: "ImpostorSummary") -> "ImpostorSummary":
         """Fold in the summary of another part of the same stream (another range of blocks, summed
         elsewhere: a Ray task); the result is what one pass over both parts gives."""
-        if (other.total, other.max_fmr) != (self.total, self.max_fmr):
-            raise ValueError("summaries of different streams (total or max_fmr differ) cannot be merged")
+        if (other.total, other.max_fmr, other.exact) != (self.total, self.max_fmr, self.exact):
+            raise ValueError("summaries of different streams (total, max_fmr or keep_all differ) cannot be merged")
         if other.n == 0:
             return self
         if self.n + other.n > self.total:
             raise ValueError(f"more impostor scores than the {self.total} announced")
-        n = self.n + other.n
-        delta = other.mean - self.mean
-        self.mean += delta * other.n / n
-        self.m2 += other.m2 + delta * delta * self.n * other.n / n
-        self.n = n
-        self.hist += other.hist
-        self._pending += [other.top, *other._pending]
-        self._merge()
+        self._sorted = None
+        if self.exact:
+            self.n += other.n
+        else:
+            self._moments(other.n, other.mean, other.m2)
+            self.hist += other.hist
+        self._tail.offer(other._tail.values())
         return self
 
-    def k_needed(self) -> int:
-        """How many of the highest scores the largest target needs (the false matches it allows,
-        +1 for the score just below the qualifying ones)."""
-        return int(math.floor(self.max_fmr * self.total + 1e-9)) + 1
-
-    def _complete(self) -> None:
+    def _complete(self) -> np.ndarray:
+        """The kept scores, ascending, in float64 (sorted once)."""
         if self.n != self.total:
             raise ValueError(f"the stream is incomplete: {self.n} of {self.total} impostor scores")
-        self._merge()
+        if self._sorted is None:
+            self._sorted = np.sort(self._tail.values()).astype(np.float64)
+        return self._sorted
+
+    @property
+    def top(self) -> np.ndarray:
+        """The kept scores (the highest :meth:`k_needed`; every score when :attr:`exact`), unordered."""
+        return self._tail.values()
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Every impostor score (float64) in the order they came, when :attr:`exact`; a streamed
+        summary has only its tail."""
+        if not self.exact:
+            raise ValueError(f"the {self.total} impostor scores were streamed, not kept (keep_all={self.keep_all}); "
+                             "their tail, histogram and moments are")
+        self._complete()
+        return self._tail.values().astype(np.float64)
 
     # -- the figures ----------------------------------------------------------------------------
     def threshold(self, fmr: float) -> float:
         """:func:`fr_eval.metrics.threshold_at_fmr` on all the scores seen, exactly."""
         if self.n == 0:
             raise ValueError("no impostor scores: a threshold at a target FMR needs impostors")
-        self._complete()
-        if fmr > self.max_fmr + 1e-15:
+        top = self._complete()
+        if fmr > self.max_fmr + 1e-15 and not self.exact:
             raise ValueError(f"fmr={fmr} is above the summary's max_fmr={self.max_fmr}: its tail is too short")
-        allowed = int(math.floor(fmr * self.n + 1e-9))
-        values, counts = np.unique(self.top.astype(np.float64), return_counts=True)  # as the in-memory path
-        n_at_or_above = np.cumsum(counts[::-1])[::-1]
-        ok = np.nonzero(n_at_or_above <= allowed)[0]
-        if ok.size == 0:
-            return float(np.nextafter(values[-1], np.inf))
-        return float(values[ok[0]])
+        return M.threshold_from_sorted(top, fmr, self.n)  # the in-memory path's rule, on the tail
 
     def count_at_or_above(self, t: float) -> int:
         """Impostors scoring >= t, exactly when t is above the kept tail's lowest score."""
-        self._complete()
-        if (self.top.size and t > float(self.top.min())) or self.top.size == self.n:
-            return int((self.top.astype(np.float64) >= t).sum())  # float64: t may lie between float32s
+        top = self._complete()
+        if (top.size and t > top[0]) or top.size == self.n:
+            return int(top.size - np.searchsorted(top, t, side="left"))
         raise ValueError("a count below the kept tail needs the histogram (approximate)")
 
     def fmr_at(self, t: float) -> float:
-        return self.count_at_or_above(t) / self.n
+        return self.count_at_or_above(t) / self.n if self.n else float("nan")
 
     @property
     def var(self) -> float:
+        if self.exact:
+            return float(self.scores.var()) if self.n else float("nan")
         return self.m2 / self.n if self.n else float("nan")
 
     def d_prime(self, genuine) -> float:
-        """:func:`fr_eval.metrics.d_prime` with the impostor side from the merged moments."""
+        """:func:`fr_eval.metrics.d_prime`, the impostor side from the merged moments (from the scores
+        themselves when :attr:`exact`)."""
         gen = np.asarray(genuine, np.float64)
+        if self.exact:
+            return M.d_prime(gen, self.scores) if self.n else float("nan")
         if gen.size == 0 or self.n == 0:
             return float("nan")
         pooled = math.sqrt((gen.var() + self.var) / 2.0)
@@ -267,55 +361,117 @@ class ImpostorSummary:
             return float("inf") if gen.mean() != self.mean else float("nan")
         return abs(float(gen.mean()) - self.mean) / pooled
 
+    def det(self, genuine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(FMR, FNMR, thresholds) as :func:`fr_eval.metrics.det_points` gives them: from the scores
+        when :attr:`exact`, else :meth:`det_points` (the histogram and the exact tail)."""
+        if self.exact:
+            return M.det_points(genuine, self.scores)
+        t, fmr, fnmr = self.det_points(genuine)
+        return fmr[::-1], fnmr[::-1], t[::-1]
+
     def det_points(self, genuine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(thresholds, FMR, FNMR) at every histogram edge whose FMR the histogram gives, plus every
         distinct score of the kept tail, where the FMR is exact; ascending thresholds. FNMR is exact
         everywhere (the genuine scores are all kept)."""
-        self._complete()
+        top = self._complete()
         gen = np.sort(np.asarray(genuine, np.float64))
         edges = np.linspace(HIST_RANGE[0], HIST_RANGE[1], HIST_BINS + 1)[:-1]
         at_or_above = np.cumsum(self.hist[::-1])[::-1]  # impostors in bins >= i
-        tail = np.unique(self.top.astype(np.float64))
-        if self.top.size < self.n:  # the tail's lowest score may have ties outside it: not exact there
+        tail = np.unique(top)
+        if top.size < self.n:  # the tail's lowest score may have ties outside it: not exact there
             tail = tail[1:]
         lowest = float(tail[0]) if tail.size else np.inf
         keep = edges < lowest  # from the tail's scores up, the tail itself is exact
         t = np.r_[edges[keep], tail]
-        top = np.sort(self.top.astype(np.float64))
         fmr = np.r_[at_or_above[keep] / self.n, (top.size - np.searchsorted(top, tail, side="left")) / self.n]
         fnmr = np.searchsorted(gen, t, side="left") / gen.size if gen.size else np.full(t.size, np.nan)
         return t, fmr, fnmr
 
-    def eer(self, genuine) -> tuple[float, float]:
-        """(EER, its bound): where FNMR and FMR cross on :meth:`det_points`, interpolated linearly
-        between the two bracketing points; the bound is how much either rate changes between them
-        (the in-memory EER lies within it)."""
-        t, fmr, fnmr = self.det_points(genuine)
+    def eer(self, genuine) -> tuple[float, float, float]:
+        """(EER, its threshold, its bound). Exact (bound 0) when :attr:`exact`; else where FNMR and FMR
+        cross on :meth:`det_points`, interpolated linearly between the two bracketing points, and the
+        bound is how much either rate changes between them (the in-memory EER lies within it)."""
+        gen = np.asarray(genuine, np.float64)
+        if gen.size == 0 or self.n == 0:
+            return float("nan"), float("nan"), float("nan")
+        if self.exact:
+            return (*M.eer(gen, self.scores), 0.0)
+        t, fmr, fnmr = self.det_points(gen)
         diff = fnmr - fmr  # increasing with the threshold
         i = int(np.searchsorted(diff, 0.0, side="left"))
         if i == 0 or i == diff.size:
             j = min(max(i, 0), diff.size - 1)
-            return float((fmr[j] + fnmr[j]) / 2), float(abs(fmr[j] - fnmr[j]))
+            return float((fmr[j] + fnmr[j]) / 2), float(t[j]), float(abs(fmr[j] - fnmr[j]))
         w = -diff[i - 1] / (diff[i] - diff[i - 1])
         e = float(fmr[i - 1] + w * (fmr[i] - fmr[i - 1]))
-        return e, float(max(fmr[i - 1] - fmr[i], fnmr[i] - fnmr[i - 1]))
+        return (e, float(t[i - 1] + w * (t[i] - t[i - 1])),
+                float(max(fmr[i - 1] - fmr[i], fnmr[i] - fnmr[i - 1])))
 
     @property
     def resolution(self) -> float:
         """Width of one histogram bin (the EER's and the DET's resolution away from the tail)."""
         return (HIST_RANGE[1] - HIST_RANGE[0]) / HIST_BINS
 
+    def describe(self) -> dict:
+        """How the impostor scores were kept, for the report."""
+        out = {"n": int(self.n), "exact": self.exact, "kept": int(self.top.size)}
+        if not self.exact:
+            out.update(histogram_bins=HIST_BINS, histogram_range=list(HIST_RANGE), resolution=self.resolution,
+                       tail_max_fmr=self.max_fmr)
+        return out
 
-def summarise(blocks, total: int, max_fmr: float = 0.01) -> ImpostorSummary:
-    s = ImpostorSummary(total=total, max_fmr=max_fmr)
+
+def _cpus() -> int:
+    """The CPUs this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _guess_bound(flat: np.ndarray, k: int) -> float:
+    """A score likely to have a little more than k of the block's scores at or above it, from a seeded sample of
+    the block (before the stream has k scores, so that the first block is not copied whole as tail
+    candidates). The caller checks that at least k scores were found at or above it (then every
+    score the tail needs was kept) and scans again without it otherwise."""
+    n_sample = 1 << 16
+    share = k / flat.size
+    if share >= 0.4 or flat.size < 1 << 18:
+        return -np.inf
+    share += 0.1 * share + 6.0 * math.sqrt(share * (1.0 - share) / n_sample)  # a margin of > 6 sigma
+    pick = np.random.default_rng(0).integers(0, flat.size, n_sample)
+    sample = flat[pick]
+    sample = sample[~np.isnan(sample)]
+    return float(np.quantile(sample, 1.0 - share)) if sample.size else -np.inf
+
+
+def _scan_part(x: np.ndarray, bound: float, k: int, shift: float):
+    """One part of a block through :func:`fr_eval._scan.scan`: (histogram, its highest scores at or
+    above ``bound`` (at most k of them, or all when fewer), count, mean, sum of squared deviations)."""
+    from ._scan import scan
+
+    hist = np.zeros(HIST_BINS, np.int64)
+    out = np.empty(min(x.size, OUT_CHUNK), x.dtype)
+    tail = _Tail(k, bound)
+    start, n, s1, s2 = 0, 0, 0.0, 0.0
+    while start < x.size:
+        read, m, c, a, b = scan(x[start:], tail.bound, hist, out, shift)
+        start += read
+        n, s1, s2 = n + c, s1 + a, s2 + b
+        tail.offer(out[:m].copy())
+    if n == 0:
+        return hist, tail.values(), 0, 0.0, 0.0
+    mean = s1 / n
+    return hist, tail.values(), n, shift + mean, max(s2 - s1 * mean, 0.0)
+
+
+def summarise(blocks, total: int, max_fmr: float = 0.01, keep_all: int = 0) -> ImpostorSummary:
+    s = ImpostorSummary(total=total, max_fmr=max_fmr, keep_all=keep_all)
     for b in blocks:
         s.add(b)
     return s
 
 
 def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=None, probe_ok=None,
-                            max_fmr: float = 0.01, budget_bytes: int = 256 << 20, executor: str = "local",
-                            tasks: int | None = None) -> ImpostorSummary:
+                            max_fmr: float = 0.01, keep_all: int = 0, budget_bytes: int = 256 << 20,
+                            executor: str = "local", tasks: int | None = None) -> ImpostorSummary:
     """The summary of every cross-subject impostor score, computed here (``executor="local"``) or
     as Ray tasks over ranges of references, merged on the driver (``"ray"``: Ray must be started;
     the probe side goes into the object store once). Both give the same figures."""
@@ -326,9 +482,14 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
     if probe_ok is not None:
         probe, probe_subject = probe[np.asarray(probe_ok, bool)], probe_subject[np.asarray(probe_ok, bool)]
     total = count_cross_subject(ref_subject, probe_subject)
+    spec = {"total": total, "max_fmr": max_fmr, "keep_all": keep_all}
     if executor == "local":
-        return summarise(cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes),
-                         total, max_fmr)
+        from threadpoolctl import threadpool_limits
+
+        threads = _cpus()
+        with threadpool_limits(limits=1, user_api="blas"):
+            return summarise(cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes,
+                                                  reuse=True, threads=threads), **spec)
     if executor != "ray":
         raise ValueError(f"executor={executor}: choose local or ray")
     import ray
@@ -336,20 +497,21 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
     n_tasks = tasks or max(1, int(ray.cluster_resources().get("CPU", 1)))
     task = ray.remote(_summarise_part)
     probe_ref = ray.put((probe, probe_subject))
-    parts = [task.remote(ref[idx], ref_subject[idx], probe_ref, total, max_fmr, budget_bytes)
+    parts = [task.remote(ref[idx], ref_subject[idx], probe_ref, spec, budget_bytes)
              for idx in np.array_split(np.arange(len(ref)), n_tasks) if len(idx)]
-    out = ImpostorSummary(total=total, max_fmr=max_fmr)
+    out = ImpostorSummary(**spec)
     for part in parts:  # merged in the tasks' order: the same result whatever order they finish in
         out.merge(ray.get(part))
     return out
 
 
-def _summarise_part(ref, ref_subject, probe_side, total, max_fmr, budget_bytes) -> ImpostorSummary:
+def _summarise_part(ref, ref_subject, probe_side, spec: dict, budget_bytes: int) -> ImpostorSummary:
+    """A Ray task's range of references (one CPU each: its scan runs in one thread)."""
     probe, probe_subject = probe_side
-    s = ImpostorSummary(total=total, max_fmr=max_fmr)
-    for b in cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes):
+    s = ImpostorSummary(**spec, threads=1)
+    for b in cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes, reuse=True):
         s.add(b)
-    s._merge()
+    s.top  # noqa: B018 - the pending candidates merged before the summary travels
     return s
 
 

@@ -143,12 +143,40 @@ def test_eer_and_det_from_the_histogram_and_the_tail():
     rng = np.random.default_rng(8)
     imp, gen = rng.normal(0.0, 0.12, 2_000_000), rng.normal(0.45, 0.12, 20_000)
     s = summarise(np.array_split(imp, 5), total=imp.size, max_fmr=0.01)
-    e, bound = s.eer(gen)
-    want, _ = M.eer(gen, imp)
+    e, e_thr, bound = s.eer(gen)
+    want, want_thr = M.eer(gen, imp)
     assert abs(e - want) <= bound and bound < 2e-3, (e, want, bound)
+    assert abs(e_thr - want_thr) < 2 * s.resolution
     t, fmr, fnmr = s.det_points(gen)
     assert np.all(np.diff(t) > 0) and np.all(np.diff(fmr) <= 0) and np.all(np.diff(fnmr) >= 0)
     tail = t > float(s.top.min())
     for v, f in list(zip(t[tail], fmr[tail]))[::500]:  # the low-FMR end is exact
         assert f == M.fmr_at(imp, v)
     np.testing.assert_array_equal(fnmr, np.searchsorted(np.sort(gen), t, side="left") / gen.size)
+
+
+def test_a_stream_kept_whole_gives_the_in_memory_figures_to_the_bit():
+    rng = np.random.default_rng(9)
+    imp, gen = rng.normal(0.0, 0.12, 300_000), rng.normal(0.45, 0.12, 3000)
+    s = summarise(np.array_split(imp, 4), total=imp.size, max_fmr=0.01, keep_all=imp.size)
+    assert s.exact and s.top.size == imp.size
+    np.testing.assert_array_equal(np.sort(s.scores), np.sort(imp))
+    for fmr in (0.5, *FMRS):  # every target, not only those up to max_fmr
+        assert s.threshold(fmr) == M.threshold_at_fmr(imp, fmr)
+    assert s.d_prime(gen) == M.d_prime(gen, imp)
+    assert s.eer(gen) == (*M.eer(gen, imp), 0.0)
+    for a, b in zip(s.det(gen), M.det_points(gen, imp)):
+        np.testing.assert_array_equal(a, b)
+    streamed = summarise(np.array_split(imp, 4), total=imp.size, max_fmr=0.01)
+    assert not streamed.exact and streamed.top.size < imp.size
+    with pytest.raises(ValueError, match="streamed, not kept"):
+        streamed.scores
+
+
+def test_histogram_bins_are_exact_for_float32_scores():
+    """bin = floor((s + 1) * 2**15), in float64: exact for float32 scores, edges included."""
+    edges = np.linspace(-1, 1, 65537)[1:-1].astype(np.float32)
+    s = np.r_[edges, np.nextafter(edges, np.float32(-2)), np.float32(-1), np.float32(1), np.float32(1.0000001)]
+    summ = summarise([s.astype(np.float32)] * 2, total=2 * s.size, max_fmr=1e-6)
+    want = np.clip(np.floor((s.astype(np.float64) + 1) * 32768).astype(int), 0, 65535)
+    np.testing.assert_array_equal(summ.hist, 2 * np.bincount(want, minlength=65536))
