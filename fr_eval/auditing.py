@@ -14,7 +14,7 @@ from .datasets.generated import load_generated_manifest
 from .datasets.manifest import problems_message
 from .engine import acquire_all
 from .errors import ConfigError, FrEvalError
-from .evaluation import SideData, pair_scores
+from .evaluation import ImpostorStream, SideData, impostor_summary
 from .identity import audit_figures, enrolment_impostor_scores, identity_scores
 from .protocol import build_comparisons
 from .stages.acquire import executor
@@ -100,13 +100,17 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
                               progress=progress)
         ref = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.references])
         probe = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.probes])
-        imp, _ = pair_scores(ref, probe, comps.impostor)
-        if imp.size == 0:
+        _, codes = np.unique([s.subject for s in ds.references + ds.probes], return_inverse=True)
+        stream = ImpostorStream(max_fmr=fmr, keep_all=int(cfg["impostor_keep_all"]),
+                                budget_bytes=int(cfg["memory_budget"]))
+        imp = impostor_summary(ref, probe, comps, codes[:len(ds.references)], codes[len(ds.references):], stream)
+        if imp.n == 0:
             raise FrEvalError(f"dataset {ds.name}: no impostor comparison could be made")
-        t = M.threshold_at_fmr(imp, fmr)
+        t = imp.threshold(fmr)
         return t, imp, {"source": f"baseline impostor comparisons of dataset {ds.name} (image against image)",
-                        "threshold": t, "n_impostor": int(imp.size), "fmr_achieved": M.fmr_at(imp, t),
-                        "impostors_allowed": int(np.floor(fmr * imp.size + 1e-9))}
+                        "threshold": t, "n_impostor": int(imp.n), "fmr_achieved": imp.fmr_at(t),
+                        "impostors_allowed": int(np.floor(fmr * imp.n + 1e-9)),
+                        "impostor_scores": imp.describe()}
     raise ConfigError(f"generated.threshold_from={src}: choose enrolment, dataset, or a number (a cosine threshold)")
 
 
@@ -139,7 +143,7 @@ class AuditScores:
     ref_ok: np.ndarray
     enrolled: np.ndarray
     threshold: float
-    impostor: np.ndarray
+    impostor: object  # the impostor scores the threshold was fixed on: an array or an ImpostorSummary
     threshold_info: dict
     gid: np.ndarray
     own: np.ndarray

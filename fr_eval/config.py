@@ -88,6 +88,24 @@ def impostors(key, value):
             from None
 
 
+_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def byte_size(key, value) -> int:
+    """A memory size: bytes, or a number with KB, MB, GB or TB (powers of 1024), e.g. 1GB, 512MB."""
+    text = str(value).strip().upper().replace(" ", "")
+    if text.endswith("IB"):
+        text = text[:-2] + "B"
+    unit = next((u for u in ("KB", "MB", "GB", "TB", "B") if text.endswith(u)), "")
+    try:
+        x = float(text[:len(text) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        x = float("nan")
+    if not math.isfinite(x) or x < 1 << 20:
+        raise _bad(key, value, "give a memory size of at least 1MB, e.g. 256MB or 1GB")
+    return int(x)
+
+
 def positive_or_null(key, value):
     if value in (None, "", "null"):
         return None

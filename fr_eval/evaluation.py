@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics as M
+from .streaming import ImpostorSummary, summarise_cross_subject
 
 
 @dataclass
@@ -48,6 +49,40 @@ def pair_scores(ref: SideData, probe: SideData, pairs: np.ndarray) -> tuple[np.n
 
 
 @dataclass(frozen=True)
+class ImpostorStream:
+    """How impostor scores are summarised: kept whole up to ``keep_all`` scores, else streamed in
+    blocks of at most ``budget_bytes`` (see :mod:`fr_eval.streaming`), here or as Ray tasks."""
+
+    max_fmr: float = 0.01
+    keep_all: int = 5_000_000
+    budget_bytes: int = 1 << 30
+    executor: str = "local"
+
+
+def impostor_summary(ref: SideData, probe: SideData, comps, ref_subject: np.ndarray, probe_subject: np.ndarray,
+                     stream: ImpostorStream) -> ImpostorSummary:
+    """The impostor scores of one (reference variant, probe variant) pair, summarised. Every
+    cross-subject pair (``comps.impostor is None``) comes as blocks of a matrix product over the
+    acquired samples; listed pairs (a sample, a pairs protocol) are gathered. Pairs with a failed
+    sample are not compared (the FTA counts them)."""
+    if comps.impostor is None:
+        return summarise_cross_subject(ref.emb, ref_subject, probe.emb, probe_subject, ref_ok=ref.ok, probe_ok=probe.ok,
+                                       max_fmr=stream.max_fmr, keep_all=stream.keep_all,
+                                       budget_bytes=stream.budget_bytes, executor=stream.executor)
+    scores, _ = pair_scores(ref, probe, comps.impostor)
+    out = ImpostorSummary(total=scores.size, max_fmr=stream.max_fmr, keep_all=stream.keep_all)
+    out.add(scores)
+    return out
+
+
+def as_summary(impostor) -> ImpostorSummary:
+    """An :class:`ImpostorSummary` as it is, or an array of impostor scores kept whole."""
+    if isinstance(impostor, ImpostorSummary):
+        return impostor
+    return ImpostorSummary.of(np.asarray(impostor, np.float64))
+
+
+@dataclass(frozen=True)
 class RowScores:
     """Everything one Table 3 row's figures are computed from: the evaluate stage's input.
 
@@ -56,11 +91,12 @@ class RowScores:
     subject index of each attempt (None when unknown: intervals are then not given).
     ``sample_failed`` / ``sample_subject`` / ``sample_is_reference``: one entry per sample of the
     row (None when only scores are known: the FTA is then the transaction-level one).
-    ``impostor``: the impostor scores the row's FMR figures use (the baseline's, as the paper).
+    ``impostor``: the impostor scores the row's FMR figures use (the baseline's, as the paper): an
+    :class:`~fr_eval.streaming.ImpostorSummary`, or an array (kept whole).
     """
 
     genuine: np.ndarray
-    impostor: np.ndarray
+    impostor: object
     n_subjects: int = 0
     attempt_subject: np.ndarray | None = None
     sample_failed: np.ndarray | None = None
@@ -71,7 +107,7 @@ class RowScores:
     def from_sides(cls, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, impostor: np.ndarray,
                    ref_subject_idx: np.ndarray, probe_subject_idx: np.ndarray, n_subjects: int) -> "RowScores":
         n_gen = len(genuine_pairs)
-        return cls(genuine=scores_or_nan(ref, probe, genuine_pairs), impostor=np.asarray(impostor, np.float64),
+        return cls(genuine=scores_or_nan(ref, probe, genuine_pairs), impostor=impostor,
                    n_subjects=n_subjects,
                    attempt_subject=probe_subject_idx[genuine_pairs[:, 1]] if n_gen else np.zeros(0, dtype=int),
                    sample_failed=np.concatenate([~ref.ok, ~probe.ok]),
@@ -100,7 +136,7 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
     """
     compared = np.isfinite(rs.genuine)
     gen = rs.genuine[compared]
-    imp = rs.impostor
+    imp = as_summary(rs.impostor)
     thr = thresholds[fmr_target]
     n_gen = rs.genuine.size
     failed_tx = ~compared
@@ -113,7 +149,7 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         n_samples, n_failed, fta = None, int(failed_tx.sum()), fta_tx
     fnmr = M.fnmr_at(gen, thr)
     n_fnm = int((gen < thr).sum())
-    eer, eer_thr = M.eer(gen, imp) if gen.size and imp.size else (float("nan"),) * 2
+    eer, eer_thr, eer_bound = imp.eer(gen) if gen.size and imp.n else (float("nan"),) * 3
     row = {
         "n_samples": n_samples,
         "n_failed": n_failed,
@@ -124,22 +160,25 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         "fta_transaction": fta_tx,
         "n_genuine": int(n_gen),
         "n_genuine_compared": int(gen.size),
-        "n_impostor": int(imp.size),
+        "n_impostor": int(imp.n),
         "fmr_target": fmr_target,
         "threshold": thr,
-        "fmr_achieved": M.fmr_at(imp, thr),
+        "fmr_achieved": imp.fmr_at(thr),
+        "fmr_achieved_exact": imp.is_exact_at(thr),
         "n_false_non_matches": n_fnm,
         "fnmr": fnmr,
         "frr": M.frr(fta, 0.0 if gen.size == 0 else fnmr),
         "frr_transaction": float((failed_tx.sum() + n_fnm) / n_gen) if n_gen else float("nan"),
-        "far": M.far(M.fmr_at(imp, thr), fta),
-        "d_prime": M.d_prime(gen, imp),
+        "far": M.far(imp.fmr_at(thr), fta),
+        "d_prime": imp.d_prime(gen),
         "eer": eer,
         "eer_threshold": eer_thr,
+        "eer_resolution": eer_bound,
+        "impostor_scores_kept": "all" if imp.exact else "tail and histogram",
         "genuine_mean": float(gen.mean()) if gen.size else float("nan"),
         "genuine_std": float(gen.std()) if gen.size else float("nan"),
         "fnmr_at": {str(f): M.fnmr_at(gen, t) for f, t in thresholds.items()},
-        "fmr_achieved_at": {str(f): M.fmr_at(imp, t) for f, t in thresholds.items()},
+        "fmr_achieved_at": {str(f): imp.fmr_at(t) for f, t in thresholds.items()},
         "threshold_at": {str(f): t for f, t in thresholds.items()},
         "intervals": row_intervals(rs, compared, gen < thr, _interval_kw(bootstrap)),
     }

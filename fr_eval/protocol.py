@@ -6,13 +6,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .datasets.base import Dataset
+from .streaming import columns_by_subject
 
 
 @dataclass
 class Comparisons:
     #: (n, 2) indices into ``dataset.references`` and ``dataset.probes``
     genuine: np.ndarray
-    impostor: np.ndarray
+    #: (n, 2) impostor pairs of a sample or a pairs protocol; None for "all": every cross-subject
+    #: pair, scored as blocks of a matrix product (:mod:`fr_eval.streaming`), never listed
+    impostor: np.ndarray | None
     impostor_rule: str  # "all", "sample" or "protocol pairs"
     impostor_total: int  # all cross-subject reference x probe pairs (or the protocol's mismatched pairs)
     seed: int
@@ -22,8 +25,12 @@ class Comparisons:
     impostor_folds: np.ndarray | None = None
     impostor_filled: np.ndarray | None = None
 
+    @property
+    def n_impostor(self) -> int:
+        return self.impostor_total if self.impostor is None else int(len(self.impostor))
+
     def summary(self) -> dict:
-        out = {"genuine": int(len(self.genuine)), "impostor": int(len(self.impostor)),
+        out = {"genuine": int(len(self.genuine)), "impostor": self.n_impostor,
                "impostor_rule": self.impostor_rule,
                "impostor_pairs_available": self.impostor_total, "seed": self.seed}
         if self.impostor_filled is not None:
@@ -32,32 +39,51 @@ class Comparisons:
 
 
 def build_comparisons(ds: Dataset, impostors: str | int = "all", seed: int = 0) -> Comparisons:
-    """Genuine: every probe x every reference of its subject.
+    """Genuine: every probe x every reference of its subject, reference-major.
 
-    Impostor: every cross-subject reference x probe pair (``impostors="all"``), or a
-    seeded uniform sample of ``N`` of them without replacement (``impostors=N``).
+    Impostor: every cross-subject reference x probe pair (``impostors="all"``: not listed, see
+    :class:`Comparisons`), or a seeded uniform sample of ``N`` of them without replacement
+    (``impostors=N``: the draw's positions in the reference-major order of all cross-subject pairs,
+    found without listing them). Memory grows with references + probes, not their product.
     """
     if ds.pairs is not None:
         return _protocol_pairs(ds)
     ref_subj = np.array([s.subject for s in ds.references])
     probe_subj = np.array([s.subject for s in ds.probes])
-    same = ref_subj[:, None] == probe_subj[None, :]  # (R, P)
-    gen = np.argwhere(same)
-    imp_all = np.argwhere(~same)
-    total = len(imp_all)
+    cols = columns_by_subject(probe_subj)
+    same = [cols.get(sj, _NONE) for sj in ref_subj.tolist()]
+    gen = np.stack([np.repeat(np.arange(len(ref_subj)), [len(c) for c in same]),
+                    np.concatenate(same) if same else _NONE], axis=1).astype(np.int64)
+    cross = len(probe_subj) - np.array([len(c) for c in same], dtype=np.int64)  # per reference
+    total = int(cross.sum())
     if impostors == "all":
-        imp, rule = imp_all, "all"
-    else:
-        n = int(impostors)
-        if n <= 0:
-            raise ValueError("impostors must be 'all' or a positive integer")
-        if n >= total:
-            imp, rule = imp_all, "all"
-        else:
-            pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
-            imp, rule = imp_all[pick], "sample"
-    return Comparisons(genuine=gen.astype(np.int64), impostor=imp.astype(np.int64),
-                       impostor_rule=rule, impostor_total=total, seed=seed)
+        return Comparisons(genuine=gen, impostor=None, impostor_rule="all", impostor_total=total, seed=seed)
+    n = int(impostors)
+    if n <= 0:
+        raise ValueError("impostors must be 'all' or a positive integer")
+    if n >= total:
+        return Comparisons(genuine=gen, impostor=None, impostor_rule="all", impostor_total=total, seed=seed)
+    pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+    imp = _nth_cross_subject(pick, cross, same)
+    return Comparisons(genuine=gen, impostor=imp, impostor_rule="sample", impostor_total=total, seed=seed)
+
+
+_NONE = np.zeros(0, np.int64)
+
+
+def _nth_cross_subject(q: np.ndarray, cross: np.ndarray, same: list) -> np.ndarray:
+    """The (reference, probe) pairs at positions ``q`` (ascending) of the reference-major list of
+    cross-subject pairs: row r holds the probes not in ``same[r]``, ascending."""
+    ends = np.cumsum(cross)
+    rows = np.searchsorted(ends, q, side="right")
+    within = q - (ends[rows] - cross[rows])
+    probes = np.empty(q.size, np.int64)
+    for r in np.unique(rows).tolist():
+        m = rows == r
+        own = np.sort(same[r])
+        # the w-th probe not in `own`: w plus the number of own probes at or before it
+        probes[m] = within[m] + np.searchsorted(own - np.arange(own.size), within[m], side="right")
+    return np.stack([rows, probes], axis=1).astype(np.int64)
 
 
 def _protocol_pairs(ds: Dataset) -> Comparisons:

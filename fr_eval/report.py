@@ -264,10 +264,29 @@ def _write_files(out: Path, result, config: dict, env: dict) -> None:
     if result.embeddings:
         from .embeddings import write_embeddings
         write_embeddings(out / "embeddings.npz", *result.embeddings)
-    np.savez_compressed(out / "scores.npz", **{f"{k}|{kind}": v[kind] for k, v in result.scores.items()
-                                               for kind in ("genuine", "impostor")})
+    np.savez_compressed(out / "scores.npz", **{k: a for label, v in result.scores.items()
+                                               for k, a in score_arrays(label, v).items()})
     _atomic_write(out / "provenance.json", json.dumps(_clean({"system": ctx["system"], "environment": env,
                                                               "colourisers": ctx["colourisers"]}), indent=2))
+
+
+def score_arrays(label: str, scores: dict) -> dict:
+    """scores.npz's arrays of one row: ``<row>|genuine`` (the compared genuine scores) and, when the
+    impostor scores were kept whole, ``<row>|impostor``; when they streamed, ``<row>|impostor_tail``
+    (the highest scores, ascending), ``<row>|impostor_histogram`` (counts of equal bins over
+    ``<row>|impostor_histogram_range``) and ``<row>|impostor_moments`` (count, mean, sum of squared
+    deviations)."""
+    from .evaluation import as_summary
+
+    imp = as_summary(scores["impostor"])
+    out = {f"{label}|genuine": scores["genuine"]}
+    if imp.exact:
+        out[f"{label}|impostor"] = imp.scores
+        return out
+    out.update({f"{label}|impostor_tail": imp.tail(), f"{label}|impostor_histogram": imp.hist,
+                f"{label}|impostor_histogram_range": np.array(imp.describe()["histogram_range"]),
+                f"{label}|impostor_moments": np.array([imp.n, imp.mean, imp.m2])})
+    return out
 
 
 def write_quality(out: Path, result, ctx) -> tuple:
@@ -432,15 +451,16 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: s
     from . import plotting as plt
     from scipy.stats import norm
 
-    from .metrics import det_points
+    from .evaluation import as_summary
 
     ticks = np.array([0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
     lo = 1e-5
     fig, ax = plt.own_axes(ax, (6.4, 5.6))
     for label, sc in scores.items():
-        if sc["genuine"].size == 0 or sc["impostor"].size == 0:
+        imp = as_summary(sc["impostor"])
+        if sc["genuine"].size == 0 or imp.n == 0:
             continue
-        fmr_, fnmr_, _ = det_points(sc["genuine"], sc["impostor"])
+        fmr_, fnmr_, _ = imp.det(sc["genuine"])
         ax.plot(norm.ppf(np.clip(fmr_, lo, 1 - lo)), norm.ppf(np.clip(fnmr_, lo, 1 - lo)), label=f"{prefix}{label}")
     ax.axvline(norm.ppf(fmr), color="grey", ls=":", lw=1)
     ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])

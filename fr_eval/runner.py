@@ -56,13 +56,13 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
 
 def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
     """The evaluate stage's figures with everything the report shows beside them."""
-    ev = evaluate(plan, acquired, export_impostors=lambda p, s: export_impostors(p, s, cfg))
+    ev = evaluate(plan, acquired, export_impostors=lambda rec: export_impostors(rec, cfg))
     samples = sample_rows(plan, acquired)
     failures = [{**{k: x[k] for k in ("variant", "role", "subject", "path", "reason")}, "kind": x["failure_kind"]}
                 for x in samples if not x["acquired"]]
     ds, comps = plan.dataset, plan.comparisons
     table1 = {"dataset": ds.name, "subjects": len(ds.subjects), "references": len(ds.references),
-              "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": int(len(comps.impostor))}
+              "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": comps.n_impostor}
     context = run_context(plan, acquired, ev)
     context["wall_time_s"] = time.perf_counter() - t0
     quality = {}
@@ -108,26 +108,25 @@ def run_context(plan: Plan, acquired: Acquired, ev) -> dict:
         "colourisers": {c.name: c.settings() for c in plan.colourisers},
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
-        "thresholds": {str(f): {"threshold": t, "fmr_achieved": M.fmr_at(imp, t),
-                                "impostors_allowed": int(np.floor(f * imp.size + 1e-9)),
-                                "n_impostor": int(imp.size)} for f, t in ev.thresholds.items()},
+        "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),
+                                "impostors_allowed": int(np.floor(f * imp.n + 1e-9)),
+                                "n_impostor": int(imp.n)} for f, t in ev.thresholds.items()},
+        "impostor_scores": imp.describe(),
         "baseline_impostor_failed_pairs": ev.n_baseline_impostor_failed,
         "engine": acquired.stats.as_dict(),
     }
 
 
-def export_impostors(pairs: np.ndarray, scores: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+def export_impostors(record, cfg: dict):
     """The impostor comparisons the score export writes: ``report.export_impostors`` = ``all``,
     ``sample`` (a seeded uniform sample of ``report.export_sample``) or ``none``."""
     rep = cfg.get("report") or {}
     how = str(rep["export_impostors"])
     if how == "none":
-        return pairs[:0], scores[:0]
-    if how == "sample" and len(scores) > int(rep["export_sample"]):
-        keep = np.sort(np.random.default_rng(int(cfg["seed"])).choice(
-            len(scores), int(rep["export_sample"]), replace=False))
-        return pairs[keep], scores[keep]
-    return pairs, scores
+        return None
+    if how == "sample" and len(record) > int(rep["export_sample"]):
+        return record.sample(int(rep["export_sample"]), int(cfg["seed"]))
+    return record
 
 
 def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: float, max_discard: float) -> dict:

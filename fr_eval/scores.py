@@ -19,6 +19,7 @@ and every threshold reported for them is turned back (match if distance <= thres
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 from dataclasses import dataclass
@@ -141,17 +142,81 @@ class Comparisons:
     pairs: np.ndarray  # (n, 2) int
     score: np.ndarray  # (n,) float64
 
+    def __len__(self) -> int:
+        return len(self.score)
 
-def comparison_chunks(records: list[Comparisons], ref_ids, probe_ids, ref_subjects, probe_subjects,
-                      size: int = 1 << 16):
+    def chunks(self, size: int):
+        """(pairs, scores) in chunks of ``size``."""
+        for i in range(0, len(self.score), size):
+            yield self.pairs[i:i + size], self.score[i:i + size]
+
+    def sample(self, n: int, seed: int) -> "Comparisons":
+        """A seeded uniform sample of ``n`` of them, in their order."""
+        keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        return Comparisons(self.row, self.genuine, self.pairs[keep], self.score[keep])
+
+
+@dataclass(frozen=True)
+class BlockComparisons:
+    """A row's impostor comparisons: every cross-subject pair of the acquired samples, never listed.
+    When written, the pairs and scores come from the same blocked products the figures were
+    computed from (:func:`fr_eval.streaming.products`: the same float32 scores, bit for bit), a
+    block at a time, so the export of 10^9 comparisons streams to disk in bounded memory.
+    ``keep``: positions (ascending, in reference-major order) of a sample; None: all of them."""
+
+    row: str
+    ref_emb: np.ndarray
+    ref_subject: np.ndarray
+    ref_ok: np.ndarray
+    probe_emb: np.ndarray
+    probe_subject: np.ndarray
+    probe_ok: np.ndarray
+    budget_bytes: int
+    keep: np.ndarray | None = None
+    genuine: bool = False
+
+    def __len__(self) -> int:
+        if self.keep is not None:
+            return len(self.keep)
+        from .streaming import count_cross_subject
+        return count_cross_subject(self.ref_subject, self.probe_subject, self.ref_ok, self.probe_ok)
+
+    def sample(self, n: int, seed: int) -> "BlockComparisons":
+        keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        return dataclasses.replace(self, keep=keep)
+
+    def chunks(self, size: int):
+        """(pairs, scores) a block at a time (then in chunks of ``size``); pairs index the run's
+        references and probes, failed samples left out."""
+        from .streaming import products
+
+        ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
+        row0, seen = 0, 0
+        for b in products(self.ref_emb[ref_idx], self.ref_subject[ref_idx], self.probe_emb[probe_idx],
+                          self.probe_subject[probe_idx], self.budget_bytes):
+            mask = np.ones(b.scores.shape, bool)
+            mask[b.excluded] = False
+            cells = np.flatnonzero(mask)
+            if self.keep is not None:  # the sample's positions that fall in this block
+                lo, hi = np.searchsorted(self.keep, [seen, seen + cells.size])
+                cells = cells[self.keep[lo:hi] - seen]
+                seen += int(mask.sum())
+            r, c = np.divmod(cells, b.scores.shape[1])
+            pairs = np.stack([ref_idx[row0 + r], probe_idx[c]], axis=1)
+            score = b.scores.reshape(-1)[cells].astype(np.float64)
+            row0 += b.scores.shape[0]
+            for i in range(0, len(score), size):
+                yield pairs[i:i + size], score[i:i + size]
+
+
+def comparison_chunks(records: list, ref_ids, probe_ids, ref_subjects, probe_subjects, size: int = 1 << 16):
     """ScoreTable chunks of the records, ids and subjects filled in (object arrays, indexable)."""
     for rec in records:
-        for i in range(0, len(rec.score), size):
-            p = rec.pairs[i:i + size]
+        for p, score in rec.chunks(size):
             n = len(p)
             yield ScoreTable.build(row=[rec.row] * n, genuine=[rec.genuine] * n, reference=ref_ids[p[:, 0]],
                                    probe=probe_ids[p[:, 1]], reference_subject=ref_subjects[p[:, 0]],
-                                   probe_subject=probe_subjects[p[:, 1]], score=rec.score[i:i + size])
+                                   probe_subject=probe_subjects[p[:, 1]], score=score)
 
 
 def _slug(label: str) -> str:

@@ -79,7 +79,7 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
         ref, ref_subject = ref[np.asarray(ref_ok, bool)], ref_subject[np.asarray(ref_ok, bool)]
     if probe_ok is not None:
         probe, probe_subject = probe[np.asarray(probe_ok, bool)], probe_subject[np.asarray(probe_ok, bool)]
-    columns = _columns_by_subject(probe_subject)
+    columns = columns_by_subject(probe_subject)
     step = budget_rows(budget_bytes, len(probe), ref.shape[1])
     probe_t = np.ascontiguousarray(probe.T)
     buf = np.empty((min(step, len(ref)), len(probe)), np.float32) if reuse else None
@@ -91,6 +91,17 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
         scores = np.empty((len(block), len(probe)), np.float32) if buf is None else buf[:len(block)]
         _products(block, probe_t, scores, threads)
         yield Block(scores, (rows, np.concatenate(cols) if cols else _EMPTY))
+
+
+def products(ref, ref_subject, probe, probe_subject, budget_bytes: int):
+    """:func:`cross_subject_blocks` as the summary and the score export both run it (one buffer,
+    every CPU, BLAS at one thread per slice), so both see the same float32 products, bit for bit.
+    Samples are the acquired ones (the caller leaves failed ones out)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield from cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes,
+                                        reuse=True, threads=_cpus())
 
 
 def _products(block: np.ndarray, probe_t: np.ndarray, out: np.ndarray, threads: int) -> None:
@@ -106,7 +117,8 @@ def _products(block: np.ndarray, probe_t: np.ndarray, out: np.ndarray, threads: 
 _EMPTY = np.zeros(0, np.intp)
 
 
-def _columns_by_subject(subjects: np.ndarray) -> dict:
+def columns_by_subject(subjects: np.ndarray) -> dict:
+    """subject -> the indices of its entries, ascending."""
     order = np.argsort(subjects, kind="stable")
     values, starts = np.unique(subjects[order], return_index=True)
     ends = np.r_[starts[1:], len(order)]
@@ -312,6 +324,10 @@ class ImpostorSummary:
         """The kept scores (the highest :meth:`k_needed`; every score when :attr:`exact`), unordered."""
         return self._tail.values()
 
+    def tail(self) -> np.ndarray:
+        """The kept scores, ascending (float64): the highest :meth:`k_needed` of them."""
+        return self._complete()
+
     @property
     def scores(self) -> np.ndarray:
         """Every impostor score (float64) in the order they came, when :attr:`exact`; a streamed
@@ -332,12 +348,20 @@ class ImpostorSummary:
             raise ValueError(f"fmr={fmr} is above the summary's max_fmr={self.max_fmr}: its tail is too short")
         return M.threshold_from_sorted(top, fmr, self.n)  # the in-memory path's rule, on the tail
 
-    def count_at_or_above(self, t: float) -> int:
-        """Impostors scoring >= t, exactly when t is above the kept tail's lowest score."""
+    def is_exact_at(self, t: float) -> bool:
+        """Whether :meth:`fmr_at` is exact at ``t``: every score is kept, or ``t`` lies above the
+        kept tail's lowest score."""
         top = self._complete()
-        if (top.size and t > top[0]) or top.size == self.n:
+        return top.size == self.n or bool(top.size and t > top[0])
+
+    def count_at_or_above(self, t: float) -> int:
+        """Impostors scoring >= t: exact where :meth:`is_exact_at`, else from the histogram (the
+        bins from t's up: an upper bound, off by at most the scores of t's bin below t)."""
+        top = self._complete()
+        if self.is_exact_at(t):
             return int(top.size - np.searchsorted(top, t, side="left"))
-        raise ValueError("a count below the kept tail needs the histogram (approximate)")
+        b = int(np.clip(math.floor((t - HIST_RANGE[0]) / self.resolution), 0, HIST_BINS - 1))
+        return int(self.hist[b:].sum())
 
     def fmr_at(self, t: float) -> float:
         return self.count_at_or_above(t) / self.n if self.n else float("nan")
@@ -484,12 +508,7 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
     total = count_cross_subject(ref_subject, probe_subject)
     spec = {"total": total, "max_fmr": max_fmr, "keep_all": keep_all}
     if executor == "local":
-        from threadpoolctl import threadpool_limits
-
-        threads = _cpus()
-        with threadpool_limits(limits=1, user_api="blas"):
-            return summarise(cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes,
-                                                  reuse=True, threads=threads), **spec)
+        return summarise(products(ref, ref_subject, probe, probe_subject, budget_bytes), **spec)
     if executor != "ray":
         raise ValueError(f"executor={executor}: choose local or ray")
     import ray
@@ -515,5 +534,6 @@ def _summarise_part(ref, ref_subject, probe_side, spec: dict, budget_bytes: int)
     return s
 
 
-__all__ = ["ImpostorSummary", "budget_rows", "count_cross_subject", "cross_subject_blocks", "summarise",
+__all__ = ["ImpostorSummary", "budget_rows", "columns_by_subject", "count_cross_subject", "cross_subject_blocks",
+           "products", "summarise",
            "summarise_cross_subject"]

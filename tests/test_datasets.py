@@ -42,12 +42,13 @@ def test_comparisons_counts_and_sampling(tmp_path):
     ds = load_dataset({"type": "folder", "root": str(tmp_path)})
     c = build_comparisons(ds)
     # references a,b,c; probes: a x2, b x1, c x3 -> genuine 6, impostor 3*6 - 6 = 12
-    assert len(c.genuine) == 6 and len(c.impostor) == 12 and c.impostor_rule == "all"
+    assert len(c.genuine) == 6 and c.n_impostor == 12 and c.impostor_rule == "all"
+    assert c.impostor is None  # every cross-subject pair: scored as blocks, never listed
     ref_s = np.array([s.subject for s in ds.references])
     probe_s = np.array([s.subject for s in ds.probes])
-    assert (ref_s[c.genuine[:, 0]] == probe_s[c.genuine[:, 1]]).all()
-    assert (ref_s[c.impostor[:, 0]] != probe_s[c.impostor[:, 1]]).all()
+    np.testing.assert_array_equal(c.genuine, np.argwhere(ref_s[:, None] == probe_s[None, :]))
     s1 = build_comparisons(ds, 5, seed=7)
+    assert (ref_s[s1.impostor[:, 0]] != probe_s[s1.impostor[:, 1]]).all()
     s2 = build_comparisons(ds, 5, seed=7)
     assert s1.impostor_rule == "sample" and len(s1.impostor) == 5
     assert (s1.impostor == s2.impostor).all()
@@ -101,4 +102,19 @@ def test_limit_subjects_is_seeded_and_recorded(tmp_path):
     assert load_dataset({**cfg, "seed": 4}).subjects != a.subjects
     assert len(load_dataset({**cfg, "limit_subjects": 50}).subjects) == 12
     c = build_comparisons(a)
-    assert len(c.genuine) == 10 and len(c.impostor) == 5 * 10 - 10
+    assert len(c.genuine) == 10 and c.n_impostor == 5 * 10 - 10
+
+
+def test_sampled_impostors_are_the_draws_positions_among_all_cross_subject_pairs():
+    """The sample is found without listing every pair: the same pairs as indexing the full list."""
+    from fr_eval.protocol import _nth_cross_subject
+    from fr_eval.streaming import columns_by_subject
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        rs, ps = rng.integers(0, 8, 30), rng.integers(0, 8, 50)
+        cols = columns_by_subject(ps)
+        same = [cols.get(x, np.zeros(0, np.int64)) for x in rs.tolist()]
+        cross = len(ps) - np.array([len(c) for c in same])
+        every = np.argwhere(rs[:, None] != ps[None, :])
+        q = np.sort(rng.choice(len(every), size=min(40, len(every)), replace=False))
+        np.testing.assert_array_equal(_nth_cross_subject(q, cross, same), every[q])

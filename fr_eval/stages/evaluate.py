@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .. import metrics as M
 from ..errors import ConfigError
-from ..evaluation import (RowScores, SideData, breakdown, compared_mask, pair_scores, pairs_accuracy, row_figures,
-                          scores_or_nan)
-from ..scores import Comparisons
+from ..evaluation import (RowScores, SideData, breakdown, compared_mask, impostor_summary, pair_scores, pairs_accuracy,
+                          row_figures, scores_or_nan)
+from ..scores import BlockComparisons, Comparisons
+from ..streaming import ImpostorSummary
 from .acquire import Acquired
 from .plan import Plan, Row
 
@@ -19,11 +17,11 @@ from .plan import Plan, Row
 class Evaluated:
     rows: list  # one figures dict per Table 3 row (as metrics.json holds them)
     thresholds: dict  # FMR target -> threshold, fixed on the baseline's impostor scores
-    baseline_impostor: np.ndarray  # the baseline's compared impostor scores
+    baseline_impostor: ImpostorSummary  # the baseline's compared impostor scores, summarised
     n_baseline_impostor_failed: int  # impostor pairs not compared (a sample failed)
-    scores: dict  # row label -> {"genuine": compared scores, "impostor": scores}
+    scores: dict  # row label -> {"genuine": compared scores, "impostor": ImpostorSummary}
     compared: dict  # row label -> (reference variant, probe variant, (n, 2) pairs of the genuine scores)
-    comparisons: list  # scores.Comparisons records, for the export
+    comparisons: list  # scores.Comparisons / scores.BlockComparisons records, for the export
     used_impostors: dict  # row label -> the label of the impostor record it used
 
 
@@ -41,20 +39,27 @@ class _Sides:
 
 
 def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evaluated:
-    """Every row's figures. ``export_impostors(pairs, scores)``: which impostor comparisons the
-    export keeps (default all)."""
+    """Every row's figures. ``export_impostors(record)``: the impostor record the export writes
+    (a sample of it, or None; default: all of it)."""
     side = _Sides(plan, acquired)
     comps = plan.comparisons
-    base_imp, base_mask = pair_scores(side("reference", "original"), side("probe", "original"), comps.impostor)
-    if base_imp.size == 0:
+    subj = plan.subject_index("reference"), plan.subject_index("probe")
+    if plan.stream.executor == "ray":
+        from .. import ray_executor
+        ray_executor.init(plan.ray)
+
+    def summary(ref, probe):
+        return impostor_summary(ref, probe, comps, *subj, plan.stream)
+
+    base = summary(side("reference", "original"), side("probe", "original"))
+    if base.n == 0:
         raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
-    thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in plan.fmrs}
-    keep = export_impostors or (lambda p, s: (p, s))
+    thresholds = {f: base.threshold(f) for f in plan.fmrs}
+    keep = export_impostors or (lambda rec: rec)
     rows, scores, compared, records, used = [], {}, {}, [], {}
     for r in plan.rows:
         ref, probe = side("reference", r.reference_variant), side("probe", r.probe_variant)
-        imp, imp_mask = (pair_scores(ref, probe, comps.impostor) if plan.per_scenario_impostors
-                         else (base_imp, base_mask))
+        imp = summary(ref, probe) if plan.per_scenario_impostors else base
         figures, gen = _row(plan, r, ref, probe, imp, thresholds)
         rows.append(figures)
         scores[r.label] = {"genuine": gen, "impostor": imp}
@@ -62,14 +67,25 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
         records.append(Comparisons(r.label, True, comps.genuine, scores_or_nan(ref, probe, comps.genuine)))
         imp_label = r.label if plan.per_scenario_impostors else plan.baseline.id  # the baseline's serve every row
         if not any(x.row == imp_label and not x.genuine for x in records):
-            records.append(Comparisons(imp_label, False, *keep(comps.impostor[imp_mask], imp)))
+            rec = keep(impostor_record(imp_label, ref, probe, comps, subj, plan.stream.budget_bytes))
+            if rec is not None:
+                records.append(rec)
         used[r.label] = imp_label
-    return Evaluated(rows=rows, thresholds=thresholds, baseline_impostor=base_imp,
-                     n_baseline_impostor_failed=int(len(comps.impostor) - base_imp.size), scores=scores,
+    return Evaluated(rows=rows, thresholds=thresholds, baseline_impostor=base,
+                     n_baseline_impostor_failed=int(comps.n_impostor - base.n), scores=scores,
                      compared=compared, comparisons=records, used_impostors=used)
 
 
-def _row(plan: Plan, r: Row, ref: SideData, probe: SideData, imp: np.ndarray, thresholds: dict):
+def impostor_record(label: str, ref: SideData, probe: SideData, comps, subj, budget_bytes: int):
+    """The export's record of one row's impostor comparisons (those compared): listed pairs with
+    their scores, or every cross-subject pair as blocks, scored again when written."""
+    if comps.impostor is None:
+        return BlockComparisons(label, ref.emb, subj[0], ref.ok, probe.emb, subj[1], probe.ok, budget_bytes)
+    s, both = pair_scores(ref, probe, comps.impostor)
+    return Comparisons(label, False, comps.impostor[both], s)
+
+
+def _row(plan: Plan, r: Row, ref: SideData, probe: SideData, imp: ImpostorSummary, thresholds: dict):
     comps, n = plan.comparisons, len(plan.subjects)
     ref_subj, probe_subj = plan.subject_index("reference"), plan.subject_index("probe")
     rs = RowScores.from_sides(ref, probe, comps.genuine, imp, ref_subj, probe_subj, n)

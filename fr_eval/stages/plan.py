@@ -10,6 +10,7 @@ import numpy as np
 from ..colourisers import build_colouriser
 from ..datasets import Dataset, load_dataset
 from ..errors import ConfigError
+from ..evaluation import ImpostorStream
 from ..protocol import Comparisons, build_comparisons
 from ..scenarios import Scenario, ScenarioSet, load_scenario_set, select
 from ..variants import GREYSCALE, ORIGINAL, Colourised
@@ -47,6 +48,8 @@ class Plan:
     variants: dict = field(default_factory=dict)  # variant name -> Variant (what acquire applies)
     estimators: tuple = ()
     breakdown_values: dict = field(default_factory=dict)
+    stream: ImpostorStream = ImpostorStream()  # how impostor scores are summarised
+    ray: dict = field(default_factory=dict)  # executor=ray: where Ray runs
 
     @property
     def baseline(self) -> Scenario:
@@ -105,7 +108,7 @@ def plan_comparisons(ds: Dataset, cfg: dict) -> Comparisons:
     """The comparisons of the protocol, checked before any image is processed."""
     impostors = cfg["impostors"]
     comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg["seed"]))
-    if len(comps.impostor) == 0:
+    if comps.n_impostor == 0:
         if ds.pairs is not None:
             raise ConfigError(f"dataset {ds.name}: none of the protocol's mismatched pairs is present "
                               f"({len(comps.genuine)} matched pairs are), so no threshold can be fixed; "
@@ -155,7 +158,10 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
                 fmrs=tuple(fmrs), bootstrap=bootstrap,
                 per_scenario_impostors=str(cfg["impostor_scores"]) == "scenario",
                 colourisers=colourisers, variants=variants, estimators=estimators,
-                breakdown_values=breakdown_values)
+                breakdown_values=breakdown_values,
+                stream=ImpostorStream(max_fmr=max(fmrs), keep_all=int(cfg["impostor_keep_all"]),
+                                      budget_bytes=int(cfg["memory_budget"]), executor=str(cfg["executor"])),
+                ray=dict(cfg.get("ray") or {}))
 
 
 def metadata_values(ds, comps, key: str, edges=None) -> np.ndarray:
