@@ -106,6 +106,13 @@ def byte_size(key, value) -> int:
     return int(x)
 
 
+def gpus(key, value):
+    """auto, or a number of GPUs >= 0."""
+    if str(value) == "auto":
+        return "auto"
+    return number(key, value, 0.0)
+
+
 def positive_or_null(key, value):
     if value in (None, "", "null"):
         return None

@@ -22,12 +22,18 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = 2
 
 
+#: the ``ray`` settings of the run (init keeps them for the actors' GPU request)
+_SETTINGS: dict = {}
+
+
 def init(settings: dict | None = None) -> None:
     """Start or join Ray once (``ray.address``, ``ray.num_cpus``)."""
     try:
         import ray
     except ImportError:
         raise ConfigError('executor=ray needs Ray: pip install -e ".[ray]"') from None
+    if settings:
+        _SETTINGS.update(settings)
     if ray.is_initialized():
         return
     s = settings or {}
@@ -41,6 +47,30 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
+def gpus_per_worker(system, variants: dict, setting="auto") -> float:
+    """GPUs each actor asks for: ``setting`` when a number; with ``auto``, 1 when the face system
+    runs on CUDA (its ONNX Runtime providers) or a colouriser is set to cuda, else 0."""
+    if setting != "auto":
+        return float(setting)
+    on_cuda = any("CUDA" in str(p) for p in (getattr(system, "providers", None) or []))
+    for v in variants.values():
+        c = getattr(v, "colouriser", None)
+        on_cuda |= str(getattr(c, "device_choice", "")).startswith("cuda")
+    return 1.0 if on_cuda else 0.0
+
+
+def workers_for_gpus(workers: int, gpus: float, cluster_gpus: float) -> int:
+    """As many actors as asked, but no more than the cluster's GPUs can hold (an actor Ray cannot
+    place would wait for ever)."""
+    if gpus <= 0:
+        return workers
+    fits = int(cluster_gpus // gpus + 1e-9)
+    if fits < 1:
+        raise ConfigError(f"ray.gpus_per_worker={gpus:g}: the Ray cluster has {cluster_gpus:g} GPU(s); give "
+                          "ray.gpus_per_worker=0 to run on CPUs")
+    return min(workers, fits)
+
+
 class RayPool:
     """The :class:`fr_eval.engine.WorkerPool` interface (``map``, ``close``) over Ray actors."""
 
@@ -51,8 +81,11 @@ class RayPool:
         import ray
 
         init()
-        self.workers = max(1, min(int(workers), cluster_cpus()))
-        worker = ray.remote(num_cpus=1)(_Worker)
+        gpus = gpus_per_worker(system, variants, _SETTINGS.get("gpus_per_worker", "auto"))
+        self.workers = workers_for_gpus(max(1, min(int(workers), cluster_cpus())), gpus,
+                                        float(ray.cluster_resources().get("GPU", 0)))
+        self.gpus_per_worker = gpus
+        worker = ray.remote(num_cpus=1, num_gpus=gpus)(_Worker)
         args = (system, variants, str(Path(store_dir)), estimators or {}, max_pixels)
         self._actors = [worker.remote(*args) for _ in range(self.workers)]
 

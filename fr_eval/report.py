@@ -222,7 +222,19 @@ def _write_table3(out: Path, result, fmr: float, h3, b3) -> None:
         f"impostor scores for FMR <= {fmr_label(fmr)}; {thr['impostors_allowed']} false matches allowed; "
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
+        stream_note(ctx.get("impostor_scores")),
     ] + machine_notes(ctx["engine"]) + run_notes(ctx))
+
+
+def stream_note(kept: dict | None) -> str:
+    """How the impostor scores were kept, so that the EER and the DET say how exact they are."""
+    if not kept or kept["exact"]:
+        return "Impostor scores kept whole: EER and DET computed on every score."
+    return (f"Impostor scores streamed in blocks (impostor_keep_all < {kept['n']}): thresholds, achieved FMRs "
+            f"and FNMRs are exact (from the {kept['kept']} highest scores, kept: every FMR <= "
+            f"{pct(kept['tail_max_fmr'], 4)}%); d' from exact float64 moments; EER and the DET above that FMR "
+            f"from a {kept['histogram_bins']}-bin histogram over [-1, 1] (bin width {kept['resolution']:.3g}), "
+            f"each row's EER within its eer_resolution in metrics.json.")
 
 
 def _write_protocol_tables(out: Path, result, fmr: float) -> list:

@@ -262,6 +262,9 @@ class Generated:
 class RaySettings:
     address: Optional[str] = key(None, "a Ray cluster to join (ray.init(address=...)); null: a local Ray instance")
     num_cpus: Optional[int] = key(None, "CPUs of the local Ray instance (null: all)", p.positive_or_null)
+    gpus_per_worker: Any = key("auto", "GPUs each actor asks Ray for: auto (1 when the face system runs on CUDA, "
+                               "system.providers, or a colouriser on cuda; else 0), or a number (0.5: two share one)",
+                               p.gpus)
 
 
 @dataclass

@@ -217,3 +217,6 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     assert "1|impostor_tail" in npz and "1|impostor" not in npz
     assert npz["1|impostor_histogram"].sum() == 2610 and npz["1|impostor_moments"][0] == 2610
     np.testing.assert_array_equal(npz["1|impostor_tail"], np.sort(imp)[-npz["1|impostor_tail"].size:])
+    table3 = (out / "table3.md").read_text()
+    assert "Impostor scores streamed in blocks" in table3 and "65536-bin histogram" in table3
+    assert "bin width 3.05e-05" in table3
