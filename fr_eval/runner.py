@@ -63,7 +63,7 @@ def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
     ds, comps = plan.dataset, plan.comparisons
     table1 = {"dataset": ds.name, "subjects": len(ds.subjects), "references": len(ds.references),
               "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": comps.n_impostor}
-    context = run_context(plan, acquired, ev)
+    context = run_context(plan, acquired, ev, cfg)
     context["wall_time_s"] = time.perf_counter() - t0
     quality = {}
     if plan.estimators:
@@ -96,7 +96,7 @@ def sample_rows(plan: Plan, acquired: Acquired) -> list[dict]:
     return out
 
 
-def run_context(plan: Plan, acquired: Acquired, ev) -> dict:
+def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
     """What metrics.json says of the run besides its rows: dataset, protocol, system, thresholds."""
     ds, sset, imp = plan.dataset, plan.scenario_set, ev.baseline_impostor
     return {
@@ -112,20 +112,32 @@ def run_context(plan: Plan, acquired: Acquired, ev) -> dict:
                                 "impostors_allowed": int(np.floor(f * imp.n + 1e-9)),
                                 "n_impostor": int(imp.n)} for f, t in ev.thresholds.items()},
         "impostor_scores": imp.describe(),
+        "score_export_impostors": export_rule(imp.n, cfg) if cfg["report"]["export"] else "none (report.export=false)",
         "baseline_impostor_failed_pairs": ev.n_baseline_impostor_failed,
         "engine": acquired.stats.as_dict(),
     }
 
 
-def export_impostors(record, cfg: dict):
-    """The impostor comparisons the score export writes: ``report.export_impostors`` = ``all``,
-    ``sample`` (a seeded uniform sample of ``report.export_sample``) or ``none``."""
+def export_rule(n: int, cfg: dict) -> str:
+    """What the score export writes of ``n`` impostor comparisons: ``report.export_impostors``,
+    with ``auto`` resolved (all of them when at most ``impostor_keep_all``, else a sample)."""
     rep = cfg.get("report") or {}
     how = str(rep["export_impostors"])
+    if how == "auto":
+        how = "all" if n <= int(cfg["impostor_keep_all"]) else "sample"
+    if how == "sample" and n <= int(rep["export_sample"]):
+        how = "all"
+    return how
+
+
+def export_impostors(record, cfg: dict):
+    """The impostor comparisons the score export writes (see :func:`export_rule`): the record, a
+    seeded uniform sample of ``report.export_sample`` of it, or None."""
+    how = export_rule(len(record), cfg)
     if how == "none":
         return None
-    if how == "sample" and len(record) > int(rep["export_sample"]):
-        return record.sample(int(rep["export_sample"]), int(cfg["seed"]))
+    if how == "sample":
+        return record.sample(int(cfg["report"]["export_sample"]), int(cfg["seed"]))
     return record
 
 

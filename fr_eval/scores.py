@@ -161,8 +161,7 @@ class BlockComparisons:
     """A row's impostor comparisons: every cross-subject pair of the acquired samples, never listed.
     When written, the pairs and scores come from the same blocked products the figures were
     computed from (:func:`fr_eval.streaming.products`: the same float32 scores, bit for bit), a
-    block at a time, so the export of 10^9 comparisons streams to disk in bounded memory.
-    ``keep``: positions (ascending, in reference-major order) of a sample; None: all of them."""
+    block at a time, so the export of 10^9 comparisons streams to disk in bounded memory."""
 
     row: str
     ref_emb: np.ndarray
@@ -172,41 +171,52 @@ class BlockComparisons:
     probe_subject: np.ndarray
     probe_ok: np.ndarray
     budget_bytes: int
-    keep: np.ndarray | None = None
     genuine: bool = False
 
     def __len__(self) -> int:
-        if self.keep is not None:
-            return len(self.keep)
         from .streaming import count_cross_subject
         return count_cross_subject(self.ref_subject, self.probe_subject, self.ref_ok, self.probe_ok)
 
-    def sample(self, n: int, seed: int) -> "BlockComparisons":
-        keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
-        return dataclasses.replace(self, keep=keep)
+    def _blocks(self):
+        from .streaming import products
+
+        ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
+        row0 = 0
+        for b in products(self.ref_emb[ref_idx], self.ref_subject[ref_idx], self.probe_emb[probe_idx],
+                          self.probe_subject[probe_idx], self.budget_bytes):
+            yield row0, b, ref_idx, probe_idx
+            row0 += b.scores.shape[0]
 
     def chunks(self, size: int):
         """(pairs, scores) a block at a time (then in chunks of ``size``); pairs index the run's
         references and probes, failed samples left out."""
-        from .streaming import products
-
-        ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
-        row0, seen = 0, 0
-        for b in products(self.ref_emb[ref_idx], self.ref_subject[ref_idx], self.probe_emb[probe_idx],
-                          self.probe_subject[probe_idx], self.budget_bytes):
+        for row0, b, ref_idx, probe_idx in self._blocks():
             mask = np.ones(b.scores.shape, bool)
             mask[b.excluded] = False
             cells = np.flatnonzero(mask)
-            if self.keep is not None:  # the sample's positions that fall in this block
-                lo, hi = np.searchsorted(self.keep, [seen, seen + cells.size])
-                cells = cells[self.keep[lo:hi] - seen]
-                seen += int(mask.sum())
             r, c = np.divmod(cells, b.scores.shape[1])
             pairs = np.stack([ref_idx[row0 + r], probe_idx[c]], axis=1)
             score = b.scores.reshape(-1)[cells].astype(np.float64)
-            row0 += b.scores.shape[0]
             for i in range(0, len(score), size):
                 yield pairs[i:i + size], score[i:i + size]
+
+    def sample(self, n: int, seed: int) -> Comparisons:
+        """A seeded uniform sample of ``n`` of them (positions in reference-major order, found without
+        listing the pairs), their scores taken from one pass over the products."""
+        from .protocol import _nth_cross_subject
+        from .streaming import columns_by_subject
+
+        ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
+        cols = columns_by_subject(self.probe_subject[probe_idx])
+        same = [cols.get(sj, np.zeros(0, np.int64)) for sj in self.ref_subject[ref_idx].tolist()]
+        cross = len(probe_idx) - np.array([len(c) for c in same], dtype=np.int64)
+        keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        local = _nth_cross_subject(keep, cross, same)
+        score = np.empty(n)
+        for row0, b, _, _ in self._blocks():
+            lo, hi = np.searchsorted(local[:, 0], [row0, row0 + b.scores.shape[0]])
+            score[lo:hi] = b.scores[local[lo:hi, 0] - row0, local[lo:hi, 1]]
+        return Comparisons(self.row, False, np.stack([ref_idx[local[:, 0]], probe_idx[local[:, 1]]], axis=1), score)
 
 
 def comparison_chunks(records: list, ref_ids, probe_ids, ref_subjects, probe_subjects, size: int = 1 << 16):

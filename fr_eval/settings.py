@@ -204,8 +204,9 @@ def interval_kwargs(bootstrap: dict | None) -> dict:
 @dataclass
 class Report:
     export: bool = key(True, "every comparison into scores/: CSV.gz, Parquet, bob 4/5-column, pyeer files", p.boolean)
-    export_impostors: str = key("all", "all | sample (a seeded sample of export_sample) | none",
-                                lambda k, v: p.choice(k, v, ("all", "sample", "none")))
+    export_impostors: str = key("auto", "auto (all when kept whole, <= impostor_keep_all; else a sample) | all "
+                                "(streamed to disk block by block) | sample (a seeded sample of export_sample) | none",
+                                lambda k, v: p.choice(k, v, ("auto", "all", "sample", "none")))
     export_sample: int = key(100000, "impostor comparisons kept by export_impostors=sample",
                              lambda k, v: p.integer(k, v, 1))
     export_embeddings: bool = key(False, "every acquisition's vector into embeddings.npz (re-usable as "

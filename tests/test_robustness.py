@@ -137,7 +137,7 @@ BAD_CONFIG = [
     (["parallel=foo"], "parallel=foo is not valid: choose from process, thread"),
     (["out_dir="], "out_dir= is not valid: give a folder"),
     (["bootstrap.confidence=95"], "bootstrap.confidence=95 is not valid: give a fraction between 0 and 1"),
-    (["report.export_impostors=some"], "report.export_impostors=some is not valid: choose from all, sample, none"),
+    (["report.export_impostors=some"], "report.export_impostors=some is not valid: choose from auto, all, sample, none"),
     (["colourisers.exemplar.samples=abc"], "colourisers.exemplar.samples=abc is not valid: give an integer"),
     (["quality_settings.stability.shift_px=-1"], "quality_settings.stability.shift_px=-1 is not valid"),
     (["system=onnx", "system.recogniser=x.onnx", "system.preprocess.channels=yuv"],

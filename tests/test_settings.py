@@ -76,7 +76,7 @@ def test_validate_fills_what_an_older_saved_config_lacks(tmp_path):
     old = {k: v for k, v in cfg.items() if k not in ("edc", "report", "verify_hashes")}
     old["bootstrap"] = {"n_resamples": 200}
     done = settings.validate(old)
-    assert done["edc"] == {"max_discard": 0.2} and done["report"]["export_impostors"] == "all"
+    assert done["edc"] == {"max_discard": 0.2} and done["report"]["export_impostors"] == "auto"
     assert done["verify_hashes"] is False and done["bootstrap"] == {"n_resamples": 200, "confidence": 0.95}
 
 

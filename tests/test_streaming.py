@@ -220,3 +220,19 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     table3 = (out / "table3.md").read_text()
     assert "Impostor scores streamed in blocks" in table3 and "65536-bin histogram" in table3
     assert "bin width 3.05e-05" in table3
+
+
+def test_a_sampled_export_of_block_comparisons_holds_the_blocks_scores():
+    from fr_eval.scores import BlockComparisons
+    rng = np.random.default_rng(11)
+    ref, rs, probe, ps = subject_embeddings(rng, 60, 2, 3, 32, 0.1)
+    ref_ok, probe_ok = rng.random(120) > 0.1, rng.random(180) > 0.1
+    rec = BlockComparisons("1", ref, rs, ref_ok, probe, ps, probe_ok, budget_bytes=1 << 20)
+    every = list(rec.chunks(1 << 30))
+    pairs, scores = np.concatenate([p for p, _ in every]), np.concatenate([s for _, s in every])
+    assert len(rec) == len(scores) == count_cross_subject(rs, ps, ref_ok, probe_ok)
+    assert (rs[pairs[:, 0]] != ps[pairs[:, 1]]).all() and ref_ok[pairs[:, 0]].all() and probe_ok[pairs[:, 1]].all()
+    smp = rec.sample(500, seed=3)
+    pick = np.sort(np.random.default_rng(3).choice(len(rec), 500, replace=False))
+    np.testing.assert_array_equal(smp.pairs, pairs[pick])  # the same draw as positions in the full list
+    np.testing.assert_array_equal(smp.score, scores[pick])  # and the very scores of the blocks
