@@ -32,6 +32,10 @@ def init(settings: dict | None = None) -> None:
         import ray
     except ImportError:
         raise ConfigError('executor=ray needs Ray: pip install -e ".[ray]"') from None
+    from .settings import RaySettings, defaults_of
+
+    if not _SETTINGS:
+        _SETTINGS.update(defaults_of(RaySettings))
     if settings:
         _SETTINGS.update(settings)
     if ray.is_initialized():
@@ -81,7 +85,7 @@ class RayPool:
         import ray
 
         init()
-        gpus = gpus_per_worker(system, variants, _SETTINGS.get("gpus_per_worker", "auto"))
+        gpus = gpus_per_worker(system, variants, _SETTINGS["gpus_per_worker"])
         self.workers = workers_for_gpus(max(1, min(int(workers), cluster_cpus())), gpus,
                                         float(ray.cluster_resources().get("GPU", 0)))
         self.gpus_per_worker = gpus

@@ -19,7 +19,6 @@ and every threshold reported for them is turned back (match if distance <= thres
 from __future__ import annotations
 
 import csv
-import dataclasses
 import gzip
 import io
 from dataclasses import dataclass

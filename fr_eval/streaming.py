@@ -2,16 +2,21 @@
 
 :func:`cross_subject_blocks` scores every cross-subject (reference, probe) pair as blocked float32
 matrix products, masking the genuine cells and failed samples, in blocks sized from a memory
-budget. :class:`ImpostorSummary` consumes any stream of impostor blocks and keeps, in bounded
-memory:
+budget (:func:`products`: the same blocks for the figures and the score export). :class:`ImpostorSummary`
+consumes any stream of impostor blocks and keeps, in bounded memory:
 
-* the highest ``floor(max_fmr * N) + 1`` scores (a partition per block, merged), from which the
-  threshold at each FMR target is exactly :func:`fr_eval.metrics.threshold_at_fmr`'s on all the
-  scores (every qualifying threshold lies above the kept tail's lowest score, so every count it
-  needs is inside the tail), and so is the achieved FMR;
-* the count, mean and sum of squared deviations in float64, merged block by block with Chan et
-  al.'s pairwise update (stable where a running sum of squares is not), for d';
+* the highest ``floor(max_fmr * N) + 1`` scores (candidates at or above the running k-th highest,
+  trimmed by an in-place partition), from which the threshold at each FMR target is exactly
+  :func:`fr_eval.metrics.threshold_at_fmr`'s on all the scores (every qualifying threshold lies
+  above the kept tail's lowest score, so every count it needs is inside the tail), and so is the
+  achieved FMR;
+* the count, mean and sum of squared deviations in float64 (per block part, about a shift), merged
+  with Chan et al.'s pairwise update (stable where a running sum of squares is not), for d';
 * a fixed-bin histogram of the scores for the EER and the DET curve away from the tail.
+
+The per-score work is one compiled pass (:mod:`fr_eval._scan`), a block's parts on every CPU. A
+stream of at most ``keep_all`` scores is kept whole instead, and every figure is then computed on
+the scores themselves.
 
 Written here rather than taken from a library: no streaming quantile library gives an exact,
 conservative order statistic, and the merge is a few lines of NumPy.
