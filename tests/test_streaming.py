@@ -217,6 +217,13 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     assert "1|impostor_tail" in npz and "1|impostor" not in npz
     assert npz["1|impostor_histogram"].sum() == 2610 and npz["1|impostor_moments"][0] == 2610
     np.testing.assert_array_equal(npz["1|impostor_tail"], np.sort(imp)[-npz["1|impostor_tail"].size:])
+    # a run without the baseline row still exports the baseline's impostors (those of the thresholds)
+    only3 = fr_eval.evaluate(**{**common, "scenario": [3]}, impostor_keep_all=0, **{"report.export": True})
+    only3.write_report(tmp_path / "only3")
+    t3 = pq.read_table(tmp_path / "only3" / "scores" / "comparisons.parquet").to_pydict()
+    imp3 = np.array(t3["score"])[np.array(t3["kind"]) == "impostor"]
+    assert set(t3["row"]) == {"3", "1"} and only3.thresholds == streamed.thresholds
+    assert M.threshold_at_fmr(imp3, 0.001) == only3.thresholds[0.001]
     table3 = (out / "table3.md").read_text()
     assert "Impostor scores streamed in blocks" in table3 and "65536-bin histogram" in table3
     assert "bin width 3.05e-05" in table3

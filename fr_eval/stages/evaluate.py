@@ -67,7 +67,9 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
         records.append(Comparisons(r.label, True, comps.genuine, scores_or_nan(ref, probe, comps.genuine)))
         imp_label = r.label if plan.per_scenario_impostors else plan.baseline.id  # the baseline's serve every row
         if not any(x.row == imp_label and not x.genuine for x in records):
-            rec = keep(impostor_record(imp_label, ref, probe, comps, subj, plan.stream.budget_bytes))
+            sides = (ref, probe) if plan.per_scenario_impostors else (side("reference", "original"),
+                                                                      side("probe", "original"))
+            rec = keep(impostor_record(imp_label, *sides, comps, subj, plan.stream.budget_bytes))
             if rec is not None:
                 records.append(rec)
         used[r.label] = imp_label
