@@ -63,6 +63,12 @@ class Evaluation:
         from .settings import typed
         return typed(self.config)
 
+    @property
+    def comparisons(self) -> list:
+        """The paired comparisons of rows (``report.compare``): one dict per pair, as metrics.json
+        holds them under ``paired_comparisons``."""
+        return self.result.row_comparisons
+
     def row(self, label: str) -> dict:
         for r in self.rows:
             if r["label"] == label:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .provenance import environment
+from .report_paired import write_paired
 from .report_io import write_csv
 
 
@@ -165,6 +166,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     h3, b3 = table3_rows(_clean(result.rows), fmr)
     _write_table3(out, result, fmr, h3, b3)
     extra = _write_protocol_tables(out, result, fmr)
+    extra += write_paired(out, result.row_comparisons, _write_table)
     _write_files(out, result, config, env)
     plot_det(result.scores, result.context, fmr, out / "det.png")
     plot_frr_threshold(result, result.context, fmr, out / "frr_threshold.png")
@@ -185,6 +187,7 @@ def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
         "definitions": DEFINITIONS,
         "rows": result.rows,
         "table1": result.table1,
+        "paired_comparisons": result.row_comparisons,
         **result.context,
         "n_failures": len(result.failures),
         "n_errors_of_the_machine": sum(1 for f in result.failures if f.get("kind") == "error"),

@@ -33,6 +33,7 @@ class RunResult:
     used_impostors: dict = field(default_factory=dict)
     ids: tuple = ()
     embeddings: tuple = ()  # (acquisitions, dataset) when report.export_embeddings
+    row_comparisons: list = field(default_factory=list)  # paired comparisons of rows (dicts, report.compare)
 
 
 def run(cfg: dict, *, progress: bool = True) -> RunResult:
@@ -75,7 +76,8 @@ def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
                                                      [s.subject for s in ds.references], [s.subject for s in ds.probes]))
     return RunResult(rows=ev.rows, table1=table1, failures=failures, samples=samples, scores=ev.scores,
                      context=context, comparisons=ev.comparisons, used_impostors=ev.used_impostors, ids=ids,
-                     examples=acquired.examples, quality=quality)
+                     examples=acquired.examples, quality=quality,
+                     row_comparisons=[c.as_dict() for c in ev.row_comparisons])
 
 
 def sample_rows(plan: Plan, acquired: Acquired) -> list[dict]:

@@ -213,6 +213,8 @@ class Report:
                                   "embeddings=)", p.boolean)
     examples: int = key(3, "subjects shown in colourisation_examples.png (the paper's Fig. 2)",
                         lambda k, v: p.integer(k, v, 0))
+    compare: list = key(["auto"], "row pairs compared attempt by attempt (paired bootstrap, McNemar): auto (3 vs "
+                        "4, 2 vs 5, 1 vs each other row), or 'a:b' items (row labels or scenario ids); [] for none")
     breakdown: list = key([], "metadata fields to break FNMR/FRR down by, e.g. [condition]")
     breakdown_bins: Optional[dict] = key(None, "numeric fields grouped into intervals, e.g. "
                                          "{session_gap_days: [1, 30, 365]}")

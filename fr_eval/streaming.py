@@ -264,7 +264,9 @@ class ImpostorSummary:
             if kept.size != n_b:
                 raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
             self._tail.offer(kept)
-            self.n += n_b
+            k64 = kept.astype(np.float64)
+            mean_b = float(k64.mean())
+            self._moments(n_b, mean_b, float(np.square(k64 - mean_b).sum()))
             return
         k, bound = self.k_needed(), self._tail.bound
         guess = _guess_bound(flat, k) if bound == -np.inf else -np.inf
@@ -308,10 +310,8 @@ class ImpostorSummary:
         if self.n + other.n > self.total:
             raise ValueError(f"more impostor scores than the {self.total} announced")
         self._sorted = None
-        if self.exact:
-            self.n += other.n
-        else:
-            self._moments(other.n, other.mean, other.m2)
+        self._moments(other.n, other.mean, other.m2)
+        if not self.exact:
             self.hist += other.hist
         self._tail.offer(other._tail.values())
         return self

@@ -63,6 +63,28 @@ def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
               "failures.csv", "provenance.json", "scores.npz", "run.log"):
         assert (out / f).is_file(), f
     assert "| 4 [exemplar] |" in (out / "table3.md").read_text()
+    # the paired comparison of rows, checked against the exported genuine scores
+    import numpy as np
+    import pyarrow.parquet as pq
+    pairs = [(c["a"], c["b"]) for c in m["paired_comparisons"]]
+    assert pairs == [("3", "4 [exemplar]"), ("2", "5 [exemplar]"), ("1", "2"), ("1", "3"), ("1", "4 [exemplar]"),
+                     ("1", "5 [exemplar]")]
+    t = pq.read_table(out / "scores" / "comparisons.parquet").to_pydict()
+    kind, row, score = np.array(t["kind"]), np.array(t["row"]), np.array(t["score"])
+    thr = m["thresholds"]["0.001"]["threshold"]
+    by_label = {r["label"]: r for r in m["rows"]}
+    for c in m["paired_comparisons"]:
+        ga, gb = (score[(kind == "genuine") & (row == x)] for x in (c["a"], c["b"]))
+        rej_a, rej_b = ~(ga >= thr), ~(gb >= thr)  # NaN (failed) is a rejection
+        assert c["frr_a"] == rej_a.mean() == by_label[c["a"]]["frr_transaction"]
+        assert (c["frr_mcnemar"]["a_only"], c["frr_mcnemar"]["b_only"]) == ((rej_a & ~rej_b).sum(), (rej_b & ~rej_a).sum())
+        assert c["frr_difference"] == pytest.approx(rej_b.mean() - rej_a.mean())
+        iv = c["frr_interval"]
+        assert iv["low"] <= c["frr_difference"] <= iv["high"]
+        assert c["d_prime_difference"] == pytest.approx(by_label[c["b"]]["d_prime"] - by_label[c["a"]]["d_prime"],
+                                                        rel=1e-6)
+    paired_md = (out / "paired.md").read_text()
+    assert "| 4 [exemplar] vs 3 | 90 |" in paired_md and m["paired_comparisons"][0]["sentence"][1:] in paired_md
     # a second run recomputes nothing and gives the same figures
     out2 = tmp_path / "report2"
     r2 = run_cli(*args[:-2], f"out_dir={out2}", "progress=false", "bootstrap.n_resamples=200")

@@ -143,6 +143,10 @@ BAD_CONFIG = [
     (["system=onnx", "system.recogniser=x.onnx", "system.preprocess.channels=yuv"],
      "system.preprocess.channels=yuv is not valid: choose from rgb, bgr"),
     (["system.sface.face_selection=big"], "system.sface.face_selection=big is not valid: choose from largest"),
+    (["scenario=[1,3]", "report.compare=[9:3]"], "report.compare=9:3: 9 is not a row of this run; rows: 1, 3"),
+    (["report.compare=[3-4]"], "report.compare=3-4 is not valid: give auto or a:b"),
+    (["memory_budget=lots"], "memory_budget=lots is not valid: give a memory size of at least 1MB"),
+    (["impostor_keep_all=-1"], "impostor_keep_all=-1 is not valid: give an integer >= 0"),
 ]
 
 

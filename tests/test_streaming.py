@@ -160,6 +160,7 @@ def test_a_stream_kept_whole_gives_the_in_memory_figures_to_the_bit():
     imp, gen = rng.normal(0.0, 0.12, 300_000), rng.normal(0.45, 0.12, 3000)
     s = summarise(np.array_split(imp, 4), total=imp.size, max_fmr=0.01, keep_all=imp.size)
     assert s.exact and s.top.size == imp.size
+    assert s.mean == pytest.approx(imp.mean(), rel=1e-12) and s.var == pytest.approx(imp.var(), rel=1e-12)
     np.testing.assert_array_equal(np.sort(s.scores), np.sort(imp))
     for fmr in (0.5, *FMRS):  # every target, not only those up to max_fmr
         assert s.threshold(fmr) == M.threshold_at_fmr(imp, fmr)

@@ -2,9 +2,10 @@
 Table 3 row's figures (through :func:`fr_eval.evaluation.row_figures`, the one path to a figure)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError
+from ..paired import compare_rows
 from ..evaluation import (RowScores, SideData, breakdown, compared_mask, impostor_summary, pair_scores, pairs_accuracy,
                           row_figures, scores_or_nan)
 from ..scores import BlockComparisons, Comparisons
@@ -23,6 +24,7 @@ class Evaluated:
     compared: dict  # row label -> (reference variant, probe variant, (n, 2) pairs of the genuine scores)
     comparisons: list  # scores.Comparisons / scores.BlockComparisons records, for the export
     used_impostors: dict  # row label -> the label of the impostor record it used
+    row_comparisons: list = field(default_factory=list)  # paired.RowComparison of each report.compare pair
 
 
 class _Sides:
@@ -73,9 +75,19 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
             if rec is not None:
                 records.append(rec)
         used[r.label] = imp_label
+    genuine = {x.row: x.score for x in records if x.genuine}
     return Evaluated(rows=rows, thresholds=thresholds, baseline_impostor=base,
                      n_baseline_impostor_failed=int(comps.n_impostor - base.n), scores=scores,
-                     compared=compared, comparisons=records, used_impostors=used)
+                     compared=compared, comparisons=records, used_impostors=used,
+                     row_comparisons=paired_rows(plan, genuine, scores, thresholds[plan.fmr]))
+
+
+def paired_rows(plan: Plan, genuine: dict, scores: dict, threshold: float) -> list:
+    """Each ``report.compare`` pair of rows, attempt by attempt, at the threshold of the operating point."""
+    attempt_subject = plan.subject_index("probe")[plan.comparisons.genuine[:, 1]]
+    moments = {k: (v["impostor"].mean, v["impostor"].var) for k, v in scores.items()}
+    return [compare_rows(a, b, genuine[a], genuine[b], attempt_subject, len(plan.subjects), threshold, moments[a],
+                         moments[b], bootstrap=plan.bootstrap) for a, b in plan.row_pairs]
 
 
 def impostor_record(label: str, ref: SideData, probe: SideData, comps, subj, budget_bytes: int):

@@ -48,6 +48,7 @@ class Plan:
     variants: dict = field(default_factory=dict)  # variant name -> Variant (what acquire applies)
     estimators: tuple = ()
     breakdown_values: dict = field(default_factory=dict)
+    row_pairs: tuple = ()  # (a, b) row labels compared attempt by attempt (report.compare)
     stream: ImpostorStream = ImpostorStream()  # how impostor scores are summarised
     ray: dict = field(default_factory=dict)  # executor=ray: where Ray runs
 
@@ -158,10 +159,36 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
                 fmrs=tuple(fmrs), bootstrap=bootstrap,
                 per_scenario_impostors=str(cfg["impostor_scores"]) == "scenario",
                 colourisers=colourisers, variants=variants, estimators=estimators,
-                breakdown_values=breakdown_values,
+                breakdown_values=breakdown_values, row_pairs=row_pairs(rows, as_list(report.get("compare"))),
                 stream=ImpostorStream(max_fmr=max(fmrs), keep_all=int(cfg["impostor_keep_all"]),
                                       budget_bytes=int(cfg["memory_budget"]), executor=str(cfg["executor"])),
                 ray=dict(cfg.get("ray") or {}))
+
+
+#: report.compare=auto: the paper's question (does colourising help?) and each scenario against the baseline
+AUTO_PAIRS = (("3", "4"), ("2", "5"), ("1", "*"))
+
+
+def row_pairs(rows: tuple[Row, ...], spec: list) -> tuple[tuple[str, str], ...]:
+    """The (a, b) row labels that ``report.compare`` names: ``auto``, or ``a:b`` items where a and b
+    are row labels or scenario ids (a scenario id stands for each of its rows); checked here,
+    before any image is processed."""
+    labels = [r.label for r in rows]
+
+    def resolve(x: str, item: str) -> list[str]:
+        got = [r.label for r in rows if x in (r.label, r.scenario.id)] if x != "*" else labels
+        if not got and item != "auto":
+            raise ConfigError(f"report.compare={item}: {x} is not a row of this run; rows: {', '.join(labels)}")
+        return got
+
+    out = []
+    for item in [str(x) for x in spec]:
+        pairs = AUTO_PAIRS if item == "auto" else [tuple(item.split(":", 1))] if ":" in item else None
+        if pairs is None:
+            raise ConfigError(f"report.compare={item} is not valid: give auto or a:b (two rows, e.g. 3:4)")
+        for a, b in pairs:
+            out += [(x, y) for x in resolve(a, item) for y in resolve(b, item) if x != y and (x, y) not in out]
+    return tuple(out)
 
 
 def metadata_values(ds, comps, key: str, edges=None) -> np.ndarray:
