@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .provenance import environment
+from . import report_numbers as N
 from .report_paired import write_paired
 from .report_io import write_csv
 
@@ -44,21 +45,58 @@ def fmr_label(f: float) -> str:
     return f"{100 * f:g}%"
 
 
-def table3_rows(rows, fmr, threshold_header: str = "Threshold (cosine)",
-                threshold_sign: float = 1.0) -> tuple[list[str], list[list[str]]]:
-    """The paper's Table 3 columns (scenario, d', FTA, FNMR, FRR), then the other figures.
-    ``threshold_sign=-1`` shows thresholds of distances read as negated similarities."""
+def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Threshold (cosine)",
+                threshold_sign: float = 1.0, *, csv: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The paper's Table 3 columns (scenario, d', FTA, FNMR, FRR), then the other figures, with the
+    digits, intervals and flags of :mod:`fr_eval.report_numbers`: "x [low, high]" in a cell, or
+    with ``csv=True`` the interval in ``_low`` / ``_high`` columns. ``threshold_sign=-1`` shows
+    thresholds of distances read as negated similarities."""
     fl = fmr_label(fmr)
     others = [f for f in (rows[0]["fnmr_at"] if rows else {}) if float(f) != fmr]
-    header = (["Scenario", "d'", "FTA (%)", f"FNMR at FMR={fl} (%)", f"FRR at FMR={fl} (%)",
-               "FTA transaction (%)", "EER (%)"] + [f"FNMR at FMR={fmr_label(float(f))} (%)" for f in others]
-              + [threshold_header, "FMR achieved (%)", "Genuine compared", "Impostor compared"])
-    body = [[r["label"], "n/a" if r["d_prime"] is None or not math.isfinite(r["d_prime"]) else f"{r['d_prime']:.3f}",
-             pct(r["fta"]), pct(r["fnmr"]), pct(r["frr"]), pct(r["fta_transaction"]), pct(r["eer"])]
-            + [pct(r["fnmr_at"][f]) for f in others]
-            + [f"{threshold_sign * r['threshold']:.4f}", pct(r["fmr_achieved"], 4), str(r["n_genuine_compared"]),
-               str(r["n_impostor"])] for r in rows]
+    rated = [("FTA (%)", "fta", "n_samples"), (f"FNMR at FMR={fl} (%)", "fnmr", "n_genuine_compared"),
+             (f"FRR at FMR={fl} (%)", "frr", "n_genuine"), ("FTA transaction (%)", "fta_transaction", "n_genuine")]
+    head = ["Scenario", "d'"]
+    for name, _, _ in rated:
+        head += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
+    header = (head + ["EER (%)"] + [f"FNMR at FMR={fmr_label(float(f))} (%)" for f in others]
+              + [threshold_header, "FMR achieved (%)", "Genuine compared", "Impostor compared"]
+              + ([f"FMR={fmr_label(float(f))} supported" for f in [fmr, *others]] if csv else []))
+
+    def flag(f: float, r) -> str:  # in the CSV, the flags are columns of their own
+        return "" if csv or N.supported(f, r["n_impostor"], min_false_matches) else N.DAGGER
+
+    body = []
+    for r in rows:
+        line = [r["label"], "n/a" if r["d_prime"] is None or not math.isfinite(r["d_prime"]) else f"{r['d_prime']:.3f}"]
+        for _, key, count in rated:
+            n, iv = r[count] or r["n_genuine"], r["intervals"].get(key)
+            mark = flag(fmr, r) if key in ("fnmr", "frr") else ""
+            if csv:
+                line += [N.pct(r[key], n) + mark, N.pct(iv["low"], n), N.pct(iv["high"], n)]
+            else:
+                line.append(N.with_interval(r[key], iv, n) + mark)
+        n_cmp = r["n_genuine_compared"]
+        line += ([N.pct(r["eer"], n_cmp)] + [N.pct(r["fnmr_at"][f], n_cmp) + flag(float(f), r) for f in others]
+                 + [f"{threshold_sign * r['threshold']:.4f}", N.pct(r["fmr_achieved"], r["n_impostor"]),
+                    str(n_cmp), str(r["n_impostor"])])
+        if csv:
+            line += ["yes" if N.supported(float(f), r["n_impostor"], min_false_matches) else "no"
+                     for f in [fmr, *others]]
+        body.append(line)
     return header, body
+
+
+def table3_notes(rows, fmr: float, min_false_matches: int) -> list[str]:
+    """The digits rule, the intervals, and the flag of unsupported operating points."""
+    notes = ["Digits: a rate over N attempts moves by 100/N % per error and is printed with one decimal more "
+             "than that step needs (at most 4). Rates read 'value [low, high]': the 95% interval (rule of 3 with "
+             "no error, else a percentile bootstrap over subjects); table3.csv has them in _low/_high columns."]
+    if rows:
+        fmrs = [fmr] + [float(f) for f in rows[0]["fnmr_at"] if float(f) != fmr]
+        note = N.support_note(fmrs, rows[0]["n_impostor"], min_false_matches)
+        if note:
+            notes.append(note)
+    return notes
 
 
 def run_notes(ctx: dict) -> list[str]:
@@ -132,8 +170,9 @@ def breakdown_rows(rows) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def _write_table(out: Path, stem: str, header, body, title: str, notes: list[str]) -> None:
-    write_csv(out / f"{stem}.csv", header, body)
+def _write_table(out: Path, stem: str, header, body, title: str, notes: list[str], csv_table=None) -> None:
+    """``<stem>.csv`` (``csv_table``'s (header, body) when the CSV has other columns) and ``<stem>.md``."""
+    write_csv(out / f"{stem}.csv", *(csv_table or (header, body)))
     md = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(r) + " |" for r in body]
     md += [""] + [f"- {n}" for n in notes]
@@ -163,8 +202,9 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     fmr, env = float(config["fmr"]), environment()
     _write_metrics(out, result, config, env)
     _write_table1(out, result)
-    h3, b3 = table3_rows(_clean(result.rows), fmr)
-    _write_table3(out, result, fmr, h3, b3)
+    mfm = int(config["report"]["min_false_matches"])
+    h3, b3 = table3_rows(_clean(result.rows), fmr, mfm)
+    _write_table3(out, result, fmr, h3, b3, mfm)
     extra = _write_protocol_tables(out, result, fmr)
     extra += write_paired(out, result.row_comparisons, _write_table)
     _write_files(out, result, config, env)
@@ -215,10 +255,12 @@ def _write_table1(out: Path, result) -> None:
                     if ctx["dataset"]["settings"].get("limit_subjects") else []))
 
 
-def _write_table3(out: Path, result, fmr: float, h3, b3) -> None:
+def _write_table3(out: Path, result, fmr: float, h3, b3, min_false_matches: int) -> None:
     ctx = result.context
     thr = ctx["thresholds"][str(fmr)]
-    _write_table(out, "table3", h3, b3, "Table 3: biometric performance", [
+    rows = _clean(result.rows)
+    csv_table = table3_rows(rows, fmr, min_false_matches, csv=True)
+    _write_table(out, "table3", h3, b3, "Table 3: biometric performance", table3_notes(rows, fmr, min_false_matches) + [
         "Rates in percent. FTA: failed samples / samples of the scenario. FNMR over genuine comparisons whose "
         "two samples were acquired. FRR = FTA + FNMR x (1 - FTA).",
         f"Threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on {thr['n_impostor']} baseline "
@@ -226,7 +268,7 @@ def _write_table3(out: Path, result, fmr: float, h3, b3) -> None:
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
         stream_note(ctx.get("impostor_scores")),
-    ] + machine_notes(ctx["engine"]) + run_notes(ctx))
+    ] + machine_notes(ctx["engine"]) + run_notes(ctx), csv_table=csv_table)
 
 
 def stream_note(kept: dict | None) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .evaluation import TableEvaluation, evaluate_table
 from .provenance import environment
-from .report import _atomic_write, _clean, _write_table, fmr_label, pct, plot_det, run_notes, table3_rows
+from .report import (_atomic_write, _clean, _write_table, fmr_label, pct, plot_det, run_notes, table3_notes,
+                     table3_rows)
 from .scores import read_scores
 from .store import sha256_file
 
@@ -77,7 +78,9 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
     _atomic_write(out / "metrics.json", json.dumps(_clean(doc), indent=2))
     from omegaconf import OmegaConf
     _atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
-    h3, b3 = table3_rows(_clean(ev.rows), fmr, threshold_header=f"Threshold ({rule})", threshold_sign=sign)
+    mfm, rows3 = int(config["report"]["min_false_matches"]), _clean(ev.rows)
+    h3, b3 = table3_rows(rows3, fmr, mfm, threshold_header=f"Threshold ({rule})", threshold_sign=sign)
+    csv_table = table3_rows(rows3, fmr, mfm, threshold_header=f"Threshold ({rule})", threshold_sign=sign, csv=True)
     t = thr[str(fmr)]
     n_imp = next(r["n_impostor"] for r in ev.rows if r["label"] == ev.baseline)
     _write_table(out, "table3", h3, b3, "Table 3: biometric performance (from score files)", [
@@ -85,8 +88,8 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
         "percent. FTA: genuine comparisons without a score (transaction level). FRR = FTA + FNMR x (1 - FTA).",
         f"Threshold {t['threshold']:.4f} ({rule}) fixed on row {ev.baseline}'s {n_imp} impostor scores for "
         f"FMR <= {fmr_label(fmr)}; achieved {pct(next(r['fmr_achieved'] for r in ev.rows if r['label'] == ev.baseline), 4)}%.",
-        "Intervals (95%): " + ("subject bootstrap or rule of 3, in metrics.json." if ev.subjects_known else
+        "Intervals (95%): " + ("subject bootstrap or rule of 3." if ev.subjects_known else
                                "not given: the files name no subjects."),
-    ] + run_notes(result.context))
+    ] + table3_notes(rows3, fmr, mfm) + run_notes(result.context), csv_table=csv_table)
     plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt}}, fmr, out / "det.png",
              title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ")

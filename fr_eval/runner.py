@@ -9,6 +9,7 @@ import numpy as np
 
 from . import metrics as M
 from .images import set_max_pixels
+from .report_numbers import supported
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
 from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)
@@ -112,7 +113,9 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
         "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),
                                 "impostors_allowed": int(np.floor(f * imp.n + 1e-9)),
-                                "n_impostor": int(imp.n)} for f, t in ev.thresholds.items()},
+                                "n_impostor": int(imp.n),
+                                "supported": supported(f, imp.n, int(cfg["report"]["min_false_matches"]))}
+                       for f, t in ev.thresholds.items()},
         "impostor_scores": imp.describe(),
         "score_export_impostors": export_rule(imp.n, cfg) if cfg["report"]["export"] else "none (report.export=false)",
         "baseline_impostor_failed_pairs": ev.n_baseline_impostor_failed,

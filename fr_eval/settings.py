@@ -213,6 +213,9 @@ class Report:
                                   "embeddings=)", p.boolean)
     examples: int = key(3, "subjects shown in colourisation_examples.png (the paper's Fig. 2)",
                         lambda k, v: p.integer(k, v, 0))
+    min_false_matches: int = key(3, "an FMR target is supported when the baseline's impostors allow at least this "
+                                 "many false matches at it (floor(FMR x N)); others are flagged with a dagger",
+                                 lambda k, v: p.integer(k, v, 1))
     compare: list = key(["auto"], "row pairs compared attempt by attempt (paired bootstrap, McNemar): auto (3 vs "
                         "4, 2 vs 5, 1 vs each other row), or 'a:b' items (row labels or scenario ids); [] for none")
     breakdown: list = key([], "metadata fields to break FNMR/FRR down by, e.g. [condition]")

@@ -62,7 +62,16 @@ def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
     for f in ("report.html", "samples.csv", "config.yaml", "table1.csv", "table1.md", "table3.csv", "table3.md", "det.png", "frr_threshold.png",
               "failures.csv", "provenance.json", "scores.npz", "run.log"):
         assert (out / f).is_file(), f
-    assert "| 4 [exemplar] |" in (out / "table3.md").read_text()
+    t3 = (out / "table3.md").read_text()
+    assert "| 4 [exemplar] |" in t3
+    # 90 genuine attempts: one decimal; intervals in the cells; 2,610 impostors do not support FMR=0.1%
+    assert "| 1 | " in t3 and " | 0.0 [0.0, 3.3]\u2020 | " in t3 and "FMR=0.1% allows 2" in t3
+    import csv as _csv
+    with open(out / "table3.csv", newline="") as f:
+        t3c = list(_csv.DictReader(f))
+    assert t3c[0]["FNMR at FMR=0.1% high (%)"] == "3.3" and t3c[0]["FMR=0.1% supported"] == "no"
+    assert t3c[0]["FMR=1% supported"] == "yes" and "\u2020" not in "".join(t3c[0].values())
+    assert [m["thresholds"][f]["supported"] for f in ("0.01", "0.001", "0.0001")] == [True, False, False]
     # the paired comparison of rows, checked against the exported genuine scores
     import numpy as np
     import pyarrow.parquet as pq

@@ -1,0 +1,64 @@
+"""How the report prints a number: digits that the counts justify, intervals beside every rate, and a
+flag on every operating point the data cannot support.
+
+* **Digits.** A rate over N attempts moves in steps of 100/N percent (one error). It is printed with
+  one decimal more than that step's first significant digit needs, and at most 4 (N = 90: step
+  1.1 %, one decimal, "1.1"; N = 2,961: step 0.034 %, three decimals, "0.844").
+* **Intervals.** Every rate in Markdown and HTML reads "x [low, high]" (the row's 95% interval:
+  rule of 3 when there is no error, else the subject bootstrap); the CSV has ``_low`` / ``_high``
+  columns instead.
+* **Supported operating points.** An FMR target is supported when the baseline's N impostor scores
+  allow at least ``report.min_false_matches`` false matches at it (``floor(FMR x N)``): below that,
+  the threshold rests on the top few impostor scores (none at all when FMR < 1/N), and its FNMR is
+  flagged with a dagger wherever it is printed.
+"""
+from __future__ import annotations
+
+import math
+
+MAX_DECIMALS = 4
+DAGGER = "\u2020"
+
+
+def decimals(n: int | None) -> int:
+    """Decimals of a percentage over ``n`` attempts (see the module's docstring)."""
+    if not n or n <= 0:
+        return 2
+    step = 100.0 / n
+    return max(0, min(MAX_DECIMALS, math.ceil(-math.log10(step)) + 1))
+
+
+def pct(x, n: int | None) -> str:
+    """A fraction as a percentage with the digits ``n`` attempts justify."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.{decimals(n)}f}"
+
+
+def with_interval(x, interval: dict | None, n: int | None) -> str:
+    """``x [low, high]`` in percent, or ``x`` alone where no interval could be given."""
+    text = pct(x, n)
+    low = None if not interval else interval.get("low")
+    if not interval or interval.get("method") in (None, "none") or low is None or not math.isfinite(low):
+        return text
+    return f"{text} [{pct(interval['low'], n)}, {pct(interval['high'], n)}]"
+
+
+def allowed_false_matches(fmr: float, n_impostor: int) -> int:
+    """False matches a target FMR allows among ``n_impostor`` scores (as the threshold rule counts them)."""
+    return int(math.floor(fmr * n_impostor + 1e-9))
+
+
+def supported(fmr: float, n_impostor: int, min_false_matches: int) -> bool:
+    return allowed_false_matches(fmr, n_impostor) >= min_false_matches
+
+
+def support_note(fmrs, n_impostor: int, min_false_matches: int) -> str | None:
+    """The footnote of the flagged targets, or None when every target is supported."""
+    bad = [f for f in fmrs if not supported(float(f), n_impostor, min_false_matches)]
+    if not bad:
+        return None
+    each = ", ".join(f"FMR={100 * float(f):g}% allows {allowed_false_matches(float(f), n_impostor)}" for f in bad)
+    return (f"{DAGGER} Operating point not supported by the data: the {n_impostor} baseline impostor scores allow "
+            f"fewer than report.min_false_matches={min_false_matches} false matches ({each}); its threshold rests "
+            f"on the top few impostor scores, so its FNMR is not a measured figure at that FMR.")
