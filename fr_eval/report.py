@@ -86,6 +86,16 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
     return header, body
 
 
+def colouriser_notes(rows, descriptions: dict | None) -> list[str]:
+    """What each described colouriser is, naming its rows (e.g. the exemplar stand-in)."""
+    out = []
+    for name, text in (descriptions or {}).items():
+        labels = [r["label"] for r in rows if r.get("colouriser") == name]
+        if labels:
+            out.append(f"{', '.join(labels)}: {text}.")
+    return out
+
+
 def table3_notes(rows, fmr: float, min_false_matches: int) -> list[str]:
     """The digits rule, the intervals, and the flag of unsupported operating points."""
     notes = ["Digits: a rate over N attempts moves by 100/N % per error and is printed with one decimal more "
@@ -260,7 +270,8 @@ def _write_table3(out: Path, result, fmr: float, h3, b3, min_false_matches: int)
     thr = ctx["thresholds"][str(fmr)]
     rows = _clean(result.rows)
     csv_table = table3_rows(rows, fmr, min_false_matches, csv=True)
-    _write_table(out, "table3", h3, b3, "Table 3: biometric performance", table3_notes(rows, fmr, min_false_matches) + [
+    _write_table(out, "table3", h3, b3, "Table 3: biometric performance",
+                 colouriser_notes(rows, ctx.get("colouriser_descriptions")) + table3_notes(rows, fmr, min_false_matches) + [
         "Rates in percent. FTA: failed samples / samples of the scenario. FNMR over genuine comparisons whose "
         "two samples were acquired. FRR = FTA + FNMR x (1 - FTA).",
         f"Threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on {thr['n_impostor']} baseline "

@@ -109,6 +109,8 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
         "system": acquired.system,
         "system_choice": acquired.system_note,
         "colourisers": {c.name: c.settings() for c in plan.colourisers},
+        "colouriser_descriptions": {c.name: getattr(c, "description", "") for c in plan.colourisers
+                                    if getattr(c, "description", "")},
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
         "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),

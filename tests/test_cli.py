@@ -66,6 +66,7 @@ def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
     assert "| 4 [exemplar] |" in t3
     # 90 genuine attempts: one decimal; intervals in the cells; 2,610 impostors do not support FMR=0.1%
     assert "| 1 | " in t3 and " | 0.0 [0.0, 3.3]\u2020 | " in t3 and "FMR=0.1% allows 2" in t3
+    assert "- 4 [exemplar], 5 [exemplar]: exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify." in t3
     import csv as _csv
     with open(out / "table3.csv", newline="") as f:
         t3c = list(_csv.DictReader(f))

@@ -21,6 +21,8 @@ class ColourisationFailed(Exception):
 class Colouriser(Protocol):
     #: the label of its Table 3 rows, e.g. "exemplar" or "deoldify-stable"
     name: str
+    # optional, not part of the protocol: ``description``, what the report says beside its rows
+    # (ExemplarColouriser: that it is a weight-free stand-in, not DeOldify)
 
     def settings(self) -> dict:
         """Everything that changes the output (weights' sha256, parameters); part of the store key."""

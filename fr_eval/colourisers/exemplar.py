@@ -76,6 +76,8 @@ _D = defaults_of(ExemplarSettings)  # the keyword defaults are the config's (fr_
 
 
 class ExemplarColouriser:
+    #: said wherever its rows appear: this is not one of the paper's generative colourisers
+    description = "exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify"
     def __init__(self, name: str = "exemplar", seed: int = _D["seed"], samples: int = _D["samples"],
                  window: int = _D["window"]):
         self.name, self.seed, self.samples, self.window = name, int(seed), int(samples), int(window)
