@@ -164,8 +164,8 @@ def sentence(a: str, b: str, diff: float, interval: M.Interval, test: McNemar, n
     pts = 100 * diff
     how = "more" if pts > 0 else "fewer"
     lead = (f"scenario {b} rejects as many genuine attempts as scenario {a}" if pts == 0 else
-            f"scenario {b} rejects {abs(pts):.2g} points {how} genuine attempts than scenario {a}")
-    ci = (f"{100 * confidence:g}% CI [{100 * interval.low:.2g}, {100 * interval.high:.2g}]"
+            f"scenario {b} rejects {abs(pts):.2f} points {how} genuine attempts than scenario {a}")
+    ci = (f"{100 * confidence:g}% CI [{100 * interval.low:.2f}, {100 * interval.high:.2f}]"
           if interval.method != "none" else "no interval")
     return (f"{lead} (FRR at the fixed threshold, {n} attempts), {ci}, McNemar p = {test.p_value:.2g} "
             f"({test.b_only} rejected by {b} only, {test.a_only} by {a} only)")

@@ -50,5 +50,5 @@ def test_compare_rows_counts_failed_attempts_as_rejections():
     assert (c.frr_mcnemar["a_only"], c.frr_mcnemar["b_only"]) == (1, 3)
     # FNMR over attempts compared in both rows: 0, 1, 2, 5
     assert c.n_compared_both == 4 and (c.fnmr_a, c.fnmr_b) == (1 / 4, 3 / 4)
-    assert "scenario 4 [x] rejects 33 points more genuine attempts than scenario 3" in c.sentence
+    assert "scenario 4 [x] rejects 33.33 points more genuine attempts than scenario 3" in c.sentence
     assert "McNemar p = 0.62 (3 rejected by 4 [x] only, 1 by 3 only)" in c.sentence
