@@ -218,7 +218,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     extra = _write_protocol_tables(out, result, fmr)
     extra += write_paired(out, result.row_comparisons, _write_table)
     _write_files(out, result, config, env)
-    plot_det(result.scores, result.context, fmr, out / "det.png")
+    plot_det(result.scores, result.context, fmr, out / "det.png", min_false_matches=mfm)
     plot_frr_threshold(result, result.context, fmr, out / "frr_threshold.png")
     if result.examples:
         plot_examples(result.examples, out / "colourisation_examples.png")
@@ -514,35 +514,27 @@ on {escape(env['platform'])}.</p>
 
 
 def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: str | None = None,
-             prefix: str = "scenario ", ax=None) -> None:
-    """DET curves on normal-deviate (probit) axes, as ISO/IEC 19795-1 and bob.measure draw them."""
+             prefix: str = "scenario ", ax=None, min_false_matches: int | None = None) -> None:
+    """DET curves of every row (:func:`fr_eval.plot_det.draw_det`), saved as PNG and PDF (vector);
+    the operating point is marked where ``ctx`` names the threshold at ``fmr``, and the FMR target
+    is said to be unsupported when fewer than ``min_false_matches`` false matches are allowed at it."""
     from . import plotting as plt
-    from scipy.stats import norm
-
     from .evaluation import as_summary
+    from .plot_det import draw_det
 
-    ticks = np.array([0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
-    lo = 1e-5
-    fig, ax = plt.own_axes(ax, (6.4, 5.6))
-    for label, sc in scores.items():
-        imp = as_summary(sc["impostor"])
-        if sc["genuine"].size == 0 or imp.n == 0:
-            continue
-        fmr_, fnmr_, _ = imp.det(sc["genuine"])
-        ax.plot(norm.ppf(np.clip(fmr_, lo, 1 - lo)), norm.ppf(np.clip(fnmr_, lo, 1 - lo)), label=f"{prefix}{label}")
-    ax.axvline(norm.ppf(fmr), color="grey", ls=":", lw=1)
-    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
-    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
-    ax.set_xlim(norm.ppf(lo), norm.ppf(0.5))
-    ax.set_ylim(norm.ppf(lo), norm.ppf(0.95))
-    ax.set_xlabel("FMR (%)")
-    ax.set_ylabel("FNMR (%)")
-    ax.set_title(title or f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); dotted: FMR={fmr_label(fmr)}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    thr = (ctx.get("thresholds") or {}).get(str(fmr)) or {}
+    curves = [(f"{prefix}{label}", sc["genuine"], as_summary(sc["impostor"]), thr.get("threshold"))
+              for label, sc in scores.items() if sc["genuine"].size and as_summary(sc["impostor"]).n]
+    n_imp = max((c[2].n for c in curves), default=0)
+    allowed = N.allowed_false_matches(fmr, n_imp)
+    fig, ax = plt.own_axes(ax, (9.0, 5.6))
+    draw_det(ax, curves, fmr, supported=min_false_matches is None or allowed >= min_false_matches, allowed=allowed)
+    ax.set_title(title or f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); open markers: the operating "
+                 f"point at FMR={fmr_label(fmr)}", fontsize=9)
     if fig is not None:  # drawn on the caller's axes: the caller saves
         fig.tight_layout()
         fig.savefig(path, dpi=120)
+        fig.savefig(Path(path).with_suffix(".pdf"))
 
 
 def plot_examples(rows, path: Path) -> None:

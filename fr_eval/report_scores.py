@@ -91,5 +91,6 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
         "Intervals (95%): " + ("subject bootstrap or rule of 3." if ev.subjects_known else
                                "not given: the files name no subjects."),
     ] + table3_notes(rows3, fmr, mfm) + run_notes(result.context), csv_table=csv_table)
-    plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt}}, fmr, out / "det.png",
-             title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ")
+    plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt}, "thresholds": thr}, fmr,
+             out / "det.png",
+             title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ", min_false_matches=mfm)

@@ -63,6 +63,7 @@ def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
               "failures.csv", "provenance.json", "scores.npz", "run.log"):
         assert (out / f).is_file(), f
     t3 = (out / "table3.md").read_text()
+    assert (out / "det.pdf").read_bytes()[:5] == b"%PDF-"  # the DET also as a vector figure, for papers
     assert "| 4 [exemplar] |" in t3
     # 90 genuine attempts: one decimal; intervals in the cells; 2,610 impostors do not support FMR=0.1%
     assert "| 1 | " in t3 and " | 0.0 [0.0, 3.3]\u2020 | " in t3 and "FMR=0.1% allows 2" in t3

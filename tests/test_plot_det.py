@@ -1,0 +1,31 @@
+"""The DET plot: limits from the data, a style per row, operating points, rows without errors said."""
+import numpy as np
+from scipy.stats import norm
+
+from fr_eval import plotting
+from fr_eval.plot_det import draw_det
+from fr_eval.streaming import ImpostorSummary
+
+
+def test_det_is_drawn_for_a_paper():
+    rng = np.random.default_rng(0)
+    imp = ImpostorSummary.of(rng.normal(0.0, 0.1, 2610))
+    thr = imp.threshold(0.01)
+    rows = [(f"scenario {i}", rng.normal(0.3 - 0.05 * i, 0.1, 90), imp, thr) for i in range(3)]
+    rows.append(("scenario 9", np.full(90, 0.99), imp, thr))  # no false non-match at all
+    fig, ax = plotting.subplots()
+    floors = draw_det(ax, rows, 0.001, supported=False, allowed=2)
+    assert floors == {"fmr": 0.5 / 2610, "fnmr": 0.5 / 90}
+    assert ax.get_xlim()[0] == norm.ppf(0.5 / 2610) and ax.get_ylim()[0] == norm.ppf(0.5 / 90)
+    curves = [ln for ln in ax.lines if ln.get_label().startswith("scenario")]
+    assert len(curves) == 4 and len({str(ln.get_linestyle()) for ln in curves}) == 4
+    assert len({ln.get_marker() for ln in curves}) == 4
+    markers = [ln for ln in ax.lines if ln.get_label().startswith("_") and ln.get_linestyle() == "None"]
+    assert len(markers) == 4  # one operating point per row
+    op = markers[0]  # at the row's achieved FMR and FNMR
+    assert op.get_xdata()[0] == norm.ppf(max(imp.fmr_at(thr), 0.5 / 2610))
+    assert np.isclose(op.get_ydata()[0], norm.ppf(max(np.mean(rows[0][1] < thr), 0.5 / 90)))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "no false non-match in 90" in labels[3] and "no false non-match" not in labels[0]
+    assert labels[-1] == "FMR target 0.1% (not supported: 2 false matches allowed)"
+    assert min(float(t.get_text()) for t in ax.get_xticklabels()) >= 100 * 0.5 / 2610
