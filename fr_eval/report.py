@@ -409,6 +409,7 @@ def plot_quality_cdf(q: dict, path: Path) -> None:
     from . import plotting as plt
 
     names = q["names"]
+    units = {r["estimator"]: r["unit"] for r in q["table2"]}
     fig, axes = _panels(plt, len(names), 4.2, 3.3)
     for ax, name in zip(axes.ravel(), names):
         for v in q["variants"]:
@@ -421,8 +422,11 @@ def plot_quality_cdf(q: dict, path: Path) -> None:
             if hi > lo:
                 ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
         ax.set_title(name, fontsize=9)
-        ax.set_ylabel("CDF")
+        ax.set_xlabel(f"{name} ({units.get(name) or 'no unit'})", fontsize=8)
+        ax.set_ylabel("fraction of samples <= x")
         ax.grid(True, alpha=0.3)
+        if not allv.size:
+            ax.text(0.5, 0.5, "no sample has a value", ha="center", va="center", transform=ax.transAxes)
     axes.ravel()[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -437,9 +441,17 @@ def plot_edc(q: dict, path: Path) -> None:
         return
     fig, axes = _panels(plt, len(rows), 4.4, 3.4)
     for ax, row in zip(axes.ravel(), rows):
-        for r in (x for x in q["edc"] if x["row"] == row):
+        mine = [x for x in q["edc"] if x["row"] == row]
+        for r in mine:
             ax.step(r["discard"], 100 * r["fnmr"], where="post", label=r["estimator"])
+        # discarding at random leaves the FNMR where it was (in expectation): the line to beat
+        ax.axhline(100 * mine[0]["fnmr"][0], color="black", ls="--", lw=0.8, label="random discard")
         ax.axvline(q["max_discard"], color="grey", ls=":", lw=1)
+        ax.text(q["max_discard"], 0.98, f" {100 * q['max_discard']:g}% limit (edc.max_discard)", fontsize=7,
+                color="grey", va="top", transform=ax.get_xaxis_transform())
+        if mine[0]["fnmr"][0] == 0:
+            ax.text(0.5, 0.5, "no false non-match: nothing to discard", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
         xmax = min(1.0, 2.5 * q["max_discard"])
         ax.set_xlim(0, xmax)
         shown = [100 * r["fnmr"][r["discard"] <= xmax] for r in q["edc"] if r["row"] == row]
