@@ -31,7 +31,7 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool):
     body = []
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
-        line = ([str(r["rank"])] if ranked else []) + [
+        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked"] if ranked else []) + [
             str(r["value"]), str(r["n"]), str(r["n_identities"]), pct(r["fta"], 1), _f(ex["mean"]),
             _ci(ex["interval"]), _f(ex["median"]), _f(ex["std"]), _f(z["mean"]), pct(r["verified_rate"], 1),
             pct(r["verified_rate_of_all"], 1), _ci(r["intervals"]["verified_rate_of_all"], 1, 100), pct(r["frr"], 1),
@@ -66,7 +66,10 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
         "Verified of acquired = 1 - FNMR; verified of all counts failures as not verified; FRR = 1 - verified of "
         "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
         "Rank-1: closed-set identification among all enrolled identities. Rates in percent.",
-        f"Methods ranked by verified of all, then by similarity with failures as 0. Intervals: 95%, bootstrap "
+        f"Methods with at least generated.min_images={int(config['generated']['min_images'])} images ranked by "
+        f"verified of all, then by similarity with failures as 0; methods with fewer are listed after them, not "
+        f"ranked ({', '.join(r['value'] for r in result.groups['method'] if r['rank'] is None) or 'none'}). "
+        f"Intervals: 95%, bootstrap "
         f"over identities. System: {ctx['system']['name']} ({ctx['system_choice']}).",
     ]
     h, b = group_table(result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}], "method",

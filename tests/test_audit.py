@@ -55,7 +55,8 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     m, names = build_manifest(lfw_small, tmp_path)
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={m}", "system=sface", f"out_dir={out}",
-                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"]) == 0
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100",
+                 "generated.min_images=2"]) == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["generated"] == {"rows": 19, "audited": 18, "not_enrolled_identity": 1,
                                 "not_enrolled_all_references_failed": 0, "with_target": 1}
@@ -64,7 +65,11 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     thr = doc["threshold"]
     assert thr["n_impostor"] == 6 * 5 and thr["impostors_allowed"] == 0  # 30 comparisons allow no false match
     methods = {g["value"]: g for g in doc["groups"]["method"]}
-    assert [g["value"] for g in doc["groups"]["method"]][-1] == "blank"  # ranked last
+    # a method with fewer than generated.min_images images is listed apart, unranked, after the ranked ones
+    assert [(g["value"], g["rank"]) for g in doc["groups"]["method"]][-1] == ("blank", None)
+    assert all(g["rank"] is not None and g["n"] >= 2 for g in doc["groups"]["method"][:-1])
+    table = (out / "generated_methods.md").read_text()
+    assert "| not ranked | blank | 1 |" in table and "methods with fewer are listed after them, not ranked (blank)" in table
     blank = methods["blank"]
     assert (blank["n"], blank["fta"], blank["similarity_failures_as_zero"]["mean"]) == (1, 1.0, 0.0)
     assert blank["similarity_failures_excluded"]["n"] == 0 and blank["frr"] == 1.0
