@@ -88,8 +88,11 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     for key, rows in result.groups.items():
         if key != "method":
             plot_group_bars(rows, key, out / f"similarity_by_{key}.png")
-    plot_det(result.scores, ctx, float(thr["fmr_target"]), out / "det_generated.png", prefix="",
-             title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the threshold's FMR")
+    few = [r["value"] for r in result.groups["method"] if r["rank"] is None]
+    plot_det({k: v for k, v in result.scores.items() if k not in few}, ctx, float(thr["fmr_target"]),
+             out / "det_generated.png", prefix="", min_false_matches=int(config["report"]["min_false_matches"]),
+             title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the threshold's FMR"
+             + (f"\nnot drawn (fewer than generated.min_images images): {', '.join(few)}" if few else ""))
     plot_contact_sheet(result.sheet, out / "contact_sheet.png")
     write_audit_html(out, result, config, env, h, b, notes)
     return out
