@@ -130,7 +130,7 @@ class AuditPlan:
     unknown_by: list
     template: str
     fmr: float
-    min_images: int  # methods with fewer images are listed apart, unranked
+    min_per_method: int  # methods with fewer images are listed apart, unranked
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def plan_audit(cfg: dict) -> AuditPlan:
     targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
     return AuditPlan(gset=gset, refs=refs, enrol_source=enrol_source, identities=identities, gen=gen,
                      targets=targets, unenrolled=unenrolled, problems=problems, by=by, unknown_by=unknown,
-                     template=template, fmr=fmr, min_images=int(g["min_images"]))
+                     template=template, fmr=fmr, min_per_method=int(g["min_per_method"]))
 
 
 def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
@@ -273,13 +273,13 @@ def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
         values = np.array([m.get(key, "") or "(none)" for m in meta], dtype=object)
         groups[key] = [{"value": v, **figures(values == v)} for v in sorted(set(values.tolist()))
                        if (values[sc.in_audit] == v).any()]
-    ranked = sorted((r for r in groups["method"] if r["n"] >= plan.min_images),
+    ranked = sorted((r for r in groups["method"] if r["n"] >= plan.min_per_method),
                     key=lambda r: (-_num(r["verified_rate_of_all"]), -_num(r["similarity_failures_as_zero"]["mean"]),
                                    r["value"]))
-    apart = sorted((r for r in groups["method"] if r["n"] < plan.min_images), key=lambda r: r["value"])
+    apart = sorted((r for r in groups["method"] if r["n"] < plan.min_per_method), key=lambda r: r["value"])
     for rank, r in enumerate(ranked, start=1):
         r["rank"] = rank
-    for r in apart:  # too few images to rank (generated.min_images): listed after the ranked ones
+    for r in apart:  # too few images to rank (generated.min_per_method): listed after the ranked ones
         r["rank"] = None
     groups["method"] = ranked + apart
     return groups
@@ -341,7 +341,7 @@ def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
         "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
         "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],
                         "headline": f"similarity_failures_excluded (with fta beside it), template={plan.template}; "
-                                    "methods with at least generated.min_images images ranked by "
+                                    "methods with at least generated.min_per_method images ranked by "
                                     "verified_rate_of_all, then similarity_failures_as_zero; the others listed "
                                     "apart (rank null)"},
         "problems": plan.problems,

@@ -66,7 +66,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
         "Verified of acquired = 1 - FNMR; verified of all counts failures as not verified; FRR = 1 - verified of "
         "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
         "Rank-1: closed-set identification among all enrolled identities. Rates in percent.",
-        f"Methods with at least generated.min_images={int(config['generated']['min_images'])} images ranked by "
+        f"Methods with at least generated.min_per_method={int(config['generated']['min_per_method'])} images ranked by "
         f"verified of all, then by similarity with failures as 0; methods with fewer are listed after them, not "
         f"ranked ({', '.join(r['value'] for r in result.groups['method'] if r['rank'] is None) or 'none'}). "
         f"Intervals: 95%, bootstrap "
@@ -92,7 +92,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     plot_det({k: v for k, v in result.scores.items() if k not in few}, ctx, float(thr["fmr_target"]),
              out / "det_generated.png", prefix="", min_false_matches=int(config["report"]["min_false_matches"]),
              title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the threshold's FMR"
-             + (f"\nnot drawn (fewer than generated.min_images images): {', '.join(few)}" if few else ""))
+             + (f"\nnot drawn (fewer than generated.min_per_method images): {', '.join(few)}" if few else ""))
     plot_contact_sheet(result.sheet, out / "contact_sheet.png")
     write_audit_html(out, result, config, env, h, b, notes)
     return out

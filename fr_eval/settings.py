@@ -261,7 +261,7 @@ class Generated:
     threshold_from: Any = key("enrolment", "enrolment (impostors among the enrolment photos) | dataset | a cosine "
                               "threshold")
     by: list = key(["method", "category"], "tables and plots per column (those the manifest has)")
-    min_images: int = key(10, "methods with fewer generated images are listed apart, not ranked (too few to rank)",
+    min_per_method: int = key(10, "methods with fewer generated images are listed apart, not ranked (too few to rank)",
                           lambda k, v: p.integer(k, v, 1))
     contact_sheet: int = key(6, "the N worst- and N best-preserved faces shown", lambda k, v: p.integer(k, v, 0))
 

@@ -56,7 +56,7 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={m}", "system=sface", f"out_dir={out}",
                  f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100",
-                 "generated.min_images=2"]) == 0
+                 "generated.min_per_method=2"]) == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["generated"] == {"rows": 19, "audited": 18, "not_enrolled_identity": 1,
                                 "not_enrolled_all_references_failed": 0, "with_target": 1}
@@ -65,7 +65,7 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     thr = doc["threshold"]
     assert thr["n_impostor"] == 6 * 5 and thr["impostors_allowed"] == 0  # 30 comparisons allow no false match
     methods = {g["value"]: g for g in doc["groups"]["method"]}
-    # a method with fewer than generated.min_images images is listed apart, unranked, after the ranked ones
+    # a method with fewer than generated.min_per_method images is listed apart, unranked, after the ranked ones
     assert [(g["value"], g["rank"]) for g in doc["groups"]["method"]][-1] == ("blank", None)
     assert all(g["rank"] is not None and g["n"] >= 2 for g in doc["groups"]["method"][:-1])
     table = (out / "generated_methods.md").read_text()
