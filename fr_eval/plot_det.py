@@ -5,6 +5,8 @@ error said in the legend (drawn at the floor, not vanished), and the FMR target'
 when the data do not support it. Draws on the caller's ``ax``."""
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from scipy.stats import norm
 
@@ -32,6 +34,7 @@ def draw_det(ax, curves: list[tuple], fmr: float, *, supported: bool = True, all
         no_errors = not np.any(y[shown] > 0)
         text = label + (f" (no false non-match in {len(gen)} at FMR >= {100 * lo_x:.2g}%: drawn at the floor)"
                         if no_errors else "")
+        text = textwrap.fill(text, 46, subsequent_indent="  ")  # the legend beside the axes stays narrow
         line, = ax.plot(norm.ppf(np.clip(x, lo_x, 0.999)), norm.ppf(np.clip(y, lo_y, 0.999)), ls=ls, marker=mk,
                         markevery=0.1, ms=4, lw=1.4, label=text)  # evenly spaced along the drawn line
         if thr is not None:

@@ -525,6 +525,15 @@ on {escape(env['platform'])}.</p>
     _atomic_write(out / "report.html", html)
 
 
+def legend_label(label: str, ctx: dict) -> str:
+    """A row's label in a plot legend, with its colouriser's description where it has one (the
+    exemplar stand-in says what it is wherever its rows appear)."""
+    for name, text in (ctx.get("colouriser_descriptions") or {}).items():
+        if label.endswith(f"[{name}]"):
+            return f"{label}: {text}"
+    return label
+
+
 def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: str | None = None,
              prefix: str = "scenario ", ax=None, min_false_matches: int | None = None) -> None:
     """DET curves of every row (:func:`fr_eval.plot_det.draw_det`), saved as PNG and PDF (vector);
@@ -535,7 +544,7 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: s
     from .plot_det import draw_det
 
     thr = (ctx.get("thresholds") or {}).get(str(fmr)) or {}
-    curves = [(f"{prefix}{label}", sc["genuine"], as_summary(sc["impostor"]), thr.get("threshold"))
+    curves = [(f"{prefix}{legend_label(label, ctx)}", sc["genuine"], as_summary(sc["impostor"]), thr.get("threshold"))
               for label, sc in scores.items() if sc["genuine"].size and as_summary(sc["impostor"]).n]
     n_imp = max((c[2].n for c in curves), default=0)
     allowed = N.allowed_false_matches(fmr, n_imp)
@@ -545,8 +554,8 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: s
                  f"point at FMR={fmr_label(fmr)}", fontsize=9)
     if fig is not None:  # drawn on the caller's axes: the caller saves
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        fig.savefig(Path(path).with_suffix(".pdf"))
+        fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend outside the axes included
+        fig.savefig(Path(path).with_suffix(".pdf"), bbox_inches="tight")
 
 
 def plot_examples(rows, path: Path) -> None:
@@ -582,7 +591,7 @@ def plot_frr_threshold(result, ctx, fmr, path: Path | None, *, ax=None) -> None:
         gen = result.scores[row["label"]]["genuine"]
         fta = row["fta"]
         fnmr = np.array([np.mean(gen < t) if gen.size else 1.0 for t in grid])
-        ax.plot(grid, 100 * (fta + fnmr * (1 - fta)), label=f"scenario {row['label']}")
+        ax.plot(grid, 100 * (fta + fnmr * (1 - fta)), label=f"scenario {legend_label(row['label'], ctx)}")
     t = ctx["thresholds"][str(fmr)]["threshold"]
     ax.axvline(t, color="grey", ls=":", lw=1, label=f"threshold at FMR={fmr_label(fmr)}")
     ax.set_xlabel("decision threshold (cosine similarity; match if >=)")

@@ -26,6 +26,20 @@ def test_det_is_drawn_for_a_paper():
     assert op.get_xdata()[0] == norm.ppf(max(imp.fmr_at(thr), 0.5 / 2610))
     assert np.isclose(op.get_ydata()[0], norm.ppf(max(np.mean(rows[0][1] < thr), 0.5 / 90)))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    labels = [" ".join(t.split()) for t in labels]  # long labels are wrapped
     assert "no false non-match in 90" in labels[3] and "no false non-match" not in labels[0]
     assert labels[-1] == "FMR target 0.1% (not supported: 2 false matches allowed)"
     assert min(float(t.get_text()) for t in ax.get_xticklabels()) >= 100 * 0.5 / 2610
+
+
+def test_stand_in_rows_say_so_in_the_legend():
+    from fr_eval.report import plot_det
+    rng = np.random.default_rng(1)
+    scores = {k: {"genuine": rng.normal(0.3, 0.1, 90), "impostor": rng.normal(0, 0.1, 2610)} for k in ("1", "4 [exemplar]")}
+    ctx = {"system": {"name": "s"}, "dataset": {"name": "d"},
+           "colouriser_descriptions": {"exemplar": "exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify"}}
+    fig, ax = plotting.subplots()
+    plot_det(scores, ctx, 0.001, None, ax=ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "scenario 1" and " ".join(labels[1].split()).startswith(
+        "scenario 4 [exemplar]: exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify")
