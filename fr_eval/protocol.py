@@ -50,11 +50,9 @@ def build_comparisons(ds: Dataset, impostors: str | int = "all", seed: int = 0) 
         return _protocol_pairs(ds)
     ref_subj = np.array([s.subject for s in ds.references])
     probe_subj = np.array([s.subject for s in ds.probes])
-    cols = columns_by_subject(probe_subj)
-    same = [cols.get(sj, _NONE) for sj in ref_subj.tolist()]
+    same, cross = same_subject(ref_subj, probe_subj)
     gen = np.stack([np.repeat(np.arange(len(ref_subj)), [len(c) for c in same]),
                     np.concatenate(same) if same else _NONE], axis=1).astype(np.int64)
-    cross = len(probe_subj) - np.array([len(c) for c in same], dtype=np.int64)  # per reference
     total = int(cross.sum())
     if impostors == "all":
         return Comparisons(genuine=gen, impostor=None, impostor_rule="all", impostor_total=total, seed=seed)
@@ -63,12 +61,26 @@ def build_comparisons(ds: Dataset, impostors: str | int = "all", seed: int = 0) 
         raise ValueError("impostors must be 'all' or a positive integer")
     if n >= total:
         return Comparisons(genuine=gen, impostor=None, impostor_rule="all", impostor_total=total, seed=seed)
-    pick = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
-    imp = _nth_cross_subject(pick, cross, same)
+    imp = sample_cross_subject(ref_subj, probe_subj, n, seed)
     return Comparisons(genuine=gen, impostor=imp, impostor_rule="sample", impostor_total=total, seed=seed)
 
 
 _NONE = np.zeros(0, np.int64)
+
+
+def same_subject(ref_subject: np.ndarray, probe_subject: np.ndarray) -> tuple[list, np.ndarray]:
+    """Per reference: the probes of its subject (ascending) and how many probes are of another."""
+    cols = columns_by_subject(np.asarray(probe_subject))
+    same = [cols.get(sj, _NONE) for sj in np.asarray(ref_subject).tolist()]
+    return same, len(probe_subject) - np.array([len(c) for c in same], dtype=np.int64)
+
+
+def sample_cross_subject(ref_subject: np.ndarray, probe_subject: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """A seeded uniform sample of ``n`` cross-subject (reference, probe) pairs without replacement,
+    in reference-major order: the draw's positions among all of them, found without listing them."""
+    same, cross = same_subject(ref_subject, probe_subject)
+    pick = np.sort(np.random.default_rng(seed).choice(int(cross.sum()), size=n, replace=False))
+    return _nth_cross_subject(pick, cross, same)
 
 
 def _nth_cross_subject(q: np.ndarray, cross: np.ndarray, same: list) -> np.ndarray:

@@ -544,8 +544,9 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: s
     from .plot_det import draw_det
 
     thr = (ctx.get("thresholds") or {}).get(str(fmr)) or {}
-    curves = [(f"{prefix}{legend_label(label, ctx)}", sc["genuine"], as_summary(sc["impostor"]), thr.get("threshold"))
-              for label, sc in scores.items() if sc["genuine"].size and as_summary(sc["impostor"]).n]
+    summaries = {label: as_summary(sc["impostor"]) for label, sc in scores.items()}  # an array is sorted once
+    curves = [(f"{prefix}{legend_label(label, ctx)}", sc["genuine"], summaries[label], thr.get("threshold"))
+              for label, sc in scores.items() if sc["genuine"].size and summaries[label].n]
     n_imp = max((c[2].n for c in curves), default=0)
     allowed = N.allowed_false_matches(fmr, n_imp)
     fig, ax = plt.own_axes(ax, (9.0, 5.6))

@@ -190,9 +190,7 @@ class BlockComparisons:
         """(pairs, scores) a block at a time (then in chunks of ``size``); pairs index the run's
         references and probes, failed samples left out."""
         for row0, b, ref_idx, probe_idx in self._blocks():
-            mask = np.ones(b.scores.shape, bool)
-            mask[b.excluded] = False
-            cells = np.flatnonzero(mask)
+            cells = np.flatnonzero(b.keep_mask())
             r, c = np.divmod(cells, b.scores.shape[1])
             pairs = np.stack([ref_idx[row0 + r], probe_idx[c]], axis=1)
             score = b.scores.reshape(-1)[cells].astype(np.float64)
@@ -202,15 +200,10 @@ class BlockComparisons:
     def sample(self, n: int, seed: int) -> Comparisons:
         """A seeded uniform sample of ``n`` of them (positions in reference-major order, found without
         listing the pairs), their scores taken from one pass over the products."""
-        from .protocol import _nth_cross_subject
-        from .streaming import columns_by_subject
+        from .protocol import sample_cross_subject
 
         ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
-        cols = columns_by_subject(self.probe_subject[probe_idx])
-        same = [cols.get(sj, np.zeros(0, np.int64)) for sj in self.ref_subject[ref_idx].tolist()]
-        cross = len(probe_idx) - np.array([len(c) for c in same], dtype=np.int64)
-        keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
-        local = _nth_cross_subject(keep, cross, same)
+        local = sample_cross_subject(self.ref_subject[ref_idx], self.probe_subject[probe_idx], n, seed)
         score = np.empty(n)
         for row0, b, _, _ in self._blocks():
             lo, hi = np.searchsorted(local[:, 0], [row0, row0 + b.scores.shape[0]])

@@ -60,11 +60,15 @@ class Block:
     def size(self) -> int:
         return self.scores.size - len(self.excluded[0])
 
-    def impostors(self) -> np.ndarray:
-        """The block's impostor scores, row-major (a copy)."""
+    def keep_mask(self) -> np.ndarray:
+        """True at the block's impostor cells (False at the same-subject ones)."""
         keep = np.ones(self.scores.shape, bool)
         keep[self.excluded] = False
-        return self.scores[keep]
+        return keep
+
+    def impostors(self) -> np.ndarray:
+        """The block's impostor scores, row-major (a copy)."""
+        return self.scores[self.keep_mask()]
 
 
 def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.ndarray, probe_subject: np.ndarray,
