@@ -98,12 +98,12 @@ class Audit:
 
 
 def _write(result, cfg: dict, out_dir, kind: str) -> Path:
-    from .report_io import StagedDir
+    from .report.io import StagedDir
 
     cfg = {**cfg, "out_dir": str(Path(out_dir).resolve()) if out_dir else cfg["out_dir"]}
     with StagedDir(cfg["out_dir"]) as staging:
         if kind == "audit":
-            from .report_audit import write_audit_report
+            from .report.audit import write_audit_report
             write_audit_report(staging, result, cfg)
         else:
             from .report import write_report

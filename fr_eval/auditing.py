@@ -131,6 +131,7 @@ class AuditPlan:
     template: str
     fmr: float
     min_per_method: int  # methods with fewer images are listed apart, unranked
+    compare: tuple  # generated.compare: "auto" and "a:b" items, names checked
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
         m = np.array([x.get("method") == r["value"] for x in meta]) & sc.acquired
         scores[r["value"]] = {"genuine": sc.own[m], "impostor": sc.impostor}
     context = _audit_context(plan, sc)
+    context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
     context["wall_time_s"] = time.perf_counter() - t0
     return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
@@ -216,7 +218,49 @@ def plan_audit(cfg: dict) -> AuditPlan:
     targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
     return AuditPlan(gset=gset, refs=refs, enrol_source=enrol_source, identities=identities, gen=gen,
                      targets=targets, unenrolled=unenrolled, problems=problems, by=by, unknown_by=unknown,
-                     template=template, fmr=fmr, min_per_method=int(g["min_per_method"]))
+                     template=template, fmr=fmr, min_per_method=int(g["min_per_method"]),
+                     compare=_compare_spec(g["compare"], {dict(s.meta).get("method", "") for s in gen}))
+
+
+def _compare_spec(spec, methods: set) -> tuple:
+    """generated.compare checked before any image is processed: auto, or a:b with both methods in the manifest."""
+    items = tuple(str(x) for x in _as_list(spec))
+    for item in items:
+        if item == "auto":
+            continue
+        a, sep, b = item.partition(":")
+        if not sep or not a or not b:
+            raise ConfigError(f"generated.compare={item} is not valid: give auto or a:b (two method names)")
+        for x in (a, b):
+            if x not in methods:
+                raise ConfigError(f"generated.compare={item}: {x} is not a method of the manifest; methods: "
+                                  f"{', '.join(sorted(methods))}")
+    return items
+
+
+def method_pairs(methods: list[dict], spec: tuple) -> list[tuple[str, str]]:
+    """The (a, b) method pairs of generated.compare; auto: the top-ranked method against each other ranked one."""
+    ranked = [r["value"] for r in methods if r["rank"] is not None]
+    out = []
+    for item in spec:
+        pairs = [(ranked[0], m) for m in ranked[1:]] if item == "auto" else [tuple(item.split(":", 1))]
+        out += [p for p in pairs if p[0] != p[1] and p not in out]
+    return out
+
+
+def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups: dict, bootstrap: dict) -> list:
+    """Each generated.compare pair of methods, paired by identity (:func:`fr_eval.paired.compare_methods`)."""
+    from .paired import compare_methods
+
+    method = np.array([m.get("method", "") for m in meta], dtype=object)
+    verified = sc.acquired & (np.where(sc.acquired, sc.own, -np.inf) >= sc.threshold)
+    sim0 = np.where(sc.acquired, sc.own, 0.0)
+    out = []
+    for a, b in method_pairs(groups["method"], plan.compare):
+        ma, mb = (method == a) & sc.in_audit, (method == b) & sc.in_audit
+        out.append(compare_methods(a, b, sc.gid[ma], verified[ma], sim0[ma], sc.gid[mb], verified[mb], sim0[mb],
+                                   bootstrap=bootstrap).as_dict())
+    return out
 
 
 def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:

@@ -243,7 +243,7 @@ def invocation(argv: list[str]) -> dict:
 
 def run_and_report(cfg: dict, how: dict | None = None) -> int:
     """Run and write the report into a staging folder that becomes ``out_dir`` once complete."""
-    from .report_io import StagedDir
+    from .report.io import StagedDir
 
     t0 = time.perf_counter()
     out = Path(cfg["out_dir"])
@@ -275,10 +275,10 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
 def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
     """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
     if kind == "scores":
-        from .report_scores import import_scores as compute, write_score_report as write
+        from .report.score_files import import_scores as compute, write_score_report as write
     elif kind == "audit":
         from .auditing import run_audit as compute
-        from .report_audit import write_audit_report as write
+        from .report.audit import write_audit_report as write
     else:
         from .report import write_report as write
         from .runner import run as compute

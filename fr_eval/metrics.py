@@ -173,17 +173,42 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     """
     names = list(per_subject)
     data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
-    if data[0].size < 2:
-        return float("nan"), float("nan")
+    if data[0].shape[0] < 2:
+        nan = np.full(data[0].shape[1:], np.nan)
+        return (float("nan"), float("nan")) if data[0].ndim == 1 else (nan, nan.copy())
 
     def stat(*arrays, axis=-1):
         return statistic(**{k: np.moveaxis(a, axis, -1) for k, a in zip(names, arrays)})
 
     res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
-                          confidence_level=confidence, method="percentile",
+                          confidence_level=confidence, method="percentile", axis=0,
                           random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
-    return float(lo), float(hi)
+    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (np.asarray(lo), np.asarray(hi))
+
+
+def fnmr_band(genuine, subject, thresholds, *, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise percentile interval of FNMR(t) = fraction of ``genuine`` scores < t at each of
+    ``thresholds``, resampling subjects (``subject``: each score's subject index), the same
+    resamples at every threshold. The impostor side, and so each threshold's FMR, is held fixed:
+    the band is the uncertainty of the FNMR at a given threshold (the DET's vertical spread)."""
+    g, s = np.asarray(genuine, np.float64), np.asarray(subject, np.int64)
+    t = np.asarray(thresholds, np.float64)
+    if g.size == 0:
+        return np.full(t.shape, np.nan), np.full(t.shape, np.nan)
+    order = np.argsort(t)
+    first = np.searchsorted(t[order], g, side="right")  # a score is below the thresholds from here on
+    _, subj = np.unique(s, return_inverse=True)
+    below = np.zeros((subj.max() + 1, t.size + 1))
+    np.add.at(below, (subj, first), 1.0)
+    below = np.cumsum(below, axis=1)[:, :-1]  # scores of each subject below each (sorted) threshold
+    trials = np.repeat(np.bincount(subj).astype(np.float64)[:, None], t.size, axis=1)
+    lo, hi = subject_bootstrap({"e": below, "n": trials}, lambda e, n: e.sum(-1) / n.sum(-1),
+                               n_resamples=n_resamples, confidence=confidence, seed=seed)
+    out_lo, out_hi = np.empty(t.size), np.empty(t.size)
+    out_lo[order], out_hi[order] = lo, hi
+    return out_lo, out_hi
 
 
 def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=N_RESAMPLES, confidence=CONFIDENCE,

@@ -169,3 +169,82 @@ def sentence(a: str, b: str, diff: float, interval: M.Interval, test: McNemar, n
           if interval.method != "none" else "no interval")
     return (f"{lead} (FRR at the fixed threshold, {n} attempts), {ci}, McNemar p = {test.p_value:.2g} "
             f"({test.b_only} rejected by {b} only, {test.a_only} by {a} only)")
+
+
+@dataclass(frozen=True)
+class MethodComparison:
+    """Generator method b against method a on the identities both generated (paired by identity)."""
+
+    a: str
+    b: str
+    n_identities: int
+    n_images_a: int
+    n_images_b: int
+    verified_a: float
+    verified_b: float
+    verified_difference: float
+    verified_interval: dict
+    similarity_difference: float
+    similarity_interval: dict
+    wilcoxon: dict
+    sentence: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identity_b, verified_b, similarity_b, *,
+                    bootstrap: dict) -> MethodComparison:
+    """Method ``b`` against method ``a`` over the identities both generated. Per image: its identity,
+    whether it was verified (a failure to acquire is not) and its similarity with failures as 0. The
+    rates are pooled over each method's images of the shared identities; their difference gets a
+    percentile bootstrap interval resampling identities (both methods' images of an identity kept
+    together). The test is Wilcoxon's signed-rank test (``scipy.stats.wilcoxon``, two-sided) on the
+    per-identity differences of the mean similarity: the methods need not hold the same number of
+    images per identity, so there are no paired attempts for McNemar."""
+    from .settings import interval_kwargs
+
+    kw = interval_kwargs(bootstrap)
+    ia, ib = np.asarray(identity_a), np.asarray(identity_b)
+    shared = np.intersect1d(ia, ib)
+    if shared.size == 0:
+        nan = M.Interval(float("nan"), float("nan"), "none").as_dict()
+        return MethodComparison(a, b, 0, 0, 0, *(float("nan"),) * 3, nan, float("nan"), nan,
+                                {"statistic": float("nan"), "p_value": float("nan"), "n_nonzero": 0},
+                                f"method {b} and method {a} share no identity")
+
+    def per_identity(ids, values):
+        keep = np.isin(ids, shared)
+        idx = np.searchsorted(shared, ids[keep])
+        return (np.bincount(idx, minlength=shared.size).astype(float),
+                np.bincount(idx, np.asarray(values, float)[keep], minlength=shared.size))
+
+    na, va = per_identity(ia, verified_a)
+    nb, vb = per_identity(ib, verified_b)
+    _, sa = per_identity(ia, similarity_a)
+    _, sb = per_identity(ib, similarity_b)
+
+    def diff(x_a, n_a, x_b, n_b):
+        return x_b.sum(-1) / n_b.sum(-1) - x_a.sum(-1) / n_a.sum(-1)
+
+    per = {"x_a": va, "n_a": na, "x_b": vb, "n_b": nb}
+    v_d = float(diff(va, na, vb, nb))
+    v_i = M.Interval(*M.subject_bootstrap(per, diff, **kw), "paired_identity_bootstrap")
+    s_d = float(diff(sa, na, sb, nb))
+    s_i = M.Interval(*M.subject_bootstrap({**per, "x_a": sa, "x_b": sb}, diff, **kw), "paired_identity_bootstrap")
+    d = sb / nb - sa / na
+    nz = int(np.count_nonzero(d))
+    w = (stats.wilcoxon(d, zero_method="wilcox") if nz else None)
+    test = {"statistic": float(w.statistic) if w else float("nan"), "p_value": float(w.pvalue) if w else 1.0,
+            "n_nonzero": nz}
+    pts = 100 * v_d
+    lead = (f"method {b} verifies as many of its images as method {a}" if pts == 0 else
+            f"method {b} verifies {abs(pts):.1f} points {'more' if pts > 0 else 'fewer'} of its images than "
+            f"method {a}")
+    ci = (f"{100 * kw['confidence']:g}% CI [{100 * v_i.low:.1f}, {100 * v_i.high:.1f}]" if math.isfinite(v_i.low)
+          else "no interval")
+    text = (f"{lead} on the {shared.size} identities both generated ({int(na.sum())} and {int(nb.sum())} images), "
+            f"{ci}; mean similarity (failures as 0) {s_d:+.3f}, Wilcoxon signed-rank p = {test['p_value']:.2g} over "
+            f"{nz} identities that differ")
+    return MethodComparison(a, b, int(shared.size), int(na.sum()), int(nb.sum()), float(va.sum() / na.sum()),
+                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text)

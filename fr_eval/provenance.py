@@ -51,7 +51,10 @@ def package_versions() -> dict:
 
 
 def environment() -> dict:
-    env = {"python": sys.version.split()[0], "platform": platform.platform(),
+    from datetime import datetime, timezone
+
+    env = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+           "python": sys.version.split()[0], "platform": platform.platform(),
            "machine": platform.machine(), "packages": package_versions()}
     try:
         top = Path(__file__).resolve().parents[1]

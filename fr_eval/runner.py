@@ -9,7 +9,7 @@ import numpy as np
 
 from . import metrics as M
 from .images import set_max_pixels
-from .report_numbers import supported
+from .report.numbers import supported
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
 from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)

@@ -78,7 +78,7 @@ def _chunks(t, size: int = 1 << 16):
 
 def write_csv(t: ScoreTable, path: Path) -> None:
     """The table as CSV (gzip-compressed when the name ends in ``.gz``), written in chunks."""
-    from .report_io import csv_cell
+    from .report.io import csv_cell
 
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "wt", newline="", encoding="utf-8") as f:

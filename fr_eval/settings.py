@@ -143,6 +143,13 @@ class ExemplarSettings:
     seed: int = key(0, "which exemplars are drawn", p.integer)
     samples: int = key(200, "exemplar pixels sampled per image", lambda k, v: p.integer(k, v, 1))
     window: int = key(5, "luminance window for the match", lambda k, v: p.integer(k, v, 1))
+    choice: str = key("luminance", "how the exemplar is chosen among other subjects' reference images: luminance "
+                      "(closest mean and std of L* in the face region, as WAM02 pick a similar source) | seeded "
+                      "(sha256 of seed and subject; fr-eval before 2026-12)",
+                      lambda k, v: p.choice(k, v, ("luminance", "seeded")))
+    face_region: float = key(0.5, "choice=luminance: the central fraction of width and height taken as the face "
+                             "region (aligned or face-centred crops such as LFW's)",
+                             lambda k, v: p.number(k, v, 0.05, 1.0))
 
 
 @dataclass
@@ -218,6 +225,10 @@ class Report:
                                  lambda k, v: p.integer(k, v, 1))
     compare: list = key(["auto"], "row pairs compared attempt by attempt (paired bootstrap, McNemar): auto (3 vs "
                         "4, 2 vs 5, 1 vs each other row), or 'a:b' items (row labels or scenario ids); [] for none")
+    det_bands: bool = key(False, "shade each DET curve's pointwise 95% subject-bootstrap band of the FNMR (impostor "
+                          "scores held fixed; bootstrap.n_resamples resamples)", p.boolean)
+    curves_per_panel: int = key(6, "DET curves per panel (more rows or methods: further panels); box and bar plots "
+                                "take twice as many", lambda k, v: p.integer(k, v, 1))
     breakdown: list = key([], "metadata fields to break FNMR/FRR down by, e.g. [condition]")
     breakdown_bins: Optional[dict] = key(None, "numeric fields grouped into intervals, e.g. "
                                          "{session_gap_days: [1, 30, 365]}")
@@ -264,6 +275,9 @@ class Generated:
     min_per_method: int = key(10, "methods with fewer generated images are listed apart, not ranked (too few to rank)",
                           lambda k, v: p.integer(k, v, 1))
     contact_sheet: int = key(6, "the N worst- and N best-preserved faces shown", lambda k, v: p.integer(k, v, 0))
+    compare: list = key(["auto"], "method pairs compared on the identities both generated (paired identity "
+                        "bootstrap, Wilcoxon): auto (the top-ranked method vs each other ranked one), or 'a:b' "
+                        "method names; [] for none")
 
 
 @dataclass

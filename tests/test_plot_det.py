@@ -2,8 +2,8 @@
 import numpy as np
 from scipy.stats import norm
 
-from fr_eval import plotting
-from fr_eval.plot_det import draw_det
+from fr_eval.report import plots as plotting
+from fr_eval.report.plots import draw_det
 from fr_eval.streaming import ImpostorSummary
 
 

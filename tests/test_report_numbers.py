@@ -1,5 +1,5 @@
-"""The report's digits, intervals and operating-point flags (fr_eval.report_numbers)."""
-from fr_eval import report_numbers as N
+"""The report's digits, intervals and operating-point flags (fr_eval.report.numbers)."""
+from fr_eval.report import numbers as N
 
 
 def test_digits_follow_the_counts():

@@ -12,7 +12,8 @@ from .precomputed import PrecomputedColouriser
 
 
 def _exemplar(name, s):
-    return ExemplarColouriser(name=name, seed=s.seed, samples=s.samples, window=s.window)
+    return ExemplarColouriser(name=name, seed=s.seed, samples=s.samples, window=s.window, choice=s.choice,
+                              face_region=s.face_region)
 
 
 def _precomputed(name, s):

@@ -7,8 +7,13 @@ standard deviation) gives its chroma; the target's luminance is kept. CIELAB
 (``skimage.color``) is the decorrelated space. The match is a nearest-neighbour search
 over a jittered-grid sample of exemplar pixels (``scipy.spatial.cKDTree``).
 
-The exemplar is a colour reference image of a *different* subject, chosen by a seeded
-rule, so no identity information leaks from the original colour image.
+The exemplar is a colour reference image of a *different* subject, so no identity information
+leaks from the original colour image. As Welsh et al. pick a source image similar to the target,
+``choice=luminance`` (the default) takes the candidate whose face region has the closest L* mean
+and standard deviation to the greyscale target's (the region: the central ``face_region`` of width
+and height, where aligned and face-centred crops such as LFW's hold the face; candidates' L* from
+their own Rec709 greyscale, the target's conversion). ``choice=seeded`` keeps fr-eval's first rule
+(sha256 of seed and subject), which ignores the image: it gave dark faces pale exemplars.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage import color
 
-from ..images import ImageLoadError, load_image
+from ..images import ImageLoadError, greyscale_rec709, load_image
 from ..provenance import file_sha256
 from ..settings import ExemplarSettings, defaults_of
 from .base import ColourisationFailed
@@ -75,20 +80,37 @@ def transfer_colour(grey: np.ndarray, exemplar: np.ndarray, *, samples: int = 20
 _D = defaults_of(ExemplarSettings)  # the keyword defaults are the config's (fr_eval.settings)
 
 
+def region_stats(grey: np.ndarray, region: float) -> tuple[float, float]:
+    """(mean, std) of CIELAB L* over the central ``region`` fraction of a greyscale image's width and height."""
+    h, w = grey.shape[:2]
+    dy, dx = int(round(h * (1 - region) / 2)), int(round(w * (1 - region) / 2))
+    lum = grey_lightness(grey[dy:h - dy or None, dx:w - dx or None])
+    return float(lum.mean()), float(lum.std())
+
+
 class ExemplarColouriser:
     #: said wherever its rows appear: this is not one of the paper's generative colourisers
     description = "exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify"
+
     def __init__(self, name: str = "exemplar", seed: int = _D["seed"], samples: int = _D["samples"],
-                 window: int = _D["window"]):
+                 window: int = _D["window"], choice: str = _D["choice"], face_region: float = _D["face_region"]):
         self.name, self.seed, self.samples, self.window = name, int(seed), int(samples), int(window)
+        self.choice, self.face_region = str(choice), float(face_region)
         self._pool: dict[str, list] = {}
         self._subjects: list[str] = []
         self._index: dict[str, int] = {}
+        self._candidates: list = []  # choice=luminance: the readable reference images, by (subject, rel)
+        self._stats = np.zeros((0, 2))
+        self._pool_digest = ""
+        self.unreadable: list[str] = []  # candidates left out of the luminance pool
 
     def settings(self) -> dict:
-        return {"type": "exemplar", "method": "Welsh-Ashikhmin-Mueller 2002, CIELAB",
-                "seed": self.seed, "samples": self.samples, "window": self.window,
-                "exemplar_rule": "a reference image of another subject, chosen by sha256(seed, subject)"}
+        rule = ("the reference image of another subject whose central {:g} of width and height has the closest "
+                "L* mean and std (Euclidean) to the target's".format(self.face_region) if self.choice == "luminance"
+                else "a reference image of another subject, chosen by sha256(seed, subject)")
+        return {"type": "exemplar", "method": "Welsh-Ashikhmin-Mueller 2002, CIELAB", "seed": self.seed,
+                "samples": self.samples, "window": self.window, "choice": self.choice,
+                **({"face_region": self.face_region} if self.choice == "luminance" else {}), "exemplar_rule": rule}
 
     def prepare(self, dataset) -> None:
         self._pool = {}
@@ -96,9 +118,30 @@ class ExemplarColouriser:
             self._pool.setdefault(s.subject, []).append(s)
         self._subjects = sorted(self._pool)
         self._index = {s: i for i, s in enumerate(self._subjects)}
+        if self.choice == "luminance":
+            self._prepare_luminance()
 
-    def exemplar_for(self, sample):
-        """The exemplar sample: deterministic in (seed, subject), never the sample's own subject."""
+    def _prepare_luminance(self) -> None:
+        """Each candidate's face-region L* statistics, and a digest of the pool for the store's keys."""
+        cands, stats, shas, self.unreadable = [], [], [], []
+        for subject in self._subjects:
+            for s in sorted(self._pool[subject], key=lambda x: x.rel):
+                try:
+                    stats.append(region_stats(greyscale_rec709(load_image(s.path)), self.face_region))
+                    shas.append(f"{subject}:{file_sha256(s.path)}")
+                except (ImageLoadError, OSError):  # not a candidate; its own acquisition reports it
+                    self.unreadable.append(s.rel)
+                    continue
+                cands.append(s)
+        self._candidates, self._stats = cands, np.array(stats, float).reshape(-1, 2)
+        self._pool_digest = hashlib.sha256("\n".join(shas).encode()).hexdigest()[:24]
+
+    def exemplar_for(self, sample, grey: np.ndarray | None = None):
+        """The exemplar sample, never of the sample's own subject: the closest in face-region L*
+        statistics to ``grey`` (loaded from the sample when not given) with choice=luminance, else
+        deterministic in (seed, subject)."""
+        if self.choice == "luminance":
+            return self._closest(sample, grey)
         own = self._index.get(sample.subject)
         n_other = len(self._subjects) - (own is not None)
         if n_other < 1:
@@ -109,7 +152,20 @@ class ExemplarColouriser:
         pool = self._pool[self._subjects[k]]
         return pool[(h // n_other) % len(pool)]
 
+    def _closest(self, sample, grey):
+        other = np.array([c.subject != sample.subject for c in self._candidates], bool)
+        if not other.any():
+            raise ColourisationFailed("no other subject's readable reference image to take an exemplar from")
+        if grey is None:
+            grey = greyscale_rec709(load_image(sample.path))
+        mean, std = region_stats(grey, self.face_region)
+        d = np.hypot(self._stats[:, 0] - mean, self._stats[:, 1] - std)
+        d[~other] = np.inf
+        return self._candidates[int(np.argmin(d))]  # ties: the first by (subject, path)
+
     def sample_key(self, sample) -> str:
+        if self.choice == "luminance":  # the choice is a function of the image (in the key) and of the pool
+            return f"exemplar-luminance:{self._pool_digest}:{sample.subject}"
         ex = self.exemplar_for(sample)
         try:
             return "exemplar:" + file_sha256(ex.path)
@@ -117,7 +173,7 @@ class ExemplarColouriser:
             return f"exemplar-missing:{ex.rel}"
 
     def colourise(self, grey, sample):
-        ex = self.exemplar_for(sample)
+        ex = self.exemplar_for(sample, grey)
         try:
             exemplar = load_image(ex.path)
         except ImageLoadError as exc:

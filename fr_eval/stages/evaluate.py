@@ -64,8 +64,8 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
         imp = summary(ref, probe) if plan.per_scenario_impostors else base
         figures, gen = _row(plan, r, ref, probe, imp, thresholds)
         rows.append(figures)
-        scores[r.label] = {"genuine": gen, "impostor": imp}
         compared[r.label] = (r.reference_variant, r.probe_variant, comps.genuine[compared_mask(ref, probe, comps.genuine)])
+        scores[r.label] = {"genuine": gen, "impostor": imp, "subject": subj[1][compared[r.label][2][:, 1]]}
         records.append(Comparisons(r.label, True, comps.genuine, scores_or_nan(ref, probe, comps.genuine)))
         imp_label = r.label if plan.per_scenario_impostors else plan.baseline.id  # the baseline's serve every row
         if not any(x.row == imp_label and not x.genuine for x in records):

@@ -6,16 +6,17 @@ Table 3, ``metrics.json`` and DET as a scenario run's.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .evaluation import TableEvaluation, evaluate_table
-from .provenance import environment
-from .report import (_atomic_write, _clean, _write_table, fmr_label, pct, plot_det, run_notes, table3_notes,
-                     table3_rows)
-from .scores import read_scores
-from .store import sha256_file
+from ..evaluation import TableEvaluation, evaluate_table
+from ..provenance import environment
+from ..scores import read_scores
+from ..store import sha256_file
+from .html import Figure, Section, Table, table_file, write_page
+from .io import clean, write_config, write_json
+from .plots import fmr_label, plot_det
+from .tables import pct, run_notes, table3_notes, table3_rows
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ScoreImportResult:
 def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
     """Read the score files ``cfg`` names and evaluate them (``progress``: accepted like the other
     runs' entry points; nothing here takes long enough to show one)."""
-    from .stages.plan import parse_fmrs
+    from ..stages.plan import parse_fmrs
 
     paths = cfg["scores"] if isinstance(cfg["scores"], (list, tuple)) else [cfg["scores"]]
     fmt = cfg.get("format") or guess_format(paths)
@@ -45,7 +46,7 @@ def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
 
 
 def guess_format(paths) -> str:
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     name = str(paths[0]).lower()
     if len(paths) == 2:
@@ -59,7 +60,7 @@ def guess_format(paths) -> str:
 
 def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> None:
     ev, sign = result.evaluation, (-1.0 if result.score_kind == "distance" else 1.0)
-    fmr = float(config["fmr"])
+    fmr, env = float(config["fmr"]), environment()
     rule = "distance; match if <=" if sign < 0 else "similarity; match if >="
     thr = {str(f): {"threshold": sign * t, "score_kind": result.score_kind, "rule": rule}
            for f, t in ev.thresholds.items()}
@@ -73,24 +74,37 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
                                "nothing of samples, so the FTA is transaction-level)",
                         "threshold": f"fixed on row {ev.baseline}'s impostor scores: the lowest whose FMR <= target",
                         "intervals": "95%, rule of 3 or subject bootstrap; none where subjects are unknown"},
-        "rows": rows, **result.context, "config": config, "environment": environment(),
+        "rows": rows, **result.context, "config": config, "environment": env,
     }
-    _atomic_write(out / "metrics.json", json.dumps(_clean(doc), indent=2))
-    from omegaconf import OmegaConf
-    _atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
-    mfm, rows3 = int(config["report"]["min_false_matches"]), _clean(ev.rows)
+    write_json(out / "metrics.json", doc)
+    write_config(out, config)
+    mfm, rows3 = int(config["report"]["min_false_matches"]), clean(ev.rows)
     h3, b3 = table3_rows(rows3, fmr, mfm, threshold_header=f"Threshold ({rule})", threshold_sign=sign)
     csv_table = table3_rows(rows3, fmr, mfm, threshold_header=f"Threshold ({rule})", threshold_sign=sign, csv=True)
     t = thr[str(fmr)]
     n_imp = next(r["n_impostor"] for r in ev.rows if r["label"] == ev.baseline)
-    _write_table(out, "table3", h3, b3, "Table 3: biometric performance (from score files)", [
+    achieved = pct(next(r["fmr_achieved"] for r in ev.rows if r["label"] == ev.baseline), 4)
+    t3 = table_file(out, "table3", h3, b3, "Table 3: biometric performance (from score files)", [
         f"Scores from {', '.join(Path(i['path']).name for i in result.inputs)} (format {result.fmt}). Rates in "
         "percent. FTA: genuine comparisons without a score (transaction level). FRR = FTA + FNMR x (1 - FTA).",
         f"Threshold {t['threshold']:.4f} ({rule}) fixed on row {ev.baseline}'s {n_imp} impostor scores for "
-        f"FMR <= {fmr_label(fmr)}; achieved {pct(next(r['fmr_achieved'] for r in ev.rows if r['label'] == ev.baseline), 4)}%.",
+        f"FMR <= {fmr_label(fmr)}; achieved {achieved}%.",
         "Intervals (95%): " + ("subject bootstrap or rule of 3." if ev.subjects_known else
                                "not given: the files name no subjects."),
     ] + table3_notes(rows3, fmr, mfm) + run_notes(result.context), csv_table=csv_table)
     plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt}, "thresholds": thr}, fmr,
              out / "det.png",
              title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ", min_false_matches=mfm)
+    how = result.context.get("invocation") or {}
+    run = [("Command", how.get("command", "(a library call)")), ("Date", env.get("date", "")),
+           ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" if i.get("sha256") else i["path"]
+                                for i in result.inputs) + f"; format {result.fmt}"),
+           ("Operating point", f"threshold {t['threshold']:.4f} ({rule}) on row {ev.baseline}'s {n_imp} impostor "
+                               f"scores for FMR <= {fmr_label(fmr)} (achieved {achieved}%)")]
+    sections = [Section("table3", "Table 3: biometric performance", [t3]),
+                Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
+                                                     f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
+                                                     f"open markers: each row's operating point.")])]
+    write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
+               config=config, env=env, system={"models": []}, run=run,
+               headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))

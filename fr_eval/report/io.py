@@ -7,10 +7,14 @@ previous report or none, never a complete-looking ``metrics.json`` beside a trun
 from __future__ import annotations
 
 import csv
+import json
+import math
 import logging
 import os
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +90,45 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def clean(o):
+    """JSON-safe: NaN/inf -> None, NumPy scalars -> Python."""
+    if isinstance(o, dict):
+        return {str(k): clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [clean(v) for v in o]
+    if isinstance(o, (np.floating, float)):
+        return None if not math.isfinite(float(o)) else float(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, Path):
+        return str(o)
+    return o
+
+
+def write_json(path: Path, doc) -> None:
+    atomic_write(path, json.dumps(clean(doc), indent=2))
+
+
+def write_config(out: Path, config: dict) -> None:
+    """``config.yaml``: the run's resolved configuration (what ``--replay`` reads)."""
+    from omegaconf import OmegaConf
+    atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
+
+
+def write_table(out: Path, stem: str, header, body, title: str, notes: list[str], csv_table=None) -> None:
+    """``<stem>.csv`` (``csv_table``'s (header, body) when the CSV has other columns) and ``<stem>.md``."""
+    write_csv(out / f"{stem}.csv", *(csv_table or (header, body)))
+    md = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in body]
+    md += [""] + [f"- {n}" for n in notes]
+    atomic_write(out / f"{stem}.md", "\n".join(md) + "\n")

@@ -32,17 +32,22 @@ def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:
     return HEADER, body
 
 
-def write_paired(out: Path, comparisons: list[dict], write_table) -> list:
-    """paired.csv / paired.md where the run compared rows; returns [(title, header, body)] for the HTML."""
+def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -> list:
+    """paired.csv / paired.md where the run compared rows; returns the page's items (the table, or a
+    line saying that no pair was compared). ``stand_in``: the notes naming stand-in colourisers."""
+    from .html import Text, table_file
+
     if not comparisons:
-        return []
+        return [Text(["No pair of rows was compared (report.compare=[] or the rows of its pairs are absent)."])]
     header, body = paired_table(comparisons)
     title = "Paired comparison of rows (the same genuine attempts, the same threshold)"
-    write_table(out, "paired", header, body, title, [
+    notes = [
         "Differences are row b minus row a, in percentage points (d' in its own units); FRR is the transaction-level "
         "one (an attempt is rejected when a sample failed to acquire or its score is below the threshold); FNMR is "
         "over the attempts compared in both rows.",
         "Intervals (CI, at bootstrap.confidence: 95% by default): percentile bootstrap resampling subjects, both "
-        "rows' attempts of a subject kept together (paired). McNemar: exact two-sided binomial test on the attempts rejected by one row only.",
-    ] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comparisons])
-    return [(title, header, body)]
+        "rows' attempts of a subject kept together (paired). McNemar: exact two-sided binomial test on the attempts "
+        "rejected by one row only.",
+        *stand_in,
+    ] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comparisons]
+    return [table_file(out, "paired", header, body, title, notes)]

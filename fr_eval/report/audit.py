@@ -1,0 +1,178 @@
+"""Write the audit's report bundle: metrics.json, the method table, per-image rows, the methods
+compared by identity, plots and report.html (``templates/audit.html.j2``)."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+from ..provenance import environment
+from . import plots
+from .html import Figure, Section, Table, Text, table_file, write_page
+from .io import write_config, write_csv, write_json
+from .tables import machine_notes, pct, run_notes
+
+
+def _ci(i: dict, digits=3, scale=1.0) -> str:
+    if not i or i.get("low") is None or not math.isfinite(i["low"]):
+        return "n/a"
+    return f"[{scale * i['low']:.{digits}f}, {scale * i['high']:.{digits}f}]"
+
+
+def _f(x, digits=3) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool):
+    header = (["Rank"] if ranked else []) + [
+        key.capitalize(), "Images", "Identities", "FTA (%)", "Similarity mean", "95% interval", "Median", "Std",
+        "Similarity mean, failures as 0", "Verified of acquired (%)", "Verified of all (%)",
+        "Verified of all, 95% interval (%)", "FRR (%)",
+        "Impersonation (%)", "Rank-1 of acquired (%)"] + (["CSIM", "SSIM"] if with_target else [])
+    body = []
+    for r in rows:
+        ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
+        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked"] if ranked else []) + [
+            str(r["value"]), str(r["n"]), str(r["n_identities"]), pct(r["fta"], 1), _f(ex["mean"]),
+            _ci(ex["interval"]), _f(ex["median"]), _f(ex["std"]), _f(z["mean"]), pct(r["verified_rate"], 1),
+            pct(r["verified_rate_of_all"], 1), _ci(r["intervals"]["verified_rate_of_all"], 1, 100), pct(r["frr"], 1),
+            pct(r["impersonation_rate"], 1),
+            pct(r["rank1_accuracy"], 1)]
+        if with_target:
+            line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
+        body.append(line)
+    return header, body
+
+
+def write_audit_report(out_dir, result, config: dict) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx, env = result.context, environment()
+    with_target = ctx["generated"]["with_target"] > 0
+    write_json(out / "metrics.json", {
+        "units": "every rate is a fraction in [0, 1] (not a percent); similarities are cosine similarities",
+        "definitions": ctx["conventions"], "overall": result.overall, "groups": result.groups,
+        **{k: v for k, v in ctx.items() if k != "conventions"}, "config": config, "environment": env})
+    write_config(out, config)
+    notes = _notes(result, config)
+    h, b = group_table(result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}], "method",
+                       True, with_target)
+    methods = table_file(out, "generated_methods", h, b, "Identity preservation by method", notes)
+    sections = [Section("methods", "Methods, ranked", [methods]),
+                Section("paired-methods", "Methods compared on the same identities",
+                        _write_method_comparisons(out, ctx.get("method_comparisons") or []))]
+    for key, rows in result.groups.items():
+        if key != "method":
+            h2, b2 = group_table(rows, key, False, with_target)
+            sections.append(Section(f"by-{key}", f"By {key}", [
+                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:3])]))
+    write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
+    write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
+    write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
+    sections[2:2] = _plots(out, result, config)
+    sections.append(_problems_section(result))
+    how = ctx.get("invocation") or {}
+    enr = ctx["enrolment"]
+    run = [("Command", how.get("command", "(a library call)")), ("Date", env.get("date", "")),
+           ("Manifest", f"{ctx['manifest']}: {ctx['generated']['rows']} generated images, "
+                        f"{ctx['generated']['audited']} audited"),
+           ("Enrolment", f"{enr['source']} ({enr['identities_enrolled']} identities, "
+                         f"{enr['reference_images_acquired']} of {enr['reference_images']} reference images acquired)"),
+           ("System", f"{ctx['system']['name']} (details at the end of the page)"),
+           ("Threshold", notes[0]), ("Units", "rates in percent in this page; metrics.json holds fractions")]
+    ranked = [r for r in b if r[0] not in ("not ranked", "-")]
+    headline = Table(["Rank", "Method", "Images", "Identities", "FTA (%)", "Verified of all (%)",
+                      "Verified of all, 95% interval (%)", "Similarity mean"],
+                     [[r[0], r[1], r[2], r[3], r[4], r[11], r[12], r[5]] for r in ranked], id="headline")
+    write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
+               sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
+               run=run, warnings=machine_notes(ctx["engine"]), headline=headline,
+               answers=[c["sentence"][0].upper() + c["sentence"][1:] + "." for c in ctx.get("method_comparisons") or []])
+    return out
+
+
+def _notes(result, config: dict) -> list[str]:
+    ctx, thr = result.context, result.context["threshold"]
+    few = ", ".join(r["value"] for r in result.groups["method"] if r["rank"] is None) or "none"
+    return [
+        f"Threshold {thr['threshold']:.4f} (cosine similarity, accept if >=) from {thr['source']}"
+        + (f": {thr['n_impostor']} impostor comparisons, FMR <= {100 * thr['fmr_target']:g}% "
+           f"({thr['impostors_allowed']} false matches allowed; achieved {pct(thr['fmr_achieved'], 4)}%)."
+           if "n_impostor" in thr else "."),
+        f"Similarity: {ctx['conventions']['template']}. 'Similarity mean' leaves out images with no usable face "
+        "(their share is the FTA); 'failures as 0' keeps them with a score of 0.",
+        "Verified of acquired = 1 - FNMR; verified of all counts failures as not verified; FRR = 1 - verified of "
+        "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
+        "Rank-1: closed-set identification among all enrolled identities. Rates in percent.",
+        f"Methods with at least generated.min_per_method={int(config['generated']['min_per_method'])} images ranked "
+        f"by verified of all, then by similarity with failures as 0; methods with fewer are listed after them, not "
+        f"ranked ({few}). Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
+        f"({ctx['system_choice']}).",
+    ] + machine_notes(ctx["engine"]) + run_notes(ctx)
+
+
+METHOD_HEADER = ["Method b vs method a", "Identities shared", "Images a / b", "Verified a (%)", "Verified b (%)",
+                 "Verified b - a (points)", "CI", "Similarity b - a (failures as 0)", "CI", "Wilcoxon p (identities)"]
+
+
+def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
+    if not comps:
+        return [Text(["No pair of methods was compared (generated.compare=[], or fewer than two ranked methods)."])]
+    body = [[f"{c['b']} vs {c['a']}", str(c["n_identities"]), f"{c['n_images_a']} / {c['n_images_b']}",
+             pct(c["verified_a"], 1), pct(c["verified_b"], 1), _f(100 * c["verified_difference"], 1),
+             _ci(c["verified_interval"], 1, 100), _f(c["similarity_difference"]), _ci(c["similarity_interval"]),
+             "n/a" if not math.isfinite(c["wilcoxon"]["p_value"]) else f"{c['wilcoxon']['p_value']:.3g}"]
+            for c in comps]
+    notes = ["Paired by identity: only the identities both methods generated count, each method's images of them "
+             "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
+             "kept together). Wilcoxon: two-sided signed-rank test on the per-identity differences of the mean "
+             "similarity (failures as 0); the methods need not hold one image per identity, so there are no paired "
+             "attempts for McNemar."] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comps]
+    return [table_file(out, "generated_paired", METHOD_HEADER, body,
+                       "Methods compared on the same identities", notes)]
+
+
+def _plots(out: Path, result, config: dict) -> list[Section]:
+    ctx, thr = result.context, result.context["threshold"]
+    min_n = int(config["generated"]["min_per_method"])
+    per_panel = int(config["report"]["curves_per_panel"])
+    few = [r["value"] for r in result.groups["method"] if r["rank"] is None]
+    plots.plot_similarity_by_method(result.groups["method"], result.scores, thr["threshold"], min_n,
+                                    out / "similarity_by_method.png", per_panel=2 * per_panel)
+    plots.plot_det({k: v for k, v in result.scores.items() if k not in few}, ctx, float(thr["fmr_target"]),
+                   out / "det_generated.png", prefix="", min_false_matches=int(config["report"]["min_false_matches"]),
+                   per_panel=per_panel,
+                   title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the threshold's FMR")
+    sections = [Section("similarity", "Similarity by method", [Figure(
+                    "similarity_by_method.png", "Cosine similarity of each acquired generated image to its "
+                    f"identity's enrolment, per method (box: quartiles; line: median; triangle: mean), ranked methods "
+                    f"first; methods with fewer than {min_n} images (generated.min_per_method) after the divider, in "
+                    f"grey; dashed: the verification threshold. At most {2 * per_panel} methods per panel.")]),
+                Section("det-generated", "DET of generated images against the enrolment", [Figure(
+                    "det_generated.png", "DET of each ranked method's generated images (genuine) against the "
+                    f"impostor comparisons the threshold was fixed on; at most {per_panel} methods per panel "
+                    f"(report.curves_per_panel)." + (f" Not drawn (fewer than {min_n} images): {', '.join(few)}."
+                                                     if few else ""))])]
+    for key, rows in result.groups.items():
+        if key != "method":
+            plots.plot_group_bars(rows, key, out / f"similarity_by_{key}.png", per_panel=2 * per_panel)
+            sections.append(Section(f"bars-{key}", f"Similarity by {key}", [Figure(
+                f"similarity_by_{key}.png", f"Mean similarity per {key} with its 95% identity-bootstrap interval, "
+                "failures left out and counted as 0 side by side.")]))
+    plots.plot_contact_sheet(result.sheet, out / "contact_sheet.png")
+    sections.append(Section("contact-sheet", "Worst- and best-preserved faces", [Figure(
+        "contact_sheet.png", "The generated images with the lowest and highest similarity, each beside its "
+        "best-matching enrolment reference.")]))
+    return sections
+
+
+def _problems_section(result) -> Section:
+    reasons = Counter((f["role"], f["reason"]) for f in result.failures)
+    problems = Counter(p["kind"] for p in result.context["problems"])
+    return Section("failures", f"Failures to acquire ({len(result.failures)}) and input problems "
+                               f"({len(result.context['problems'])})", [
+        Table(["Role", "Reason", "Count"], [[r, x, n] for (r, x), n in reasons.most_common()],
+              ["Every failure is in failures.csv, every generated image in generated_images.csv."],
+              ["failures.csv", "generated_images.csv"]),
+        Table(["Problem", "Count"], [[k, n] for k, n in problems.most_common()],
+              ["Each problem is named in metrics.json (problems)."])])

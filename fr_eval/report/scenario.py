@@ -1,0 +1,278 @@
+"""Write a scenario run's report bundle: metrics.json, Tables 1 and 3, the paired comparisons,
+failures, provenance, plots and report.html (``templates/scenario.html.j2``)."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..provenance import environment
+from . import numbers as N
+from . import plots
+from .html import Figure, Section, Table, table_file, write_page
+from .io import clean, write_config, write_csv, write_json
+from .paired import write_paired
+from .plots import fmr_label
+from .tables import (breakdown_rows, colouriser_notes, impostor_note, machine_notes, pairs_accuracy_rows, pct,
+                     run_notes, stream_note, table3_notes, table3_rows)
+
+#: what metrics.json says each figure is
+DEFINITIONS = {
+    "fta": "failed samples / all samples used in the scenario (references + probes), as in the paper",
+    "fta_transaction": "genuine attempts with at least one failed sample / all genuine attempts",
+    "fnmr": "genuine comparisons (both samples acquired) with score < threshold / those compared",
+    "frr": "FTA + FNMR x (1 - FTA) (ISO/IEC 19795-1), with the sample-level FTA",
+    "frr_transaction": "(genuine attempts failed to acquire + false non-matches) / all genuine attempts",
+    "far": "FMR x (1 - FTA)",
+    "threshold": "fixed on the baseline's impostor scores: the lowest threshold whose FMR <= target",
+    "d_prime": "|mu_g - mu_i| / sqrt((sd_g^2 + sd_i^2) / 2), population sd",
+    "intervals": "95%: rule of 3 (upper = 3/N) when there are no errors, else percentile bootstrap "
+                 "over subjects",
+}
+
+
+def write_report(out_dir: str | Path, result, config: dict) -> Path:
+    """The report bundle of a scenario run: metrics.json, config.yaml, the tables (CSV, Markdown),
+    failures and samples, score exports, plots (PNG and PDF) and report.html."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fmr, env, ctx = float(config["fmr"]), environment(), result.context
+    mfm = int(config["report"]["min_false_matches"])
+    _write_metrics(out, result, config, env)
+    t3 = _write_table3(out, result, fmr, mfm)
+    stand_in = colouriser_notes(clean(result.rows), ctx.get("colouriser_descriptions"))
+    sections = [Section("table3", "Table 3: biometric performance", [t3]),
+                Section("paired", "Does colourisation help? Paired comparisons of rows",
+                        write_paired(out, result.row_comparisons, stand_in)),
+                Section("table1", "Table 1: dataset", [_write_table1(out, result)]),
+                *_write_protocol_tables(out, result, fmr)]
+    _write_files(out, result, config, env)
+    sections += _plots(out, result, config, fmr, mfm)
+    sections += write_quality(out, result, ctx)
+    sections.append(_failures_section(result))
+    _write_html(out, result, config, env, t3, stand_in, sections)
+    return out
+
+
+def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Section]:
+    """det.png/.pdf, frr_threshold.png/.pdf and the colourisation examples, with their captions."""
+    ctx, thr = result.context, result.context["thresholds"][str(fmr)]
+    bands = _bands(config)
+    plots.plot_det(result.scores, ctx, fmr, out / "det.png", min_false_matches=mfm, bands=bands)
+    plots.plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
+    n_gen = max((len(s["genuine"]) for s in result.scores.values()), default=0)
+    support = "" if thr.get("supported", True) else (
+        f" The data do not support that target: {thr['impostors_allowed']} false matches allowed, fewer than "
+        f"report.min_false_matches={mfm}.")
+    det = Figure("det.png", f"DET curves of every row on normal-deviate axes: FNMR over up to {n_gen} genuine "
+                 f"comparisons against FMR over {thr['n_impostor']} impostor comparisons; the axes start at half "
+                 f"an error's step (0.5/N). Open markers: each row's operating point at the threshold "
+                 f"{thr['threshold']:.4f} fixed for FMR <= {fmr_label(fmr)} on the baseline; dotted: the FMR "
+                 f"target." + support + (" Shaded: each row's pointwise 95% subject-bootstrap band of the FNMR "
+                                         "(impostor scores held fixed)." if bands else ""))
+    frr = Figure("frr_threshold.png", "FRR = FTA + FNMR (1 - FTA) of each row against the decision threshold (the "
+                 f"paper's Fig. 4b); dotted: the threshold fixed for FMR <= {fmr_label(fmr)}.")
+    out_sections = [Section("det", "DET curves", [det]), Section("frr-threshold", "FRR against the threshold", [frr])]
+    if result.examples:
+        plots.plot_examples(result.examples, out / "colourisation_examples.png")
+        out_sections.append(Section("examples", "Colourisation examples (before and after)", [Figure(
+            "colourisation_examples.png", "The same faces as original, greyscale and colourised by each colouriser "
+            "(the paper's Fig. 2): the images the face system was given, read from the store.")]))
+    return out_sections
+
+
+def _bands(config: dict) -> dict | None:
+    """The DET band's bootstrap settings when report.det_bands is on."""
+    if not config["report"]["det_bands"]:
+        return None
+    from ..settings import interval_kwargs
+    return interval_kwargs({**config["bootstrap"], "seed": config["seed"]})
+
+
+def _failures_section(result) -> Section:
+    reasons = Counter((f["variant"], f.get("kind", ""), f["reason"]) for f in result.failures)
+    return Section("failures", f"Failures to acquire ({len(result.failures)})", [Table(
+        ["Variant", "Kind", "Reason", "Count"], [[v, k, r, n] for (v, k, r), n in reasons.most_common()],
+        ["Every failure is listed in failures.csv and every sample in samples.csv. Kind 'error': an error of the "
+         "machine, not stored, retried by the next run."], ["failures.csv", "samples.csv"])])
+
+
+def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in: list[str], sections) -> None:
+    ctx, t1 = result.context, result.table1
+    fmr = float(config["fmr"])
+    thr = ctx["thresholds"][str(fmr)]
+    how = ctx.get("invocation") or {}
+    run = [("Command", how.get("command", "(a library call)")), ("Date", env.get("date", "")),
+           ("Dataset", f"{t1['dataset']}: {t1['subjects']} subjects, {t1['references']} references, {t1['probes']} "
+                       f"probes, {t1['genuine']} genuine and {t1['impostor']} impostor comparisons"),
+           ("System", f"{ctx['system']['name']} (details at the end of the page)"),
+           ("Operating point", f"threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on "
+                               f"{thr['n_impostor']} baseline impostor scores for FMR <= {fmr_label(fmr)} (achieved "
+                               f"{pct(thr['fmr_achieved'], 4)}%)"),
+           ("Units", "rates in percent in this page; metrics.json holds fractions")]
+    headline = Table(t3.header[:5], [r[:5] for r in t3.body], id="headline")
+    write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
+               sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
+               run=run, warnings=machine_notes(ctx["engine"]), standins=stand_in, headline=headline,
+               answers=[c["sentence"][0].upper() + c["sentence"][1:] + "." for c in result.row_comparisons])
+
+
+def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
+    doc = {
+        "units": "every rate is a fraction in [0, 1] (not a percent); scores are cosine similarities, "
+                 "a comparison matches when score >= threshold",
+        "definitions": DEFINITIONS,
+        "rows": result.rows,
+        "table1": result.table1,
+        "paired_comparisons": result.row_comparisons,
+        **result.context,
+        "n_failures": len(result.failures),
+        "n_errors_of_the_machine": sum(1 for f in result.failures if f.get("kind") == "error"),
+        **({"quality_table2": result.quality["table2"],
+            "edc": [{k: v for k, v in r.items() if k not in ("discard", "fnmr")} for r in result.quality["edc"]]}
+           if result.quality else {}),
+        "config": config,
+        "environment": env,
+    }
+    write_json(out / "metrics.json", doc)
+    write_config(out, config)
+
+
+def _write_table1(out: Path, result) -> Table:
+    ctx, t1 = result.context, result.table1
+    t1h = ["Database", "Subjects", "Reference images", "Probe images", "Genuine comparisons",
+           "Impostor comparisons"]
+    return table_file(out, "table1", t1h, [[t1["dataset"], str(t1["subjects"]), str(t1["references"]),
+                                        str(t1["probes"]), str(t1["genuine"]), str(t1["impostor"])]],
+                  "Table 1: dataset", [impostor_note(ctx["comparisons"]),
+                                       f"Subjects excluded: {len(ctx['dataset']['excluded'])}; input problems "
+                                       f"skipped: {len(ctx['dataset']['problems'])} (listed in metrics.json)"]
+                  + ([f"Subjects limited to a seeded sample: {ctx['dataset']['settings']['limit_subjects']}"]
+                     if ctx["dataset"]["settings"].get("limit_subjects") else []))
+
+
+def _write_table3(out: Path, result, fmr: float, min_false_matches: int) -> Table:
+    ctx = result.context
+    thr = ctx["thresholds"][str(fmr)]
+    rows = clean(result.rows)
+    h3, b3 = table3_rows(rows, fmr, min_false_matches)
+    csv_table = table3_rows(rows, fmr, min_false_matches, csv=True)
+    return table_file(out, "table3", h3, b3, "Table 3: biometric performance",
+                  colouriser_notes(rows, ctx.get("colouriser_descriptions")) + table3_notes(rows, fmr, min_false_matches) + [
+        "Rates in percent. FTA: failed samples / samples of the scenario. FNMR over genuine comparisons whose "
+        "two samples were acquired. FRR = FTA + FNMR x (1 - FTA).",
+        f"Threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on {thr['n_impostor']} baseline "
+        f"impostor scores for FMR <= {fmr_label(fmr)}; {thr['impostors_allowed']} false matches allowed; "
+        f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
+        f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
+        stream_note(ctx.get("impostor_scores")),
+    ] + machine_notes(ctx["engine"]) + run_notes(ctx), csv_table=csv_table)
+
+
+def _write_protocol_tables(out: Path, result, fmr: float) -> list[Section]:
+    """The pairs-protocol accuracy and the metadata breakdown, where the run has them."""
+    ctx, clean_rows = result.context, clean(result.rows)
+    thr = ctx["thresholds"][str(fmr)]
+    sections = []
+    ha, ba = pairs_accuracy_rows(clean_rows)
+    if ba:
+        st = ctx["dataset"]["settings"]
+        sections.append(Section("pairs-accuracy", "Verification accuracy (pairs protocol)", [table_file(
+            out, "pairs_accuracy", ha, ba, "Verification accuracy over the pairs protocol's folds", [
+                f"Protocol: {st.get('protocol', 'pairs')}; pairs file {st.get('pairs_file')}.",
+                f"Pairs in the file: {st.get('pairs_in_file')}; with both images present: {st.get('pairs_present')} "
+                f"({st.get('matched_present')} matched, {st.get('mismatched_present')} mismatched); missing: "
+                f"{st.get('pairs_missing')} (each named in metrics.json under dataset.problems).",
+                "Per fold, the threshold that maximises accuracy on the other folds is applied to it; a pair with a "
+                "failed sample counts as a non-match. Mean and std (ddof 1) over the folds, in percent."])]))
+    hb, bb = breakdown_rows(clean_rows)
+    if bb:
+        sections.append(Section("breakdown", "Breakdown by metadata", [table_file(
+            out, "breakdown", hb, bb, "Errors broken down by metadata", [
+                f"At the threshold fixed for FMR <= {fmr_label(fmr)} ({thr['threshold']:.4f}). Transaction level: "
+                "an attempt fails to acquire when either sample did. Each group's value is the probe's, else the "
+                "reference's. Intervals: 95%, rule of 3 or subject bootstrap."])]))
+    return sections
+
+
+def _write_files(out: Path, result, config: dict, env: dict) -> None:
+    """failures.csv, samples.csv, the score and embedding exports, scores.npz, provenance.json."""
+    ctx = result.context
+    write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
+    write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
+                                    "det_score", "n_faces", "bbox"], result.samples)
+    if config["report"]["export"] and result.comparisons:
+        from ..scores import export_scores
+        export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
+    if result.embeddings:
+        from ..embeddings import write_embeddings
+        write_embeddings(out / "embeddings.npz", *result.embeddings)
+    np.savez_compressed(out / "scores.npz", **{k: a for label, v in result.scores.items()
+                                               for k, a in score_arrays(label, v).items()})
+    write_json(out / "provenance.json", {"system": ctx["system"], "environment": env,
+                                           "colourisers": ctx["colourisers"]})
+
+
+def score_arrays(label: str, scores: dict) -> dict:
+    """scores.npz's arrays of one row: ``<row>|genuine`` (the compared genuine scores) and, when the
+    impostor scores were kept whole, ``<row>|impostor``; when they streamed, ``<row>|impostor_tail``
+    (the highest scores, ascending), ``<row>|impostor_histogram`` (counts of equal bins over
+    ``<row>|impostor_histogram_range``) and ``<row>|impostor_moments`` (count, mean, sum of squared
+    deviations)."""
+    from ..evaluation import as_summary
+
+    imp = as_summary(scores["impostor"])
+    out = {f"{label}|genuine": scores["genuine"]}
+    if imp.exact:
+        out[f"{label}|impostor"] = imp.scores
+        return out
+    out.update({f"{label}|impostor_tail": imp.tail(), f"{label}|impostor_histogram": imp.hist,
+                f"{label}|impostor_histogram_range": np.array(imp.describe()["histogram_range"]),
+                f"{label}|impostor_moments": np.array([imp.n, imp.mean, imp.m2])})
+    return out
+
+
+def write_quality(out: Path, result, ctx) -> list[Section]:
+    """Table 2, the EDC table and their plots (as sections of the page); none when no quality was asked for."""
+    q = result.quality
+    if not q:
+        return []
+    h2 = ["Variant", "Estimator", "N", "Undefined", "Mean", "Median", "Std", "Min", "Max", "Unit"]
+    b2 = [[r["variant"], r["estimator"], str(r["n"]), str(r["n_undefined"])]
+          + ["n/a" if not math.isfinite(r[k]) else f"{r[k]:.4g}" for k in ("mean", "median", "std", "min", "max")]
+          + [r["unit"]] for r in q["table2"]]
+    t2 = table_file(out, "table2", h2, b2, "Table 2: face image quality per variant", [
+        "Over the images the scenarios use in each variant (in scenario 2, greyscale probes only; an image used on "
+        "both sides counts once); "
+        "'Undefined': no face acquired in that variant, or the estimator could not score it (reasons in "
+        "metrics.json).", "Higher is better except roll and yaw_proxy (lower) and exposure (nearest 127.5)."])
+    md = q["max_discard"]
+    he = ["Scenario", "Estimator", "Genuine compared", "FNMR at 0% discarded (%)",
+          f"FNMR at {100 * md:g}% discarded (%)", f"EDC area to {100 * md:g}%", "Area with random discarding",
+          "Area relative to random"]
+    be = [[r["row"], r["estimator"], str(r["n_comparisons"]), N.pct(r["fnmr_at_0"], r["n_comparisons"]),
+           N.pct(r[f"fnmr_at_{md:g}"], r["n_comparisons"]), f"{r['area']:.5f}", f"{r['area_random_discard']:.5f}",
+           "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"]
+          for r in q["edc"]]
+    thr = ctx["thresholds"][str(float(result.rows[0]["fmr_target"]))]["threshold"] if result.rows else float("nan")
+    te = table_file(out, "edc", he, be, "Error-versus-discard: which quality measure predicts false non-matches", [
+        f"FNMR at the fixed threshold {thr:.4f} (FMR = {100 * result.rows[0]['fmr_target']:g}% on the baseline) as the "
+        "lowest-quality genuine comparisons are discarded; pair quality = the lower of the two samples' "
+        "qualities (ties discarded together; ISO/IEC 29794-1, Schlett et al. 2023).",
+        f"Area: under the step curve from 0 to {100 * md:g}% discarded; lower is better. Random discarding keeps "
+        "the FNMR flat in expectation (area = FNMR x the range); a ratio below 1 means the estimator finds "
+        "the comparisons that fail.",
+    ])
+    plots.plot_quality_cdf(q, out / "quality_cdf.png")
+    plots.plot_edc(q, out / "edc.png")
+    return [Section("quality", "Table 2: face image quality", [t2, Figure(
+                "quality_cdf.png", "Cumulative distribution of each quality estimator's values per image variant "
+                "(the paper's Fig. 4a for FaceQnet), over the central 99% of the values; the x axis carries each "
+                "estimator's unit, the extremes are in Table 2.")]),
+            Section("edc", "Error-versus-discard: does quality predict false non-matches?", [te, Figure(
+                "edc.png", f"FNMR at the fixed threshold as the lowest-quality genuine comparisons are discarded, "
+                f"per scenario row and estimator; dashed: random discarding (the FNMR unchanged in expectation); "
+                f"dotted: the {100 * md:g}% limit of the area (edc.max_discard). A row without false non-matches "
+                f"says so in its panel.")])]
