@@ -18,6 +18,7 @@ if not (CHECKOUT / "pyproject.toml").is_file():
 
 USAGE = """usage: fr-eval [key=value ...] [--cfg]
        fr-eval --replay reports/<run>/config.yaml [key=value ...]
+       fr-eval compare reports/<A> reports/<B> [out_dir=...]   two runs (e.g. two systems) on the same attempts
 
   scenario=1|2|3|4|5|all|[1,4]   which rows of the paper's Table 3 to compute
   scenario=generated generated.manifest=<csv>
@@ -171,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     if "--keys" in argv:
         print(keys_text([a for a in argv if a != "--keys"]))
         return 0
+    if argv[:1] == ["compare"]:  # fr-eval compare reports/A reports/B
+        from .report.compare import main as compare_main
+        try:
+            return compare_main(argv[1:])
+        except FrEvalError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     show_cfg = "--cfg" in argv
     overrides = [a for a in argv if a != "--cfg"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -125,11 +125,14 @@ class RowComparison:
 
 
 def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, threshold: float, impostor_a: tuple,
-                 impostor_b: tuple, *, bootstrap: dict) -> RowComparison:
+                 impostor_b: tuple, *, bootstrap: dict, threshold_b: float | None = None,
+                 noun: str = "scenario ") -> RowComparison:
     """Row ``b`` against row ``a``. ``gen_a`` / ``gen_b``: one score per genuine attempt (the same
     attempts in the same order), NaN where the attempt could not be compared; ``subject``: each
     attempt's subject index; ``impostor_a`` / ``impostor_b``: (mean, variance) of each row's
-    impostor scores (for d'). FRR here is the transaction-level one (a failed attempt is rejected)."""
+    impostor scores (for d'). FRR here is the transaction-level one (a failed attempt is rejected).
+    ``threshold_b``: row b's own threshold where the rows come from two systems (``fr-eval compare``,
+    each at its own operating point); ``noun`` precedes the labels in the sentence."""
     ga, gb = np.asarray(gen_a, np.float64), np.asarray(gen_b, np.float64)
     if ga.shape != gb.shape:
         raise ValueError(f"rows {a} and {b} do not hold the same genuine attempts")
@@ -137,10 +140,11 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
 
     kw = interval_kwargs(bootstrap)
     ok_a, ok_b = np.isfinite(ga), np.isfinite(gb)
-    rej_a, rej_b = ~ok_a | (np.where(ok_a, ga, 0) < threshold), ~ok_b | (np.where(ok_b, gb, 0) < threshold)
+    thr_b = threshold if threshold_b is None else threshold_b
+    rej_a, rej_b = ~ok_a | (np.where(ok_a, ga, 0) < threshold), ~ok_b | (np.where(ok_b, gb, 0) < thr_b)
     frr_d, frr_i = paired_rate_difference(rej_a, rej_b, subject, n_subjects, **kw)
     both = ok_a & ok_b
-    fnm_a, fnm_b = ga[both] < threshold, gb[both] < threshold
+    fnm_a, fnm_b = ga[both] < threshold, gb[both] < thr_b
     fnmr_d, fnmr_i = paired_rate_difference(fnm_a, fnm_b, np.asarray(subject)[both], n_subjects, **kw)
     dp_d, dp_i = paired_d_prime_difference(ga[ok_a], gb[ok_b], np.asarray(subject)[ok_a], np.asarray(subject)[ok_b],
                                            n_subjects, impostor_a, impostor_b, **kw)
@@ -153,21 +157,22 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
         fnmr_b=float(fnm_b.mean()) if both.any() else float("nan"),
         fnmr_difference=fnmr_d, fnmr_interval=fnmr_i.as_dict(), fnmr_mcnemar=asdict(fnmr_m),
         d_prime_difference=dp_d, d_prime_interval=dp_i.as_dict(),
-        sentence=sentence(a, b, frr_d, frr_i, frr_m, int(ga.size), kw["confidence"]))
+        sentence=sentence(a, b, frr_d, frr_i, frr_m, int(ga.size), kw["confidence"], noun, threshold_b is None))
 
 
 def sentence(a: str, b: str, diff: float, interval: M.Interval, test: McNemar, n: int,
-             confidence: float = M.CONFIDENCE) -> str:
+             confidence: float = M.CONFIDENCE, noun: str = "scenario ", same_threshold: bool = True) -> str:
     """One plain sentence: which row rejects more genuine attempts, by how many points, how sure."""
     if not math.isfinite(diff):
-        return f"scenario {b} and scenario {a} share no genuine attempt to compare"
+        return f"{noun}{b} and {noun}{a} share no genuine attempt to compare"
     pts = 100 * diff
     how = "more" if pts > 0 else "fewer"
-    lead = (f"scenario {b} rejects as many genuine attempts as scenario {a}" if pts == 0 else
-            f"scenario {b} rejects {abs(pts):.2f} points {how} genuine attempts than scenario {a}")
+    lead = (f"{noun}{b} rejects as many genuine attempts as {noun}{a}" if pts == 0 else
+            f"{noun}{b} rejects {abs(pts):.2f} points {how} genuine attempts than {noun}{a}")
     ci = (f"{100 * confidence:g}% CI [{100 * interval.low:.2f}, {100 * interval.high:.2f}]"
           if interval.method != "none" else "no interval")
-    return (f"{lead} (FRR at the fixed threshold, {n} attempts), {ci}, McNemar p = {test.p_value:.2g} "
+    at = "the fixed threshold" if same_threshold else "each one's own threshold"
+    return (f"{lead} (FRR at {at}, {n} attempts), {ci}, McNemar p = {test.p_value:.2g} "
             f"({test.b_only} rejected by {b} only, {test.a_only} by {a} only)")
 
 

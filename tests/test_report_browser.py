@@ -1,0 +1,208 @@
+"""report.html of a scenario run (with quality and DET bands), of the generated-faces audit and of a
+score import, loaded in a real browser: Debian's Chromium, driven by Playwright (no browser build is
+downloaded). Every image decoded, every internal anchor resolves, every file link exists, no console
+error, a region's screenshot is not blank, click-to-enlarge works, the config sits in a closed
+details element as YAML."""
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generated_faces import build_manifest
+
+CHROMIUM = os.environ.get("FR_EVAL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on PATH (Debian: apt-get install chromium; or set FR_EVAL_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def scenario_report(tmp_path_factory, request):
+    from conftest import LFW_SMALL, need
+    from fr_eval.cli import main
+
+    root = need(LFW_SMALL)
+    out = tmp_path_factory.mktemp("browser") / "r"
+    assert main(["scenario=all", "system=sface", f"dataset.root={root}", f"out_dir={out}", "progress=false",
+                 f"store_dir={out.parent / 's'}", "quality=[sharpness,exposure]", "report.det_bands=true",
+                 "bootstrap.n_resamples=100"]) == 0
+    return out
+
+
+def load(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+def check_page(page, errors, out: Path) -> dict:
+    """What every report page must do in a browser; returns facts for the caller's own checks."""
+    images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])")
+    assert images and all(complete and width > 0 for _, complete, width in images), images
+    missing = page.evaluate("""Array.from(document.querySelectorAll('a[href^="#"]'))
+        .map(a => a.getAttribute('href').slice(1)).filter(id => !document.getElementById(id))""")
+    assert missing == []
+    files = page.evaluate("""Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))
+        .filter(h => !h.startsWith('#'))""")
+    assert files and all((out / f).is_file() for f in files), [f for f in files if not (out / f).is_file()]
+    listed = page.evaluate("Array.from(document.querySelectorAll('#files td:first-child')).map(td => td.textContent)")
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "report.html")
+    assert sorted(listed) == on_disk  # every file of the folder is linked
+    toc = page.evaluate("Array.from(document.querySelectorAll('nav.toc a')).map(a => a.getAttribute('href'))")
+    sections = page.evaluate("Array.from(document.querySelectorAll('body > section')).map(s => '#' + s.id)")
+    assert toc == sections
+    captions = page.evaluate("Array.from(document.querySelectorAll('figure')).map(f => "
+                             "f.querySelector('figcaption') ? f.querySelector('figcaption').textContent : '')")
+    assert all(c.startswith("Figure ") and len(c) > 60 for c in captions), captions
+    config = page.locator("details", has=page.locator("pre"))
+    assert config.get_attribute("open") is None  # collapsed until asked
+    assert errors == []
+    return {"images": images, "files": files, "toc": toc}
+
+
+def not_blank(png: bytes) -> float:
+    """The fraction of pixels that are not (near) white in a screenshot."""
+    from PIL import Image
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L"), float)
+    return float(np.mean(a < 200))
+
+
+def test_scenario_report_in_a_browser(browser, scenario_report):
+    out = scenario_report
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    m = json.loads((out / "metrics.json").read_text())
+    # the headline: the run's facts, the stand-in said, Table 3's paper columns with intervals, the answer
+    facts_text = page.locator("dl.run").inner_text()
+    assert "scenario=all" in facts_text and m["environment"]["date"] in facts_text and "lfw_small" in facts_text
+    assert "exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify" in page.locator(".standin").inner_text()
+    head = page.locator("#headline")
+    assert head.locator("th").all_inner_texts() == ["Scenario", "d'", "FTA (%)", "FNMR at FMR=0.1% (%)",
+                                                    "FRR at FMR=0.1% (%)"]
+    first = head.locator("tr").nth(1).locator("td").all_inner_texts()
+    assert first[0] == "1" and first[1] == f"{m['rows'][0]['d_prime']:.3f}" and "[" in first[3]
+    answers = page.locator(".answer li").all_inner_texts()
+    assert [a.rstrip(".") for a in answers] == [c["sentence"][0].upper() + c["sentence"][1:]
+                                               for c in m["paired_comparisons"]]
+    assert {"#table3", "#paired", "#det", "#quality", "#edc", "#examples", "#files", "#details"} <= set(facts["toc"])
+    assert {"det.pdf", "table3.csv", "paired.csv", "metrics.json", "config.yaml"} <= set(facts["files"])
+    # the DET region is drawn (not blank); clicking enlarges it to the viewport and clicking again restores it
+    det = page.locator("#fig-det img")
+    assert not_blank(det.screenshot()) > 0.02
+    width = det.bounding_box()["width"]
+    det.click()
+    assert "zoomed" in det.get_attribute("class") and det.bounding_box()["width"] == 1200
+    det.click()
+    assert det.bounding_box()["width"] == width
+    # the configuration as YAML in a closed details element, the system note in another
+    page.locator("summary", has_text="Configuration").click()
+    yaml_text = page.locator("#details pre").inner_text()
+    assert "scenario: all" in yaml_text and "det_bands: true" in yaml_text
+    assert page.locator("details", has_text="How the face system was chosen").get_attribute("open") is None
+    page.close()
+
+
+def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
+    from fr_eval.cli import main
+
+    manifest, _ = build_manifest(lfw_small, tmp_path)
+    out = tmp_path / "r"
+    assert main(["scenario=generated", f"generated.manifest={manifest}", "system=sface", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100",
+                 "generated.min_per_method=2", "report.curves_per_panel=2"]) == 0
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    doc = json.loads((out / "metrics.json").read_text())
+    ranked = [g["value"] for g in doc["groups"]["method"] if g["rank"] is not None]
+    assert page.locator("#headline tr td:nth-child(2)").all_inner_texts() == ranked
+    assert {"#methods", "#paired-methods", "#det-generated", "#contact-sheet"} <= set(facts["toc"])
+    # the methods compared by identity: the top-ranked method against each other ranked one
+    pairs = [(c["a"], c["b"]) for c in doc["method_comparisons"]]
+    assert pairs == [(ranked[0], m) for m in ranked[1:]]
+    assert len(page.locator(".answer li").all_inner_texts()) == len(pairs)
+    page.close()
+
+
+def test_score_import_report_in_a_browser(browser, tmp_path):
+    from fr_eval.cli import main
+
+    rng = np.random.default_rng(0)
+    rows = ["row,kind,score,reference_subject,probe_subject"]
+    for k in range(40):
+        rows += [f"1,genuine,{rng.normal(0.6, 0.1):.6f},s{k},s{k}"]
+        rows += [f"1,impostor,{rng.normal(0.0, 0.1):.6f},s{k},s{(k + j) % 40}" for j in range(1, 30)]
+    (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r"
+    assert main([f"scores={tmp_path / 'scores.csv'}", f"out_dir={out}", "progress=false",
+                 "bootstrap.n_resamples=100"]) == 0
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    assert "#det" in facts["toc"] and "scores.csv" in page.locator("dl.run").inner_text()
+    page.close()
+
+
+def test_compare_two_systems_on_the_same_attempts(browser, scenario_report, shared_arcface_files, tmp_path, capsys):
+    """fr-eval compare: B's rows against A's attempt by attempt, each at its own threshold; checked
+    against the two reports' own exported scores."""
+    import pyarrow.parquet as pq
+
+    from conftest import LFW_SMALL
+    from fr_eval.cli import main
+
+    det, rec = shared_arcface_files
+    other = tmp_path / "arcface"
+    assert main(["scenario=[1,3,4]", "system=arcface", f"system.detector={det}", f"system.recogniser={rec}",
+                 f"dataset.root={LFW_SMALL}", f"out_dir={other}", f"store_dir={tmp_path / 's'}", "progress=false",
+                 "bootstrap.n_resamples=100"]) == 0
+    out = tmp_path / "cmp"
+    assert main(["compare", str(scenario_report), str(other), f"out_dir={out}", "bootstrap.n_resamples=200"]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    assert [c["row"] for c in doc["comparisons"]] == ["1", "3", "4 [exemplar]"]  # the rows both reports hold
+
+    def rejected(folder, row):
+        t = pq.read_table(folder / "scores" / "comparisons.parquet").to_pydict()
+        m = json.loads((folder / "metrics.json").read_text())
+        thr = m["thresholds"]["0.001"]["threshold"]
+        got = {(r, p): s for r, p, k, w, s in zip(t["reference"], t["probe"], t["kind"], t["row"], t["score"])
+               if k == "genuine" and w == row}
+        return {key: not (s >= thr) for key, s in got.items()}  # NaN (failed) is a rejection
+
+    for c in doc["comparisons"]:
+        ra, rb = rejected(scenario_report, c["row"]), rejected(other, c["row"])
+        assert set(ra) == set(rb) and c["n_attempts"] == len(ra) == 90
+        assert c["frr_a"] == pytest.approx(np.mean(list(ra.values())))
+        assert c["frr_b"] == pytest.approx(np.mean([rb[k] for k in ra]))
+        assert c["frr_mcnemar"]["a_only"] == sum(ra[k] and not rb[k] for k in ra)
+        assert c["frr_mcnemar"]["b_only"] == sum(rb[k] and not ra[k] for k in ra)
+        assert c["sentence"].startswith(f"arcface (B), scenario {c['row']} rejects")
+    assert doc["a"]["system"] == "sface" and doc["b"]["system"] == "arcface"
+    assert "| arcface (B), scenario 4 [exemplar] vs sface (A), scenario 4 [exemplar] | 90 |" in (out / "compare.md").read_text()
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    assert "det_compare.pdf" in facts["files"] and len(page.locator(".answer li").all_inner_texts()) == 3
+    page.close()
+    # not a report, or reports at different operating points: one line each
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path), str(other)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: fr-eval compare: {tmp_path} holds no metrics.json (give a report folder)"
+    m = json.loads((other / "metrics.json").read_text())
+    m["config"]["fmr"] = 0.01
+    (other / "metrics.json").write_text(json.dumps(m))
+    assert main(["compare", str(scenario_report), str(other), f"out_dir={tmp_path / 'x'}"]) == 2
+    assert "different FMR targets (0.001 and 0.01)" in capsys.readouterr().err
