@@ -45,7 +45,8 @@ def _config(args, keys) -> dict:
 class Evaluation:
     """A scenario run: ``rows`` (one dict of figures per Table 3 row, fractions, as metrics.json
     holds them), ``thresholds`` ({FMR: threshold}, fixed on the baseline's impostors), ``scores``
-    ({row: {"genuine": array, "impostor": fr_eval.streaming.ImpostorSummary}}: ``.scores`` holds every
+    ({row: {"genuine": array, "impostor": fr_eval.streaming.ImpostorSummary, "subject": each genuine score's
+    subject index}}: ``.scores`` holds every
     impostor score when they were kept whole, ``.tail()`` the highest otherwise), ``config`` (the
     resolved configuration) and
     ``result`` (everything the report is written from)."""

@@ -132,6 +132,7 @@ class AuditPlan:
     fmr: float
     min_per_method: int  # methods with fewer images are listed apart, unranked
     compare: tuple  # generated.compare: "auto" and "a:b" items, names checked
+    compare_min_identities: int
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,8 @@ def plan_audit(cfg: dict) -> AuditPlan:
     return AuditPlan(gset=gset, refs=refs, enrol_source=enrol_source, identities=identities, gen=gen,
                      targets=targets, unenrolled=unenrolled, problems=problems, by=by, unknown_by=unknown,
                      template=template, fmr=fmr, min_per_method=int(g["min_per_method"]),
-                     compare=_compare_spec(g["compare"], {dict(s.meta).get("method", "") for s in gen}))
+                     compare=_compare_spec(g["compare"], {dict(s.meta).get("method", "") for s in gen}),
+                     compare_min_identities=int(g["compare_min_identities"]))
 
 
 def _compare_spec(spec, methods: set) -> tuple:
@@ -238,13 +240,30 @@ def _compare_spec(spec, methods: set) -> tuple:
     return items
 
 
-def method_pairs(methods: list[dict], spec: tuple) -> list[tuple[str, str]]:
-    """The (a, b) method pairs of generated.compare; auto: the top-ranked method against each other ranked one."""
-    ranked = [r["value"] for r in methods if r["rank"] is not None]
+def method_pairs(methods: list[dict], spec: tuple, identities: dict, min_shared: int) -> list[tuple[str, str]]:
+    """The (a, b) method pairs of generated.compare. auto: every pair that shares at least
+    ``min_shared`` identities (``identities``: method -> its set), a the better-ranked (ranked
+    methods in rank order, then the unranked ones)."""
+    order = [r["value"] for r in methods]  # ranked first, in rank order
     out = []
     for item in spec:
-        pairs = [(ranked[0], m) for m in ranked[1:]] if item == "auto" else [tuple(item.split(":", 1))]
+        if item == "auto":
+            pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
+                     if len(identities.get(a, set()) & identities.get(b, set())) >= min_shared]
+        else:
+            pairs = [tuple(item.split(":", 1))]
         out += [p for p in pairs if p[0] != p[1] and p not in out]
+    return out
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for the pairs compared together (a few lines; statsmodels
+    is not a dependency): the i-th smallest p times (m - i), made monotone, capped at 1."""
+    p = np.asarray(p_values, float)
+    order = np.argsort(p)
+    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))))
+    out = np.empty_like(adj)
+    out[order] = adj
     return out
 
 
@@ -255,11 +274,14 @@ def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups
     method = np.array([m.get("method", "") for m in meta], dtype=object)
     verified = sc.acquired & (np.where(sc.acquired, sc.own, -np.inf) >= sc.threshold)
     sim0 = np.where(sc.acquired, sc.own, 0.0)
+    identities = {m: set(sc.gid[(method == m) & sc.in_audit].tolist()) for m in set(method.tolist())}
     out = []
-    for a, b in method_pairs(groups["method"], plan.compare):
+    for a, b in method_pairs(groups["method"], plan.compare, identities, plan.compare_min_identities):
         ma, mb = (method == a) & sc.in_audit, (method == b) & sc.in_audit
         out.append(compare_methods(a, b, sc.gid[ma], verified[ma], sim0[ma], sc.gid[mb], verified[mb], sim0[mb],
                                    bootstrap=bootstrap).as_dict())
+    for c, p in zip(out, holm([c["wilcoxon"]["p_value"] for c in out])):
+        c["wilcoxon"]["p_holm"] = float(p)
     return out
 
 

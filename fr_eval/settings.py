@@ -276,8 +276,10 @@ class Generated:
                           lambda k, v: p.integer(k, v, 1))
     contact_sheet: int = key(6, "the N worst- and N best-preserved faces shown", lambda k, v: p.integer(k, v, 0))
     compare: list = key(["auto"], "method pairs compared on the identities both generated (paired identity "
-                        "bootstrap, Wilcoxon): auto (the top-ranked method vs each other ranked one), or 'a:b' "
-                        "method names; [] for none")
+                        "bootstrap, Wilcoxon, Holm-adjusted p): auto (every pair sharing at least "
+                        "compare_min_identities identities, ranked methods first), or 'a:b' method names; [] for none")
+    compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
+                                      lambda k, v: p.integer(k, v, 1))
 
 
 @dataclass

@@ -3,6 +3,7 @@ figures."""
 import json
 import re
 
+import numpy as np
 import pytest
 
 import fr_eval
@@ -43,6 +44,16 @@ def test_api_gives_the_commands_figures(tmp_path):
     keys = ("fta", "fnmr", "frr", "threshold", "d_prime", "eer", "intervals")
     assert [{k: r[k] for k in keys} for r in ev.rows] == [{k: r[k] for k in keys} for r in m["rows"]]
     assert ev.thresholds[0.001] == m["thresholds"]["0.001"]["threshold"]
+    # each compared genuine score's subject (the DET band resamples them): as the score export has them
+    import pyarrow.parquet as pq
+    t = pq.read_table(out / "scores" / "comparisons.parquet").to_pydict()
+    names = sorted(set(t["probe_subject"]))
+    for label in ("1", "2"):
+        exp = [(sc, sj) for sc, sj, k, r in zip(t["score"], t["probe_subject"], t["kind"], t["row"])
+               if k == "genuine" and r == label and np.isfinite(sc)]
+        got = ev.scores[label]
+        assert got["genuine"].tolist() == pytest.approx([e[0] for e in exp])
+        assert [names[i] for i in got["subject"]] == [e[1] for e in exp]
     written = ev.write_report(tmp_path / "api")
     assert json.loads((written / "metrics.json").read_text())["rows"][0]["fnmr"] == m["rows"][0]["fnmr"]
     with pytest.raises(KeyError, match="rows: 1, 2"):

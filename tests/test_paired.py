@@ -52,3 +52,37 @@ def test_compare_rows_counts_failed_attempts_as_rejections():
     assert c.n_compared_both == 4 and (c.fnmr_a, c.fnmr_b) == (1 / 4, 3 / 4)
     assert "scenario 4 [x] rejects 33.33 points more genuine attempts than scenario 3" in c.sentence
     assert "McNemar p = 0.62 (3 rejected by 4 [x] only, 1 by 3 only)" in c.sentence
+
+
+def test_compare_methods_pairs_by_identity():
+    from scipy import stats
+
+    from fr_eval.paired import compare_methods
+
+    # method a: 3 images of each of identities 0..5; method b: 1 image of identities 2..7 (4 shared)
+    ia = np.repeat(np.arange(6), 3)
+    va = np.tile([True, True, False], 6)
+    sa = np.where(va, 0.6, 0.1)
+    ib = np.arange(2, 8)
+    vb = np.array([True, False, False, True, True, True])
+    sb = np.array([0.5, 0.2, 0.0, 0.7, 0.4, 0.3])
+    c = compare_methods("a", "b", ia, va, sa, ib, vb, sb, bootstrap={"n_resamples": 300, "seed": 0})
+    assert c.n_identities == 4 and (c.n_images_a, c.n_images_b) == (12, 4)  # identities 2..5 only
+    assert c.verified_a == pytest.approx(8 / 12) and c.verified_b == pytest.approx(2 / 4)
+    assert c.verified_difference == pytest.approx(2 / 4 - 8 / 12)
+    assert c.verified_interval["low"] <= c.verified_difference <= c.verified_interval["high"]
+    per_a = np.full(4, (0.6 + 0.6 + 0.1) / 3)  # each shared identity's mean similarity under a
+    d = sb[:4] - per_a
+    assert c.wilcoxon["p_value"] == pytest.approx(stats.wilcoxon(d).pvalue) and c.wilcoxon["n_nonzero"] == 4
+    assert c.similarity_difference == pytest.approx(sb[:4].mean() - per_a.mean())
+    assert c.sentence.startswith("method b verifies 16.7 points fewer of its images than method a on the 4 "
+                                 "identities both generated (12 and 4 images)")
+    none = compare_methods("a", "b", ia, va, sa, ib + 100, vb, sb, bootstrap={})
+    assert none.n_identities == 0 and none.sentence == "method b and method a share no identity"
+
+
+def test_holm_adjustment():
+    from fr_eval.auditing import holm
+
+    assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]).tolist() == [1.0, 1.0] and holm([]).size == 0

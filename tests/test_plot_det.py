@@ -43,3 +43,31 @@ def test_stand_in_rows_say_so_in_the_legend():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0] == "scenario 1" and " ".join(labels[1].split()).startswith(
         "scenario 4 [exemplar]: exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify")
+
+
+def test_det_bands_and_panels(tmp_path):
+    from matplotlib.collections import PolyCollection
+    from PIL import Image
+
+    from fr_eval import metrics as M
+    from fr_eval.report.plots import Curve, plot_det
+
+    rng = np.random.default_rng(2)
+    imp = ImpostorSummary.of(rng.normal(0.0, 0.1, 5000))
+    subject = np.repeat(np.arange(60), 5)
+    gen = rng.normal(0.3, 0.12, 300)
+    fig, ax = plotting.subplots()
+    draw_det(ax, [Curve("a", gen, imp, imp.threshold(0.01), subject), Curve("b", gen + 0.1, imp)], 0.01,
+             bands={"n_resamples": 200, "seed": 0})
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1  # only the curve whose subjects are known gets a band
+    x, y, t = imp.det(gen)
+    lo, hi = M.fnmr_band(gen, subject, t, n_resamples=200, seed=0)
+    assert np.all(lo <= y + 1e-12) and np.all(y <= hi + 1e-12) and np.mean(hi - lo) > 0.01
+    # five rows at two per panel: three panels one above the other, as PNG and PDF
+    scores = {str(k): {"genuine": rng.normal(0.3, 0.1, 90), "impostor": imp} for k in range(5)}
+    ctx = {"system": {"name": "s"}, "dataset": {"name": "d"}}
+    plot_det(scores, ctx, 0.001, tmp_path / "one.png")
+    plot_det(scores, ctx, 0.001, tmp_path / "three.png", per_panel=2)
+    h1, h3 = (Image.open(tmp_path / f"{n}.png").size[1] for n in ("one", "three"))
+    assert 2.6 < h3 / h1 < 3.2 and (tmp_path / "three.pdf").read_bytes()[:5] == b"%PDF-"

@@ -132,9 +132,19 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     ranked = [g["value"] for g in doc["groups"]["method"] if g["rank"] is not None]
     assert page.locator("#headline tr td:nth-child(2)").all_inner_texts() == ranked
     assert {"#methods", "#paired-methods", "#det-generated", "#contact-sheet"} <= set(facts["toc"])
-    # the methods compared by identity: the top-ranked method against each other ranked one
+    # the methods compared by identity: every pair sharing >= 5 identities (blank has 1), better-ranked first
+    import csv
+    with open(out / "generated_images.csv") as f:
+        images = [r for r in csv.DictReader(f) if r["status"] != "not enrolled (every reference failed)"]
+    ids = {m: {r["identity"] for r in images if r["method"] == m} for m in {r["method"] for r in images}}
+    order = [g["value"] for g in doc["groups"]["method"]]
+    expect = [(a, b) for i, a in enumerate(order) for b in order[i + 1:] if len(ids[a] & ids[b]) >= 5]
     pairs = [(c["a"], c["b"]) for c in doc["method_comparisons"]]
-    assert pairs == [(ranked[0], m) for m in ranked[1:]]
+    assert pairs == expect == [("photo", "style"), ("photo", "wrong"), ("style", "wrong")]
+    wrong = doc["method_comparisons"][1]  # somebody else's photos: never verified, against real photos
+    photo_rate = np.mean([r["verified"] == "True" for r in images if r["method"] == "photo"])
+    assert wrong["verified_a"] == pytest.approx(photo_rate) and wrong["verified_b"] == 0.0
+    assert wrong["verified_difference"] == pytest.approx(-photo_rate) and wrong["verified_interval"]["high"] < 0
     assert len(page.locator(".answer li").all_inner_texts()) == len(pairs)
     page.close()
 

@@ -112,22 +112,23 @@ def _notes(result, config: dict) -> list[str]:
 
 
 METHOD_HEADER = ["Method b vs method a", "Identities shared", "Images a / b", "Verified a (%)", "Verified b (%)",
-                 "Verified b - a (points)", "CI", "Similarity b - a (failures as 0)", "CI", "Wilcoxon p (identities)"]
+                 "Verified b - a (points)", "CI", "Similarity b - a (failures as 0)", "CI", "Wilcoxon p (identities)", "p, Holm-adjusted"]
 
 
 def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
     if not comps:
-        return [Text(["No pair of methods was compared (generated.compare=[], or fewer than two ranked methods)."])]
+        return [Text(["No pair of methods was compared (generated.compare=[], or no two methods share "
+                      "generated.compare_min_identities identities)."])]
     body = [[f"{c['b']} vs {c['a']}", str(c["n_identities"]), f"{c['n_images_a']} / {c['n_images_b']}",
              pct(c["verified_a"], 1), pct(c["verified_b"], 1), _f(100 * c["verified_difference"], 1),
              _ci(c["verified_interval"], 1, 100), _f(c["similarity_difference"]), _ci(c["similarity_interval"]),
-             "n/a" if not math.isfinite(c["wilcoxon"]["p_value"]) else f"{c['wilcoxon']['p_value']:.3g}"]
+             *("n/a" if not math.isfinite(c["wilcoxon"][k]) else f"{c['wilcoxon'][k]:.3g}" for k in ("p_value", "p_holm"))]
             for c in comps]
     notes = ["Paired by identity: only the identities both methods generated count, each method's images of them "
              "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
              "kept together). Wilcoxon: two-sided signed-rank test on the per-identity differences of the mean "
              "similarity (failures as 0); the methods need not hold one image per identity, so there are no paired "
-             "attempts for McNemar."] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comps]
+             "attempts for McNemar. Holm: the p-values adjusted for the pairs of this table together."] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comps]
     return [table_file(out, "generated_paired", METHOD_HEADER, body,
                        "Methods compared on the same identities", notes)]
 
@@ -139,10 +140,13 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
     few = [r["value"] for r in result.groups["method"] if r["rank"] is None]
     plots.plot_similarity_by_method(result.groups["method"], result.scores, thr["threshold"], min_n,
                                     out / "similarity_by_method.png", per_panel=2 * per_panel)
-    plots.plot_det({k: v for k, v in result.scores.items() if k not in few}, ctx, float(thr["fmr_target"]),
+    fmr = float(thr["fmr_target"])
+    plots.plot_det({k: v for k, v in result.scores.items() if k not in few},
+                   {**ctx, "thresholds": {str(fmr): {"threshold": thr["threshold"]}}}, fmr,
                    out / "det_generated.png", prefix="", min_false_matches=int(config["report"]["min_false_matches"]),
                    per_panel=per_panel,
-                   title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the threshold's FMR")
+                   title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the FMR target; open markers: "
+                         f"each method at the threshold {thr['threshold']:.4f}")
     sections = [Section("similarity", "Similarity by method", [Figure(
                     "similarity_by_method.png", "Cosine similarity of each acquired generated image to its "
                     f"identity's enrolment, per method (box: quartiles; line: median; triangle: mean), ranked methods "

@@ -317,7 +317,7 @@ def draw_similarity_box(ax, groups: list[dict], scores: dict, threshold: float, 
     box = ax.boxplot([d if d.size else np.array([np.nan]) for d in data], showmeans=True, patch_artist=True)
     for patch, f in zip(box["boxes"], few):
         patch.set_facecolor("#dddddd" if f else "#cfe0f3")
-    if any(few) and not all(few):
+    if any(few):  # the divider before the first unranked method (at the left edge when all are)
         ax.axvline(few.index(True) + 0.5, color="grey", lw=1)
         ax.text(few.index(True) + 0.6, 0.98, f"not ranked: n < {min_n}", fontsize=7, color="grey", va="top",
                 transform=ax.get_xaxis_transform())
@@ -335,8 +335,11 @@ def plot_similarity_by_method(groups: list[dict], scores: dict, threshold: float
     parts = chunks(groups, per_panel)
     fig, axes = subplots(len(parts), 1, figsize=(max(6.0, 0.55 * len(parts[0]) + 3), 4.8 * len(parts)),
                          squeeze=False)
+    drawn = [scores[g["value"]]["genuine"] for g in groups if scores[g["value"]]["genuine"].size]
+    low = min([0.0] + [float(d.min()) for d in drawn])
     for k, (ax, part) in enumerate(zip(axes[:, 0], parts)):
         draw_similarity_box(ax, part, scores, threshold, min_n)
+        ax.set_ylim(low - 0.03, 1.0)  # one scale for every panel
         ax.set_title("Identity similarity of generated faces (acquired images; failures are the FTA)"
                      + (f", panel {k + 1} of {len(parts)}" if len(parts) > 1 else ""), fontsize=9)
     fig.tight_layout()

@@ -112,7 +112,8 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
                                f"{thr['n_impostor']} baseline impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(thr['fmr_achieved'], 4)}%)"),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
-    headline = Table(t3.header[:5], [r[:5] for r in t3.body], id="headline")
+    headline = Table(t3.header[:5], [r[:5] for r in t3.body], [n for n in t3.notes if n.startswith(N.DAGGER)],
+                     id="headline")
     write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]), standins=stand_in, headline=headline,
