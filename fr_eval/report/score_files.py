@@ -64,9 +64,35 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
     rule = "distance; match if <=" if sign < 0 else "similarity; match if >="
     thr = {str(f): {"threshold": sign * t, "score_kind": result.score_kind, "rule": rule}
            for f, t in ev.thresholds.items()}
+    write_json(out / "metrics.json", _metrics(result, thr, rule, sign, config, env))
+    write_config(out, config)
+    t3 = _table3(out, result, thr[str(fmr)], rule, sign, fmr, int(config["report"]["min_false_matches"]))
+    # the scores as evaluated (distances negated), so the operating point uses the threshold unsigned
+    plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt},
+                         "thresholds": {str(f): {"threshold": t} for f, t in ev.thresholds.items()}}, fmr,
+             out / "det.png", title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ",
+             min_false_matches=int(config["report"]["min_false_matches"]))
+    how, base = result.context.get("invocation") or {}, next(r for r in ev.rows if r["label"] == ev.baseline)
+    run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
+           ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" for i in result.inputs)
+            + f"; format {result.fmt}"),
+           ("Operating point", f"threshold {thr[str(fmr)]['threshold']:.4f} ({rule}) on row {ev.baseline}'s "
+                               f"{base['n_impostor']} impostor scores for FMR <= {fmr_label(fmr)} (achieved "
+                               f"{pct(base['fmr_achieved'], 4)}%)")]
+    sections = [Section("table3", "Table 3: biometric performance", [t3]),
+                Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
+                                                     f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
+                                                     f"open markers: each row's operating point.")])]
+    write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
+               config=config, env=env, system={"models": []}, run=run,
+               headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))
+
+
+def _metrics(result: ScoreImportResult, thr: dict, rule: str, sign: float, config: dict, env: dict) -> dict:
+    ev = result.evaluation
     rows = [{**r, "threshold": sign * r["threshold"], "eer_threshold": sign * r["eer_threshold"],
              "threshold_at": {f: sign * t for f, t in r["threshold_at"].items()}} for r in ev.rows]
-    doc = {
+    return {
         "units": f"every rate is a fraction in [0, 1] (not a percent); scores are {result.score_kind}s ({rule})",
         "source": {"format": result.fmt, "files": result.inputs, "score_kind": result.score_kind},
         "baseline": ev.baseline, "thresholds": thr, "subjects_known": ev.subjects_known,
@@ -76,35 +102,18 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
                         "intervals": "95%, rule of 3 or subject bootstrap; none where subjects are unknown"},
         "rows": rows, **result.context, "config": config, "environment": env,
     }
-    write_json(out / "metrics.json", doc)
-    write_config(out, config)
-    mfm, rows3 = int(config["report"]["min_false_matches"]), clean(ev.rows)
+
+
+def _table3(out: Path, result: ScoreImportResult, t: dict, rule: str, sign: float, fmr: float, mfm: int) -> Table:
+    ev, rows3 = result.evaluation, clean(result.evaluation.rows)
     h3, b3 = table3_rows(rows3, fmr, mfm, threshold_header=f"Threshold ({rule})", threshold_sign=sign)
     csv_table = table3_rows(rows3, fmr, mfm, threshold_header=f"Threshold ({rule})", threshold_sign=sign, csv=True)
-    t = thr[str(fmr)]
-    n_imp = next(r["n_impostor"] for r in ev.rows if r["label"] == ev.baseline)
-    achieved = pct(next(r["fmr_achieved"] for r in ev.rows if r["label"] == ev.baseline), 4)
-    t3 = table_file(out, "table3", h3, b3, "Table 3: biometric performance (from score files)", [
+    base = next(r for r in ev.rows if r["label"] == ev.baseline)
+    return table_file(out, "table3", h3, b3, "Table 3: biometric performance (from score files)", [
         f"Scores from {', '.join(Path(i['path']).name for i in result.inputs)} (format {result.fmt}). Rates in "
         "percent. FTA: genuine comparisons without a score (transaction level). FRR = FTA + FNMR x (1 - FTA).",
-        f"Threshold {t['threshold']:.4f} ({rule}) fixed on row {ev.baseline}'s {n_imp} impostor scores for "
-        f"FMR <= {fmr_label(fmr)}; achieved {achieved}%.",
+        f"Threshold {t['threshold']:.4f} ({rule}) fixed on row {ev.baseline}'s {base['n_impostor']} impostor scores "
+        f"for FMR <= {fmr_label(fmr)}; achieved {pct(base['fmr_achieved'], 4)}%.",
         "Intervals (95%): " + ("subject bootstrap or rule of 3." if ev.subjects_known else
                                "not given: the files name no subjects."),
     ] + table3_notes(rows3, fmr, mfm) + run_notes(result.context), csv_table=csv_table)
-    plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt}, "thresholds": thr}, fmr,
-             out / "det.png",
-             title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ", min_false_matches=mfm)
-    how = result.context.get("invocation") or {}
-    run = [("Command", how.get("command", "(a library call)")), ("Date", env.get("date", "")),
-           ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" if i.get("sha256") else i["path"]
-                                for i in result.inputs) + f"; format {result.fmt}"),
-           ("Operating point", f"threshold {t['threshold']:.4f} ({rule}) on row {ev.baseline}'s {n_imp} impostor "
-                               f"scores for FMR <= {fmr_label(fmr)} (achieved {achieved}%)")]
-    sections = [Section("table3", "Table 3: biometric performance", [t3]),
-                Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
-                                                     f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
-                                                     f"open markers: each row's operating point.")])]
-    write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
-               config=config, env=env, system={"models": []}, run=run,
-               headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))
