@@ -71,6 +71,14 @@ class Block:
         return self.scores[self.keep_mask()]
 
 
+def acquired(ok, *arrays) -> tuple:
+    """``arrays`` restricted to the acquired samples (``ok``; None: all of them)."""
+    if ok is None:
+        return arrays
+    keep = np.asarray(ok, bool)
+    return tuple(a[keep] for a in arrays)
+
+
 def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.ndarray, probe_subject: np.ndarray,
                          *, ref_ok=None, probe_ok=None, budget_bytes: int = 256 << 20, reuse: bool = False,
                          threads: int = 1):
@@ -84,10 +92,8 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
     BLAS's own threads spin after each product and slow the scan that follows)."""
     ref, probe = np.ascontiguousarray(ref, np.float32), np.ascontiguousarray(probe, np.float32)
     ref_subject, probe_subject = np.asarray(ref_subject), np.asarray(probe_subject)
-    if ref_ok is not None:
-        ref, ref_subject = ref[np.asarray(ref_ok, bool)], ref_subject[np.asarray(ref_ok, bool)]
-    if probe_ok is not None:
-        probe, probe_subject = probe[np.asarray(probe_ok, bool)], probe_subject[np.asarray(probe_ok, bool)]
+    ref, ref_subject = acquired(ref_ok, ref, ref_subject)
+    probe, probe_subject = acquired(probe_ok, probe, probe_subject)
     columns = columns_by_subject(probe_subject)
     step = budget_rows(budget_bytes, len(probe), ref.shape[1])
     probe_t = np.ascontiguousarray(probe.T)
@@ -138,10 +144,7 @@ def count_cross_subject(ref_subject, probe_subject, ref_ok=None, probe_ok=None) 
     """How many scores :func:`cross_subject_blocks` yields: acquired reference x acquired probe
     pairs of different subjects (all pairs minus the same-subject ones), without scoring them."""
     ref_subject, probe_subject = np.asarray(ref_subject), np.asarray(probe_subject)
-    if ref_ok is not None:
-        ref_subject = ref_subject[np.asarray(ref_ok, bool)]
-    if probe_ok is not None:
-        probe_subject = probe_subject[np.asarray(probe_ok, bool)]
+    (ref_subject,), (probe_subject,) = acquired(ref_ok, ref_subject), acquired(probe_ok, probe_subject)
     subjects, r = np.unique(ref_subject, return_counts=True)
     p = dict(zip(*np.unique(probe_subject, return_counts=True)))
     same = sum(int(c) * int(p.get(s, 0)) for s, c in zip(subjects, r))
@@ -510,10 +513,8 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
     the probe side goes into the object store once). Both give the same figures."""
     ref, ref_subject = np.asarray(ref, np.float32), np.asarray(ref_subject)
     probe, probe_subject = np.asarray(probe, np.float32), np.asarray(probe_subject)
-    if ref_ok is not None:
-        ref, ref_subject = ref[np.asarray(ref_ok, bool)], ref_subject[np.asarray(ref_ok, bool)]
-    if probe_ok is not None:
-        probe, probe_subject = probe[np.asarray(probe_ok, bool)], probe_subject[np.asarray(probe_ok, bool)]
+    ref, ref_subject = acquired(ref_ok, ref, ref_subject)
+    probe, probe_subject = acquired(probe_ok, probe, probe_subject)
     total = count_cross_subject(ref_subject, probe_subject)
     spec = {"total": total, "max_fmr": max_fmr, "keep_all": keep_all}
     if executor == "local":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -60,9 +61,15 @@ class Plan:
     def subjects(self) -> list[str]:
         return self.dataset.subjects
 
-    def subject_index(self, role: str) -> np.ndarray:
+    @cached_property
+    def _subject_indices(self) -> dict:  # built once per plan (each row's figures ask for them)
         idx = {s: i for i, s in enumerate(self.subjects)}
-        return np.array([idx[s.subject] for s in self.samples(role)], dtype=int)
+        return {role: np.array([idx[s.subject] for s in self.samples(role)], dtype=int)
+                for role in ("reference", "probe")}
+
+    def subject_index(self, role: str) -> np.ndarray:
+        """Each sample's index in :attr:`subjects`, in the dataset's order of ``role``'s samples."""
+        return self._subject_indices[role]
 
     def samples(self, role: str) -> list:
         return self.dataset.references if role == "reference" else self.dataset.probes
