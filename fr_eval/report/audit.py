@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..provenance import environment
+from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
@@ -23,21 +24,33 @@ def _f(x, digits=3) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool):
-    header = (["Rank"] if ranked else []) + [
-        key.capitalize(), "Images", "Identities", "FTA (%)", "Similarity mean", "95% interval", "Median", "Std",
-        "Similarity mean, failures as 0", "Verified of acquired (%)", "Verified of all (%)",
-        "Verified of all, 95% interval (%)", "FRR (%)",
-        "Impersonation (%)", "Rank-1 of acquired (%)"] + (["CSIM", "SSIM"] if with_target else [])
+#: the rates of the group tables: (column, figure, the count its digits follow)
+RATES = (("FTA (%)", "fta", "n"), ("Verified of acquired (%)", "verified_rate", "n_acquired"),
+         ("Verified of all (%)", "verified_rate_of_all", "n"), ("FRR (%)", "frr", "n"),
+         ("Impersonation (%)", "impersonation_rate", "n_acquired"), ("Rank-1 of acquired (%)", "rank1_accuracy",
+                                                                      "n_acquired"))
+
+
+def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, csv: bool = False):
+    """One line per group: counts, the similarity, and every rate with its 95% interval ("x [low, high]",
+    or with ``csv=True`` in ``_low``/``_high`` columns) at the digits its count justifies."""
+    header = (["Rank"] if ranked else []) + [key.capitalize(), "Images", "Identities", "Similarity mean",
+                                             *(["Similarity mean low", "Similarity mean high"] if csv else
+                                               ["95% interval"]), "Median", "Std", "Similarity mean, failures as 0"]
+    for name, _, _ in RATES:
+        header += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
+    header += ["CSIM", "SSIM"] if with_target else []
     body = []
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
         line = ([str(r["rank"]) if r["rank"] is not None else "not ranked"] if ranked else []) + [
-            str(r["value"]), str(r["n"]), str(r["n_identities"]), pct(r["fta"], 1), _f(ex["mean"]),
-            _ci(ex["interval"]), _f(ex["median"]), _f(ex["std"]), _f(z["mean"]), pct(r["verified_rate"], 1),
-            pct(r["verified_rate_of_all"], 1), _ci(r["intervals"]["verified_rate_of_all"], 1, 100), pct(r["frr"], 1),
-            pct(r["impersonation_rate"], 1),
-            pct(r["rank1_accuracy"], 1)]
+            str(r["value"]), str(r["n"]), str(r["n_identities"]), _f(ex["mean"]),
+            *([_f(ex["interval"].get("low")), _f(ex["interval"].get("high"))] if csv else [_ci(ex["interval"])]),
+            _f(ex["median"]), _f(ex["std"]), _f(z["mean"])]
+        for _, fig, count in RATES:
+            iv, n = r["intervals"].get(fig), r[count]
+            line += ([N.pct(r[fig], n), N.pct((iv or {}).get("low"), n), N.pct((iv or {}).get("high"), n)] if csv
+                     else [N.with_interval(r[fig], iv, n)])
         if with_target:
             line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
         body.append(line)
@@ -55,9 +68,10 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
         **{k: v for k, v in ctx.items() if k != "conventions"}, "config": config, "environment": env})
     write_config(out, config)
     notes = _notes(result, config)
-    h, b = group_table(result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}], "method",
-                       True, with_target)
-    methods = table_file(out, "generated_methods", h, b, "Identity preservation by method", notes)
+    everything = result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}]
+    h, b = group_table(everything, "method", True, with_target)
+    methods = table_file(out, "generated_methods", h, b, "Identity preservation by method", notes,
+                         csv_table=group_table(everything, "method", True, with_target, csv=True))
     sections = [Section("methods", "Methods, ranked", [methods]),
                 Section("paired-methods", "Methods compared on the same identities",
                         _write_method_comparisons(out, ctx.get("method_comparisons") or []))]
@@ -65,7 +79,8 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
         if key != "method":
             h2, b2 = group_table(rows, key, False, with_target)
             sections.append(Section(f"by-{key}", f"By {key}", [
-                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:3])]))
+                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:3],
+                           csv_table=group_table(rows, key, False, with_target, csv=True))]))
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
@@ -81,9 +96,9 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),
            ("Threshold", notes[0]), ("Units", "rates in percent in this page; metrics.json holds fractions")]
     ranked = [r for r in b if r[0] not in ("not ranked", "-")]
-    headline = Table(["Rank", "Method", "Images", "Identities", "FTA (%)", "Verified of all (%)",
-                      "Verified of all, 95% interval (%)", "Similarity mean"],
-                     [[r[0], r[1], r[2], r[3], r[4], r[11], r[12], r[5]] for r in ranked], id="headline")
+    cols = [h.index(c) for c in ("Rank", "Method", "Images", "Identities", "FTA (%)", "Verified of all (%)",
+                                 "Similarity mean", "95% interval")]
+    headline = Table([h[c] for c in cols], [[r[c] for c in cols] for r in ranked], id="headline")
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]), headline=headline,
@@ -103,7 +118,8 @@ def _notes(result, config: dict) -> list[str]:
         "(their share is the FTA); 'failures as 0' keeps them with a score of 0.",
         "Verified of acquired = 1 - FNMR; verified of all counts failures as not verified; FRR = 1 - verified of "
         "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
-        "Rank-1: closed-set identification among all enrolled identities. Rates in percent.",
+        "Rank-1: closed-set identification among all enrolled identities. Rates in percent, each with its 95% "
+        "interval [low, high] (the CSV: _low/_high columns), digits from the counts as in Table 3.",
         f"Methods with at least generated.min_per_method={int(config['generated']['min_per_method'])} images ranked "
         f"by verified of all, then by similarity with failures as 0; methods with fewer are listed after them, not "
         f"ranked ({few}). Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
