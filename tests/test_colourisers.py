@@ -70,3 +70,20 @@ def test_luminance_choice_takes_the_closest_face_region_and_keeps_dark_faces_fro
 def test_unknown_colouriser_names_choices():
     with pytest.raises(ConfigError, match="choose from exemplar, precomputed"):
         build_colouriser("deoldify", {"exemplar": {"type": "exemplar"}, "precomputed": {"type": "precomputed"}})
+
+
+def test_every_exemplar_setting_is_in_the_store_key(lfw_small):
+    """A setting that changes the colourised image changes its store key (no stale image is reused)."""
+    from fr_eval.variants import Colourised
+
+    ds = load_dataset({"type": "folder", "root": str(lfw_small)})
+    sample = ds.probes[0]
+    keys = set()
+    for extra in ({}, {"choice": "seeded"}, {"face_region": 0.6}, {"samples": 300}, {"window": 7}, {"seed": 3}):
+        col = build_colouriser("exemplar", {"exemplar": {"type": "exemplar", **extra}})
+        col.prepare(ds)
+        keys.add(Colourised(col).key(sample))
+    assert len(keys) == 6
+    col = build_colouriser("exemplar", {"exemplar": {"type": "exemplar"}})
+    col.prepare(ds)
+    assert "exemplar's central 0.5" in col.settings()["exemplar_pixels"]

@@ -46,13 +46,22 @@ def grey_lightness(grey: np.ndarray) -> np.ndarray:
     return _GREY_L[grey[:, :, 0]]
 
 
+def central(img: np.ndarray, region: float) -> np.ndarray:
+    """The central ``region`` fraction of an image's width and height."""
+    h, w = img.shape[:2]
+    dy, dx = int(round(h * (1 - region) / 2)), int(round(w * (1 - region) / 2))
+    return img[dy:h - dy or None, dx:w - dx or None]
+
+
 def transfer_colour(grey: np.ndarray, exemplar: np.ndarray, *, samples: int = 200, window: int = 5,
-                    seed: int = 0) -> np.ndarray:
-    """Colour ``grey`` (H, W, 3 uint8, R=G=B) with chroma from ``exemplar`` (RGB uint8)."""
+                    seed: int = 0, region: float = 1.0) -> np.ndarray:
+    """Colour ``grey`` (H, W, 3 uint8, R=G=B) with chroma from ``exemplar`` (RGB uint8), whose pixels
+    are sampled from its central ``region`` (1: all of it; the face region keeps a background's
+    colour off the face)."""
     if not (grey[:, :, 0] == grey[:, :, 1]).all() or not (grey[:, :, 1] == grey[:, :, 2]).all():
         raise ValueError("transfer_colour expects a greyscale image (R = G = B)")
     target_l = grey_lightness(grey)
-    ex_lab = color.rgb2lab(exemplar)
+    ex_lab = color.rgb2lab(central(exemplar, region))
     ex_l = ex_lab[:, :, 0]
     # luminance remapping (WAM02 section 2): match the exemplar's L statistics to the target's
     sd_ex = ex_l.std()
@@ -82,9 +91,7 @@ _D = defaults_of(ExemplarSettings)  # the keyword defaults are the config's (fr_
 
 def region_stats(grey: np.ndarray, region: float) -> tuple[float, float]:
     """(mean, std) of CIELAB L* over the central ``region`` fraction of a greyscale image's width and height."""
-    h, w = grey.shape[:2]
-    dy, dx = int(round(h * (1 - region) / 2)), int(round(w * (1 - region) / 2))
-    lum = grey_lightness(grey[dy:h - dy or None, dx:w - dx or None])
+    lum = grey_lightness(central(grey, region))
     return float(lum.mean()), float(lum.std())
 
 
@@ -108,9 +115,12 @@ class ExemplarColouriser:
         rule = ("the reference image of another subject whose central {:g} of width and height has the closest "
                 "L* mean and std (Euclidean) to the target's".format(self.face_region) if self.choice == "luminance"
                 else "a reference image of another subject, chosen by sha256(seed, subject)")
+        # every setting that changes an output is here: the store's key is made of them
         return {"type": "exemplar", "method": "Welsh-Ashikhmin-Mueller 2002, CIELAB", "seed": self.seed,
                 "samples": self.samples, "window": self.window, "choice": self.choice,
-                **({"face_region": self.face_region} if self.choice == "luminance" else {}), "exemplar_rule": rule}
+                **({"face_region": self.face_region} if self.choice == "luminance" else {}), "exemplar_rule": rule,
+                "exemplar_pixels": (f"sampled from the exemplar's central {self.face_region:g} of width and height"
+                                    if self.choice == "luminance" else "sampled from the whole exemplar")}
 
     def prepare(self, dataset) -> None:
         self._pool = {}
@@ -178,4 +188,5 @@ class ExemplarColouriser:
             exemplar = load_image(ex.path)
         except ImageLoadError as exc:
             raise ColourisationFailed(f"exemplar {ex.rel} unreadable: {exc}", cacheable=False) from exc
-        return transfer_colour(grey, exemplar, samples=self.samples, window=self.window, seed=self.seed)
+        return transfer_colour(grey, exemplar, samples=self.samples, window=self.window, seed=self.seed,
+                               region=self.face_region if self.choice == "luminance" else 1.0)
