@@ -5,7 +5,8 @@ sessions alone on the same inputs. Prints the figures and the ratios.
 
     python benchmarks/bench_pipeline.py [--data DIR] [--limit N]
 
-Targets (issue 2): fr-eval >= 1.5x FaceAnalysis, and >= 0.85 of the ONNX-only bound.
+Targets (issue 2): fr-eval >= 1.5x FaceAnalysis, and >= 0.85 of the ONNX-only bound. SFace and
+dlib (issue 15) are timed beside them, on the same images and workers.
 """
 from __future__ import annotations
 
@@ -135,6 +136,7 @@ def main():
     ap.add_argument("--rec", default=str(SHARED / "models/mobilefacenet_128d.onnx"))
     ap.add_argument("--limit", type=int, default=0, help="use only the first N subjects' images")
     ap.add_argument("--skip-sface", action="store_true")
+    ap.add_argument("--skip-dlib", action="store_true", help="skip system=dlib (HOG + ResNet, pip install -e '.[dlib]')")
     ap.add_argument("--skip-face-analysis", action="store_true", help="skip the slow FaceAnalysis runs")
     ap.add_argument("--workers", default="auto", help="worker threads for fr-eval (auto: as run_eval.py)")
     ap.add_argument("--repeats", type=int, default=3, help="alternate fr-eval and the bound this many times")
@@ -212,6 +214,18 @@ def main():
         sf_failed = sum(not res_sf[(s.rel, "original")].ok for s in samples)
         print(f"fr-eval sface ({workers} {par} workers, cold store): {t_sf:7.1f} s  {n / t_sf:6.1f} img/s  "
               f"({sf_failed} failures)")
+
+    if not args.skip_dlib:
+        try:
+            from fr_eval.systems.dlib import DlibSystem
+            dl = DlibSystem()
+        except Exception as exc:  # dlib or its models absent
+            print(f"fr-eval dlib: skipped ({exc})")
+        else:
+            t_dl, res_dl = bench_ours(dl, ds, workers, par)
+            dl_failed = sum(not res_dl[(s.rel, "original")].ok for s in samples)
+            print(f"fr-eval dlib (HOG, upsample 1, {workers} {par} workers, cold store): {t_dl:7.1f} s  "
+                  f"{n / t_dl:6.1f} img/s  ({dl_failed} failures)")
 
     print()
     print(f"ratio fr-eval / bound (same plan): {ours / bound:.3f}   (target >= 0.85)")

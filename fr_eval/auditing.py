@@ -14,8 +14,8 @@ from .datasets.generated import load_generated_manifest
 from .datasets.manifest import problems_message
 from .engine import acquire_all
 from .errors import ConfigError, FrEvalError
-from .evaluation import ImpostorStream, SideData, impostor_summary
-from .identity import audit_figures, enrolment_impostor_scores, identity_scores
+from .evaluation import ImpostorStream, SideData, impostor_summary, score_vectors
+from .identity import audit_figures, enrolment_impostor_scores, identity_scores, pairwise_similarity
 from .protocol import build_comparisons
 from .stages.acquire import executor
 from .stages.plan import as_list as _as_list
@@ -23,6 +23,7 @@ from .stages.plan import parse_fmrs
 from .images import set_max_pixels
 from .store import open_store
 from .systems import build_system
+from .systems.base import metric_of
 from .variants import ORIGINAL
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,9 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
         acqs, _ = acquire_all([(s, ORIGINAL) for s in ds.references + ds.probes], system, store,
                               batch_size=int(cfg["batch_size"]), workers=workers, parallel=parallel,
                               progress=progress)
-        ref = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.references])
-        probe = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.probes])
+        metric = metric_of(system.describe())
+        ref = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.references], metric, "reference")
+        probe = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.probes], metric, "probe")
         _, codes = np.unique([s.subject for s in ds.references + ds.probes], return_inverse=True)
         stream = ImpostorStream(max_fmr=fmr, keep_all=int(cfg["impostor_keep_all"]),
                                 budget_bytes=int(cfg["memory_budget"]))
@@ -295,37 +297,40 @@ def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
         acqs, stats = acquire_all([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets], system, store,
                                   batch_size=int(cfg["batch_size"]), workers=workers, parallel=parallel,
                                   progress=progress)
-        ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs])
+        metric = metric_of(system.describe())
+        ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs], metric, "template")
         ref_id = np.array([idx[s.subject] for s in plan.refs])
         ok = ref_side.ok
         enrolled = np.zeros(len(plan.identities), bool)
         enrolled[ref_id[ok]] = True
-        imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template)
+        imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template,
+                                              metric)
         thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, system, store, workers, parallel, progress)
     finally:
         store.close()
-    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen])
+    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen], metric, "template")
     gid = np.array([idx[s.subject] for s in plan.gen])
-    S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template)
+    S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template, metric)
     rows = np.arange(len(plan.gen))
     own = S[rows, gid]
     others = np.where(np.isfinite(S), S, -np.inf)
     others[rows, gid] = -np.inf
     rank1 = np.argmax(np.where(np.isfinite(S), S, -np.inf), axis=1) == gid
-    csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs)
+    csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs, metric)
     return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=system_note, ref_ok=ok,
                        enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
                        other_max=others.max(axis=1),
                        other_arg=np.argmax(others, axis=1), rank1=rank1, in_audit=enrolled[gid],
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
-                       best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid))
+                       best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric))
 
 
-def _best_references(plan, gen_side, ref_side, ref_id, gid) -> list:
+def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosine") -> list:
     """The best-matching reference of each image's own identity (for the contact sheet)."""
     ok = ref_side.ok
     ref_ok_idx = np.flatnonzero(ok)
-    sims = gen_side.emb @ ref_side.emb[ok].T if ok.any() else np.zeros((len(plan.gen), 0))
+    sims = (pairwise_similarity(gen_side.emb, ref_side.emb[ok], metric) if ok.any()
+            else np.zeros((len(plan.gen), 0)))
     out = []
     for i in range(len(plan.gen)):
         cand = np.flatnonzero(ref_id[ok] == gid[i])
@@ -420,8 +425,9 @@ def _num(x) -> float:
     return float(x) if x is not None and np.isfinite(x) else -np.inf
 
 
-def _target_figures(gen, targets, acqs):
-    """CSIM and SSIM for generated images that have a target frame (``nan`` elsewhere)."""
+def _target_figures(gen, targets, acqs, metric: str = "cosine"):
+    """CSIM (the system's similarity, cosine for all but dlib) and SSIM for generated images that
+    have a target frame (``nan`` elsewhere)."""
     from skimage.metrics import structural_similarity
 
     from .images import ImageLoadError, load_image
@@ -440,8 +446,8 @@ def _target_figures(gen, targets, acqs):
         if not a.ok:
             status[i] = "generated image failed"
             continue
-        ea, eb = (x.embedding.astype(np.float64).ravel() for x in (a, b))
-        csim[i] = float(ea @ eb / (np.linalg.norm(ea) * np.linalg.norm(eb)))
+        ea, eb = (score_vectors(x.embedding.reshape(1, -1), metric, "template") for x in (a, b))
+        csim[i] = float(pairwise_similarity(ea, eb, metric)[0, 0])
         status[i] = "compared"
         try:
             fa = norm_crop(load_image(s.path), a.detection.landmarks)

@@ -9,22 +9,55 @@ from . import metrics as M
 from .streaming import ImpostorSummary, summarise_cross_subject
 
 
+#: how a face system's embeddings are compared: ``cosine`` (of L2-normalised vectors; every system
+#: but dlib) or ``euclidean`` (dlib: s = 1 - d^2/2 for the Euclidean distance d of the raw vectors)
+METRICS = ("cosine", "euclidean")
+SIDES = ("reference", "probe", "template")
+
+
+def score_vectors(raw: np.ndarray, metric: str = "cosine", side: str = "reference") -> np.ndarray:
+    """Rows whose dot products are the scores: L2-normalised for ``cosine``. For ``euclidean`` the
+    reference side gets ``[a, 1 - |a|^2/2, 1]`` and the probe side ``[b, 1, -|b|^2/2]``, so that a
+    reference row times a probe row is exactly ``1 - |a - b|^2 / 2`` (one matrix product still
+    scores a block); ``template`` keeps the raw vectors (:func:`fr_eval.identity.pairwise_similarity`
+    compares them)."""
+    raw = np.asarray(raw, np.float64)
+    if metric == "cosine":
+        norms = np.linalg.norm(raw, axis=1, keepdims=True)
+        return (raw / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    if metric != "euclidean" or side not in SIDES:
+        raise ValueError(f"metric={metric}, side={side}: choose from {METRICS} and {SIDES}")
+    if side == "template":
+        return raw.astype(np.float32)
+    half, one = 0.5 * np.einsum("ij,ij->i", raw, raw)[:, None], np.ones((raw.shape[0], 1))
+    extra = [1.0 - half, one] if side == "reference" else [one, -half]
+    return np.hstack([raw, *extra]).astype(np.float32)
+
+
 @dataclass
 class SideData:
     """Acquisitions of all references (or all probes) in one variant, as arrays."""
 
     ok: np.ndarray  # (n,) bool
-    emb: np.ndarray  # (n, d) L2-normalised, zero rows where not ok
+    emb: np.ndarray  # (n, d) score vectors (:func:`score_vectors`), zero rows where not ok
 
     @classmethod
-    def from_acquisitions(cls, acqs) -> "SideData":
+    def from_acquisitions(cls, acqs, metric: str = "cosine", side: str = "reference") -> "SideData":
         ok = np.array([a.ok for a in acqs], dtype=bool)
         dim = next((a.embedding.size for a in acqs if a.ok), 1)
-        emb = np.zeros((len(acqs), dim), dtype=np.float32)
+        if metric == "cosine":  # row by row in float32, as every earlier run normalised them
+            emb = np.zeros((len(acqs), dim), dtype=np.float32)
+            for i, a in enumerate(acqs):
+                if a.ok:
+                    v = a.embedding.astype(np.float32).ravel()
+                    emb[i] = v / np.linalg.norm(v)
+            return cls(ok=ok, emb=emb)
+        raw = np.zeros((len(acqs), dim), dtype=np.float64)
         for i, a in enumerate(acqs):
             if a.ok:
-                v = a.embedding.astype(np.float32).ravel()
-                emb[i] = v / np.linalg.norm(v)
+                raw[i] = a.embedding.astype(np.float64).ravel()
+        emb = score_vectors(raw, metric, side)
+        emb[~ok] = 0.0
         return cls(ok=ok, emb=emb)
 
 

@@ -19,11 +19,22 @@ from . import metrics as M
 TEMPLATES = ("mean", "best")
 
 
+def pairwise_similarity(a: np.ndarray, b: np.ndarray, metric: str = "cosine") -> np.ndarray:
+    """``(len(a), len(b))`` similarities: dot products of L2-normalised rows (``cosine``), or
+    ``1 - |x - y|^2 / 2`` of raw rows (``euclidean``, dlib's distance made a similarity)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if metric == "cosine":
+        return a @ b.T
+    sq = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :] - 2.0 * (a @ b.T)
+    return 1.0 - np.maximum(sq, 0.0) / 2.0
+
+
 def identity_scores(probe_emb: np.ndarray, ref_emb: np.ndarray, ref_identity: np.ndarray, n_identities: int,
-                    template: str = "mean") -> np.ndarray:
-    """``(n_probes, n_identities)`` cosine similarities of L2-normalised probe embeddings to each
-    identity's enrolment, built from the L2-normalised reference embeddings ``ref_emb`` of
-    identity ``ref_identity``. Identities with no reference get ``nan``."""
+                    template: str = "mean", metric: str = "cosine") -> np.ndarray:
+    """``(n_probes, n_identities)`` similarities of probe embeddings to each identity's enrolment,
+    built from the reference embeddings ``ref_emb`` of identity ``ref_identity``: with ``cosine``
+    the rows are L2-normalised and the mean template is normalised again; with ``euclidean`` the
+    rows are raw and the mean template is their plain mean. Identities with no reference get ``nan``."""
     if template not in TEMPLATES:
         raise ValueError(f"template={template}: choose from {', '.join(TEMPLATES)}")
     probe_emb = np.asarray(probe_emb, np.float64)
@@ -33,22 +44,25 @@ def identity_scores(probe_emb: np.ndarray, ref_emb: np.ndarray, ref_identity: np
     if template == "mean":
         sums = np.zeros((n_identities, ref_emb.shape[1]))
         np.add.at(sums, ref_identity, ref_emb)
-        norms = np.linalg.norm(sums, axis=1)
-        has = norms > 0
-        out[:, has] = probe_emb @ (sums[has] / norms[has, None]).T
+        counts = np.bincount(ref_identity, minlength=n_identities)
+        has = (counts > 0) & (np.linalg.norm(sums, axis=1) > 0)
+        centre = sums[has] / counts[has, None]
+        if metric == "cosine":
+            centre = centre / np.linalg.norm(centre, axis=1, keepdims=True)
+        out[:, has] = pairwise_similarity(probe_emb, centre, metric)
         return out
-    sims = probe_emb @ ref_emb.T
+    sims = pairwise_similarity(probe_emb, ref_emb, metric)
     for k in np.unique(ref_identity):
         out[:, k] = sims[:, ref_identity == k].max(axis=1)
     return out
 
 
 def enrolment_impostor_scores(ref_emb: np.ndarray, ref_identity: np.ndarray, n_identities: int,
-                              template: str = "mean") -> np.ndarray:
+                              template: str = "mean", metric: str = "cosine") -> np.ndarray:
     """Every enrolment photo against every *other* identity's enrolment: the real impostor
     comparisons on which the verification threshold is fixed (the same kind of comparison as a
     generated image against its identity's enrolment)."""
-    s = identity_scores(ref_emb, ref_emb, ref_identity, n_identities, template)
+    s = identity_scores(ref_emb, ref_emb, ref_identity, n_identities, template, metric)
     own = np.zeros_like(s, dtype=bool)
     own[np.arange(len(ref_identity)), np.asarray(ref_identity, int)] = True
     return s[~own & np.isfinite(s)]

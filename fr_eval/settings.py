@@ -125,6 +125,20 @@ class AutoSettings:
 
 
 @dataclass
+class DlibSettings(DetectorSettings):
+    """dlib's face detector, 5-point shape predictor and ResNet recogniser (dlib-bin, face_recognition_models)."""
+    name: str = key("dlib", "dlib HOG or CNN detector + ResNet recogniser")
+    detector: Optional[str] = key("hog", "hog (dlib.get_frontal_face_detector) | cnn (mmod_human_face_detector.dat, "
+                                  "from face_recognition_models) | a path to another mmod .dat file")
+    det_thresh: float = key(0.0, "the detector's adjust_threshold (HOG: 0 is dlib's own; CNN: its confidence)",
+                            lambda k, v: p.number(k, v, -5.0, 5.0))
+    upsample: int = key(1, "times the image is upsampled before detection (face_recognition's default: 1)",
+                        lambda k, v: p.integer(k, v, 0))
+    jitters: int = key(0, "dlib's num_jitters: descriptors of randomly jittered chips averaged (0: none)",
+                       lambda k, v: p.integer(k, v, 0))
+
+
+@dataclass
 class PluginSettings:
     """A face system registered by another package under the entry-point group fr_eval.systems."""
     name: str = key("plugin", "a plug-in face system")
@@ -132,8 +146,8 @@ class PluginSettings:
     settings: dict = key({}, "keyword settings handed to the plug-in")
 
 
-SYSTEMS = {"arcface": ArcFaceSettings, "sface": SFaceSettings, "onnx": OnnxSettings, "auto": AutoSettings,
-           "plugin": PluginSettings}
+SYSTEMS = {"arcface": ArcFaceSettings, "sface": SFaceSettings, "onnx": OnnxSettings, "dlib": DlibSettings,
+           "auto": AutoSettings, "plugin": PluginSettings}
 
 
 # ----------------------------------------------------------------------------------- colourisers

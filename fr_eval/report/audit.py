@@ -11,7 +11,7 @@ from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
-from .tables import machine_notes, pct, run_notes
+from .tables import machine_notes, pct, run_notes, score_name
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
@@ -63,7 +63,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     ctx, env = result.context, environment()
     with_target = ctx["generated"]["with_target"] > 0
     write_json(out / "metrics.json", {
-        "units": "every rate is a fraction in [0, 1] (not a percent); similarities are cosine similarities",
+        "units": f"every rate is a fraction in [0, 1] (not a percent); similarities: {score_name(ctx['system'])}",
         "definitions": ctx["conventions"], "overall": result.overall, "groups": result.groups,
         **{k: v for k, v in ctx.items() if k != "conventions"}, "config": config, "environment": env})
     write_config(out, config)
@@ -110,7 +110,7 @@ def _notes(result, config: dict) -> list[str]:
     ctx, thr = result.context, result.context["threshold"]
     few = ", ".join(r["value"] for r in result.groups["method"] if r["rank"] is None) or "none"
     return [
-        f"Threshold {thr['threshold']:.4f} (cosine similarity, accept if >=) from {thr['source']}"
+        f"Threshold {thr['threshold']:.4f} ({score_name(ctx['system'])}, accept if >=) from {thr['source']}"
         + (f": {thr['n_impostor']} impostor comparisons, FMR <= {100 * thr['fmr_target']:g}% "
            f"({thr['impostors_allowed']} false matches allowed; achieved {pct(thr['fmr_achieved'], 4)}%)."
            if "n_impostor" in thr else "."),

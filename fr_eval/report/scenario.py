@@ -16,7 +16,7 @@ from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
 from .plots import fmr_label
 from .tables import (breakdown_rows, colouriser_notes, impostor_note, machine_notes, pairs_accuracy_rows, pct,
-                     run_notes, stream_note, table3_notes, table3_rows)
+                     run_notes, score_name, stream_note, table3_notes, table3_rows)
 
 #: what metrics.json says each figure is
 DEFINITIONS = {
@@ -108,7 +108,7 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
            ("Dataset", f"{t1['dataset']}: {t1['subjects']} subjects, {t1['references']} references, {t1['probes']} "
                        f"probes, {t1['genuine']} genuine and {t1['impostor']} impostor comparisons"),
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),
-           ("Operating point", f"threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on "
+           ("Operating point", f"threshold {thr['threshold']:.4f} ({score_name(ctx['system'])}, match if >=) fixed on "
                                f"{thr['n_impostor']} baseline impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(thr['fmr_achieved'], 4)}%)"),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
@@ -122,7 +122,7 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
 
 def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
     doc = {
-        "units": "every rate is a fraction in [0, 1] (not a percent); scores are cosine similarities, "
+        "units": f"every rate is a fraction in [0, 1] (not a percent); scores: {score_name(result.context['system'])}, "
                  "a comparison matches when score >= threshold",
         "definitions": DEFINITIONS,
         "rows": result.rows,
@@ -158,13 +158,14 @@ def _write_table3(out: Path, result, fmr: float, min_false_matches: int) -> Tabl
     ctx = result.context
     thr = ctx["thresholds"][str(fmr)]
     rows = clean(result.rows)
-    h3, b3 = table3_rows(rows, fmr, min_false_matches)
-    csv_table = table3_rows(rows, fmr, min_false_matches, csv=True)
+    head = f"Threshold ({score_name(ctx['system'], short=True)})"
+    h3, b3 = table3_rows(rows, fmr, min_false_matches, head)
+    csv_table = table3_rows(rows, fmr, min_false_matches, head, csv=True)
     return table_file(out, "table3", h3, b3, "Table 3: biometric performance",
                   colouriser_notes(rows, ctx.get("colouriser_descriptions")) + table3_notes(rows, fmr, min_false_matches) + [
         "Rates in percent. FTA: failed samples / samples of the scenario. FNMR over genuine comparisons whose "
         "two samples were acquired. FRR = FTA + FNMR x (1 - FTA).",
-        f"Threshold {thr['threshold']:.4f} (cosine similarity, match if >=) fixed on {thr['n_impostor']} baseline "
+        f"Threshold {thr['threshold']:.4f} ({score_name(ctx['system'])}, match if >=) fixed on {thr['n_impostor']} baseline "
         f"impostor scores for FMR <= {fmr_label(fmr)}; {thr['impostors_allowed']} false matches allowed; "
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",

@@ -9,6 +9,17 @@ from . import numbers as N
 from .plots import fmr_label
 
 
+def score_name(system: dict, short: bool = False) -> str:
+    """What the system's scores are, for every table, note and axis that names them."""
+    score = system.get("score") or {}
+    if score.get("metric") == "euclidean":
+        t = score.get("dlib_threshold") or {}
+        return ("1 - d\u00b2/2" if short else
+                f"similarity 1 - d\u00b2/2 of dlib's Euclidean distance d (dlib's d <= {t.get('distance', 0.6):g} is "
+                f">= {t.get('similarity', 0.82):.2f})")
+    return "cosine" if short else "cosine similarity"
+
+
 def pct(x, digits=3) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}"
 

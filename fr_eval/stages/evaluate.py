@@ -10,6 +10,7 @@ from ..evaluation import (RowScores, SideData, breakdown, compared_mask, imposto
                           row_figures, scores_or_nan)
 from ..scores import BlockComparisons, Comparisons
 from ..streaming import ImpostorSummary
+from ..systems.base import metric_of
 from .acquire import Acquired
 from .plan import Plan, Row
 
@@ -32,11 +33,12 @@ class _Sides:
 
     def __init__(self, plan: Plan, acquired: Acquired):
         self.plan, self.acqs, self._cache = plan, acquired.acquisitions, {}
+        self.metric = metric_of(acquired.system)
 
     def __call__(self, role: str, variant: str) -> SideData:
         if (role, variant) not in self._cache:
             self._cache[role, variant] = SideData.from_acquisitions(
-                [self.acqs[(s.rel, variant)] for s in self.plan.samples(role)])
+                [self.acqs[(s.rel, variant)] for s in self.plan.samples(role)], self.metric, role)
         return self._cache[role, variant]
 
 

@@ -1,4 +1,4 @@
-"""Face systems, picked by ``system.name`` in the config: arcface, sface or auto."""
+"""Face systems, picked by ``system.name`` in the config: arcface, sface, dlib, onnx, plugin or auto."""
 from __future__ import annotations
 
 import dataclasses
@@ -37,6 +37,13 @@ def _sface(s: SFaceSettings):
                        min_face_size=s.min_face_size, retry_scales=s.retry_scales or ())
 
 
+def _dlib(s):
+    from .dlib import DlibSystem
+    return DlibSystem(s.detector, s.recogniser, det_thresh=s.det_thresh, upsample=s.upsample, jitters=s.jitters,
+                      max_det_size=s.max_det_size, face_selection=s.face_selection, min_face_size=s.min_face_size,
+                      retry_scales=s.retry_scales or ())
+
+
 def build_system(cfg) -> tuple[FaceSystem, str]:
     """Build the system a config node names; returns it and a note on how it was chosen.
 
@@ -53,6 +60,8 @@ def build_system(cfg) -> tuple[FaceSystem, str]:
         return _sface(s), "system=sface"
     if name == "onnx":
         return _onnx(s), "system=onnx"
+    if name == "dlib":
+        return _dlib(s), "system=dlib"
     if name == "plugin":
         from ..plugins import load
         plugin = str(s.plugin)

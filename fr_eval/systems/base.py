@@ -76,6 +76,11 @@ class FaceSystem(Protocol):
         """One acquisition per RGB uint8 image, in order; never raises for a bad image."""
 
 
+def metric_of(description: dict) -> str:
+    """How a system's embeddings are compared (its ``describe()["score"]["metric"]``; cosine when unsaid)."""
+    return str((description.get("score") or {}).get("metric", "cosine"))
+
+
 def fingerprint(description: dict) -> str:
     """A short stable hash of what determines a system's output (models' sha256 + settings)."""
     core = {"name": description["name"],
