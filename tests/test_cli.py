@@ -17,7 +17,7 @@ def run_cli(*args, cwd=PROJECT):
 
 @pytest.mark.parametrize("args, expect", [
     (["scenario=7"], "scenario=7 is not valid; choose from 1, 2, 3, 4, 5, all"),
-    (["system=foo"], "system=foo is not valid; choose from arcface, auto, onnx, plugin, sface"),
+    (["system=foo"], "system=foo is not valid; choose from arcface, auto, dlib, onnx, plugin, sface"),
     (["dataset=nope"], "dataset=nope is not valid; choose from"),
     (["colouriser=magic", "scenario=4"],
      "colouriser=magic is not defined; choose from deoldify-artistic, deoldify-stable, exemplar, precomputed"),
