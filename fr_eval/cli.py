@@ -106,8 +106,45 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name="config", overrides=overrides)
 
 
+def system_list(overrides: list[str]) -> tuple[list[str] | None, list[str]]:
+    """``system=[a,b,...]`` among the overrides: (the names, the other overrides); (None, all) without one."""
+    from .errors import ConfigError
+
+    lists = [o for o in overrides if o.startswith("system=[")]
+    if not lists:
+        return None, overrides
+    names = [n.strip() for n in lists[-1][len("system=["):].rstrip("]").split(",") if n.strip()]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"{lists[-1]}: give distinct system names, e.g. system=[arcface,sface,dlib]")
+    return names, [o for o in overrides if o not in lists]
+
+
 def resolve_config(overrides: list[str]) -> dict:
-    """Compose the config from overrides and return it as plain containers, paths resolved."""
+    """Compose the config from overrides and return it as plain containers, paths resolved. With
+    ``system=[a,b]`` each system is composed on its own (``system.<name>.<key>=value`` are its keys)
+    and the config holds them all under ``systems``, the first also under ``system``."""
+    from .errors import ConfigError
+
+    names, rest = system_list(overrides)
+    if names is None:
+        return _resolve_one(overrides)
+    bare = [o for o in rest if o.startswith("system.") and o.split("=", 1)[0].split(".")[1] not in names]
+    if bare:
+        raise ConfigError(f"{bare[0]}: with system=[{','.join(names)}] give each system's keys as "
+                          f"system.<name>.<key>=value (e.g. system.{names[0]}.det_thresh=0.5)")
+    if "scenario=generated" in rest:
+        raise ConfigError("system=[...] runs scenarios only for now; audit generated images with one system per run")
+    common = [o for o in rest if not o.startswith("system.")]
+    per = {}
+    for n in names:
+        own = [f"system.{o[len(f'system.{n}.'):]}" for o in rest if o.startswith(f"system.{n}.")]
+        per[n] = _resolve_one(common + [f"system={n}"] + own)
+    cfg = per[names[0]]
+    cfg["systems"] = [per[n]["system"] for n in names]
+    return cfg
+
+
+def _resolve_one(overrides: list[str]) -> dict:
     from omegaconf import OmegaConf
     from omegaconf.errors import MissingMandatoryValue
 
@@ -282,11 +319,18 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
 
 def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
     """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
+    if cfg.get("systems") and kind != "scenarios":
+        from .errors import ConfigError
+        what = "score files" if kind == "scores" else "the audit of generated images"
+        raise ConfigError(f"system=[...] runs scenarios only for now, not {what}: give one system")
     if kind == "scores":
         from .report.score_files import import_scores as compute, write_score_report as write
     elif kind == "audit":
         from .auditing import run_audit as compute
         from .report.audit import write_audit_report as write
+    elif cfg.get("systems"):
+        from .report.systems import write_systems_report as write
+        from .runner import run_systems as compute
     else:
         from .report import write_report as write
         from .runner import run as compute

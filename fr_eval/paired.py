@@ -253,3 +253,38 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
             f"{nz} identities that differ")
     return MethodComparison(a, b, int(shared.size), int(na.sum()), int(nb.sum()), float(va.sum() / na.sum()),
                             float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text)
+
+
+def direction(comparison: dict) -> str:
+    """``more``, ``fewer`` (row b rejects more / fewer genuine attempts than row a: the paired FRR
+    interval excludes 0) or ``unclear`` (it holds 0, or there is none)."""
+    iv = comparison["frr_interval"]
+    if iv.get("method") in (None, "none") or not math.isfinite(iv["low"]):
+        return "unclear"
+    return "more" if iv["low"] > 0 else "fewer" if iv["high"] < 0 else "unclear"
+
+
+def agreement(per_system: dict) -> list[dict]:
+    """Whether the systems agree on each compared pair of rows (the same ``report.compare`` pairs in
+    every system's run): each system's direction (:func:`direction`) with its FRR difference and
+    interval, and one sentence per pair."""
+    names = list(per_system)
+    out = []
+    for i, first in enumerate(per_system[names[0]]):
+        cs = {n: per_system[n][i] for n in names}
+        dirs = {n: direction(c) for n, c in cs.items()}
+        a, b = first["a"], first["b"]
+        if len(set(dirs.values())) == 1:
+            d = dirs[names[0]]
+            what = (f"scenario {b} rejects {d} genuine attempts than scenario {a}" if d != "unclear" else
+                    f"no clear difference between scenario {b} and scenario {a}")
+            text = f"all {len(names)} systems: {what}" if len(names) > 2 else f"both systems: {what}"
+        else:
+            each = "; ".join(f"{n}: {dirs[n]} ({100 * cs[n]['frr_difference']:+.2f} points, CI "
+                             f"[{100 * cs[n]['frr_interval']['low']:+.2f}, {100 * cs[n]['frr_interval']['high']:+.2f}])"
+                             for n in names)
+            text = f"the systems disagree on scenario {b} against scenario {a}: {each}"
+        out.append({"a": a, "b": b, "agree": len(set(dirs.values())) == 1, "directions": dirs,
+                    "frr_difference": {n: c["frr_difference"] for n, c in cs.items()},
+                    "frr_interval": {n: c["frr_interval"] for n, c in cs.items()}, "sentence": text})
+    return out

@@ -56,6 +56,32 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     return result
 
 
+@dataclass
+class SystemsResult:
+    """``system=[a,b,...]``: one :class:`RunResult` per system (the same plan: dataset, comparisons,
+    variants; colourised images made once and shared through the store), and their agreement."""
+    results: dict  # system name -> RunResult
+    configs: dict  # system name -> the run's config with that system
+    agreement: list  # paired.agreement over the systems' row comparisons
+    context: dict = field(default_factory=dict)
+
+
+def run_systems(cfg: dict, *, progress: bool = True) -> SystemsResult:
+    """Every configured scenario once per system of ``cfg["systems"]``."""
+    from .paired import agreement
+
+    names = [str(node["name"]) for node in cfg["systems"]]
+    configs = {n: {**cfg, "system": node, "systems": None} for n, node in zip(names, cfg["systems"])}
+    results = {}
+    for n in names:
+        log.info("system %s (%d of %d)", n, len(results) + 1, len(names))
+        results[n] = run(configs[n], progress=progress)
+    engine = {k: sum(r.context["engine"].get(k, 0) for r in results.values())
+              for k in ("computed", "reused", "transient_errors", "damaged_rows")}
+    return SystemsResult(results=results, configs=configs, context={"engine": engine},
+                         agreement=agreement({n: r.row_comparisons for n, r in results.items()}))
+
+
 def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
     """The evaluate stage's figures with everything the report shows beside them."""
     ev = evaluate(plan, acquired, export_impostors=lambda rec: export_impostors(rec, cfg))

@@ -313,6 +313,8 @@ class Config:
     colouriser: list = key(["exemplar"], "for scenarios 4 and 5: names defined under colourisers (one row each)")
     colourisers: dict = key(colouriser_defaults(), "colouriser definitions: colourisers.<name>.type=exemplar|"
                             "precomputed|deoldify|<plug-in>")
+    systems: Optional[list] = key(None, "set by system=[a,b,...]: each system's resolved node (every scenario runs "
+                                  "once per system; system.<name>.<key>=value sets one system's keys)")
     scores: Any = key(None, "figures from score files instead of images (pyeer: [genuine.txt,impostor.txt])")
     format: Optional[str] = key(None, "csv | parquet | bob4 | bob5 | pyeer (guessed from csv/parquet names)",
                                 p.score_format)

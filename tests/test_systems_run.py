@@ -1,0 +1,61 @@
+"""system=[a,b]: every scenario once per system in one run, one report with a system column and the
+systems' agreement, each system's own report beside it, colourised images made once."""
+import csv
+import json
+
+import pytest
+
+from fr_eval.cli import main
+from fr_eval.colourisers.exemplar import ExemplarColouriser
+from fr_eval.paired import agreement
+
+pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_systems_in_one_run(lfw_small, tmp_path, monkeypatch, capsys):
+    calls = []
+    real = ExemplarColouriser.colourise
+    monkeypatch.setattr(ExemplarColouriser, "colourise", lambda self, g, s: (calls.append(s.rel), real(self, g, s))[1])
+    out = tmp_path / "r"
+    args = ["scenario=[1,3,4]", f"dataset.root={lfw_small}", "dataset.limit_subjects=8", "workers=1", "parallel=thread",
+            f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"]
+    assert main([*args, "system=[sface,dlib]", "system.dlib.upsample=1", f"out_dir={out}"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["systems"]) == ["sface", "dlib"]
+    subs = {n: json.loads((out / n / "metrics.json").read_text()) for n in m["systems"]}
+    for n, sub in subs.items():
+        assert sub["system"]["name"] == n and m["systems"][n]["rows"] == sub["rows"]
+        assert m["systems"][n]["thresholds"] == sub["thresholds"]
+    assert subs["dlib"]["system"]["score"]["metric"] == "euclidean" and "score" not in subs["sface"]["system"]
+    assert subs["sface"]["thresholds"]["0.001"]["threshold"] != subs["dlib"]["thresholds"]["0.001"]["threshold"]
+    # Table 3 with a system column: each system's block is its own table3.csv
+    top = read_csv(out / "table3.csv")
+    assert [r["System"] for r in top] == ["sface"] * 3 + ["dlib"] * 3
+    for n in subs:
+        own = read_csv(out / n / "table3.csv")
+        mine = [r for r in top if r["System"] == n]
+        assert [r["FRR at FMR=0.1% (%)"] for r in mine] == [r["FRR at FMR=0.1% (%)"] for r in own]
+        assert [r["Scenario"] for r in mine] == ["1", "3", "4 [exemplar]"]
+    # the agreement is the paired comparisons of each system's own report, side by side
+    expect = agreement({n: sub["paired_comparisons"] for n, sub in subs.items()})
+    assert json.loads(json.dumps(expect)) == m["agreement"] and len(m["agreement"]) == 3  # 3 vs 4, 1 vs 3, 1 vs 4
+    assert all(set(a["directions"]) == {"sface", "dlib"} for a in m["agreement"])
+    assert "| 4 [exemplar] vs 3 |" in (out / "agreement.md").read_text()
+    # each colourised image was made once, for both systems
+    n_samples = subs["sface"]["table1"]["references"] + subs["sface"]["table1"]["probes"]
+    assert len(calls) == len(set(calls)) == n_samples
+    html = (out / "report.html").read_text()
+    assert 'href="sface/report.html"' in html and 'href="dlib/report.html"' in html
+    # a key of one system is written system.<name>.<key>; an audit takes one system
+    capsys.readouterr()
+    assert main([*args, "system=[sface,dlib]", "system.det_thresh=0.5", f"out_dir={tmp_path / 'x'}"]) == 2
+    assert "give each system's keys as system.<name>.<key>=value" in capsys.readouterr().err
+    (tmp_path / "m.csv").write_text("path,identity,method\n")
+    assert main(["scenario=generated", f"generated.manifest={tmp_path / 'm.csv'}", "system=[sface,dlib]",
+                 f"out_dir={tmp_path / 'y'}"]) == 2
+    assert "system=[...] runs scenarios only for now" in capsys.readouterr().err
