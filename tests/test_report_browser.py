@@ -216,3 +216,21 @@ def test_compare_two_systems_on_the_same_attempts(browser, scenario_report, shar
     (other / "metrics.json").write_text(json.dumps(m))
     assert main(["compare", str(scenario_report), str(other), f"out_dir={tmp_path / 'x'}"]) == 2
     assert "different FMR targets (0.001 and 0.01)" in capsys.readouterr().err
+
+
+def test_systems_report_in_a_browser(browser, lfw_small, tmp_path):
+    from fr_eval.cli import main
+
+    pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
+    out = tmp_path / "r"
+    assert main(["scenario=[1,3]", "system=[sface,dlib]", f"dataset.root={lfw_small}", "dataset.limit_subjects=6",
+                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50"]) == 0
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    assert {"sface/report.html", "dlib/report.html", "agreement.csv", "table3.csv"} <= set(facts["files"])
+    assert page.locator("#headline tr td:first-child").all_inner_texts() == ["sface", "sface", "dlib", "dlib"]
+    page.close()
+    for n in ("sface", "dlib"):  # each system's own page stands alone
+        sub, sub_errors = load(browser, out / n / "report.html")
+        check_page(sub, sub_errors, out / n)
+        sub.close()
