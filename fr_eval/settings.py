@@ -132,6 +132,8 @@ class DlibSettings(DetectorSettings):
                                   "from face_recognition_models) | a path to another mmod .dat file")
     det_thresh: float = key(0.0, "the detector's adjust_threshold (HOG: 0 is dlib's own; CNN: its confidence)",
                             lambda k, v: p.number(k, v, -5.0, 5.0))
+    nms_thresh: float = key(0.4, "not used: dlib's detectors suppress overlapping boxes themselves",
+                            lambda k, v: p.number(k, v, 0.0, 1.0))
     upsample: int = key(1, "times the image is upsampled before detection (face_recognition's default: 1)",
                         lambda k, v: p.integer(k, v, 0))
     jitters: int = key(0, "dlib's num_jitters: descriptors of randomly jittered chips averaged (0: none)",
