@@ -14,7 +14,7 @@ from .datasets.generated import load_generated_manifest
 from .datasets.manifest import problems_message
 from .engine import acquire_all
 from .errors import ConfigError, FrEvalError
-from .evaluation import ImpostorStream, SideData, impostor_summary, score_vectors
+from .evaluation import ImpostorStream, SideData, as_summary, impostor_summary, score_vectors
 from .identity import audit_figures, enrolment_impostor_scores, identity_scores, pairwise_similarity
 from .protocol import build_comparisons
 from .stages.acquire import executor
@@ -44,6 +44,9 @@ CONVENTIONS = {
     "rank1_accuracy": "acquired generated images whose own identity scores highest among all enrolled identities "
                       "/ acquired generated images (closed set); rank1_accuracy_of_all: / all generated images",
     "csim": "cosine similarity of the generated face to its target frame's face (both acquired)",
+    "fmr_equivalent": "per image: the fraction of the threshold's impostor comparisons scoring at least its similarity, "
+                      "i.e. the FMR at which the judge would accept it (comparable across judges; with N impostors "
+                      "nothing below 1/N is resolved: 0 means above every impostor)",
     "ssim": "SSIM (scikit-image, RGB, data range 255) of the two faces aligned to 112x112 with their own landmarks",
     "intervals": "95%: percentile bootstrap resampling identities; rule of 3 for rates with no errors",
 }
@@ -358,6 +361,7 @@ def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
 
 def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
     images, thr, targets = [], sc.threshold, plan.gset.targets
+    imp = as_summary(sc.impostor)
     for i, s in enumerate(plan.gen):
         a, got = sc.acqs[(s.rel, ORIGINAL.name)], bool(sc.acquired[i])
         other = got and np.isfinite(sc.other_max[i])
@@ -365,6 +369,8 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
         images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in plan.gset.columns},
                        "status": status, "reason": a.reason or "",
                        "similarity": float(sc.own[i]) if got else "",
+                       # the judge's own scale: the FMR at which this score would be accepted (>= 1/N resolved)
+                       "fmr_equivalent": float(imp.fmr_at(float(sc.own[i]))) if got else "",
                        "verified": bool(got and sc.own[i] >= thr),
                        "best_other_identity": plan.identities[sc.other_arg[i]] if other else "",
                        "best_other_similarity": float(sc.other_max[i]) if other else "",
@@ -456,3 +462,55 @@ def _target_figures(gen, targets, acqs, metric: str = "cosine"):
         except (ImageLoadError, ValueError) as exc:
             status[i] = f"compared (no SSIM: {exc})"
     return csim, ssim, status
+
+
+@dataclass
+class AuditSystemsResult:
+    """``system=[a,b,...]`` with scenario=generated: one :class:`AuditResult` per judge and whether they agree."""
+    results: dict  # system name -> AuditResult
+    configs: dict  # system name -> the run's config with that system
+    judges: dict  # rankings' Kendall tau, per-method verified rates and spread, per-image agreement
+    context: dict = field(default_factory=dict)
+
+
+def run_audit_systems(cfg: dict, *, progress: bool = True) -> AuditSystemsResult:
+    """The audit once per system of ``cfg["systems"]``, and the judges' agreement (:mod:`fr_eval.judges`)."""
+    from . import judges as J
+
+    names = [str(node["name"]) for node in cfg["systems"]]
+    configs = {n: {**cfg, "system": node, "systems": None} for n, node in zip(names, cfg["systems"])}
+    results = {}
+    for n in names:
+        log.info("judge %s (%d of %d)", n, len(results) + 1, len(names))
+        results[n] = run_audit(configs[n], progress=progress)
+    conditioning = conditioning_of(cfg["generated"]["conditioning"], next(iter(results.values())).images)
+    families = {n: J.SYSTEM_FAMILY.get(str(configs[n]["system"]["name"]), n) for n in names}
+    verified = {n: {i["path"]: bool(i["verified"]) for i in r.images if i["status"] in ("acquired", "failed")}
+                for n, r in results.items()}
+    judges = {
+        "families": families, "conditioning": conditioning,
+        "kendall": J.ranking_agreement({n: [g["value"] for g in r.groups["method"] if g["rank"] is not None]
+                                        for n, r in results.items()}),
+        "methods": J.method_table({n: {g["value"]: g["verified_rate_of_all"] for g in r.groups["method"]}
+                                   for n, r in results.items()}, conditioning, families,
+                                  {g["value"] for r in results.values() for g in r.groups["method"]
+                                   if g["rank"] is not None}),
+        "images": J.image_agreement(verified),
+    }
+    engine = {k: sum(r.context["engine"].get(k, 0) for r in results.values())
+              for k in ("computed", "reused", "transient_errors", "damaged_rows")}
+    return AuditSystemsResult(results=results, configs=configs, judges=judges, context={"engine": engine})
+
+
+def conditioning_of(setting, images: list[dict]) -> dict:
+    """method -> the family of the embedding it was conditioned on: generated.conditioning (published,
+    none, or a mapping), each method's value in a manifest column ``conditioning`` taking precedence."""
+    from .judges import PUBLISHED
+
+    base = dict(PUBLISHED) if setting == "published" else {} if setting in (None, "none") else dict(setting)
+    if not isinstance(base, dict):
+        raise ConfigError(f"generated.conditioning={setting}: give published, none, or {{method: family}}")
+    for img in images:
+        if img.get("conditioning"):
+            base[img["method"]] = str(img["conditioning"]).strip().lower()
+    return {str(k): str(v).lower() for k, v in base.items()}

@@ -132,8 +132,6 @@ def resolve_config(overrides: list[str]) -> dict:
     if bare:
         raise ConfigError(f"{bare[0]}: with system=[{','.join(names)}] give each system's keys as "
                           f"system.<name>.<key>=value (e.g. system.{names[0]}.det_thresh=0.5)")
-    if "scenario=generated" in rest:
-        raise ConfigError("system=[...] runs scenarios only for now; audit generated images with one system per run")
     common = [o for o in rest if not o.startswith("system.")]
     per = {}
     for n in names:
@@ -319,12 +317,14 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
 
 def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
     """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
-    if cfg.get("systems") and kind != "scenarios":
+    if cfg.get("systems") and kind == "scores":
         from .errors import ConfigError
-        what = "score files" if kind == "scores" else "the audit of generated images"
-        raise ConfigError(f"system=[...] runs scenarios only for now, not {what}: give one system")
+        raise ConfigError("system=[...] does not apply to score files (their scores are one system's already)")
     if kind == "scores":
         from .report.score_files import import_scores as compute, write_score_report as write
+    elif kind == "audit" and cfg.get("systems"):
+        from .auditing import run_audit_systems as compute
+        from .report.judges import write_audit_systems_report as write
     elif kind == "audit":
         from .auditing import run_audit as compute
         from .report.audit import write_audit_report as write

@@ -294,6 +294,9 @@ class Generated:
     compare: list = key(["auto"], "method pairs compared on the identities both generated (paired identity "
                         "bootstrap, Wilcoxon, Holm-adjusted p): auto (every pair sharing at least "
                         "compare_min_identities identities, ranked methods first), or 'a:b' method names; [] for none")
+    conditioning: Any = key("published", "which embedding each method was conditioned on, to flag a judge of the same "
+                            "family: published (fr_eval.judges.PUBLISHED), none, or {method: family}; a manifest "
+                            "column 'conditioning' overrides it per method")
     compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
                                       lambda k, v: p.integer(k, v, 1))
 

@@ -1,0 +1,126 @@
+"""The report of a generated-image audit with several judges (``scenario=generated system=[a,b,...]``):
+each judge's full audit in ``<system>/``, and at the top the method table with a system column, the
+judges' agreement (Kendall's tau of the rankings, per-method verified rates and spread, per-image
+agreement), the conditioning flags with the ranking by the judges outside each method's family,
+and ``report.html`` (``templates/judges.html.j2``)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..provenance import environment
+from .audit import group_table, write_audit_report
+from .html import Section, Table, table_file, write_page
+from .io import write_config, write_json
+
+#: the flag of a verified rate given by a judge of the method's own conditioning family
+OWN = "\u2021"
+
+
+def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env, j = environment(), result.judges
+    for name, r in result.results.items():
+        r.context.setdefault("invocation", result.context.get("invocation"))
+        r.context.setdefault("paths", result.context.get("paths"))
+        write_audit_report(out / name, r, result.configs[name])
+    write_json(out / "metrics.json", {
+        "units": "every rate is a fraction in [0, 1] (not a percent); each judge's similarities as its own report says",
+        "systems": {n: {"report": f"{n}/metrics.json", "system": r.context["system"], "threshold": r.context["threshold"],
+                        "groups": r.groups, "overall": r.overall} for n, r in result.results.items()},
+        "judges": j, "config": config, "environment": env})
+    write_config(out, config)
+    sections = [Section("methods", "Methods: every judge", [_methods(out, result)]),
+                Section("judges", "Do the judges agree?", [_judges_table(out, result), _kendall(out, j),
+                                                             _images(out, j)]),
+                Section("systems", "Each judge's own report", [Table(
+                    ["Judge", "Family", "Report", "Threshold"],
+                    [[n, j["families"][n], f"{n}/report.html", f"{r.context['threshold']['threshold']:.4f}"]
+                     for n, r in result.results.items()], [], [f"{n}/report.html" for n in result.results])])]
+    first = next(iter(result.results.values()))
+    how = result.context.get("invocation") or {}
+    run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
+           ("Manifest", f"{first.context['manifest']}: {first.context['generated']['rows']} generated images"),
+           ("Judges", ", ".join(f"{n} ({j['families'][n]} family)" for n in result.results)),
+           ("Units", "rates in percent in this page; metrics.json holds fractions")]
+    write_page(out, "judges", title=f"Identity preservation, judged by {', '.join(result.results)}",
+               sections=sections, config=config, env=env, system={"models": [
+                   {**m, "role": f"{n}: {m['role']}"} for n, r in result.results.items()
+                   for m in r.context["system"]["models"]]},
+               run=run, warnings=[], headline=_headline(j), answers=_sentences(j))
+    return out
+
+
+def _methods(out: Path, result) -> Table:
+    body, csv_body, header, csv_header = [], [], None, None
+    for name, r in result.results.items():
+        with_target = r.context["generated"]["with_target"] > 0
+        h, b = group_table(r.groups["method"], "method", True, with_target)
+        hc, bc = group_table(r.groups["method"], "method", True, with_target, csv=True)
+        header, csv_header = ["System", *h], ["System", *hc]
+        body += [[name, *line] for line in b]
+        csv_body += [[name, *line] for line in bc]
+    return table_file(out, "generated_methods", header, body, "Identity preservation by method, every judge", [
+        "Each judge ranks the methods by its own verified rate at its own threshold (its report says how it was "
+        "fixed); rates in percent with 95% identity-bootstrap intervals."], csv_table=(csv_header, csv_body))
+
+
+def _judges_table(out: Path, result) -> Table:
+    j, names = result.judges, list(result.results)
+    header = ["Method", "Conditioned on", *[f"Verified of all, {n} (%)" for n in names], "Spread (points)",
+              "Mean, every judge (%)", "Rank", "Mean, judges outside its family (%)", "Rank outside"]
+    body = []
+    for row in j["methods"]:
+        cells = [f"{_f(100 * row['verified'][n], 1)}{OWN if n in row['judged_by_own_family'] else ''}"
+                 if n in row["verified"] else "n/a" for n in names]
+        body.append([row["method"], row["conditioning"], *cells, _f(100 * row["spread"], 1),
+                     _f(100 * row["mean_all"], 1), str(row["rank_all"] or "-"), _f(100 * row["mean_outside_family"], 1),
+                     str(row["rank_outside_family"] or "-")])
+    return table_file(out, "judges", header, body, "The judges side by side", [
+        f"{OWN} The judge belongs to the family of the embedding the method was conditioned on (generated.conditioning: "
+        f"published facts or the manifest's conditioning column): it grades its own teacher. 'Mean, judges outside its "
+        f"family' leaves those judges out; a method without any judge outside its family has no second rank.",
+        "Spread: the largest minus the smallest verified rate over the judges. Raw similarities are not comparable "
+        "across judges; the per-image fmr_equivalent (each judge's generated_images.csv) is."])
+
+
+def _kendall(out: Path, j: dict) -> Table:
+    body = [[f"{k['a']} vs {k['b']}", str(k["n_methods"]), _f(k["tau"], 3), _f(k["p_value"], 3, "g")]
+            for k in j["kendall"]]
+    return table_file(out, "kendall", ["Judges", "Methods ranked by both", "Kendall's tau", "p-value"], body,
+                      "Agreement of the rankings", ["Kendall's tau-b (scipy.stats.kendalltau) between two judges' "
+                                                    "rankings, over the methods both ranked (generated.min_per_method)."])
+
+
+def _images(out: Path, j: dict) -> Table:
+    im = j["images"]
+    body = [["all judges", str(im["n_images"]), _f(100 * im["all_agree"], 1)]]
+    body += [[f"{p['a']} and {p['b']}", str(im["n_images"]), _f(100 * p["agree"], 1)] for p in im["pairs"]]
+    return table_file(out, "image_agreement", ["Judges", "Images", "Agree on verified / not verified (%)"], body,
+                      "Agreement image by image", ["Over the images every judge audited; a failure to acquire "
+                                                   "counts as not verified."])
+
+
+def _headline(j: dict) -> Table:
+    return Table(["Method", "Conditioned on", "Mean verified, every judge (%)", "Rank",
+                  "Mean, judges outside its family (%)", "Rank outside"],
+                 [[r["method"], r["conditioning"], _f(100 * r["mean_all"], 1), str(r["rank_all"] or "-"),
+                   _f(100 * r["mean_outside_family"], 1), str(r["rank_outside_family"] or "-")]
+                  for r in j["methods"][:10]], id="headline")
+
+
+def _sentences(j: dict) -> list[str]:
+    out = [f"Kendall's tau between {k['a']} and {k['b']}: {_f(k['tau'], 2)} over {k['n_methods']} methods "
+           f"(p = {_f(k['p_value'], 2, 'g')})." for k in j["kendall"]]
+    im = j["images"]
+    if im["n_images"]:
+        out.append(f"All judges agree on {_f(100 * im['all_agree'], 1)}% of the {im['n_images']} images.")
+    flagged = [r["method"] for r in j["methods"] if r["judged_by_own_family"]]
+    if flagged:
+        out.append(f"Judged by a system of their own conditioning family ({OWN}): {', '.join(flagged)}.")
+    return out
+
+
+def _f(x, digits: int, kind: str = "f") -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}{kind}}"

@@ -1,0 +1,75 @@
+"""Several judges of the same generated images: rankings' Kendall tau, per-method rates and spread,
+per-image agreement, conditioning flags (fr_eval.judges), and the audit with system=[sface,dlib]."""
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from fr_eval import judges as J
+from generated_faces import build_manifest
+
+
+def test_ranking_and_image_agreement_by_hand():
+    k = J.ranking_agreement({"a": ["m1", "m2", "m3", "m4"], "b": ["m2", "m1", "m3", "m4"], "c": ["m4", "m9"]})
+    assert [(x["a"], x["b"], x["n_methods"]) for x in k] == [("a", "b", 4), ("a", "c", 1), ("b", "c", 1)]
+    assert k[0]["tau"] == pytest.approx(stats.kendalltau([0, 1, 2, 3], [1, 0, 2, 3]).statistic) == pytest.approx(4 / 6)
+    assert np.isnan(k[1]["tau"])  # one shared method: no tau
+    im = J.image_agreement({"a": {"x": True, "y": False, "z": True}, "b": {"x": True, "y": True, "z": True, "w": False}})
+    assert im["n_images"] == 3 and im["all_agree"] == pytest.approx(2 / 3) and im["pairs"][0]["agree"] == pytest.approx(2 / 3)
+
+
+def test_method_table_flags_a_judge_of_the_methods_own_family():
+    rates = {"arcface": {"instantid": 0.9, "photomaker": 0.5, "tiny": 1.0},
+             "dlib": {"instantid": 0.3, "photomaker": 0.4, "tiny": 1.0}}
+    rows = {r["method"]: r for r in J.method_table(rates, {"instantid": "arcface", "photomaker": "clip"},
+                                                   {"arcface": "arcface", "dlib": "dlib"}, {"instantid", "photomaker"})}
+    assert rows["instantid"]["judged_by_own_family"] == ["arcface"] and rows["photomaker"]["judged_by_own_family"] == []
+    assert rows["instantid"]["mean_all"] == pytest.approx(0.6) and rows["instantid"]["mean_outside_family"] == 0.3
+    assert rows["instantid"]["spread"] == pytest.approx(0.6)
+    assert (rows["instantid"]["rank_all"], rows["photomaker"]["rank_all"]) == (1, 2)  # 0.6 against 0.45
+    assert (rows["instantid"]["rank_outside_family"], rows["photomaker"]["rank_outside_family"]) == (2, 1)
+    assert rows["tiny"]["rank_all"] is None  # not rankable: too few images
+    assert J.PUBLISHED["uniportrait"] == "curricularface" and J.PUBLISHED["photomaker"] == "clip"
+
+
+def test_audit_with_two_judges(lfw_small, tmp_path):
+    pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
+    from fr_eval.cli import main
+
+    manifest, _ = build_manifest(lfw_small, tmp_path)
+    out = tmp_path / "r"
+    assert main(["scenario=generated", f"generated.manifest={manifest}", "system=[sface,dlib]", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
+                 "generated.min_per_method=2", "generated.conditioning={photo: sface}"]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    subs = {n: json.loads((out / n / "metrics.json").read_text()) for n in ("sface", "dlib")}
+    j = doc["judges"]
+    rows = {r["method"]: r for r in j["methods"]}
+    for n, sub in subs.items():
+        for g in sub["groups"]["method"]:
+            assert rows[g["value"]]["verified"][n] == pytest.approx(g["verified_rate_of_all"])
+    assert rows["photo"]["judged_by_own_family"] == ["sface"]
+    assert rows["photo"]["mean_outside_family"] == pytest.approx(rows["photo"]["verified"]["dlib"])
+    assert rows["wrong"]["verified"] == {"sface": 0.0, "dlib": 0.0}  # somebody else's photos, for both judges
+    assert rows["blank"]["rank_all"] is None  # one image: below generated.min_per_method
+    assert [(k["a"], k["b"]) for k in j["kendall"]] == [("sface", "dlib")] and k_ok(j["kendall"][0])
+    # per image: the judges' own generated_images.csv, compared here
+    import csv
+    ver = {}
+    for n in subs:
+        with open(out / n / "generated_images.csv") as f:
+            ver[n] = {r["path"]: r["verified"] == "True" for r in csv.DictReader(f)
+                      if r["status"] in ("acquired", "failed")}
+    common = set(ver["sface"]) & set(ver["dlib"])
+    assert j["images"]["n_images"] == len(common)
+    assert j["images"]["all_agree"] == pytest.approx(np.mean([ver["sface"][p] == ver["dlib"][p] for p in common]))
+    assert "\u2021" in (out / "judges.md").read_text() and (out / "sface" / "report.html").is_file()
+    with open(out / "sface" / "generated_images.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["fmr_equivalent"] != ""]
+    # an image is verified exactly when its score is accepted at an FMR within the target (0.1%)
+    assert rows and all((float(r["fmr_equivalent"]) <= 0.001) == (r["verified"] == "True") for r in rows)
+
+
+def k_ok(k):
+    return k["n_methods"] == 3 and -1.0 <= k["tau"] <= 1.0
