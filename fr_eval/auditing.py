@@ -21,6 +21,7 @@ from .stages.acquire import executor
 from .stages.plan import as_list as _as_list
 from .stages.plan import parse_fmrs
 from .images import set_max_pixels
+from .provenance import file_sha256
 from .store import open_store
 from .systems import build_system
 from .systems.base import metric_of
@@ -164,6 +165,7 @@ class AuditScores:
     ssim: np.ndarray
     target_status: list
     best_ref: list
+    copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
 
 
 def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
@@ -189,6 +191,7 @@ def run_audit(cfg: dict, *, progress: bool = True) -> AuditResult:
         scores[r["value"]] = {"genuine": sc.own[m], "impostor": sc.impostor}
     context = _audit_context(plan, sc)
     context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
+    context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit)
     context["wall_time_s"] = time.perf_counter() - t0
     return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
@@ -325,7 +328,8 @@ def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
                        other_max=others.max(axis=1),
                        other_arg=np.argmax(others, axis=1), rank1=rank1, in_audit=enrolled[gid],
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
-                       best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric))
+                       best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
+                       copy=copy_scores(plan, gen_side, ref_side, metric, float(cfg["generated"]["copy_percentile"])))
 
 
 def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosine") -> list:
@@ -380,7 +384,8 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
                        "target_status": sc.target_status[i],
                        "csim": "" if not np.isfinite(sc.csim[i]) else float(sc.csim[i]),
                        "ssim": "" if not np.isfinite(sc.ssim[i]) else float(sc.ssim[i]),
-                       "best_reference": sc.best_ref[i].rel if sc.best_ref[i] is not None else ""})
+                       "best_reference": sc.best_ref[i].rel if sc.best_ref[i] is not None else "",
+                       **_copy_columns(sc.copy, i)})
     return images
 
 
@@ -514,3 +519,79 @@ def conditioning_of(setting, images: list[dict]) -> dict:
         if img.get("conditioning"):
             base[img["method"]] = str(img["conditioning"]).strip().lower()
     return {str(k): str(v).lower() for k, v in base.items()}
+
+
+#: the manifest columns that link a generated image to the reference photos it was made from
+LINKS = ("group", "source_reference")
+
+
+def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: float) -> dict:
+    """Per generated image linked to its input photos (a ``group`` shared with reference rows, or a
+    ``source_reference`` path): the highest similarity to those inputs, the highest to the identity's
+    other real photos, and whether it is a copy: closer to an input than ``percentile`` % of the
+    judge's genuine scores between different real photos of one identity (files with the same sha256
+    are one photo: listed twice, they would compare as 1.0)."""
+    link = next((c for c in LINKS if c in plan.gset.columns), None)
+    if link is None:
+        return {"available": False, "reason": f"the manifest has no {' or '.join(LINKS)} column linking a generated "
+                                              f"image to the photos it was made from"}
+    key = (lambda smp: dict(smp.meta).get("group", "")) if link == "group" else (lambda smp: smp.rel)
+    ref_key = np.array([key(r) for r in plan.refs], dtype=object)
+    ref_subject = np.array([r.subject for r in plan.refs], dtype=object)
+    ref_sha = np.array([file_sha256(r.path) for r in plan.refs], dtype=object)  # one file listed twice is one photo
+    sims = pairwise_similarity(gen_side.emb, ref_side.emb, metric)
+    real = pairwise_similarity(ref_side.emb, ref_side.emb, metric)
+    same = (np.equal.outer(ref_subject, ref_subject) & np.outer(ref_side.ok, ref_side.ok)
+            & ~np.equal.outer(ref_sha, ref_sha))
+    _, first = np.unique(ref_sha, return_index=True)
+    distinct = np.zeros(len(plan.refs), bool)
+    distinct[first] = True
+    genuine_real = real[np.triu(same & np.outer(distinct, distinct), 1)]
+    if genuine_real.size < 10:
+        return {"available": False, "reason": f"only {genuine_real.size} genuine comparisons between real photos "
+                                              f"(at least 10 are needed for the {percentile:g}th percentile)"}
+    threshold = float(np.percentile(genuine_real, percentile))
+    to_inputs, to_others = np.full(len(plan.gen), np.nan), np.full(len(plan.gen), np.nan)
+    for i, g in enumerate(plan.gen):
+        want = dict(g.meta).get(link, "")
+        if not want or not gen_side.ok[i]:
+            continue
+        inputs = ref_side.ok & (ref_key == want) & (ref_subject == g.subject)
+        others = ref_side.ok & (ref_key != want) & (ref_subject == g.subject) & ~np.isin(ref_sha, ref_sha[inputs])
+        if inputs.any():
+            to_inputs[i] = sims[i, inputs].max()
+        if others.any():
+            to_others[i] = sims[i, others].max()
+    return {"available": True, "link": link, "percentile": percentile, "threshold": threshold,
+            "n_real_pairs": int(genuine_real.size), "to_inputs": to_inputs, "to_others": to_others,
+            "copied": np.isfinite(to_inputs) & (to_inputs > threshold)}
+
+
+def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray) -> dict:
+    """Per method: images linked to their inputs, mean similarity to the inputs and to the identity's
+    other photos, and the copy rate (of the linked, acquired images)."""
+    if not copy.get("available"):
+        return {"available": False, "reason": copy.get("reason", "")}
+    rows = []
+    for m in sorted(set(method.tolist())):
+        sel = (method == m) & in_audit
+        linked = sel & np.isfinite(copy["to_inputs"])
+        others = linked & np.isfinite(copy["to_others"])
+        rows.append({"method": m, "n_linked": int(linked.sum()),
+                     "similarity_to_inputs": float(np.mean(copy["to_inputs"][linked])) if linked.any() else float("nan"),
+                     "n_with_other_photos": int(others.sum()),
+                     "similarity_to_other_photos": (float(np.mean(copy["to_others"][others])) if others.any()
+                                                    else float("nan")),
+                     "n_copied": int(copy["copied"][linked].sum()),
+                     "copy_rate": float(copy["copied"][linked].mean()) if linked.any() else float("nan")})
+    return {"available": True, "link": copy["link"], "percentile": copy["percentile"], "threshold": copy["threshold"],
+            "n_real_pairs": copy["n_real_pairs"], "methods": rows}
+
+
+def _copy_columns(copy: dict, i: int) -> dict:
+    if not copy.get("available"):
+        return {}
+    a, b = copy["to_inputs"][i], copy["to_others"][i]
+    return {"similarity_to_inputs": float(a) if np.isfinite(a) else "",
+            "similarity_to_other_photos": float(b) if np.isfinite(b) else "",
+            "copy": bool(copy["copied"][i]) if np.isfinite(a) else ""}

@@ -297,6 +297,9 @@ class Generated:
     conditioning: Any = key("published", "which embedding each method was conditioned on, to flag a judge of the same "
                             "family: published (fr_eval.judges.PUBLISHED), none, or {method: family}; a manifest "
                             "column 'conditioning' overrides it per method")
+    copy_percentile: float = key(99.0, "a generated image linked to its input photos (manifest column group or "
+                                 "source_reference) is a copy when closer to one than this percentile of the judge's "
+                                 "genuine scores between different real photos", lambda k, v: p.number(k, v, 50.0, 100.0))
     compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
                                       lambda k, v: p.integer(k, v, 1))
 

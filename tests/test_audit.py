@@ -83,3 +83,41 @@ def test_audit_enrolment_and_threshold_from_a_dataset(lfw_small, tmp_path, capsy
     assert main(["scenario=generated", f"generated.manifest={m}", "generated.template=median",
                  f"out_dir={out}"]) == 2
     assert "generated.template=median is not valid: choose from mean, best" in capsys.readouterr().err
+
+
+def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
+    """A 'generator' that returns its input photo is a copy; one that returns another real photo of the
+    person is not; without a link column the report says the copy rate could not be computed."""
+    from fr_eval.cli import main
+
+    import shutil
+
+    people = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:6]
+    rows = ["path,identity,role,method,group"]
+    (tmp_path / "gen").mkdir()
+    for p in people:
+        f = sorted(p.glob("*.jpg"))
+        pasted = shutil.copy(f[0], tmp_path / "gen" / f"{p.name}_paste.jpg")  # the input photo, byte for byte
+        rows += [f"{x},{p.name},reference,,{p.name}_{k}" for k, x in enumerate(f[:3])]
+        rows += [f"{pasted},{p.name},generated,paste,{p.name}_0", f"{f[3]},{p.name},generated,other,{p.name}_0"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r"
+    common = ["scenario=generated", "system=sface", f"store_dir={tmp_path / 's'}", "progress=false",
+              "bootstrap.n_resamples=50", "generated.min_per_method=2"]
+    assert main([*common, f"generated.manifest={tmp_path / 'm.csv'}", f"out_dir={out}"]) == 0
+    copy = json.loads((out / "metrics.json").read_text())["copy"]
+    assert copy["available"] and copy["link"] == "group" and copy["n_real_pairs"] == 18  # 3 photos x 6 people
+    by = {r["method"]: r for r in copy["methods"]}
+    assert by["paste"]["n_linked"] == 6 and by["paste"]["copy_rate"] == 1.0
+    assert by["paste"]["similarity_to_inputs"] == pytest.approx(1.0, abs=1e-5)
+    assert by["other"]["copy_rate"] < 0.5 and by["other"]["similarity_to_inputs"] < copy["threshold"] + 0.1
+    # the other photos of the identity: the two references that were not the input
+    assert by["paste"]["n_with_other_photos"] == 6 and by["paste"]["similarity_to_other_photos"] < 0.99
+    with open(out / "generated_images.csv") as f:
+        images = list(csv.DictReader(f))
+    assert sum(r["copy"] == "True" for r in images if r["method"] == "paste") == 6
+    assert "| paste | 6 |" in (out / "generated_copy.md").read_text()
+    m, _ = build_manifest(lfw_small, tmp_path)  # no group column
+    assert main([*common, f"generated.manifest={m}", f"out_dir={tmp_path / 'r2'}"]) == 0
+    assert "The copy rate could not be computed: the manifest has no group or source_reference column" in \
+        (tmp_path / "r2" / "report.html").read_text()

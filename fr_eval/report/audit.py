@@ -84,6 +84,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
+    sections.append(_copy_section(out, ctx.get("copy") or {}))
     sections[2:2] = _plots(out, result, config)
     sections.append(_problems_section(result))
     how = ctx.get("invocation") or {}
@@ -196,3 +197,23 @@ def _problems_section(result) -> Section:
               ["failures.csv", "generated_images.csv"]),
         Table(["Problem", "Count"], [[k, n] for k, n in problems.most_common()],
               ["Each problem is named in metrics.json (problems)."])])
+
+
+def _copy_section(out: Path, copy: dict) -> Section:
+    """Copying the input photo is not preserving identity: the copy rate per method."""
+    title = "Copying the input photos"
+    if not copy.get("available"):
+        return Section("copy", title, [Text([f"The copy rate could not be computed: {copy.get('reason', '')}."])])
+    body = [[r["method"], str(r["n_linked"]), _f(r["similarity_to_inputs"]), str(r["n_with_other_photos"]),
+             _f(r["similarity_to_other_photos"]), str(r["n_copied"]), N.with_interval(r["copy_rate"], None, r["n_linked"])]
+            for r in copy["methods"]]
+    return Section("copy", title, [table_file(
+        out, "generated_copy", ["Method", "Images linked to their inputs", "Similarity to the inputs (mean of the "
+                                "highest)", "Images with other photos", "Similarity to the other photos", "Copies",
+                                "Copy rate (%)"], body, "Copying the input photos", [
+            f"Each generated image is linked to the reference photos it was made from by the manifest's {copy['link']} "
+            f"column. Similarity to the inputs: the highest over its input photos; to the other photos: the highest "
+            f"over the identity's real photos that were not its inputs (where it has any).",
+            f"A copy: closer to one of its input photos than the {copy['percentile']:g}th percentile "
+            f"({copy['threshold']:.4f}) of this judge's {copy['n_real_pairs']} genuine scores between different real "
+            f"photos of one identity (generated.copy_percentile). Copy rate: copies / linked, acquired images."])])

@@ -34,6 +34,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
     sections = [Section("methods", "Methods: every judge", [_methods(out, result)]),
                 Section("judges", "Do the judges agree?", [_judges_table(out, result), _kendall(out, j),
                                                              _images(out, j)]),
+                Section("copy", "Copying the input photos, every judge", [_copy(out, result)]),
                 Section("systems", "Each judge's own report", [Table(
                     ["Judge", "Family", "Report", "Threshold"],
                     [[n, j["families"][n], f"{n}/report.html", f"{r.context['threshold']['threshold']:.4f}"]
@@ -124,3 +125,22 @@ def _sentences(j: dict) -> list[str]:
 
 def _f(x, digits: int, kind: str = "f") -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.{digits}{kind}}"
+
+
+def _copy(out: Path, result):
+    from .html import Text
+
+    copies = {n: r.context.get("copy") or {} for n, r in result.results.items()}
+    if not all(c.get("available") for c in copies.values()):
+        why = next(c.get("reason", "") for c in copies.values() if not c.get("available"))
+        return Text([f"The copy rate could not be computed: {why}."])
+    names = list(copies)
+    methods = [r["method"] for r in copies[names[0]]["methods"]]
+    per = {n: {r["method"]: r for r in c["methods"]} for n, c in copies.items()}
+    body = [[m, str(per[names[0]][m]["n_linked"]),
+             *[f"{per[n][m]['n_copied']} ({_f(100 * per[n][m]['copy_rate'], 1)}%)" for n in names]] for m in methods]
+    return table_file(out, "copy", ["Method", "Images linked to their inputs", *[f"Copies, {n}" for n in names]], body,
+                      "Copying the input photos, every judge", [
+                          f"{n}: a copy is closer to an input photo than {c['threshold']:.4f}, the "
+                          f"{c['percentile']:g}th percentile of its {c['n_real_pairs']} genuine scores between "
+                          f"different real photos." for n, c in copies.items()])
