@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..provenance import environment
 from .audit import group_table, write_audit_report
-from .html import Section, Table, table_file, write_page
+from . import plots
+from .html import Figure, Section, Table, table_file, write_page
 from .io import write_config, write_json
 
 #: the flag of a verified rate given by a judge of the method's own conditioning family
@@ -34,6 +35,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
     sections = [Section("methods", "Methods: every judge", [_methods(out, result)]),
                 Section("judges", "Do the judges agree?", [_judges_table(out, result), _kendall(out, j),
                                                              _images(out, j)]),
+                Section("bars", "Verified rate per method and judge", [_bars(out, result, config)]),
                 Section("copy", "Copying the input photos, every judge", [_copy(out, result)]),
                 Section("systems", "Each judge's own report", [Table(
                     ["Judge", "Family", "Report", "Threshold"],
@@ -144,3 +146,11 @@ def _copy(out: Path, result):
                           f"{n}: a copy is closer to an input photo than {c['threshold']:.4f}, the "
                           f"{c['percentile']:g}th percentile of its {c['n_real_pairs']} genuine scores between "
                           f"different real photos." for n, c in copies.items()])
+
+
+def _bars(out: Path, result, config: dict) -> Figure:
+    per_panel = 2 * int(config["report"]["curves_per_panel"])
+    plots.plot_judges_bars(result.judges["methods"], list(result.results), out / "judges.png", per_panel)
+    return Figure("judges.png", "Each method's verified rate (of all its images, at each judge's own threshold) under "
+                  "every judge, side by side, methods in the order of the mean over the judges; hatched: a judge of the "
+                  f"family the method was conditioned on. At most {per_panel} methods per panel.")

@@ -400,3 +400,40 @@ def plot_contact_sheet(sheet: dict, path: Path) -> None:
                 ax.text(0.5, 0.5, "unreadable", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     save(fig, path, dpi=110)
+
+
+def draw_judges_bars(ax, rows: list[dict], judges: list[str]) -> None:
+    """Each method's verified rate under each judge, side by side; a hatched bar is a judge of the
+    family the method was conditioned on (it grades its own teacher)."""
+    from matplotlib.patches import Patch
+
+    x = np.arange(len(rows))
+    width = 0.8 / max(len(judges), 1)
+    handles = []
+    for k, j in enumerate(judges):
+        vals = np.array([100 * r["verified"].get(j, np.nan) for r in rows], float)
+        bars = ax.bar(x - 0.4 + (k + 0.5) * width, np.nan_to_num(vals), width)
+        handles.append(Patch(facecolor=bars.patches[0].get_facecolor() if bars.patches else None, label=j))
+        for bar, r, v in zip(bars, rows, vals):
+            if j in r["judged_by_own_family"]:
+                bar.set_hatch("///")
+                bar.set_edgecolor("black")
+            if v == 0:  # a bar of height 0 is said, not left to look like a missing judge
+                ax.text(bar.get_x() + bar.get_width() / 2, 1, "0", ha="center", va="bottom", fontsize=6)
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="judge of the method's own family"))
+    ax.set_xticks(x, [f"{r['method']}\n({r['conditioning']})" for r in rows], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("verified of all images (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def plot_judges_bars(rows: list[dict], judges: list[str], path: Path, per_panel: int = 12) -> None:
+    parts = chunks(rows, per_panel)
+    fig, axes = subplots(len(parts), 1, figsize=(max(6.0, 0.7 * len(parts[0]) + 3), 4.6 * len(parts)), squeeze=False)
+    for k, (ax, part) in enumerate(zip(axes[:, 0], parts)):
+        draw_judges_bars(ax, part, judges)
+        ax.set_title("Verified rate per method and judge" + (f", panel {k + 1} of {len(parts)}" if len(parts) > 1
+                                                            else ""), fontsize=9)
+    fig.tight_layout()
+    save(fig, path, dpi=110)
