@@ -51,11 +51,10 @@ def test_two_systems_in_one_run(lfw_small, tmp_path, monkeypatch, capsys):
     assert len(calls) == len(set(calls)) == n_samples
     html = (out / "report.html").read_text()
     assert 'href="sface/report.html"' in html and 'href="dlib/report.html"' in html
-    # a key of one system is written system.<name>.<key>; an audit takes one system
+    # a key of one system is written system.<name>.<key>; score files are one system's scores already
     capsys.readouterr()
     assert main([*args, "system=[sface,dlib]", "system.det_thresh=0.5", f"out_dir={tmp_path / 'x'}"]) == 2
     assert "give each system's keys as system.<name>.<key>=value" in capsys.readouterr().err
-    (tmp_path / "m.csv").write_text("path,identity,method\n")
-    assert main(["scenario=generated", f"generated.manifest={tmp_path / 'm.csv'}", "system=[sface,dlib]",
-                 f"out_dir={tmp_path / 'y'}"]) == 2
-    assert "system=[...] runs scenarios only for now" in capsys.readouterr().err
+    (tmp_path / "s.csv").write_text("row,kind,score\n1,genuine,0.9\n1,impostor,0.1\n")
+    assert main([f"scores={tmp_path / 's.csv'}", "system=[sface,dlib]", f"out_dir={tmp_path / 'y'}"]) == 2
+    assert "system=[...] does not apply to score files" in capsys.readouterr().err
