@@ -36,6 +36,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
                 Section("judges", "Do the judges agree?", [_judges_table(out, result), _kendall(out, j),
                                                              _images(out, j)]),
                 Section("bars", "Verified rate per method and judge", [_bars(out, result, config)]),
+                Section("det", "DET of each judge", [_det(out, result, config)]),
                 Section("copy", "Copying the input photos, every judge", [_copy(out, result)]),
                 Section("systems", "Each judge's own report", [Table(
                     ["Judge", "Family", "Report", "Threshold"],
@@ -154,3 +155,22 @@ def _bars(out: Path, result, config: dict) -> Figure:
     return Figure("judges.png", "Each method's verified rate (of all its images, at each judge's own threshold) under "
                   "every judge, side by side, methods in the order of the mean over the judges; hatched: a judge of the "
                   f"family the method was conditioned on. At most {per_panel} methods per panel.")
+
+
+def _det(out: Path, result, config: dict) -> Figure:
+    """One DET panel per judge (each on its own impostor comparisons, the same methods)."""
+    names = list(result.results)
+    fig, axes = plots.subplots(len(names), 1, figsize=(9.0, 5.0 * len(names)), squeeze=False)
+    for ax, n in zip(axes[:, 0], names):
+        r = result.results[n]
+        thr = r.context["threshold"]
+        ranked = {g["value"] for g in r.groups["method"] if g["rank"] is not None}
+        plots.plot_det({k: v for k, v in r.scores.items() if k in ranked},
+                       {**r.context, "thresholds": {str(float(thr["fmr_target"])): {"threshold": thr["threshold"]}}},
+                       float(thr["fmr_target"]), None, ax=ax, prefix="", title=f"{n}: ranked methods; open markers at "
+                       f"its threshold {thr['threshold']:.4f}", min_false_matches=int(config["report"]["min_false_matches"]))
+    fig.tight_layout()
+    plots.save(fig, out / "det_judges.png")
+    return Figure("det_judges.png", "The DET of each judge's ranked methods (generated images against their enrolment, "
+                  "on that judge's own impostor comparisons), one panel per judge with the same methods: curves of "
+                  "three judges on one axis would be three times as many lines.")
