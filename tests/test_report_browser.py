@@ -234,3 +234,20 @@ def test_systems_report_in_a_browser(browser, lfw_small, tmp_path):
         sub, sub_errors = load(browser, out / n / "report.html")
         check_page(sub, sub_errors, out / n)
         sub.close()
+
+
+def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
+    from fr_eval.cli import main
+
+    pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
+    manifest, _ = build_manifest(lfw_small, tmp_path)
+    out = tmp_path / "r"
+    assert main(["scenario=generated", f"generated.manifest={manifest}", "system=[sface,dlib]", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
+                 "generated.min_per_method=2"]) == 0
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    assert {"judges.csv", "kendall.csv", "image_agreement.csv", "judges.pdf", "det_judges.pdf"} <= set(facts["files"])
+    assert {"#judges", "#bars", "#det", "#copy"} <= set(facts["toc"])
+    assert "The copy rate could not be computed" in page.locator("#copy").inner_text()
+    page.close()
