@@ -481,13 +481,10 @@ class AuditSystemsResult:
 def run_audit_systems(cfg: dict, *, progress: bool = True) -> AuditSystemsResult:
     """The audit once per system of ``cfg["systems"]``, and the judges' agreement (:mod:`fr_eval.judges`)."""
     from . import judges as J
+    from .runner import per_system
 
-    names = [str(node["name"]) for node in cfg["systems"]]
-    configs = {n: {**cfg, "system": node, "systems": None} for n, node in zip(names, cfg["systems"])}
-    results = {}
-    for n in names:
-        log.info("judge %s (%d of %d)", n, len(results) + 1, len(names))
-        results[n] = run_audit(configs[n], progress=progress)
+    results, configs, engine = per_system(cfg, run_audit, progress)
+    names = list(results)
     conditioning = conditioning_of(cfg["generated"]["conditioning"], next(iter(results.values())).images)
     families = {n: J.SYSTEM_FAMILY.get(str(configs[n]["system"]["name"]), n) for n in names}
     verified = {n: {i["path"]: bool(i["verified"]) for i in r.images if i["status"] in ("acquired", "failed")}
@@ -502,8 +499,6 @@ def run_audit_systems(cfg: dict, *, progress: bool = True) -> AuditSystemsResult
                                    if g["rank"] is not None}),
         "images": J.image_agreement(verified),
     }
-    engine = {k: sum(r.context["engine"].get(k, 0) for r in results.values())
-              for k in ("computed", "reused", "transient_errors", "damaged_rows")}
     return AuditSystemsResult(results=results, configs=configs, judges=judges, context={"engine": engine})
 
 

@@ -66,18 +66,25 @@ class SystemsResult:
     context: dict = field(default_factory=dict)
 
 
-def run_systems(cfg: dict, *, progress: bool = True) -> SystemsResult:
-    """Every configured scenario once per system of ``cfg["systems"]``."""
-    from .paired import agreement
-
+def per_system(cfg: dict, run_one, progress: bool) -> tuple[dict, dict, dict]:
+    """``run_one(config)`` once per system of ``cfg["systems"]``, in order: (results, configs, the
+    engine's counts summed over the systems)."""
     names = [str(node["name"]) for node in cfg["systems"]]
     configs = {n: {**cfg, "system": node, "systems": None} for n, node in zip(names, cfg["systems"])}
     results = {}
     for n in names:
         log.info("system %s (%d of %d)", n, len(results) + 1, len(names))
-        results[n] = run(configs[n], progress=progress)
+        results[n] = run_one(configs[n], progress=progress)
     engine = {k: sum(r.context["engine"].get(k, 0) for r in results.values())
               for k in ("computed", "reused", "transient_errors", "damaged_rows")}
+    return results, configs, engine
+
+
+def run_systems(cfg: dict, *, progress: bool = True) -> SystemsResult:
+    """Every configured scenario once per system of ``cfg["systems"]``."""
+    from .paired import agreement
+
+    results, configs, engine = per_system(cfg, run, progress)
     return SystemsResult(results=results, configs=configs, context={"engine": engine},
                          agreement=agreement({n: r.row_comparisons for n, r in results.items()}))
 
