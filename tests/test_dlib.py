@@ -75,3 +75,23 @@ def test_dlib_on_the_lfw_view2_pairs(tmp_path):
     t3 = (out / "table3.md").read_text()
     assert "Threshold (1 - d\u00b2/2)" in t3 and "similarity 1 - d\u00b2/2 of dlib's Euclidean distance" in t3
     assert m["system"]["score"]["similarity"].startswith("1 - d^2/2")
+
+
+def test_cnn_detector_finds_the_same_faces(system):
+    """detector=cnn (dlib's mmod model from face_recognition_models): the same faces as HOG on LFW, named
+    with its sha256 in the description, descriptors close to HOG's (the chip comes from the 5-point shape)."""
+    from fr_eval.images import load_image
+    from fr_eval.systems.dlib import MODELS, DlibSystem
+
+    files = sorted(need(LFW_SMALL).glob("*/*.jpg"))[:3]
+    images = [load_image(f) for f in files]
+    cnn = DlibSystem(detector="cnn")
+    a, b = cnn.acquire(images), system.acquire(images)
+    assert all(x.ok for x in a) and all(x.detection.score > 0.5 for x in a)
+    for x, y in zip(a, b):
+        iou_box = np.r_[np.maximum(x.detection.bbox[:2], y.detection.bbox[:2]), np.minimum(x.detection.bbox[2:], y.detection.bbox[2:])]
+        inter = np.prod(np.clip(iou_box[2:] - iou_box[:2], 0, None))
+        assert inter > 0  # the same face
+        assert np.linalg.norm(x.embedding - y.embedding) < 0.1  # far below dlib's 0.6
+    det = next(m for m in cnn.describe()["models"] if m["role"] == "detector")
+    assert det["sha256"] == MODELS["detector_cnn"][1] and cnn.describe()["settings"]["detector"] == "cnn"
