@@ -491,6 +491,7 @@ def run_audit_systems(cfg: dict, *, progress: bool = True) -> AuditSystemsResult
                 for n, r in results.items()}
     judges = {
         "families": families, "conditioning": conditioning,
+        "fmr_equivalent": {n: _median_fmr_equivalent(r.images) for n, r in results.items()},
         "kendall": J.ranking_agreement({n: [g["value"] for g in r.groups["method"] if g["rank"] is not None]
                                         for n, r in results.items()}),
         "methods": J.method_table({n: {g["value"]: g["verified_rate_of_all"] for g in r.groups["method"]}
@@ -590,3 +591,13 @@ def _copy_columns(copy: dict, i: int) -> dict:
     return {"similarity_to_inputs": float(a) if np.isfinite(a) else "",
             "similarity_to_other_photos": float(b) if np.isfinite(b) else "",
             "copy": bool(copy["copied"][i]) if np.isfinite(a) else ""}
+
+
+def _median_fmr_equivalent(images: list[dict]) -> dict:
+    """method -> the median over its audited images of the FMR at which the judge would accept each (a
+    failure to acquire counts as 1: accepted only when everything is); comparable across judges."""
+    by: dict = {}
+    for img in images:
+        if img["status"] in ("acquired", "failed"):
+            by.setdefault(img["method"], []).append(1.0 if img["fmr_equivalent"] == "" else float(img["fmr_equivalent"]))
+    return {m: float(np.median(v)) for m, v in by.items()}

@@ -65,6 +65,11 @@ def test_audit_with_two_judges(lfw_small, tmp_path):
     assert j["images"]["n_images"] == len(common)
     assert j["images"]["all_agree"] == pytest.approx(np.mean([ver["sface"][p] == ver["dlib"][p] for p in common]))
     assert "\u2021" in (out / "judges.md").read_text() and (out / "sface" / "report.html").is_file()
+    with open(out / "dlib" / "generated_images.csv") as f:
+        wrong = [1.0 if r["fmr_equivalent"] == "" else float(r["fmr_equivalent"]) for r in csv.DictReader(f)
+                 if r["method"] == "wrong" and r["status"] in ("acquired", "failed")]
+    assert j["fmr_equivalent"]["dlib"]["wrong"] == pytest.approx(np.median(wrong))
+    assert np.median(wrong) > 0.001  # somebody else's photo: not accepted at FMR 0.1%
     with open(out / "sface" / "generated_images.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["fmr_equivalent"] != ""]
     # an image is verified exactly when its score is accepted at an FMR within the target (0.1%)

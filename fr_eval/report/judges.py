@@ -73,20 +73,25 @@ def _methods(out: Path, result) -> Table:
 def _judges_table(out: Path, result) -> Table:
     j, names = result.judges, list(result.results)
     header = ["Method", "Conditioned on", *[f"Verified of all, {n} (%)" for n in names], "Spread (points)",
-              "Mean, every judge (%)", "Rank", "Mean, judges outside its family (%)", "Rank outside"]
+              "Mean, every judge (%)", "Rank", "Mean, judges outside its family (%)", "Rank outside",
+              *[f"Median FMR-equivalent, {n} (%)" for n in names]]
     body = []
     for row in j["methods"]:
         cells = [f"{_f(100 * row['verified'][n], 1)}{OWN if n in row['judged_by_own_family'] else ''}"
                  if n in row["verified"] else "n/a" for n in names]
         body.append([row["method"], row["conditioning"], *cells, _f(100 * row["spread"], 1),
                      _f(100 * row["mean_all"], 1), str(row["rank_all"] or "-"), _f(100 * row["mean_outside_family"], 1),
-                     str(row["rank_outside_family"] or "-")])
+                     str(row["rank_outside_family"] or "-"),
+                     *[_f(100 * j["fmr_equivalent"][n].get(row["method"], float("nan")), 3, "g") for n in names]])
     return table_file(out, "judges", header, body, "The judges side by side", [
         f"{OWN} The judge belongs to the family of the embedding the method was conditioned on (generated.conditioning: "
         f"published facts or the manifest's conditioning column): it grades its own teacher. 'Mean, judges outside its "
         f"family' leaves those judges out; a method without any judge outside its family has no second rank.",
         "Spread: the largest minus the smallest verified rate over the judges. Raw similarities are not comparable "
-        "across judges; the per-image fmr_equivalent (each judge's generated_images.csv) is."])
+        "across judges, so the similarity is also given on each judge's own impostor scale: per image the FMR at "
+        "which that judge would accept it (fmr_equivalent in its generated_images.csv; a failure counts as 100%), "
+        "here the median over the method's images; smaller is better, and with N impostors nothing below 1/N is "
+        "resolved (0 means above every impostor)."])
 
 
 def _kendall(out: Path, j: dict) -> Table:
