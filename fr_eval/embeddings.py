@@ -3,7 +3,8 @@
 A file holds one entry per (sample, variant): ``sample`` (an id, e.g. the image's relative path),
 ``subject``, ``role`` (``reference`` | ``probe``), ``variant`` (``original``, ``greyscale``,
 ``colourised[<colouriser>]``), ``embedding`` (a vector; all NaN, or empty in Parquet, where the
-sample failed to acquire) and optionally ``reason`` (why it failed). As ``.npz`` (arrays of those
+sample failed to acquire) and optionally ``reason`` (why it failed) and ``metric`` (``cosine``, the
+default, or ``euclidean``: scored as 1 - d^2/2, as system=dlib's are). As ``.npz`` (arrays of those
 names, ``embedding`` of shape (n, d)) or ``.parquet`` (``embedding`` a list of floats).
 
 ``fr-eval embeddings=<file> scenario=...`` runs the plan and evaluate stages on them: the dataset
@@ -19,6 +20,7 @@ import numpy as np
 from .datasets.base import Dataset, Sample
 from .engine import EngineStats
 from .errors import FrEvalError
+from .evaluation import METRICS
 from .store import sha256_file
 from .systems.base import Acquisition
 
@@ -53,6 +55,11 @@ def read_embeddings(path) -> dict:
         raise FrEvalError(f"embeddings={p} could not be read ({type(exc).__name__}: {exc})") from None
     n = len(cols["sample"])
     out = {k: [str(x) for x in cols[k]] for k in ("sample", "subject", "role", "variant")}
+    metric = cols.get("metric")
+    metric = "cosine" if metric is None else str(np.asarray(metric).ravel()[0]) if np.size(metric) else "cosine"
+    if metric not in METRICS:
+        raise FrEvalError(f"embeddings={p}: metric={metric} is not known; choose from {', '.join(METRICS)}")
+    out["metric"] = metric
     out["reason"] = [str(x) for x in cols["reason"]] if "reason" in cols else [""] * n
     out["embedding"] = cols["embedding"]
     bad = sorted(set(out["role"]) - set(ROLES))
@@ -95,15 +102,19 @@ def acquired_from_embeddings(plan, cols: dict, path):
                 f"not in the embeddings file (variant {v})", cacheable=False)
     p = Path(path).resolve()
     system = {"name": "embeddings", "models": [{"role": "embeddings", "path": str(p), "bytes": p.stat().st_size,
-                                               "sha256": sha256_file(p)}], "settings": {}}
+                                               "sha256": sha256_file(p)}], "settings": {},
+              **({"score": {"metric": cols["metric"], "similarity": "1 - d^2/2, d = the Euclidean distance between "
+                                                                    "the vectors (the file's metric)"}}
+                 if cols.get("metric", "cosine") != "cosine" else {})}
     stats = EngineStats(requested=len(acqs), failed=sum(1 for a in acqs.values() if not a.ok), parallel="none")
     return Acquired(acquisitions=acqs, quality={}, stats=stats, system=system,
                     system_note=f"embeddings read from {p.name}")
 
 
-def write_embeddings(path: Path, acquisitions: dict, dataset) -> None:
+def write_embeddings(path: Path, acquisitions: dict, dataset, metric: str = "cosine") -> None:
     """A run's acquisitions as an embeddings ``.npz``: one entry per sample, role and variant
-    (failures as NaN rows, with their reason)."""
+    (failures as NaN rows, with their reason), and ``metric``: how the system compares them (cosine,
+    or euclidean for dlib), so that reading the file back scores them as the run did."""
     variants = sorted({v for _, v in acquisitions})
     entries = [(s, v) for s in dataset.references + dataset.probes for v in variants if (s.rel, v) in acquisitions]
     dim = next((a.embedding.size for a in acquisitions.values() if a.ok), 1)
@@ -113,4 +124,5 @@ def write_embeddings(path: Path, acquisitions: dict, dataset) -> None:
             emb[i] = acquisitions[(s.rel, v)].embedding
     np.savez_compressed(path, sample=np.array([s.rel for s, _ in entries]), variant=np.array([v for _, v in entries]),
                         subject=np.array([s.subject for s, _ in entries]), role=np.array([s.role for s, _ in entries]),
-                        embedding=emb, reason=np.array([acquisitions[(s.rel, v)].reason or "" for s, v in entries]))
+                        embedding=emb, reason=np.array([acquisitions[(s.rel, v)].reason or "" for s, v in entries]),
+                        metric=np.array(metric))

@@ -95,3 +95,19 @@ def test_cnn_detector_finds_the_same_faces(system):
         assert np.linalg.norm(x.embedding - y.embedding) < 0.1  # far below dlib's 0.6
     det = next(m for m in cnn.describe()["models"] if m["role"] == "detector")
     assert det["sha256"] == MODELS["detector_cnn"][1] and cnn.describe()["settings"]["detector"] == "cnn"
+
+
+def test_dlib_embeddings_read_back_are_scored_as_dlib_scores_them(tmp_path):
+    """report.export_embeddings records the metric; embeddings= of that file gives the run's figures."""
+    from fr_eval.cli import main
+
+    args = ["scenario=[1,2]", f"dataset.root={need(LFW_SMALL)}", "dataset.limit_subjects=6", "progress=false",
+            f"store_dir={tmp_path / 's'}", "bootstrap.n_resamples=50"]
+    assert main([*args, "system=dlib", "report.export_embeddings=true", f"out_dir={tmp_path / 'a'}"]) == 0
+    with np.load(tmp_path / "a" / "embeddings.npz") as z:
+        assert str(z["metric"]) == "euclidean"
+    assert main([*args, f"embeddings={tmp_path / 'a' / 'embeddings.npz'}", f"out_dir={tmp_path / 'b'}"]) == 0
+    a, b = (json.loads((tmp_path / x / "metrics.json").read_text()) for x in ("a", "b"))
+    keys = ("threshold", "fnmr", "d_prime", "n_genuine_compared")
+    assert [[r[k] for k in keys] for r in a["rows"]] == [[pytest.approx(r[k], abs=1e-6) for k in keys] for r in b["rows"]]
+    assert b["system"]["score"]["metric"] == "euclidean"

@@ -210,7 +210,8 @@ def _write_files(out: Path, result, config: dict, env: dict) -> None:
         export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
     if result.embeddings:
         from ..embeddings import write_embeddings
-        write_embeddings(out / "embeddings.npz", *result.embeddings)
+        from ..systems.base import metric_of
+        write_embeddings(out / "embeddings.npz", *result.embeddings, metric_of(ctx["system"]))
     np.savez_compressed(out / "scores.npz", **{k: a for label, v in result.scores.items()
                                                for k, a in score_arrays(label, v).items()})
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env,
