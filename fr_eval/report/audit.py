@@ -156,7 +156,8 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
     per_panel = int(config["report"]["curves_per_panel"])
     few = [r["value"] for r in result.groups["method"] if r["rank"] is None]
     plots.plot_similarity_by_method(result.groups["method"], result.scores, thr["threshold"], min_n,
-                                    out / "similarity_by_method.png", per_panel=2 * per_panel)
+                                    out / "similarity_by_method.png", per_panel=2 * per_panel,
+                                    score=_axis_score(ctx))
     fmr = float(thr["fmr_target"])
     plots.plot_det({k: v for k, v in result.scores.items() if k not in few},
                    {**ctx, "thresholds": {str(fmr): {"threshold": thr["threshold"]}}}, fmr,
@@ -176,7 +177,8 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
                                                      if few else ""))])]
     for key, rows in result.groups.items():
         if key != "method":
-            plots.plot_group_bars(rows, key, out / f"similarity_by_{key}.png", per_panel=2 * per_panel)
+            plots.plot_group_bars(rows, key, out / f"similarity_by_{key}.png", per_panel=2 * per_panel,
+                                  score=_axis_score(ctx))
             sections.append(Section(f"bars-{key}", f"Similarity by {key}", [Figure(
                 f"similarity_by_{key}.png", f"Mean similarity per {key} with its 95% identity-bootstrap interval, "
                 "failures left out and counted as 0 side by side.")]))
@@ -217,3 +219,9 @@ def _copy_section(out: Path, copy: dict) -> Section:
             f"A copy: closer to one of its input photos than the {copy['percentile']:g}th percentile "
             f"({copy['threshold']:.4f}) of this judge's {copy['n_real_pairs']} genuine scores between different real "
             f"photos of one identity (generated.copy_percentile). Copy rate: copies / linked, acquired images."])])
+
+
+def _axis_score(ctx: dict) -> str:
+    """The similarity's name on a plot axis: cosine similarity, or dlib's 1 - d²/2."""
+    short = score_name(ctx["system"], short=True)
+    return "cosine similarity" if short == "cosine" else f"similarity {short}"

@@ -314,7 +314,8 @@ def plot_examples(rows, path: Path) -> None:
     save(fig, path, dpi=110)
 
 
-def draw_similarity_box(ax, groups: list[dict], scores: dict, threshold: float, min_n: int) -> None:
+def draw_similarity_box(ax, groups: list[dict], scores: dict, threshold: float, min_n: int,
+                        score: str = "cosine similarity") -> None:
     """Box plots of each method's similarities (acquired images), ranked methods first, those below
     ``min_n`` images after a divider and in grey; the threshold dashed."""
     data = [scores[g["value"]]["genuine"] for g in groups]
@@ -330,20 +331,20 @@ def draw_similarity_box(ax, groups: list[dict], scores: dict, threshold: float, 
                   [f"{g['value']}\n(n={g['n']}, FTA {100 * g['fta']:.0f}%)" for g in groups], rotation=60,
                   ha="right", fontsize=7)
     ax.axhline(threshold, color="red", ls="--", lw=1, label=f"verification threshold {threshold:.3f}")
-    ax.set_ylabel("cosine similarity to the identity's enrolment")
+    ax.set_ylabel(f"{score} to the identity's enrolment")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def plot_similarity_by_method(groups: list[dict], scores: dict, threshold: float, min_n: int, path: Path,
-                              per_panel: int = 12) -> None:
+                              per_panel: int = 12, score: str = "cosine similarity") -> None:
     parts = chunks(groups, per_panel)
     fig, axes = subplots(len(parts), 1, figsize=(max(6.0, 0.55 * len(parts[0]) + 3), 4.8 * len(parts)),
                          squeeze=False)
     drawn = [scores[g["value"]]["genuine"] for g in groups if scores[g["value"]]["genuine"].size]
     low = min([0.0] + [float(d.min()) for d in drawn])
     for k, (ax, part) in enumerate(zip(axes[:, 0], parts)):
-        draw_similarity_box(ax, part, scores, threshold, min_n)
+        draw_similarity_box(ax, part, scores, threshold, min_n, score)
         ax.set_ylim(low - 0.03, 1.0)  # one scale for every panel
         ax.set_title("Identity similarity of generated faces (acquired images; failures are the FTA)"
                      + (f", panel {k + 1} of {len(parts)}" if len(parts) > 1 else ""), fontsize=9)
@@ -351,7 +352,7 @@ def plot_similarity_by_method(groups: list[dict], scores: dict, threshold: float
     save(fig, path, dpi=110)
 
 
-def draw_group_bars(ax, groups: list[dict], key: str) -> None:
+def draw_group_bars(ax, groups: list[dict], key: str, score: str = "cosine similarity") -> None:
     """Mean similarity per group with its 95% interval, both failure conventions side by side."""
     x = np.arange(len(groups))
     for off, name, label in ((-0.2, "similarity_failures_excluded", "failures left out"),
@@ -363,18 +364,18 @@ def draw_group_bars(ax, groups: list[dict], key: str) -> None:
         ax.bar(x + off, m, width=0.4, yerr=np.vstack([np.nan_to_num(m - lo), np.nan_to_num(hi - m)]), capsize=3,
                label=label)
     ax.set_xticks(x, [f"{g['value']} (n={g['n']})" for g in groups], rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("mean cosine similarity (95% interval)")
+    ax.set_ylabel(f"mean {score} (95% interval)")
     ax.set_title(f"Identity similarity by {key}", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
-def plot_group_bars(groups: list[dict], key: str, path: Path, per_panel: int = 12) -> None:
+def plot_group_bars(groups: list[dict], key: str, path: Path, per_panel: int = 12, score: str = "cosine similarity") -> None:
     parts = chunks(groups, per_panel)
     fig, axes = subplots(len(parts), 1, figsize=(max(6.0, 0.6 * len(parts[0]) + 3), 4.4 * len(parts)),
                          squeeze=False)
     for ax, part in zip(axes[:, 0], parts):
-        draw_group_bars(ax, part, key)
+        draw_group_bars(ax, part, key, score)
     fig.tight_layout()
     save(fig, path, dpi=110)
 
