@@ -180,6 +180,9 @@ class DeOldifySettings:
     model: str = key("stable", "stable | artistic", lambda k, v: p.choice(k, v, ("stable", "artistic")))
     weights: Optional[str] = key(None, "a .pth file; else the cache dir, else downloaded")
     render_factor: int = key(35, "DeOldify's render factor (x16 pixels)", lambda k, v: p.integer(k, v, 1))
+    merge: str = key("legacy", "the final YUV merge: legacy (OpenCV's BGR formulas on RGB data, as DeOldify ran from "
+                     "2019 until jantic/DeOldify 4ff02e5 of 2023-03-29, so as the paper ran it) | rgb (the RGB "
+                     "formulas, DeOldify since)", lambda k, v: p.choice(k, v, ("legacy", "rgb")))
     device: str = key("auto", "auto | cpu | cuda")
     sha256: Optional[str] = key(None, "the weights' sha256 (checked when given)")
     cache_dir: Optional[str] = key(None, "where downloaded weights are kept")

@@ -119,7 +119,39 @@ def test_scenarios_4_and_5_with_deoldify_and_exemplar(artistic_checkpoint, lfw_s
     m = json.loads((out / "metrics.json").read_text())
     assert [r["label"] for r in m["rows"]] == ["4 [exemplar]", "4 [rand]", "5 [exemplar]", "5 [rand]"]
     assert m["colourisers"]["rand"]["type"] == "deoldify" and len(m["colourisers"]["rand"]["sha256"]) == 64
+    assert m["colourisers"]["rand"]["merge"] == "legacy"  # the paper's era, said in every row's note
+    assert "- 4 [rand], 5 [rand]: DeOldify artistic [An19], 2019 merge" in (out / "table3.md").read_text()
     assert m["engine"]["workers"] == 2 and m["engine"]["parallel"] == "process"
     assert (out / "colourisation_examples.png").is_file()
     kept = list((tmp_path / "s" / "images" / "colourised_rand_").rglob("*.png"))
     assert len(kept) == 120  # every image colourised once, kept as a file
+
+
+def yuv_merge_by_hand(colour, grey, order):
+    """The merge written out: Y of the grey pixel, U and V of the colour pixel, with OpenCV's YUV
+    definition (Y = .299 R + .587 G + .114 B, U = .492 (B - Y) + 128, V = .877 (R - Y) + 128) applied
+    to the channels in ``order`` ("rgb": as they are; "bgr": the first channel read as blue)."""
+    def yuv(px):
+        r, g, b = px if order == "rgb" else px[::-1]
+        y = 0.299 * r + 0.587 * g + 0.114 * b
+        return y, 0.492 * (b - y) + 128, 0.877 * (r - y) + 128
+    y = yuv(grey)[0]
+    _, u, v = yuv(colour)
+    r, b = y + (v - 128) / 0.877, y + (u - 128) / 0.492
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    out = np.clip(np.rint([r, g, b]), 0, 255)
+    return out if order == "rgb" else out[::-1]
+
+
+def test_the_two_yuv_merges_on_a_hand_made_image():
+    from fr_eval.colourisers.deoldify import deoldify_postprocess
+
+    colour = np.array([[[200, 60, 40]]], np.uint8)  # a red-orange pixel, RGB
+    grey = np.array([[[100, 100, 100]]], np.uint8)
+    got = {m: deoldify_postprocess(colour, grey, m)[0, 0].astype(int) for m in ("legacy", "rgb")}
+    assert np.abs(got["rgb"] - yuv_merge_by_hand([200, 60, 40], [100, 100, 100], "rgb")).max() <= 1
+    assert np.abs(got["legacy"] - yuv_merge_by_hand([200, 60, 40], [100, 100, 100], "bgr")).max() <= 1
+    assert got["rgb"][0] > got["rgb"][2]  # the RGB merge keeps red red
+    assert np.abs(got["rgb"] - got["legacy"]).max() > 20  # the legacy one moves it towards blue
+    with pytest.raises(ValueError, match="choose from legacy, rgb"):
+        deoldify_postprocess(colour, grey, "bgr")

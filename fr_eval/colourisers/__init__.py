@@ -29,7 +29,7 @@ def _deoldify(name, s):
     from .deoldify import DeOldifyColouriser
     return DeOldifyColouriser(name=name, model=s.model, weights=s.weights, render_factor=s.render_factor,
                               device=s.device, cache_dir=s.cache_dir, download=s.download, sha256=s.sha256,
-                              threads=s.threads)
+                              threads=s.threads, merge=s.merge)
 
 
 BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed, "deoldify": _deoldify}

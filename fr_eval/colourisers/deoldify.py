@@ -1,4 +1,5 @@
-"""DeOldify (Antic 2019, [An19]; Kelley's older version [Ke19] by naming its weights file).
+"""DeOldify (Antic 2019, [An19]): the stable, artistic and video generators. (Kelley's older version
+[Ke19] is another network, fastai 0.7's Unet34, and is not run here.)
 
 Runs the generator of :mod:`fr_eval.colourisers.deoldify_net` (plain PyTorch; the
 ``deoldify`` package needs fastai v1 and old PyTorch) with DeOldify's own inference steps:
@@ -8,8 +9,9 @@ Runs the generator of :mod:`fr_eval.colourisers.deoldify_net` (plain PyTorch; th
 2. normalised with the ImageNet statistics, run through the generator, de-normalised,
    clamped to [0, 1] and truncated to 8 bits,
 3. stretched back to the input's size (bilinear) and merged with the input in YUV: the
-   input's Y, the generator's U and V (OpenCV's BGR<->YUV formulas on RGB data, exactly as
-   DeOldify's ``ColorizerFilter._post_process`` applies them). So the input's luminance is
+   input's Y, the generator's U and V: with ``merge=legacy`` OpenCV's BGR<->YUV formulas on RGB
+   data, exactly as DeOldify's ``ColorizerFilter._post_process`` applied them until 2023-03; with
+   ``merge=rgb`` the RGB formulas, as it does since. So the input's luminance is
    kept exactly wherever the merged colour fits in RGB (where a channel clips at 0 or 255,
    it moves; ``tests/test_deoldify.py``). DeOldify's watermark is never added.
 
@@ -110,15 +112,25 @@ def load_generator(path: str | Path, model: str, device: str = "cpu"):
     return net.to(device).eval()
 
 
-def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray) -> np.ndarray:
-    """DeOldify's YUV merge: the original's Y with the colour image's U, V (both RGB uint8)."""
+#: the two YUV merges DeOldify has used (see DeOldifySettings.merge)
+MERGES = ("legacy", "rgb")
+
+
+def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray, merge: str = "legacy") -> np.ndarray:
+    """DeOldify's YUV merge: the original's Y with the colour image's U, V (both RGB uint8).
+    ``legacy``: OpenCV's BGR<->YUV formulas applied to RGB data, as DeOldify did until its commit
+    4ff02e5 (2023-03-29; the paper's era); ``rgb``: the RGB formulas, as DeOldify does since."""
     import cv2
 
-    color_yuv = cv2.cvtColor(raw_color, cv2.COLOR_BGR2YUV)
-    orig_yuv = cv2.cvtColor(orig, cv2.COLOR_BGR2YUV)
+    if merge not in MERGES:
+        raise ValueError(f"merge={merge}: choose from {', '.join(MERGES)}")
+    to_yuv, from_yuv = ((cv2.COLOR_BGR2YUV, cv2.COLOR_YUV2BGR) if merge == "legacy"
+                        else (cv2.COLOR_RGB2YUV, cv2.COLOR_YUV2RGB))
+    color_yuv = cv2.cvtColor(raw_color, to_yuv)
+    orig_yuv = cv2.cvtColor(orig, to_yuv)
     hires = orig_yuv.copy()
     hires[:, :, 1:3] = color_yuv[:, :, 1:3]
-    return cv2.cvtColor(hires, cv2.COLOR_YUV2BGR)
+    return cv2.cvtColor(hires, from_yuv)
 
 
 _D = defaults_of(DeOldifySettings)  # the keyword defaults are the config's (fr_eval.settings)
@@ -127,14 +139,21 @@ _D = defaults_of(DeOldifySettings)  # the keyword defaults are the config's (fr_
 class DeOldifyColouriser:
     def __init__(self, name: str = "deoldify-stable", model: str = _D["model"], weights: str | None = None,
                  render_factor: int = _D["render_factor"], device: str = _D["device"], cache_dir: str | None = None,
-                 download: bool = _D["download"], sha256: str | None = None, threads: int | None = _D["threads"]):
+                 download: bool = _D["download"], sha256: str | None = None, threads: int | None = _D["threads"],
+                 merge: str = _D["merge"]):
         from .deoldify_net import ARCHS
 
         if model not in ARCHS:
             raise ConfigError(f"colourisers.{name}.model={model} is not known; choose from {', '.join(ARCHS)}")
         if not 1 <= int(render_factor) <= 100:
             raise ConfigError(f"colourisers.{name}.render_factor={render_factor} must be in 1..100 (35 by default)")
-        self.name, self.model, self.render_factor = name, model, int(render_factor)
+        if merge not in MERGES:
+            raise ConfigError(f"colourisers.{name}.merge={merge} is not known; choose from {', '.join(MERGES)}")
+        self.name, self.model, self.render_factor, self.merge = name, model, int(render_factor), merge
+        #: said wherever its rows appear: which DeOldify, with which merge
+        self.description = (f"DeOldify {model} [An19], "
+                            + ("2019 merge (OpenCV's BGR YUV formulas on RGB, as the paper ran it)" if merge == "legacy"
+                               else "RGB merge (DeOldify since 2023-03)"))
         self.device_choice, self.threads = device, threads
         self.weights = resolve_weights(model, weights, cache_dir, download, sha256)
         self.sha256 = file_sha256(self.weights)
@@ -148,7 +167,7 @@ class DeOldifyColouriser:
 
     def settings(self) -> dict:
         return {"type": "deoldify", "model": self.model, "weights": str(self.weights), "sha256": self.sha256,
-                "sha256_verified": self.sha256_verified, "render_factor": self.render_factor,
+                "sha256_verified": self.sha256_verified, "render_factor": self.render_factor, "merge": self.merge,
                 "implementation": "fr_eval.colourisers.deoldify_net (plain PyTorch, official key layout)"}
 
     def prepare(self, dataset) -> None:
@@ -190,4 +209,4 @@ class DeOldifyColouriser:
         y = np.clip(y * IMAGENET_STD + IMAGENET_MEAN, 0.0, 1.0)
         raw = (y * 255.0).astype(np.uint8)  # truncation, as fastai's image2np(...).astype(uint8)
         raw = np.asarray(Image.fromarray(raw).resize(orig.size, resample=Image.BILINEAR))
-        return deoldify_postprocess(raw, np.asarray(orig))
+        return deoldify_postprocess(raw, np.asarray(orig), self.merge)
