@@ -11,7 +11,7 @@ from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
-from .tables import machine_notes, pct, run_notes, score_name
+from .tables import as_sentence, axis_score, machine_notes, pct, run_notes, score_name
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
@@ -103,7 +103,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]), headline=headline,
-               answers=[c["sentence"][0].upper() + c["sentence"][1:] + "." for c in ctx.get("method_comparisons") or []])
+               answers=[as_sentence(c["sentence"]) for c in ctx.get("method_comparisons") or []])
     return out
 
 
@@ -145,7 +145,7 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
              "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
              "kept together). Wilcoxon: two-sided signed-rank test on the per-identity differences of the mean "
              "similarity (failures as 0); the methods need not hold one image per identity, so there are no paired "
-             "attempts for McNemar. Holm: the p-values adjusted for the pairs of this table together."] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comps]
+             "attempts for McNemar. Holm: the p-values adjusted for the pairs of this table together."] + [as_sentence(c["sentence"]) for c in comps]
     return [table_file(out, "generated_paired", METHOD_HEADER, body,
                        "Methods compared on the same identities", notes)]
 
@@ -157,7 +157,7 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
     few = [r["value"] for r in result.groups["method"] if r["rank"] is None]
     plots.plot_similarity_by_method(result.groups["method"], result.scores, thr["threshold"], min_n,
                                     out / "similarity_by_method.png", per_panel=2 * per_panel,
-                                    score=_axis_score(ctx))
+                                    score=axis_score(ctx["system"]))
     fmr = float(thr["fmr_target"])
     plots.plot_det({k: v for k, v in result.scores.items() if k not in few},
                    {**ctx, "thresholds": {str(fmr): {"threshold": thr["threshold"]}}}, fmr,
@@ -178,7 +178,7 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
     for key, rows in result.groups.items():
         if key != "method":
             plots.plot_group_bars(rows, key, out / f"similarity_by_{key}.png", per_panel=2 * per_panel,
-                                  score=_axis_score(ctx))
+                                  score=axis_score(ctx["system"]))
             sections.append(Section(f"bars-{key}", f"Similarity by {key}", [Figure(
                 f"similarity_by_{key}.png", f"Mean similarity per {key} with its 95% identity-bootstrap interval, "
                 "failures left out and counted as 0 side by side.")]))
@@ -220,8 +220,3 @@ def _copy_section(out: Path, copy: dict) -> Section:
             f"({copy['threshold']:.4f}) of this judge's {copy['n_real_pairs']} genuine scores between different real "
             f"photos of one identity (generated.copy_percentile). Copy rate: copies / linked, acquired images."])])
 
-
-def _axis_score(ctx: dict) -> str:
-    """The similarity's name on a plot axis: cosine similarity, or dlib's 1 - d²/2."""
-    short = score_name(ctx["system"], short=True)
-    return "cosine similarity" if short == "cosine" else f"similarity {short}"

@@ -141,3 +141,18 @@ def write_page(out: Path, kind: str, *, title: str, sections: list[Section], con
         title=title, sections=_resolve(out, sections), files=folder_files(out), system_note=system_note,
         models=models_table(system), software=software_line(env), config_yaml=OmegaConf.to_yaml(config), **page)
     atomic_write(out / "report.html", html)
+
+
+def write_each(out: Path, result, write) -> None:
+    """Each system's own report of a several-system run, in ``<system>/``, with the run's command
+    and paths."""
+    for name, r in result.results.items():
+        r.context.setdefault("invocation", result.context.get("invocation"))
+        r.context.setdefault("paths", result.context.get("paths"))
+        write(out / name, r, result.configs[name])
+
+
+def models_of(results: dict) -> dict:
+    """A system description listing every system's models, each role prefixed with its system."""
+    return {"models": [{**m, "role": f"{n}: {m['role']}"} for n, r in results.items()
+                       for m in r.context["system"]["models"]]}

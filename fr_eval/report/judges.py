@@ -11,7 +11,7 @@ from pathlib import Path
 from ..provenance import environment
 from .audit import group_table, write_audit_report
 from . import plots
-from .html import Figure, Section, Table, table_file, write_page
+from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
 from .io import write_config, write_json
 
 #: the flag of a verified rate given by a judge of the method's own conditioning family
@@ -22,10 +22,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env, j = environment(), result.judges
-    for name, r in result.results.items():
-        r.context.setdefault("invocation", result.context.get("invocation"))
-        r.context.setdefault("paths", result.context.get("paths"))
-        write_audit_report(out / name, r, result.configs[name])
+    write_each(out, result, write_audit_report)
     write_json(out / "metrics.json", {
         "units": "every rate is a fraction in [0, 1] (not a percent); each judge's similarities as its own report says",
         "systems": {n: {"report": f"{n}/metrics.json", "system": r.context["system"], "threshold": r.context["threshold"],
@@ -49,9 +46,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
            ("Judges", ", ".join(f"{n} ({j['families'][n]} family)" for n in result.results)),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
     write_page(out, "judges", title=f"Identity preservation, judged by {', '.join(result.results)}",
-               sections=sections, config=config, env=env, system={"models": [
-                   {**m, "role": f"{n}: {m['role']}"} for n, r in result.results.items()
-                   for m in r.context["system"]["models"]]},
+               sections=sections, config=config, env=env, system=models_of(result.results),
                run=run, warnings=[], headline=_headline(j), answers=_sentences(j))
     return out
 

@@ -36,6 +36,7 @@ def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -
     """paired.csv / paired.md where the run compared rows; returns the page's items (the table, or a
     line saying that no pair was compared). ``stand_in``: the notes naming stand-in colourisers."""
     from .html import Text, table_file
+    from .tables import as_sentence
 
     if not comparisons:
         return [Text(["No pair of rows was compared (report.compare=[] or the rows of its pairs are absent)."])]
@@ -49,5 +50,5 @@ def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -
         "rows' attempts of a subject kept together (paired). McNemar: exact two-sided binomial test on the attempts "
         "rejected by one row only.",
         *stand_in,
-    ] + [c["sentence"][0].upper() + c["sentence"][1:] + "." for c in comparisons]
+    ] + [as_sentence(c["sentence"]) for c in comparisons]
     return [table_file(out, "paired", header, body, title, notes)]

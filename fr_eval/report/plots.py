@@ -68,11 +68,6 @@ def fmr_label(f: float) -> str:
     return f"{100 * f:g}%"
 
 
-def _score_axis(ctx: dict) -> str:
-    from .tables import score_name
-    return score_name(ctx.get("system") or {})
-
-
 def legend_label(label: str, ctx: dict) -> str:
     """A row's label in a plot legend, with its colouriser's description where it has one (the
     exemplar stand-in says what it is wherever its rows appear)."""
@@ -205,7 +200,8 @@ def draw_frr_threshold(ax, rows: list[dict], scores: dict, ctx: dict, fmr: float
                 label=textwrap.fill(f"scenario {legend_label(row['label'], ctx)}", 46, subsequent_indent="  "))
     t = ctx["thresholds"][str(fmr)]["threshold"]
     ax.axvline(t, color="grey", ls=":", lw=1, label=f"threshold at FMR={fmr_label(fmr)} ({t:.4f})")
-    ax.set_xlabel(f"decision threshold ({_score_axis(ctx)}; match if >=)")
+    from .tables import axis_score
+    ax.set_xlabel(f"decision threshold ({axis_score(ctx.get('system') or {})}; match if >=)")
     ax.set_ylabel("FRR (%)")
     ax.set_title("FRR = FTA + FNMR (1 - FTA) against the threshold", fontsize=9)
     ax.grid(True, alpha=0.3)

@@ -15,7 +15,7 @@ from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
 from .plots import fmr_label
-from .tables import (breakdown_rows, colouriser_notes, impostor_note, machine_notes, pairs_accuracy_rows, pct,
+from .tables import (as_sentence, breakdown_rows, colouriser_notes, impostor_note, machine_notes, pairs_accuracy_rows, pct,
                      run_notes, score_name, stream_note, table3_notes, table3_rows)
 
 #: what metrics.json says each figure is
@@ -117,7 +117,7 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
     write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]), standins=stand_in, headline=headline,
-               answers=[c["sentence"][0].upper() + c["sentence"][1:] + "." for c in result.row_comparisons])
+               answers=[as_sentence(c["sentence"]) for c in result.row_comparisons])
 
 
 def _write_metrics(out: Path, result, config: dict, env: dict) -> None:

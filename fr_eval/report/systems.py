@@ -12,10 +12,10 @@ from pathlib import Path
 
 from ..provenance import environment
 from . import plots
-from .html import Figure, Section, Table, table_file, write_page
+from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
 from .io import clean, write_config, write_json
 from .scenario import write_report
-from .tables import colouriser_notes, machine_notes, score_name, table3_notes, table3_rows
+from .tables import as_sentence, colouriser_notes, machine_notes, score_name, table3_notes, table3_rows
 
 
 def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
@@ -23,10 +23,7 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     env, fmr = environment(), float(config["fmr"])
     mfm = int(config["report"]["min_false_matches"])
-    for name, r in result.results.items():  # each system's own report, as a one-system run writes it
-        r.context.setdefault("invocation", result.context.get("invocation"))
-        r.context.setdefault("paths", result.context.get("paths"))
-        write_report(out / name, r, result.configs[name])
+    write_each(out, result, write_report)
     write_json(out / "metrics.json", {
         "units": "every rate is a fraction in [0, 1] (not a percent); each system's scores as its own report says",
         "systems": {name: {"report": f"{name}/metrics.json", "system": r.context["system"], "table1": r.table1,
@@ -60,11 +57,9 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
            ("Systems", ", ".join(result.results)), ("Units", "rates in percent in this page; metrics.json holds fractions")]
     notes = [n for r in result.results.values() for n in machine_notes(r.context["engine"])]
     write_page(out, "systems", title=f"fr-eval report: {t1['dataset']}, systems {', '.join(result.results)}",
-               sections=sections, config=config, env=env, system={"models": [
-                   {**m, "role": f"{n}: {m['role']}"} for n, r in result.results.items()
-                   for m in r.context["system"]["models"]]},
+               sections=sections, config=config, env=env, system=models_of(result.results),
                run=run, warnings=notes, headline=Table(t3.header[:6], [row[:6] for row in t3.body], id="headline"),
-               answers=[a["sentence"][0].upper() + a["sentence"][1:] + "." for a in result.agreement])
+               answers=[as_sentence(a["sentence"]) for a in result.agreement])
     return out
 
 
@@ -95,7 +90,7 @@ def _agreement_table(out: Path, result) -> Table:
     notes = ["Each system's paired comparison of the two rows (FRR at its own threshold, transaction level, paired "
              "subject-bootstrap 95% interval, as in its paired.csv). Direction: 'more' or 'fewer' when the interval "
              "excludes 0, else 'unclear'; the systems agree when every direction is the same."]
-    notes += [a["sentence"][0].upper() + a["sentence"][1:] + "." for a in result.agreement]
+    notes += [as_sentence(a["sentence"]) for a in result.agreement]
     return table_file(out, "agreement", header, body, "Agreement between the systems", notes)
 
 

@@ -9,6 +9,11 @@ from . import numbers as N
 from .plots import fmr_label
 
 
+def as_sentence(text: str) -> str:
+    """A paired comparison's sentence as a note: capital first letter, full stop."""
+    return text[0].upper() + text[1:] + "."
+
+
 def score_name(system: dict, short: bool = False) -> str:
     """What the system's scores are, for every table, note and axis that names them."""
     score = system.get("score") or {}
@@ -18,6 +23,12 @@ def score_name(system: dict, short: bool = False) -> str:
                 f"similarity 1 - d\u00b2/2 of dlib's Euclidean distance d (dlib's d <= {t.get('distance', 0.6):g} is "
                 f">= {t.get('similarity', 0.82):.2f})")
     return "cosine" if short else "cosine similarity"
+
+
+def axis_score(system: dict) -> str:
+    """The similarity's name on a plot axis: cosine similarity, or dlib's similarity 1 - d²/2."""
+    short = score_name(system, short=True)
+    return "cosine similarity" if short == "cosine" else f"similarity {short}"
 
 
 def pct(x, digits=3) -> str:
