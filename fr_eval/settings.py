@@ -177,7 +177,7 @@ class PrecomputedSettings:
 @dataclass
 class DeOldifySettings:
     type: str = "deoldify"
-    model: str = key("stable", "stable | artistic", lambda k, v: p.choice(k, v, ("stable", "artistic")))
+    model: str = key("stable", "stable | artistic | video", lambda k, v: p.choice(k, v, ("stable", "artistic", "video")))
     weights: Optional[str] = key(None, "a .pth file; else the cache dir, else downloaded")
     render_factor: int = key(35, "DeOldify's render factor (x16 pixels)", lambda k, v: p.integer(k, v, 1))
     merge: str = key("legacy", "the final YUV merge: legacy (OpenCV's BGR formulas on RGB data, as DeOldify ran from "
@@ -190,7 +190,25 @@ class DeOldifySettings:
     threads: int = key(1, "torch intra-op threads", lambda k, v: p.integer(k, v, 1))
 
 
-COLOURISERS = {"exemplar": ExemplarSettings, "precomputed": PrecomputedSettings, "deoldify": DeOldifySettings}
+@dataclass
+class KelleySettings(DeOldifySettings):
+    """Kelley's DeOldify [Ke19]: fastai 0.7's Unet34 with the fork's own pre- and post-processing."""
+    type: str = "deoldify_kelley"
+    model: str = key("kelley", "kelley: the fork's Colorizer34 (nf_factor=2), the one with published weights",
+                     lambda k, v: p.choice(k, v, ("kelley",)))
+    weights: Optional[str] = key(None, "colorize_gen_192.h5 or its re-upload ColorizeOpenSourceV1.pth (plain, fastai "
+                                 "or PyTorch 0.4 state dict); else the cache dir, else downloaded")
+    render_factor: int = key(42, "the render factor (x16 pixels): 42 as both of the fork's notebooks set it",
+                             lambda k, v: p.integer(k, v, 1))
+    merge: str = key("legacy", "the final YUV merge: legacy (the fork's code: OpenCV's BGR formulas on RGB data) | "
+                     "rgb (the RGB formulas)", lambda k, v: p.choice(k, v, ("legacy", "rgb")))
+    output: str = key("bytescale", "to 8 bits: bytescale (as the fork's notebooks save results: clipped to [0, 1], "
+                      "then scipy.misc.imsave stretches the image's min..max to 0..255) | clip (clipped and rounded)",
+                      lambda k, v: p.choice(k, v, ("bytescale", "clip")))
+
+
+COLOURISERS = {"exemplar": ExemplarSettings, "precomputed": PrecomputedSettings, "deoldify": DeOldifySettings,
+               "deoldify_kelley": KelleySettings}
 
 
 def colouriser_defaults() -> dict:
@@ -198,7 +216,8 @@ def colouriser_defaults() -> dict:
     deoldify = dataclasses.asdict(DeOldifySettings())
     return {"exemplar": dataclasses.asdict(ExemplarSettings()),
             "precomputed": dataclasses.asdict(PrecomputedSettings()),
-            "deoldify-stable": deoldify, "deoldify-artistic": {**deoldify, "model": "artistic"}}
+            "deoldify-stable": deoldify, "deoldify-artistic": {**deoldify, "model": "artistic"},
+            "deoldify-kelley": dataclasses.asdict(KelleySettings())}
 
 
 def colouriser_settings(name: str, node: dict):

@@ -20,7 +20,7 @@ def run_cli(*args, cwd=PROJECT):
     (["system=foo"], "system=foo is not valid; choose from arcface, auto, dlib, onnx, plugin, sface"),
     (["dataset=nope"], "dataset=nope is not valid; choose from"),
     (["colouriser=magic", "scenario=4"],
-     "colouriser=magic is not defined; choose from deoldify-artistic, deoldify-stable, exemplar, precomputed"),
+     "colouriser=magic is not defined; choose from deoldify-artistic, deoldify-kelley, deoldify-stable, exemplar, precomputed"),
     (["fmr=5"], "fmr=5 is not valid: give a fraction between 0 and 1"),
     (["bogus=1"], "unknown key 'bogus'"),
     (["dataset=folder"], "dataset.root must be given"),

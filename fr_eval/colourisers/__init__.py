@@ -1,6 +1,6 @@
 """Colourisers, picked by name: ``colouriser=[exemplar, ...]`` with settings under ``colourisers.<name>``.
 
-New back ends (DeOldify, ...) add a builder to ``BUILDERS`` keyed by their ``type``.
+New back ends add a builder to ``BUILDERS`` keyed by their ``type``.
 """
 from __future__ import annotations
 
@@ -20,19 +20,33 @@ def _precomputed(name, s):
     return PrecomputedColouriser(s.root, name=name)
 
 
-def _deoldify(name, s):
+def _need_torch(name):
     try:
         import torch  # noqa: F401
     except ImportError as exc:
         raise ConfigError(f"colouriser {name} (DeOldify) needs PyTorch: pip install -e '.[deoldify]' "
                           "(on a CPU-only machine: pip install torch==<version> from a CPU wheel first)") from exc
+
+
+def _generator_args(s) -> dict:
+    return dict(model=s.model, weights=s.weights, render_factor=s.render_factor, device=s.device,
+                cache_dir=s.cache_dir, download=s.download, sha256=s.sha256, threads=s.threads, merge=s.merge)
+
+
+def _deoldify(name, s):
+    _need_torch(name)
     from .deoldify import DeOldifyColouriser
-    return DeOldifyColouriser(name=name, model=s.model, weights=s.weights, render_factor=s.render_factor,
-                              device=s.device, cache_dir=s.cache_dir, download=s.download, sha256=s.sha256,
-                              threads=s.threads, merge=s.merge)
+    return DeOldifyColouriser(name=name, **_generator_args(s))
 
 
-BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed, "deoldify": _deoldify}
+def _deoldify_kelley(name, s):
+    _need_torch(name)
+    from .kelley import KelleyColouriser
+    return KelleyColouriser(name=name, output=s.output, **_generator_args(s))
+
+
+BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed, "deoldify": _deoldify,
+            "deoldify_kelley": _deoldify_kelley}
 
 
 def build_colouriser(name: str, definitions) -> Colouriser:

@@ -1,5 +1,5 @@
 """DeOldify (Antic 2019, [An19]): the stable, artistic and video generators. (Kelley's older version
-[Ke19] is another network, fastai 0.7's Unet34, and is not run here.)
+[Ke19] is another network with other steps: :mod:`fr_eval.colourisers.kelley`.)
 
 Runs the generator of :mod:`fr_eval.colourisers.deoldify_net` (plain PyTorch; the
 ``deoldify`` package needs fastai v1 and old PyTorch) with DeOldify's own inference steps:
@@ -26,89 +26,35 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import fetch
-from ..errors import ConfigError, ModelFilesMissing
+from ..errors import ConfigError
 from ..provenance import file_sha256
 from ..settings import DeOldifySettings, defaults_of
 from .base import ColourisationFailed
+from .weights import PUBLISHED, load_into, resolve_weights
 
 log = logging.getLogger(__name__)
 
-#: official files (DeOldify's README); the sizes are those of the architectures' tensors
-WEIGHTS = {
-    "stable": ("ColorizeStable_gen.pth", "https://data.deepai.org/deoldify/ColorizeStable_gen.pth"),
-    "artistic": ("ColorizeArtistic_gen.pth", "https://data.deepai.org/deoldify/ColorizeArtistic_gen.pth"),
-    "video": ("ColorizeVideo_gen.pth", "https://data.deepai.org/deoldify/ColorizeVideo_gen.pth"),
-}
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 RENDER_BASE = 16
 
 
-def resolve_weights(model: str, weights: str | None = None, cache_dir: str | Path | None = None,
-                    download: bool = True, sha256: str | None = None) -> Path:
-    """The weights file: an explicit path, else ``<cache_dir>/<official name>``, else downloaded
-    there from DeOldify's URL (with progress; checked against ``sha256`` when one is given).
-    Offline, :class:`ModelFilesMissing` names the file, its URL and where to put it."""
-    if weights:
-        p = Path(weights).expanduser()
-        if not p.is_file():
-            raise ModelFilesMissing(f"DeOldify weights not found: {p}")
-        _check_sha(p, sha256)
-        return p
-    if model not in WEIGHTS:
-        raise ConfigError(f"DeOldify model={model} has no official weights; choose from "
-                          f"{', '.join(WEIGHTS)} or give weights=<file>")
-    name, url = WEIGHTS[model]
-    target = Path(cache_dir).expanduser() if cache_dir else Path(fetch.cache_dir("deoldify"))
-    p = target / name
-    if p.is_file():
-        _check_sha(p, sha256)
-        return p
-    why = ""
-    if download:
-        try:
-            return fetch.download(url, p, sha256=sha256)  # unverified (logged) without a configured sha256
-        except fetch.DownloadFailed as exc:
-            why = f" ({exc.reason})"
-    raise ModelFilesMissing(
-        f"DeOldify {model} weights '{name}' not found in {target}{why}: download {url} "
-        f"(about {approx_size_mb(model)} MiB) into {target}/, or give weights=<file>")
-
-
 def approx_size_mb(model: str) -> int:
-    """MiB of the architecture's float32 tensors (833.4 for ResNet-101 ``wide``, 243.3 for
-    ResNet-34 ``deep``, as ``DeOldifyGenerator(...).state_dict()`` adds up), i.e. about the
-    file's size; ``tests/test_deoldify.py`` checks these figures against the architecture."""
-    return {"stable": 833, "video": 833, "artistic": 243}.get(model, 0)
-
-
-def _check_sha(path: Path, sha256: str | None):
-    if sha256 and file_sha256(path) != sha256.lower():
-        raise ModelFilesMissing(f"{path}: sha256 {file_sha256(path)} does not match the expected {sha256}")
+    """MiB of the architecture's float32 tensors (833 for ResNet-101 ``wide``, 243 for ResNet-34
+    ``deep``, 308 for Kelley's Unet34), i.e. about the file's size."""
+    return PUBLISHED[model].mib if model in PUBLISHED else 0
 
 
 def load_generator(path: str | Path, model: str, device: str = "cpu"):
     """Build the generator for ``model`` and load the file strictly (``weights_only=True``)."""
-    import torch
-
-    from .deoldify_net import DeOldifyGenerator, unwrap_state_dict
-
-    net = DeOldifyGenerator(model)
-    try:
-        state = unwrap_state_dict(torch.load(str(path), map_location="cpu", weights_only=True))
-    except Exception as exc:  # not a torch file, or one holding arbitrary pickled objects
-        raise ModelFilesMissing(f"{path} could not be read as PyTorch weights: {exc}") from exc
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
-        raise ModelFilesMissing(
-            f"{path} does not hold DeOldify {model} generator weights: {len(missing)} keys missing "
-            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}), "
-            f"{len(wrong)} of another shape (e.g. {wrong[:3]})")
-    net.load_state_dict(state, strict=True)
+    if model == "kelley":
+        from .kelley_net import KelleyUnet34
+        net = KelleyUnet34()
+    else:
+        from .deoldify_net import DeOldifyGenerator
+        net = DeOldifyGenerator(model)
+    for note in load_into(net, path, model):
+        log.info("%s: %s", path, note)
     return net.to(device).eval()
 
 
@@ -117,7 +63,8 @@ MERGES = ("legacy", "rgb")
 
 
 def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray, merge: str = "legacy") -> np.ndarray:
-    """DeOldify's YUV merge: the original's Y with the colour image's U, V (both RGB uint8).
+    """DeOldify's YUV merge: the original's Y with the colour image's U, V (both RGB, uint8 as
+    Antic's DeOldify has them or float32 in [0, 1] as Kelley's; OpenCV offsets U, V by 128 or 0.5).
     ``legacy``: OpenCV's BGR<->YUV formulas applied to RGB data, as DeOldify did until its commit
     4ff02e5 (2023-03-29; the paper's era); ``rgb``: the RGB formulas, as DeOldify does since."""
     import cv2
@@ -133,27 +80,32 @@ def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray, merge: str = "
     return cv2.cvtColor(hires, from_yuv)
 
 
+def merge_note(merge: str) -> str:
+    return ("2019 merge (OpenCV's BGR YUV formulas on RGB, as the paper ran it)" if merge == "legacy"
+            else "RGB merge (DeOldify since 2023-03)")
+
+
 _D = defaults_of(DeOldifySettings)  # the keyword defaults are the config's (fr_eval.settings)
 
 
-class DeOldifyColouriser:
-    def __init__(self, name: str = "deoldify-stable", model: str = _D["model"], weights: str | None = None,
-                 render_factor: int = _D["render_factor"], device: str = _D["device"], cache_dir: str | None = None,
-                 download: bool = _D["download"], sha256: str | None = None, threads: int | None = _D["threads"],
-                 merge: str = _D["merge"]):
-        from .deoldify_net import ARCHS
+class GeneratorColouriser:
+    """What both DeOldify versions share: the weights (found, downloaded, hashed), the device and
+    threads, the network loaded once per process, and the inference call."""
+    kind = "deoldify"
+    models: tuple = ()
+    implementation = ""
 
-        if model not in ARCHS:
-            raise ConfigError(f"colourisers.{name}.model={model} is not known; choose from {', '.join(ARCHS)}")
+    def __init__(self, name: str, model: str, weights: str | None, render_factor: int, device: str,
+                 cache_dir: str | None, download: bool, sha256: str | None, threads: int | None, merge: str):
+        if model not in self.models:
+            raise ConfigError(f"colourisers.{name}.model={model} is not known; choose from {', '.join(self.models)}")
         if not 1 <= int(render_factor) <= 100:
-            raise ConfigError(f"colourisers.{name}.render_factor={render_factor} must be in 1..100 (35 by default)")
+            raise ConfigError(f"colourisers.{name}.render_factor={render_factor} must be in 1..100")
         if merge not in MERGES:
             raise ConfigError(f"colourisers.{name}.merge={merge} is not known; choose from {', '.join(MERGES)}")
         self.name, self.model, self.render_factor, self.merge = name, model, int(render_factor), merge
         #: said wherever its rows appear: which DeOldify, with which merge
-        self.description = (f"DeOldify {model} [An19], "
-                            + ("2019 merge (OpenCV's BGR YUV formulas on RGB, as the paper ran it)" if merge == "legacy"
-                               else "RGB merge (DeOldify since 2023-03)"))
+        self.description = f"{PUBLISHED[model].label}, {merge_note(merge)}"
         self.device_choice, self.threads = device, threads
         self.weights = resolve_weights(model, weights, cache_dir, download, sha256)
         self.sha256 = file_sha256(self.weights)
@@ -166,9 +118,9 @@ class DeOldifyColouriser:
         return state
 
     def settings(self) -> dict:
-        return {"type": "deoldify", "model": self.model, "weights": str(self.weights), "sha256": self.sha256,
+        return {"type": self.kind, "model": self.model, "weights": str(self.weights), "sha256": self.sha256,
                 "sha256_verified": self.sha256_verified, "render_factor": self.render_factor, "merge": self.merge,
-                "implementation": "fr_eval.colourisers.deoldify_net (plain PyTorch, official key layout)"}
+                "implementation": self.implementation}
 
     def prepare(self, dataset) -> None:
         pass
@@ -192,20 +144,36 @@ class DeOldifyColouriser:
             self._net = load_generator(self.weights, self.model, self._device())
         return self._net
 
-    def colourise(self, grey: np.ndarray, sample=None) -> np.ndarray:
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The generator on one normalised (H, W, 3) float32 image; (H', W', 3) float32 out. An
+        error of the machine (out of memory on a large render factor...) is transient: retried next run."""
         import torch
 
         net = self.net()
-        orig = Image.fromarray(grey)
-        sz = self.render_factor * RENDER_BASE
-        small = orig.resize((sz, sz), resample=Image.BILINEAR).convert("LA").convert("RGB")
-        x = (np.asarray(small, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
         xt = torch.from_numpy(x.transpose(2, 0, 1).copy())[None].to(next(net.parameters()).device)
         try:
             with torch.inference_mode():
-                y = net(xt)[0].float().cpu().numpy().transpose(1, 2, 0)
-        except RuntimeError as exc:  # e.g. out of memory on a huge render factor
-            raise ColourisationFailed(f"DeOldify failed: {' '.join(str(exc).split())}", transient=True) from exc
+                return net(xt)[0].float().cpu().numpy().transpose(1, 2, 0)
+        except RuntimeError as exc:
+            raise ColourisationFailed(f"{PUBLISHED[self.model].label} failed: {' '.join(str(exc).split())}",
+                                      transient=True) from exc
+
+
+class DeOldifyColouriser(GeneratorColouriser):
+    models = ("stable", "artistic", "video")
+    implementation = "fr_eval.colourisers.deoldify_net (plain PyTorch, official key layout)"
+
+    def __init__(self, name: str = "deoldify-stable", model: str = _D["model"], weights: str | None = None,
+                 render_factor: int = _D["render_factor"], device: str = _D["device"], cache_dir: str | None = None,
+                 download: bool = _D["download"], sha256: str | None = None, threads: int | None = _D["threads"],
+                 merge: str = _D["merge"]):
+        super().__init__(name, model, weights, render_factor, device, cache_dir, download, sha256, threads, merge)
+
+    def colourise(self, grey: np.ndarray, sample=None) -> np.ndarray:
+        orig = Image.fromarray(grey)
+        sz = self.render_factor * RENDER_BASE
+        small = orig.resize((sz, sz), resample=Image.BILINEAR).convert("LA").convert("RGB")
+        y = self.infer((np.asarray(small, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD)
         y = np.clip(y * IMAGENET_STD + IMAGENET_MEAN, 0.0, 1.0)
         raw = (y * 255.0).astype(np.uint8)  # truncation, as fastai's image2np(...).astype(uint8)
         raw = np.asarray(Image.fromarray(raw).resize(orig.size, resample=Image.BILINEAR))
