@@ -260,10 +260,12 @@ def main(argv: list[str] | None = None) -> int:
 def keys_text(argv: list[str]) -> str:
     """Every key of the main config and of the chosen system (``system=<name>``, default auto), with its
     default and its doc, from :mod:`fr_eval.settings` (where each is defined)."""
-    from .settings import SYSTEMS, Config, describe
+    from .settings import COLOURISERS, SYSTEMS, Config, describe
 
     choice = next((a.split("=", 1)[1] for a in argv if a.startswith("system=")), "auto")
     rows = [r for r in describe(Config) if not r[0].startswith(("system", "dataset"))]
+    for kind, cls in COLOURISERS.items():
+        rows += [r for r in describe(cls, f"colourisers.<{kind}>.") if not r[0].endswith(".type")]
     rows += describe(SYSTEMS.get(choice, SYSTEMS["auto"]), "system.")
     rows.append(("dataset.*", "", "the chosen dataset config's own keys: fr-eval dataset=<name> --cfg"))
     lines = []

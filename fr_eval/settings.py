@@ -342,7 +342,7 @@ class Config:
     scenarios: str = key("paper", "scenario definitions: ./scenarios/<name>.yaml, else the shipped ones")
     colouriser: list = key(["exemplar"], "for scenarios 4 and 5: names defined under colourisers (one row each)")
     colourisers: dict = key(colouriser_defaults(), "colouriser definitions: colourisers.<name>.type=exemplar|"
-                            "precomputed|deoldify|<plug-in>")
+                            "precomputed|deoldify|deoldify_kelley|<plug-in> (each type's keys below)")
     systems: Optional[list] = key(None, "set by system=[a,b,...]: each system's resolved node (every scenario runs "
                                   "once per system; system.<name>.<key>=value sets one system's keys)")
     scores: Any = key(None, "figures from score files instead of images (pyeer: [genuine.txt,impostor.txt])")
