@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the DeOldify tests need PyTorch (CPU: pip install torch==2.13.0)")
 
 from fr_eval.colourisers import build_colouriser  # noqa: E402
-from fr_eval.colourisers.deoldify import approx_size_mb, resolve_weights  # noqa: E402
+from fr_eval.colourisers.weights import PUBLISHED, resolve_weights  # noqa: E402
 from fr_eval.colourisers.deoldify_net import (DeOldifyGenerator, SpectralNormConv,  # noqa: E402
                                               WeightNormConv)
 from fr_eval.errors import ModelFilesMissing  # noqa: E402
@@ -45,7 +45,7 @@ def test_official_key_layout_and_size():
     for arch in ("stable", "artistic"):
         n = DeOldifyGenerator(arch).state_dict()
         mb = sum(t.numel() * t.element_size() for t in n.values()) / 2**20
-        assert abs(mb - approx_size_mb(arch)) / approx_size_mb(arch) < 0.02
+        assert abs(mb - PUBLISHED[arch].mib) / PUBLISHED[arch].mib < 0.02
 
 
 @pytest.fixture(scope="module")

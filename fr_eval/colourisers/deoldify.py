@@ -39,12 +39,6 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 RENDER_BASE = 16
 
 
-def approx_size_mb(model: str) -> int:
-    """MiB of the architecture's float32 tensors (833 for ResNet-101 ``wide``, 243 for ResNet-34
-    ``deep``, 308 for Kelley's Unet34), i.e. about the file's size."""
-    return PUBLISHED[model].mib if model in PUBLISHED else 0
-
-
 def load_generator(path: str | Path, model: str, device: str = "cpu"):
     """Build the generator for ``model`` and load the file strictly (``weights_only=True``)."""
     if model == "kelley":

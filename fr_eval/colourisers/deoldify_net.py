@@ -300,9 +300,3 @@ class DeOldifyGenerator(nn.Module):
         x = self.layers[k + 3](x)
         return torch.sigmoid(x) * 6.0 - 3.0
 
-
-def unwrap_state_dict(obj) -> dict:
-    """A fastai ``learn.save`` file holds ``{'model': state_dict, 'opt': ...}`` or the state dict."""
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        return obj["model"]
-    return obj
