@@ -76,7 +76,7 @@ def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray, merge: str = "
 
 def merge_note(merge: str) -> str:
     return ("2019 merge (OpenCV's BGR YUV formulas on RGB, as the paper ran it)" if merge == "legacy"
-            else "RGB merge (DeOldify since 2023-03)")
+            else "RGB merge (as Antic's DeOldify since 2023-03)")
 
 
 _D = defaults_of(DeOldifySettings)  # the keyword defaults are the config's (fr_eval.settings)
