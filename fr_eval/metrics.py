@@ -337,6 +337,21 @@ def error_versus_discard(scores, pair_quality, threshold: float) -> tuple[np.nda
     return discarded / n, kept_err / (n - discarded)
 
 
+def kept_after_discard(pair_quality, fraction: float) -> np.ndarray:
+    """Which comparisons an error-versus-discard curve keeps at its last point with at most
+    ``fraction`` discarded (quality levels are discarded whole, NaN first), as a boolean mask in
+    the input's order: the comparisons behind :func:`error_versus_discard`'s FNMR at that point."""
+    q = np.asarray(pair_quality, dtype=np.float64)
+    q = np.where(np.isnan(q), -np.inf, q)
+    n = q.size
+    if n == 0:
+        return np.zeros(0, bool)
+    sq = np.sort(q, kind="stable")
+    ends = np.flatnonzero(np.r_[sq[1:] != sq[:-1], True]) + 1
+    ends = ends[(ends < n) & (ends <= fraction * n + 1e-9)]
+    return q > sq[ends[-1] - 1] if ends.size else np.ones(n, bool)
+
+
 def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2) -> float:
     """Area under the EDC's step function (each FNMR holds until the next discard point) over
     [0, limit] of the fraction discarded."""

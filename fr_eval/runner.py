@@ -10,6 +10,7 @@ import numpy as np
 from . import metrics as M
 from .images import set_max_pixels
 from .report.numbers import supported
+from .settings import interval_kwargs
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
 from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)
@@ -103,7 +104,7 @@ def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
     quality = {}
     if plan.estimators:
         quality = quality_figures(ds, plan.estimators, acquired.quality, list(plan.needed), ev.scores, ev.compared,
-                                  ev.thresholds[plan.fmr], float(cfg["edc"]["max_discard"]))
+                                  ev.thresholds[plan.fmr], float(cfg["edc"]["max_discard"]), plan.bootstrap)
         context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
                                        "settings": e.settings()} for e in plan.estimators}
     ids = tuple(np.array(x, dtype=object) for x in ([s.rel for s in ds.references], [s.rel for s in ds.probes],
@@ -181,12 +182,28 @@ def export_impostors(record, cfg: dict):
     return record
 
 
-def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: float, max_discard: float) -> dict:
+def kept_fnmr_interval(genuine, subject, kept, threshold: float, bootstrap: dict | None) -> dict:
+    """95% interval of the FNMR of the ``kept`` genuine scores (all when None) at the fixed threshold, from
+    per-subject counts (:func:`fr_eval.metrics.rate_interval`); the discard level is held fixed, as the
+    threshold is. No interval (method "none") when the scores' subjects are unknown."""
+    if subject is None:
+        return M.Interval(float("nan"), float("nan"), "none").as_dict()
+    keep = np.ones(len(genuine), bool) if kept is None else kept
+    _, subj = np.unique(np.asarray(subject), return_inverse=True)
+    n = int(subj.max()) + 1 if subj.size else 0
+    err = (np.asarray(genuine) < threshold) & keep
+    return M.rate_interval(np.bincount(subj, weights=err, minlength=n), np.bincount(subj, weights=keep, minlength=n),
+                           **interval_kwargs(bootstrap)).as_dict()
+
+
+def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: float, max_discard: float,
+                    bootstrap: dict | None = None) -> dict:
     """Table 2 (per variant and estimator, over the samples acquired in that variant), the values
     themselves (for the CDF), and per scenario row and estimator the error-versus-discard curve
     of its genuine comparisons (pair quality = the lower of the two samples' utilities).
-    ``scores[row]["genuine"]`` are the row's genuine scores, ``compared[row]`` its (reference
-    variant, probe variant, the (reference, probe) index pairs of those scores)."""
+    ``scores[row]["genuine"]`` are the row's genuine scores (``["subject"]``: each one's subject
+    index, for the FNMRs' subject-bootstrap intervals), ``compared[row]`` its (reference variant,
+    probe variant, the (reference, probe) index pairs of those scores)."""
     names = [e.name for e in estimators]
     variants = sorted({v for _, v in needed}, key=lambda v: (v != "original", v != "greyscale", v))
     values, table2 = {}, []
@@ -218,8 +235,15 @@ def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: 
             area = M.edc_area(d, f, max_discard)
             random_area = f[0] * max_discard
             at = f[np.searchsorted(d, max_discard, side="right") - 1]
+            kept = M.kept_after_discard(pair_q, max_discard)
             edc.append({"row": label, "estimator": e.name, "n_comparisons": int(gen.size),
-                        "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at), "area": area,
+                        "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at),
+                        "n_kept": int(kept.sum()), "intervals": {
+                            "fnmr_at_0": kept_fnmr_interval(gen, scores[label].get("subject"), None, threshold,
+                                                            bootstrap),
+                            f"fnmr_at_{max_discard:g}": kept_fnmr_interval(gen, scores[label].get("subject"), kept,
+                                                                           threshold, bootstrap)},
+                        "area": area,
                         "area_random_discard": random_area,
                         "area_relative_to_random": area / random_area if random_area > 0 else float("nan"),
                         "discard": d, "fnmr": f})

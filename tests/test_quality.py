@@ -178,6 +178,19 @@ def test_quality_through_a_run_is_stored_once(lfw_small, tmp_path, capsys):
     assert len(m["edc"]) == 2 * 5 and all(r["n_comparisons"] > 80 for r in m["edc"])
     for f in ("table2.csv", "table2.md", "edc.csv", "edc.md", "quality_cdf.png", "edc.png"):
         assert (tmp_path / "a" / f).is_file()
+    import csv
+    from fr_eval.report import numbers as N
+    with open(tmp_path / "a" / "edc.csv") as f:
+        edc = list(csv.DictReader(f))
+    fnmr = {r["label"]: r["intervals"]["fnmr"] for r in m["rows"]}
+    assert len(edc) == 10
+    for r in edc:
+        v, lo, hi = (float(r[f"FNMR at 20% discarded{x} (%)"]) for x in ("", " low", " high"))
+        assert lo <= v <= hi and 0 < int(r["Kept at 20%"]) <= int(r["Genuine compared"])
+        # before discarding, the interval is Table 3's FNMR interval (same subjects, counts and seed)
+        iv, digits = fnmr[r["Scenario"]], N.decimals(int(r["Genuine compared"]))
+        for side in ("low", "high"):
+            assert r[f"FNMR at 0% discarded {side} (%)"] == f"{100 * iv[side]:.{digits}f}"
     first = m["engine"]["quality_computed"]
     assert first == sum(r["n"] + 0 for r in m["quality_table2"])  # one value per acquired sample and estimator
     assert main(args + [f"out_dir={tmp_path / 'b'}"]) == 0
@@ -190,3 +203,30 @@ def json_rows(out):
     import csv
     with open(out / "samples.csv") as f:
         return list(csv.DictReader(f))
+
+
+def test_kept_after_discard_matches_the_curve():
+    q = [1, 5, 2, 2, 3]
+    assert M.kept_after_discard(q, 0.1).tolist() == [True] * 5
+    assert M.kept_after_discard(q, 0.5).tolist() == [False, True, True, True, True]  # the tie at 2 stays whole
+    assert M.kept_after_discard(q, 0.6).tolist() == [False, True, False, False, True]
+    assert M.kept_after_discard([np.nan, 0.0], 0.5).tolist() == [False, True]
+    rng = np.random.default_rng(3)
+    s, pq = rng.normal(size=400), rng.integers(0, 40, 400).astype(float)
+    d, f = M.error_versus_discard(s, pq, -0.5)
+    for frac in (0.0, 0.05, 0.13, 0.2, 0.5, 0.9):
+        kept = M.kept_after_discard(pq, frac)
+        at = np.searchsorted(d, frac, side="right") - 1
+        assert kept.sum() == round(400 * (1 - d[at])) and np.mean(s[kept] < -0.5) == pytest.approx(f[at])
+
+
+def test_kept_fnmr_interval():
+    from fr_eval.runner import kept_fnmr_interval
+    g = np.array([0.1, 0.9, 0.8, 0.2, 0.9, 0.95, 0.7, 0.3])
+    subj = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    kept = g > 0.35  # no error left among the kept: the rule of 3 over the 5 kept
+    assert kept_fnmr_interval(g, subj, kept, 0.5, {"n_resamples": 200}) == {"low": 0.0, "high": 0.6,
+                                                                            "method": "rule_of_3"}
+    iv = kept_fnmr_interval(g, subj, None, 0.5, {"n_resamples": 200})
+    assert iv["method"] == "subject_bootstrap" and 0 <= iv["low"] < 3 / 8 < iv["high"] <= 1
+    assert kept_fnmr_interval(g, None, None, 0.5, None)["method"] == "none"

@@ -237,6 +237,34 @@ def score_arrays(label: str, scores: dict) -> dict:
     return out
 
 
+def edc_table(edc: list[dict], md: float):
+    """The EDC table's header and body (rates "x [low, high]" in percent) and its CSV (header, body), where
+    each interval is in ``_low``/``_high`` columns."""
+    at = f"fnmr_at_{md:g}"
+    head = ["Scenario", "Estimator", "Genuine compared", "FNMR at 0% discarded (%)", f"Kept at {100 * md:g}%",
+            f"FNMR at {100 * md:g}% discarded (%)", f"EDC area to {100 * md:g}%", "Area with random discarding",
+            "Area relative to random"]
+    body, csv_body = [], []
+    for r in edc:
+        iv, n, k = r.get("intervals", {}), r["n_comparisons"], r.get("n_kept", r["n_comparisons"])
+        tail = [f"{r['area']:.5f}", f"{r['area_random_discard']:.5f}",
+                "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"]
+        lead = [r["row"], r["estimator"], str(n)]
+        body.append(lead + [N.with_interval(r["fnmr_at_0"], iv.get("fnmr_at_0"), n), str(k),
+                            N.with_interval(r[at], iv.get(at), k)] + tail)
+        csv_body.append(lead + [N.pct(r["fnmr_at_0"], n), *_bounds(iv.get("fnmr_at_0"), n), str(k),
+                                N.pct(r[at], k), *_bounds(iv.get(at), k)] + tail)
+    low_high = [lambda h: h.replace(" (%)", " low (%)"), lambda h: h.replace(" (%)", " high (%)")]
+    csv_head = (head[:4] + [f(head[3]) for f in low_high] + head[4:6] + [f(head[5]) for f in low_high]
+                + head[6:])
+    return head, body, (csv_head, csv_body)
+
+
+def _bounds(interval: dict | None, n: int) -> list[str]:
+    iv = interval or {}
+    return [N.pct(iv.get("low"), n), N.pct(iv.get("high"), n)]
+
+
 def write_quality(out: Path, result, ctx) -> list[Section]:
     """Table 2, the EDC table and their plots (as sections of the page); none when no quality was asked for."""
     q = result.quality
@@ -252,22 +280,19 @@ def write_quality(out: Path, result, ctx) -> list[Section]:
         "'Undefined': no face acquired in that variant, or the estimator could not score it (reasons in "
         "metrics.json).", "Higher is better except roll and yaw_proxy (lower) and exposure (nearest 127.5)."])
     md = q["max_discard"]
-    he = ["Scenario", "Estimator", "Genuine compared", "FNMR at 0% discarded (%)",
-          f"FNMR at {100 * md:g}% discarded (%)", f"EDC area to {100 * md:g}%", "Area with random discarding",
-          "Area relative to random"]
-    be = [[r["row"], r["estimator"], str(r["n_comparisons"]), N.pct(r["fnmr_at_0"], r["n_comparisons"]),
-           N.pct(r[f"fnmr_at_{md:g}"], r["n_comparisons"]), f"{r['area']:.5f}", f"{r['area_random_discard']:.5f}",
-           "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"]
-          for r in q["edc"]]
+    te_head, te_body, te_csv = edc_table(q["edc"], md)
     thr = ctx["thresholds"][str(float(result.rows[0]["fmr_target"]))]["threshold"] if result.rows else float("nan")
-    te = table_file(out, "edc", he, be, "Error-versus-discard: which quality measure predicts false non-matches", [
+    te = table_file(out, "edc", te_head, te_body, "Error-versus-discard: which quality measure predicts false non-matches", [
         f"FNMR at the fixed threshold {thr:.4f} (FMR = {100 * result.rows[0]['fmr_target']:g}% on the baseline) as the "
         "lowest-quality genuine comparisons are discarded; pair quality = the lower of the two samples' "
         "qualities (ties discarded together; ISO/IEC 29794-1, Schlett et al. 2023).",
         f"Area: under the step curve from 0 to {100 * md:g}% discarded; lower is better. Random discarding keeps "
         "the FNMR flat in expectation (area = FNMR x the range); a ratio below 1 means the estimator finds "
         "the comparisons that fail.",
-    ])
+        "FNMRs in percent of the genuine comparisons kept, with a 95% interval [low, high] over subjects (rule of 3 "
+        "with no error, else a percentile subject bootstrap) holding the threshold and the discarded quality "
+        "levels fixed; edc.csv has them in _low/_high columns.",
+    ], csv_table=te_csv)
     plots.plot_quality_cdf(q, out / "quality_cdf.png")
     plots.plot_edc(q, out / "edc.png")
     return [Section("quality", "Table 2: face image quality", [t2, Figure(
