@@ -326,7 +326,8 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
 @dataclass(frozen=True)
 class TableEvaluation:
     """Table 3 from a score table (score import): one figures dict per row, the thresholds fixed on
-    the baseline row's impostors, and each row's compared genuine and impostor scores (for the DET)."""
+    the baseline row's impostors, and each row's compared genuine and impostor scores (for the DET;
+    ``"subject"``: each compared genuine score's subject index, where every probe's subject is known)."""
 
     rows: list
     baseline: str
@@ -377,5 +378,6 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
         figures.update(label=r, scenario=r, colouriser=None, n_impostor_without_score=int(own.size - imp.size),
                        impostor_scores_from="this row" if imp_of[r].size else f"row {baseline} (baseline)")
         rows.append(figures)
-        scores[r] = {"genuine": gen, "impostor": imp}
+        scores[r] = {"genuine": gen, "impostor": imp, **({"subject": rs.attempt_subject[np.isfinite(rs.genuine)]}
+                                                          if known else {})}
     return TableEvaluation(rows=rows, baseline=baseline, thresholds=thresholds, scores=scores, subjects_known=known)

@@ -35,6 +35,14 @@ def shared_arcface_files():
     return need(DET_500M), need(MOBILEFACENET)
 
 
+def changed_fraction(png_a: Path, png_b: Path) -> float:
+    """The fraction of pixels two same-sized PNGs differ in (e.g. a DET with and without its bands)."""
+    from PIL import Image
+    a, b = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in (png_a, png_b))
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.mean(np.abs(a - b).max(axis=2) > 8))
+
+
 def find_imagemagick():
     """The real ImageMagick (a stand-in `convert` may shadow it on PATH)."""
     for name in ("magick", "convert-im6.q16", "convert-im6", "convert"):

@@ -206,6 +206,18 @@ def test_compare_two_systems_on_the_same_attempts(browser, scenario_report, shar
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
     assert "det_compare.pdf" in facts["files"] and len(page.locator(".answer li").all_inner_texts()) == 3
+    assert "Shaded" not in page.locator("#det").inner_text()
+    page.close()
+    # with the probe subjects of the exports, each curve gets its band
+    from conftest import changed_fraction
+    banded = tmp_path / "cmp_bands"
+    assert main(["compare", str(scenario_report), str(other), f"out_dir={banded}", "bootstrap.n_resamples=200",
+                 "report.det_bands=true"]) == 0
+    assert changed_fraction(out / "det_compare.png", banded / "det_compare.png") > 0.003  # 0.0 without
+    assert json.loads((banded / "metrics.json").read_text())["config"]["det_bands"] is True
+    page, errors = load(browser, banded / "report.html")
+    check_page(page, errors, banded)
+    assert "Shaded: each curve's pointwise 95% subject-bootstrap band" in page.locator("#det").inner_text()
     page.close()
     # not a report, or reports at different operating points: one line each
     capsys.readouterr()
@@ -224,9 +236,11 @@ def test_systems_report_in_a_browser(browser, lfw_small, tmp_path):
     pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
     out = tmp_path / "r"
     assert main(["scenario=[1,3]", "system=[sface,dlib]", f"dataset.root={lfw_small}", "dataset.limit_subjects=6",
-                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50"]) == 0
+                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
+                 "report.det_bands=true"]) == 0
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
+    assert "Shaded: each row's pointwise 95% subject-bootstrap band" in page.locator("#det").inner_text()
     assert {"sface/report.html", "dlib/report.html", "agreement.csv", "table3.csv"} <= set(facts["files"])
     assert page.locator("#headline tr td:first-child").all_inner_texts() == ["sface", "sface", "dlib", "dlib"]
     page.close()

@@ -1,5 +1,6 @@
 """Scores in and out: a run's export read back in every format gives the run's own figures, and
 figures from score files agree with bob.measure and pyeer on the same files."""
+import html
 import json
 import os
 import subprocess
@@ -95,6 +96,45 @@ def test_distance_scores_and_bad_files(tmp_path, capsys):
     with pytest.raises(FrEvalError, match="no impostor comparison"):
         from fr_eval.evaluation import evaluate_table
         evaluate_table(t.select(t.genuine), fmr=0.001, fmrs=[0.001], bootstrap={})
+
+
+def test_det_bands_of_score_files(tmp_path):
+    """report.det_bands=true shades the score import's DET where the files name the subjects, and the
+    caption says why there is no band where they do not (pyeer)."""
+    from conftest import changed_fraction
+    from fr_eval.evaluation import evaluate_table
+
+    rng = np.random.default_rng(4)
+    n_s, per = 40, 5
+    subj = [f"s{i // per}" for i in range(n_s * per)]
+    gen = rng.normal(0.35, 0.12, n_s * per)
+    gen[3] = np.nan  # a failed attempt: no score, so no subject among the compared
+    imp = rng.normal(0.0, 0.1, 8000)
+    t = ScoreTable.build(row=["g"] * (gen.size + imp.size), genuine=[True] * gen.size + [False] * imp.size,
+                         reference=[f"r{s}" for s in subj] + [f"r{i % n_s}" for i in range(imp.size)],
+                         probe=[f"p{i}" for i in range(gen.size + imp.size)],
+                         reference_subject=subj + [f"s{i % n_s}" for i in range(imp.size)],
+                         probe_subject=subj + [f"s{(i + 1) % n_s}" for i in range(imp.size)],
+                         score=np.concatenate([gen, imp]))
+    ev = evaluate_table(t, fmr=0.001, fmrs=[0.001], bootstrap={"n_resamples": 50})
+    names = sorted(set(subj))
+    assert [names[i] for i in ev.scores["g"]["subject"]] == [s for s, g in zip(subj, gen) if np.isfinite(g)]
+    write_csv(t, tmp_path / "g.csv")
+    outs = {}
+    for bands in ("false", "true"):
+        out = tmp_path / f"bands_{bands}"
+        assert main([f"scores={tmp_path / 'g.csv'}", f"out_dir={out}", "progress=false", "bootstrap.n_resamples=50",
+                     f"report.det_bands={bands}"]) == 0
+        outs[bands] = out
+    assert changed_fraction(outs["false"] / "det.png", outs["true"] / "det.png") > 0.01
+    page = {k: html.unescape((o / "report.html").read_text()) for k, o in outs.items()}
+    assert "Shaded: each row's pointwise 95% subject-bootstrap band" in page["true"] and "Shaded" not in page["false"]
+    write_pyeer(t, tmp_path / "gen.txt", tmp_path / "imp.txt")
+    out = tmp_path / "pyeer"
+    assert main([f"scores=[{tmp_path / 'gen.txt'},{tmp_path / 'imp.txt'}]", "format=pyeer", f"out_dir={out}", "progress=false",
+                 "report.det_bands=true"]) == 0
+    assert "No band: the score files do not name every genuine comparison" in html.unescape(
+        (out / "report.html").read_text())
 
 
 # -- against bob.measure and pyeer (a venv of their own: bob.measure 6.1.1 needs numpy 1.26) ------

@@ -132,11 +132,13 @@ def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], con
     notes += [c["sentence"] + "." for c in comparisons]  # the sentences open with the systems' names, as spelt
     table = table_file(out, "compare", header, body, "Two systems compared on the same genuine attempts", notes)
     sections = [Section("compare", "B against A, row by row", [table])]
-    if _plot_det(out, a, b, comparisons):
+    bands = config["bootstrap"] if config.get("det_bands") else None  # n_resamples, confidence, seed
+    if _plot_det(out, a, b, comparisons, bands):
         sections.append(Section("det", "DET curves of both systems", [Figure(
             "det_compare.png", f"DET curves of each shared row for both systems (A: {a.system}, B: {b.system}), each "
             f"on its own impostor scores; open markers: each system's operating point at its own threshold for FMR "
-            f"<= {100 * a.fmr:g}%.")]))
+            f"<= {100 * a.fmr:g}%." + (" Shaded: each curve's pointwise 95% subject-bootstrap band of the FNMR "
+                                       "(impostor scores held fixed)." if bands else ""))]))
     else:
         sections.append(Section("det", "DET curves of both systems", [Text([
             "Not drawn: a report's impostor scores streamed (only their summary is in scores.npz)."])]))
@@ -156,7 +158,10 @@ def _describe(r: Run) -> dict:
     return {"folder": str(r.folder), "system": r.system, "dataset": r.dataset, "fmr": r.fmr, "threshold": r.threshold}
 
 
-def _plot_det(out: Path, a: Run, b: Run, comparisons: list[dict]) -> bool:
+def _plot_det(out: Path, a: Run, b: Run, comparisons: list[dict], bands: dict | None = None) -> bool:
+    """Each shared row's DET, A's and B's curve on one panel (each run's own compared attempts; with
+    ``bands``, :func:`fr_eval.metrics.fnmr_band`'s keywords, their subject-bootstrap bands); False, and
+    nothing drawn, when a report kept only its impostor scores' summary."""
     rows = [c["row"] for c in comparisons]
     if any(r.impostor[label] is None for r in (a, b) for label in rows):
         return False
@@ -164,10 +169,11 @@ def _plot_det(out: Path, a: Run, b: Run, comparisons: list[dict]) -> bool:
     for ax, label in zip(axes[:, 0], rows):
         curves = []
         for tag, r in (("A", a), ("B", b)):
-            g = r.genuine[label][1]
-            curves.append(plots.Curve(f"{tag}: {r.system}, scenario {label}", g[np.isfinite(g)],
-                                      as_summary(r.impostor[label]), r.threshold))
-        plots.draw_det(ax, curves, a.fmr)
+            _, g, subject = r.genuine[label]
+            ok = np.isfinite(g)
+            curves.append(plots.Curve(f"{tag}: {r.system}, scenario {label}", g[ok], as_summary(r.impostor[label]),
+                                      r.threshold, np.unique(subject[ok], return_inverse=True)[1]))
+        plots.draw_det(ax, curves, a.fmr, bands=bands)
         ax.set_title(f"scenario {label}", fontsize=9)
     fig.tight_layout()
     plots.save(fig, out / "det_compare.png")
@@ -175,15 +181,17 @@ def _plot_det(out: Path, a: Run, b: Run, comparisons: list[dict]) -> bool:
 
 
 def main(args: list[str]) -> int:
-    """``fr-eval compare A B [out_dir=...] [bootstrap.n_resamples=...] [bootstrap.confidence=...] [seed=...]``."""
-    from ..config import fraction, integer
+    """``fr-eval compare A B [out_dir=...] [bootstrap.n_resamples=...] [bootstrap.confidence=...] [seed=...]
+    [report.det_bands=true]``."""
+    from ..config import boolean, fraction, integer
 
     folders = [x for x in args if "=" not in x]
     opts = dict(x.split("=", 1) for x in args if "=" in x)
-    unknown = sorted(set(opts) - {"out_dir", "bootstrap.n_resamples", "bootstrap.confidence", "seed"})
+    unknown = sorted(set(opts) - {"out_dir", "bootstrap.n_resamples", "bootstrap.confidence", "seed",
+                                  "report.det_bands"})
     if len(folders) != 2 or unknown:
         raise ConfigError("usage: fr-eval compare <report A> <report B> [out_dir=...] [bootstrap.n_resamples=N] "
-                          "[bootstrap.confidence=0.95] [seed=0]" + (f" (unknown: {', '.join(unknown)})" if unknown
+                          "[bootstrap.confidence=0.95] [seed=0] [report.det_bands=true]" + (f" (unknown: {', '.join(unknown)})" if unknown
                                                                    else ""))
     bootstrap = {"n_resamples": integer("bootstrap.n_resamples", opts.get("bootstrap.n_resamples", M.N_RESAMPLES), 1),
                  "confidence": fraction("bootstrap.confidence", opts.get("bootstrap.confidence", M.CONFIDENCE)),
@@ -192,7 +200,8 @@ def main(args: list[str]) -> int:
     comparisons = compare_runs(a, b, bootstrap)
     out = Path(opts.get("out_dir") or Path("reports") / f"compare_{time.strftime('%Y-%m-%d_%H-%M-%S')}")
     config = {"command": "fr-eval compare " + " ".join(args), "a": str(a.folder), "b": str(b.folder),
-              "out_dir": str(out), "bootstrap": bootstrap}
+              "out_dir": str(out), "bootstrap": bootstrap,
+              "det_bands": boolean("report.det_bands", opts.get("report.det_bands", "false"))}
     with StagedDir(out) as staging:
         write_compare_report(staging, a, b, comparisons, config)
     print((out / "compare.md").read_text())

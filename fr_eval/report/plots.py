@@ -103,6 +103,15 @@ class Curve(NamedTuple):
 BAND_POINTS = 200
 
 
+def det_bands(config: dict) -> dict | None:
+    """The DET band's bootstrap settings (:func:`fr_eval.metrics.fnmr_band`'s keywords) when
+    ``report.det_bands`` is on, else None."""
+    if not config["report"]["det_bands"]:
+        return None
+    from ..settings import interval_kwargs
+    return interval_kwargs({**config["bootstrap"], "seed": config["seed"]})
+
+
 def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: int | None = None,
              bands: dict | None = None) -> dict:
     """Draw ``curves`` (:class:`Curve` or tuples of its fields) on ``ax``. ``bands``: the keyword

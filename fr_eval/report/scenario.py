@@ -59,7 +59,7 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
 def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Section]:
     """det.png/.pdf, frr_threshold.png/.pdf and the colourisation examples, with their captions."""
     ctx, thr = result.context, result.context["thresholds"][str(fmr)]
-    bands = _bands(config)
+    bands = plots.det_bands(config)
     plots.plot_det(result.scores, ctx, fmr, out / "det.png", min_false_matches=mfm, bands=bands)
     plots.plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
     n_gen = max((len(s["genuine"]) for s in result.scores.values()), default=0)
@@ -81,14 +81,6 @@ def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Sectio
             "colourisation_examples.png", "The same faces as original, greyscale and colourised by each colouriser "
             "(the paper's Fig. 2): the images the face system was given, read from the store.")]))
     return out_sections
-
-
-def _bands(config: dict) -> dict | None:
-    """The DET band's bootstrap settings when report.det_bands is on."""
-    if not config["report"]["det_bands"]:
-        return None
-    from ..settings import interval_kwargs
-    return interval_kwargs({**config["bootstrap"], "seed": config["seed"]})
 
 
 def _failures_section(result) -> Section:

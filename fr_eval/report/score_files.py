@@ -15,7 +15,7 @@ from ..scores import read_scores
 from ..store import sha256_file
 from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_json
-from .plots import fmr_label, plot_det
+from .plots import det_bands, fmr_label, plot_det
 from .tables import pct, run_notes, table3_notes, table3_rows
 
 
@@ -67,11 +67,12 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
     write_json(out / "metrics.json", _metrics(result, thr, rule, sign, config, env))
     write_config(out, config)
     t3 = _table3(out, result, thr[str(fmr)], rule, sign, fmr, int(config["report"]["min_false_matches"]))
+    bands = det_bands(config) if ev.subjects_known else None
     # the scores as evaluated (distances negated), so the operating point uses the threshold unsigned
     plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt},
                          "thresholds": {str(f): {"threshold": t} for f, t in ev.thresholds.items()}}, fmr,
              out / "det.png", title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ",
-             min_false_matches=int(config["report"]["min_false_matches"]))
+             min_false_matches=int(config["report"]["min_false_matches"]), bands=bands)
     how, base = result.context.get("invocation") or {}, next(r for r in ev.rows if r["label"] == ev.baseline)
     run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
            ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" for i in result.inputs)
@@ -79,10 +80,13 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
            ("Operating point", f"threshold {thr[str(fmr)]['threshold']:.4f} ({rule}) on row {ev.baseline}'s "
                                f"{base['n_impostor']} impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(base['fmr_achieved'], 4)}%)")]
+    band_note = ("" if not config["report"]["det_bands"] else
+                 " Shaded: each row's pointwise 95% subject-bootstrap band of the FNMR (impostor scores held fixed)."
+                 if bands else " No band: the score files do not name every genuine comparison's subject.")
     sections = [Section("table3", "Table 3: biometric performance", [t3]),
                 Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
                                                      f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
-                                                     f"open markers: each row's operating point.")])]
+                                                     f"open markers: each row's operating point." + band_note)])]
     write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
                config=config, env=env, system={"models": []}, run=run,
                headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))

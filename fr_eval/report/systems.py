@@ -34,14 +34,16 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
     write_config(out, config)
     t3 = _table3(out, result, fmr, mfm)
     agree = _agreement_table(out, result)
-    _plot_det(out, result, fmr, mfm)
+    bands = plots.det_bands(config)
+    _plot_det(out, result, fmr, mfm, bands)
     sections = [Section("table3", "Table 3: every system", [t3]),
                 Section("agreement", "Do the systems agree?", [agree]),
                 Section("det", "DET curves, one panel per system", [Figure(
                     "det.png", "DET curves of every row, one panel per system (the same axes), each system at "
                     f"its own threshold for FMR <= {100 * fmr:g}% (open markers). One panel per system: fifteen "
                     "curves on one axis cannot be told apart, and the rows within a system are what the paired "
-                    "comparisons contrast.")]),
+                    "comparisons contrast." + (" Shaded: each row's pointwise 95% subject-bootstrap band of the "
+                                               "FNMR (impostor scores held fixed)." if bands else ""))]),
                 Section("systems", "Each system's own report", [Table(
                     ["System", "Report", "Score", "Threshold"],
                     [[n, f"{n}/report.html", score_name(r.context["system"]),
@@ -94,11 +96,11 @@ def _agreement_table(out: Path, result) -> Table:
     return table_file(out, "agreement", header, body, "Agreement between the systems", notes)
 
 
-def _plot_det(out: Path, result, fmr: float, mfm: int) -> None:
+def _plot_det(out: Path, result, fmr: float, mfm: int, bands: dict | None) -> None:
     n = len(result.results)
     fig, axes = plots.subplots(n, 1, figsize=(9.0, 5.0 * n), squeeze=False)
     for ax, (name, r) in zip(axes[:, 0], result.results.items()):
-        plots.plot_det(r.scores, r.context, fmr, None, ax=ax, min_false_matches=mfm,
+        plots.plot_det(r.scores, r.context, fmr, None, ax=ax, min_false_matches=mfm, bands=bands,
                        title=f"{name}: open markers, the operating point at FMR={100 * fmr:g}%")
     fig.tight_layout()
     plots.save(fig, out / "det.png")
