@@ -51,6 +51,15 @@ def test_two_systems_in_one_run(lfw_small, tmp_path, monkeypatch, capsys):
     assert len(calls) == len(set(calls)) == n_samples
     html = (out / "report.html").read_text()
     assert 'href="sface/report.html"' in html and 'href="dlib/report.html"' in html
+    # the run's config.yaml replays both systems, each with its own keys, to the same figures
+    again = tmp_path / "again"
+    assert main(["--replay", str(out / "config.yaml"), f"out_dir={again}"]) == 0
+    m2 = json.loads((again / "metrics.json").read_text())
+    assert m["config"]["systems"]["dlib"]["upsample"] == 1 and m2["config"]["systems"] == m["config"]["systems"]
+    assert list(m2["systems"]) == ["sface", "dlib"]
+    for n in m["systems"]:
+        assert m2["systems"][n]["rows"] == m["systems"][n]["rows"]
+        assert m2["systems"][n]["thresholds"] == m["systems"][n]["thresholds"]
     # a key of one system is written system.<name>.<key>; score files are one system's scores already
     capsys.readouterr()
     assert main([*args, "system=[sface,dlib]", "system.det_thresh=0.5", f"out_dir={tmp_path / 'x'}"]) == 2
