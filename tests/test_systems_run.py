@@ -24,7 +24,8 @@ def test_two_systems_in_one_run(lfw_small, tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     args = ["scenario=[1,3,4]", f"dataset.root={lfw_small}", "dataset.limit_subjects=8", "workers=1", "parallel=thread",
             f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"]
-    assert main([*args, "system=[sface,dlib]", "system.dlib.upsample=1", f"out_dir={out}"]) == 0
+    assert main([*args, "system=[sface,dlib]", "system.dlib.upsample=1", "system.sface.det_thresh=0.85",
+                 f"out_dir={out}"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert list(m["systems"]) == ["sface", "dlib"]
     subs = {n: json.loads((out / n / "metrics.json").read_text()) for n in m["systems"]}
@@ -55,7 +56,8 @@ def test_two_systems_in_one_run(lfw_small, tmp_path, monkeypatch, capsys):
     again = tmp_path / "again"
     assert main(["--replay", str(out / "config.yaml"), f"out_dir={again}"]) == 0
     m2 = json.loads((again / "metrics.json").read_text())
-    assert m["config"]["systems"]["dlib"]["upsample"] == 1 and m2["config"]["systems"] == m["config"]["systems"]
+    assert [x["det_thresh"] for x in m["config"]["systems"]] == [0.85, 0.0]  # system.sface.det_thresh=0.85
+    assert m2["config"]["systems"] == m["config"]["systems"]
     assert list(m2["systems"]) == ["sface", "dlib"]
     for n in m["systems"]:
         assert m2["systems"][n]["rows"] == m["systems"][n]["rows"]
