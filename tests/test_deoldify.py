@@ -24,6 +24,17 @@ def test_spectral_and_weight_norm_match_pytorch():
     ours = SpectralNormConv(conv)
     ours.load_state_dict(sn.state_dict(), strict=True)  # weight_orig, bias, weight_u, weight_v
     torch.testing.assert_close(ours(x), sn(x))
+    with torch.no_grad():  # the normalised weight is kept under no_grad, and follows a new state dict
+        first = ours(x)
+        assert ours.weight() is ours.weight()
+        for _ in range(2):
+            sn.train()
+            sn(x)  # u and v move on
+        sn.eval()
+        sn.weight_orig.mul_(1.5)
+        ours.load_state_dict(sn.state_dict(), strict=True)
+        torch.testing.assert_close(ours(x), sn(x))
+        assert not torch.allclose(ours(x), first)
     wn = torch.nn.utils.weight_norm(torch.nn.Conv2d(6, 4, 1))
     ours_w = WeightNormConv(torch.nn.Conv2d(6, 4, 1))
     ours_w.load_state_dict(wn.state_dict(), strict=True)  # weight_g, weight_v, bias
@@ -112,7 +123,7 @@ def test_scenarios_4_and_5_with_deoldify_and_exemplar(artistic_checkpoint, lfw_s
     from fr_eval.cli import main
     out = tmp_path / "r"
     code = main(["scenario=[4,5]", "system=sface", f"dataset.root={lfw_small}",
-                 f"+colourisers.rand={{type:deoldify,model:artistic,weights:{artistic_checkpoint},render_factor:4,"
+                 f"+colourisers.rand={{type:deoldify,model:artistic,weights:{artistic_checkpoint},render_factor:2,"
                  f"device:cpu}}", "colouriser=[exemplar,rand]", f"out_dir={out}", f"store_dir={tmp_path / 's'}",
                  "progress=false", "bootstrap.n_resamples=100", "workers=2"])
     assert code == 0

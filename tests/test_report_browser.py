@@ -102,6 +102,12 @@ def test_scenario_report_in_a_browser(browser, scenario_report):
                                                for c in m["paired_comparisons"]]
     assert {"#table3", "#paired", "#det", "#quality", "#edc", "#examples", "#files", "#details"} <= set(facts["toc"])
     assert {"det.pdf", "table3.csv", "paired.csv", "metrics.json", "config.yaml"} <= set(facts["files"])
+    # the examples name each exemplar tile's colour source, another subject than the face's
+    ex = m["colourisation_examples"]
+    assert ex and all(t["variant"] == "colourised[exemplar]" and t["note"].startswith("colours of ")
+                      and t["note"] != f"colours of {e['sample'].split(' (')[0]}"
+                      for e in ex for t in e["tiles"][2:])
+    assert "the subject whose reference image gave its colours" in page.locator("#examples").inner_text()
     # the DET region is drawn (not blank); clicking enlarges it to the viewport and clicking again restores it
     det = page.locator("#fig-det img")
     assert not_blank(det.screenshot()) > 0.02

@@ -511,7 +511,16 @@ def test_truncated_kept_colourisations_are_remade_for_the_examples(tmp_path):
     for p in kept:
         p.write_bytes(whole[p][: len(whole[p]) // 2])
     rows = colourisation_examples(ds, [v], store, 3)
-    assert len(rows) == 6 and all(img is not None for _, tiles in rows for _, img in tiles)
+    assert len(rows) == 6 and all(t.image is not None for _, tiles in rows for t in tiles)
+    # each exemplar tile names the subject whose reference gave its colours: the colouriser's own choice
+    by_label = {}
+    for s in ds.references + ds.probes:  # the examples show each subject's first probe
+        by_label.setdefault(f"{s.subject} ({s.role})", s)
+    for label, tiles in rows:
+        smp = by_label[label]
+        assert [t.note for t in tiles[:2]] == ["", ""]
+        chosen = col.exemplar_for(smp).subject
+        assert tiles[2].note == f"colours of {chosen}" and chosen != smp.subject
     remade = [p for p in kept if p.read_bytes() == whole[p]]
     assert len(remade) == 6  # the examples' six images were made again, whole, and kept
     store.close()

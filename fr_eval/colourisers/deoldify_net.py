@@ -49,9 +49,24 @@ class SpectralNormConv(nn.Module):
         self.register_buffer("weight_v", v)
 
     def weight(self) -> torch.Tensor:
+        # Under no_grad the normalised weight is kept and reused while weight_orig, weight_u and weight_v
+        # are unchanged (their in-place version counters, which load_state_dict's copy_ moves on): the
+        # same tensor, computed once rather than per image (written for speed: at small render factors
+        # it was most of a generator's time). With gradients on it is computed afresh, as autograd needs;
+        # a change made through .data, which moves no version counter, is not seen.
         w = self.weight_orig
-        sigma = torch.dot(self.weight_u, w.reshape(w.shape[0], -1) @ self.weight_v)
-        return w / sigma
+        if torch.is_grad_enabled():
+            return w / self._sigma()
+        key = tuple((t._version, t.data_ptr()) for t in (w, self.weight_u, self.weight_v))
+        cached = self.__dict__.get("_normalised")
+        if cached is None or cached[0] != key:
+            cached = (key, w / self._sigma())
+            self.__dict__["_normalised"] = cached
+        return cached[1]
+
+    def _sigma(self) -> torch.Tensor:
+        w = self.weight_orig
+        return torch.dot(self.weight_u, w.reshape(w.shape[0], -1) @ self.weight_v)
 
     def forward(self, x):
         if self.conv_type is nn.Conv1d:

@@ -293,8 +293,9 @@ def plot_edc(q: dict, path: Path) -> None:
     save(fig, path)
 
 
-def draw_tile(ax, img, title: str | None = None, ylabel: str | None = None, fontsize: int = 8) -> None:
-    """One image panel without ticks; ``None`` is shown as a "failed" tile."""
+def draw_tile(ax, img, title: str | None = None, ylabel: str | None = None, fontsize: int = 8,
+              note: str = "") -> None:
+    """One image panel without ticks; ``None`` is shown as a "failed" tile; ``note`` under it."""
     ax.set_xticks([])
     ax.set_yticks([])
     if img is None:
@@ -305,16 +306,20 @@ def draw_tile(ax, img, title: str | None = None, ylabel: str | None = None, font
         ax.set_title(title, fontsize=fontsize)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=fontsize - 1)
+    if note:
+        ax.set_xlabel(textwrap.fill(note, 26), fontsize=fontsize - 2)
 
 
 def plot_examples(rows, path: Path) -> None:
     """Original, greyscale and each colourisation of the same faces side by side (before/after, the
-    paper's Fig. 2)."""
+    paper's Fig. 2). ``rows``: (row label, tiles), each tile (name, image[, note])."""
     ncol = len(rows[0][1])
-    fig, axes = subplots(len(rows), ncol, figsize=(1.9 * ncol, 2.0 * len(rows)), squeeze=False)
+    noted = any(len(t) > 2 and t[2] for _, tiles in rows for t in tiles)
+    fig, axes = subplots(len(rows), ncol, figsize=(1.9 * ncol, (2.25 if noted else 2.0) * len(rows)), squeeze=False)
     for r, (label, tiles) in enumerate(rows):
-        for c, (name, img) in enumerate(tiles):
-            draw_tile(axes[r][c], img, name if r == 0 else None, label if c == 0 else None)
+        for c, (name, img, *note) in enumerate(tiles):
+            draw_tile(axes[r][c], img, name if r == 0 else None, label if c == 0 else None,
+                      note=note[0] if note else "")
     fig.tight_layout()
     save(fig, path, dpi=110)
 

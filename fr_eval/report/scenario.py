@@ -79,7 +79,10 @@ def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Sectio
         plots.plot_examples(result.examples, out / "colourisation_examples.png")
         out_sections.append(Section("examples", "Colourisation examples (before and after)", [Figure(
             "colourisation_examples.png", "The same faces as original, greyscale and colourised by each colouriser "
-            "(the paper's Fig. 2): the images the face system was given, read from the store.")]))
+            "(the paper's Fig. 2): the images the face system was given, read from the store."
+            + (" Under an exemplar colouriser's image: the subject whose reference image gave its colours (the "
+               "same choice as the run made; listed in metrics.json under colourisation_examples)."
+               if any(len(t) > 2 and t[2] for _, tiles in result.examples for t in tiles) else ""))]))
     return out_sections
 
 
@@ -126,6 +129,9 @@ def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
         **({"quality_table2": result.quality["table2"],
             "edc": [{k: v for k, v in r.items() if k not in ("discard", "fnmr")} for r in result.quality["edc"]]}
            if result.quality else {}),
+        **({"colourisation_examples": [{"sample": label, "tiles": [
+            {"variant": t[0], "shown": t[1] is not None, **({"note": t[2]} if len(t) > 2 and t[2] else {})}
+            for t in tiles]} for label, tiles in result.examples]} if result.examples else {}),
         "config": config,
         "environment": env,
     }

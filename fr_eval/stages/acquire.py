@@ -3,6 +3,9 @@ from a file of precomputed embeddings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
 
 from ..engine import EngineStats, acquire_and_score
 from ..store import open_store
@@ -19,7 +22,15 @@ class Acquired:
     stats: EngineStats
     system: dict  # the face system's description (models with sha256, settings)
     system_note: str  # how it was chosen
-    examples: list = field(default_factory=list)  # Fig. 2 tiles
+    examples: list = field(default_factory=list)  # Fig. 2: (row label, [Tile, ...]) per sample shown
+
+
+class Tile(NamedTuple):
+    """One image of the colourisation examples: the variant's name, the image (None: failed) and a
+    note drawn under it (an exemplar colouriser's: whose reference image gave the colours)."""
+    name: str
+    image: np.ndarray | None
+    note: str = ""
 
 
 def resolve_workers(value) -> int:
@@ -65,6 +76,21 @@ def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
                     examples=examples)
 
 
+def exemplar_note(colouriser, sample, grey) -> str:
+    """Whose reference image an exemplar colouriser took the colours of for ``sample`` (the same
+    choice as when it coloured it: the rule is deterministic in the image and the pool); "" for a
+    colouriser without exemplars."""
+    from ..colourisers.base import ColourisationFailed
+
+    choose = getattr(colouriser, "exemplar_for", None)
+    if choose is None:
+        return ""
+    try:
+        return f"colours of {choose(sample, grey).subject}"
+    except ColourisationFailed:
+        return ""
+
+
 def colourisation_examples(ds, colourised, store, n: int) -> list:
     """For the first ``n`` subjects: their reference and first probe as original, greyscale and
     each colourisation (read from the store's kept images), as in the paper's Fig. 2."""
@@ -88,13 +114,14 @@ def colourisation_examples(ds, colourised, store, n: int) -> list:
             except ImageLoadError:
                 continue
             sha = store.file_shas([smp.path])[smp.path]
-            tiles = [("original", rgb), ("greyscale", greyscale_rec709(rgb))]
+            grey = greyscale_rec709(rgb)
+            tiles = [Tile("original", rgb), Tile("greyscale", grey)]
             for v in colourised:
                 img = None
                 try:  # the kept image; one that is missing or damaged is made again (and kept)
                     img = variant_image(smp, v, v.key(smp), sha, store.dir)
                 except (ImageLoadError, ImageReadError, ColourisationFailed):  # shown as a "failed" tile
                     pass
-                tiles.append((v.name, img))
+                tiles.append(Tile(v.name, img, exemplar_note(v.colouriser, smp, grey) if img is not None else ""))
             rows.append((f"{smp.subject} ({smp.role})", tiles))
     return rows
