@@ -236,6 +236,27 @@ class ImpostorSummary:
         s.add(a)
         return s
 
+    @classmethod
+    def from_parts(cls, n: int, mean: float, m2: float, hist, tail, histogram_range=HIST_RANGE) -> "ImpostorSummary":
+        """A streamed summary rebuilt from what a report's ``scores.npz`` keeps of it: the count, mean
+        and sum of squared deviations, the histogram and the ascending tail (``<row>|impostor_moments``,
+        ``_histogram``, ``_tail``); its DET, FMRs and d' are the run's own. The tail's length gives the
+        largest FMR it serves, (len - 1) / n."""
+        n, tail = int(n), np.asarray(tail, np.float64)
+        hist = np.asarray(hist, np.int64)
+        if hist.shape != (HIST_BINS,) or tuple(map(float, histogram_range)) != HIST_RANGE:
+            raise ValueError(f"a histogram of {hist.size} bins over {list(histogram_range)}; this fr-eval keeps "
+                             f"{HIST_BINS} over {list(HIST_RANGE)}")
+        if not 0 < tail.size <= n or int(hist.sum()) != n:
+            raise ValueError(f"a tail of {tail.size} scores and a histogram of {int(hist.sum())} do not describe "
+                             f"{n} impostor scores")
+        s = cls(total=n, max_fmr=(tail.size - 1) / n, keep_all=0)
+        if s.k_needed() != tail.size:
+            raise ValueError(f"a tail of {tail.size} scores is not what {n} scores keep for some FMR target")
+        s.n, s.mean, s.m2, s.hist = n, float(mean), float(m2), hist.copy()
+        s._tail.offer(tail)
+        return s
+
     @property
     def exact(self) -> bool:
         """True when every score is kept (the stream holds at most ``keep_all``)."""

@@ -1,4 +1,6 @@
 """Impostor scores as blocks: the streamed figures equal the in-memory ones on the same scores."""
+import json
+
 import numpy as np
 import pytest
 
@@ -218,6 +220,22 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     assert "1|impostor_tail" in npz and "1|impostor" not in npz
     assert npz["1|impostor_histogram"].sum() == 2610 and npz["1|impostor_moments"][0] == 2610
     np.testing.assert_array_equal(npz["1|impostor_tail"], np.sort(imp)[-npz["1|impostor_tail"].size:])
+    # rebuilt from the file, the summary gives the run's own DET and d' (fr-eval compare draws from it)
+    run_summary, gen = streamed.result.scores["1"]["impostor"], npz["1|genuine"]
+    again = ImpostorSummary.from_parts(*npz["1|impostor_moments"], npz["1|impostor_histogram"],
+                                       npz["1|impostor_tail"], npz["1|impostor_histogram_range"])
+    for a, b in zip(again.det(gen), run_summary.det(gen)):
+        np.testing.assert_array_equal(a, b)
+    assert again.d_prime(gen) == run_summary.d_prime(gen) and again.threshold(0.001) == streamed.thresholds[0.001]
+    with pytest.raises(ValueError, match="do not describe 2610 impostor scores"):
+        ImpostorSummary.from_parts(2610, 0.0, 1.0, npz["1|impostor_histogram"], npz["1|impostor_tail"][:0])
+    from fr_eval.cli import main
+    whole.write_report(tmp_path / "whole")
+    assert main(["compare", str(tmp_path / "whole"), str(out), f"out_dir={tmp_path / 'cmp'}",
+                 "bootstrap.n_resamples=50"]) == 0
+    cmp = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    assert all(c["frr_b"] == c["frr_a"] for c in cmp["comparisons"])  # the same scores, streamed or not
+    assert (tmp_path / "cmp" / "det_compare.pdf").is_file() and "Not drawn" not in (tmp_path / "cmp" / "report.html").read_text()
     # a run without the baseline row still exports the baseline's impostors (those of the thresholds)
     only3 = fr_eval.evaluate(**{**common, "scenario": [3]}, impostor_keep_all=0, **{"report.export": True})
     only3.write_report(tmp_path / "only3")

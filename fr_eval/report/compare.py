@@ -40,7 +40,7 @@ class Run:
     threshold: float
     labels: list  # the rows, in the report's order
     genuine: dict  # row -> (attempt keys "reference|probe", scores with NaN for failed attempts, probe subjects)
-    impostor: dict  # row -> the impostor scores (array) when kept whole, else None
+    impostor: dict  # row -> the impostor scores (array) when kept whole, else their ImpostorSummary (None: absent)
     moments: dict  # row -> (mean, variance) of the impostor scores
 
 
@@ -74,11 +74,27 @@ def load_run(folder: str | Path) -> Run:
             if f"{label}|impostor" in npz.files:
                 imp = npz[f"{label}|impostor"].astype(np.float64)
                 impostor[label], moments[label] = imp, (float(imp.mean()), float(imp.var()))
-            else:
+            else:  # streamed: the summary the run kept, rebuilt (its DET is the run's own)
                 n, mean, m2 = npz[f"{label}|impostor_moments"]
-                impostor[label], moments[label] = None, (float(mean), float(m2 / n))
+                moments[label] = (float(mean), float(m2 / n))
+                impostor[label] = streamed_summary(npz, label, n, mean, m2)
     return Run(folder, m["system"]["name"], m["table1"]["dataset"], fmr, float(m["thresholds"][str(fmr)]["threshold"]),
                labels, genuine, impostor, moments)
+
+
+def streamed_summary(npz, label: str, n, mean, m2):
+    """A streamed row's :class:`~fr_eval.streaming.ImpostorSummary` from the report's scores.npz; None
+    where the file lacks its tail or histogram."""
+    from ..streaming import ImpostorSummary
+
+    parts = [f"{label}|impostor_{k}" for k in ("tail", "histogram", "histogram_range")]
+    if not all(p in npz.files for p in parts):
+        return None
+    tail, hist, rng = (npz[p] for p in parts)
+    try:
+        return ImpostorSummary.from_parts(n, mean, m2, hist, tail, rng)
+    except ValueError as exc:
+        raise ConfigError(f"fr-eval compare: scores.npz row {label}: {exc}") from exc
 
 
 def align(a: tuple, b: tuple) -> tuple:
@@ -141,7 +157,7 @@ def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], con
                                        "(impostor scores held fixed)." if bands else ""))]))
     else:
         sections.append(Section("det", "DET curves of both systems", [Text([
-            "Not drawn: a report's impostor scores streamed (only their summary is in scores.npz)."])]))
+            "Not drawn: a report's scores.npz lacks a row's impostor scores and their tail and histogram."])]))
     run = [("Command", config.get("command", "")), ("Date", env["date"]),
            ("A", f"{a.folder}: system {a.system}, dataset {a.dataset}"),
            ("B", f"{b.folder}: system {b.system}, dataset {b.dataset}"),
