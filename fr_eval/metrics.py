@@ -163,13 +163,14 @@ class Interval:
 
 
 def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamples: int = N_RESAMPLES,
-                      confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+                      confidence: float = CONFIDENCE, seed: int = 0, batch: int | None = None) -> tuple[float, float]:
     """Percentile bootstrap interval resampling **subjects** (not comparisons).
 
     ``per_subject`` maps names to arrays with one entry per subject (counts of errors,
     attempts, ...). ``statistic(**arrays)`` must accept arrays with a trailing resample
     axis and reduce over ``axis=-1``; it is evaluated on each resample of subjects.
-    Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together.
+    Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together;
+    ``batch``: resamples evaluated at once (bounds the memory of a large statistic).
     """
     names = list(per_subject)
     data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
@@ -180,7 +181,7 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     def stat(*arrays, axis=-1):
         return statistic(**{k: np.moveaxis(a, axis, -1) for k, a in zip(names, arrays)})
 
-    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
+    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples, batch=batch,
                           confidence_level=confidence, method="percentile", axis=0,
                           random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
@@ -350,6 +351,56 @@ def kept_after_discard(pair_quality, fraction: float) -> np.ndarray:
     ends = np.flatnonzero(np.r_[sq[1:] != sq[:-1], True]) + 1
     ends = ends[(ends < n) & (ends <= fraction * n + 1e-9)]
     return q > sq[ends[-1] - 1] if ends.size else np.ones(n, bool)
+
+
+def _edc_areas(err: np.ndarray, cnt: np.ndarray, limit: float) -> np.ndarray:
+    """(area, area - random-discard area) of EDCs given errors and comparisons per quality level
+    (last axis, lowest quality first; leading axes: resamples): :func:`error_versus_discard` and
+    :func:`edc_area` on counts, so that weighted (resampled) comparisons need no expansion."""
+    n_tot, e_tot = cnt.sum(-1, keepdims=True), err.sum(-1, keepdims=True)
+    zero = np.zeros(cnt.shape[:-1] + (1,))
+    gone_n = np.concatenate([zero, np.cumsum(cnt, -1)[..., :-1]], -1)  # discarded before each point
+    gone_e = np.concatenate([zero, np.cumsum(err, -1)[..., :-1]], -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d, f = gone_n / n_tot, (e_tot - gone_e) / (n_tot - gone_n)
+        right = np.minimum(np.concatenate([d[..., 1:], np.full(zero.shape, np.inf)], -1), limit)
+        width = np.clip(right - d, 0.0, None)
+        area = np.where(width > 0, f * width, 0.0).sum(-1)
+        random = (e_tot / n_tot)[..., 0] * limit
+    return np.stack([area, area - random], -1)
+
+
+def edc_area_interval(scores, pair_quality, threshold: float, subject, limit: float = 0.2, *,
+                      n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0) -> dict:
+    """95% subject-bootstrap intervals of the EDC area up to ``limit`` discarded and of that area
+    minus random discarding's (FNMR at 0 x ``limit``; below 0: the quality measure finds failing
+    comparisons better than chance). ``subject``: each genuine comparison's subject index. The
+    threshold is held fixed; each resample recomputes the curve (its discard fractions included)
+    from the resampled subjects' comparisons. Returns ``{"area": Interval, "area_minus_random":
+    Interval}``; method "none" with fewer than two subjects or no false non-match at all (both
+    figures are then exactly 0)."""
+    s = np.asarray(scores, np.float64)
+    q = np.asarray(pair_quality, np.float64)
+    q = np.where(np.isnan(q), -np.inf, q)
+    _, level = np.unique(q, return_inverse=True)
+    _, subj = np.unique(np.asarray(subject), return_inverse=True)
+    none = {k: Interval(float("nan"), float("nan"), "none") for k in ("area", "area_minus_random")}
+    err = s < threshold
+    if s.size == 0 or subj.max(initial=0) < 1 or not err.any():
+        return none
+    cnt, e = np.zeros((subj.max() + 1, level.max() + 1)), np.zeros((subj.max() + 1, level.max() + 1))
+    np.add.at(cnt, (subj, level), 1.0)
+    np.add.at(e, (subj, level), err.astype(np.float64))
+    batch = max(1, int(2e7 // cnt.size))  # resamples at once: about 160 MB per array
+
+    def stat(e, n):  # scipy hands (levels, [resamples,] subjects); the levels go last, the two figures first
+        per_level = [np.moveaxis(x.sum(-1), 0, -1) for x in (e, n)]
+        return np.moveaxis(_edc_areas(*per_level, limit), -1, 0)
+
+    lo, hi = subject_bootstrap({"e": e, "n": cnt}, stat, n_resamples=n_resamples, confidence=confidence, seed=seed,
+                               batch=batch)
+    return {k: Interval(float(lo[i]), float(hi[i]), "subject_bootstrap")
+            for i, k in enumerate(("area", "area_minus_random"))}
 
 
 def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2) -> float:

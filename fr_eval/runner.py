@@ -236,14 +236,18 @@ def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: 
             random_area = f[0] * max_discard
             at = f[np.searchsorted(d, max_discard, side="right") - 1]
             kept = M.kept_after_discard(pair_q, max_discard)
+            subject = scores[label].get("subject")
+            areas = ({k: v.as_dict() for k, v in M.edc_area_interval(
+                gen, pair_q, threshold, subject, max_discard, **interval_kwargs(bootstrap)).items()}
+                     if subject is not None else {})
             edc.append({"row": label, "estimator": e.name, "n_comparisons": int(gen.size),
                         "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at),
                         "n_kept": int(kept.sum()), "intervals": {
                             "fnmr_at_0": kept_fnmr_interval(gen, scores[label].get("subject"), None, threshold,
                                                             bootstrap),
                             f"fnmr_at_{max_discard:g}": kept_fnmr_interval(gen, scores[label].get("subject"), kept,
-                                                                           threshold, bootstrap)},
-                        "area": area,
+                                                                           threshold, bootstrap), **areas},
+                        "area": area, "area_minus_random": area - random_area,
                         "area_random_discard": random_area,
                         "area_relative_to_random": area / random_area if random_area > 0 else float("nan"),
                         "discard": d, "fnmr": f})

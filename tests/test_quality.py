@@ -230,3 +230,24 @@ def test_kept_fnmr_interval():
     iv = kept_fnmr_interval(g, subj, None, 0.5, {"n_resamples": 200})
     assert iv["method"] == "subject_bootstrap" and 0 <= iv["low"] < 3 / 8 < iv["high"] <= 1
     assert kept_fnmr_interval(g, None, None, 0.5, None)["method"] == "none"
+
+
+def test_edc_area_interval():
+    rng = np.random.default_rng(0)
+    subj = np.repeat(np.arange(60), 20)
+    q = rng.normal(size=subj.size)
+    g = 0.5 + 0.3 * q + rng.normal(0, 0.3, subj.size)  # the quality predicts the score
+    d, f = M.error_versus_discard(g, q, 0.2)
+    area = M.edc_area(d, f, 0.2)
+    # on counts per quality level, a subject counted twice is that subject's comparisons written twice
+    _, level = np.unique(q, return_inverse=True)
+    w = np.where(subj == 7, 2.0, 1.0)
+    cnt, err = np.bincount(level, weights=w), np.bincount(level, weights=w * (g < 0.2))
+    twice = np.r_[np.arange(g.size), np.flatnonzero(subj == 7)]
+    d2, f2 = M.error_versus_discard(g[twice], q[twice], 0.2)
+    assert M._edc_areas(err, cnt, 0.2) == pytest.approx([M.edc_area(d2, f2, 0.2), M.edc_area(d2, f2, 0.2) - f2[0] * 0.2])
+    iv = M.edc_area_interval(g, q, 0.2, subj, 0.2, n_resamples=300)
+    assert iv["area"].low < area < iv["area"].high and iv["area_minus_random"].high < 0  # better than chance
+    blind = M.edc_area_interval(g, rng.normal(size=subj.size), 0.2, subj, 0.2, n_resamples=300)
+    assert blind["area_minus_random"].low < 0 < blind["area_minus_random"].high  # a quality that knows nothing
+    assert M.edc_area_interval(g, q, -9.0, subj, 0.2)["area"].method == "none"  # no false non-match

@@ -102,6 +102,17 @@ def test_scenario_report_in_a_browser(browser, scenario_report):
                                                for c in m["paired_comparisons"]]
     assert {"#table3", "#paired", "#det", "#quality", "#edc", "#examples", "#files", "#details"} <= set(facts["toc"])
     assert {"det.pdf", "table3.csv", "paired.csv", "metrics.json", "config.yaml"} <= set(facts["files"])
+    # EDC rows with false non-matches carry the areas' subject-bootstrap intervals, also in edc.csv
+    failing = [r for r in m["edc"] if r["fnmr_at_0"] > 0]
+    assert failing, "scenario=all on deepfunneled_small has rows with false non-matches"
+    for r in failing:
+        a, d = r["intervals"]["area"], r["intervals"]["area_minus_random"]
+        assert a["method"] == "subject_bootstrap" and a["low"] <= r["area"] <= a["high"]
+        assert d["low"] <= r["area_minus_random"] <= d["high"]
+    import csv
+    with open(scenario_report / "edc.csv") as f:
+        lows = [row["Area minus random low"] for row in csv.DictReader(f)]
+    assert sum(1 for x in lows if x) == len(failing)
     # the examples name each exemplar tile's colour source, another subject than the face's
     ex = m["colourisation_examples"]
     assert ex and all(t["variant"] == "colourised[exemplar]" and t["note"].startswith("colours of ")

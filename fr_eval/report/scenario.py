@@ -241,21 +241,41 @@ def edc_table(edc: list[dict], md: float):
     at = f"fnmr_at_{md:g}"
     head = ["Scenario", "Estimator", "Genuine compared", "FNMR at 0% discarded (%)", f"Kept at {100 * md:g}%",
             f"FNMR at {100 * md:g}% discarded (%)", f"EDC area to {100 * md:g}%", "Area with random discarding",
-            "Area relative to random"]
+            "Area minus random", "Area relative to random"]
     body, csv_body = [], []
     for r in edc:
         iv, n, k = r.get("intervals", {}), r["n_comparisons"], r.get("n_kept", r["n_comparisons"])
-        tail = [f"{r['area']:.5f}", f"{r['area_random_discard']:.5f}",
-                "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"]
+        ratio = "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"
         lead = [r["row"], r["estimator"], str(n)]
         body.append(lead + [N.with_interval(r["fnmr_at_0"], iv.get("fnmr_at_0"), n), str(k),
-                            N.with_interval(r[at], iv.get(at), k)] + tail)
+                            N.with_interval(r[at], iv.get(at), k), _area(r["area"], iv.get("area")),
+                            f"{r['area_random_discard']:.5f}",
+                            _area(r.get("area_minus_random", float("nan")), iv.get("area_minus_random")), ratio])
         csv_body.append(lead + [N.pct(r["fnmr_at_0"], n), *_bounds(iv.get("fnmr_at_0"), n), str(k),
-                                N.pct(r[at], k), *_bounds(iv.get(at), k)] + tail)
+                                N.pct(r[at], k), *_bounds(iv.get(at), k), f"{r['area']:.5f}",
+                                *_area_bounds(iv.get("area")), f"{r['area_random_discard']:.5f}",
+                                f"{r.get('area_minus_random', float('nan')):.5f}",
+                                *_area_bounds(iv.get("area_minus_random")), ratio])
     low_high = [lambda h: h.replace(" (%)", " low (%)"), lambda h: h.replace(" (%)", " high (%)")]
     csv_head = (head[:4] + [f(head[3]) for f in low_high] + head[4:6] + [f(head[5]) for f in low_high]
-                + head[6:])
+                + [head[6], f"{head[6]} low", f"{head[6]} high", head[7], head[8], f"{head[8]} low",
+                   f"{head[8]} high", head[9]])
     return head, body, (csv_head, csv_body)
+
+
+def _area(x: float, interval: dict | None) -> str:
+    """An EDC area (a fraction x a fraction, 5 decimals) with its interval where there is one."""
+    if not math.isfinite(x):
+        return "n/a"
+    iv = interval or {}
+    if iv.get("method") in (None, "none"):
+        return f"{x:.5f}"
+    return f"{x:.5f} [{iv['low']:.5f}, {iv['high']:.5f}]"
+
+
+def _area_bounds(interval: dict | None) -> list[str]:
+    iv = interval or {}
+    return [f"{iv[k]:.5f}" if iv.get("method") not in (None, "none") else "" for k in ("low", "high")]
 
 
 def _bounds(interval: dict | None, n: int) -> list[str]:
@@ -290,6 +310,9 @@ def write_quality(out: Path, result, ctx) -> list[Section]:
         "FNMRs in percent of the genuine comparisons kept, with a 95% interval [low, high] over subjects (rule of 3 "
         "with no error, else a percentile subject bootstrap) holding the threshold and the discarded quality "
         "levels fixed; edc.csv has them in _low/_high columns.",
+        "Area minus random: below 0 where the estimator discards failing comparisons first better than chance; "
+        "the areas' 95% intervals [low, high] are percentile subject bootstraps that recompute the whole curve on "
+        "each resample (threshold fixed); none when the row has no false non-match (both areas are then 0).",
     ], csv_table=te_csv)
     plots.plot_quality_cdf(q, out / "quality_cdf.png")
     plots.plot_edc(q, out / "edc.png")
