@@ -163,14 +163,13 @@ class Interval:
 
 
 def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamples: int = N_RESAMPLES,
-                      confidence: float = CONFIDENCE, seed: int = 0, batch: int | None = None) -> tuple[float, float]:
+                      confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval resampling **subjects** (not comparisons).
 
     ``per_subject`` maps names to arrays with one entry per subject (counts of errors,
     attempts, ...). ``statistic(**arrays)`` must accept arrays with a trailing resample
     axis and reduce over ``axis=-1``; it is evaluated on each resample of subjects.
-    Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together;
-    ``batch``: resamples evaluated at once (bounds the memory of a large statistic).
+    Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together.
     """
     names = list(per_subject)
     data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
@@ -181,7 +180,7 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     def stat(*arrays, axis=-1):
         return statistic(**{k: np.moveaxis(a, axis, -1) for k, a in zip(names, arrays)})
 
-    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples, batch=batch,
+    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
                           confidence_level=confidence, method="percentile", axis=0,
                           random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
@@ -378,27 +377,35 @@ def edc_area_interval(scores, pair_quality, threshold: float, subject, limit: fl
     threshold is held fixed; each resample recomputes the curve (its discard fractions included)
     from the resampled subjects' comparisons. Returns ``{"area": Interval, "area_minus_random":
     Interval}``; method "none" with fewer than two subjects or no false non-match at all (both
-    figures are then exactly 0)."""
+    figures are then exactly 0).
+
+    Written out rather than through ``scipy.stats.bootstrap`` (for memory): that resamples rows of
+    per-subject arrays, which here would be subjects x quality levels; a resample is drawn instead
+    as each subject's multiplicity (subjects drawn with replacement), which weights its comparisons,
+    so a batch of resamples costs batch x comparisons. The interval is the percentile one, as
+    :func:`subject_bootstrap`'s."""
     s = np.asarray(scores, np.float64)
     q = np.asarray(pair_quality, np.float64)
     q = np.where(np.isnan(q), -np.inf, q)
-    _, level = np.unique(q, return_inverse=True)
     _, subj = np.unique(np.asarray(subject), return_inverse=True)
     none = {k: Interval(float("nan"), float("nan"), "none") for k in ("area", "area_minus_random")}
     err = s < threshold
     if s.size == 0 or subj.max(initial=0) < 1 or not err.any():
         return none
-    cnt, e = np.zeros((subj.max() + 1, level.max() + 1)), np.zeros((subj.max() + 1, level.max() + 1))
-    np.add.at(cnt, (subj, level), 1.0)
-    np.add.at(e, (subj, level), err.astype(np.float64))
-    batch = max(1, int(2e7 // cnt.size))  # resamples at once: about 160 MB per array
-
-    def stat(e, n):  # scipy hands (levels, [resamples,] subjects); the levels go last, the two figures first
-        per_level = [np.moveaxis(x.sum(-1), 0, -1) for x in (e, n)]
-        return np.moveaxis(_edc_areas(*per_level, limit), -1, 0)
-
-    lo, hi = subject_bootstrap({"e": e, "n": cnt}, stat, n_resamples=n_resamples, confidence=confidence, seed=seed,
-                               batch=batch)
+    order = np.argsort(q, kind="stable")
+    starts = np.flatnonzero(np.r_[True, q[order][1:] != q[order][:-1]])  # each quality level's first
+    subj_o, err_o = subj[order], err[order].astype(np.float64)
+    n_subj, rng = int(subj.max()) + 1, np.random.default_rng(seed)
+    batch = max(1, int(4e6 // s.size))  # about 32 MB per (batch x comparisons) array
+    out = []
+    for done in range(0, n_resamples, batch):
+        m = min(batch, n_resamples - done)
+        mult = rng.multinomial(n_subj, np.full(n_subj, 1.0 / n_subj), size=m).astype(np.float64)
+        w = mult[:, subj_o]  # (resamples, comparisons in quality order)
+        out.append(_edc_areas(np.add.reduceat(w * err_o, starts, axis=1), np.add.reduceat(w, starts, axis=1), limit))
+    res = np.concatenate(out)
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.nanpercentile(res, tail, axis=0), np.nanpercentile(res, 100 - tail, axis=0)
     return {k: Interval(float(lo[i]), float(hi[i]), "subject_bootstrap")
             for i, k in enumerate(("area", "area_minus_random"))}
 

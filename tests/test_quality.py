@@ -248,6 +248,9 @@ def test_edc_area_interval():
     assert M._edc_areas(err, cnt, 0.2) == pytest.approx([M.edc_area(d2, f2, 0.2), M.edc_area(d2, f2, 0.2) - f2[0] * 0.2])
     iv = M.edc_area_interval(g, q, 0.2, subj, 0.2, n_resamples=300)
     assert iv["area"].low < area < iv["area"].high and iv["area_minus_random"].high < 0  # better than chance
-    blind = M.edc_area_interval(g, rng.normal(size=subj.size), 0.2, subj, 0.2, n_resamples=300)
-    assert blind["area_minus_random"].low < 0 < blind["area_minus_random"].high  # a quality that knows nothing
+    q_blind = rng.normal(size=subj.size)  # a quality that knows nothing: near random discarding, far above
+    d_b, f_b = M.error_versus_discard(g, q_blind, 0.2)
+    blind = M.edc_area_interval(g, q_blind, 0.2, subj, 0.2, n_resamples=300)["area_minus_random"]
+    assert blind.low < M.edc_area(d_b, f_b, 0.2) - f_b[0] * 0.2 < blind.high and abs(blind.low) < 0.005
+    assert iv["area_minus_random"].high < blind.low
     assert M.edc_area_interval(g, q, -9.0, subj, 0.2)["area"].method == "none"  # no false non-match
