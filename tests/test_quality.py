@@ -163,7 +163,9 @@ def test_stability_with_a_real_recogniser(lfw_small):
 
 def test_quality_through_a_run_is_stored_once(lfw_small, tmp_path, capsys):
     from fr_eval.cli import main
-    args = ["scenario=[1,2]", "system=sface", f"dataset.root={lfw_small}", f"store_dir={tmp_path / 's'}",
+    # 10 of the 30 subjects: the stability estimator embeds three perturbed copies of every face
+    args = ["scenario=[1,2]", "system=sface", f"dataset.root={lfw_small}", "dataset.limit_subjects=10",
+            f"store_dir={tmp_path / 's'}",
             "progress=false", "bootstrap.n_resamples=50",
             "quality=[embedding_norm,inter_eye_distance,sharpness,exposure,stability]"]
     assert main(args + [f"out_dir={tmp_path / 'a'}"]) == 0
@@ -172,10 +174,10 @@ def test_quality_through_a_run_is_stored_once(lfw_small, tmp_path, capsys):
     assert set(v for v, _ in t2) == {"original", "greyscale"} and len(t2) == 10
     failed = {v: sum(1 for s in json_rows(tmp_path / "a") if s["variant"] == v and s["acquired"] == "False")
               for v in ("original", "greyscale")}
-    for (v, e), r in t2.items():  # scenario 2 uses greyscale probes only (90 of the 120 images)
-        n = 120 if v == "original" else 90
+    for (v, e), r in t2.items():  # scenario 2 uses greyscale probes only (30 of the 40 images)
+        n = 40 if v == "original" else 30
         assert r["n_samples"] == n and r["n"] + r["n_undefined"] == n and r["n_undefined"] == failed[v]
-    assert len(m["edc"]) == 2 * 5 and all(r["n_comparisons"] > 80 for r in m["edc"])
+    assert len(m["edc"]) == 2 * 5 and all(r["n_comparisons"] > 25 for r in m["edc"])
     for f in ("table2.csv", "table2.md", "edc.csv", "edc.md", "quality_cdf.png", "edc.png"):
         assert (tmp_path / "a" / f).is_file()
     import csv
