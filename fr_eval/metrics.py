@@ -318,23 +318,29 @@ def error_versus_discard(scores, pair_quality, threshold: float) -> tuple[np.nda
     is discarded whole), and the FNMR at the fixed ``threshold`` is recomputed on those kept.
     Returns (fraction discarded, FNMR of the rest) at 0 and after each quality level, up to but
     not including discarding everything. NaN qualities count as the lowest.
-    Written out (a cumulative count over sorted qualities) rather than by refitting per level.
+    Written out (cumulative counts per quality level, :func:`_discard_curve`) rather than by
+    refitting per level.
     """
     s = np.asarray(scores, dtype=np.float64)
     q = np.asarray(pair_quality, dtype=np.float64)
     if s.size == 0:
         return np.zeros(0), np.zeros(0)
-    q = np.where(np.isnan(q), -np.inf, q)
-    order = np.argsort(q, kind="stable")
-    q, err = q[order], (s[order] < threshold).astype(np.float64)
-    n = s.size
-    # after discarding every comparison whose quality is <= level: ends of each tie group
-    ends = np.flatnonzero(np.r_[q[1:] != q[:-1], True]) + 1
-    ends = ends[ends < n]
-    cum_err = np.concatenate([[0.0], np.cumsum(err)])
-    discarded = np.concatenate([[0], ends])
-    kept_err = cum_err[-1] - cum_err[discarded]
-    return discarded / n, kept_err / (n - discarded)
+    _, level = np.unique(np.where(np.isnan(q), -np.inf, q), return_inverse=True)
+    return _discard_curve(np.bincount(level, weights=(s < threshold).astype(np.float64)),
+                          np.bincount(level).astype(np.float64))
+
+
+def _discard_curve(err: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fraction discarded, FNMR of the rest) from the errors and comparisons per quality level
+    (last axis, lowest first; leading axes: e.g. resamples, whose weighted counts need no
+    expansion): at 0 and after each level but the last. Where a resample keeps nothing the FNMR
+    is NaN."""
+    n_tot, e_tot = cnt.sum(-1, keepdims=True), err.sum(-1, keepdims=True)
+    zero = np.zeros(cnt.shape[:-1] + (1,))
+    gone_n = np.concatenate([zero, np.cumsum(cnt, -1)[..., :-1]], -1)  # discarded before each point
+    gone_e = np.concatenate([zero, np.cumsum(err, -1)[..., :-1]], -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return gone_n / n_tot, (e_tot - gone_e) / (n_tot - gone_n)
 
 
 def kept_after_discard(pair_quality, fraction: float) -> np.ndarray:
@@ -354,19 +360,11 @@ def kept_after_discard(pair_quality, fraction: float) -> np.ndarray:
 
 def _edc_areas(err: np.ndarray, cnt: np.ndarray, limit: float) -> np.ndarray:
     """(area, area - random-discard area) of EDCs given errors and comparisons per quality level
-    (last axis, lowest quality first; leading axes: resamples): :func:`error_versus_discard` and
-    :func:`edc_area` on counts, so that weighted (resampled) comparisons need no expansion."""
-    n_tot, e_tot = cnt.sum(-1, keepdims=True), err.sum(-1, keepdims=True)
-    zero = np.zeros(cnt.shape[:-1] + (1,))
-    gone_n = np.concatenate([zero, np.cumsum(cnt, -1)[..., :-1]], -1)  # discarded before each point
-    gone_e = np.concatenate([zero, np.cumsum(err, -1)[..., :-1]], -1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d, f = gone_n / n_tot, (e_tot - gone_e) / (n_tot - gone_n)
-        right = np.minimum(np.concatenate([d[..., 1:], np.full(zero.shape, np.inf)], -1), limit)
-        width = np.clip(right - d, 0.0, None)
-        area = np.where(width > 0, f * width, 0.0).sum(-1)
-        random = (e_tot / n_tot)[..., 0] * limit
-    return np.stack([area, area - random], -1)
+    (last axis, lowest quality first; leading axes: resamples): :func:`_discard_curve` and
+    :func:`edc_area` on counts."""
+    d, f = _discard_curve(err, cnt)
+    area = edc_area(d, f, limit)
+    return np.stack([area, area - f[..., 0] * limit], -1)
 
 
 def edc_area_interval(scores, pair_quality, threshold: float, subject, limit: float = 0.2, *,
@@ -410,13 +408,15 @@ def edc_area_interval(scores, pair_quality, threshold: float, subject, limit: fl
             for i, k in enumerate(("area", "area_minus_random"))}
 
 
-def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2) -> float:
+def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2):
     """Area under the EDC's step function (each FNMR holds until the next discard point) over
-    [0, limit] of the fraction discarded."""
+    [0, limit] of the fraction discarded: a float, or one per curve where the arrays have leading
+    axes (the curve on the last). A point of zero width adds nothing, NaN FNMR included."""
     d = np.asarray(discard, float)
     f = np.asarray(fnmr, float)
-    if d.size == 0:
+    if d.shape[-1] == 0:
         return float("nan")
-    right = np.minimum(np.append(d[1:], np.inf), limit)
+    right = np.minimum(np.concatenate([d[..., 1:], np.full(d.shape[:-1] + (1,), np.inf)], -1), limit)
     width = np.clip(right - d, 0.0, None)
-    return float((f * width).sum())
+    area = np.where(width > 0, f * width, 0.0).sum(-1)
+    return float(area) if area.ndim == 0 else area
