@@ -243,10 +243,9 @@ def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: 
             edc.append({"row": label, "estimator": e.name, "n_comparisons": int(gen.size),
                         "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at),
                         "n_kept": int(kept.sum()), "intervals": {
-                            "fnmr_at_0": kept_fnmr_interval(gen, scores[label].get("subject"), None, threshold,
-                                                            bootstrap),
-                            f"fnmr_at_{max_discard:g}": kept_fnmr_interval(gen, scores[label].get("subject"), kept,
-                                                                           threshold, bootstrap), **areas},
+                            "fnmr_at_0": kept_fnmr_interval(gen, subject, None, threshold, bootstrap),
+                            f"fnmr_at_{max_discard:g}": kept_fnmr_interval(gen, subject, kept, threshold, bootstrap),
+                            **areas},
                         "area": area, "area_minus_random": area - random_area,
                         "area_random_discard": random_area,
                         "area_relative_to_random": area / random_area if random_area > 0 else float("nan"),

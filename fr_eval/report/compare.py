@@ -153,8 +153,7 @@ def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], con
         sections.append(Section("det", "DET curves of both systems", [Figure(
             "det_compare.png", f"DET curves of each shared row for both systems (A: {a.system}, B: {b.system}), each "
             f"on its own impostor scores; open markers: each system's operating point at its own threshold for FMR "
-            f"<= {100 * a.fmr:g}%." + (" Shaded: each curve's pointwise 95% subject-bootstrap band of the FNMR "
-                                       "(impostor scores held fixed)." if bands else ""))]))
+            f"<= {100 * a.fmr:g}%." + plots.band_note(bands, "curve"))]))
     else:
         sections.append(Section("det", "DET curves of both systems", [Text([
             "Not drawn: a report's scores.npz lacks a row's impostor scores and their tail and histogram."])]))
@@ -177,7 +176,7 @@ def _describe(r: Run) -> dict:
 def _plot_det(out: Path, a: Run, b: Run, comparisons: list[dict], bands: dict | None = None) -> bool:
     """Each shared row's DET, A's and B's curve on one panel (each run's own compared attempts; with
     ``bands``, :func:`fr_eval.metrics.fnmr_band`'s keywords, their subject-bootstrap bands); False, and
-    nothing drawn, when a report kept only its impostor scores' summary."""
+    nothing drawn, when a report's scores.npz holds neither a row's impostor scores nor their summary."""
     rows = [c["row"] for c in comparisons]
     if any(r.impostor[label] is None for r in (a, b) for label in rows):
         return False

@@ -112,6 +112,12 @@ def det_bands(config: dict) -> dict | None:
     return interval_kwargs({**config["bootstrap"], "seed": config["seed"]})
 
 
+def band_note(bands: dict | None, each: str = "row") -> str:
+    """The caption's sentence for the DET bands ("" without them)."""
+    return (f" Shaded: each {each}'s pointwise 95% subject-bootstrap band of the FNMR (impostor scores held fixed)."
+            if bands else "")
+
+
 def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: int | None = None,
              bands: dict | None = None) -> dict:
     """Draw ``curves`` (:class:`Curve` or tuples of its fields) on ``ax``. ``bands``: the keyword
@@ -312,14 +318,13 @@ def draw_tile(ax, img, title: str | None = None, ylabel: str | None = None, font
 
 def plot_examples(rows, path: Path) -> None:
     """Original, greyscale and each colourisation of the same faces side by side (before/after, the
-    paper's Fig. 2). ``rows``: (row label, tiles), each tile (name, image[, note])."""
+    paper's Fig. 2). ``rows``: (row label, tiles), each a :class:`fr_eval.stages.acquire.Tile`."""
     ncol = len(rows[0][1])
-    noted = any(len(t) > 2 and t[2] for _, tiles in rows for t in tiles)
+    noted = any(t.note for _, tiles in rows for t in tiles)
     fig, axes = subplots(len(rows), ncol, figsize=(1.9 * ncol, (2.25 if noted else 2.0) * len(rows)), squeeze=False)
     for r, (label, tiles) in enumerate(rows):
-        for c, (name, img, *note) in enumerate(tiles):
-            draw_tile(axes[r][c], img, name if r == 0 else None, label if c == 0 else None,
-                      note=note[0] if note else "")
+        for c, t in enumerate(tiles):
+            draw_tile(axes[r][c], t.image, t.name if r == 0 else None, label if c == 0 else None, note=t.note)
     fig.tight_layout()
     save(fig, path, dpi=110)
 

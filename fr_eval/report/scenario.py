@@ -70,8 +70,7 @@ def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Sectio
                  f"comparisons against FMR over {thr['n_impostor']} impostor comparisons; the axes start at half "
                  f"an error's step (0.5/N). Open markers: each row's operating point at the threshold "
                  f"{thr['threshold']:.4f} fixed for FMR <= {fmr_label(fmr)} on the baseline; dotted: the FMR "
-                 f"target." + support + (" Shaded: each row's pointwise 95% subject-bootstrap band of the FNMR "
-                                         "(impostor scores held fixed)." if bands else ""))
+                 f"target." + support + plots.band_note(bands))
     frr = Figure("frr_threshold.png", "FRR = FTA + FNMR (1 - FTA) of each row against the decision threshold (the "
                  f"paper's Fig. 4b); dotted: the threshold fixed for FMR <= {fmr_label(fmr)}.")
     out_sections = [Section("det", "DET curves", [det]), Section("frr-threshold", "FRR against the threshold", [frr])]
@@ -82,7 +81,7 @@ def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Sectio
             "(the paper's Fig. 2): the images the face system was given, read from the store."
             + (" Under an exemplar colouriser's image: the subject whose reference image gave its colours (the "
                "same choice as the run made; listed in metrics.json under colourisation_examples)."
-               if any(len(t) > 2 and t[2] for _, tiles in result.examples for t in tiles) else ""))]))
+               if any(t.note for _, tiles in result.examples for t in tiles) else ""))]))
     return out_sections
 
 
@@ -130,7 +129,7 @@ def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
             "edc": [{k: v for k, v in r.items() if k not in ("discard", "fnmr")} for r in result.quality["edc"]]}
            if result.quality else {}),
         **({"colourisation_examples": [{"sample": label, "tiles": [
-            {"variant": t[0], "shown": t[1] is not None, **({"note": t[2]} if len(t) > 2 and t[2] else {})}
+            {"variant": t.name, "shown": t.image is not None, **({"note": t.note} if t.note else {})}
             for t in tiles]} for label, tiles in result.examples]} if result.examples else {}),
         "config": config,
         "environment": env,

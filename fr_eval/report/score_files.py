@@ -15,7 +15,7 @@ from ..scores import read_scores
 from ..store import sha256_file
 from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_json
-from .plots import det_bands, fmr_label, plot_det
+from .plots import band_note, det_bands, fmr_label, plot_det
 from .tables import pct, run_notes, table3_notes, table3_rows
 
 
@@ -80,13 +80,12 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
            ("Operating point", f"threshold {thr[str(fmr)]['threshold']:.4f} ({rule}) on row {ev.baseline}'s "
                                f"{base['n_impostor']} impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(base['fmr_achieved'], 4)}%)")]
-    band_note = ("" if not config["report"]["det_bands"] else
-                 " Shaded: each row's pointwise 95% subject-bootstrap band of the FNMR (impostor scores held fixed)."
-                 if bands else " No band: the score files do not name every genuine comparison's subject.")
+    no_band = " No band: the score files do not name every genuine comparison's subject."
+    bands_said = band_note(bands) or (no_band if config["report"]["det_bands"] else "")
     sections = [Section("table3", "Table 3: biometric performance", [t3]),
                 Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
                                                      f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
-                                                     f"open markers: each row's operating point." + band_note)])]
+                                                     f"open markers: each row's operating point." + bands_said)])]
     write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
                config=config, env=env, system={"models": []}, run=run,
                headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))

@@ -42,8 +42,7 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
                     "det.png", "DET curves of every row, one panel per system (the same axes), each system at "
                     f"its own threshold for FMR <= {100 * fmr:g}% (open markers). One panel per system: fifteen "
                     "curves on one axis cannot be told apart, and the rows within a system are what the paired "
-                    "comparisons contrast." + (" Shaded: each row's pointwise 95% subject-bootstrap band of the "
-                                               "FNMR (impostor scores held fixed)." if bands else ""))]),
+                    "comparisons contrast." + plots.band_note(bands))]),
                 Section("systems", "Each system's own report", [Table(
                     ["System", "Report", "Score", "Threshold"],
                     [[n, f"{n}/report.html", score_name(r.context["system"]),
