@@ -220,35 +220,40 @@ def quality_figures(ds, estimators, qvals, needed, scores, compared, threshold: 
                                "min": float(x.min()), "max": float(x.max())} if x.size else
                               {k: float("nan") for k in ("mean", "median", "std", "min", "max")})})
 
+    edc = edc_rows(ds, estimators, qvals, scores, compared, threshold, max_discard, bootstrap)
+    return {"table2": table2, "values": values, "edc": edc, "max_discard": max_discard, "names": names,
+            "variants": variants}
+
+
+def edc_rows(ds, estimators, qvals, scores, compared, threshold: float, max_discard: float,
+             bootstrap: dict | None) -> list[dict]:
+    """Per scenario row and estimator, the error-versus-discard curve of the row's genuine comparisons
+    (pair quality = the lower of the two samples' utilities), its FNMRs at 0 and at ``max_discard``
+    and its areas, each with its interval where the scores' subjects are known."""
     def utilities(samples, variant, e):  # one per sample; -inf where undefined (discarded first)
         raw = np.array([qvals.get((s.rel, variant), {}).get(e.name, (None, None))[0] for s in samples], dtype=float)
         return np.where(np.isnan(raw), -np.inf, e.utility(raw))
 
-    edc = []
+    edc, at_key = [], f"fnmr_at_{max_discard:g}"
     for label, (rv, pv, pairs) in compared.items():
-        gen = scores[label]["genuine"]
+        gen, subject = scores[label]["genuine"], scores[label].get("subject")
         if gen.size == 0:
             continue
+        at_0 = kept_fnmr_interval(gen, subject, None, threshold, bootstrap)  # the same for every estimator
         for e in estimators:
             pair_q = np.fmin(utilities(ds.references, rv, e)[pairs[:, 0]], utilities(ds.probes, pv, e)[pairs[:, 1]])
             d, f = M.error_versus_discard(gen, pair_q, threshold)
-            area = M.edc_area(d, f, max_discard)
-            random_area = f[0] * max_discard
-            at = f[np.searchsorted(d, max_discard, side="right") - 1]
+            area, random_area = M.edc_area(d, f, max_discard), f[0] * max_discard
             kept = M.kept_after_discard(pair_q, max_discard)
-            subject = scores[label].get("subject")
             areas = ({k: v.as_dict() for k, v in M.edc_area_interval(
                 gen, pair_q, threshold, subject, max_discard, **interval_kwargs(bootstrap)).items()}
                      if subject is not None else {})
             edc.append({"row": label, "estimator": e.name, "n_comparisons": int(gen.size),
-                        "fnmr_at_0": float(f[0]), f"fnmr_at_{max_discard:g}": float(at),
+                        "fnmr_at_0": float(f[0]), at_key: float(f[np.searchsorted(d, max_discard, side="right") - 1]),
                         "n_kept": int(kept.sum()), "intervals": {
-                            "fnmr_at_0": kept_fnmr_interval(gen, subject, None, threshold, bootstrap),
-                            f"fnmr_at_{max_discard:g}": kept_fnmr_interval(gen, subject, kept, threshold, bootstrap),
+                            "fnmr_at_0": at_0, at_key: kept_fnmr_interval(gen, subject, kept, threshold, bootstrap),
                             **areas},
-                        "area": area, "area_minus_random": area - random_area,
-                        "area_random_discard": random_area,
+                        "area": area, "area_minus_random": area - random_area, "area_random_discard": random_area,
                         "area_relative_to_random": area / random_area if random_area > 0 else float("nan"),
                         "discard": d, "fnmr": f})
-    return {"table2": table2, "values": values, "edc": edc, "max_discard": max_discard, "names": names,
-            "variants": variants}
+    return edc
