@@ -303,6 +303,8 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
             logging.getLogger().removeHandler(handler)
             handler.close()
     print((out / ("generated_methods.md" if kind == "audit" else "table3.md")).read_text())
+    for w in _warnings_of(result):
+        print(f"warning: {w}", file=sys.stderr)
     if kind == "scores":
         print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; from score files)")
         return 0
@@ -315,6 +317,13 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
               f"stored, so running again retries them", file=sys.stderr)
         return EXIT_TRANSIENT
     return 0
+
+
+def _warnings_of(result) -> list[str]:
+    """The run's warnings about its data (one system's, or each system's, named)."""
+    if hasattr(result, "results"):
+        return [f"{n}: {w}" for n, r in result.results.items() for w in r.context.get("warnings") or []]
+    return list(result.context.get("warnings") or [])
 
 
 def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):

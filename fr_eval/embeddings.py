@@ -25,6 +25,9 @@ from .store import sha256_file
 from .systems.base import Acquisition
 
 ROLES = ("reference", "probe")
+#: the fewest dimensions an embedding file may hold: face recognisers give 64 to 512 (SFace, dlib 128;
+#: ArcFace 512); a vector of a few numbers carries no identity and gives meaningless figures
+MIN_DIM = 8
 
 
 def read_embeddings(path) -> dict:
@@ -40,13 +43,16 @@ def read_embeddings(path) -> dict:
                 cols = {k: z[k] for k in z.files}
             _check_columns(cols, need, p)
             emb = np.asarray(cols.get("embedding"), np.float32)
-            cols["embedding"] = [None if not np.isfinite(v).any() else v for v in emb]
+            if emb.ndim != 2:
+                raise FrEvalError(f"embeddings={p}: embedding has shape {emb.shape}; give one row per entry, "
+                                  f"shape (n, d)")
+            cols["embedding"] = list(emb)
         elif p.suffix == ".parquet":
             import pyarrow.parquet as pq
             cols = pq.read_table(p).to_pydict()
             _check_columns(cols, need, p)
-            cols["embedding"] = [None if not v or not np.isfinite(np.asarray(v, float)).any()
-                                 else np.asarray(v, np.float32) for v in cols.get("embedding", [])]
+            cols["embedding"] = [np.full(0, np.nan, np.float32) if not v else np.asarray(
+                [np.nan if x is None else x for x in v], np.float32) for v in cols.get("embedding", [])]
         else:
             raise FrEvalError(f"embeddings={p}: give a .npz or .parquet file")
     except FrEvalError:
@@ -54,6 +60,11 @@ def read_embeddings(path) -> dict:
     except Exception as exc:  # numpy / pyarrow raise several types for a damaged file
         raise FrEvalError(f"embeddings={p} could not be read ({type(exc).__name__}: {exc})") from None
     n = len(cols["sample"])
+    lengths = {k: len(cols[k]) for k in (*need, *(("reason",) if "reason" in cols else ()))}
+    if len(set(lengths.values())) > 1:
+        raise FrEvalError(f"embeddings={p}: the columns have different lengths ("
+                          + ", ".join(f"{k} {v}" for k, v in lengths.items()) + "); every column has one entry per "
+                          "(sample, variant)")
     out = {k: [str(x) for x in cols[k]] for k in ("sample", "subject", "role", "variant")}
     metric = cols.get("metric")
     metric = "cosine" if metric is None else str(np.asarray(metric).ravel()[0]) if np.size(metric) else "cosine"
@@ -61,11 +72,51 @@ def read_embeddings(path) -> dict:
         raise FrEvalError(f"embeddings={p}: metric={metric} is not known; choose from {', '.join(METRICS)}")
     out["metric"] = metric
     out["reason"] = [str(x) for x in cols["reason"]] if "reason" in cols else [""] * n
-    out["embedding"] = cols["embedding"]
+    out["embedding"] = _vectors(cols["embedding"], out["sample"], out["variant"], p)
     bad = sorted(set(out["role"]) - set(ROLES))
     if bad:
         raise FrEvalError(f"embeddings={p}: role must be reference or probe, found {bad[:3]}")
+    _check_unique(out, p)
     return out
+
+
+def _vectors(rows: list, samples: list, variants: list, p) -> list:
+    """Each entry's vector, None where the sample failed (every component NaN, or an empty list in
+    Parquet); one line for a vector that is partly NaN, infinite, all zero, of another length than
+    the others, or shorter than :data:`MIN_DIM`."""
+    out, dim = [], None
+    for i, v in enumerate(rows):
+        v = np.asarray(v, np.float32).ravel()
+        where = f"embeddings={p}: entry {i + 1} ({samples[i]}, {variants[i]})"
+        if v.size == 0 or np.isnan(v).all():
+            out.append(None)
+            continue
+        if dim is None:
+            dim, first = v.size, i
+        if v.size != dim:
+            raise FrEvalError(f"{where} has {v.size} components, entry {first + 1} has {dim}: every vector has the "
+                              f"same length")
+        if not np.isfinite(v).all():
+            raise FrEvalError(f"{where}: {int((~np.isfinite(v)).sum())} of its {v.size} components are NaN or "
+                              f"infinite (a failed sample is all NaN, with its reason)")
+        if not np.any(v):
+            raise FrEvalError(f"{where} is all zeros: it has no direction to compare (a failed sample is all NaN, "
+                              f"with its reason)")
+        out.append(v)
+    if dim is not None and dim < MIN_DIM:
+        raise FrEvalError(f"embeddings={p}: the vectors have {dim} component(s); fr-eval takes at least {MIN_DIM} "
+                          f"(face embeddings have 64 to 512): is the embedding column the right one?")
+    return out
+
+
+def _check_unique(cols: dict, p) -> None:
+    """Each (sample, variant) once: a repeated id would attach one vector to the other's comparisons."""
+    first: dict = {}
+    for i, key in enumerate(zip(cols["sample"], cols["variant"])):
+        if key in first:
+            raise FrEvalError(f"embeddings={p}: sample {key[0]} (variant {key[1]}) appears more than once (entries "
+                              f"{first[key] + 1} and {i + 1}); each (sample, variant) once")
+        first[key] = i
 
 
 def _check_columns(cols: dict, need, p) -> None:

@@ -210,6 +210,7 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         "impostor_scores_kept": "all" if imp.exact else "tail and histogram",
         "genuine_mean": float(gen.mean()) if gen.size else float("nan"),
         "genuine_std": float(gen.std()) if gen.size else float("nan"),
+        "impostor_mean": float(imp.mean) if imp.n else float("nan"),
         "fnmr_at": {str(f): M.fnmr_at(gen, t) for f, t in thresholds.items()},
         "fmr_achieved_at": {str(f): imp.fmr_at(t) for f, t in thresholds.items()},
         "threshold_at": {str(f): t for f, t in thresholds.items()},
@@ -224,11 +225,17 @@ def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict
     if rs.attempt_subject is None:
         return {"fta": none, "fta_transaction": none, "fnmr": none, "frr": none}
     n = rs.n_subjects
+    subj = rs.attempt_subject
+    named = subj >= 0  # an attempt whose subject is unknown (-1) is left out of the intervals
+    if not named.all():
+        fnm_all = np.zeros(compared.size, bool)
+        fnm_all[np.flatnonzero(compared)] = fnm
+        subj, compared = subj[named], compared[named]
+        fnm = fnm_all[named][compared]
 
     def count(idx, weights=None):
         return np.bincount(idx, weights=weights, minlength=n).astype(float)
 
-    subj = rs.attempt_subject
     attempts_s, compared_s = count(subj), count(subj[compared])
     fnm_s, failed_tx_s = count(subj[compared][fnm]), count(subj[~compared])
     if rs.sample_failed is not None:
@@ -323,6 +330,27 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
     return out
 
 
+#: below this d' genuine and impostor scores barely separate: a run says so (a wrong file, a distance read
+#: as a similarity, embeddings that carry no identity)
+LOW_D_PRIME = 0.5
+
+
+def separation_warnings(rows: list, hint: str) -> list[str]:
+    """One sentence per row whose genuine scores lie below its impostor scores on average, or whose
+    d' is below :data:`LOW_D_PRIME`; ``hint`` says what to check."""
+    out = []
+    for r in rows:
+        gm, im, d = r.get("genuine_mean"), r.get("impostor_mean"), r.get("d_prime")
+        label = r.get("label", "?")
+        if gm is not None and im is not None and np.isfinite(gm) and np.isfinite(im) and gm < im:
+            out.append(f"row {label}: the genuine scores' mean ({gm:.4f}) is below the impostors' ({im:.4f}): "
+                       f"the scores look reversed; {hint}")
+        elif d is not None and np.isfinite(d) and d < LOW_D_PRIME:
+            out.append(f"row {label}: d' = {d:.3f} < {LOW_D_PRIME}: genuine and impostor scores barely separate; "
+                       f"{hint}")
+    return out
+
+
 @dataclass(frozen=True)
 class TableEvaluation:
     """Table 3 from a score table (score import): one figures dict per row, the thresholds fixed on
@@ -333,7 +361,8 @@ class TableEvaluation:
     baseline: str
     thresholds: dict
     scores: dict
-    subjects_known: bool
+    subjects_known: bool  # some genuine comparisons name their probe's subject: intervals over those
+    n_genuine_without_subject: int = 0  # genuine comparisons left out of the intervals (no subject named)
 
 
 def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
@@ -350,6 +379,9 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
     from .errors import FrEvalError
 
     labels = table.rows()
+    if not table.genuine.any():
+        raise FrEvalError("the scores hold no genuine comparison (kind=genuine, or a bob line whose two ids are "
+                          "equal), so no FNMR can be computed")
     imp_of = {r: table.score[(table.row == r) & ~table.genuine] for r in labels}
     with_imp = [r for r in labels if imp_of[r].size]
     if baseline is None:
@@ -361,8 +393,10 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
     base_imp = imp_of[baseline][np.isfinite(imp_of[baseline])]
     thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in fmrs}
     gen_mask = table.genuine
-    known = bool(gen_mask.any()) and all(str(s) != "" for s in table.probe_subject[gen_mask])
-    subjects = sorted({str(s) for s in table.probe_subject[gen_mask]}) if known else []
+    named = np.array([str(s) != "" for s in table.probe_subject], bool)
+    known = bool((gen_mask & named).any())  # intervals over the genuine comparisons that name a subject
+    n_unnamed = int((gen_mask & ~named).sum())
+    subjects = sorted({str(s) for s in table.probe_subject[gen_mask & named]}) if known else []
     sidx = {s: i for i, s in enumerate(subjects)}
     rows, scores = [], {}
     for r in labels:
@@ -372,12 +406,14 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
         own = imp_of[r] if imp_of[r].size else imp_of[baseline]
         imp = own[np.isfinite(own)]
         rs = RowScores(genuine=table.score[m], impostor=imp, n_subjects=len(subjects),
-                       attempt_subject=np.array([sidx[str(s)] for s in table.probe_subject[m]], dtype=int)
+                       attempt_subject=np.array([sidx.get(str(s), -1) for s in table.probe_subject[m]], dtype=int)
                        if known else None)
         figures, gen = row_figures(rs, thresholds=thresholds, fmr_target=fmr, bootstrap=bootstrap)
         figures.update(label=r, scenario=r, colouriser=None, n_impostor_without_score=int(own.size - imp.size),
-                       impostor_scores_from="this row" if imp_of[r].size else f"row {baseline} (baseline)")
+                       impostor_scores_from="this row" if imp_of[r].size else f"row {baseline} (baseline)",
+                       n_genuine_without_subject=int((table.probe_subject[m] == "").sum()))
         rows.append(figures)
         scores[r] = {"genuine": gen, "impostor": imp, **({"subject": rs.attempt_subject[np.isfinite(rs.genuine)]}
-                                                          if known else {})}
-    return TableEvaluation(rows=rows, baseline=baseline, thresholds=thresholds, scores=scores, subjects_known=known)
+                                                          if known and not n_unnamed else {})}
+    return TableEvaluation(rows=rows, baseline=baseline, thresholds=thresholds, scores=scores, subjects_known=known,
+                           n_genuine_without_subject=n_unnamed)

@@ -13,6 +13,7 @@ from .report.numbers import supported
 from .settings import interval_kwargs
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
+from .stages.integrity import check_near_duplicates
 from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)
 from .stages.plan import Plan, bin_label, make_plan, metadata_values  # noqa: F401  (re-exported)
 
@@ -51,6 +52,7 @@ def run(cfg: dict, *, progress: bool = True) -> RunResult:
     else:
         plan = make_plan(cfg)
         acquired = acquire(plan, cfg, progress=progress)
+        plan = check_near_duplicates(plan, acquired, cfg)
     result = assemble(plan, acquired, cfg, t0)
     if cfg["report"].get("export_embeddings"):
         result.embeddings = (acquired.acquisitions, plan.dataset)
@@ -156,7 +158,26 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
         "score_export_impostors": export_rule(imp.n, cfg) if cfg["report"]["export"] else "none (report.export=false)",
         "baseline_impostor_failed_pairs": ev.n_baseline_impostor_failed,
         "engine": acquired.stats.as_dict(),
+        "warnings": data_warnings(ds, ev.rows),
     }
+
+
+def data_warnings(ds, rows: list) -> list[str]:
+    """What a reader must see beside the figures about the data: images under two subjects that were
+    kept (dataset.duplicates=keep), and scores that barely separate."""
+    from .evaluation import separation_warnings
+
+    out = []
+    dup, near = ds.settings.get("duplicates") or {}, ds.settings.get("near_duplicates") or {}
+    if dup.get("cross_subject_groups") and dup.get("policy") == "keep":
+        out.append(f"{dup['cross_subject_groups']} image(s) appear under two or more subjects and were kept "
+                   f"(dataset.duplicates=keep): each is an impostor comparison of a face with itself; see the "
+                   f"dataset's problems")
+    if near.get("pairs") and near.get("policy") == "keep":
+        out.append(f"{near['pairs']} cross-subject pair(s) score at or above dataset.near_duplicates="
+                   f"{near['threshold']:g} and were kept (dataset.duplicates=keep)")
+    return out + separation_warnings(rows, "check the recogniser (its model file and input normalisation) and "
+                                           "that each folder holds one person")
 
 
 def export_rule(n: int, cfg: dict) -> str:

@@ -21,6 +21,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,27 +271,77 @@ def read_scores(paths, fmt: str, score_kind: str = "similarity") -> ScoreTable:
     return t
 
 
+def repeated_comparisons(t: ScoreTable) -> tuple[np.ndarray, bool]:
+    """(a mask of the entries that repeat an earlier one: the same row, kind, reference and probe ids;
+    whether the check could be made: every entry names both samples). Files that name no samples
+    (pyeer's) cannot be checked."""
+    named = bool(len(t)) and all(str(r) != "" for r in t.reference) and all(str(p) != "" for p in t.probe)
+    if not named:
+        return np.zeros(len(t), bool), False
+    seen, rep = set(), np.zeros(len(t), bool)
+    for i, key in enumerate(zip(t.row.tolist(), t.genuine.tolist(), t.reference.tolist(), t.probe.tolist())):
+        rep[i] = key in seen
+        seen.add(key)
+    return rep, True
+
+
 def _float(text: str, where: str) -> float:
+    """A score; ``where`` names the file and line. An infinite score is refused as the Python API
+    refuses it (a score at the end of the scale is a finite number); an empty cell or ``nan`` is
+    "no score" (a comparison that could not be made)."""
     try:
-        return float(text)
+        x = float(text)
     except ValueError:
-        raise FrEvalError(f"{where}: the score {text!r} is not a number") from None
+        hint = (": it has a decimal comma; write the decimal point (0.95, not 0,95)"
+                if re.fullmatch(r"\s*[-+]?\d*,\d+\s*", text) else "")
+        raise FrEvalError(f"{where}: the score {text!r} is not a number{hint}") from None
+    if math.isinf(x):
+        raise FrEvalError(f"{where}: the score {text!r} is infinite; give finite scores (the end of your scale, "
+                          f"e.g. 1.0), or leave the cell empty where there is no score")
+    return x
+
+
+def _gunzip_text(path: Path) -> str:
+    """A ``.gz`` file's text (UTF-8); one line when it is not gzip or not UTF-8 inside."""
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FrEvalError(f"scores={path} is not a gzip file ({exc}); a plain CSV must not end in .gz") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FrEvalError(f"scores={path}: the text inside is not UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start} of the uncompressed file); save it as UTF-8") from None
 
 
 def _read_csv(paths) -> ScoreTable:
     from .datasets.base import read_text
 
-    text = read_text(paths[0], "scores") if not str(paths[0]).endswith(".gz") else \
-        gzip.decompress(paths[0].read_bytes()).decode("utf-8-sig")
+    path = paths[0]
+    text = _gunzip_text(path) if str(path).endswith(".gz") else read_text(path, "scores")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in ("kind", "score") if c not in (reader.fieldnames or [])]
+    header = reader.fieldnames or []
+    missing = [c for c in ("kind", "score") if c not in header]
     if missing:
-        raise FrEvalError(f"scores={paths[0]}: missing column(s) {', '.join(missing)} (columns: {', '.join(COLUMNS)})")
+        for sep in (";", "\t", "|"):
+            if len(header) == 1 and {"kind", "score"} <= {h.strip() for h in header[0].split(sep)}:
+                raise FrEvalError(f"scores={path}: the columns are separated by {sep!r}, not commas; save it as "
+                                  f"comma-separated CSV (columns: {', '.join(COLUMNS)})")
+        raise FrEvalError(f"scores={path}: missing column(s) {', '.join(missing)} (columns: {', '.join(COLUMNS)})")
     cols = {k: [] for k in COLUMNS}
-    for r in reader:
-        for k in COLUMNS:
-            cols[k].append((r.get(k) or "").strip())
-    return _from_columns(cols, str(paths[0].name))
+    lines = []
+    try:
+        for r in reader:
+            if None in r:  # more cells than the header names: a decimal comma, or a stray separator
+                raise FrEvalError(f"{path.name}:{reader.line_num}: {len(header) + len(r[None])} cells for "
+                                  f"{len(header)} columns (a decimal comma? write 0.95, not 0,95; quote text "
+                                  f"that holds commas)")
+            lines.append(reader.line_num)
+            for k in COLUMNS:
+                cols[k].append((r.get(k) or "").strip())
+    except csv.Error as exc:
+        raise FrEvalError(f"{path.name}:{reader.line_num}: not readable as CSV ({exc})") from None
+    return _from_columns(cols, path.name, lines)
 
 
 def _read_parquet(paths) -> ScoreTable:
@@ -302,26 +355,28 @@ def _read_parquet(paths) -> ScoreTable:
     if missing:
         raise FrEvalError(f"scores={paths[0]}: missing column(s) {', '.join(missing)}")
     n = len(tab["score"])
-    cols = {k: tab.get(k, [""] * n) for k in COLUMNS}
-    cols["score"] = [str(x) if x is not None else "nan" for x in cols["score"]]
-    return _from_columns(cols, str(paths[0].name))
+    cols = {k: [("" if x is None else str(x)) for x in tab.get(k, [""] * n)] for k in COLUMNS}
+    cols["score"] = [repr(float(x)) if x is not None else "nan" for x in tab["score"]]
+    return _from_columns(cols, str(paths[0].name), None)
 
 
-def _from_columns(cols: dict, where: str) -> ScoreTable:
+def _from_columns(cols: dict, where: str, lines=None) -> ScoreTable:
+    """``lines``: each entry's line in the file (CSV), else entries are named by row number (Parquet)."""
     kinds = set(cols["kind"])
     if not kinds <= {"genuine", "impostor"}:
         raise FrEvalError(f"{where}: kind must be genuine or impostor, found {sorted(kinds - {'genuine', 'impostor'})[:3]}")
     row = [r or "1" for r in cols["row"]]
+    at = (lambda i: f"{where}:{lines[i]}") if lines is not None else (lambda i: f"{where}, row {i + 1}")
     return ScoreTable.build(row=row, genuine=[k == "genuine" for k in cols["kind"]],
                             reference=cols["reference"], probe=cols["probe"],
                             reference_subject=cols["reference_subject"], probe_subject=cols["probe_subject"],
-                            score=[_float(s or "nan", where) for s in cols["score"]])
+                            score=[_float(s or "nan", at(i)) for i, s in enumerate(cols["score"])])
 
 
 def _read_bob(path: Path, columns: int) -> ScoreTable:
     from .datasets.base import read_text
 
-    rows = []
+    rows, where = [], []
     for i, line in enumerate(read_text(path, "scores").splitlines(), start=1):
         parts = line.split()
         if not parts or line.lstrip().startswith("#"):
@@ -329,6 +384,7 @@ def _read_bob(path: Path, columns: int) -> ScoreTable:
         if len(parts) != columns:
             raise FrEvalError(f"{path.name}:{i}: {len(parts)} columns, a bob{columns} score file has {columns}")
         rows.append(parts)
+        where.append(f"{path.name}:{i}")
     label = path.name.split(".")[0]
     if columns == 4:
         claimed, real, probe, score = (list(c) for c in zip(*rows)) if rows else ([], [], [], [])
@@ -337,7 +393,7 @@ def _read_bob(path: Path, columns: int) -> ScoreTable:
         claimed, model, real, probe, score = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [])
     return ScoreTable.build(row=[label] * len(rows), genuine=[c == r for c, r in zip(claimed, real)], reference=model,
                             probe=probe, reference_subject=claimed, probe_subject=real,
-                            score=[_float(s, f"{path.name}") for s in score])
+                            score=[_float(s, w) for s, w in zip(score, where)])
 
 
 def _read_pyeer(paths) -> ScoreTable:
@@ -345,6 +401,10 @@ def _read_pyeer(paths) -> ScoreTable:
 
     parts = []
     for p, genuine in zip(paths, (True, False)):
-        values = [_float(x, p.name) for x in read_text(p, "scores").split()]
+        values = [_float(x, f"{p.name}:{i}") for i, line in enumerate(read_text(p, "scores").splitlines(), start=1)
+                  for x in line.split()]
+        if not values:
+            raise FrEvalError(f"scores={p}: the pyeer {'genuine' if genuine else 'impostor'} file holds no score "
+                              f"(scores=[genuine.txt,impostor.txt], one score per line)")
         parts.append(ScoreTable.build(row=["1"] * len(values), genuine=[genuine] * len(values), score=values))
     return ScoreTable.concat(parts)

@@ -350,6 +350,9 @@ class Config:
                                 p.score_format)
     score_kind: str = key("similarity", "similarity (match if >=) | distance (match if <=)",
                           lambda k, v: p.choice(k, v, ("similarity", "distance")))
+    score_duplicates: str = key("error", "score files: a comparison (row, reference, probe) listed more than once: "
+                                "error | drop (keep the first; the report counts them)",
+                                lambda k, v: p.choice(k, v, ("error", "drop")))
     embeddings: Optional[str] = key(None, ".npz/.parquet of precomputed embeddings (sample,subject,role,variant,"
                                     "embedding)")
     score_baseline: Optional[str] = key(None, "the row whose impostors fix the thresholds (default: the first "
@@ -396,7 +399,12 @@ class Config:
 
 #: keys several dataset configs share (each dataset config keeps its own defaults: it describes data)
 DATASET_KEYS = {"limit_subjects": p.positive_or_null, "min_images": lambda k, v: p.integer(k, v, 1),
-                "references_per_subject": lambda k, v: p.integer(k, v, 1), "seed": p.integer}
+                "references_per_subject": lambda k, v: p.integer(k, v, 1), "seed": p.integer,
+                "duplicates": lambda k, v: p.choice(k, v, ("error", "drop", "keep")),
+                "near_duplicates": lambda k, v: None if v in (None, "", "null") else p.number(k, v, -1.0, 1.0),
+                "nested": lambda k, v: p.choice(k, v, ("refuse", "subject"))}
+#: what a dataset config that predates a key gets (the shipped configs write them out)
+DATASET_DEFAULTS = {"duplicates": "error", "near_duplicates": None}
 
 
 # ------------------------------------------------------------------------------- parse and store
@@ -441,6 +449,8 @@ def validate(cfg: dict) -> dict:
     defaults above, so the code reads ``cfg[key]`` and never repeats a default; returns ``cfg``."""
     config = typed(cfg)
     if isinstance(cfg.get("dataset"), dict):
+        for name, value in DATASET_DEFAULTS.items():
+            cfg["dataset"].setdefault(name, value)
         for name, parse in DATASET_KEYS.items():
             if name in cfg["dataset"]:
                 cfg["dataset"][name] = parse(f"dataset.{name}", cfg["dataset"][name])

@@ -48,7 +48,8 @@ def _exif(im: Image.Image, orientation: int, path: Path) -> None:
 
 def build_corpus(root: Path, faces: list[list[Path]]) -> dict:
     """``faces``: per subject, its LFW images (at least 8 subjects of 4). Returns
-    ``{"files": {rel: expectation}, "problems": {rel: kind}, "excluded": {subject: reason start}}``."""
+    ``{"files": {rel: expectation}, "problems": {rel: kind}, "excluded": {subject: reason start},
+    "within_subject_copies": [the paths of each photo stored twice in one subject]}``."""
     files, problems, excluded = {}, {}, {}
 
     def copy_subject(name: str, imgs: list[Path]) -> Path:
@@ -115,4 +116,7 @@ def build_corpus(root: Path, faces: list[list[Path]]) -> dict:
     (root / "empty").mkdir()
     excluded.update({"one_image": "fewer than 2 images", "empty": "fewer than 2 images"})
     copy_subject("plain", faces[7])
-    return {"files": files, "problems": problems, "excluded": excluded}
+    # the same photo twice in one subject (above, "names": 5 files from 3 photos): listed, kept by default
+    copies = ["names \u00e9\u00fc/=HYPERLINK(1).jpg = names \u00e9\u00fc/with space.jpg",
+              "names \u00e9\u00fc/Zo\u00eb \u00fc.jpg = names \u00e9\u00fc/comma,name.jpg"]
+    return {"files": files, "problems": problems, "excluded": excluded, "within_subject_copies": copies}

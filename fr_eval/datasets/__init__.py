@@ -16,32 +16,33 @@ from .sources import resolve_root
 LFW_MODES = ("people", "pairs")
 
 
-def _folder(cfg):
-    return load_folder(cfg["root"], name=cfg.get("name", "folder"),
+def _folder(cfg, exclude=()):
+    return load_folder(cfg["root"], name=cfg.get("name", "folder"), nested=cfg.get("nested", "refuse"), exclude=exclude,
                        references_per_subject=int(cfg.get("references_per_subject", 1)),
                        min_images=int(cfg.get("min_images", 2)), reference_pattern=cfg.get("reference_pattern"),
                        probe_pattern=cfg.get("probe_pattern"), reference_list=cfg.get("reference_list"),
                        probe_list=cfg.get("probe_list"))
 
 
-def _lfw(cfg):
+def _lfw(cfg, exclude=()):
     mode = cfg.get("mode", "people")
     if mode not in LFW_MODES:
         raise ConfigError(f"dataset.mode={mode} is not available; choose from {', '.join(LFW_MODES)}")
     if mode == "people":
-        return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"))
+        return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"),
+                               exclude=exclude)
     return load_lfw_pairs(cfg["root"], pairs=cfg.get("pairs"), extra_roots=cfg.get("extra_roots") or (),
                           fill_mismatched=cfg.get("fill_mismatched") or 0, seed=int(cfg.get("seed", 0)),
                           name=cfg.get("name", "lfw"))
 
 
-def _feret(cfg):
+def _feret(cfg, exclude=()):
     return load_feret(cfg["root"], name=cfg.get("name", "feret"), reference_pose=cfg.get("reference_pose", "fa"),
                       probe_poses=tuple(cfg.get("probe_poses", ("fa", "fb"))),
                       prefer_other_session=bool(cfg.get("prefer_other_session", True)))
 
 
-def _frgc(cfg):
+def _frgc(cfg, exclude=()):
     return load_frgc(cfg["root"], name=cfg.get("name", "frgc"), controlled=cfg.get("controlled"),
                      uncontrolled=cfg.get("uncontrolled"), metadata=cfg.get("metadata"),
                      reference_condition=cfg.get("reference_condition", "controlled"),
@@ -49,7 +50,7 @@ def _frgc(cfg):
                      prefer_other_session=bool(cfg.get("prefer_other_session", True)))
 
 
-def _manifest(cfg):
+def _manifest(cfg, exclude=()):
     return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
                          strict=bool(cfg.get("strict", False)))
 
@@ -57,17 +58,18 @@ def _manifest(cfg):
 LOADERS = {"folder": _folder, "manifest": _manifest, "lfw": _lfw, "feret": _feret, "frgc": _frgc}
 
 
-def load_dataset(cfg) -> Dataset:
+def load_dataset(cfg, exclude=()) -> Dataset:
     """Build the dataset a config node describes (``type`` picks the loader), then apply the
     options every dataset has: ``strict`` (stop on any problem) and ``limit_subjects`` (a seeded
-    random subset of N subjects, for quick runs)."""
+    random subset of N subjects, for quick runs). ``exclude``: folders never read as data (the run's
+    own report and store folders)."""
     kind = cfg.get("type", "folder")
     if kind not in LOADERS:
         raise ConfigError(f"dataset.type={kind} is not known; choose from {', '.join(sorted(LOADERS))}")
     cfg = resolve_root(dict(cfg))  # the given root, else the local copy, else fetched (LFW)
     if not cfg.get("root") and kind != "manifest":
         raise ConfigError("dataset.root must be given, e.g. dataset.root=<folder of images>")
-    ds = LOADERS[kind](cfg)
+    ds = LOADERS[kind](cfg, exclude)
     if cfg.get("strict") and ds.problems:  # the manifest loader stops by itself, before skipping
         raise FrEvalError(f"dataset {ds.name}: {problems_message(ds.problems)} (dataset.strict=false skips "
                           f"and lists them)")

@@ -9,6 +9,21 @@ from ..errors import ConfigError, FrEvalError
 from .base import IMAGE_EXTENSIONS, Dataset, Sample, read_list
 
 
+#: files a folder holds that are never data: macOS AppleDouble (``._name``) and Finder files, other dot files
+HIDDEN_REASON = "hidden file (a dot file such as macOS's ._name AppleDouble or .DS_Store), never an image"
+#: a folder fr-eval wrote itself: a report (``metrics.json`` beside ``config.yaml``) or a store
+OWN_FOLDER_MARKERS = ((("metrics.json", "config.yaml"), "an fr-eval report folder"),
+                      (("store.sqlite",), "an fr-eval store"))
+
+
+def own_folder(path: Path) -> str | None:
+    """What fr-eval folder ``path`` is (a report or a store), or None: such folders are never read as data."""
+    for names, what in OWN_FOLDER_MARKERS:
+        if all((path / n).is_file() for n in names):
+            return what
+    return None
+
+
 def unusable_entry(path: Path, exts) -> str | None:
     """Why a path that is not a regular file but is named like an image cannot be used (None when
     it is an ordinary folder or another kind of file)."""
@@ -52,7 +67,7 @@ class _Rules:
 def load_folder(root: str | Path, *, name: str = "folder", references_per_subject: int = 1,
                 min_images: int = 2, reference_pattern: str | None = None, probe_pattern: str | None = None,
                 reference_list: str | Path | None = None, probe_list: str | Path | None = None,
-                extensions=IMAGE_EXTENSIONS) -> Dataset:
+                extensions=IMAGE_EXTENSIONS, nested: str = "refuse", exclude=()) -> Dataset:
     """Read a folder-per-identity dataset.
 
     Each subject's images are sorted by their path. The references are, by the first rule given:
@@ -68,6 +83,14 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
     reference or with no probe are excluded and listed in ``Dataset.excluded``; files with no
     image extension are listed in ``Dataset.ignored``; listed paths that do not exist are
     ``Dataset.problems``.
+
+    Never read as data (each listed in ``Dataset.ignored``): hidden files and folders (``._name``
+    AppleDouble files, ``.DS_Store``, a staging ``.<run>.partial-*`` folder), the folders in
+    ``exclude`` (the run's own report and store folders) and any fr-eval report or store folder.
+    A subject folder whose images lie in sub-folders is refused (``nested="refuse"``, with the
+    likely right root named: a root one level too high gives folders of subjects as "subjects"),
+    unless ``nested="subject"`` (its sub-folders are the subject's sessions). A subject folder that
+    is a symbolic link to another subject's folder is read (the same images under two names: see :mod:`fr_eval.datasets.integrity`).
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -77,13 +100,17 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
     rules = _Rules(references_per_subject, reference_pattern, probe_pattern,
                    set(read_list(reference_list, "dataset.reference_list")) if reference_list else None,
                    set(read_list(probe_list, "dataset.probe_list")) if probe_list else None)
+    if nested not in NESTED:
+        raise ConfigError(f"dataset.nested={nested} is not valid: choose from {', '.join(NESTED)}")
     exts = tuple(e.lower() for e in extensions)
     ds = Dataset(name=name, root=root.resolve(), references=[], probes=[], excluded=[], ignored=[], problems=[],
                  settings={})
     seen: set[str] = set()
-    subject_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    ds.ignored += [{"path": p.name, "reason": "file at the top level (not in a subject folder)"}
-                   for p in sorted(root.iterdir()) if p.is_file()]
+    subject_dirs = _subject_dirs(root, ds, {Path(e).expanduser().resolve() for e in exclude})
+    if nested == "refuse":
+        _refuse_nested(root, subject_dirs, exts)
+    ds.ignored += [{"path": p.name, "reason": HIDDEN_REASON if p.name.startswith(".") else
+                    "file at the top level (not in a subject folder)"} for p in sorted(root.iterdir()) if p.is_file()]
     for sdir in subject_dirs:
         files = _subject_files(sdir, root, exts, ds, seen)
         _add_subject(ds, sdir.name, files, rules, min_images)
@@ -97,8 +124,44 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
                           f"({len(subject_dirs)} folders, {len(ex)} excluded"
                           + (f"; first: {ex[0]['subject']}: {ex[0]['reason']}" if ex else "") + ")")
     ds.settings.update({"type": "folder", "references_per_subject": references_per_subject,
-                        "min_images": min_images, **_rule_texts(rules, reference_list, probe_list)})
+                        "min_images": min_images, "nested": nested, **_rule_texts(rules, reference_list, probe_list)})
     return ds
+
+
+NESTED = ("refuse", "subject")
+
+
+def _subject_dirs(root: Path, ds: Dataset, exclude: set) -> list[Path]:
+    """The subject folders under ``root``; hidden folders, the run's own folders (``exclude``) and fr-eval
+    report and store folders are listed in ``ds.ignored``, never read. (A symbolic link to another
+    subject's folder is read: its images are the same content under two names, which the duplicate
+    check of :mod:`fr_eval.datasets.integrity` finds and names.)"""
+    dirs = []
+    for p in sorted(q for q in root.iterdir() if q.is_dir()):
+        why = ("hidden folder" if p.name.startswith(".") else
+               "this run's own report or store folder" if p.resolve() in exclude else own_folder(p))
+        if why:
+            ds.ignored.append({"path": p.name + "/", "reason": f"{why}, never read as data"})
+            continue
+        dirs.append(p)
+    return dirs
+
+
+def _refuse_nested(root: Path, subject_dirs: list[Path], exts) -> None:
+    """One line when a subject folder holds its images in sub-folders: the root is likely one level too
+    high (its folders are folders of subjects), or the subjects have session folders (dataset.nested=subject)."""
+    for sdir in subject_dirs:
+        subs = sorted(d for d in sdir.iterdir() if d.is_dir() and not d.name.startswith(".") and
+                      any(f.suffix.lower() in exts and f.is_file() for f in d.rglob("*")))
+        if not subs:
+            continue
+        direct = sum(1 for f in sdir.iterdir() if f.is_file() and f.suffix.lower() in exts)
+        where = f"dataset.root={root}: the folder {sdir.name} holds images in {len(subs)} sub-folder(s) ({subs[0].name}/...)"
+        if not direct and len(subs) > 1:
+            raise FrEvalError(f"{where}: the root looks one level too high; give dataset.root={sdir} (its sub-folders "
+                              f"look like subjects), or dataset.nested=subject if they are one subject's sessions")
+        raise FrEvalError(f"{where}; give dataset.nested=subject if a subject's sub-folders hold its own images "
+                          f"(sessions), else move them out")
 
 
 def _subject_files(sdir: Path, root: Path, exts, ds: Dataset, seen: set) -> list[tuple[str, Path]]:
@@ -106,6 +169,10 @@ def _subject_files(sdir: Path, root: Path, exts, ds: Dataset, seen: set) -> list
     when they are named like images but unusable, ``ds.problems``."""
     files = []
     for f in sorted(sdir.rglob("*")):
+        if any(part.startswith(".") for part in f.relative_to(sdir).parts):
+            if f.is_file():
+                ds.ignored.append({"path": f.relative_to(root).as_posix(), "reason": HIDDEN_REASON})
+            continue
         if not f.is_file():
             trouble = unusable_entry(f, exts)
             if trouble:

@@ -75,10 +75,10 @@ def resolve_pairs(pairs: list[Pair], root: str | Path) -> tuple[list[Pair], list
     return present, missing
 
 
-def load_lfw_people(root: str | Path, *, min_images: int = 2, name: str = "lfw"):
+def load_lfw_people(root: str | Path, *, min_images: int = 2, name: str = "lfw", exclude=()):
     """People mode: a folder dataset restricted to subjects with at least ``min_images`` images;
     files not named ``<Name>_NNNN.jpg`` after their folder are listed as ignored."""
-    ds = load_folder(root, name=name, references_per_subject=1, min_images=min_images)
+    ds = load_folder(root, name=name, references_per_subject=1, min_images=min_images, exclude=exclude)
     odd = [s for s in ds.references + ds.probes
            if not (m := NAME_RE.match(s.path.name)) or m.group("name") != s.subject]
     if odd:

@@ -15,7 +15,7 @@ from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
 from .plots import fmr_label
-from .tables import (as_sentence, breakdown_rows, colouriser_notes, impostor_note, machine_notes, pairs_accuracy_rows, pct,
+from .tables import (as_sentence, breakdown_rows, colouriser_notes, impostor_note, machine_notes, data_notes, pairs_accuracy_rows, pct,
                      run_notes, score_name, stream_note, table3_notes, table3_rows)
 
 #: what metrics.json says each figure is
@@ -110,7 +110,7 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
                      id="headline")
     write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
-               run=run, warnings=machine_notes(ctx["engine"]), standins=stand_in, headline=headline,
+               run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), standins=stand_in, headline=headline,
                answers=[as_sentence(c["sentence"]) for c in result.row_comparisons])
 
 
@@ -167,7 +167,7 @@ def _write_table3(out: Path, result, fmr: float, min_false_matches: int) -> Tabl
         f"achieved FMR {pct(thr['fmr_achieved'], 4)}%.",
         f"System: {ctx['system']['name']} ({ctx['system_choice']}).",
         stream_note(ctx.get("impostor_scores")),
-    ] + machine_notes(ctx["engine"]) + run_notes(ctx), csv_table=csv_table)
+    ] + machine_notes(ctx["engine"]) + data_notes(ctx) + run_notes(ctx), csv_table=csv_table)
 
 
 def _write_protocol_tables(out: Path, result, fmr: float) -> list[Section]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..evaluation import TableEvaluation, evaluate_table
 from ..provenance import environment
-from ..scores import read_scores
+from ..scores import read_scores, repeated_comparisons
 from ..store import sha256_file
 from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_json
 from .plots import band_note, det_bands, fmr_label, plot_det
-from .tables import pct, run_notes, table3_notes, table3_rows
+from .tables import data_notes, pct, run_notes, table3_notes, table3_rows
 
 
 @dataclass
@@ -37,12 +39,43 @@ def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
     fmt = cfg.get("format") or guess_format(paths)
     kind = str(cfg["score_kind"])
     table = read_scores(paths, fmt, kind)
+    table, duplicates = drop_repeated(table, str(cfg["score_duplicates"]), paths)
     fmr, fmrs = parse_fmrs(cfg)
     bootstrap = {**dict(cfg["bootstrap"]), "seed": int(cfg["seed"])}
     ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=bootstrap, baseline=cfg.get("score_baseline"))
     inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
               for p in paths]
-    return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=kind, fmt=fmt)
+    return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=kind, fmt=fmt,
+                             context={"duplicates": duplicates, "warnings": score_warnings(ev, kind, fmt)})
+
+
+def drop_repeated(table, policy: str, paths):
+    """The table without repeated comparisons (``score_duplicates=drop``), or a one-line error
+    (``error``); and what was found, for the report."""
+    from ..errors import FrEvalError
+
+    rep, checked = repeated_comparisons(table)
+    n = int(rep.sum())
+    found = {"checked": checked, "policy": policy, "n_repeated": n,
+             **({} if checked else {"why_not": "the files do not name the compared samples"})}
+    if n and policy == "error":
+        i = int(np.flatnonzero(rep)[0])
+        raise FrEvalError(f"scores={paths[0]}: {n} comparison(s) are listed more than once (the same row, reference "
+                          f"and probe; first: row {table.row[i]}, {table.reference[i]} vs {table.probe[i]}); each "
+                          f"would count twice; give score_duplicates=drop to keep the first of each")
+    return (table.select(~rep) if n else table), found
+
+
+def score_warnings(ev, score_kind: str, fmt: str) -> list[str]:
+    """Figures that say the scores were read the wrong way round: genuine below impostor on average,
+    or a d' under :data:`~fr_eval.evaluation.LOW_D_PRIME`."""
+    from ..evaluation import separation_warnings
+
+    hint = ("the two pyeer files in the wrong order (scores=[genuine.txt,impostor.txt])" if fmt == "pyeer" else
+            "the genuine and impostor labels swapped")
+    read, other = (("distances read as similarities", "distance") if score_kind == "similarity" else
+                   ("similarities read as distances", "similarity"))
+    return separation_warnings(ev.rows, f"{read}? (score_kind={score_kind}; give score_kind={other} if so), or {hint}")
 
 
 def guess_format(paths) -> str:
@@ -87,7 +120,7 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
                                                      f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
                                                      f"open markers: each row's operating point." + bands_said)])]
     write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
-               config=config, env=env, system={"models": []}, run=run,
+               config=config, env=env, system={"models": []}, run=run, warnings=data_notes(result.context),
                headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))
 
 
@@ -117,6 +150,21 @@ def _table3(out: Path, result: ScoreImportResult, t: dict, rule: str, sign: floa
         "percent. FTA: genuine comparisons without a score (transaction level). FRR = FTA + FNMR x (1 - FTA).",
         f"Threshold {t['threshold']:.4f} ({rule}) fixed on row {ev.baseline}'s {base['n_impostor']} impostor scores "
         f"for FMR <= {fmr_label(fmr)}; achieved {pct(base['fmr_achieved'], 4)}%.",
-        "Intervals (95%): " + ("subject bootstrap or rule of 3." if ev.subjects_known else
-                               "not given: the files name no subjects."),
-    ] + table3_notes(rows3, fmr, mfm) + run_notes(result.context), csv_table=csv_table)
+        "Intervals (95%): " + ("subject bootstrap or rule of 3" if ev.subjects_known else
+                               "not given: the files name no subjects.") + (
+            f" over the genuine comparisons that name their probe's subject ({ev.n_genuine_without_subject} do not "
+            f"and are left out of the intervals, not of the rates)." if ev.subjects_known and
+            ev.n_genuine_without_subject else "." if ev.subjects_known else ""),
+    ] + _duplicates_note(result.context.get("duplicates") or {}) + data_notes(result.context)
+        + table3_notes(rows3, fmr, mfm) + run_notes(result.context), csv_table=csv_table)
+
+
+def _duplicates_note(d: dict) -> list[str]:
+    if not d:
+        return []
+    if not d.get("checked"):
+        return [f"Repeated comparisons: not checked ({d.get('why_not', '')})."]
+    if d.get("n_repeated"):
+        return [f"Repeated comparisons: {d['n_repeated']} entries repeated an earlier (row, reference, probe) and were "
+                f"dropped (score_duplicates=drop); the figures count each comparison once."]
+    return ["Repeated comparisons: none (each (row, reference, probe) once)."]

@@ -15,7 +15,7 @@ from . import plots
 from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
 from .io import clean, write_config, write_json
 from .scenario import write_report
-from .tables import as_sentence, colouriser_notes, machine_notes, score_name, table3_notes, table3_rows
+from .tables import as_sentence, colouriser_notes, data_notes, machine_notes, score_name, table3_notes, table3_rows
 
 
 def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
@@ -57,6 +57,7 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
                        f"probes, {t1['genuine']} genuine and {t1['impostor']} impostor comparisons"),
            ("Systems", ", ".join(result.results)), ("Units", "rates in percent in this page; metrics.json holds fractions")]
     notes = [n for r in result.results.values() for n in machine_notes(r.context["engine"])]
+    notes += [f"{name}: {n}" for name, r in result.results.items() for n in data_notes(r.context)]
     write_page(out, "systems", title=f"fr-eval report: {t1['dataset']}, systems {', '.join(result.results)}",
                sections=sections, config=config, env=env, system=models_of(result.results),
                run=run, warnings=notes, headline=Table(t3.header[:6], [row[:6] for row in t3.body], id="headline"),

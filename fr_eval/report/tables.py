@@ -124,6 +124,11 @@ def machine_notes(engine: dict) -> list[str]:
     return notes
 
 
+def data_notes(context: dict) -> list[str]:
+    """The run's warnings about its data (images under two subjects kept, scores that barely separate)."""
+    return [f"WARNING: {w}" for w in context.get("warnings") or []]
+
+
 def impostor_note(c: dict) -> str:
     if c["impostor_rule"] == "protocol pairs":
         filled = c.get("impostor_filled", 0)

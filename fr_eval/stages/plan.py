@@ -1,5 +1,6 @@
 """Stage 1, plan: dataset + scenario set + protocol -> which samples in which variants, which rows
-of Table 3, which comparisons. Nothing is read but the dataset's listing; no image is opened."""
+of Table 3, which comparisons. Nothing is read but the dataset's listing and each file's sha256 (the same
+image under two names is found here); no image is decoded."""
 from __future__ import annotations
 
 import logging
@@ -10,10 +11,12 @@ import numpy as np
 
 from ..colourisers import build_colouriser
 from ..datasets import Dataset, load_dataset
+from ..datasets.integrity import apply_duplicates, content_duplicates
 from ..errors import ConfigError
 from ..evaluation import ImpostorStream
 from ..protocol import Comparisons, build_comparisons
 from ..scenarios import Scenario, ScenarioSet, load_scenario_set, select
+from ..store import open_store
 from ..variants import GREYSCALE, ORIGINAL, Colourised
 
 log = logging.getLogger(__name__)
@@ -146,14 +149,15 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
                           f"defined: {', '.join(sorted(cfg.get('colourisers', {})))}")
     colourisers = tuple(build_colouriser(n, cfg["colourisers"]) for n in names) if build_colourisers else ()
     estimators = tuple(build_estimators(as_list(cfg.get("quality")), cfg.get("quality_settings") or {}))
-    ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
+    if dataset is None:
+        ds = load_dataset(cfg["dataset"], exclude=(cfg["out_dir"], cfg["store_dir"]))
+        check_content(ds, cfg)
+    else:
+        ds = dataset
     for c in colourisers:
         c.prepare(ds)
     comps = plan_comparisons(ds, cfg)
-    report = cfg.get("report") or {}
-    bins = dict(report.get("breakdown_bins") or {})
-    breakdown_values = {str(k): metadata_values(ds, comps, str(k), bins.get(str(k)))
-                        for k in as_list(report.get("breakdown"))}
+    breakdown_values = plan_breakdown(ds, comps, cfg)
     rows = plan_rows(chosen, names)
     needed = {("reference", "original"), ("probe", "original")}  # the baseline always runs
     for r in rows:
@@ -166,10 +170,39 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
                 fmrs=tuple(fmrs), bootstrap=bootstrap,
                 per_scenario_impostors=str(cfg["impostor_scores"]) == "scenario",
                 colourisers=colourisers, variants=variants, estimators=estimators,
-                breakdown_values=breakdown_values, row_pairs=row_pairs(rows, as_list(report.get("compare"))),
+                breakdown_values=breakdown_values,
+                row_pairs=row_pairs(rows, as_list((cfg.get("report") or {}).get("compare"))),
                 stream=ImpostorStream(max_fmr=max(fmrs), keep_all=int(cfg["impostor_keep_all"]),
                                       budget_bytes=int(cfg["memory_budget"]), executor=str(cfg["executor"])),
                 ray=dict(cfg.get("ray") or {}))
+
+
+def plan_breakdown(ds: Dataset, comps: Comparisons, cfg: dict) -> dict:
+    """The ``report.breakdown`` fields' value per genuine comparison."""
+    report = cfg.get("report") or {}
+    bins = dict(report.get("breakdown_bins") or {})
+    return {str(k): metadata_values(ds, comps, str(k), bins.get(str(k))) for k in as_list(report.get("breakdown"))}
+
+
+def without_samples(plan: Plan, ds: Dataset, cfg: dict) -> Plan:
+    """The plan over ``ds`` (the plan's dataset less some samples): its comparisons planned again."""
+    from dataclasses import replace
+
+    comps = plan_comparisons(ds, cfg)
+    return replace(plan, dataset=ds, comparisons=comps, breakdown_values=plan_breakdown(ds, comps, cfg))
+
+
+def check_content(ds: Dataset, cfg: dict) -> None:
+    """The same image under two names (:mod:`fr_eval.datasets.integrity`), found by the files' sha256
+    (through the store's hash cache, which the acquire stage then reuses) and handled as
+    ``dataset.duplicates`` says, before any image is decoded."""
+    store = open_store(cfg)
+    try:
+        shas = store.file_shas(sorted({s.path for s in ds.references + ds.probes}))
+    finally:
+        store.close()
+    policy = str(cfg["dataset"].get("duplicates") or "error")
+    ds.settings["duplicates"] = apply_duplicates(ds, content_duplicates(ds, shas), policy)
 
 
 #: report.compare=auto: the paper's question (does colourising help?) and each scenario against the baseline
