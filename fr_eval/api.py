@@ -101,7 +101,9 @@ class Audit:
 def _write(result, cfg: dict, out_dir, kind: str) -> Path:
     from .report.io import StagedDir
 
-    cfg = {**cfg, "out_dir": str(Path(out_dir).resolve()) if out_dir else cfg["out_dir"]}
+    from .cli import recorded_config
+
+    cfg = recorded_config({**cfg, "out_dir": str(Path(out_dir).resolve()) if out_dir else cfg["out_dir"]}, result)
     with StagedDir(cfg["out_dir"]) as staging:
         if kind == "audit":
             from .report.audit import write_audit_report

@@ -17,7 +17,7 @@ if not (CHECKOUT / "pyproject.toml").is_file():
     CHECKOUT = None
 
 USAGE = """usage: fr-eval [key=value ...] [--cfg]
-       fr-eval --replay reports/<run>/config.yaml [key=value ...]
+       fr-eval --replay reports/<run>/config.yaml [key=value ...] [--replay-allow-model-change]
        fr-eval compare reports/<A> reports/<B> [out_dir=...]   two runs (e.g. two systems) on the same attempts
 
   scenario=1|2|3|4|5|all|[1,4]   which rows of the paper's Table 3 to compute
@@ -174,26 +174,100 @@ def finish(plain: dict) -> dict:
     return plain
 
 
-def replay_config(path: str, overrides: list[str]) -> dict:
+#: lets a replay run although its model files' sha256 differ from the recorded ones (the report says so)
+ALLOW_MODEL_CHANGE = "--replay-allow-model-change"
+
+
+def replay_config(path: str, overrides: list[str], allow_model_change: bool = False) -> dict:
     """A past run's resolved ``config.yaml`` with ``key=value`` overrides; a new ``out_dir`` unless
-    one is given, so the past report is never overwritten."""
-    from omegaconf import OmegaConf
+    one is given, so the past report is never overwritten. The face system is the one the run used
+    (``system=auto`` was recorded as what it resolved to); when its model files' sha256 differ from
+    those the run recorded, the replay stops, unless ``allow_model_change`` (then the report says so)."""
+    from omegaconf import DictConfig, OmegaConf
 
     from .errors import ConfigError
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise ConfigError(f"--replay {path}: no such file (give a report's config.yaml)")
-    base = OmegaConf.load(p)
     bad = [o for o in overrides if "=" not in o or o.split("=", 1)[0] in ("dataset", "system")]
     if bad:
         raise ConfigError(f"--replay takes key=value overrides of the saved config, not {bad[0]} (group choices "
                           f"are fixed by the run being replayed)")
-    merged = OmegaConf.merge(base, OmegaConf.from_dotlist(overrides))
-    plain = OmegaConf.to_container(merged, resolve=True)
+    try:
+        base = OmegaConf.load(p)
+        if not isinstance(base, DictConfig) or "dataset" not in base or "system" not in base:
+            raise ValueError("it holds no dataset and system (truncated, or not a report's config.yaml?)")
+        merged = OmegaConf.merge(base, OmegaConf.from_dotlist(overrides))
+        plain = OmegaConf.to_container(merged, resolve=True)
+    except Exception as exc:  # yaml's and OmegaConf's errors for a damaged file are of many types
+        first = " ".join(str(exc).split())[:200]
+        raise ConfigError(f"--replay {p}: not a readable fr-eval config.yaml ({type(exc).__name__}: {first})") from None
     if not any(o.startswith("out_dir=") for o in overrides):
         plain["out_dir"] = str(Path("reports") / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    return finish(plain)
+    plain = finish(plain)
+    if not any(o.startswith("system.") for o in overrides):  # a system key overridden: a change asked for
+        check_recorded_models(plain, allow_model_change)
+    return plain
+
+
+def recorded_config(cfg: dict, result) -> dict:
+    """The configuration as ``config.yaml`` keeps it: ``system=auto`` replaced by the system it resolved
+    to (the choice kept in ``system_resolved_from``), and each system's model files under
+    ``recorded_models`` (role, path, sha256), so that ``--replay`` runs the same system or says why not."""
+    import copy
+
+    out = copy.deepcopy(cfg)
+    runs = result.results if hasattr(result, "results") else {None: result}
+    recorded = {}
+    for name, r in runs.items():
+        desc = r.context.get("system") if hasattr(r, "context") else None
+        if not isinstance(desc, dict) or not desc.get("models"):
+            continue
+        recorded[str(desc.get("name", name))] = [{"role": m.get("role"), "path": m.get("path"), "sha256": m.get("sha256")}
+                                                 for m in desc["models"]]
+    nodes = out.get("systems") or [out.get("system")]
+    for node in nodes:
+        if isinstance(node, dict) and node.get("name") == "auto":
+            used = next((n for n in recorded if n in ("arcface", "sface")), None)
+            if used:
+                resolved = {**node[used], "name": used}
+                node.clear()
+                node.update(resolved)
+                out["system_resolved_from"] = "auto"
+    if out.get("systems"):
+        out["system"] = out["systems"][0]
+    if recorded:
+        out["recorded_models"] = recorded
+    return out
+
+
+def check_recorded_models(cfg: dict, allow: bool) -> None:
+    """Stop (one line) when a system's model files differ from those the replayed run recorded."""
+    from .errors import ConfigError
+
+    recorded = cfg.get("recorded_models") or {}
+    if not recorded or cfg.get("scores") or cfg.get("embeddings"):
+        return
+    from .systems import build_system
+
+    changes = []
+    for node in cfg.get("systems") or [cfg["system"]]:
+        system, _ = build_system(node)
+        desc = system.describe()
+        was = {m["role"]: m for m in recorded.get(str(desc.get("name")), [])}
+        for m in desc.get("models") or []:
+            old = was.get(m.get("role"))
+            if old and old.get("sha256") != m.get("sha256"):
+                moved = f", was {old.get('path')}" if old.get("path") != m.get("path") else ""
+                changes.append(f"{desc.get('name')} {m['role']} {m.get('path')}: sha256 {str(m.get('sha256'))[:12]}... "
+                               f"now, {str(old.get('sha256'))[:12]}... recorded{moved}")
+    if not changes:
+        return
+    if not allow:
+        raise ConfigError(f"--replay: the model files differ from the run's, so the figures would too: "
+                          f"{'; '.join(changes)}; give {ALLOW_MODEL_CHANGE} to run anyway (the report says so)")
+    cfg["replay_model_change"] = "; ".join(changes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,10 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [a for a in argv if a != "--cfg"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        allow_change = ALLOW_MODEL_CHANGE in overrides
+        overrides = [o for o in overrides if o != ALLOW_MODEL_CHANGE]
         if overrides and overrides[0].startswith("--replay"):
             path = overrides[0].split("=", 1)[1] if "=" in overrides[0] else (overrides[1:2] or [""])[0]
             rest = overrides[1:] if "=" in overrides[0] else overrides[2:]
-            cfg = replay_config(path, rest)
+            cfg = replay_config(path, rest, allow_change)
         else:
             cfg = resolve_config(overrides)
         if show_cfg:
@@ -348,5 +424,8 @@ def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
     result = compute(cfg, progress=bool(cfg["progress"]))
     result.context["invocation"] = {**how, "replay": f"fr-eval --replay {Path(cfg['out_dir']) / 'config.yaml'}"}
     result.context["paths"] = {"out_dir": cfg["out_dir"], "store_dir": cfg["store_dir"]}
-    write(out, result, cfg)
+    if cfg.get("replay_model_change"):
+        result.context["warnings"] = [f"replayed with other model files ({ALLOW_MODEL_CHANGE}): "
+                                      f"{cfg['replay_model_change']}", *result.context.get("warnings", [])]
+    write(out, result, recorded_config(cfg, result))
     return result
