@@ -37,8 +37,19 @@ def overrides_of(args: tuple, keys: dict, prefix: str = "") -> list[str]:
 
 
 def _config(args, keys) -> dict:
-    from .cli import resolve_config
-    return resolve_config(overrides_of(args, keys))
+    """The resolved configuration; a bad key or value is one :class:`~fr_eval.errors.ConfigError`
+    line, as on the command line (not Hydra's own exception)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .cli import _one_line, resolve_config
+    from .errors import ConfigError
+
+    overrides = overrides_of(args, keys)
+    try:
+        return resolve_config(overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(_one_line(exc, overrides)) from None
 
 
 @dataclass(frozen=True)
@@ -102,8 +113,10 @@ def _write(result, cfg: dict, out_dir, kind: str) -> Path:
     from .report.io import StagedDir
 
     from .cli import recorded_config
+    from .report.io import refuse_filled_out_dir
 
     cfg = recorded_config({**cfg, "out_dir": str(Path(out_dir).resolve()) if out_dir else cfg["out_dir"]}, result)
+    refuse_filled_out_dir(Path(cfg["out_dir"]), bool(cfg.get("overwrite")))
     with StagedDir(cfg["out_dir"]) as staging:
         if kind == "audit":
             from .report.audit import write_audit_report

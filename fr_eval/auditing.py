@@ -204,7 +204,8 @@ def plan_audit(cfg: dict) -> AuditPlan:
         raise ConfigError("scenario=generated needs generated.manifest=<csv> (columns path,identity,method)")
     fmr, _ = parse_fmrs(cfg)
     template = str(g["template"])  # checked by fr_eval.settings
-    gset = load_generated_manifest(g["manifest"], root=g.get("root"), strict=bool(g["strict"]))
+    gset = load_generated_manifest(g["manifest"], root=g.get("root"), strict=bool(g["strict"]),
+                                   allow_outside=bool(g["allow_outside"]))
     refs, enrol_source = _enrolment(cfg, gset)
     identities = sorted({s.subject for s in refs})
     problems = list(gset.problems)
@@ -304,7 +305,9 @@ def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
                                   batch_size=int(cfg["batch_size"]), workers=workers, parallel=parallel,
                                   progress=progress)
         metric = metric_of(system.describe())
-        ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs], metric, "template")
+        dim = next((a.embedding.size for a in acqs.values() if a.ok), None)  # for a side where all failed
+        ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs], metric, "template",
+                                              dim)
         ref_id = np.array([idx[s.subject] for s in plan.refs])
         ok = ref_side.ok
         enrolled = np.zeros(len(plan.identities), bool)
@@ -314,7 +317,7 @@ def score_audit(plan: AuditPlan, cfg: dict, progress: bool) -> AuditScores:
         thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, system, store, workers, parallel, progress)
     finally:
         store.close()
-    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen], metric, "template")
+    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen], metric, "template", dim)
     gid = np.array([idx[s.subject] for s in plan.gen])
     S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template, metric)
     rows = np.arange(len(plan.gen))

@@ -58,9 +58,31 @@ def _register_datasets():
             cs.store(group="dataset", name=f.stem, node=OmegaConf.load(f))
 
 
-def _one_line(exc: Exception, overrides: list[str] = ()) -> str:
-    from hydra.errors import MissingConfigException
+def _unparsable(overrides) -> str | None:
+    """The first override Hydra's grammar cannot read, with how to quote it; None if all parse."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
 
+    parser = OverridesParser.create()
+    for o in overrides:
+        try:
+            parser.parse_overrides([o])
+        except OverrideParseException:
+            key, _, value = o.partition("=")
+            quoted = value.replace("'", "\\'")
+            return (f"{o}: Hydra cannot read this value (characters such as ( ) [ ] {{ }} , : = spaces and non-ASCII "
+                    f"letters need quoting); quote it: \"{key}='{quoted}'\" (the double quotes keep the single ones "
+                    f"from the shell)")
+    return None
+
+
+def _one_line(exc: Exception, overrides: list[str] = ()) -> str:
+    from hydra.errors import MissingConfigException, OverrideParseException
+
+    if isinstance(exc, OverrideParseException) or type(exc).__name__.endswith("ParseException"):
+        found = _unparsable(overrides)
+        if found:
+            return found
     if isinstance(exc, MissingConfigException) and getattr(exc, "options", None):
         group = str(exc.missing_cfg_file).split("/")[0] if exc.missing_cfg_file else "value"
         wanted = str(exc.missing_cfg_file).split("/")[-1] if exc.missing_cfg_file else "?"
@@ -270,7 +292,21 @@ def check_recorded_models(cfg: dict, allow: bool) -> None:
     cfg["replay_model_change"] = "; ".join(changes)
 
 
+def entry() -> int:
+    """The ``fr-eval`` command (and ``python -m fr_eval``, ``run_eval.py``): :func:`main`, with Ctrl-C
+    said in one line and exit status 130. In-process callers of :func:`main` (a notebook, pytest) get
+    the KeyboardInterrupt itself, so Ctrl-C stops them too."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("interrupted: everything acquired so far is kept in the store; run again to resume",
+              file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` in this process; returns the exit status (0 done, 2 a one-line
+    error, 3 a report with errors of the machine). A KeyboardInterrupt is not caught here (see :func:`entry`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from .errors import FrEvalError
 
@@ -308,10 +344,6 @@ def main(argv: list[str] | None = None) -> int:
     except FrEvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: everything acquired so far is kept in the store; run again to resume",
-              file=sys.stderr)
-        return 130
     except Exception as exc:  # Hydra's composition errors
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
@@ -368,6 +400,8 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
 
     t0 = time.perf_counter()
     out = Path(cfg["out_dir"])
+    from .report.io import refuse_filled_out_dir
+    refuse_filled_out_dir(out, bool(cfg.get("overwrite")))
     kind = "scores" if cfg.get("scores") else "audit" if str(cfg.get("scenario")) == "generated" else "scenarios"
     with StagedDir(out) as staging:
         handler = logging.FileHandler(staging / "run.log")

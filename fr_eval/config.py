@@ -127,12 +127,22 @@ def fraction_list(key, value) -> list[float]:
     return [fraction(f"{key}[{i}]", v) for i, v in enumerate(items)]
 
 
+#: the longest file name most file systems take (ext4, XFS, APFS, NTFS: 255 bytes)
+NAME_MAX = 255
+
+
 def writable_dir(key: str, value) -> str:
     """A folder that exists and is writable, or can be created (its nearest existing parent is a
     writable folder); not empty, not a file."""
     if value is None or str(value).strip() == "":
         raise _bad(key, value, "give a folder, e.g. " + ("reports/my_run" if key == "out_dir" else ".store"))
     p = Path(str(value)).expanduser()
+    # the staging folder's name (.<name>.partial-<pid>) is about 20 bytes longer than the name itself
+    long = next((part for part in p.parts if len(part.encode()) + 24 > NAME_MAX), None)
+    if long is not None:
+        raise _bad(key, value if len(str(value)) < 80 else f"{str(value)[:60]}...",
+                   f"the folder name {long[:24]}... is {len(long.encode())} bytes; names are limited to "
+                   f"{NAME_MAX - 24} bytes here")
     if p.exists() and not p.is_dir():
         raise _bad(key, value, "it is a file, not a folder")
     probe = p

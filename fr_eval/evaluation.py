@@ -42,9 +42,12 @@ class SideData:
     emb: np.ndarray  # (n, d) score vectors (:func:`score_vectors`), zero rows where not ok
 
     @classmethod
-    def from_acquisitions(cls, acqs, metric: str = "cosine", side: str = "reference") -> "SideData":
+    def from_acquisitions(cls, acqs, metric: str = "cosine", side: str = "reference",
+                          dim: int | None = None) -> "SideData":
+        """``dim``: the embeddings' length, for a side where nothing was acquired (its rows are then
+        zeros of the length the other side's products need); else taken from the first acquired."""
         ok = np.array([a.ok for a in acqs], dtype=bool)
-        dim = next((a.embedding.size for a in acqs if a.ok), 1)
+        dim = next((a.embedding.size for a in acqs if a.ok), dim or 1)
         if metric == "cosine":  # row by row in float32, as every earlier run normalised them
             emb = np.zeros((len(acqs), dim), dtype=np.float32)
             for i, a in enumerate(acqs):
@@ -167,6 +170,8 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
 
     Returns (figures, genuine scores of the compared attempts).
     """
+    if np.isinf(rs.genuine).any():  # NaN is "no score" (a failed attempt); an infinite score is neither
+        raise ValueError("genuine scores must be finite, or NaN where an attempt has no score (infinite found)")
     compared = np.isfinite(rs.genuine)
     gen = rs.genuine[compared]
     imp = as_summary(rs.impostor)

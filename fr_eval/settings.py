@@ -301,6 +301,8 @@ class Generated:
     """scenario=generated: does an image generator preserve the identity it was given?"""
     manifest: Optional[str] = key(None, "CSV: path,identity,method[,role,prompt,category,seed,target,...]")
     root: Optional[str] = key(None, "relative paths resolve against this, else the manifest's folder")
+    allow_outside: bool = key(False, "true: rows may name files outside that folder (../.., absolute paths); false: "
+                              "such rows are skipped and listed, the file never opened", p.boolean)
     strict: bool = key(False, "true: stop on any problem; false: skip and list every problem in the report",
                        p.boolean)
     enrolment: str = key("manifest", "manifest (its role=reference rows) | dataset (every image of dataset=...)",
@@ -377,6 +379,8 @@ class Config:
     max_image_pixels: int = key(DEFAULT_MAX_PIXELS, "larger images fail to acquire (a decompression-bomb guard)",
                                 lambda k, v: p.integer(k, v, 1))
     out_dir: str = key("reports/${now:%Y-%m-%d_%H-%M-%S}", "where the report goes", p.writable_dir)
+    overwrite: bool = key(False, "true: an out_dir that already holds files (a past report) is replaced; false: the "
+                          "run refuses it before it starts", p.boolean)
     batch_size: int = key(32, "images per chunk (one store transaction; recognition batched where the model "
                           "allows)", lambda k, v: p.integer(k, v, 1))
     workers: Any = key("auto", "workers computing chunks side by side (auto: one per CPU core)", p.workers)

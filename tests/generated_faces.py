@@ -1,6 +1,8 @@
 """Stand-in generated faces made from LFW for the audit's tests: real photos, stylised photos (the
 "Style" category), photos of the wrong person labelled with an identity, a blank image, and rows a
 manifest must reject (an identity never enrolled, a missing file, an unknown role)."""
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -21,8 +23,14 @@ def save(path, rgb):
 
 
 def build_manifest(lfw_small, tmp_path):
+    """The manifest and the faces it names, all inside ``tmp_path`` (a manifest's rows may not leave its folder
+    unless generated.allow_outside=true): six LFW people's photos copied under ``faces/``."""
+    import shutil
+
     people = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:6]
-    files = {p.name: sorted(p.glob("*.jpg")) for p in people}
+    shutil.copytree(lfw_small, tmp_path / "faces", ignore=lambda d, names: [] if Path(d) != lfw_small else
+                    [n for n in names if n not in {p.name for p in people}])
+    files = {p.name: sorted((tmp_path / "faces" / p.name).glob("*.jpg")) for p in people}
     names = [p.name for p in people]
     root = tmp_path / "gen"
     rows = ["path,identity,role,method,category,prompt,target"]

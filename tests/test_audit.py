@@ -78,7 +78,7 @@ def test_audit_enrolment_and_threshold_from_a_dataset(lfw_small, tmp_path, capsy
     # the "photo" images are enrolment images too (best reference = itself): similarity 1
     photo = next(g for g in doc["groups"]["method"] if g["value"] == "photo")
     assert photo["similarity_failures_excluded"]["min"] == pytest.approx(1.0, abs=1e-5)
-    assert main(["scenario=generated", f"out_dir={out}"]) == 2
+    assert main(["scenario=generated", f"out_dir={tmp_path / 'r_no_manifest'}"]) == 2
     assert "scenario=generated needs generated.manifest=<csv>" in capsys.readouterr().err
     assert main(["scenario=generated", f"generated.manifest={m}", "generated.template=median",
                  f"out_dir={out}"]) == 2
@@ -103,6 +103,7 @@ def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "r"
     common = ["scenario=generated", "system=sface", f"store_dir={tmp_path / 's'}", "progress=false",
+              "generated.allow_outside=true",
               "bootstrap.n_resamples=50", "generated.min_per_method=2"]
     assert main([*common, f"generated.manifest={tmp_path / 'm.csv'}", f"out_dir={out}"]) == 0
     copy = json.loads((out / "metrics.json").read_text())["copy"]

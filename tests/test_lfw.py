@@ -73,10 +73,10 @@ def test_lfw_dataset_from_the_command_line(lfw_small, tmp_path, capsys):
                  "bootstrap.n_resamples=100"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["table1"]["subjects"] == 30 and m["dataset"]["settings"]["mode"] == "people"
-    assert main(["dataset=lfw", "dataset.mode=nope", f"out_dir={out}"]) == 2
+    assert main(["dataset=lfw", "dataset.mode=nope", f"out_dir={tmp_path / 'r_mode'}"]) == 2
     assert "dataset.mode=nope is not available; choose from people, pairs" in capsys.readouterr().err
     # the shared subset keeps matched View-2 pairs only: said before any image is processed
-    assert main(["dataset=lfw", "dataset.mode=pairs", f"out_dir={out}", f"store_dir={tmp_path / 'e'}"]) == 2
+    assert main(["dataset=lfw", "dataset.mode=pairs", f"out_dir={tmp_path / 'r_pairs'}", f"store_dir={tmp_path / 'e'}"]) == 2
     err = capsys.readouterr().err
     assert "none of the protocol's mismatched pairs is present (250 matched pairs are)" in err
     assert "acquiring" not in err

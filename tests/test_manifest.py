@@ -86,7 +86,7 @@ def test_manifest_end_to_end(lfw_small, tmp_path, capsys):
         assert sum(g["n_false_non_matches"] for g in groups.values()) == row["n_false_non_matches"]
     assert (out / "breakdown.csv").read_text().count("condition") == 4  # 2 scenarios x 2 values
     code = main(["scenario=1", "system=sface", "dataset=manifest", f"dataset.path={m}", f"dataset.root={lfw_small}",
-                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "report.breakdown=[weather]"])
+                 f"out_dir={tmp_path / 'r_weather'}", f"store_dir={tmp_path / 's'}", "report.breakdown=[weather]"])
     assert code == 2
     assert "report.breakdown: weather is not a metadata field of dataset manifest; its fields: condition" \
         in capsys.readouterr().err

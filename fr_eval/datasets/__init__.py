@@ -52,7 +52,7 @@ def _frgc(cfg, exclude=()):
 
 def _manifest(cfg, exclude=()):
     return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
-                         strict=bool(cfg.get("strict", False)))
+                         strict=bool(cfg.get("strict", False)), allow_outside=bool(cfg.get("allow_outside")))
 
 
 LOADERS = {"folder": _folder, "manifest": _manifest, "lfw": _lfw, "feret": _feret, "frgc": _frgc}

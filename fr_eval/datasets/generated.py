@@ -29,11 +29,12 @@ class GeneratedSet:
     path: Path | None = None
 
 
-def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False) -> GeneratedSet:
+def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False,
+                            allow_outside: bool = False) -> GeneratedSet:
     """Read the manifest; problems (bad rows, unknown roles, missing files or targets, duplicate
-    paths) are collected: ``strict`` stops with all of them counted, otherwise the rows are
-    skipped and listed in ``GeneratedSet.problems``."""
-    from .manifest import problems_message, relative_to, row_file
+    paths, paths outside the root unless ``allow_outside``) are collected: ``strict`` stops with all
+    of them counted, otherwise the rows are skipped and listed in ``GeneratedSet.problems``."""
+    from .manifest import outside, problems_message, relative_to, row_file
 
     mpath = Path(path).expanduser()
     if not mpath.is_file():
@@ -62,7 +63,7 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         if empty:
             problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
             continue
-        found = row_file(row, base, seen, line, where, problems, extra)
+        found = row_file(row, base, seen, line, where, problems, extra, allow_outside, "generated.allow_outside")
         if found is None:
             continue
         full, rel, meta = found
@@ -73,6 +74,11 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         if row.get("target"):
             t = Path(row["target"]).expanduser()
             t = t if t.is_absolute() else base / t
+            if not allow_outside and outside(t, base):
+                problems.append({"kind": "path outside the manifest's folder", "where": where,
+                                 "detail": f"target {row['target']} lies outside {base} (never opened; "
+                                           f"generated.allow_outside=true allows it)"})
+                continue
             if not t.is_file():
                 problems.append({"kind": "missing target", "where": where, "detail": str(t)})
                 continue

@@ -113,6 +113,15 @@ def drop_samples(ds: Dataset, rels: set, why: str) -> None:
         ds.restrict_subjects(has_ref | has_probe)
 
 
+def content_digest(ds: Dataset, shas: dict) -> str:
+    """One sha256 over the dataset's images as used (each sample's role, path and content sha256,
+    sorted): two runs on the same images have the same digest (``fr-eval compare`` checks it)."""
+    import hashlib
+
+    lines = sorted(f"{s.role}\t{s.rel}\t{shas.get(s.path) or ''}" for s in ds.references + ds.probes)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def near_duplicate_pairs(ref_emb: np.ndarray, ref_subject: np.ndarray, probe_emb: np.ndarray,
                          probe_subject: np.ndarray, threshold: float, budget_bytes: int = 1 << 28):
     """The cross-subject pairs whose score is at or above ``threshold``, found a block of the

@@ -24,13 +24,26 @@ def problems_message(problems: list[dict], first: int = 5) -> str:
     return f"{len(problems)} problem(s) ({counts}); first: {examples}"
 
 
+def outside(full: Path, base: Path) -> bool:
+    """Whether ``full`` lies outside the folder ``base``, by its written path (``..`` resolved, links
+    inside ``base`` not followed: a link the user put in their own folder is theirs)."""
+    import os
+    b, f = os.path.normpath(os.path.abspath(base)), os.path.normpath(os.path.abspath(full))
+    return os.path.commonpath([b, f]) != b
+
+
 def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str,
-                     problems: list) -> tuple[Path, str] | None:
+                     problems: list, allow_outside: bool = False, key: str = "allow_outside") -> tuple[Path, str] | None:
     """A manifest row's file, absolute or relative to ``base``, as (resolved path, path relative
-    to ``base``). A path seen on an earlier line or a missing file is recorded in ``problems``
-    (and None returned); ``seen`` maps resolved paths to their first line."""
+    to ``base``). A path seen on an earlier line, a missing file, or (unless ``allow_outside``) a
+    path outside ``base`` (``../../etc/passwd``, ``/etc/passwd``) is recorded in ``problems`` (and None
+    returned, the file never opened); ``seen`` maps resolved paths to their first line."""
     p = Path(value).expanduser()
     full = p if p.is_absolute() else base / p
+    if not allow_outside and outside(full, base):
+        problems.append({"kind": "path outside the manifest's folder", "where": where,
+                         "detail": f"{value} lies outside {base} (never opened; {key}=true allows it)"})
+        return None
     key = str(full.resolve())
     if key in seen:
         problems.append({"kind": "duplicate path", "where": where, "detail": f"{value} already on line {seen[key]}"})
@@ -43,10 +56,10 @@ def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str,
 
 
 def row_file(row: dict, base: Path, seen: dict, line: int, where: str, problems: list,
-             extra: list[str]) -> tuple[Path, str, tuple] | None:
+             extra: list[str], allow_outside: bool = False, key: str = "allow_outside") -> tuple[Path, str, tuple] | None:
     """A manifest row's (resolved path, relative path, metadata pairs of the ``extra`` columns), or
     None with the problem recorded (see :func:`resolve_row_path`)."""
-    found = resolve_row_path(row["path"], base, seen, line, where, problems)
+    found = resolve_row_path(row["path"], base, seen, line, where, problems, allow_outside, key)
     if found is None:
         return None
     return (*found, tuple((c, row.get(c, "")) for c in extra))
@@ -61,7 +74,7 @@ def relative_to(full: Path, base: Path) -> str:
 
 
 def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str = "manifest",
-                  strict: bool = False) -> Dataset:
+                  strict: bool = False, allow_outside: bool = False) -> Dataset:
     """Read a manifest. Problems (malformed rows, unknown roles, missing files, duplicate
     paths, subjects with probes but no reference) are collected: ``strict=True`` stops with
     all of them counted; otherwise the items are skipped and listed in ``Dataset.problems``."""
@@ -93,7 +106,7 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
             problems.append({"kind": "unknown role", "where": where,
                              "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
             continue
-        found = row_file(row, base, seen, line, where, problems, extra)
+        found = row_file(row, base, seen, line, where, problems, extra, allow_outside, "dataset.allow_outside")
         if found is None:
             continue
         full, rel, meta = found

@@ -26,7 +26,7 @@ from ..paired import compare_rows
 from ..provenance import environment
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
-from .io import StagedDir, write_json
+from .io import StagedDir, refuse_filled_out_dir, write_json
 from .paired import paired_table
 
 
@@ -38,6 +38,8 @@ class Run:
     dataset: str
     fmr: float
     threshold: float
+    digest: str | None  # the sha256 over the run's images (dataset.settings.content_digest; None in older reports)
+    n_images: tuple  # (references, probes)
     labels: list  # the rows, in the report's order
     genuine: dict  # row -> (attempt keys "reference|probe", scores with NaN for failed attempts, probe subjects)
     impostor: dict  # row -> the impostor scores (array) when kept whole, else their ImpostorSummary (None: absent)
@@ -78,8 +80,29 @@ def load_run(folder: str | Path) -> Run:
                 n, mean, m2 = npz[f"{label}|impostor_moments"]
                 moments[label] = (float(mean), float(m2 / n))
                 impostor[label] = streamed_summary(npz, label, n, mean, m2)
+    digest = ((m.get("dataset") or {}).get("settings") or {}).get("content_digest")
     return Run(folder, m["system"]["name"], m["table1"]["dataset"], fmr, float(m["thresholds"][str(fmr)]["threshold"]),
-               labels, genuine, impostor, moments)
+               digest, (m["table1"].get("references"), m["table1"].get("probes")), labels, genuine, impostor, moments)
+
+
+def check_same_data(a: Run, b: Run, allow: bool) -> str:
+    """One line when the two reports were made on different images (their content digests differ, or,
+    for reports without one, their dataset names or image counts), unless ``allow``; returns what
+    the comparison can say of it."""
+    if a.digest and b.digest:
+        same, how = a.digest == b.digest, "the same images (content digest " + a.digest[:12] + "...)"
+        what = f"content digests {a.digest[:12]}... and {b.digest[:12]}..."
+    else:
+        same = (a.dataset, a.n_images) == (b.dataset, b.n_images)
+        how = f"dataset {a.dataset} with {a.n_images[0]} references and {a.n_images[1]} probes in both (no content digest)"
+        what = f"datasets {a.dataset} ({a.n_images[0]}+{a.n_images[1]} images) and {b.dataset} ({b.n_images[0]}+{b.n_images[1]})"
+    if same:
+        return how
+    if not allow:
+        raise ConfigError(f"fr-eval compare: the reports were made on different images ({what}); a paired "
+                          f"comparison needs the same attempts; give allow_different_data=true to compare the "
+                          f"attempts they share anyway")
+    return f"DIFFERENT images ({what}; allow_different_data=true): only the attempts both hold are compared"
 
 
 def streamed_summary(npz, label: str, n, mean, m2):
@@ -160,9 +183,10 @@ def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], con
     run = [("Command", config.get("command", "")), ("Date", env["date"]),
            ("A", f"{a.folder}: system {a.system}, dataset {a.dataset}"),
            ("B", f"{b.folder}: system {b.system}, dataset {b.dataset}"),
+           ("Data", config.get("data", "")),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
-    warn = [f"The reports name different datasets ({a.dataset} and {b.dataset}): only the attempts both hold are "
-            f"compared."] if a.dataset != b.dataset else []
+    warn = [f"WARNING: the reports were made on different images: {config['data']}"] \
+        if str(config.get("data", "")).startswith("DIFFERENT") else []
     write_page(out, "compare", title=f"fr-eval compare: {b.system} (B) against {a.system} (A)", sections=sections,
                config=config, env=env, system={"models": []}, run=run, warnings=warn,
                headline=Table(header[:6], [r[:6] for r in body], id="headline"),
@@ -203,19 +227,21 @@ def main(args: list[str]) -> int:
     folders = [x for x in args if "=" not in x]
     opts = dict(x.split("=", 1) for x in args if "=" in x)
     unknown = sorted(set(opts) - {"out_dir", "bootstrap.n_resamples", "bootstrap.confidence", "seed",
-                                  "report.det_bands"})
+                                  "report.det_bands", "allow_different_data", "overwrite"})
     if len(folders) != 2 or unknown:
         raise ConfigError("usage: fr-eval compare <report A> <report B> [out_dir=...] [bootstrap.n_resamples=N] "
-                          "[bootstrap.confidence=0.95] [seed=0] [report.det_bands=true]" + (f" (unknown: {', '.join(unknown)})" if unknown
-                                                                   else ""))
+                          "[bootstrap.confidence=0.95] [seed=0] [report.det_bands=true] [allow_different_data=true] "
+                          "[overwrite=true]" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     bootstrap = {"n_resamples": integer("bootstrap.n_resamples", opts.get("bootstrap.n_resamples", M.N_RESAMPLES), 1),
                  "confidence": fraction("bootstrap.confidence", opts.get("bootstrap.confidence", M.CONFIDENCE)),
                  "seed": integer("seed", opts.get("seed", 0))}
     a, b = load_run(folders[0]), load_run(folders[1])
+    same_data = check_same_data(a, b, boolean("allow_different_data", opts.get("allow_different_data") or "false"))
     comparisons = compare_runs(a, b, bootstrap)
     out = Path(opts.get("out_dir") or Path("reports") / f"compare_{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    refuse_filled_out_dir(out, boolean("overwrite", opts.get("overwrite") or "false"))
     config = {"command": "fr-eval compare " + " ".join(args), "a": str(a.folder), "b": str(b.folder),
-              "out_dir": str(out), "bootstrap": bootstrap,
+              "out_dir": str(out), "bootstrap": bootstrap, "data": same_data,
               "det_bands": boolean("report.det_bands", opts.get("report.det_bands", "false"))}
     with StagedDir(out) as staging:
         write_compare_report(staging, a, b, comparisons, config)

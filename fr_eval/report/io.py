@@ -132,3 +132,13 @@ def write_table(out: Path, stem: str, header, body, title: str, notes: list[str]
     md += ["| " + " | ".join(r) + " |" for r in body]
     md += [""] + [f"- {n}" for n in notes]
     atomic_write(out / f"{stem}.md", "\n".join(md) + "\n")
+
+
+def refuse_filled_out_dir(out: Path, overwrite: bool) -> None:
+    """A folder that already holds files is never replaced silently (a past report would be lost)."""
+    from ..errors import ConfigError
+
+    if overwrite or not out.is_dir() or not any(out.iterdir()):
+        return
+    what = "a report (metrics.json)" if (out / "metrics.json").is_file() else "files"
+    raise ConfigError(f"out_dir={out} already holds {what}; give another out_dir, or overwrite=true to replace it")

@@ -23,7 +23,7 @@ def check_near_duplicates(plan: Plan, acquired: Acquired, cfg: dict) -> Plan:
     threshold = cfg["dataset"].get("near_duplicates")
     if threshold is None:
         return plan
-    policy = str(cfg["dataset"].get("duplicates") or "error")
+    policy = str(cfg["dataset"]["duplicates"])
     ds = plan.dataset
     samples = list({s.rel: s for s in ds.references + ds.probes}.values())
     samples.sort(key=lambda s: (s.subject, s.rel))

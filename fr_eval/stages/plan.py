@@ -11,7 +11,7 @@ import numpy as np
 
 from ..colourisers import build_colouriser
 from ..datasets import Dataset, load_dataset
-from ..datasets.integrity import apply_duplicates, content_duplicates
+from ..datasets.integrity import apply_duplicates, content_digest, content_duplicates
 from ..errors import ConfigError
 from ..evaluation import ImpostorStream
 from ..protocol import Comparisons, build_comparisons
@@ -201,8 +201,9 @@ def check_content(ds: Dataset, cfg: dict) -> None:
         shas = store.file_shas(sorted({s.path for s in ds.references + ds.probes}))
     finally:
         store.close()
-    policy = str(cfg["dataset"].get("duplicates") or "error")
+    policy = str(cfg["dataset"]["duplicates"])
     ds.settings["duplicates"] = apply_duplicates(ds, content_duplicates(ds, shas), policy)
+    ds.settings["content_digest"] = content_digest(ds, shas)
 
 
 #: report.compare=auto: the paper's question (does colourising help?) and each scenario against the baseline
