@@ -265,17 +265,6 @@ def method_pairs(methods: list[dict], spec: tuple, identities: dict, min_shared:
     return out
 
 
-def holm(p_values) -> np.ndarray:
-    """Holm's step-down adjustment of p-values for the pairs compared together (a few lines; statsmodels
-    is not a dependency): the i-th smallest p times (m - i), made monotone, capped at 1."""
-    p = np.asarray(p_values, float)
-    order = np.argsort(p)
-    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))))
-    out = np.empty_like(adj)
-    out[order] = adj
-    return out
-
-
 def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups: dict, bootstrap: dict) -> list:
     """Each generated.compare pair of methods, paired by identity (:func:`fr_eval.paired.compare_methods`)."""
     from .paired import compare_methods
@@ -289,7 +278,7 @@ def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups
         ma, mb = (method == a) & sc.in_audit, (method == b) & sc.in_audit
         out.append(compare_methods(a, b, sc.gid[ma], verified[ma], sim0[ma], sc.gid[mb], verified[mb], sim0[mb],
                                    bootstrap=bootstrap).as_dict())
-    for c, p in zip(out, holm([c["wilcoxon"]["p_value"] for c in out])):
+    for c, p in zip(out, M.holm([c["wilcoxon"]["p_value"] for c in out])):
         c["wilcoxon"]["p_holm"] = float(p)
     return out
 

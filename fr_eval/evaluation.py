@@ -228,7 +228,7 @@ def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict
     """95% intervals of a row's rates, resampling subjects (none where subjects are unknown)."""
     none = M.Interval(float("nan"), float("nan"), "none (subjects unknown)").as_dict()
     if rs.attempt_subject is None:
-        return {"fta": none, "fta_transaction": none, "fnmr": none, "frr": none}
+        return {"fta": none, "fta_transaction": none, "fnmr": none, "frr": none, "frr_transaction": none}
     n = rs.n_subjects
     subj = rs.attempt_subject
     named = subj >= 0  # an attempt whose subject is unknown (-1) is left out of the intervals
@@ -252,6 +252,7 @@ def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict
         "fta_transaction": M.rate_interval(failed_tx_s, attempts_s, **kw).as_dict(),
         "fnmr": M.rate_interval(fnm_s, compared_s, **kw).as_dict(),
         "frr": M.frr_interval(failed_s, samples_s, fnm_s, compared_s, attempts_s, **kw).as_dict(),
+        "frr_transaction": M.rate_interval(failed_tx_s + fnm_s, attempts_s, **kw).as_dict(),
     }
 
 

@@ -420,3 +420,80 @@ def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2):
     width = np.clip(right - d, 0.0, None)
     area = np.where(width > 0, f * width, 0.0).sum(-1)
     return float(area) if area.ndim == 0 else area
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values: the i-th smallest (from 0) times (m - i),
+    made monotone, capped at 1; NaN stays NaN and is not counted in m. Written here (a few lines)
+    because statsmodels, which has it, is not a dependency.
+
+    Parameters
+    ----------
+    p_values : (m,) array of p-values of the tests of one family (the comparisons on one page).
+
+    Returns
+    -------
+    (m,) array of adjusted p-values, in the input's order.
+    """
+    p = np.asarray(p_values, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = order.size
+    out[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    return out
+
+
+def paired_permutation_test(counts_a: dict, counts_b: dict, statistic, *, n_resamples: int = 10_000, seed: int = 0,
+                            exact_max: int = 16) -> dict:
+    """Two-sided paired permutation test whose unit is the **subject**: under the null hypothesis the
+    two conditions (rows a and b) are exchangeable within each subject, so each subject's counts of
+    a and of b are swapped, or not, at random, and ``statistic`` recomputed on the pooled counts.
+
+    Parameters
+    ----------
+    counts_a, counts_b : dict of (n_subjects,) arrays, the same keys: per-subject counts of each
+        condition (errors, attempts, failed samples, samples...).
+    statistic : callable(**sums) -> array; given each key's pooled count as an (n,) array (one entry
+        per permutation), returns the rate of one condition. The test statistic is
+        ``statistic(b) - statistic(a)``.
+    n_resamples : random permutations when the subjects whose counts differ are more than
+        ``exact_max`` (else all 2^m swaps are enumerated: an exact p-value).
+
+    Returns
+    -------
+    dict: ``observed`` (the difference), ``p_value`` (share of permutations at least as extreme in
+    absolute value; with random ones (1 + count) / (1 + n_resamples)), ``n_informative`` (subjects
+    whose counts differ: the others cannot move the statistic), ``n_permutations``, ``exact``.
+
+    Written here because ``scipy.stats.permutation_test`` permutes observations, not a subject's
+    block of several counts, and would need the statistic on every permutation one at a time.
+    """
+    keys = list(counts_a)
+    A = np.stack([np.asarray(counts_a[k], np.float64) for k in keys])
+    B = np.stack([np.asarray(counts_b[k], np.float64) for k in keys])
+    sum_a, sum_b = A.sum(axis=1), B.sum(axis=1)
+
+    def diff(sa, sb):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.asarray(statistic(**{k: sb[i] for i, k in enumerate(keys)}), np.float64)
+                    - np.asarray(statistic(**{k: sa[i] for i, k in enumerate(keys)}), np.float64))
+
+    observed = float(diff(sum_a[:, None], sum_b[:, None])[0])
+    delta = (A - B)[:, np.any(A != B, axis=0)]  # (keys, m): what a swap moves from a's side to b's
+    m = delta.shape[1]
+    if m == 0 or not np.isfinite(observed):
+        return {"observed": observed, "p_value": 1.0 if m == 0 else float("nan"), "n_informative": m,
+                "n_permutations": 0, "exact": True}
+    exact = m <= exact_max
+    if exact:
+        flips = ((np.arange(2 ** m)[:, None] >> np.arange(m)) & 1).astype(np.float64)
+    else:
+        flips = np.random.default_rng(seed).integers(0, 2, (n_resamples, m)).astype(np.float64)
+    moved = delta @ flips.T  # (keys, permutations)
+    t = diff(sum_a[:, None] - moved, sum_b[:, None] + moved)
+    extreme = int(np.sum(np.abs(t) >= abs(observed) - 1e-12))
+    p = extreme / flips.shape[0] if exact else (1 + extreme) / (1 + flips.shape[0])
+    return {"observed": observed, "p_value": float(min(1.0, p)), "n_informative": m,
+            "n_permutations": int(flips.shape[0]), "exact": exact}
+

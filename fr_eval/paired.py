@@ -2,48 +2,37 @@
 
 Two Table 3 rows of one run (e.g. scenario 3, greyscale, and scenario 4, greyscale then
 colourised) score the same genuine attempts (the same reference and probe images, each in the
-row's variant) at the same threshold. So their error rates are compared attempt by attempt:
+row's variant) at the same threshold. The attempts are clustered in subjects (one failed reference
+removes all of its subject's attempts), so every interval and every test here takes the **subject**
+as its unit:
 
-* the difference in FRR (transaction level: an attempt is rejected when a sample failed to acquire
-  or its score is below the threshold) and in FNMR (over the attempts compared in both rows), as
-  ``rate_b - rate_a`` (fractions), with a percentile bootstrap interval that resamples subjects
-  with both rows' counts kept together (paired);
-* an exact McNemar test on the discordant attempts (rejected by one row only):
-  ``scipy.stats.binomtest(n_b_only, n_a_only + n_b_only, 0.5)``, two-sided;
+* the difference in FRR as Table 3 and the headline define it (the paper's: FTA over the row's
+  samples folded in, FRR = FTA + FNMR (1 - FTA)), in the transaction-level FRR (an attempt is
+  rejected when a sample failed to acquire or its score is below the threshold) and in FNMR (over
+  the attempts compared in both rows), as ``rate_b - rate_a`` (fractions), each with a percentile
+  bootstrap interval resampling subjects, both rows' counts of a subject kept together (paired);
+* a paired permutation test over subjects (:func:`fr_eval.metrics.paired_permutation_test`: a
+  subject's two rows swapped at random) of the FRR and FNMR differences, Holm-adjusted over the
+  comparisons of one page (:func:`adjust_family`); the attempts rejected by one row only are
+  counted, as a description, not tested attempt by attempt (McNemar would take 2,961 attempts of 62
+  subjects as independent);
 * the difference in d' (the impostor side held fixed: the baseline's moments), with its paired
   subject-bootstrap interval.
+
+A comparison over fewer than ``min_subjects`` subjects is flagged "n too small" and stated as no
+finding; one whose interval holds 0 reads "no clear difference", never a direction.
 
 Pure functions on NumPy arrays; the evaluate stage calls :func:`compare_rows`.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats
 
 from . import metrics as M
-
-
-@dataclass(frozen=True)
-class McNemar:
-    """Discordant attempts: rejected by row a only, by row b only; the exact two-sided p-value."""
-
-    a_only: int
-    b_only: int
-    p_value: float
-
-
-def mcnemar_exact(errors_a, errors_b) -> McNemar:
-    """Exact McNemar test of two paired error vectors (one bool per attempt, same attempts)."""
-    a, b = np.asarray(errors_a, bool), np.asarray(errors_b, bool)
-    if a.shape != b.shape:
-        raise ValueError("paired errors must describe the same attempts (equal shapes)")
-    a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
-    n = a_only + b_only
-    p = 1.0 if n == 0 else float(stats.binomtest(b_only, n, 0.5).pvalue)
-    return McNemar(a_only, b_only, p)
 
 
 def paired_rate_difference(errors_a, errors_b, subject, n_subjects: int, *, n_resamples=M.N_RESAMPLES,
@@ -98,27 +87,61 @@ def paired_d_prime_difference(gen_a, gen_b, subject_a, subject_b, n_subjects: in
     return diff, M.Interval(lo, hi, "paired_subject_bootstrap")
 
 
+#: the FRR a paired comparison compares: the paper's (Table 3's column, the headline's) where the rows'
+#: samples are known, else the transaction-level one (two systems' exports name attempts, not samples)
+FRR_DEFINITIONS = {
+    "paper": "FRR = FTA + FNMR x (1 - FTA), FTA over the row's samples (Table 3's FRR column)",
+    "transaction": "FRR (transaction) = attempts rejected (a sample failed to acquire, or the score is below the "
+                   "threshold) / attempts",
+}
+#: below this many subjects a comparison is shown, flagged "n too small", and never stated as a finding
+MIN_SUBJECTS = 10
+
+
+def paper_frr(failed, samples, fnm, compared):
+    """FTA + FNMR (1 - FTA) from pooled counts (arrays: one value per resample or permutation)."""
+    fta = np.divide(failed, samples, out=np.full(np.shape(failed), np.nan), where=np.asarray(samples) > 0)
+    fnmr = np.divide(fnm, compared, out=np.zeros(np.shape(fnm)), where=np.asarray(compared) > 0)
+    return fta + fnmr * (1.0 - fta)
+
+
+def _ratio(e, t):
+    return np.divide(e, t, out=np.full(np.shape(e), np.nan), where=np.asarray(t) > 0)
+
+
 @dataclass(frozen=True)
 class RowComparison:
-    """Row b against row a on the same genuine attempts, at the same threshold."""
+    """Row b against row a on the same genuine attempts, at the same threshold. Rates are fractions;
+    ``frr_*`` follow ``frr_definition`` (:data:`FRR_DEFINITIONS`); every test's unit is the subject."""
 
     a: str
     b: str
     n_attempts: int
     n_compared_both: int
+    n_subjects: int  # subjects with genuine attempts: the unit of the intervals and tests
+    frr_definition: str
     frr_a: float
     frr_b: float
     frr_difference: float
     frr_interval: dict
-    frr_mcnemar: dict
+    frr_test: dict  # paired permutation over subjects: p_value (p_holm once the page's family is known)
+    frr_transaction_a: float
+    frr_transaction_b: float
+    frr_transaction_difference: float
+    frr_transaction_interval: dict
+    discordant: dict  # attempts rejected (transaction level) by a only, by b only: descriptive, not a test
     fnmr_a: float
     fnmr_b: float
     fnmr_difference: float
     fnmr_interval: dict
-    fnmr_mcnemar: dict
+    fnmr_test: dict
     d_prime_difference: float
     d_prime_interval: dict
+    small_sample: bool  # fewer than min_subjects subjects: flagged, never a finding
+    min_subjects: int
     sentence: str
+    noun: str = "scenario "
+    same_threshold: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -126,54 +149,132 @@ class RowComparison:
 
 def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, threshold: float, impostor_a: tuple,
                  impostor_b: tuple, *, bootstrap: dict, threshold_b: float | None = None,
-                 noun: str = "scenario ") -> RowComparison:
-    """Row ``b`` against row ``a``. ``gen_a`` / ``gen_b``: one score per genuine attempt (the same
-    attempts in the same order), NaN where the attempt could not be compared; ``subject``: each
-    attempt's subject index; ``impostor_a`` / ``impostor_b``: (mean, variance) of each row's
-    impostor scores (for d'). FRR here is the transaction-level one (a failed attempt is rejected).
-    ``threshold_b``: row b's own threshold where the rows come from two systems (``fr-eval compare``,
-    each at its own operating point); ``noun`` precedes the labels in the sentence."""
+                 noun: str = "scenario ", samples_a: tuple | None = None, samples_b: tuple | None = None,
+                 min_subjects: int = MIN_SUBJECTS) -> RowComparison:
+    """Row ``b`` against row ``a``.
+
+    ``gen_a`` / ``gen_b``: one score per genuine attempt (the same attempts in the same order), NaN
+    where the attempt could not be compared; ``subject``: each attempt's subject index;
+    ``impostor_a`` / ``impostor_b``: (mean, variance) of each row's impostor scores (for d');
+    ``samples_a`` / ``samples_b``: each row's (failed samples, samples) per subject, (n_subjects,)
+    arrays: the FRR compared is then the paper's (sample-level FTA folded in, Table 3's), else the
+    transaction-level one. ``threshold_b``: row b's own threshold where the rows come from two systems
+    (``fr-eval compare``); ``noun`` precedes the labels in the sentence.
+
+    Intervals: percentile bootstrap over subjects, both rows' counts of a subject kept together.
+    Tests: :func:`fr_eval.metrics.paired_permutation_test` over subjects (swap a subject's two rows).
+    """
+    from .settings import interval_kwargs
+
     ga, gb = np.asarray(gen_a, np.float64), np.asarray(gen_b, np.float64)
     if ga.shape != gb.shape:
         raise ValueError(f"rows {a} and {b} do not hold the same genuine attempts")
-    from .settings import interval_kwargs
-
     kw = interval_kwargs(bootstrap)
+    subject = np.asarray(subject, int)
     ok_a, ok_b = np.isfinite(ga), np.isfinite(gb)
     thr_b = threshold if threshold_b is None else threshold_b
-    rej_a, rej_b = ~ok_a | (np.where(ok_a, ga, 0) < threshold), ~ok_b | (np.where(ok_b, gb, 0) < thr_b)
-    frr_d, frr_i = paired_rate_difference(rej_a, rej_b, subject, n_subjects, **kw)
+    fnm_a_all, fnm_b_all = ok_a & (np.where(ok_a, ga, 0) < threshold), ok_b & (np.where(ok_b, gb, 0) < thr_b)
+    rej_a, rej_b = ~ok_a | fnm_a_all, ~ok_b | fnm_b_all
+
+    def count(x, mask=None):
+        x = np.asarray(x, float) if mask is None else np.asarray(x, float)[mask]
+        return np.bincount(subject if mask is None else subject[mask], weights=x, minlength=n_subjects)
+
+    attempts = count(np.ones(ga.size))
+    n_subj = int(np.count_nonzero(attempts))
+    # the transaction-level FRR
+    tx_a, tx_b = {"e": count(rej_a), "t": attempts}, {"e": count(rej_b), "t": attempts}
+    tx_d, tx_i = paired_rate_difference(rej_a, rej_b, subject, n_subjects, **kw)
+    # the FRR compared: the paper's where the samples are known
+    if samples_a is not None and samples_b is not None:
+        definition = "paper"
+        fa = {"failed": np.asarray(samples_a[0], float), "samples": np.asarray(samples_a[1], float),
+              "fnm": count(fnm_a_all), "compared": count(ok_a)}
+        fb = {"failed": np.asarray(samples_b[0], float), "samples": np.asarray(samples_b[1], float),
+              "fnm": count(fnm_b_all), "compared": count(ok_b)}
+        stat = paper_frr
+    else:
+        definition, fa, fb = "transaction", tx_a, tx_b
+        stat = _ratio
+    frr_a, frr_b = (float(stat(**{k: v.sum() for k, v in f.items()})) for f in (fa, fb))
+    frr_i = _difference_interval(fa, fb, stat, kw)
+    frr_t = M.paired_permutation_test(fa, fb, stat, seed=kw["seed"])
+    # FNMR over the attempts compared in both rows
     both = ok_a & ok_b
-    fnm_a, fnm_b = ga[both] < threshold, gb[both] < thr_b
-    fnmr_d, fnmr_i = paired_rate_difference(fnm_a, fnm_b, np.asarray(subject)[both], n_subjects, **kw)
-    dp_d, dp_i = paired_d_prime_difference(ga[ok_a], gb[ok_b], np.asarray(subject)[ok_a], np.asarray(subject)[ok_b],
-                                           n_subjects, impostor_a, impostor_b, **kw)
-    frr_m, fnmr_m = mcnemar_exact(rej_a, rej_b), mcnemar_exact(fnm_a, fnm_b)
-    return RowComparison(
-        a=a, b=b, n_attempts=int(ga.size), n_compared_both=int(both.sum()),
-        frr_a=float(rej_a.mean()) if ga.size else float("nan"), frr_b=float(rej_b.mean()) if ga.size else float("nan"),
-        frr_difference=frr_d, frr_interval=frr_i.as_dict(), frr_mcnemar=asdict(frr_m),
-        fnmr_a=float(fnm_a.mean()) if both.any() else float("nan"),
-        fnmr_b=float(fnm_b.mean()) if both.any() else float("nan"),
-        fnmr_difference=fnmr_d, fnmr_interval=fnmr_i.as_dict(), fnmr_mcnemar=asdict(fnmr_m),
-        d_prime_difference=dp_d, d_prime_interval=dp_i.as_dict(),
-        sentence=sentence(a, b, frr_d, frr_i, frr_m, int(ga.size), kw["confidence"], noun, threshold_b is None))
+    na = {"e": count(fnm_a_all, both), "t": count(np.ones(ga.size), both)}
+    nb = {"e": count(fnm_b_all, both), "t": na["t"]}
+    fnmr_d, fnmr_i = paired_rate_difference(fnm_a_all[both], fnm_b_all[both], subject[both], n_subjects, **kw)
+    fnmr_t = M.paired_permutation_test(na, nb, _ratio, seed=kw["seed"])
+    dp_d, dp_i = paired_d_prime_difference(ga[ok_a], gb[ok_b], subject[ok_a], subject[ok_b], n_subjects,
+                                           impostor_a, impostor_b, **kw)
+    c = RowComparison(
+        a=a, b=b, n_attempts=int(ga.size), n_compared_both=int(both.sum()), n_subjects=n_subj,
+        frr_definition=definition, frr_a=frr_a, frr_b=frr_b, frr_difference=frr_b - frr_a, frr_interval=frr_i,
+        frr_test={"method": "paired permutation over subjects", **frr_t},
+        frr_transaction_a=float(rej_a.mean()) if ga.size else float("nan"),
+        frr_transaction_b=float(rej_b.mean()) if ga.size else float("nan"),
+        frr_transaction_difference=tx_d, frr_transaction_interval=tx_i.as_dict(),
+        discordant={"a_only": int((rej_a & ~rej_b).sum()), "b_only": int((rej_b & ~rej_a).sum())},
+        fnmr_a=float(fnm_a_all[both].mean()) if both.any() else float("nan"),
+        fnmr_b=float(fnm_b_all[both].mean()) if both.any() else float("nan"),
+        fnmr_difference=fnmr_d, fnmr_interval=fnmr_i.as_dict(),
+        fnmr_test={"method": "paired permutation over subjects", **fnmr_t},
+        d_prime_difference=dp_d, d_prime_interval=dp_i.as_dict(), small_sample=n_subj < min_subjects,
+        min_subjects=int(min_subjects), sentence="", noun=noun, same_threshold=threshold_b is None)
+    return replace(c, sentence=sentence(c, kw["confidence"]))
 
 
-def sentence(a: str, b: str, diff: float, interval: M.Interval, test: McNemar, n: int,
-             confidence: float = M.CONFIDENCE, noun: str = "scenario ", same_threshold: bool = True) -> str:
-    """One plain sentence: which row rejects more genuine attempts, by how many points, how sure."""
+def _difference_interval(fa: dict, fb: dict, stat, kw: dict) -> dict:
+    """Percentile subject-bootstrap interval of stat(b) - stat(a), a subject's counts of both rows together."""
+    if not any(np.any(fa[k] != fb[k]) for k in fa):
+        return M.Interval(0.0, 0.0, "no subject differs").as_dict()
+    per = {f"a_{k}": v for k, v in fa.items()} | {f"b_{k}": v for k, v in fb.items()}
+
+    def diff(**x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (stat(**{k: x[f"b_{k}"].sum(-1) for k in fb}) - stat(**{k: x[f"a_{k}"].sum(-1) for k in fa}))
+
+    lo, hi = M.subject_bootstrap(per, diff, **kw)
+    return M.Interval(lo, hi, "paired_subject_bootstrap").as_dict()
+
+
+def adjust_family(comparisons: list) -> list:
+    """Holm-adjust the FRR tests of one page's comparisons (one family) and say so in each sentence."""
+    if not comparisons:
+        return comparisons
+    adj = M.holm([c.frr_test["p_value"] for c in comparisons])
+    out = []
+    for c, p in zip(comparisons, adj):
+        c = replace(c, frr_test={**c.frr_test, "p_holm": float(p), "family": len(comparisons)})
+        out.append(replace(c, sentence=sentence(c)))
+    return out
+
+
+def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
+    """One plain sentence. A direction only where the interval excludes 0 and the sample is large
+    enough; else "no clear difference" (or "n too small") with the figures."""
+    a, b, noun = c.a, c.b, c.noun
+    diff, iv = c.frr_difference, c.frr_interval
     if not math.isfinite(diff):
         return f"{noun}{b} and {noun}{a} share no genuine attempt to compare"
-    pts = 100 * diff
-    how = "more" if pts > 0 else "fewer"
-    lead = (f"{noun}{b} rejects as many genuine attempts as {noun}{a}" if pts == 0 else
-            f"{noun}{b} rejects {abs(pts):.2f} points {how} genuine attempts than {noun}{a}")
-    ci = (f"{100 * confidence:g}% CI [{100 * interval.low:.2f}, {100 * interval.high:.2f}]"
-          if interval.method != "none" else "no interval")
-    at = "the fixed threshold" if same_threshold else "each one's own threshold"
-    return (f"{lead} (FRR at {at}, {n} attempts), {ci}, McNemar p = {test.p_value:.2g} "
-            f"({test.b_only} rejected by {b} only, {test.a_only} by {a} only)")
+    which = "FRR" if c.frr_definition == "paper" else "FRR (transaction)"
+    at = "the fixed threshold" if c.same_threshold else "each one's own threshold"
+    ci = (f"{100 * confidence:g}% CI [{100 * iv['low']:+.2f}, {100 * iv['high']:+.2f}]"
+          if math.isfinite(iv.get("low", float("nan"))) else "no interval")
+    t = c.frr_test
+    p = f"p = {t['p_value']:.2g}" if math.isfinite(t.get("p_value", float("nan"))) else "no test"
+    if "p_holm" in t and math.isfinite(t["p_holm"]):
+        p += f", Holm-adjusted over the page's {t['family']} comparisons {t['p_holm']:.2g}"
+    figures = (f"{which} at {at}: {100 * c.frr_a:.2f}% vs {100 * c.frr_b:.2f}%, b - a = {100 * diff:+.2f} points, {ci}; "
+               f"paired permutation test over {c.n_subjects} subjects, {p}")
+    if c.small_sample:
+        return (f"{noun}{b} against {noun}{a}: n too small ({c.n_subjects} subjects < report.min_subjects="
+                f"{c.min_subjects}), no conclusion ({figures})")
+    clear = math.isfinite(iv.get("low", float("nan"))) and (iv["low"] > 0 or iv["high"] < 0)
+    if not clear:
+        return f"no clear difference between {noun}{b} and {noun}{a} ({figures})"
+    how = "more" if diff > 0 else "fewer"
+    return f"{noun}{b} rejects {abs(100 * diff):.2f} points {how} genuine attempts than {noun}{a} ({figures})"
 
 
 @dataclass(frozen=True)
@@ -259,7 +360,7 @@ def direction(comparison: dict) -> str:
     """``more``, ``fewer`` (row b rejects more / fewer genuine attempts than row a: the paired FRR
     interval excludes 0) or ``unclear`` (it holds 0, or there is none)."""
     iv = comparison["frr_interval"]
-    if iv.get("method") in (None, "none") or not math.isfinite(iv["low"]):
+    if comparison.get("small_sample") or iv.get("method") in (None, "none") or not math.isfinite(iv["low"]):
         return "unclear"
     return "more" if iv["low"] > 0 else "fewer" if iv["high"] < 0 else "unclear"
 

@@ -261,8 +261,11 @@ class Report:
     min_false_matches: int = key(3, "an FMR target is supported when the baseline's impostors allow at least this "
                                  "many false matches at it (floor(FMR x N)); others are flagged with a dagger",
                                  lambda k, v: p.integer(k, v, 1))
-    compare: list = key(["auto"], "row pairs compared attempt by attempt (paired bootstrap, McNemar): auto (3 vs "
-                        "4, 2 vs 5, 1 vs each other row), or 'a:b' items (row labels or scenario ids); [] for none")
+    compare: list = key(["auto"], "row pairs compared on the same attempts (paired subject bootstrap, permutation test "
+                        "over subjects, Holm-adjusted): auto (3 vs 4, 2 vs 5, 1 vs each other row), or 'a:b' items "
+                        "(row labels or scenario ids); [] for none")
+    min_subjects: int = key(10, "subjects (identities in the audit) below which an interval or test is shown flagged "
+                            "'n too small' and never ranked nor stated as a finding", lambda k, v: p.integer(k, v, 1))
     det_bands: bool = key(False, "shade each DET curve's pointwise 95% subject-bootstrap band of the FNMR (impostor "
                           "scores held fixed; bootstrap.n_resamples resamples)", p.boolean)
     curves_per_panel: int = key(6, "DET curves per panel (more rows or methods: further panels); box and bar plots "

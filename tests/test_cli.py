@@ -87,15 +87,20 @@ def test_scenario_all_end_to_end(lfw_small, shared_arcface_files, tmp_path):
     for c in m["paired_comparisons"]:
         ga, gb = (score[(kind == "genuine") & (row == x)] for x in (c["a"], c["b"]))
         rej_a, rej_b = ~(ga >= thr), ~(gb >= thr)  # NaN (failed) is a rejection
-        assert c["frr_a"] == rej_a.mean() == by_label[c["a"]]["frr_transaction"]
-        assert (c["frr_mcnemar"]["a_only"], c["frr_mcnemar"]["b_only"]) == ((rej_a & ~rej_b).sum(), (rej_b & ~rej_a).sum())
-        assert c["frr_difference"] == pytest.approx(rej_b.mean() - rej_a.mean())
+        # the FRR compared is Table 3's (the paper's, sample-level FTA folded in); the transaction one beside it
+        assert c["frr_definition"] == "paper"
+        assert c["frr_a"] == pytest.approx(by_label[c["a"]]["frr"]) and c["frr_b"] == pytest.approx(by_label[c["b"]]["frr"])
+        assert c["frr_transaction_a"] == rej_a.mean() == by_label[c["a"]]["frr_transaction"]
+        assert (c["discordant"]["a_only"], c["discordant"]["b_only"]) == ((rej_a & ~rej_b).sum(), (rej_b & ~rej_a).sum())
+        assert c["frr_transaction_difference"] == pytest.approx(rej_b.mean() - rej_a.mean())
+        assert c["frr_difference"] == pytest.approx(by_label[c["b"]]["frr"] - by_label[c["a"]]["frr"])
         iv = c["frr_interval"]
         assert iv["low"] <= c["frr_difference"] <= iv["high"]
+        assert 0 < c["frr_test"]["p_value"] <= c["frr_test"]["p_holm"] <= 1 and c["frr_test"]["family"] == 6
         assert c["d_prime_difference"] == pytest.approx(by_label[c["b"]]["d_prime"] - by_label[c["a"]]["d_prime"],
                                                         rel=1e-6)
     paired_md = (out / "paired.md").read_text()
-    assert "| 4 [exemplar] vs 3 | 90 |" in paired_md and m["paired_comparisons"][0]["sentence"][1:] in paired_md
+    assert "| 4 [exemplar] vs 3 | 30 | 90 |" in paired_md and m["paired_comparisons"][0]["sentence"][1:] in paired_md
     # a second run recomputes nothing and gives the same figures
     out2 = tmp_path / "report2"
     r2 = run_cli(*args[:-2], f"out_dir={out2}", "progress=false", "bootstrap.n_resamples=200")

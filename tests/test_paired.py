@@ -1,19 +1,63 @@
-"""Paired comparison of rows: McNemar, paired bootstrap differences, d' difference, by hand."""
+"""Paired comparison of rows: the permutation test over subjects, paired bootstrap differences, the paper's
+FRR, d' difference, by hand."""
 import numpy as np
 import pytest
 
 from fr_eval import metrics as M
-from fr_eval.paired import compare_rows, mcnemar_exact, paired_d_prime_difference, paired_rate_difference
+from fr_eval.paired import compare_rows, paired_d_prime_difference, paired_rate_difference
 
 
-def test_mcnemar_by_hand():
-    t = mcnemar_exact([1, 1, 0, 0, 1], [0, 1, 1, 1, 1])
-    assert (t.a_only, t.b_only) == (1, 2) and t.p_value == pytest.approx(1.0)
-    t = mcnemar_exact(np.zeros(12, bool), np.r_[np.ones(10, bool), False, False])
-    assert (t.a_only, t.b_only) == (0, 10) and t.p_value == pytest.approx(2 * 0.5 ** 10)
-    assert mcnemar_exact([0, 1], [0, 1]).p_value == 1.0
-    with pytest.raises(ValueError, match="same attempts"):
-        mcnemar_exact([0, 1], [0, 1, 1])
+def test_permutation_test_by_hand():
+    """Three subjects whose error counts differ between the rows: 2^3 = 8 swaps, the p-value counted by hand."""
+    a = {"e": np.array([0, 1, 0, 5.0]), "t": np.array([4, 4, 4, 4.0])}
+    b = {"e": np.array([2, 1, 1, 5.0]), "t": np.array([4, 4, 4, 4.0])}
+    r = M.paired_permutation_test(a, b, lambda e, t: e / t)
+    # subject 1 and 3 are equal in both rows: 2 informative subjects (0: +2 errors in b, 2: +1)
+    assert r["n_informative"] == 2 and r["exact"] and r["n_permutations"] == 4
+    assert r["observed"] == pytest.approx(3 / 16)
+    # the swaps give b - a of +3, +1, -1, -3 errors (/16): two of four are at least as extreme as +3
+    assert r["p_value"] == pytest.approx(2 / 4)
+    same = M.paired_permutation_test(a, a, lambda e, t: e / t)
+    assert same["p_value"] == 1.0 and same["n_informative"] == 0
+
+
+def brute_force_permutation_p(ea, ta, eb, tb):
+    """An independent implementation: every assignment of the subjects' two rows, one at a time."""
+    import itertools
+    obs = eb.sum() / tb.sum() - ea.sum() / ta.sum()
+    count = total = 0
+    for flips in itertools.product([False, True], repeat=len(ea)):
+        f = np.array(flips)
+        xa, xb = np.where(f, eb, ea), np.where(f, ea, eb)
+        ya, yb = np.where(f, tb, ta), np.where(f, ta, tb)
+        d = xb.sum() / yb.sum() - xa.sum() / ya.sum()
+        count += abs(d) >= abs(obs) - 1e-12
+        total += 1
+    return count / total
+
+
+def test_permutation_test_matches_a_brute_force_one_and_its_monte_carlo():
+    rng = np.random.default_rng(3)
+    n = 12
+    ta = rng.integers(3, 9, n).astype(float)
+    ea = rng.binomial(ta.astype(int), 0.1).astype(float)
+    eb = np.minimum(ta, ea + rng.binomial(1, 0.5, n))
+    r = M.paired_permutation_test({"e": ea, "t": ta}, {"e": eb, "t": ta}, lambda e, t: e / t)
+    assert r["exact"] and r["p_value"] == pytest.approx(brute_force_permutation_p(ea, ta, eb, ta))
+    mc = M.paired_permutation_test({"e": ea, "t": ta}, {"e": eb, "t": ta}, lambda e, t: e / t, exact_max=4,
+                                   n_resamples=20000, seed=1)
+    assert not mc["exact"] and abs(mc["p_value"] - r["p_value"]) < 0.02
+
+
+def test_clustered_test_is_not_fooled_by_many_attempts_per_subject():
+    """Two subjects carry every discordant attempt: McNemar on attempts would call p ~ 1e-12 (40 of 40
+    discordant attempts one way); over subjects the smallest p possible is 2 / 4."""
+    from scipy import stats
+    a = {"e": np.r_[0.0, 0.0, np.zeros(8)], "t": np.full(10, 50.0)}
+    b = {"e": np.r_[20.0, 20.0, np.zeros(8)], "t": np.full(10, 50.0)}
+    assert stats.binomtest(40, 40, 0.5).pvalue < 1e-11
+    r = M.paired_permutation_test(a, b, lambda e, t: e / t)
+    assert r["n_informative"] == 2 and r["p_value"] == pytest.approx(0.5)
 
 
 def test_paired_rate_difference():
@@ -45,13 +89,39 @@ def test_compare_rows_counts_failed_attempts_as_rejections():
     b = np.array([0.9, 0.3, 0.4, 0.8, np.nan, 0.2])
     c = compare_rows("3", "4 [x]", a, b, np.array([0, 0, 1, 1, 2, 2]), 3, thr, (0.0, 0.01), (0.0, 0.01),
                      bootstrap={"n_resamples": 200})
-    # FRR: a rejects attempts 2 (low) and 3 (failed); b rejects 1, 2, 4 (failed), 5
-    assert (c.frr_a, c.frr_b) == (2 / 6, 4 / 6) and c.frr_difference == pytest.approx(2 / 6)
-    assert (c.frr_mcnemar["a_only"], c.frr_mcnemar["b_only"]) == (1, 3)
+    # FRR (transaction): a rejects attempts 2 (low) and 3 (failed); b rejects 1, 2, 4 (failed), 5
+    assert c.frr_definition == "transaction" and (c.frr_a, c.frr_b) == (2 / 6, 4 / 6)
+    assert c.frr_difference == pytest.approx(2 / 6) and (c.discordant["a_only"], c.discordant["b_only"]) == (1, 3)
     # FNMR over attempts compared in both rows: 0, 1, 2, 5
     assert c.n_compared_both == 4 and (c.fnmr_a, c.fnmr_b) == (1 / 4, 3 / 4)
-    assert "scenario 4 [x] rejects 33.33 points more genuine attempts than scenario 3" in c.sentence
-    assert "McNemar p = 0.62 (3 rejected by 4 [x] only, 1 by 3 only)" in c.sentence
+    # 3 subjects < report.min_subjects: shown, flagged, no conclusion
+    assert c.small_sample and c.sentence.startswith("scenario 4 [x] against scenario 3: n too small (3 subjects < "
+                                                    "report.min_subjects=10), no conclusion")
+    big = compare_rows("3", "4 [x]", a, b, np.array([0, 0, 1, 1, 2, 2]), 3, thr, (0.0, 0.01), (0.0, 0.01),
+                       bootstrap={"n_resamples": 200}, min_subjects=3)
+    assert not big.small_sample and big.sentence.startswith("no clear difference between scenario 4 [x] and scenario 3")
+
+
+def test_compare_rows_paper_frr_folds_the_sample_fta():
+    """With the rows' samples known, the FRR compared is Table 3's: FTA over samples + FNMR (1 - FTA)."""
+    rng = np.random.default_rng(5)
+    n_subj, per = 30, 6
+    subject = np.repeat(np.arange(n_subj), per)
+    ga = rng.normal(0.7, 0.15, subject.size)
+    gb = ga - rng.normal(0.15, 0.05, subject.size)  # b is worse on every attempt
+    gb[subject == 4] = np.nan  # subject 4's reference failed in b: all its attempts are lost
+    samples_a = (np.zeros(n_subj), np.full(n_subj, per + 1.0))
+    samples_b = (np.where(np.arange(n_subj) == 4, 1.0, 0.0), np.full(n_subj, per + 1.0))
+    c = compare_rows("3", "4", ga, gb, subject, n_subj, 0.5, (0.0, 0.01), (0.0, 0.01), bootstrap={"n_resamples": 300},
+                     samples_a=samples_a, samples_b=samples_b)
+    fta_b = 1 / (n_subj * (per + 1))
+    ok = np.isfinite(gb)
+    fnmr_b = np.mean(gb[ok] < 0.5)
+    assert c.frr_definition == "paper" and c.frr_b == pytest.approx(fta_b + fnmr_b * (1 - fta_b))
+    assert c.frr_a == pytest.approx(np.mean(ga < 0.5))
+    assert c.frr_transaction_b == pytest.approx(np.mean(~ok | (np.where(ok, gb, 0) < 0.5)))
+    assert c.frr_interval["low"] > 0 and c.frr_test["p_value"] < 0.01 and c.n_subjects == n_subj
+    assert c.sentence.startswith("scenario 4 rejects") and "FRR at the fixed threshold" in c.sentence
 
 
 def test_compare_methods_pairs_by_identity():
@@ -82,7 +152,8 @@ def test_compare_methods_pairs_by_identity():
 
 
 def test_holm_adjustment():
-    from fr_eval.auditing import holm
-
+    holm = M.holm
     assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5, 0.9]).tolist() == [1.0, 1.0] and holm([]).size == 0
+    out = holm([0.01, np.nan, 0.04])  # a comparison without a test is not counted in the family
+    assert out[0] == pytest.approx(0.02) and np.isnan(out[1]) and out[2] == pytest.approx(0.04)

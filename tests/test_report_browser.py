@@ -215,11 +215,12 @@ def test_compare_two_systems_on_the_same_attempts(browser, scenario_report, shar
         assert set(ra) == set(rb) and c["n_attempts"] == len(ra) == 90
         assert c["frr_a"] == pytest.approx(np.mean(list(ra.values())))
         assert c["frr_b"] == pytest.approx(np.mean([rb[k] for k in ra]))
-        assert c["frr_mcnemar"]["a_only"] == sum(ra[k] and not rb[k] for k in ra)
-        assert c["frr_mcnemar"]["b_only"] == sum(rb[k] and not ra[k] for k in ra)
-        assert c["sentence"].startswith(f"arcface (B), scenario {c['row']} rejects")
+        assert c["discordant"]["a_only"] == sum(ra[k] and not rb[k] for k in ra)
+        assert c["discordant"]["b_only"] == sum(rb[k] and not ra[k] for k in ra)
+        assert c["frr_definition"] == "transaction" and "p_holm" in c["frr_test"]
+        assert f"arcface (B), scenario {c['row']}" in c["sentence"]
     assert doc["a"]["system"] == "sface" and doc["b"]["system"] == "arcface"
-    assert "| arcface (B), scenario 4 [exemplar] vs sface (A), scenario 4 [exemplar] | 90 |" in (out / "compare.md").read_text()
+    assert "| arcface (B), scenario 4 [exemplar] vs sface (A), scenario 4 [exemplar] | 30 | 90 |" in (out / "compare.md").read_text()
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
     assert "det_compare.pdf" in facts["files"] and len(page.locator(".answer li").all_inner_texts()) == 3

@@ -4,8 +4,8 @@ systems) compared row by row on the same genuine attempts.
 Each report brings its own threshold (fixed on its own baseline impostors at the FMR target both
 runs share), so a row of B is compared with the same row of A attempt by attempt with
 :func:`fr_eval.paired.compare_rows`: the FRR and FNMR differences with a paired subject-bootstrap
-interval, the exact McNemar test on the attempts one system rejects and the other accepts, and the
-d' difference. The attempts are matched by their (reference, probe) images in the reports' score
+interval, a paired permutation test over subjects (Holm-adjusted over the rows), the attempts one
+system rejects and the other accepts (counted), and the d' difference. The attempts are matched by their (reference, probe) images in the reports' score
 exports (``scores/comparisons.parquet``); attempts that only one report holds are counted and left
 out. The comparison writes ``compare.csv/.md``, ``metrics.json``, a DET of both systems' rows and
 ``report.html``.
@@ -22,7 +22,7 @@ import numpy as np
 from .. import metrics as M
 from ..errors import ConfigError
 from ..evaluation import as_summary
-from ..paired import compare_rows
+from ..paired import adjust_family, compare_rows
 from ..provenance import environment
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
@@ -139,7 +139,7 @@ def compare_runs(a: Run, b: Run, bootstrap: dict) -> list[dict]:
     if not shared:
         raise ConfigError(f"fr-eval compare: the reports share no row (A: {', '.join(a.labels)}; B: "
                           f"{', '.join(b.labels)})")
-    out = []
+    out, extra = [], []
     for label in shared:
         ga, gb, subj, only_a, only_b = align(a.genuine[label], b.genuine[label])
         if ga.size == 0:
@@ -149,8 +149,9 @@ def compare_runs(a: Run, b: Run, bootstrap: dict) -> list[dict]:
         c = compare_rows(f"{a.system} (A), scenario {label}", f"{b.system} (B), scenario {label}", ga, gb, idx,
                          int(idx.max()) + 1, a.threshold, a.moments[label], b.moments[label], bootstrap=bootstrap,
                          threshold_b=b.threshold, noun="")
-        out.append({"row": label, "attempts_only_in_a": only_a, "attempts_only_in_b": only_b, **c.as_dict()})
-    return out
+        out.append(c)
+        extra.append({"row": label, "attempts_only_in_a": only_a, "attempts_only_in_b": only_b})
+    return [{**x, **c.as_dict()} for x, c in zip(extra, adjust_family(out))]
 
 
 def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], config: dict) -> None:
@@ -165,9 +166,11 @@ def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], con
              f"{b.threshold:.4f}); each threshold fixed by its own run on its own baseline impostors for FMR <= "
              f"{100 * a.fmr:g}%.",
              "Differences are B minus A, in percentage points (d' in its own units), over the genuine attempts both "
-             "reports hold (matched by reference and probe image). FRR is the transaction-level one. Intervals: "
-             "percentile bootstrap resampling subjects, both systems' attempts of a subject kept together. McNemar: "
-             "exact two-sided binomial test on the attempts rejected by one system only.", *only]
+             "reports hold (matched by reference and probe image). FRR is the transaction-level one (the exports name "
+             "attempts, not samples, so the sample-level FTA of Table 3 cannot be folded in). Intervals: percentile "
+             "bootstrap resampling subjects, both systems' attempts of a subject kept together. Test: paired "
+             "permutation over subjects (a subject's two systems swapped at random), Holm-adjusted over the rows "
+             "compared. An interval that holds 0 reads 'no clear difference'.", *only]
     notes += [c["sentence"] + "." for c in comparisons]  # the sentences open with the systems' names, as spelt
     table = table_file(out, "compare", header, body, "Two systems compared on the same genuine attempts", notes)
     sections = [Section("compare", "B against A, row by row", [table])]

@@ -15,20 +15,30 @@ def _ci(iv: dict, scale: float = 100.0) -> str:
     return f"[{scale * iv['low']:+.2f}, {scale * iv['high']:+.2f}]"
 
 
-HEADER = ["Row b vs row a", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR CI",
-          "McNemar p (b only / a only)", "FNMR b - a (points)", "FNMR CI", "d' b - a", "d' CI"]
+HEADER = ["Row b vs row a", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR CI",
+          "p (subjects)", "p (Holm)", "Rejected by b only / a only", "FNMR b - a (points)", "FNMR CI", "d' b - a",
+          "d' CI"]
+
+
+def _p(test: dict, key: str) -> str:
+    v = test.get(key, float("nan"))
+    return "n/a" if not math.isfinite(v) else f"{v:.2g}"
 
 
 def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """One line per compared pair: the FRR and FNMR differences in percentage points with their
-    paired intervals, the exact McNemar test on the FRR's discordant attempts, the d' difference."""
+    """One line per compared pair: the FRR (the definition each comparison names) and FNMR differences
+    in percentage points with their paired subject-bootstrap intervals, the permutation test over
+    subjects and its Holm adjustment, the discordant attempts (descriptive), the d' difference. A
+    comparison over too few subjects has its subject count marked "(n too small)"."""
     body = []
     for c in comparisons:
-        m = c["frr_mcnemar"]
-        body.append([f"{c['b']} vs {c['a']}", str(c["n_attempts"]), f"{100 * c['frr_a']:.2f}", f"{100 * c['frr_b']:.2f}",
-                     _pts(c["frr_difference"]), _ci(c["frr_interval"]),
-                     f"{m['p_value']:.3g} ({m['b_only']} / {m['a_only']})", _pts(c["fnmr_difference"]),
-                     _ci(c["fnmr_interval"]), f"{c['d_prime_difference']:+.3f}", _ci(c["d_prime_interval"], 1.0)])
+        d = c["discordant"]
+        subjects = f"{c['n_subjects']}" + (" (n too small)" if c.get("small_sample") else "")
+        body.append([f"{c['b']} vs {c['a']}", subjects, str(c["n_attempts"]), f"{100 * c['frr_a']:.2f}",
+                     f"{100 * c['frr_b']:.2f}", _pts(c["frr_difference"]), _ci(c["frr_interval"]),
+                     _p(c["frr_test"], "p_value"), _p(c["frr_test"], "p_holm"), f"{d['b_only']} / {d['a_only']}",
+                     _pts(c["fnmr_difference"]), _ci(c["fnmr_interval"]), f"{c['d_prime_difference']:+.3f}",
+                     _ci(c["d_prime_interval"], 1.0)])
     return HEADER, body
 
 
@@ -42,13 +52,22 @@ def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -
         return [Text(["No pair of rows was compared (report.compare=[] or the rows of its pairs are absent)."])]
     header, body = paired_table(comparisons)
     title = "Paired comparison of rows (the same genuine attempts, the same threshold)"
+    from ..paired import FRR_DEFINITIONS
+
+    defs = sorted({c["frr_definition"] for c in comparisons})
     notes = [
-        "Differences are row b minus row a, in percentage points (d' in its own units); FRR is the transaction-level "
-        "one (an attempt is rejected when a sample failed to acquire or its score is below the threshold); FNMR is "
+        "Differences are row b minus row a, in percentage points (d' in its own units). FRR: "
+        + "; ".join(FRR_DEFINITIONS[d] for d in defs) + ": the same FRR as Table 3's column and the headline. "
+        "The transaction-level FRR difference is in paired.csv's metrics (metrics.json: frr_transaction_*). FNMR is "
         "over the attempts compared in both rows.",
         "Intervals (CI, at bootstrap.confidence: 95% by default): percentile bootstrap resampling subjects, both "
-        "rows' attempts of a subject kept together (paired). McNemar: exact two-sided binomial test on the attempts "
-        "rejected by one row only.",
+        "rows' counts of a subject kept together (paired). p (subjects): paired permutation test over subjects (each "
+        "subject's two rows swapped at random; exact over every swap up to 16 subjects that differ, else 10,000 "
+        "random ones); the attempts are not independent (one subject's failed reference removes all of its "
+        "attempts), so no attempt-level test is given. p (Holm): adjusted over the comparisons of this page. "
+        "'Rejected by b only / a only': attempts (transaction level), a description, not a test.",
+        f"A comparison over fewer than report.min_subjects={comparisons[0].get('min_subjects', 10)} subjects is "
+        "marked 'n too small' and is no finding; an interval that holds 0 reads 'no clear difference'.",
         *stand_in,
     ] + [as_sentence(c["sentence"]) for c in comparisons]
     return [table_file(out, "paired", header, body, title, notes)]

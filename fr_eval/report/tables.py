@@ -44,7 +44,8 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
     fl = fmr_label(fmr)
     others = [f for f in (rows[0]["fnmr_at"] if rows else {}) if float(f) != fmr]
     rated = [("FTA (%)", "fta", "n_samples"), (f"FNMR at FMR={fl} (%)", "fnmr", "n_genuine_compared"),
-             (f"FRR at FMR={fl} (%)", "frr", "n_genuine"), ("FTA transaction (%)", "fta_transaction", "n_genuine")]
+             (f"FRR at FMR={fl} (%)", "frr", "n_genuine"), ("FTA transaction (%)", "fta_transaction", "n_genuine"),
+             (f"FRR transaction at FMR={fl} (%)", "frr_transaction", "n_genuine")]
     head = ["Scenario", "d'"]
     for name, _, _ in rated:
         head += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
@@ -60,7 +61,7 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
         line = [r["label"], "n/a" if r["d_prime"] is None or not math.isfinite(r["d_prime"]) else f"{r['d_prime']:.3f}"]
         for _, key, count in rated:
             n, iv = r[count] or r["n_genuine"], r["intervals"].get(key)
-            mark = flag(fmr, r) if key in ("fnmr", "frr") else ""
+            mark = flag(fmr, r) if key in ("fnmr", "frr", "frr_transaction") else ""
             if csv:
                 line += [N.pct(r[key], n) + mark, N.pct(iv["low"], n), N.pct(iv["high"], n)]
             else:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..paired import compare_rows
+import numpy as np
+
+from ..paired import adjust_family, compare_rows
 from ..evaluation import (RowScores, SideData, breakdown, compared_mask, impostor_summary, pair_scores, pairs_accuracy,
                           row_figures, scores_or_nan)
 from ..scores import BlockComparisons, Comparisons
@@ -60,9 +62,13 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
         raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
     thresholds = {f: base.threshold(f) for f in plan.fmrs}
     keep = export_impostors or (lambda rec: rec)
-    rows, scores, compared, records, used = [], {}, {}, [], {}
+    rows, scores, compared, records, used, samples = [], {}, {}, [], {}, {}
+    n_subj = len(plan.subjects)
     for r in plan.rows:
         ref, probe = side("reference", r.reference_variant), side("probe", r.probe_variant)
+        samples[r.label] = (np.bincount(subj[0], (~ref.ok).astype(float), n_subj)
+                            + np.bincount(subj[1], (~probe.ok).astype(float), n_subj),
+                            np.bincount(subj[0], minlength=n_subj) + np.bincount(subj[1], minlength=n_subj))
         imp = summary(ref, probe) if plan.per_scenario_impostors else base
         figures, gen = _row(plan, r, ref, probe, imp, thresholds)
         rows.append(figures)
@@ -81,15 +87,19 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
     return Evaluated(rows=rows, thresholds=thresholds, baseline_impostor=base,
                      n_baseline_impostor_failed=int(comps.n_impostor - base.n), scores=scores,
                      compared=compared, comparisons=records, used_impostors=used,
-                     row_comparisons=paired_rows(plan, genuine, scores, thresholds[plan.fmr]))
+                     row_comparisons=paired_rows(plan, genuine, scores, thresholds[plan.fmr], samples))
 
 
-def paired_rows(plan: Plan, genuine: dict, scores: dict, threshold: float) -> list:
-    """Each ``report.compare`` pair of rows, attempt by attempt, at the threshold of the operating point."""
+def paired_rows(plan: Plan, genuine: dict, scores: dict, threshold: float, samples: dict) -> list:
+    """Each ``report.compare`` pair of rows, attempt by attempt, at the threshold of the operating point:
+    the paper's FRR (``samples``: each row's failed samples and samples per subject), the tests
+    Holm-adjusted over the run's pairs (one family)."""
     attempt_subject = plan.subject_index("probe")[plan.comparisons.genuine[:, 1]]
     moments = {k: (v["impostor"].mean, v["impostor"].var) for k, v in scores.items()}
-    return [compare_rows(a, b, genuine[a], genuine[b], attempt_subject, len(plan.subjects), threshold, moments[a],
-                         moments[b], bootstrap=plan.bootstrap) for a, b in plan.row_pairs]
+    return adjust_family([compare_rows(a, b, genuine[a], genuine[b], attempt_subject, len(plan.subjects), threshold,
+                                       moments[a], moments[b], bootstrap=plan.bootstrap, samples_a=samples[a],
+                                       samples_b=samples[b], min_subjects=plan.min_subjects)
+                          for a, b in plan.row_pairs])
 
 
 def impostor_record(label: str, ref: SideData, probe: SideData, comps, subj, budget_bytes: int):

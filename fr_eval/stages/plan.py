@@ -53,6 +53,7 @@ class Plan:
     estimators: tuple = ()
     breakdown_values: dict = field(default_factory=dict)
     row_pairs: tuple = ()  # (a, b) row labels compared attempt by attempt (report.compare)
+    min_subjects: int = 10  # report.min_subjects: fewer subjects and a comparison is flagged, not a finding
     stream: ImpostorStream = ImpostorStream()  # how impostor scores are summarised
     ray: dict = field(default_factory=dict)  # executor=ray: where Ray runs
 
@@ -172,6 +173,7 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
                 colourisers=colourisers, variants=variants, estimators=estimators,
                 breakdown_values=breakdown_values,
                 row_pairs=row_pairs(rows, as_list((cfg.get("report") or {}).get("compare"))),
+                min_subjects=int(cfg["report"]["min_subjects"]),
                 stream=ImpostorStream(max_fmr=max(fmrs), keep_all=int(cfg["impostor_keep_all"]),
                                       budget_bytes=int(cfg["memory_budget"]), executor=str(cfg["executor"])),
                 ray=dict(cfg.get("ray") or {}))
