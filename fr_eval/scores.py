@@ -125,11 +125,19 @@ def write_bob(t: ScoreTable, path: Path, columns: int) -> None:
                 f.write(f"{claimed} {mid}{real} {_token(probe)} {float(s)!r}\n")
 
 
-def write_pyeer(t, genuine_path: Path, impostor_path: Path) -> None:
-    """pyeer's two files; comparisons without a score are left out (pyeer has no place for them)."""
-    with open(genuine_path, "w") as g, open(impostor_path, "w") as i:
+def write_pyeer(t, genuine_path: Path | None, impostor_path: Path | None) -> None:
+    """pyeer's two files (a path None: that file is not written); comparisons without a score are left
+    out (pyeer has no place for them)."""
+    import contextlib
+
+    def opened(path):
+        return open(path, "w") if path else contextlib.nullcontext()
+
+    with opened(genuine_path) as g, opened(impostor_path) as i:
         for c in _chunks(t):
             for f, mask in ((g, c.genuine), (i, ~c.genuine)):
+                if f is None:
+                    continue
                 s = c.score[mask]
                 np.savetxt(f, s[np.isfinite(s)], fmt="%.17g")
 
@@ -229,22 +237,49 @@ def _slug(label: str) -> str:
 
 
 def export_scores(out: Path, records: list[Comparisons], used_impostors: dict[str, str], ids: tuple) -> list[str]:
-    """Every comparison into ``out``: ``comparisons.csv.gz`` and ``comparisons.parquet`` (all rows),
-    and per row ``<row>.bob4``, ``<row>.bob5``, ``<row>_genuine.txt`` / ``<row>_impostor.txt``
-    (pyeer) holding the row's genuine comparisons and the impostor comparisons it used
-    (``used_impostors[row]`` names the record row they belong to). Returns the file names."""
+    """Every comparison into ``out``: ``comparisons.csv.gz`` and ``comparisons.parquet`` (all rows,
+    each impostor comparison once), and per row ``<row>.bob4``, ``<row>.bob5`` and pyeer's
+    ``<row>_genuine.txt``. A row whose impostor comparisons are its own (the baseline's; every row's
+    with ``impostor_scores=scenario``) also holds them, in its bob files and in ``<row>_impostor.txt``;
+    a row that uses another row's impostors (``used_impostors[row]``) holds its genuine comparisons
+    only, and ``README.txt`` names the files to read with it (the impostors are written once: a
+    report of 62 subjects is not five copies of 180,000 scores). Returns the file names."""
     out.mkdir(parents=True, exist_ok=True)
     write_csv(comparison_chunks(records, *ids), out / "comparisons.csv.gz")
     write_parquet(comparison_chunks(records, *ids), out / "comparisons.parquet")
     names = ["comparisons.csv.gz", "comparisons.parquet"]
+    guide = ["Score files of this run (fr-eval's export). Each bob file holds its row's genuine comparisons, and the",
+             "impostor comparisons where they are the row's own; pyeer's files: <row>_genuine.txt, <row>_impostor.txt.",
+             "Rows that use another row's impostors (the paper's protocol: the baseline's) hold their genuine",
+             "comparisons only; read them with the files named below (fr-eval: scores=[<impostor file>,<row file>]).", ""]
+    files = {}  # an impostor row -> (its bob files' stem, its pyeer file)
+    for imp_row in dict.fromkeys(used_impostors.values()):
+        imp_slug = _slug(imp_row)
+        if imp_row in used_impostors and used_impostors[imp_row] == imp_row:
+            files[imp_row] = (imp_slug, f"{imp_slug}_impostor.txt")  # written with that row's own files below
+            continue
+        only = [r for r in records if not r.genuine and r.row == imp_row]  # a baseline that is not a row here
+        for cols in (4, 5):
+            write_bob(comparison_chunks(only, *ids), out / f"{imp_slug}_impostors.bob{cols}", cols)
+        write_pyeer(comparison_chunks(only, *ids), None, out / f"{imp_slug}_impostor.txt")
+        files[imp_row] = (f"{imp_slug}_impostors", f"{imp_slug}_impostor.txt")
+        names += [f"{imp_slug}_impostors.bob4", f"{imp_slug}_impostors.bob5", f"{imp_slug}_impostor.txt"]
+        guide.append(f"impostors of row {imp_row} (not a row of this report): {imp_slug}_impostors.bob4 / "
+                     f"{imp_slug}_impostors.bob5 / {imp_slug}_impostor.txt")
     for row, imp_row in used_impostors.items():
-        mine = [r for r in records if (r.genuine and r.row == row) or (not r.genuine and r.row == imp_row)]
+        own = imp_row == row
+        mine = [r for r in records if (r.genuine and r.row == row) or (own and not r.genuine and r.row == imp_row)]
         slug = _slug(row)
         for cols in (4, 5):
             write_bob(comparison_chunks(mine, *ids), out / f"{slug}.bob{cols}", cols)
-        write_pyeer(comparison_chunks(mine, *ids), out / f"{slug}_genuine.txt", out / f"{slug}_impostor.txt")
-        names += [f"{slug}.bob4", f"{slug}.bob5", f"{slug}_genuine.txt", f"{slug}_impostor.txt"]
-    return names
+        g_name, (bob_stem, i_name) = f"{slug}_genuine.txt", files[imp_row]
+        write_pyeer(comparison_chunks(mine, *ids), out / g_name, out / i_name if own else None)
+        names += [f"{slug}.bob4", f"{slug}.bob5", g_name] + ([i_name] if own else [])
+        guide.append(f"row {row}: {slug}.bob4 / {slug}.bob5 / {g_name}" + (
+            f" (its own impostors inside; pyeer: {i_name})" if own else
+            f" (genuine only); impostors: row {imp_row}'s, in {bob_stem}.bob4 / {bob_stem}.bob5 / {i_name}"))
+    (out / "README.txt").write_text("\n".join(guide) + "\n", encoding="utf-8")
+    return names + ["README.txt"]
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -255,15 +290,16 @@ def read_scores(paths, fmt: str, score_kind: str = "similarity") -> ScoreTable:
     if score_kind not in SCORE_KINDS:
         raise FrEvalError(f"score_kind={score_kind} is not valid: choose from {', '.join(SCORE_KINDS)}")
     paths = [Path(p).expanduser() for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    want = 2 if fmt == "pyeer" else 1
-    if len(paths) != want:
-        raise FrEvalError(f"format={fmt} takes {'scores=[genuine.txt,impostor.txt]' if want == 2 else 'one file'}, "
-                          f"got {len(paths)}")
+    if fmt == "pyeer" and len(paths) != 2 or fmt in ("csv", "parquet") and len(paths) != 1 or not paths:
+        raise FrEvalError(f"format={fmt} takes " + {"pyeer": "scores=[genuine.txt,impostor.txt]",
+                                                    "csv": "one file", "parquet": "one file"}.get(
+            fmt, "one file or a list (each file a row)") + f", got {len(paths)}")
     for p in paths:
         if not p.is_file():
             raise FrEvalError(f"scores={p}: no such file")
-    t = {"csv": _read_csv, "parquet": _read_parquet, "bob4": lambda p: _read_bob(p[0], 4),
-         "bob5": lambda p: _read_bob(p[0], 5), "pyeer": _read_pyeer}[fmt](paths)
+    t = {"csv": _read_csv, "parquet": _read_parquet,
+         "bob4": lambda ps: ScoreTable.concat([_read_bob(q, 4) for q in ps]),
+         "bob5": lambda ps: ScoreTable.concat([_read_bob(q, 5) for q in ps]), "pyeer": _read_pyeer}[fmt](paths)
     if score_kind == "distance":
         t = ScoreTable(**{**t.__dict__, "score": -t.score})
     if len(t) == 0:

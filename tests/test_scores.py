@@ -62,9 +62,14 @@ def test_table_formats_give_the_runs_figures(exported, fmt):
 def test_bob_and_pyeer_files_give_the_rows_figures(exported, fmt):
     tmp, out, m = exported
     d = out / "scores"
-    files = f"scores=[{d / '2_genuine.txt'},{d / '2_impostor.txt'}]" if fmt == "pyeer" else f"scores={d / ('2.' + fmt)}"
+    # row 2 uses the baseline's impostors: its files hold its genuine comparisons, the baseline's its impostors
+    assert not (d / "2_impostor.txt").exists() and "row 2: 2.bob4 / 2.bob5 / 2_genuine.txt (genuine only); " \
+        "impostors: row 1's, in 1.bob4 / 1.bob5 / 1_impostor.txt" in (d / "README.txt").read_text()
+    files = (f"scores=[{d / '2_genuine.txt'},{d / '1_impostor.txt'}]" if fmt == "pyeer" else
+             f"scores=[{d / ('1.' + fmt)},{d / ('2.' + fmt)}]")
     mi = imported(tmp, [files, f"format={fmt}"])
-    (r,) = mi["rows"]
+    r = mi["rows"][-1]
+    assert r["label"] == ("1" if fmt == "pyeer" else "2") and mi["baseline"] == "1"
     row2 = m["rows"][1]  # scenario 2, whose impostor scores are the baseline's
     if fmt == "pyeer":  # pyeer's files hold scores only: no failed attempts, no subjects
         assert r["n_genuine"] == row2["n_genuine_compared"] and r["intervals"]["fnmr"]["method"].startswith("none")

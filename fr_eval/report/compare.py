@@ -73,6 +73,12 @@ def load_run(folder: str | Path) -> Run:
     impostor, moments = {}, {}
     with np.load(folder / "scores.npz") as npz:
         for label in labels:
+            if f"{label}|impostor_from" in npz.files:  # this row used another row's (the baseline's) impostors
+                label_src = str(npz[f"{label}|impostor_from"])
+            else:
+                label_src = label
+            if label_src != label:
+                continue
             if f"{label}|impostor" in npz.files:
                 imp = npz[f"{label}|impostor"].astype(np.float64)
                 impostor[label], moments[label] = imp, (float(imp.mean()), float(imp.var()))
@@ -80,6 +86,10 @@ def load_run(folder: str | Path) -> Run:
                 n, mean, m2 = npz[f"{label}|impostor_moments"]
                 moments[label] = (float(mean), float(m2 / n))
                 impostor[label] = streamed_summary(npz, label, n, mean, m2)
+        for label in labels:
+            if f"{label}|impostor_from" in npz.files and label not in impostor:
+                src = str(npz[f"{label}|impostor_from"])
+                impostor[label], moments[label] = impostor.get(src), moments.get(src, (float("nan"), float("nan")))
     digest = ((m.get("dataset") or {}).get("settings") or {}).get("content_digest")
     return Run(folder, m["system"]["name"], m["table1"]["dataset"], fmr, float(m["thresholds"][str(fmr)]["threshold"]),
                digest, (m["table1"].get("references"), m["table1"].get("probes")), labels, genuine, impostor, moments)

@@ -210,21 +210,36 @@ def _write_files(out: Path, result, config: dict, env: dict) -> None:
         from ..systems.base import metric_of
         write_embeddings(out / "embeddings.npz", *result.embeddings, metric_of(ctx["system"]))
     np.savez_compressed(out / "scores.npz", **{k: a for label, v in result.scores.items()
-                                               for k, a in score_arrays(label, v).items()})
+                                               for k, a in score_arrays(label, v, impostor_holders(result)).items()})
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env,
                                            "colourisers": ctx["colourisers"]})
 
 
-def score_arrays(label: str, scores: dict) -> dict:
+def impostor_holders(result) -> dict:
+    """Row -> the row whose entry of scores.npz holds its impostor scores: the row it took them from
+    when that is a row of the report, else the first row that took them (the impostors kept once)."""
+    out, first = {}, {}
+    for label in result.scores:
+        src = result.used_impostors.get(label, label)
+        out[label] = src if src in result.scores else first.setdefault(src, label)
+    return out
+
+
+def score_arrays(label: str, scores: dict, used_impostors: dict | None = None) -> dict:
     """scores.npz's arrays of one row: ``<row>|genuine`` (the compared genuine scores) and, when the
     impostor scores were kept whole, ``<row>|impostor``; when they streamed, ``<row>|impostor_tail``
     (the highest scores, ascending), ``<row>|impostor_histogram`` (counts of equal bins over
     ``<row>|impostor_histogram_range``) and ``<row>|impostor_moments`` (count, mean, sum of squared
-    deviations)."""
+    deviations). A row that uses another row's impostors (``used_impostors``) holds
+    ``<row>|impostor_from``, that row's label, instead of a copy of them."""
     from ..evaluation import as_summary
 
     imp = as_summary(scores["impostor"])
     out = {f"{label}|genuine": scores["genuine"]}
+    source = (used_impostors or {}).get(label, label)
+    if source != label:
+        out[f"{label}|impostor_from"] = np.array(source)
+        return out
     if imp.exact:
         out[f"{label}|impostor"] = imp.scores
         return out

@@ -51,7 +51,8 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
         head += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
     header = (head + ["EER (%)"] + [f"FNMR at FMR={fmr_label(float(f))} (%)" for f in others]
               + [threshold_header, "FMR achieved (%)", "Genuine compared", "Impostor compared"]
-              + ([f"FMR={fmr_label(float(f))} supported" for f in [fmr, *others]] if csv else []))
+              + ([f"FMR={fmr_label(float(f))} supported" for f in [fmr, *others]] + ["Impostor scores from"]
+                 if csv else []))
 
     def flag(f: float, r) -> str:  # in the CSV, the flags are columns of their own
         return "" if csv or N.supported(f, r["n_impostor"], min_false_matches) else N.DAGGER
@@ -67,14 +68,36 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
             else:
                 line.append(N.with_interval(r[key], iv, n) + mark)
         n_cmp = r["n_genuine_compared"]
+        borrowed = borrowed_impostors(r)
         line += ([N.pct(r["eer"], n_cmp)] + [N.pct(r["fnmr_at"][f], n_cmp) + flag(float(f), r) for f in others]
                  + [f"{threshold_sign * r['threshold']:.4f}", N.pct(r["fmr_achieved"], r["n_impostor"]),
-                    str(n_cmp), str(r["n_impostor"])])
+                    str(n_cmp), str(r["n_impostor"]) if csv or not borrowed else f"{borrowed}'s"])
         if csv:
             line += ["yes" if N.supported(float(f), r["n_impostor"], min_false_matches) else "no"
-                     for f in [fmr, *others]]
+                     for f in [fmr, *others]] + [borrowed or "this row"]
         body.append(line)
     return header, body
+
+
+def borrowed_impostors(r: dict) -> str | None:
+    """The row whose impostor scores row ``r`` uses when they are not its own (the paper's protocol:
+    the baseline's, compared once), e.g. "row 1"; None when they are its own."""
+    src = str(r.get("impostor_scores_from") or "")
+    if "(baseline)" not in src:
+        return None
+    base = src.replace("(baseline)", "").replace("scenario", "").replace("row", "").strip()
+    return None if base in (str(r.get("label")), str(r.get("scenario"))) else f"row {base}"
+
+
+def impostor_reuse_note(rows) -> list[str]:
+    """One note for the rows that use another row's impostor scores (instead of a repeated count)."""
+    reused = [r["label"] for r in rows if borrowed_impostors(r)]
+    if not reused:
+        return []
+    r0 = next(r for r in rows if borrowed_impostors(r))
+    return [f"Rows {', '.join(reused)} use {borrowed_impostors(r0)}'s {r0['n_impostor']} impostor scores (the baseline's, "
+            f"as the paper; impostor_scores=scenario compares impostors in every row's own variants): their "
+            f"'Impostor compared' cell says so, and their thresholds and FMRs are that row's."]
 
 
 def colouriser_notes(rows, descriptions: dict | None) -> list[str]:
@@ -89,7 +112,8 @@ def colouriser_notes(rows, descriptions: dict | None) -> list[str]:
 
 def table3_notes(rows, fmr: float, min_false_matches: int) -> list[str]:
     """The digits rule, the intervals, and the flag of unsupported operating points."""
-    notes = ["Digits: a rate over N attempts moves by 100/N % per error and is printed with one decimal more "
+    notes = impostor_reuse_note(rows) + [
+             "Digits: a rate over N attempts moves by 100/N % per error and is printed with one decimal more "
              "than that step needs (at most 4). Rates read 'value [low, high]': the 95% interval (rule of 3 with "
              "no error, else a percentile bootstrap over subjects); table3.csv has them in _low/_high columns."]
     if rows:
