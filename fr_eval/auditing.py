@@ -23,7 +23,7 @@ from .stages.plan import parse_fmrs
 from .images import set_max_pixels
 from .provenance import file_sha256
 from .store import open_store
-from .systems import build_system
+from .systems import build_system, substitute_warnings
 from .systems.base import metric_of
 from .variants import ORIGINAL
 
@@ -421,6 +421,7 @@ def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
         "problems": plan.problems,
         "system": sc.system, "system_choice": sc.system_note,
         "engine": sc.stats.as_dict(),
+        "warnings": substitute_warnings(sc.system_note),
     }
 
 

@@ -13,6 +13,7 @@ from .report.numbers import supported
 from .settings import interval_kwargs
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
+from .systems import substitute_warnings
 from .stages.integrity import check_near_duplicates
 from .stages.acquire import colourisation_examples  # noqa: F401  (re-exported: it lived here)
 from .stages.plan import Plan, bin_label, make_plan, metadata_values  # noqa: F401  (re-exported)
@@ -147,6 +148,7 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
         "colourisers": {c.name: c.settings() for c in plan.colourisers},
         "colouriser_descriptions": {c.name: getattr(c, "description", "") for c in plan.colourisers
                                     if getattr(c, "description", "")},
+        "colouriser_stand_ins": {c.name: c.stand_in for c in plan.colourisers if getattr(c, "stand_in", "")},
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
         "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),
@@ -158,8 +160,9 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
         "score_export_impostors": export_rule(imp.n, cfg) if cfg["report"]["export"] else "none (report.export=false)",
         "baseline_impostor_failed_pairs": ev.n_baseline_impostor_failed,
         "engine": acquired.stats.as_dict(),
-        "warnings": data_warnings(ds, ev.rows),
+        "warnings": substitute_warnings(acquired.system_note) + data_warnings(ds, ev.rows),
     }
+
 
 
 def data_warnings(ds, rows: list) -> list[str]:

@@ -22,7 +22,9 @@ class Colouriser(Protocol):
     #: the label of its Table 3 rows, e.g. "exemplar" or "deoldify-stable"
     name: str
     # optional, not part of the protocol: ``description``, what the report says beside its rows
-    # (ExemplarColouriser: that it is a weight-free stand-in, not DeOldify)
+    # (ExemplarColouriser: that it is a weight-free stand-in, not DeOldify); ``stand_in``, what the
+    # headline's question calls it when it stands in for a generative colouriser
+    # ("exemplar colour transfer (a stand-in for DeOldify)")
 
     def settings(self) -> dict:
         """Everything that changes the output (weights' sha256, parameters); part of the store key."""

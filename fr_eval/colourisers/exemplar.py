@@ -98,6 +98,8 @@ def region_stats(grey: np.ndarray, region: float) -> tuple[float, float]:
 class ExemplarColouriser:
     #: said wherever its rows appear: this is not one of the paper's generative colourisers
     description = "exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify"
+    #: what the headline's question calls it
+    stand_in = "exemplar colour transfer (a stand-in for DeOldify)"
 
     def __init__(self, name: str = "exemplar", seed: int = _D["seed"], samples: int = _D["samples"],
                  window: int = _D["window"], choice: str = _D["choice"], face_region: float = _D["face_region"]):

@@ -11,7 +11,7 @@ from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
-from .tables import as_sentence, axis_score, machine_notes, pct, run_notes, score_name
+from .tables import as_sentence, axis_score, data_notes, machine_notes, pct, run_notes, score_name
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
@@ -102,7 +102,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     headline = Table([h[c] for c in cols], [[r[c] for c in cols] for r in ranked], id="headline")
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
-               run=run, warnings=machine_notes(ctx["engine"]), headline=headline,
+               run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), headline=headline,
                answers=[as_sentence(c["sentence"]) for c in ctx.get("method_comparisons") or []])
     return out
 

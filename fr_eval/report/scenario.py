@@ -111,7 +111,17 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
     write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
                sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), standins=stand_in, headline=headline,
-               answers=[as_sentence(c["sentence"]) for c in result.row_comparisons])
+               answers=[as_sentence(c["sentence"]) for c in result.row_comparisons],
+               question=headline_question(ctx, result.rows))
+
+
+def headline_question(ctx: dict, rows: list) -> str:
+    """The answers box's question: it names a stand-in colouriser when every colourised row is one."""
+    used = {r.get("colouriser") for r in rows if r.get("colouriser")}
+    stand_ins = ctx.get("colouriser_stand_ins") or {}
+    if used and used <= set(stand_ins):
+        return f"Does {' / '.join(sorted({stand_ins[c] for c in used}))} help?"
+    return "Does colourisation help?"
 
 
 def _write_metrics(out: Path, result, config: dict, env: dict) -> None:

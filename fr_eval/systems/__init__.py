@@ -80,4 +80,13 @@ def build_system(cfg) -> tuple[FaceSystem, str]:
     return system, note
 
 
-__all__ = ["Acquisition", "Detection", "FaceSystem", "build_system", "fingerprint", "SYSTEMS"]
+def substitute_warnings(note: str) -> list[str]:
+    """What the top of a report says when the face system is a substitute (``system=auto`` fell back to
+    SFace because ArcFace's files are absent), from the note :func:`build_system` returned."""
+    if note.startswith("system=auto: using SFace"):
+        return [f"system=auto fell back to SFace (the OpenCV Zoo int8 model), not ArcFace as the paper ran: {note}. "
+                f"Every figure here is SFace's; give system=arcface with a pack or model files to run ArcFace"]
+    return []
+
+
+__all__ = ["substitute_warnings", "Acquisition", "Detection", "FaceSystem", "build_system", "fingerprint", "SYSTEMS"]

@@ -120,6 +120,11 @@ def _download_pack(pack: str, d: Path, url: str | None, sha256: str | None) -> N
                                 f"sha256> to download it, or put its ONNX files into {d}/")
     if d.is_dir() and not any(d.iterdir()):
         d.rmdir()  # an empty folder left by an interrupted insightface download
+    from ..fetch import offline
+    if offline():  # said once, by the caller's note, not as a download that then fails
+        err = ModelFilesMissing(f"ArcFace pack '{pack}' is not in {d} and FR_EVAL_OFFLINE is set")
+        err.reason = "not downloaded: FR_EVAL_OFFLINE is set"
+        raise err
     log.info("downloading insightface pack %s into %s (sha256 %s)", pack, d, sha256[:12])
     try:
         fetch_archive(url or pack_url(pack), d, sha256=sha256, strip=pack)
