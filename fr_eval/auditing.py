@@ -137,6 +137,7 @@ class AuditPlan:
     template: str
     fmr: float
     min_per_method: int  # methods with fewer images are listed apart, unranked
+    min_identities: int  # report.min_subjects: methods of fewer identities are listed apart, unranked
     compare: tuple  # generated.compare: "auto" and "a:b" items, names checked
     compare_min_identities: int
 
@@ -229,6 +230,7 @@ def plan_audit(cfg: dict) -> AuditPlan:
     return AuditPlan(gset=gset, refs=refs, enrol_source=enrol_source, identities=identities, gen=gen,
                      targets=targets, unenrolled=unenrolled, problems=problems, by=by, unknown_by=unknown,
                      template=template, fmr=fmr, min_per_method=int(g["min_per_method"]),
+                     min_identities=int(cfg["report"]["min_subjects"]),
                      compare=_compare_spec(g["compare"], {dict(s.meta).get("method", "") for s in gen}),
                      compare_min_identities=int(g["compare_min_identities"]))
 
@@ -277,7 +279,7 @@ def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups
     for a, b in method_pairs(groups["method"], plan.compare, identities, plan.compare_min_identities):
         ma, mb = (method == a) & sc.in_audit, (method == b) & sc.in_audit
         out.append(compare_methods(a, b, sc.gid[ma], verified[ma], sim0[ma], sc.gid[mb], verified[mb], sim0[mb],
-                                   bootstrap=bootstrap).as_dict())
+                                   bootstrap=bootstrap, min_identities=plan.min_identities).as_dict())
     for c, p in zip(out, M.holm([c["wilcoxon"]["p_value"] for c in out])):
         c["wilcoxon"]["p_holm"] = float(p)
     return out
@@ -343,14 +345,20 @@ def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
         values = np.array([m.get(key, "") or "(none)" for m in meta], dtype=object)
         groups[key] = [{"value": v, **figures(values == v)} for v in sorted(set(values.tolist()))
                        if (values[sc.in_audit] == v).any()]
-    ranked = sorted((r for r in groups["method"] if r["n"] >= plan.min_per_method),
+    def enough(r):  # images (generated.min_per_method) and identities (report.min_subjects) to be ranked
+        return r["n"] >= plan.min_per_method and r["n_identities"] >= plan.min_identities
+
+    ranked = sorted((r for r in groups["method"] if enough(r)),
                     key=lambda r: (-_num(r["verified_rate_of_all"]), -_num(r["similarity_failures_as_zero"]["mean"]),
                                    r["value"]))
-    apart = sorted((r for r in groups["method"] if r["n"] < plan.min_per_method), key=lambda r: r["value"])
+    apart = sorted((r for r in groups["method"] if not enough(r)), key=lambda r: r["value"])
     for rank, r in enumerate(ranked, start=1):
         r["rank"] = rank
-    for r in apart:  # too few images to rank (generated.min_per_method): listed after the ranked ones
+    for r in apart:  # too few images or identities to rank: listed after the ranked ones, flagged
         r["rank"] = None
+        r["too_small"] = (f"{r['n']} images < generated.min_per_method={plan.min_per_method}"
+                          if r["n"] < plan.min_per_method else
+                          f"{r['n_identities']} identities < report.min_subjects={plan.min_identities}")
     groups["method"] = ranked + apart
     return groups
 
@@ -415,7 +423,8 @@ def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
         "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
         "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],
                         "headline": f"similarity_failures_excluded (with fta beside it), template={plan.template}; "
-                                    "methods with at least generated.min_per_method images ranked by "
+                                    "methods with at least generated.min_per_method images and report.min_subjects "
+                                    "identities ranked by "
                                     "verified_rate_of_all, then similarity_failures_as_zero; the others listed "
                                     "apart (rank null)"},
         "problems": plan.problems,

@@ -294,13 +294,14 @@ class MethodComparison:
     similarity_interval: dict
     wilcoxon: dict
     sentence: str
+    small_sample: bool = False  # fewer than min_identities shared identities: flagged, never a finding
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identity_b, verified_b, similarity_b, *,
-                    bootstrap: dict) -> MethodComparison:
+                    bootstrap: dict, min_identities: int = MIN_SUBJECTS) -> MethodComparison:
     """Method ``b`` against method ``a`` over the identities both generated. Per image: its identity,
     whether it was verified (a failure to acquire is not) and its similarity with failures as 0. The
     rates are pooled over each method's images of the shared identities; their difference gets a
@@ -349,11 +350,20 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
             f"method {a}")
     ci = (f"{100 * kw['confidence']:g}% CI [{100 * v_i.low:.1f}, {100 * v_i.high:.1f}]" if math.isfinite(v_i.low)
           else "no interval")
-    text = (f"{lead} on the {shared.size} identities both generated ({int(na.sum())} and {int(nb.sum())} images), "
-            f"{ci}; mean similarity (failures as 0) {s_d:+.3f}, Wilcoxon signed-rank p = {test['p_value']:.2g} over "
-            f"{nz} identities that differ")
+    figures = (f"{shared.size} identities both generated ({int(na.sum())} and {int(nb.sum())} images), verified "
+               f"b - a = {pts:+.1f} points, {ci}; mean similarity (failures as 0) {s_d:+.3f}, Wilcoxon signed-rank "
+               f"p = {test['p_value']:.2g} over {nz} identities that differ")
+    small = int(shared.size) < min_identities
+    clear = math.isfinite(v_i.low) and (v_i.low > 0 or v_i.high < 0)
+    if small:
+        text = (f"method {b} against method {a}: n too small ({shared.size} identities < report.min_subjects="
+                f"{min_identities}), no conclusion ({figures})")
+    elif not clear:
+        text = f"no clear difference between method {b} and method {a} ({figures})"
+    else:
+        text = f"{lead} on the {figures}"
     return MethodComparison(a, b, int(shared.size), int(na.sum()), int(nb.sum()), float(va.sum() / na.sum()),
-                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text)
+                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text, small)
 
 
 def direction(comparison: dict) -> str:

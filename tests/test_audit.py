@@ -13,7 +13,7 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     from fr_eval.cli import main
     m, names = build_manifest(lfw_small, tmp_path)
     out = tmp_path / "r"
-    assert main(["scenario=generated", f"generated.manifest={m}", "system=sface", f"out_dir={out}",
+    assert main(["scenario=generated", f"generated.manifest={m}", "system=sface", "report.min_subjects=2", f"out_dir={out}",
                  f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100",
                  "generated.min_per_method=2"]) == 0
     doc = json.loads((out / "metrics.json").read_text())
@@ -28,7 +28,8 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     assert [(g["value"], g["rank"]) for g in doc["groups"]["method"]][-1] == ("blank", None)
     assert all(g["rank"] is not None and g["n"] >= 2 for g in doc["groups"]["method"][:-1])
     table = (out / "generated_methods.md").read_text()
-    assert "| not ranked | blank | 1 |" in table and "methods with fewer are listed after them, not ranked (blank)" in table
+    assert "| not ranked (n too small) | blank | 1 |" in table
+    assert "methods with fewer are listed after them, not ranked, marked 'n too small' (blank)" in table
     blank = methods["blank"]
     assert (blank["n"], blank["fta"], blank["similarity_failures_as_zero"]["mean"]) == (1, 1.0, 0.0)
     assert blank["similarity_failures_excluded"]["n"] == 0 and blank["frr"] == 1.0

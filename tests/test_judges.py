@@ -41,7 +41,7 @@ def test_audit_with_two_judges(lfw_small, tmp_path):
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={manifest}", "system=[sface,dlib]", f"out_dir={out}",
                  f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
-                 "generated.min_per_method=2", "generated.conditioning={photo: sface}"]) == 0
+                 "generated.min_per_method=2", "report.min_subjects=2", "generated.conditioning={photo: sface}"]) == 0
     doc = json.loads((out / "metrics.json").read_text())
     subs = {n: json.loads((out / n / "metrics.json").read_text()) for n in ("sface", "dlib")}
     j = doc["judges"]

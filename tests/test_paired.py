@@ -136,7 +136,10 @@ def test_compare_methods_pairs_by_identity():
     ib = np.arange(2, 8)
     vb = np.array([True, False, False, True, True, True])
     sb = np.array([0.5, 0.2, 0.0, 0.7, 0.4, 0.3])
-    c = compare_methods("a", "b", ia, va, sa, ib, vb, sb, bootstrap={"n_resamples": 300, "seed": 0})
+    small = compare_methods("a", "b", ia, va, sa, ib, vb, sb, bootstrap={"n_resamples": 300, "seed": 0})
+    assert small.small_sample and small.sentence.startswith("method b against method a: n too small (4 identities < "
+                                                            "report.min_subjects=10), no conclusion")
+    c = compare_methods("a", "b", ia, va, sa, ib, vb, sb, bootstrap={"n_resamples": 300, "seed": 0}, min_identities=4)
     assert c.n_identities == 4 and (c.n_images_a, c.n_images_b) == (12, 4)  # identities 2..5 only
     assert c.verified_a == pytest.approx(8 / 12) and c.verified_b == pytest.approx(2 / 4)
     assert c.verified_difference == pytest.approx(2 / 4 - 8 / 12)
@@ -145,8 +148,9 @@ def test_compare_methods_pairs_by_identity():
     d = sb[:4] - per_a
     assert c.wilcoxon["p_value"] == pytest.approx(stats.wilcoxon(d).pvalue) and c.wilcoxon["n_nonzero"] == 4
     assert c.similarity_difference == pytest.approx(sb[:4].mean() - per_a.mean())
-    assert c.sentence.startswith("method b verifies 16.7 points fewer of its images than method a on the 4 "
-                                 "identities both generated (12 and 4 images)")
+    # the interval holds 0: no direction is stated
+    assert c.sentence.startswith("no clear difference between method b and method a (4 identities both generated "
+                                 "(12 and 4 images), verified b - a = -16.7 points")
     none = compare_methods("a", "b", ia, va, sa, ib + 100, vb, sb, bootstrap={})
     assert none.n_identities == 0 and none.sentence == "method b and method a share no identity"
 

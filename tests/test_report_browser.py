@@ -142,7 +142,7 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={manifest}", "system=sface", f"out_dir={out}",
                  f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100",
-                 "generated.min_per_method=2", "report.curves_per_panel=2"]) == 0
+                 "generated.min_per_method=2", "report.min_subjects=2", "report.curves_per_panel=2"]) == 0
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
     doc = json.loads((out / "metrics.json").read_text())
@@ -276,7 +276,7 @@ def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={manifest}", "system=[sface,dlib]", f"out_dir={out}",
                  f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
-                 "generated.min_per_method=2"]) == 0
+                 "generated.min_per_method=2", "report.min_subjects=2"]) == 0
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
     assert {"judges.csv", "kendall.csv", "image_agreement.csv", "judges.pdf", "det_judges.pdf"} <= set(facts["files"])

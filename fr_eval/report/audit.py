@@ -43,7 +43,8 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
     body = []
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
-        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked"] if ranked else []) + [
+        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked (n too small)" if r.get("too_small")
+                 else "not ranked"] if ranked else []) + [
             str(r["value"]), str(r["n"]), str(r["n_identities"]), _f(ex["mean"]),
             *([_f(ex["interval"].get("low")), _f(ex["interval"].get("high"))] if csv else [_ci(ex["interval"])]),
             _f(ex["median"]), _f(ex["std"]), _f(z["mean"])]
@@ -96,7 +97,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
                          f"{enr['reference_images_acquired']} of {enr['reference_images']} reference images acquired)"),
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),
            ("Threshold", notes[0]), ("Units", "rates in percent in this page; metrics.json holds fractions")]
-    ranked = [r for r in b if r[0] not in ("not ranked", "-")]
+    ranked = [r for r in b if not r[0].startswith("not ranked") and r[0] != "-"]
     cols = [h.index(c) for c in ("Rank", "Method", "Images", "Identities", "FTA (%)", "Verified of all (%)",
                                  "Similarity mean", "95% interval")]
     headline = Table([h[c] for c in cols], [[r[c] for c in cols] for r in ranked], id="headline")
@@ -121,9 +122,10 @@ def _notes(result, config: dict) -> list[str]:
         "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
         "Rank-1: closed-set identification among all enrolled identities. Rates in percent, each with its 95% "
         "interval [low, high] (the CSV: _low/_high columns), digits from the counts as in Table 3.",
-        f"Methods with at least generated.min_per_method={int(config['generated']['min_per_method'])} images ranked "
-        f"by verified of all, then by similarity with failures as 0; methods with fewer are listed after them, not "
-        f"ranked ({few}). Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
+        f"Methods with at least generated.min_per_method={int(config['generated']['min_per_method'])} images and "
+        f"report.min_subjects={int(config['report']['min_subjects'])} identities ranked by verified of all, then by "
+        f"similarity with failures as 0; methods with fewer are listed after them, not ranked, marked 'n too small' "
+        f"({few}): their intervals are too wide to order them. Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
         f"({ctx['system_choice']}).",
     ] + machine_notes(ctx["engine"]) + run_notes(ctx)
 
