@@ -501,7 +501,10 @@ def run_audit_systems(cfg: dict, *, progress: bool = True) -> AuditSystemsResult
                                   {g["value"] for r in results.values() for g in r.groups["method"]
                                    if g["rank"] is not None}),
         "images": J.image_agreement(verified),
+        "kappa": J.kappa_agreement(verified, {i["path"]: i["identity"] for r in results.values() for i in r.images},
+                                   bootstrap={**dict(cfg["bootstrap"]), "seed": int(cfg["seed"])}),
     }
+    judges["verdict"] = J.verdict(judges["kappa"], judges["methods"])
     return AuditSystemsResult(results=results, configs=configs, judges=judges, context={"engine": engine})
 
 

@@ -54,6 +54,13 @@ def test_audit_with_two_judges(lfw_small, tmp_path):
     assert rows["wrong"]["verified"] == {"sface": 0.0, "dlib": 0.0}  # somebody else's photos, for both judges
     assert rows["blank"]["rank_all"] is None  # one image: below generated.min_per_method
     assert [(k["a"], k["b"]) for k in j["kendall"]] == [("sface", "dlib")] and k_ok(j["kendall"][0])
+    # chance-corrected agreement and the verdict, on the page
+    assert j["kappa"]["n_images"] == j["images"]["n_images"] and j["verdict"].startswith("The judges ")
+    assert [c["a"] + c["b"] for c in j["kappa"]["cohen"]] == ["sfacedlib"]
+    import html as _html
+    html = _html.unescape((out / "report.html").read_text())
+    assert j["verdict"].split(":")[0] in html and "kappa.csv" in html
+    assert "dlib's own rule is 0.6" in html
     # per image: the judges' own generated_images.csv, compared here
     import csv
     ver = {}
@@ -78,3 +85,36 @@ def test_audit_with_two_judges(lfw_small, tmp_path):
 
 def k_ok(k):
     return k["n_methods"] == 3 and -1.0 <= k["tau"] <= 1.0
+
+
+def test_kappas_by_hand_and_against_sklearn():
+    from sklearn.metrics import cohen_kappa_score
+
+    from fr_eval.judges import kappa_agreement, verdict
+
+    rng = np.random.default_rng(4)
+    n = 200
+    truth = rng.random(n) < 0.5
+    a = truth ^ (rng.random(n) < 0.1)
+    b = truth ^ (rng.random(n) < 0.2)
+    c = truth ^ (rng.random(n) < 0.3)
+    images = [f"im{i}" for i in range(n)]
+    identity = {im: f"id{i % 25}" for i, im in enumerate(images)}
+    verified = {j: dict(zip(images, v.tolist())) for j, v in (("a", a), ("b", b), ("c", c))}
+    k = kappa_agreement(verified, identity, bootstrap={"n_resamples": 300})
+    assert k["n_images"] == n and k["n_identities"] == 25
+    ab = next(x for x in k["cohen"] if (x["a"], x["b"]) == ("a", "b"))
+    assert ab["kappa"] == pytest.approx(cohen_kappa_score(a, b)) and ab["low"] < ab["kappa"] < ab["high"]
+    # Fleiss by its textbook formula, item by item
+    votes = np.stack([a, b, c]).sum(0)
+    counts = np.stack([votes, 3 - votes], 1)
+    p_i = (np.square(counts).sum(1) - 3) / (3 * 2)
+    p_j = counts.sum(0) / (3 * n)
+    expect = (p_i.mean() - np.square(p_j).sum()) / (1 - np.square(p_j).sum())
+    assert k["fleiss"]["kappa"] == pytest.approx(expect) and k["fleiss"]["words"] == "fair"  # 0.37
+    line = verdict(k, [{"method": "x", "spread": 0.55}, {"method": "y", "spread": 0.1}])
+    word = "disagree" if k["fleiss"]["high"] < 0.4 else "agree only in part"
+    assert line.startswith(f"The judges {word}: Fleiss' kappa 0.37 [") and "they split most on x (55 points)" in line
+    same = kappa_agreement({"a": verified["a"], "b": verified["a"]}, identity, bootstrap={"n_resamples": 100})
+    assert same["fleiss"]["kappa"] == pytest.approx(1.0)
+    assert verdict(same, []).startswith("The judges agree: Fleiss' kappa 1.00")

@@ -30,15 +30,19 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
         "judges": j, "config": config, "environment": env})
     write_config(out, config)
     sections = [Section("methods", "Methods: every judge", [_methods(out, result)]),
-                Section("judges", "Do the judges agree?", [_judges_table(out, result), _kendall(out, j),
-                                                             _images(out, j)]),
+                Section("judges", "Do the judges agree?", [_judges_table(out, result), _kappa(out, j),
+                                                             _kendall(out, j), _images(out, j)]),
                 Section("bars", "Verified rate per method and judge", [_bars(out, result, config)]),
                 Section("det", "DET of each judge", [_det(out, result, config)]),
                 Section("copy", "Copying the input photos, every judge", [_copy(out, result)]),
-                Section("systems", "Each judge's own report", [Table(
-                    ["Judge", "Family", "Report", "Threshold"],
-                    [[n, j["families"][n], f"{n}/report.html", f"{r.context['threshold']['threshold']:.4f}"]
-                     for n, r in result.results.items()], [], [f"{n}/report.html" for n in result.results])])]
+                Section("systems", "Each judge's own report and threshold", [Table(
+                    ["Judge", "Family", "Report", "Threshold (its similarity)", "Rule", "On the judge's own scale"],
+                    [[n, j["families"][n], f"{n}/report.html", f"{r.context['threshold']['threshold']:.4f}",
+                      _rule(r.context["threshold"]), native_scale(r.context["system"], r.context["threshold"])]
+                     for n, r in result.results.items()],
+                    ["Every judge's threshold is fixed by the same rule on its own impostor scores, so the judges are "
+                     "compared at the same FMR, not at their authors' own thresholds (shown in the last column where "
+                     "a judge has one)."], [f"{n}/report.html" for n in result.results])])]
     first = next(iter(result.results.values()))
     how = result.context.get("invocation") or {}
     run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
@@ -89,6 +93,42 @@ def _judges_table(out: Path, result) -> Table:
         "resolved (0 means above every impostor)."])
 
 
+def _rule(thr: dict) -> str:
+    n = thr.get("n_impostor")
+    return (f"FMR <= {100 * float(thr['fmr_target']):g}% on {n} impostor comparisons" if n is not None else
+            str(thr.get("source", "")))
+
+
+def native_scale(system: dict, thr: dict) -> str:
+    """The threshold on the judge's native scale, beside its authors' own rule: dlib's similarity
+    s = 1 - d^2/2 is the distance d = sqrt(2 (1 - s)), and dlib's documented rule is d <= 0.6."""
+    t = float(thr["threshold"])
+    if (system.get("score") or {}).get("metric") == "euclidean":
+        d = math.sqrt(max(0.0, 2.0 * (1.0 - t)))
+        return (f"Euclidean distance {d:.3f} (match if <=); dlib's own rule is 0.6, which this FMR makes "
+                f"{'stricter' if d < 0.6 else 'looser'}")
+    return "cosine similarity (match if >=)"
+
+
+def _kappa(out: Path, j: dict) -> Table:
+    k = j["kappa"]
+
+    def cell(x):
+        iv = f" [{x['low']:.2f}, {x['high']:.2f}]" if math.isfinite(x["low"]) else ""
+        return f"{_f(x['kappa'], 2)}{iv}"
+
+    body = [["all judges (Fleiss)", str(k["n_images"]), str(k["n_identities"]), cell(k["fleiss"]), k["fleiss"]["words"]]]
+    body += [[f"{c['a']} and {c['b']} (Cohen)", str(k["n_images"]), str(k["n_identities"]), cell(c), c["words"]]
+             for c in k["cohen"]]
+    return table_file(out, "kappa", ["Judges", "Images", "Identities", "Kappa [95% interval]", "Landis and Koch"], body,
+                      "Agreement on verified / not verified, corrected for chance", [
+                          "Kappa: agreement beyond what the judges' own verified rates give by chance (1: perfect, 0: "
+                          "chance). Fleiss' kappa over every judge, Cohen's for each pair; 95% percentile bootstrap "
+                          "over identities (an identity's images resampled together). Words after Landis and Koch "
+                          "(1977): <= 0.20 slight, <= 0.40 fair, <= 0.60 moderate, <= 0.80 substantial, above almost "
+                          "perfect.", j.get("verdict", "")])
+
+
 def _kendall(out: Path, j: dict) -> Table:
     body = [[f"{k['a']} vs {k['b']}", str(k["n_methods"]), _f(k["tau"], 3), _f(k["p_value"], 3, "g")]
             for k in j["kendall"]]
@@ -115,11 +155,13 @@ def _headline(j: dict) -> Table:
 
 
 def _sentences(j: dict) -> list[str]:
-    out = [f"Kendall's tau between {k['a']} and {k['b']}: {_f(k['tau'], 2)} over {k['n_methods']} methods "
-           f"(p = {_f(k['p_value'], 2, 'g')})." for k in j["kendall"]]
+    out = [j["verdict"]] if j.get("verdict") else []
+    out += [f"Kendall's tau between {k['a']} and {k['b']}: {_f(k['tau'], 2)} over {k['n_methods']} methods "
+            f"(p = {_f(k['p_value'], 2, 'g')})." for k in j["kendall"]]
     im = j["images"]
     if im["n_images"]:
-        out.append(f"All judges agree on {_f(100 * im['all_agree'], 1)}% of the {im['n_images']} images.")
+        out.append(f"All judges agree on {_f(100 * im['all_agree'], 1)}% of the {im['n_images']} images (raw agreement, "
+                   f"not corrected for chance: see the kappas).")
     flagged = [r["method"] for r in j["methods"] if r["judged_by_own_family"]]
     if flagged:
         out.append(f"Judged by a system of their own conditioning family ({OWN}): {', '.join(flagged)}.")
