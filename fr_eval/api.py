@@ -129,10 +129,13 @@ def _write(result, cfg: dict, out_dir, kind: str) -> Path:
 
 def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:
     """Run the configured scenarios (as ``fr-eval`` does) and return the figures."""
+    from .provenance import utc_now
     from .runner import run
 
     cfg = _config(overrides, keys)
+    started = utc_now()
     result = run(cfg, progress=progress)
+    result.context["started"] = started
     thresholds = {float(f): t["threshold"] for f, t in result.context["thresholds"].items()}
     return Evaluation(rows=result.rows, thresholds=thresholds, scores=result.scores, config=cfg, result=result)
 
@@ -141,9 +144,13 @@ def audit(*overrides: str, progress: bool = False, **keys) -> Audit:
     """The identity-preservation audit of generated images (``scenario=generated``)."""
     from .auditing import run_audit
 
+    from .provenance import utc_now
+
     keys.setdefault("scenario", "generated")
     cfg = _config(overrides, keys)
+    started = utc_now()
     result = run_audit(cfg, progress=progress)
+    result.context["started"] = started
     return Audit(methods=result.groups["method"], overall=result.overall, images=result.images, config=cfg,
                  result=result)
 

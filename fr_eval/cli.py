@@ -412,7 +412,7 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()
-    print((out / ("generated_methods.md" if kind == "audit" else "table3.md")).read_text())
+    print(console_summary(result, kind, out))
     for w in _warnings_of(result):
         print(f"warning: {w}", file=sys.stderr)
     if kind == "scores":
@@ -427,6 +427,36 @@ def run_and_report(cfg: dict, how: dict | None = None) -> int:
               f"stored, so running again retries them", file=sys.stderr)
         return EXIT_TRANSIENT
     return 0
+
+
+def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
+    """A few lines for the console (the tables are in the report): each row's headline figures, or the
+    audit's best-ranked methods and its judges' verdict."""
+    def pct(x):
+        return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
+
+    lines = []
+    runs = result.results if hasattr(result, "results") else {"": result}
+    for name, r in runs.items():
+        tag = f"{name}: " if name else ""
+        if kind == "audit":
+            ranked = [g for g in r.groups["method"] if g.get("rank") is not None]
+            lines.append(f"{tag}identity preservation by method ({len(ranked)} ranked of {len(r.groups['method'])}; "
+                         f"overall FTA {pct(r.overall['fta'])}, verified of all {pct(r.overall['verified_rate_of_all'])})")
+            lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])} over {g['n']} "
+                      f"images of {g['n_identities']} identities" for g in ranked[:top]]
+            if len(ranked) > top:
+                lines.append(f"  ... {len(ranked) - top} more ranked, and the unranked ones, in the report")
+        else:
+            rows = r.rows if hasattr(r, "rows") else r.evaluation.rows
+            lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
+            lines += [f"  {x['label']}: FRR {pct(x['frr'])}, FTA {pct(x['fta'])}, FNMR {pct(x['fnmr'])}, "
+                      f"d' {x['d_prime']:.3f}" for x in rows]
+    verdict = getattr(result, "judges", {}).get("verdict") if hasattr(result, "judges") else None
+    if verdict:
+        lines.append(verdict)
+    lines.append(f"every table, interval and plot: {out / 'report.html'}")
+    return "\n".join(lines)
 
 
 def _warnings_of(result) -> list[str]:
@@ -455,7 +485,10 @@ def _run_and_write(cfg: dict, out: Path, kind: str, how: dict):
     else:
         from .report import write_report as write
         from .runner import run as compute
+    from .provenance import utc_now
+    started = utc_now()
     result = compute(cfg, progress=bool(cfg["progress"]))
+    result.context["started"] = started
     result.context["invocation"] = {**how, "replay": f"fr-eval --replay {Path(cfg['out_dir']) / 'config.yaml'}"}
     result.context["paths"] = {"out_dir": cfg["out_dir"], "store_dir": cfg["store_dir"]}
     if cfg.get("replay_model_change"):

@@ -50,10 +50,21 @@ def package_versions() -> dict:
     return out
 
 
-def environment() -> dict:
+def utc_now() -> str:
+    """The time now, UTC, as the reports write it."""
     from datetime import datetime, timezone
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
-    env = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+
+def run_date(context: dict, env: dict) -> str:
+    """When the run started (``context["started"]``, set by the command and the API before any work),
+    and when its report was written; the written time alone where the start is unknown."""
+    started = context.get("started")
+    return f"{started} (started; report written {env['date']})" if started else f"{env['date']} (report written)"
+
+
+def environment() -> dict:
+    env = {"date": utc_now(),
            "python": sys.version.split()[0], "platform": platform.platform(),
            "machine": platform.machine(), "packages": package_versions()}
     try:

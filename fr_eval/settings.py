@@ -266,6 +266,9 @@ class Report:
                         "(row labels or scenario ids); [] for none")
     min_subjects: int = key(10, "subjects (identities in the audit) below which an interval or test is shown flagged "
                             "'n too small' and never ranked nor stated as a finding", lambda k, v: p.integer(k, v, 1))
+    det_fta: str = key("exclude", "DET curves: exclude (failures to acquire left out, the paper's FNMR) | fold (counted "
+                       "as non-matches: FTA + FNMR (1 - FTA), as NIST's report cards do)",
+                       lambda k, v: p.choice(k, v, ("exclude", "fold")))
     det_bands: bool = key(False, "shade each DET curve's pointwise 95% subject-bootstrap band of the FNMR (impostor "
                           "scores held fixed; bootstrap.n_resamples resamples)", p.boolean)
     curves_per_panel: int = key(6, "DET curves per panel (more rows or methods: further panels); box and bar plots "

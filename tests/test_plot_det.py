@@ -15,7 +15,8 @@ def test_det_is_drawn_for_a_paper():
     rows.append(("scenario 9", np.full(90, 0.99), imp, thr))  # no false non-match at all
     fig, ax = plotting.subplots()
     floors = draw_det(ax, rows, 0.001, supported=False, allowed=2)
-    assert floors == {"fmr": 0.5 / 2610, "fnmr": 0.5 / 90}
+    assert (floors["fmr"], floors["fnmr"]) == (0.5 / 2610, 0.5 / 90)
+    assert floors["fmr_max"] <= 0.5 and floors["fnmr_max"] <= 0.95
     assert ax.get_xlim()[0] == norm.ppf(0.5 / 2610) and ax.get_ylim()[0] == norm.ppf(0.5 / 90)
     curves = [ln for ln in ax.lines if ln.get_label().startswith("scenario")]
     assert len(curves) == 4 and len({str(ln.get_linestyle()) for ln in curves}) == 4
@@ -71,3 +72,47 @@ def test_det_bands_and_panels(tmp_path):
     plot_det(scores, ctx, 0.001, tmp_path / "three.png", per_panel=2)
     h1, h3 = (Image.open(tmp_path / f"{n}.png").size[1] for n in ("one", "three"))
     assert 2.6 < h3 / h1 < 3.2 and (tmp_path / "three.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_det_axes_fit_the_data_shade_the_unsupported_region_and_fold_the_fta():
+    from matplotlib.patches import Polygon, Rectangle
+
+    from fr_eval.report.plots import Curve
+
+    rng = np.random.default_rng(5)
+    imp = ImpostorSummary.of(rng.normal(0.0, 0.1, 20000))
+    good = rng.normal(0.45, 0.08, 600)  # a good system: FNMR at the lowest FMR is a few percent
+    fig, ax = plotting.subplots()
+    lim = draw_det(ax, [Curve("a", good, imp, imp.threshold(0.001))], 0.001, min_false_matches=3)
+    x, y, _ = imp.det(good)
+    top = y[x >= lim["fmr"]].max()
+    assert lim["fnmr_max"] == min(max(2 * top, 10 * lim["fnmr"]), 0.95) < 0.5  # not fixed at 95%
+    assert ax.get_ylim()[1] == norm.ppf(lim["fnmr_max"])
+    shaded = [p for p in ax.patches if isinstance(p, (Polygon, Rectangle))]
+    assert len(shaded) == 1 and "fewer than 3 impostor errors" in shaded[0].get_label()
+    # folding the FTA lifts the curve: FTA + FNMR (1 - FTA)
+    fig2, ax2 = plotting.subplots()
+    draw_det(ax2, [Curve("a", good, imp, None, None, 0.2)], 0.001, fta="fold")
+    curve = next(ln for ln in ax2.lines if ln.get_label().startswith("a"))
+    assert "FTA 20% folded in" in curve.get_label() and norm.cdf(curve.get_ydata()).min() >= 0.2 - 1e-9
+    assert "failures to acquire counted" in ax2.get_ylabel()
+
+
+def test_a_row_keeps_its_colour_and_marker_in_every_panel(tmp_path):
+    from fr_eval.report.plots import plot_det
+
+    rng = np.random.default_rng(6)
+    imp = rng.normal(0, 0.1, 3000)
+    scores = {str(k): {"genuine": rng.normal(0.4, 0.1, 90), "impostor": imp} for k in range(5)}
+    ctx = {"system": {"name": "s"}, "dataset": {"name": "d"}}
+    styles = {str(k): k for k in range(5)}
+    seen = {}
+    for order in (["0", "1", "2", "3", "4"], ["3", "4"]):  # the same rows in two figures
+        fig, ax = plotting.subplots()
+        plot_det({k: scores[k] for k in order}, ctx, 0.01, None, ax=ax, styles=styles)
+        for ln in ax.lines:
+            if ln.get_label().startswith("scenario"):
+                key = ln.get_label().split()[1]
+                look = (ln.get_color(), ln.get_marker(), str(ln.get_linestyle()))
+                assert seen.setdefault(key, look) == look
+    assert seen["3"][0] == "C3" and len({v for v in seen.values()}) == 5

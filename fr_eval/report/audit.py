@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from ..provenance import environment
+from ..provenance import environment, run_date
 from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
@@ -90,7 +90,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     sections.append(_problems_section(result))
     how = ctx.get("invocation") or {}
     enr = ctx["enrolment"]
-    run = [("Command", how.get("command", "(a library call)")), ("Date", env.get("date", "")),
+    run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(ctx, env)),
            ("Manifest", f"{ctx['manifest']}: {ctx['generated']['rows']} generated images, "
                         f"{ctx['generated']['audited']} audited"),
            ("Enrolment", f"{enr['source']} ({enr['identities_enrolled']} identities, "
@@ -164,7 +164,7 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
     plots.plot_det({k: v for k, v in result.scores.items() if k not in few},
                    {**ctx, "thresholds": {str(fmr): {"threshold": thr["threshold"]}}}, fmr,
                    out / "det_generated.png", prefix="", min_false_matches=int(config["report"]["min_false_matches"]),
-                   per_panel=per_panel,
+                   per_panel=per_panel, styles={g["value"]: i for i, g in enumerate(result.groups["method"])},
                    title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the FMR target; open markers: "
                          f"each method at the threshold {thr['threshold']:.4f}")
     sections = [Section("similarity", "Similarity by method", [Figure(

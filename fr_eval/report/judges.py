@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..provenance import environment
+from ..provenance import environment, run_date
 from .audit import group_table, write_audit_report
 from . import plots
 from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
@@ -45,7 +45,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
                      "a judge has one)."], [f"{n}/report.html" for n in result.results])])]
     first = next(iter(result.results.values()))
     how = result.context.get("invocation") or {}
-    run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
+    run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(result.context, env)),
            ("Manifest", f"{first.context['manifest']}: {first.context['generated']['rows']} generated images"),
            ("Judges", ", ".join(f"{n} ({j['families'][n]} family)" for n in result.results)),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
@@ -193,15 +193,20 @@ def _copy(out: Path, result):
 
 def _bars(out: Path, result, config: dict) -> Figure:
     per_panel = 2 * int(config["report"]["curves_per_panel"])
-    plots.plot_judges_bars(result.judges["methods"], list(result.results), out / "judges.png", per_panel)
+    intervals = {n: {g["value"]: (g["intervals"]["verified_rate_of_all"], g["n"], g["n_identities"])
+                     for g in r.groups["method"]} for n, r in result.results.items()}
+    plots.plot_judges_bars(result.judges["methods"], list(result.results), out / "judges.png", per_panel, intervals)
     return Figure("judges.png", "Each method's verified rate (of all its images, at each judge's own threshold) under "
-                  "every judge, side by side, methods in the order of the mean over the judges; hatched: a judge of the "
-                  f"family the method was conditioned on. At most {per_panel} methods per panel.")
+                  "every judge, side by side, with its 95% identity-bootstrap interval (whiskers); methods ranked by "
+                  "the mean over the judges first, then the unranked ones (too few images or identities) by name; "
+                  "under each method its images (n) and identities; hatched: a judge of the family the method was "
+                  f"conditioned on. At most {per_panel} methods per panel.")
 
 
 def _det(out: Path, result, config: dict) -> Figure:
     """One DET panel per judge (each on its own impostor comparisons, the same methods)."""
     names = list(result.results)
+    styles = {row["method"]: i for i, row in enumerate(result.judges["methods"])}  # one look per method, every panel
     fig, axes = plots.subplots(len(names), 1, figsize=(9.0, 5.0 * len(names)), squeeze=False)
     for ax, n in zip(axes[:, 0], names):
         r = result.results[n]
@@ -210,9 +215,11 @@ def _det(out: Path, result, config: dict) -> Figure:
         plots.plot_det({k: v for k, v in r.scores.items() if k in ranked},
                        {**r.context, "thresholds": {str(float(thr["fmr_target"])): {"threshold": thr["threshold"]}}},
                        float(thr["fmr_target"]), None, ax=ax, prefix="", title=f"{n}: ranked methods; open markers at "
-                       f"its threshold {thr['threshold']:.4f}", min_false_matches=int(config["report"]["min_false_matches"]))
+                       f"its threshold {thr['threshold']:.4f}", min_false_matches=int(config["report"]["min_false_matches"]),
+                       styles=styles)
     fig.tight_layout()
     plots.save(fig, out / "det_judges.png")
     return Figure("det_judges.png", "The DET of each judge's ranked methods (generated images against their enrolment, "
                   "on that judge's own impostor comparisons), one panel per judge with the same methods: curves of "
-                  "three judges on one axis would be three times as many lines.")
+                  "three judges on one axis would be three times as many lines. A method has the same colour and "
+                  "marker in every panel; grey: FMR below report.min_false_matches impostor errors (not supported).")

@@ -90,13 +90,39 @@ def floor_of(n: int) -> float:
 
 class Curve(NamedTuple):
     """One DET curve: its label, the compared genuine scores, the impostor scores (an
-    :class:`~fr_eval.streaming.ImpostorSummary`), the operating point's threshold, and each genuine
-    score's subject index (for the bootstrap band; None: no band)."""
+    :class:`~fr_eval.streaming.ImpostorSummary`), the operating point's threshold, each genuine
+    score's subject index (for the bootstrap band; None: no band) and the row's transaction-level
+    FTA (folded into the FNMR with ``report.det_fta=fold``; None: unknown)."""
     label: str
     genuine: np.ndarray
     impostor: object
     threshold: float | None = None
     subject: np.ndarray | None = None
+    fta: float | None = None
+
+
+def style_of(index: int) -> tuple:
+    """(colour, line style, marker) of the ``index``-th row or method of a report: the same in every
+    panel, plot and bar chart that shows it."""
+    ls, mk = STYLES[index % len(STYLES)]
+    return f"C{index % 10}", ls, mk
+
+
+def fitted_limits(curves: list, lo_x: float, lo_y: float, fold: bool = False) -> tuple[float, float]:
+    """The upper FMR and FNMR limits that hold the data: the FNMR at the lowest FMR drawn (the curves'
+    top), doubled, and the FMR where the last curve reaches the FNMR floor, times 5, each kept between
+    a decade above its floor and 50 % (FMR) or 95 % (FNMR)."""
+    top_y, right_x = lo_y, lo_x
+    for c in curves:
+        x, y, _ = c.impostor.det(c.genuine)
+        if fold and c.fta:
+            y = c.fta + y * (1 - c.fta)
+        if x.size == 0:
+            continue
+        top_y = max(top_y, float(np.max(y[x >= lo_x])) if np.any(x >= lo_x) else float(y[-1]))
+        reached = x[y <= lo_y]
+        right_x = max(right_x, float(reached.min()) if reached.size else 0.5)
+    return (float(np.clip(5 * right_x, min(0.5, 10 * lo_x), 0.5)), float(np.clip(2 * top_y, min(0.95, 10 * lo_y), 0.95)))
 
 
 #: the most thresholds a band is computed at (spread evenly along the curve)
@@ -119,15 +145,26 @@ def band_note(bands: dict | None, each: str = "row") -> str:
 
 
 def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: int | None = None,
-             bands: dict | None = None) -> dict:
-    """Draw ``curves`` (:class:`Curve` or tuples of its fields) on ``ax``. ``bands``: the keyword
-    arguments of :func:`fr_eval.metrics.fnmr_band` (n_resamples, confidence, seed) to shade each
-    curve's pointwise subject-bootstrap interval of the FNMR where its subjects are known. Returns
-    the axis floors used ({"fmr": ..., "fnmr": ...})."""
+             bands: dict | None = None, styles: dict | None = None, min_false_matches: int | None = None,
+             fta: str = "exclude") -> dict:
+    """Draw ``curves`` (:class:`Curve` or tuples of its fields) on ``ax``.
+
+    ``bands``: the keyword arguments of :func:`fr_eval.metrics.fnmr_band` (n_resamples, confidence,
+    seed) to shade each curve's pointwise subject-bootstrap interval of the FNMR where its subjects
+    are known. ``styles``: curve label -> its index in the report (:func:`style_of`; default: the
+    order here), so a row keeps its colour and marker in every panel. ``min_false_matches``: the FMR
+    region below that many impostor errors (FMR < m / N) is shaded and labelled "not supported".
+    ``fta="fold"``: the FNMR axis counts failures to acquire as non-matches (FTA + FNMR (1 - FTA),
+    the transaction-level FTA of each row), as NIST's report cards do; "exclude" (the default):
+    failures are left out, as the paper's FNMR. The axes start at half an error's step (0.5 / N) and
+    end where the data do (:func:`fitted_limits`). Returns the limits used."""
     curves = [Curve(*c) for c in curves]
+    fold = fta == "fold"
     n_imp = max((c.impostor.n for c in curves), default=1)
     n_gen = max((len(c.genuine) for c in curves), default=1)
     lo_x, lo_y = floor_of(n_imp), floor_of(n_gen)
+    hi_x, hi_y = fitted_limits(curves, lo_x, lo_y, fold)
+    styles = styles or {c.label: i for i, c in enumerate(curves)}
 
     def px(v):
         return norm.ppf(np.clip(v, lo_x, 0.999))
@@ -136,32 +173,54 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
         return norm.ppf(np.clip(v, lo_y, 0.999))
 
     for i, c in enumerate(curves):
-        ls, mk = STYLES[i % len(STYLES)]
+        colour, ls, mk = style_of(styles.get(c.label, i))
         x, y, t = c.impostor.det(c.genuine)
-        no_errors = not np.any(y[x >= lo_x] > 0)
+        lift = (lambda v: c.fta + np.asarray(v) * (1 - c.fta)) if fold and c.fta else (lambda v: np.asarray(v))
+        no_errors = not np.any(lift(y)[x >= lo_x] > 0)
         text = c.label + (f" (no false non-match in {len(c.genuine)} at FMR >= {100 * lo_x:.2g}%: drawn at the "
-                          f"floor)" if no_errors else "")
+                          f"floor)" if no_errors else "") + (f"; FTA {100 * c.fta:.2g}% folded in" if fold and c.fta
+                                                             else "")
         text = textwrap.fill(text, 46, subsequent_indent="  ")  # the legend beside the axes stays narrow
-        line, = ax.plot(px(x), py(y), ls=ls, marker=mk, markevery=0.1, ms=4, lw=1.4, label=text)
+        line, = ax.plot(px(x), py(lift(y)), ls=ls, marker=mk, markevery=0.1, ms=4, lw=1.4, label=text, color=colour)
         if bands is not None and c.subject is not None and len(c.genuine) and x.size:
             pick = np.unique(np.linspace(0, x.size - 1, min(BAND_POINTS, x.size)).astype(int))
             lo, hi = M.fnmr_band(c.genuine, c.subject, t[pick], **bands)
-            ax.fill_between(px(x[pick]), py(lo), py(hi), color=line.get_color(), alpha=0.15, lw=0)
+            ax.fill_between(px(x[pick]), py(lift(lo)), py(lift(hi)), color=colour, alpha=0.15, lw=0)
         if c.threshold is not None:
             op_x, op_y = c.impostor.fmr_at(c.threshold), float(np.mean(np.asarray(c.genuine) < c.threshold))
-            ax.plot([px(op_x)], [py(op_y)], marker=mk, ms=10, mfc="none", mew=1.6, color=line.get_color(), ls="none")
+            ax.plot([px(op_x)], [py(lift(op_y))], marker=mk, ms=10, mfc="none", mew=1.6, color=colour, ls="none")
+    if min_false_matches:
+        edge = min_false_matches / n_imp
+        if edge > lo_x:
+            ax.axvspan(norm.ppf(lo_x), norm.ppf(min(edge, hi_x)), color="0.85", alpha=0.6, lw=0, zorder=0,
+                       label=f"FMR < {min_false_matches}/{n_imp}: fewer than {min_false_matches} impostor errors, "
+                             f"not supported")
     note = "" if supported else f" (not supported: {allowed} false matches allowed)"
     ax.axvline(norm.ppf(fmr), color="grey", ls=":", lw=1, label=f"FMR target {100 * fmr:g}%{note}")
-    xt, yt = TICKS[(TICKS >= lo_x) & (TICKS <= 0.5)], TICKS[(TICKS >= lo_y) & (TICKS <= 0.95)]
+    xt, yt = TICKS[(TICKS >= lo_x) & (TICKS <= hi_x)], TICKS[(TICKS >= lo_y) & (TICKS <= hi_y)]
     ax.set_xticks(norm.ppf(xt), [f"{100 * t:g}" for t in xt])
     ax.set_yticks(norm.ppf(yt), [f"{100 * t:g}" for t in yt])
-    ax.set_xlim(norm.ppf(lo_x), norm.ppf(0.5))
-    ax.set_ylim(norm.ppf(lo_y), norm.ppf(0.95))
+    ax.set_xlim(norm.ppf(lo_x), norm.ppf(hi_x))
+    ax.set_ylim(norm.ppf(lo_y), norm.ppf(hi_y))
     ax.set_xlabel(f"FMR (%), {n_imp} impostor comparisons")
-    ax.set_ylabel(f"FNMR (%), {n_gen} genuine comparisons")
+    ax.set_ylabel(f"FNMR (%), {n_gen} genuine comparisons" + (", failures to acquire counted" if fold else ""))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    return {"fmr": lo_x, "fnmr": lo_y}
+    return {"fmr": lo_x, "fnmr": lo_y, "fmr_max": hi_x, "fnmr_max": hi_y}
+
+
+def det_caption(limits: dict | None, fta: str, min_false_matches: int | None) -> str:
+    """The DET caption's sentences on its axes, its shaded region and the failures to acquire."""
+    axes = (f" Axes fitted to the data: FMR from {100 * limits['fmr']:.2g}% (half an error's step, 0.5/N) to "
+            f"{100 * limits['fmr_max']:.2g}%, FNMR from {100 * limits['fnmr']:.2g}% to {100 * limits['fnmr_max']:.2g}%."
+            if limits else "")
+    shade = (f" Grey: FMR below {min_false_matches} impostor errors, where the data do not support a figure."
+             if min_false_matches else "")
+    folded = (" Failures to acquire are folded in: FNMR = FTA + FNMR (1 - FTA), each row's transaction-level FTA "
+              "(report.det_fta=fold)." if fta == "fold" else
+              " Failures to acquire are left out of the curves (the paper's FNMR; report.det_fta=fold counts them "
+              "as non-matches, as NIST's report cards do).")
+    return axes + shade + folded
 
 
 def det_curves(scores: dict, ctx: dict, prefix: str = "scenario ") -> list[Curve]:
@@ -175,33 +234,40 @@ def det_curves(scores: dict, ctx: dict, prefix: str = "scenario ") -> list[Curve
         imp = as_summary(sc["impostor"])  # an array is sorted once
         if sc["genuine"].size and imp.n:
             out.append(Curve(f"{prefix}{legend_label(label, ctx)}", sc["genuine"], imp, thr.get("threshold"),
-                             sc.get("subject")))
+                             sc.get("subject"), sc.get("fta")))
     return out
 
 
 def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: str | None = None,
              prefix: str = "scenario ", ax=None, min_false_matches: int | None = None, per_panel: int = 0,
-             bands: dict | None = None) -> None:
+             bands: dict | None = None, styles: dict | None = None, fta: str = "exclude") -> dict | None:
     """DET curves of every row (:func:`draw_det`), saved as PNG and PDF. The operating point is
     marked where ``ctx`` names the threshold at ``fmr``; the FMR target is said to be unsupported
     when fewer than ``min_false_matches`` false matches are allowed at it. More than ``per_panel``
-    rows (> 0) are drawn in further panels, one above the other (not on the caller's ``ax``)."""
+    rows (> 0) are drawn in further panels, one above the other (not on the caller's ``ax``); each
+    row keeps its colour and marker in every panel (``styles``: label -> index, else the order of
+    ``scores``). Returns the first panel's axis limits (for the caption)."""
     curves = det_curves(scores, {**ctx, "fmr": fmr}, prefix)
+    styles = {c.label: (styles or {}).get(c.label[len(prefix):], i) for i, c in enumerate(curves)}
+    kw = {"bands": bands, "styles": styles, "min_false_matches": min_false_matches, "fta": fta}
     n_imp = max((c.impostor.n for c in curves), default=0)
     allowed = N.allowed_false_matches(fmr, n_imp)
     ok = min_false_matches is None or allowed >= min_false_matches
     title = title or (f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); open markers: the operating "
                       f"point at FMR={fmr_label(fmr)}" + ("; shaded: 95% subject-bootstrap band" if bands else ""))
     if ax is not None:
-        draw_det(ax, curves, fmr, supported=ok, allowed=allowed, bands=bands)
+        limits = draw_det(ax, curves, fmr, supported=ok, allowed=allowed, **kw)
         ax.set_title(title, fontsize=9)
-        return
+        return limits
     groups = chunks(curves, per_panel)
     fig, axes = subplots(len(groups), 1, figsize=(9.0, 5.6 * len(groups)), squeeze=False)
+    limits = None
     for k, (a, group) in enumerate(zip(axes[:, 0], groups)):
-        draw_det(a, group, fmr, supported=ok, allowed=allowed, bands=bands)
+        got = draw_det(a, group, fmr, supported=ok, allowed=allowed, **kw)
+        limits = limits or got
         a.set_title(title if len(groups) == 1 else f"{title}\npanel {k + 1} of {len(groups)}", fontsize=9)
     save(fig, path)
+    return limits
 
 
 def draw_frr_threshold(ax, rows: list[dict], scores: dict, ctx: dict, fmr: float) -> None:
@@ -418,9 +484,10 @@ def plot_contact_sheet(sheet: dict, path: Path) -> None:
     save(fig, path, dpi=110)
 
 
-def draw_judges_bars(ax, rows: list[dict], judges: list[str]) -> None:
+def draw_judges_bars(ax, rows: list[dict], judges: list[str], intervals: dict | None = None) -> None:
     """Each method's verified rate under each judge, side by side; a hatched bar is a judge of the
-    family the method was conditioned on (it grades its own teacher)."""
+    family the method was conditioned on (it grades its own teacher). ``intervals``: judge -> method ->
+    (interval dict, images, identities): whiskers and the counts under each method."""
     from matplotlib.patches import Patch
 
     x = np.arange(len(rows))
@@ -428,7 +495,14 @@ def draw_judges_bars(ax, rows: list[dict], judges: list[str]) -> None:
     handles = []
     for k, j in enumerate(judges):
         vals = np.array([100 * r["verified"].get(j, np.nan) for r in rows], float)
-        bars = ax.bar(x - 0.4 + (k + 0.5) * width, np.nan_to_num(vals), width)
+        bars = ax.bar(x - 0.4 + (k + 0.5) * width, np.nan_to_num(vals), width, color=f"C{k % 10}")
+        if intervals and j in intervals:
+            iv = [intervals[j].get(r["method"], ({},))[0] for r in rows]
+            lo = np.array([100 * v.get("low", np.nan) for v in iv], float)
+            hi = np.array([100 * v.get("high", np.nan) for v in iv], float)
+            ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(vals)
+            ax.errorbar((x - 0.4 + (k + 0.5) * width)[ok], vals[ok], yerr=[vals[ok] - lo[ok], hi[ok] - vals[ok]],
+                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
         handles.append(Patch(facecolor=bars.patches[0].get_facecolor() if bars.patches else None, label=j))
         for bar, r, v in zip(bars, rows, vals):
             if j in r["judged_by_own_family"]:
@@ -437,18 +511,22 @@ def draw_judges_bars(ax, rows: list[dict], judges: list[str]) -> None:
             if v == 0:  # a bar of height 0 is said, not left to look like a missing judge
                 ax.text(bar.get_x() + bar.get_width() / 2, 1, "0", ha="center", va="bottom", fontsize=6)
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="judge of the method's own family"))
-    ax.set_xticks(x, [f"{r['method']}\n({r['conditioning']})" for r in rows], rotation=60, ha="right", fontsize=7)
+    first = next(iter((intervals or {}).values()), {})
+    counts = [f", n={first[r['method']][1]}, {first[r['method']][2]} id." if r["method"] in first else "" for r in rows]
+    ax.set_xticks(x, [f"{r['method']}\n({r['conditioning']}{c})" for r, c in zip(rows, counts)], rotation=60,
+                  ha="right", fontsize=7)
     ax.set_ylabel("verified of all images (%)")
     ax.set_ylim(0, 105)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
-def plot_judges_bars(rows: list[dict], judges: list[str], path: Path, per_panel: int = 12) -> None:
+def plot_judges_bars(rows: list[dict], judges: list[str], path: Path, per_panel: int = 12,
+                     intervals: dict | None = None) -> None:
     parts = chunks(rows, per_panel)
     fig, axes = subplots(len(parts), 1, figsize=(max(6.0, 0.7 * len(parts[0]) + 3), 4.6 * len(parts)), squeeze=False)
     for k, (ax, part) in enumerate(zip(axes[:, 0], parts)):
-        draw_judges_bars(ax, part, judges)
+        draw_judges_bars(ax, part, judges, intervals)
         ax.set_title("Verified rate per method and judge" + (f", panel {k + 1} of {len(parts)}" if len(parts) > 1
                                                             else ""), fontsize=9)
     fig.tight_layout()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..provenance import environment
+from ..provenance import environment, run_date
 from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, table_file, write_page
@@ -43,15 +43,17 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     _write_metrics(out, result, config, env)
     t3 = _write_table3(out, result, fmr, mfm)
     stand_in = colouriser_notes(clean(result.rows), ctx.get("colouriser_descriptions"))
-    sections = [Section("table3", "Table 3: biometric performance", [t3]),
-                Section("paired", "Does colourisation help? Paired comparisons of rows",
-                        write_paired(out, result.row_comparisons, stand_in)),
-                Section("table1", "Table 1: dataset", [_write_table1(out, result)]),
+    paired = write_paired(out, result.row_comparisons, stand_in)
+    sections = [Section("table1", "Table 1: dataset", [_write_table1(out, result)]),
+                Section("table3", "Table 3: biometric performance", [t3]),
+                *([Section("paired", f"{headline_question(ctx, result.rows)} Paired comparisons of rows", paired)]
+                  if result.row_comparisons else []),
                 *_write_protocol_tables(out, result, fmr)]
     _write_files(out, result, config, env)
     sections += _plots(out, result, config, fmr, mfm)
     sections += write_quality(out, result, ctx)
-    sections.append(_failures_section(result))
+    if result.failures:  # an empty section is left out (failures.csv and samples.csv are still written)
+        sections.append(_failures_section(result))
     _write_html(out, result, config, env, t3, stand_in, sections)
     return out
 
@@ -60,15 +62,20 @@ def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Sectio
     """det.png/.pdf, frr_threshold.png/.pdf and the colourisation examples, with their captions."""
     ctx, thr = result.context, result.context["thresholds"][str(fmr)]
     bands = plots.det_bands(config)
-    plots.plot_det(result.scores, ctx, fmr, out / "det.png", min_false_matches=mfm, bands=bands)
+    fta = {r["label"]: r["fta_transaction"] for r in result.rows}
+    how = str(config["report"]["det_fta"])
+    limits = plots.plot_det({k: {**v, "fta": fta.get(k)} for k, v in result.scores.items()}, ctx, fmr, out / "det.png",
+                            min_false_matches=mfm, bands=bands, fta=how,
+                            styles={r["label"]: i for i, r in enumerate(result.rows)})
     plots.plot_frr_threshold(result, ctx, fmr, out / "frr_threshold.png")
     n_gen = max((len(s["genuine"]) for s in result.scores.values()), default=0)
     support = "" if thr.get("supported", True) else (
         f" The data do not support that target: {thr['impostors_allowed']} false matches allowed, fewer than "
         f"report.min_false_matches={mfm}.")
     det = Figure("det.png", f"DET curves of every row on normal-deviate axes: FNMR over up to {n_gen} genuine "
-                 f"comparisons against FMR over {thr['n_impostor']} impostor comparisons; the axes start at half "
-                 f"an error's step (0.5/N). Open markers: each row's operating point at the threshold "
+                 f"comparisons against FMR over {thr['n_impostor']} impostor comparisons." +
+                 plots.det_caption(limits, how, mfm) + " Each row keeps its colour and marker in every figure. "
+                 f"Open markers: each row's operating point at the threshold "
                  f"{thr['threshold']:.4f} fixed for FMR <= {fmr_label(fmr)} on the baseline; dotted: the FMR "
                  f"target." + support + plots.band_note(bands))
     frr = Figure("frr_threshold.png", "FRR = FTA + FNMR (1 - FTA) of each row against the decision threshold (the "
@@ -98,7 +105,7 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
     fmr = float(config["fmr"])
     thr = ctx["thresholds"][str(fmr)]
     how = ctx.get("invocation") or {}
-    run = [("Command", how.get("command", "(a library call)")), ("Date", env.get("date", "")),
+    run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(ctx, env)),
            ("Dataset", f"{t1['dataset']}: {t1['subjects']} subjects, {t1['references']} references, {t1['probes']} "
                        f"probes, {t1['genuine']} genuine and {t1['impostor']} impostor comparisons"),
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation import TableEvaluation, evaluate_table
-from ..provenance import environment
+from ..provenance import environment, run_date
 from ..scores import read_scores, repeated_comparisons
 from ..store import sha256_file
 from .html import Figure, Section, Table, table_file, write_page
@@ -107,7 +107,7 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
              out / "det.png", title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ",
              min_false_matches=int(config["report"]["min_false_matches"]), bands=bands)
     how, base = result.context.get("invocation") or {}, next(r for r in ev.rows if r["label"] == ev.baseline)
-    run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
+    run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(result.context, env)),
            ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" for i in result.inputs)
             + f"; format {result.fmt}"),
            ("Operating point", f"threshold {thr[str(fmr)]['threshold']:.4f} ({rule}) on row {ev.baseline}'s "

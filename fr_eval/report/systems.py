@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..provenance import environment
+from ..provenance import environment, run_date
 from . import plots
 from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
 from .io import clean, write_config, write_json
@@ -52,7 +52,7 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
     first = next(iter(result.results.values()))
     how = result.context.get("invocation") or {}
     t1 = first.table1
-    run = [("Command", how.get("command", "(a library call)")), ("Date", env["date"]),
+    run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(result.context, env)),
            ("Dataset", f"{t1['dataset']}: {t1['subjects']} subjects, {t1['references']} references, {t1['probes']} "
                        f"probes, {t1['genuine']} genuine and {t1['impostor']} impostor comparisons"),
            ("Systems", ", ".join(result.results)), ("Units", "rates in percent in this page; metrics.json holds fractions")]
@@ -101,6 +101,7 @@ def _plot_det(out: Path, result, fmr: float, mfm: int, bands: dict | None) -> No
     fig, axes = plots.subplots(n, 1, figsize=(9.0, 5.0 * n), squeeze=False)
     for ax, (name, r) in zip(axes[:, 0], result.results.items()):
         plots.plot_det(r.scores, r.context, fmr, None, ax=ax, min_false_matches=mfm, bands=bands,
-                       title=f"{name}: open markers, the operating point at FMR={100 * fmr:g}%")
+                       title=f"{name}: open markers, the operating point at FMR={100 * fmr:g}%",
+                       styles={x["label"]: i for i, x in enumerate(r.rows)})  # a row looks the same in each panel
     fig.tight_layout()
     plots.save(fig, out / "det.png")
