@@ -10,7 +10,7 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import Sample, load_dataset
-from .datasets.generated import load_generated_manifest
+from .datasets.generated import LINKS, load_generated_manifest
 from .datasets.manifest import problems_message
 from .engine import acquire_all
 from .errors import ConfigError, FrEvalError
@@ -523,7 +523,6 @@ def conditioning_of(setting, images: list[dict]) -> dict:
 
 
 #: the manifest columns that link a generated image to the reference photos it was made from
-LINKS = ("group", "source_reference")
 
 
 def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: float) -> dict:
@@ -563,7 +562,8 @@ def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: 
             to_inputs[i] = sims[i, inputs].max()
         if others.any():
             to_others[i] = sims[i, others].max()
-    return {"available": True, "link": link, "percentile": percentile, "threshold": threshold,
+    return {"available": True, "link": link, "link_from": plan.gset.details or "the manifest",
+            "percentile": percentile, "threshold": threshold,
             "n_real_pairs": int(genuine_real.size), "to_inputs": to_inputs, "to_others": to_others,
             "copied": np.isfinite(to_inputs) & (to_inputs > threshold)}
 
@@ -585,7 +585,8 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray) -> dict:
                                                     else float("nan")),
                      "n_copied": int(copy["copied"][linked].sum()),
                      "copy_rate": float(copy["copied"][linked].mean()) if linked.any() else float("nan")})
-    return {"available": True, "link": copy["link"], "percentile": copy["percentile"], "threshold": copy["threshold"],
+    return {"available": True, "link": copy["link"], "link_from": copy.get("link_from", "the manifest"),
+            "percentile": copy["percentile"], "threshold": copy["threshold"],
             "n_real_pairs": copy["n_real_pairs"], "methods": rows}
 
 

@@ -464,7 +464,8 @@ def paired_permutation_test(counts_a: dict, counts_b: dict, statistic, *, n_resa
     -------
     dict: ``observed`` (the difference), ``p_value`` (share of permutations at least as extreme in
     absolute value; with random ones (1 + count) / (1 + n_resamples)), ``n_informative`` (subjects
-    whose counts differ: the others cannot move the statistic), ``n_permutations``, ``exact``.
+    whose counts differ: the others cannot move the statistic), ``n_permutations``, ``n_extreme``
+    (the permutations at least as extreme), ``exact``.
 
     Written here because ``scipy.stats.permutation_test`` permutes observations, not a subject's
     block of several counts, and would need the statistic on every permutation one at a time.
@@ -495,5 +496,5 @@ def paired_permutation_test(counts_a: dict, counts_b: dict, statistic, *, n_resa
     extreme = int(np.sum(np.abs(t) >= abs(observed) - 1e-12))
     p = extreme / flips.shape[0] if exact else (1 + extreme) / (1 + flips.shape[0])
     return {"observed": observed, "p_value": float(min(1.0, p)), "n_informative": m,
-            "n_permutations": int(flips.shape[0]), "exact": exact}
+            "n_permutations": int(flips.shape[0]), "n_extreme": extreme, "exact": exact}
 

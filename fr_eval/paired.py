@@ -250,6 +250,16 @@ def adjust_family(comparisons: list) -> list:
     return out
 
 
+def p_text(t: dict) -> str:
+    """A permutation test's p-value as it can be read: below the resolution of random permutations it
+    is an upper bound ("p < 0.0001, none of 10,000 random swaps as extreme")."""
+    if not math.isfinite(t.get("p_value", float("nan"))):
+        return "no test"
+    if not t.get("exact", True) and t.get("n_extreme") == 0:
+        return f"p < {1 / t['n_permutations']:.1g} (none of {t['n_permutations']:,} random swaps as extreme)"
+    return f"p = {t['p_value']:.2g}"
+
+
 def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     """One plain sentence. A direction only where the interval excludes 0 and the sample is large
     enough; else "no clear difference" (or "n too small") with the figures."""
@@ -262,7 +272,7 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     ci = (f"{100 * confidence:g}% CI [{100 * iv['low']:+.2f}, {100 * iv['high']:+.2f}]"
           if math.isfinite(iv.get("low", float("nan"))) else "no interval")
     t = c.frr_test
-    p = f"p = {t['p_value']:.2g}" if math.isfinite(t.get("p_value", float("nan"))) else "no test"
+    p = p_text(t)
     if "p_holm" in t and math.isfinite(t["p_holm"]):
         p += f", Holm-adjusted over the page's {t['family']} comparisons {t['p_holm']:.2g}"
     figures = (f"{which} at {at}: {100 * c.frr_a:.2f}% vs {100 * c.frr_b:.2f}%, b - a = {100 * diff:+.2f} points, {ci}; "

@@ -30,6 +30,7 @@ class RunResult:
     scores: dict  # row label -> {"genuine": array, "impostor": array}
     context: dict = field(default_factory=dict)
     examples: list = field(default_factory=list)  # rows of (label, image) tiles for Fig. 2
+    changes: list = field(default_factory=list)  # rows of (label, tiles) for Fig. 5 (acquired in one variant only)
     quality: dict = field(default_factory=dict)  # Table 2, per-variant values, EDC (when quality=[...])
     #: every comparison by index pair, for the score export (scores.Comparisons), which impostor
     #: record each row used, and (reference ids, probe ids, reference subjects, probe subjects)
@@ -104,6 +105,8 @@ def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
               "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": comps.n_impostor}
     context = run_context(plan, acquired, ev, cfg)
     context["wall_time_s"] = time.perf_counter() - t0
+    if acquired.changes:
+        context["acquisition_changes"] = acquired.changes["counts"]
     quality = {}
     if plan.estimators:
         quality = quality_figures(ds, plan.estimators, acquired.quality, list(plan.needed), ev.scores, ev.compared,
@@ -114,7 +117,7 @@ def assemble(plan: Plan, acquired: Acquired, cfg: dict, t0: float) -> RunResult:
                                                      [s.subject for s in ds.references], [s.subject for s in ds.probes]))
     return RunResult(rows=ev.rows, table1=table1, failures=failures, samples=samples, scores=ev.scores,
                      context=context, comparisons=ev.comparisons, used_impostors=ev.used_impostors, ids=ids,
-                     examples=acquired.examples, quality=quality,
+                     examples=acquired.examples, changes=acquired.changes.get("rows", []), quality=quality,
                      row_comparisons=[c.as_dict() for c in ev.row_comparisons])
 
 

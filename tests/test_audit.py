@@ -124,3 +124,10 @@ def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
     assert main([*common, f"generated.manifest={m}", f"out_dir={tmp_path / 'r2'}"]) == 0
     assert "The copy rate could not be computed: the manifest has no group or source_reference column" in \
         (tmp_path / "r2" / "report.html").read_text()
+    # the grouping in <manifest>_details.csv beside it (../shared's layout) is read, and said
+    (tmp_path / "lean.csv").write_text("\n".join(",".join(r.split(",")[:4]) for r in rows) + "\n")
+    (tmp_path / "lean_details.csv").write_text("\n".join(rows) + "\n")
+    assert main([*common, f"generated.manifest={tmp_path / 'lean.csv'}", f"out_dir={tmp_path / 'r3'}"]) == 0
+    lean = json.loads((tmp_path / "r3" / "metrics.json").read_text())["copy"]
+    assert lean["link_from"] == "lean_details.csv" and lean["methods"] == copy["methods"]
+    assert "the group column of lean_details.csv" in (tmp_path / "r3" / "generated_copy.md").read_text()

@@ -91,3 +91,47 @@ def test_offline_auto_says_no_download(tmp_path, caplog, monkeypatch):
     system, note = build_system({"name": "auto", "arcface": {"root": str(tmp_path / "packs")}})
     assert system.describe()["name"] == "sface" and "FR_EVAL_OFFLINE is set" in note
     assert "downloading" not in caplog.text and "using SFace" in caplog.text
+
+
+def test_fig5_faces_lost_in_greyscale_and_recovered_by_colourisation(tmp_path):
+    """Samples whose greyscale version failed and whose colourised version was acquired, and the reverse:
+    counted per colouriser, shown as original / greyscale / colourised tiles marked acquired or not."""
+    from fr_eval.colourisers import build_colouriser
+    from fr_eval.datasets import load_dataset
+    from fr_eval.engine import acquire_all
+    from fr_eval.report.plots import plot_examples
+    from fr_eval.stages.acquire import acquisition_changes
+    from fr_eval.store import Store
+    from fr_eval.systems.base import Acquisition
+    from fr_eval.variants import GREYSCALE, ORIGINAL, Colourised
+
+    from conftest import FakeSystem
+
+    ds = load_dataset({"type": "folder", "root": str(need(LFW_SMALL)), "limit_subjects": 4})
+    col = build_colouriser("exemplar", {"exemplar": {"type": "exemplar", "seed": 0, "samples": 50, "window": 5}})
+    col.prepare(ds)
+    v = Colourised(col)
+    store = Store(tmp_path / "store")
+    samples = ds.references + ds.probes
+    acqs, _ = acquire_all([(s, x) for s in samples for x in (ORIGINAL, GREYSCALE, v)], FakeSystem(), store,
+                          progress=False)
+    a, b, c = samples[0], samples[5], samples[9]
+    acqs[(a.rel, "greyscale")] = Acquisition.failure("no face detected")  # recovered by colourisation
+    acqs[(b.rel, "greyscale")] = Acquisition.failure("no face detected")  # recovered by colourisation
+    acqs[(c.rel, v.name)] = Acquisition.failure("no face detected")  # lost by colourisation
+
+    class P:  # the plan's part the function reads
+        dataset = ds
+
+    got = acquisition_changes(P, acqs, [v], store, n=1)
+    store.close()
+    (count,) = got["counts"]
+    assert (count["samples"], count["recovered"], count["lost"]) == (len(samples), 2, 1)
+    assert count["recovered_paths"] == sorted([a.rel, b.rel], key=[s.rel for s in samples].index)
+    assert count["lost_paths"] == [c.rel]
+    assert [label.split(":")[0] for label, _ in got["rows"]] == ["recovered by exemplar", "lost by exemplar"]
+    notes = [[t.note.split("; ")[-1] for t in tiles] for _, tiles in got["rows"]]
+    assert notes == [["acquired", "not acquired", "acquired"], ["acquired", "acquired", "not acquired"]]
+    plot_examples(got["rows"], tmp_path / "fig5.png")
+    from PIL import Image
+    assert Image.open(tmp_path / "fig5.png").size[0] > 300

@@ -16,6 +16,10 @@ from .base import Sample, read_csv_rows
 
 REQUIRED = ("path", "identity")
 ROLES = ("generated", "reference")
+#: columns that link a generated image to the photos it was made from (the copy rate needs one)
+LINKS = ("group", "source_reference")
+#: a file beside the manifest that may hold those columns, joined on ``path`` (../shared's layout)
+DETAILS = "{stem}_details.csv"
 
 
 @dataclass
@@ -27,6 +31,7 @@ class GeneratedSet:
     columns: list[str] = field(default_factory=list)
     root: Path | None = None
     path: Path | None = None
+    details: str = ""  # where link columns the manifest lacks were read from (manifest_details.csv), if anywhere
 
 
 def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False,
@@ -47,12 +52,16 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing)}; the header must have "
                           f"path,identity,method (found: {', '.join(header) or 'nothing'})")
     extra = [h for h in header if h not in ("path", "identity", "role")]
+    links, details = _details_links(mpath, header)
+    if links:
+        extra += [c for c in LINKS if c in next(iter(links.values()), {}) and c not in extra]
     for line, raw in raw_rows:
         where = f"{mpath.name}:{line}"
         if None in raw:
             problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
             continue
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        row = {**links.get(row.get("path", ""), {}), **row}
         role = (row.get("role") or "generated").lower()
         if role not in ROLES:
             problems.append({"kind": "unknown role", "where": where,
@@ -92,4 +101,19 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         raise FrEvalError(f"{mpath}: no generated image to audit"
                           + (f" ({problems_message(problems)})" if problems else ""))
     return GeneratedSet(generated=generated, references=references, targets=targets, problems=problems,
-                        columns=extra, root=base.resolve(), path=mpath.resolve())
+                        columns=extra, root=base.resolve(), path=mpath.resolve(), details=details)
+
+
+def _details_links(mpath: Path, header: list[str]) -> tuple[dict, str]:
+    """When the manifest has no link column (:data:`LINKS`) and ``<stem>_details.csv`` beside it has one:
+    path -> {link column: value} from that file, and its name; else ({}, "")."""
+    if any(c in header for c in LINKS):
+        return {}, ""
+    d = mpath.with_name(DETAILS.format(stem=mpath.stem))
+    if not d.is_file():
+        return {}, ""
+    dheader, rows = read_csv_rows(d, "generated.manifest details")
+    cols = [c for c in LINKS if c in dheader]
+    if "path" not in dheader or not cols:
+        return {}, ""
+    return {(r.get("path") or "").strip(): {c: (r.get(c) or "").strip() for c in cols} for _, r in rows}, d.name

@@ -215,8 +215,8 @@ def _copy_section(out: Path, copy: dict) -> Section:
         out, "generated_copy", ["Method", "Images linked to their inputs", "Similarity to the inputs (mean of the "
                                 "highest)", "Images with other photos", "Similarity to the other photos", "Copies",
                                 "Copy rate (%)"], body, "Copying the input photos", [
-            f"Each generated image is linked to the reference photos it was made from by the manifest's {copy['link']} "
-            f"column. Similarity to the inputs: the highest over its input photos; to the other photos: the highest "
+            f"Each generated image is linked to the reference photos it was made from by the {copy['link']} column of "
+            f"{copy.get('link_from', 'the manifest')}. Similarity to the inputs: the highest over its input photos; to the other photos: the highest "
             f"over the identity's real photos that were not its inputs (where it has any).",
             f"A copy: closer to one of its input photos than the {copy['percentile']:g}th percentile "
             f"({copy['threshold']:.4f}) of this judge's {copy['n_real_pairs']} genuine scores between different real "

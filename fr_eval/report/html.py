@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .io import atomic_write, write_table
+from .numbers import uniform_digits
 
 
 @dataclass
@@ -69,6 +70,7 @@ WHAT = {
 def table_file(out: Path, stem: str, header, body, title: str, notes: list[str], csv_table=None) -> Table:
     """``<stem>.csv`` and ``<stem>.md`` written (:func:`fr_eval.report.io.write_table`), and the same
     table for the page."""
+    body = uniform_digits(header, body)
     write_table(out, stem, header, body, title, notes, csv_table)
     return Table(header, body, notes, [f"{stem}.csv", f"{stem}.md"], id=f"tab-{stem}")
 

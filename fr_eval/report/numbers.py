@@ -15,6 +15,7 @@ flag on every operating point the data cannot support.
 from __future__ import annotations
 
 import math
+import re
 
 MAX_DECIMALS = 4
 DAGGER = "\u2020"
@@ -62,3 +63,34 @@ def support_note(fmrs, n_impostor: int, min_false_matches: int) -> str | None:
     return (f"{DAGGER} Operating point not supported by the data: the {n_impostor} baseline impostor scores allow "
             f"fewer than report.min_false_matches={min_false_matches} false matches ({each}); its threshold rests "
             f"on the top few impostor scores, so its FNMR is not a measured figure at that FMR.")
+
+
+_NUMBER = re.compile(r"(?<![\w.])([-+]?\d+)(?:\.(\d+))?(?![\w.])")
+
+
+def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
+    """The rate columns (a header with "(%)" or "(points)") printed with one number of decimals per column:
+    the fewest any of its cells has (the coarsest count's), so that a column reads evenly and no cell claims
+    more digits than its own count supports. Other columns, and cells that are not numbers, are left as they are."""
+    rate = [i for i, h in enumerate(header) if "(%)" in h or "(points)" in h]
+    if not rate or not body:
+        return body
+    out = [list(r) for r in body]
+    for i in rate:
+        digits = [len(m.group(2) or "") for r in body if i < len(r) for m in _NUMBER.finditer(str(r[i]))]
+        if not digits:
+            continue
+        d = min(digits)
+
+        def fix(m, d=d):
+            sign_int, frac = m.group(1), m.group(2) or ""
+            if len(frac) == d:
+                return m.group(0)
+            return f"{float(sign_int + ('.' + frac if frac else '')):.{d}f}" if not sign_int.startswith("+") else \
+                f"{float(sign_int[1:] + ('.' + frac if frac else '')):+.{d}f}"
+
+        for r in out:
+            if i < len(r):
+                r[i] = _NUMBER.sub(fix, str(r[i]))
+    return out
+

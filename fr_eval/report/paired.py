@@ -22,7 +22,10 @@ HEADER = ["Row b vs row a", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "F
 
 def _p(test: dict, key: str) -> str:
     v = test.get(key, float("nan"))
-    return "n/a" if not math.isfinite(v) else f"{v:.2g}"
+    if not math.isfinite(v):
+        return "n/a"
+    bound = not test.get("exact", True) and test.get("n_extreme") == 0  # below the permutations' resolution
+    return f"<= {v:.1g}" if bound else f"{v:.2g}"
 
 
 def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:

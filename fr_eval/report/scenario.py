@@ -89,7 +89,28 @@ def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Sectio
             + (" Under an exemplar colouriser's image: the subject whose reference image gave its colours (the "
                "same choice as the run made; listed in metrics.json under colourisation_examples)."
                if any(t.note for _, tiles in result.examples for t in tiles) else ""))]))
-    return out_sections
+    changes = _changes_section(out, result)
+    return out_sections + ([changes] if changes else [])
+
+
+def _changes_section(out: Path, result) -> Section | None:
+    """The paper's Fig. 5: faces greyscale lost and colourisation recovered, and the reverse, per colouriser."""
+    counts = result.context.get("acquisition_changes") or []
+    if not counts:
+        return None
+    table = Table(["Colouriser", "Samples in both variants", "Not acquired in greyscale, acquired colourised",
+                   "Acquired in greyscale, not acquired colourised"],
+                  [[c["colouriser"], str(c["samples"]), str(c["recovered"]), str(c["lost"])] for c in counts],
+                  ["Each sample (reference or probe) compared between its greyscale and its colourised variant; the "
+                   "paths are in metrics.json under acquisition_changes."])
+    items = [table]
+    if result.changes:
+        plots.plot_examples(result.changes, out / "acquisition_changes.png")
+        items.append(Figure("acquisition_changes.png", "Faces the face system did not acquire in greyscale but "
+                            "did after colourisation ('recovered by'), and the reverse ('lost by'), per colouriser, "
+                            "as the paper's Fig. 5: original, greyscale and colourised, each marked acquired or not "
+                            "(at most report.examples of each)."))
+    return Section("changes", "Acquired in one variant only (the paper's Fig. 5)", items)
 
 
 def _failures_section(result) -> Section:

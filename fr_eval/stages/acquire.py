@@ -23,6 +23,9 @@ class Acquired:
     system: dict  # the face system's description (models with sha256, settings)
     system_note: str  # how it was chosen
     examples: list = field(default_factory=list)  # Fig. 2: (row label, [Tile, ...]) per sample shown
+    #: Fig. 5: per colouriser, the samples greyscale lost and colourisation recovered, and the reverse
+    #: ({"colouriser", "recovered", "lost"} counts) and their tiles ((row label, [Tile, ...]))
+    changes: dict = field(default_factory=dict)
 
 
 class Tile(NamedTuple):
@@ -66,14 +69,43 @@ def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
         acqs, qvals, stats = acquire_and_score(plan.requests(), system, store, estimators=plan.estimators,
                                                batch_size=int(cfg["batch_size"]), workers=workers,
                                                parallel=parallel, progress=progress)
+        changes = {}
         if plan.colourisers:
-            examples = colourisation_examples(plan.dataset, [plan.variants[f"colourised[{c.name}]"]
-                                                             for c in plan.colourisers], store,
-                                              int(cfg["report"]["examples"]))
+            colourised = [plan.variants[f"colourised[{c.name}]"] for c in plan.colourisers]
+            examples = colourisation_examples(plan.dataset, colourised, store, int(cfg["report"]["examples"]))
+            changes = acquisition_changes(plan, acqs, colourised, store, int(cfg["report"]["examples"]))
     finally:
         store.close()
     return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=system.describe(), system_note=note,
-                    examples=examples)
+                    examples=examples, changes=changes)
+
+
+def acquisition_changes(plan: Plan, acqs: dict, colourised: list, store, n: int) -> dict:
+    """The paper's Fig. 5: per colouriser, the samples whose greyscale version failed to acquire and
+    whose colourised version was acquired (recovered), and the reverse (lost), counted over every
+    sample the run acquired in both variants, with up to ``n`` of each shown (original, greyscale,
+    colourised). Returns {"counts": [...], "rows": [(label, tiles), ...]}."""
+    grey_name = "greyscale"
+    samples = list({s.rel: s for s in plan.dataset.references + plan.dataset.probes}.values())
+    counts, rows = [], []
+    for v in colourised:
+        have = [s for s in samples if (s.rel, grey_name) in acqs and (s.rel, v.name) in acqs]
+        recovered = [s for s in have if not acqs[(s.rel, grey_name)].ok and acqs[(s.rel, v.name)].ok]
+        lost = [s for s in have if acqs[(s.rel, grey_name)].ok and not acqs[(s.rel, v.name)].ok]
+        counts.append({"colouriser": v.colouriser.name, "samples": len(have), "recovered": len(recovered),
+                       "lost": len(lost), "recovered_paths": [s.rel for s in recovered],
+                       "lost_paths": [s.rel for s in lost]})
+        for what, chosen in (("recovered by", recovered), ("lost by", lost)):
+            for smp in chosen[:n]:
+                tiles = sample_tiles(smp, [v], store)
+                if tiles:
+                    status = {"original": acqs.get((smp.rel, "original")), grey_name: acqs[(smp.rel, grey_name)],
+                              v.name: acqs[(smp.rel, v.name)]}
+                    tiles = [t._replace(note=(t.note + "; " if t.note else "") + (
+                        "acquired" if status.get(t.name) is not None and status[t.name].ok else "not acquired"))
+                             for t in tiles]
+                    rows.append((f"{what} {v.colouriser.name}: {smp.subject}", tiles))
+    return {"counts": counts, "rows": rows} if counts else {}
 
 
 def exemplar_note(colouriser, sample, grey) -> str:
@@ -94,10 +126,6 @@ def exemplar_note(colouriser, sample, grey) -> str:
 def colourisation_examples(ds, colourised, store, n: int) -> list:
     """For the first ``n`` subjects: their reference and first probe as original, greyscale and
     each colourisation (read from the store's kept images), as in the paper's Fig. 2."""
-    from ..colourisers.base import ColourisationFailed
-    from ..engine import variant_image
-    from ..images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
-
     probes = {}
     for p in ds.probes:
         probes.setdefault(p.subject, p)
@@ -109,19 +137,31 @@ def colourisation_examples(ds, colourised, store, n: int) -> list:
             continue
         shown.add(ref.subject)
         for smp in (ref, probes[ref.subject]):
-            try:
-                rgb = load_image(smp.path)
-            except ImageLoadError:
-                continue
-            sha = store.file_shas([smp.path])[smp.path]
-            grey = greyscale_rec709(rgb)
-            tiles = [Tile("original", rgb), Tile("greyscale", grey)]
-            for v in colourised:
-                img = None
-                try:  # the kept image; one that is missing or damaged is made again (and kept)
-                    img = variant_image(smp, v, v.key(smp), sha, store.dir)
-                except (ImageLoadError, ImageReadError, ColourisationFailed):  # shown as a "failed" tile
-                    pass
-                tiles.append(Tile(v.name, img, exemplar_note(v.colouriser, smp, grey) if img is not None else ""))
-            rows.append((f"{smp.subject} ({smp.role})", tiles))
+            tiles = sample_tiles(smp, colourised, store)
+            if tiles:
+                rows.append((f"{smp.subject} ({smp.role})", tiles))
     return rows
+
+
+def sample_tiles(smp, colourised: list, store) -> list:
+    """One sample as original, greyscale and each colourisation (the kept image, made again when it is
+    missing or damaged); [] when the file cannot be read."""
+    from ..colourisers.base import ColourisationFailed
+    from ..engine import variant_image
+    from ..images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
+
+    try:
+        rgb = load_image(smp.path)
+    except ImageLoadError:
+        return []
+    sha = store.file_shas([smp.path])[smp.path]
+    grey = greyscale_rec709(rgb)
+    tiles = [Tile("original", rgb), Tile("greyscale", grey)]
+    for v in colourised:
+        img = None
+        try:  # the kept image; one that is missing or damaged is made again (and kept)
+            img = variant_image(smp, v, v.key(smp), sha, store.dir)
+        except (ImageLoadError, ImageReadError, ColourisationFailed):  # shown as a "failed" tile
+            pass
+        tiles.append(Tile(v.name, img, exemplar_note(v.colouriser, smp, grey) if img is not None else ""))
+    return tiles
