@@ -72,6 +72,13 @@ def check_page(page, errors, out: Path) -> dict:
     assert all(c.startswith("Figure ") and len(c) > 60 for c in captions), captions
     config = page.locator("details", has=page.locator("pre"))
     assert config.get_attribute("open") is None  # collapsed until asked
+    # at 1280 px nothing makes the page scroll sideways: wide tables scroll inside their own box
+    page.set_viewport_size({"width": 1280, "height": 900})
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    wide = page.evaluate("Array.from(document.querySelectorAll('table')).filter(t => !t.closest('.table-wrap')"
+                         " && !t.closest('#files') && !t.closest('details')).length")
+    page.set_viewport_size({"width": 1200, "height": 900})
+    assert overflow <= 0 and wide == 0, (overflow, wide)
     assert errors == []
     return {"images": images, "files": files, "toc": toc}
 
@@ -163,6 +170,34 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     assert wrong["verified_a"] == pytest.approx(photo_rate) and wrong["verified_b"] == 0.0
     assert wrong["verified_difference"] == pytest.approx(-photo_rate) and wrong["verified_interval"]["high"] < 0
     assert len(page.locator(".answer li").all_inner_texts()) == len(pairs)
+    # a method too small to rank is shown, greyed, never in the headline
+    grey = page.locator("#tab-generated_methods tr.small-n")
+    assert grey.count() >= 1 and "blank" in grey.first.inner_text()
+    colour = grey.first.locator("td").first.evaluate("td => getComputedStyle(td).color")
+    assert colour == "rgb(153, 153, 153)" and "blank" not in page.locator("#headline").inner_text()
+    page.close()
+
+
+def test_banners_and_small_samples_in_a_browser(browser, lfw_small, tmp_path):
+    """system=auto offline (SFace stands in for ArcFace), the exemplar stand-in, 8 subjects: the substitutes are
+    said above the headline, the question names the stand-in, and the comparisons over 8 < 10 subjects are greyed
+    with 'n too small' and no direction."""
+    from fr_eval.cli import main
+
+    out = tmp_path / "r"
+    assert main(["scenario=[3,4]", f"dataset.root={lfw_small}", "dataset.limit_subjects=8", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"]) == 0
+    page, errors = load(browser, out / "report.html")
+    check_page(page, errors, out)
+    top = page.evaluate("""(() => { const h = document.getElementById('headline');
+        return Array.from(document.querySelectorAll('.warning')).filter(w =>
+            w.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING).map(w => w.textContent); })()""")
+    assert any("system=auto fell back to SFace" in w for w in top), top
+    assert page.locator(".answer strong").inner_text() == "Does exemplar colour transfer (a stand-in for DeOldify) help?"
+    answer = page.locator(".answer li").inner_text()
+    assert "n too small (8 subjects < report.min_subjects=10), no conclusion" in answer
+    row = page.locator("#tab-paired tr.small-n")
+    assert row.count() == 1 and row.locator("td").first.evaluate("td => getComputedStyle(td).color") == "rgb(153, 153, 153)"
     page.close()
 
 
@@ -279,7 +314,10 @@ def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
                  "generated.min_per_method=2", "report.min_subjects=2"]) == 0
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
-    assert {"judges.csv", "kendall.csv", "image_agreement.csv", "judges.pdf", "det_judges.pdf"} <= set(facts["files"])
+    assert {"judges.csv", "kendall.csv", "kappa.csv", "image_agreement.csv", "judges.pdf",
+            "det_judges.pdf"} <= set(facts["files"])
+    verdict = json.loads((out / "metrics.json").read_text())["judges"]["verdict"]
+    assert page.locator(".answer li").first.inner_text().rstrip(".") == verdict.rstrip(".")
     assert {"#judges", "#bars", "#det", "#copy"} <= set(facts["toc"])
     assert "The copy rate could not be computed" in page.locator("#copy").inner_text()
     page.close()
