@@ -316,8 +316,12 @@ def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
     facts = check_page(page, errors, out)
     assert {"judges.csv", "kendall.csv", "kappa.csv", "image_agreement.csv", "judges.pdf",
             "det_judges.pdf"} <= set(facts["files"])
-    verdict = json.loads((out / "metrics.json").read_text())["judges"]["verdict"]
-    assert page.locator(".answer li").first.inner_text().rstrip(".") == verdict.rstrip(".")
+    j = json.loads((out / "metrics.json").read_text())["judges"]
+    assert page.locator(".answer li").first.inner_text().rstrip(".") == j["verdict"].rstrip(".")
+    # the headline lists every method: the ranked ones first, then the unranked ones greyed, with counts
+    methods = page.locator("#headline tr td:nth-child(2)").all_inner_texts()
+    assert sorted(methods) == sorted(r["method"] for r in j["methods"]) and methods[-1] == "blank"
+    assert page.locator("#headline tr.small-n").count() == sum(r["rank_all"] is None for r in j["methods"])
     assert {"#judges", "#bars", "#det", "#copy"} <= set(facts["toc"])
     assert "The copy rate could not be computed" in page.locator("#copy").inner_text()
     page.close()

@@ -138,7 +138,8 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
     if not comps:
         return [Text(["No pair of methods was compared (generated.compare=[], or no two methods share "
                       "generated.compare_min_identities identities)."])]
-    body = [[f"{c['b']} vs {c['a']}", str(c["n_identities"]), f"{c['n_images_a']} / {c['n_images_b']}",
+    body = [[f"{c['b']} vs {c['a']}", f"{c['n_identities']}" + (" (n too small)" if c.get("small_sample") else ""),
+             f"{c['n_images_a']} / {c['n_images_b']}",
              pct(c["verified_a"], 1), pct(c["verified_b"], 1), _f(100 * c["verified_difference"], 1),
              _ci(c["verified_interval"], 1, 100), _f(c["similarity_difference"]), _ci(c["similarity_interval"]),
              *("n/a" if not math.isfinite(c["wilcoxon"][k]) else f"{c['wilcoxon'][k]:.3g}" for k in ("p_value", "p_holm"))]
@@ -147,7 +148,10 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
              "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
              "kept together). Wilcoxon: two-sided signed-rank test on the per-identity differences of the mean "
              "similarity (failures as 0); the methods need not hold one image per identity, so there are no paired "
-             "attempts for McNemar. Holm: the p-values adjusted for the pairs of this table together."] + [as_sentence(c["sentence"]) for c in comps]
+             "attempts for McNemar. Holm: the p-values adjusted for the pairs of this table together. With n "
+             "identities Wilcoxon's smallest possible p is 2 / 2^n (0.0625 for 5): a comparison over fewer than "
+             "report.min_subjects identities is marked 'n too small' and is no finding."] + [
+        as_sentence(c["sentence"]) for c in comps]
     return [table_file(out, "generated_paired", METHOD_HEADER, body,
                        "Methods compared on the same identities", notes)]
 

@@ -51,7 +51,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
     write_page(out, "judges", title=f"Identity preservation, judged by {', '.join(result.results)}",
                sections=sections, config=config, env=env, system=models_of(result.results),
-               run=run, warnings=[], headline=_headline(j), answers=_sentences(j))
+               run=run, warnings=[], headline=_headline(j, result), answers=_sentences(j))
     return out
 
 
@@ -146,12 +146,27 @@ def _images(out: Path, j: dict) -> Table:
                                                    "counts as not verified."])
 
 
-def _headline(j: dict) -> Table:
-    return Table(["Method", "Conditioned on", "Mean verified, every judge (%)", "Rank",
-                  "Mean, judges outside its family (%)", "Rank outside"],
-                 [[r["method"], r["conditioning"], _f(100 * r["mean_all"], 1), str(r["rank_all"] or "-"),
-                   _f(100 * r["mean_outside_family"], 1), str(r["rank_outside_family"] or "-")]
-                  for r in j["methods"][:10]], id="headline")
+def _headline(j: dict, result=None) -> Table:
+    """Every ranked method (enough images and identities for every judge), best first, with its counts; the
+    methods too small to rank follow, marked and greyed, never among the ranked."""
+    counts = {}
+    for r in (result.results.values() if result is not None else []):
+        for g in r.groups["method"]:
+            counts.setdefault(g["value"], (g["n"], g["n_identities"]))
+    ranked = [r for r in j["methods"] if r["rank_all"] is not None]
+    apart = [r for r in j["methods"] if r["rank_all"] is None]
+
+    def line(r, rank):
+        n, ids = counts.get(r["method"], ("?", "?"))
+        return [rank, r["method"], str(n), str(ids), r["conditioning"], _f(100 * r["mean_all"], 1),
+                _f(100 * r["mean_outside_family"], 1), str(r["rank_outside_family"] or "-")]
+
+    body = [line(r, str(r["rank_all"])) for r in ranked] + [line(r, "not ranked (n too small)") for r in apart]
+    return Table(["Rank", "Method", "Images", "Identities", "Conditioned on", "Mean verified, every judge (%)",
+                  "Mean, judges outside its family (%)", "Rank outside"], body,
+                 [f"{len(ranked)} methods ranked (each judge's generated.min_per_method images and report.min_subjects "
+                  f"identities); {len(apart)} listed after them, not ranked: their intervals are too wide to order "
+                  f"them. Each judge's intervals are in the table below and in its own report."], id="headline")
 
 
 def _sentences(j: dict) -> list[str]:
