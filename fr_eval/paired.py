@@ -274,7 +274,8 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     t = c.frr_test
     p = p_text(t)
     if "p_holm" in t and math.isfinite(t["p_holm"]):
-        p += f", Holm-adjusted over the page's {t['family']} comparisons {t['p_holm']:.2g}"
+        bound = not t.get("exact", True) and t.get("n_extreme") == 0
+        p += f", Holm-adjusted over the page's {t['family']} comparisons {'<= ' if bound else ''}{t['p_holm']:.2g}"
     figures = (f"{which} at {at}: {100 * c.frr_a:.2f}% vs {100 * c.frr_b:.2f}%, b - a = {100 * diff:+.2f} points, {ci}; "
                f"paired permutation test over {c.n_subjects} subjects, {p}")
     if c.small_sample:

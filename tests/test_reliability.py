@@ -447,7 +447,7 @@ def test_a_generator_with_no_face_at_all_is_a_result(tmp_path):
     (tmp_path / "m.csv").write_text("\n".join(rows + blank_rows) + "\n")
     (tmp_path / "blank.csv").write_text("\n".join(rows[:1] + [r for r in rows if ",reference," in r] + blank_rows) + "\n")
     args = ["scenario=generated", "system=sface", "progress=false", f"store_dir={tmp_path / 's'}",
-            "bootstrap.n_resamples=50", "generated.min_per_method=2"]
+            "bootstrap.n_resamples=50", "generated.min_per_method=2", "report.min_subjects=2"]
     assert main([*args, f"generated.manifest={tmp_path / 'm.csv'}", f"out_dir={tmp_path / 'r'}"]) == 0
     methods = metrics(tmp_path / "r")["groups"]["method"]
     assert [g["value"] for g in methods] == ["photo", "blank"]

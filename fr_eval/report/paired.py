@@ -61,8 +61,8 @@ def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -
     notes = [
         "Differences are row b minus row a, in percentage points (d' in its own units). FRR: "
         + "; ".join(FRR_DEFINITIONS[d] for d in defs) + ": the same FRR as Table 3's column and the headline. "
-        "The transaction-level FRR difference is in paired.csv's metrics (metrics.json: frr_transaction_*). FNMR is "
-        "over the attempts compared in both rows.",
+        "The transaction-level FRR and its difference are in metrics.json (paired_comparisons: frr_transaction_*) "
+        "and in Table 3's 'FRR transaction' column. FNMR is over the attempts compared in both rows.",
         "Intervals (CI, at bootstrap.confidence: 95% by default): percentile bootstrap resampling subjects, both "
         "rows' counts of a subject kept together (paired). p (subjects): paired permutation test over subjects (each "
         "subject's two rows swapped at random; exact over every swap up to 16 subjects that differ, else 10,000 "

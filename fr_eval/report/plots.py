@@ -122,7 +122,17 @@ def fitted_limits(curves: list, lo_x: float, lo_y: float, fold: bool = False) ->
         top_y = max(top_y, float(np.max(y[x >= lo_x])) if np.any(x >= lo_x) else float(y[-1]))
         reached = x[y <= lo_y]
         right_x = max(right_x, float(reached.min()) if reached.size else 0.5)
-    return (float(np.clip(5 * right_x, min(0.5, 10 * lo_x), 0.5)), float(np.clip(2 * top_y, min(0.95, 10 * lo_y), 0.95)))
+    return (float(np.clip(5 * right_x, min(0.5, 100 * lo_x), 0.5)), float(np.clip(2 * top_y, min(0.95, 10 * lo_y), 0.95)))
+
+
+def ticks_between(lo: float, hi: float) -> np.ndarray:
+    """The axis ticks in [lo, hi]: the decades and the usual DET values, with 2 and 5 of each decade
+    added where fewer than four would show."""
+    t = TICKS[(TICKS >= lo) & (TICKS <= hi)]
+    if t.size >= 4:
+        return t
+    more = np.array([m * 10.0 ** e for e in range(-7, 0) for m in (1, 2, 5)] + list(TICKS))
+    return np.unique(more[(more >= lo) & (more <= hi)])
 
 
 #: the most thresholds a band is computed at (spread evenly along the curve)
@@ -164,6 +174,7 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
     n_gen = max((len(c.genuine) for c in curves), default=1)
     lo_x, lo_y = floor_of(n_imp), floor_of(n_gen)
     hi_x, hi_y = fitted_limits(curves, lo_x, lo_y, fold)
+    hi_x = float(min(0.5, max(hi_x, 10 * fmr)))  # the FMR target and a decade beyond it stay in view
     styles = styles or {c.label: i for i, c in enumerate(curves)}
 
     def px(v):
@@ -197,7 +208,7 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
                              f"not supported")
     note = "" if supported else f" (not supported: {allowed} false matches allowed)"
     ax.axvline(norm.ppf(fmr), color="grey", ls=":", lw=1, label=f"FMR target {100 * fmr:g}%{note}")
-    xt, yt = TICKS[(TICKS >= lo_x) & (TICKS <= hi_x)], TICKS[(TICKS >= lo_y) & (TICKS <= hi_y)]
+    xt, yt = ticks_between(lo_x, hi_x), ticks_between(lo_y, hi_y)
     ax.set_xticks(norm.ppf(xt), [f"{100 * t:g}" for t in xt])
     ax.set_yticks(norm.ppf(yt), [f"{100 * t:g}" for t in yt])
     ax.set_xlim(norm.ppf(lo_x), norm.ppf(hi_x))
