@@ -140,19 +140,21 @@ def kappa_agreement(verified: dict, identity: dict, *, bootstrap: dict | None = 
 
 def verdict(kappa: dict, methods: list[dict], n_split: int = 3) -> str:
     """One line: do the judges agree (Fleiss' kappa and its interval, in Landis and Koch's words), and the
-    methods on which they split most (the largest spread of verified rates)."""
+    ranked methods on which they split most (the largest spread of verified rates; a method too small to
+    rank splits by chance, so it is not named)."""
     f = kappa.get("fleiss") or {}
     if not kappa.get("n_images") or not np.isfinite(f.get("kappa", float("nan"))):
         return "The judges' agreement cannot be measured: no image was audited by every judge (or all agree trivially)."
     k, lo, hi = f["kappa"], f["low"], f["high"]
     word = ("agree" if np.isfinite(lo) and lo > 0.6 else "disagree" if np.isfinite(hi) and hi < 0.4 else
             "agree only in part")
-    split = sorted((r for r in methods if np.isfinite(r.get("spread", float("nan")))), key=lambda r: -r["spread"])
+    split = sorted((r for r in methods if np.isfinite(r.get("spread", float("nan"))) and r.get("rank_all") is not None),
+                   key=lambda r: -r["spread"])
     most = ", ".join(f"{r['method']} ({100 * r['spread']:.0f} points)" for r in split[:n_split])
     iv = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""
     return (f"The judges {word}: Fleiss' kappa {k:.2f}{iv} ({f['words']}) on verified / not verified over "
             f"{kappa['n_images']} images of {kappa['n_identities']} identities" + (
-                f"; they split most on {most}" if most else "") + ".")
+                f"; of the ranked methods they split most on {most}" if most else "") + ".")
 
 
 def method_table(rates: dict, conditioning: dict, families: dict, rankable=None) -> list[dict]:

@@ -112,9 +112,11 @@ def test_kappas_by_hand_and_against_sklearn():
     p_j = counts.sum(0) / (3 * n)
     expect = (p_i.mean() - np.square(p_j).sum()) / (1 - np.square(p_j).sum())
     assert k["fleiss"]["kappa"] == pytest.approx(expect) and k["fleiss"]["words"] == "fair"  # 0.37
-    line = verdict(k, [{"method": "x", "spread": 0.55}, {"method": "y", "spread": 0.1}])
+    line = verdict(k, [{"method": "x", "spread": 0.55, "rank_all": 1}, {"method": "y", "spread": 0.1, "rank_all": 2},
+                       {"method": "tiny", "spread": 1.0, "rank_all": None}])  # one image: its split is chance
     word = "disagree" if k["fleiss"]["high"] < 0.4 else "agree only in part"
-    assert line.startswith(f"The judges {word}: Fleiss' kappa 0.37 [") and "they split most on x (55 points)" in line
+    assert line.startswith(f"The judges {word}: Fleiss' kappa 0.37 [") and "split most on x (55 points), y (10" in line
+    assert "tiny" not in line
     same = kappa_agreement({"a": verified["a"], "b": verified["a"]}, identity, bootstrap={"n_resamples": 100})
     assert same["fleiss"]["kappa"] == pytest.approx(1.0)
     assert verdict(same, []).startswith("The judges agree: Fleiss' kappa 1.00")
