@@ -172,7 +172,10 @@ def _headline(j: dict, result=None) -> Table:
 def _sentences(j: dict) -> list[str]:
     out = [j["verdict"]] if j.get("verdict") else []
     out += [f"Kendall's tau between {k['a']} and {k['b']}: {_f(k['tau'], 2)} over {k['n_methods']} methods "
-            f"(p = {_f(k['p_value'], 2, 'g')})." for k in j["kendall"]]
+            f"(p = {_f(k['p_value'], 2, 'g')}" + (f"; with {k['n_methods']} methods the smallest possible p is "
+                                                  f"{2 / math.factorial(k['n_methods']):.2g}: n too small to test"
+                                                  if 1 < k["n_methods"] <= 5 else "") + ")."
+            for k in j["kendall"]]
     im = j["images"]
     if im["n_images"]:
         out.append(f"All judges agree on {_f(100 * im['all_agree'], 1)}% of the {im['n_images']} images (raw agreement, "
