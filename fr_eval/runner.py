@@ -77,12 +77,37 @@ def per_system(cfg: dict, run_one, progress: bool) -> tuple[dict, dict, dict]:
     names = [str(node["name"]) for node in cfg["systems"]]
     configs = {n: {**cfg, "system": node, "systems": None} for n, node in zip(names, cfg["systems"])}
     results = {}
-    for n in names:
-        log.info("system %s (%d of %d)", n, len(results) + 1, len(names))
-        results[n] = run_one(configs[n], progress=progress)
+    # a warning about the data (not the system) is said once, not once per system: a filter per handler
+    filters = [(h, _OnceFilter()) for h in logging.getLogger().handlers]
+    for h, f in filters:
+        h.addFilter(f)
+    try:
+        for n in names:
+            log.info("system %s (%d of %d)", n, len(results) + 1, len(names))
+            results[n] = run_one(configs[n], progress=progress)
+    finally:
+        for h, f in filters:
+            h.removeFilter(f)
     engine = {k: sum(r.context["engine"].get(k, 0) for r in results.values())
               for k in ("computed", "reused", "transient_errors", "damaged_rows")}
     return results, configs, engine
+
+
+class _OnceFilter(logging.Filter):
+    """Lets each warning text through once (info lines always)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        text = record.getMessage()
+        if text in self.seen:
+            return False
+        self.seen.add(text)
+        return True
 
 
 def run_systems(cfg: dict, *, progress: bool = True) -> SystemsResult:

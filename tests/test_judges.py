@@ -120,3 +120,34 @@ def test_kappas_by_hand_and_against_sklearn():
     same = kappa_agreement({"a": verified["a"], "b": verified["a"]}, identity, bootstrap={"n_resamples": 100})
     assert same["fleiss"]["kappa"] == pytest.approx(1.0)
     assert verdict(same, []).startswith("The judges agree: Fleiss' kappa 1.00")
+
+
+def test_a_warning_about_the_data_is_said_once_for_every_judge(caplog):
+    """runner.per_system lets each warning text through each handler once."""
+    import logging
+
+    from fr_eval.runner import per_system
+
+    handler = logging.StreamHandler()
+    records = []
+    handler.emit = records.append
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        def run_one(cfg, progress):
+            logging.getLogger("fr_eval.auditing").warning("generated.by: category not among the manifest's columns")
+            logging.getLogger("fr_eval.auditing").info("system-specific line")
+
+            class R:
+                context = {"engine": {}}
+            return R()
+
+        per_system({"systems": [{"name": "sface"}, {"name": "dlib"}]}, run_one, False)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    texts = [r.getMessage() for r in records]
+    assert texts.count("generated.by: category not among the manifest's columns") == 1
+    assert texts.count("system-specific line") == 2
