@@ -39,7 +39,7 @@ SYSTEM_FAMILY = {"arcface": "arcface", "onnx": "onnx", "sface": "sface", "dlib":
 
 def ranking_agreement(rankings: dict) -> list[dict]:
     """Kendall's tau between each pair of judges' rankings (``rankings``: judge -> methods, best first),
-    over the methods both ranked."""
+    over the methods both ranked, with its p-value Holm-adjusted over the pairs (``p_holm``)."""
     out = []
     for a, b in itertools.combinations(rankings, 2):
         common = [m for m in rankings[a] if m in rankings[b]]
@@ -51,6 +51,9 @@ def ranking_agreement(rankings: dict) -> list[dict]:
         res = stats.kendalltau(ra, rb)
         out.append({"a": a, "b": b, "n_methods": len(common), "tau": float(res.statistic),
                     "p_value": float(res.pvalue)})
+    from .metrics import holm
+    for k, p in zip(out, holm([k["p_value"] for k in out])):  # the judges' pairs are one family
+        k["p_holm"] = float(p)
     return out
 
 

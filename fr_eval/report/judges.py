@@ -130,11 +130,14 @@ def _kappa(out: Path, j: dict) -> Table:
 
 
 def _kendall(out: Path, j: dict) -> Table:
-    body = [[f"{k['a']} vs {k['b']}", str(k["n_methods"]), _f(k["tau"], 3), _f(k["p_value"], 3, "g")]
-            for k in j["kendall"]]
-    return table_file(out, "kendall", ["Judges", "Methods ranked by both", "Kendall's tau", "p-value"], body,
-                      "Agreement of the rankings", ["Kendall's tau-b (scipy.stats.kendalltau) between two judges' "
-                                                    "rankings, over the methods both ranked (generated.min_per_method)."])
+    body = [[f"{k['a']} vs {k['b']}", str(k["n_methods"]), _f(k["tau"], 3), _f(k["p_value"], 3, "g"),
+             _f(k.get("p_holm", float("nan")), 3, "g")] for k in j["kendall"]]
+    return table_file(out, "kendall", ["Judges", "Methods ranked by both", "Kendall's tau", "p-value", "p, Holm-adjusted"],
+                      body, "Agreement of the rankings", [
+                          "Kendall's tau-b (scipy.stats.kendalltau) between two judges' rankings, over the methods "
+                          "both ranked (generated.min_per_method images and report.min_subjects identities); the "
+                          "p-values Holm-adjusted over the pairs of judges. With n methods the smallest possible p is "
+                          "2/n! (0.33 for 3)."])
 
 
 def _images(out: Path, j: dict) -> Table:
