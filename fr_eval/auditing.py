@@ -95,7 +95,7 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
         return t, imp_enrol, {"source": "impostor comparisons among the enrolment photos (each photo against "
                                         "every other identity's enrolment)", "threshold": t,
                               "n_impostor": int(imp_enrol.size), "fmr_achieved": M.fmr_at(imp_enrol, t),
-                              "impostors_allowed": int(np.floor(fmr * imp_enrol.size + 1e-9))}
+                              "impostors_allowed": M.allowed_false_matches(fmr, imp_enrol.size)}
     if src == "dataset":
         ds = load_dataset(cfg["dataset"])
         imp_cfg = cfg["impostors"]
@@ -115,7 +115,7 @@ def _threshold(cfg, fmr, imp_enrol, system, store, workers, parallel, progress) 
         t = imp.threshold(fmr)
         return t, imp, {"source": f"baseline impostor comparisons of dataset {ds.name} (image against image)",
                         "threshold": t, "n_impostor": int(imp.n), "fmr_achieved": imp.fmr_at(t),
-                        "impostors_allowed": int(np.floor(fmr * imp.n + 1e-9)),
+                        "impostors_allowed": M.allowed_false_matches(fmr, imp.n),
                         "impostor_scores": imp.describe()}
     raise ConfigError(f"generated.threshold_from={src}: choose enrolment, dataset, or a number (a cosine threshold)")
 

@@ -54,12 +54,19 @@ def threshold_at_fmr(impostor, fmr: float) -> float:
     return threshold_from_sorted(np.sort(imp), fmr, imp.size)
 
 
+def allowed_false_matches(fmr: float, n: int) -> int:
+    """The false matches a target FMR permits among ``n`` impostor scores: floor(fmr * n), with a
+    tolerance of 1e-9 so that 0.001 * 1000 is 1 despite binary floating point. The one definition of
+    the rule: the threshold, the streamed tail's size, the report's support flag and the audit use it."""
+    return int(np.floor(fmr * n + 1e-9))
+
+
 def threshold_from_sorted(top, fmr: float, n: int) -> float:
     """:func:`threshold_at_fmr` from the highest impostor scores, ascending: all ``n`` of them, or at
     least the ``floor(fmr * n) + 1`` highest (a streamed tail: every count the rule needs lies
     inside it, see :mod:`fr_eval.streaming`). The one definition of the rule, for both paths."""
     top = np.asarray(top)
-    allowed = int(np.floor(fmr * n + 1e-9))  # false matches the target permits
+    allowed = allowed_false_matches(fmr, n)
     p = top.size - allowed  # the lowest kept score that can qualify: allowed scores at or above it
     if p <= 0:  # every score may match (all n are kept here): the lowest qualifies
         return float(top[0])

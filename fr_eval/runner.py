@@ -180,7 +180,7 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
         "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),
-                                "impostors_allowed": int(np.floor(f * imp.n + 1e-9)),
+                                "impostors_allowed": M.allowed_false_matches(f, imp.n),
                                 "n_impostor": int(imp.n),
                                 "supported": supported(f, imp.n, int(cfg["report"]["min_false_matches"]))}
                        for f, t in ev.thresholds.items()},

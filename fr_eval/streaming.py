@@ -267,7 +267,7 @@ class ImpostorSummary:
         the largest target needs (the false matches it allows, +1 for the score just below)."""
         if self.exact:
             return self.total
-        return int(math.floor(self.max_fmr * self.total + 1e-9)) + 1
+        return M.allowed_false_matches(self.max_fmr, self.total) + 1
 
     def add(self, block) -> None:
         """Take a :class:`Block` (its same-subject cells are set to NaN: the block is ours, a fresh

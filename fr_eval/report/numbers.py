@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import re
 
+from .. import metrics as M
+
 MAX_DECIMALS = 4
 DAGGER = "\u2020"
 
@@ -47,7 +49,7 @@ def with_interval(x, interval: dict | None, n: int | None) -> str:
 
 def allowed_false_matches(fmr: float, n_impostor: int) -> int:
     """False matches a target FMR allows among ``n_impostor`` scores (as the threshold rule counts them)."""
-    return int(math.floor(fmr * n_impostor + 1e-9))
+    return M.allowed_false_matches(fmr, n_impostor)
 
 
 def supported(fmr: float, n_impostor: int, min_false_matches: int) -> bool:
