@@ -20,7 +20,8 @@ as its unit:
   subject-bootstrap interval.
 
 A comparison over fewer than ``min_subjects`` subjects is flagged "n too small" and stated as no
-finding; one whose interval holds 0 reads "no clear difference", never a direction.
+finding; one whose interval holds 0, or whose test over subjects (Holm-adjusted) is not below
+1 - confidence, reads "no clear difference", never a direction.
 
 Pure functions on NumPy arrays; the evaluate stage calls :func:`compare_rows`.
 """
@@ -250,6 +251,16 @@ def adjust_family(comparisons: list) -> list:
     return out
 
 
+def clear_difference(interval: dict, test: dict, alpha: float = 1 - M.CONFIDENCE) -> bool:
+    """A direction is stated only when the paired interval excludes 0 and the test over subjects agrees:
+    its p (Holm-adjusted once the page's family is known) below ``alpha``."""
+    low, high = interval.get("low", float("nan")), interval.get("high", float("nan"))
+    if not (math.isfinite(low) and (low > 0 or high < 0)):
+        return False
+    p = test.get("p_holm", test.get("p_value", float("nan")))
+    return math.isfinite(p) and p < alpha
+
+
 def p_text(t: dict) -> str:
     """A permutation test's p-value as it can be read: below the resolution of random permutations it
     is an upper bound ("p < 0.0001, none of 10,000 random swaps as extreme")."""
@@ -281,8 +292,7 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     if c.small_sample:
         return (f"{noun}{b} against {noun}{a}: n too small ({c.n_subjects} subjects < report.min_subjects="
                 f"{c.min_subjects}), no conclusion ({figures})")
-    clear = math.isfinite(iv.get("low", float("nan"))) and (iv["low"] > 0 or iv["high"] < 0)
-    if not clear:
+    if not clear_difference(c.frr_interval, t, 1 - confidence):
         return f"no clear difference between {noun}{b} and {noun}{a} ({figures})"
     how = "more" if diff > 0 else "fewer"
     return f"{noun}{b} rejects {abs(100 * diff):.2f} points {how} genuine attempts than {noun}{a} ({figures})"
@@ -379,11 +389,13 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
 
 def direction(comparison: dict) -> str:
     """``more``, ``fewer`` (row b rejects more / fewer genuine attempts than row a: the paired FRR
-    interval excludes 0) or ``unclear`` (it holds 0, or there is none)."""
+    interval excludes 0 and the test over subjects agrees, :func:`clear_difference`) or ``unclear``."""
     iv = comparison["frr_interval"]
     if comparison.get("small_sample") or iv.get("method") in (None, "none") or not math.isfinite(iv["low"]):
         return "unclear"
-    return "more" if iv["low"] > 0 else "fewer" if iv["high"] < 0 else "unclear"
+    if not clear_difference(iv, comparison.get("frr_test") or {}):
+        return "unclear"
+    return "more" if iv["low"] > 0 else "fewer"
 
 
 def agreement(per_system: dict) -> list[dict]:

@@ -180,7 +180,8 @@ def write_compare_report(out: Path, a: Run, b: Run, comparisons: list[dict], con
              "attempts, not samples, so the sample-level FTA of Table 3 cannot be folded in). Intervals: percentile "
              "bootstrap resampling subjects, both systems' attempts of a subject kept together. Test: paired "
              "permutation over subjects (a subject's two systems swapped at random), Holm-adjusted over the rows "
-             "compared. An interval that holds 0 reads 'no clear difference'.", *only]
+             "compared. An interval that holds 0, or a Holm-adjusted p not below 1 - confidence, reads 'no clear "
+             "difference'.", *only]
     notes += [c["sentence"] + "." for c in comparisons]  # the sentences open with the systems' names, as spelt
     table = table_file(out, "compare", header, body, "Two systems compared on the same genuine attempts", notes)
     sections = [Section("compare", "B against A, row by row", [table])]

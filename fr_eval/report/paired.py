@@ -70,7 +70,8 @@ def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -
         "attempts), so no attempt-level test is given. p (Holm): adjusted over the comparisons of this page. "
         "'Rejected by b only / a only': attempts (transaction level), a description, not a test.",
         f"A comparison over fewer than report.min_subjects={comparisons[0].get('min_subjects', 10)} subjects is "
-        "marked 'n too small' and is no finding; an interval that holds 0 reads 'no clear difference'.",
+        "marked 'n too small' and is no finding; one whose interval holds 0, or whose Holm-adjusted p is not below "
+        "1 - bootstrap.confidence, reads 'no clear difference'.",
         *stand_in,
     ] + [as_sentence(c["sentence"]) for c in comparisons]
     return [table_file(out, "paired", header, body, title, notes)]
