@@ -185,8 +185,9 @@ class WorkerPool:
         self.system, self.variants, self.store_dir = system, variants, Path(store_dir)
         self.estimators = estimators or {}
         if parallel == "ray":  # Ray actors (fr_eval.ray_executor), on a cluster or a local instance
-            from .ray_executor import RayPool
-            self._ex = RayPool(system, variants, store_dir, self.workers, self.estimators, images.MAX_PIXELS)
+            from .ray_executor import RayPool  # ray is an optional extra: imported only when asked for
+            self._ex = RayPool(system, variants, store_dir, self.workers, self.estimators, images.MAX_PIXELS,
+                               compute=compute_chunk)
             self.workers = self._ex.workers
         elif parallel == "process":
             # spawn, not fork: ONNX Runtime and OpenCV keep thread pools that do not survive a fork

@@ -161,7 +161,7 @@ def evaluate_row(*, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, i
 
 
 def _interval_kw(bootstrap: dict) -> dict:
-    from .settings import interval_kwargs
+    from .metrics import interval_kwargs
     return interval_kwargs(bootstrap)
 
 

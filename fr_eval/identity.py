@@ -99,7 +99,7 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     ``identity``: the resampling unit of the intervals; ``csim``/``ssim``: ``nan`` where absent.
     All rates are fractions.
     """
-    from .settings import interval_kwargs
+    from .metrics import interval_kwargs
     kw = interval_kwargs(bootstrap)
     acquired = np.asarray(acquired, bool)
     own = np.where(acquired, np.asarray(own, float), 0.0)

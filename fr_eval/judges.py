@@ -108,7 +108,7 @@ def kappa_agreement(verified: dict, identity: dict, *, bootstrap: dict | None = 
     gives the same value), each with a percentile bootstrap interval over identities. Written from
     per-identity sums (not statsmodels' fleiss_kappa) so that one vectorised bootstrap resamples them."""
     from . import metrics as M
-    from .settings import interval_kwargs
+    from .metrics import interval_kwargs
 
     kw = interval_kwargs(bootstrap)
     judges = list(verified)

@@ -61,6 +61,12 @@ def allowed_false_matches(fmr: float, n: int) -> int:
     return int(np.floor(fmr * n + 1e-9))
 
 
+def fmr_supported(fmr: float, n: int, min_false_matches: int) -> bool:
+    """Whether ``n`` impostor scores support a figure at ``fmr``: the target allows at least
+    ``min_false_matches`` false matches (below that, its threshold rests on the top few scores)."""
+    return allowed_false_matches(fmr, n) >= min_false_matches
+
+
 def threshold_from_sorted(top, fmr: float, n: int) -> float:
     """:func:`threshold_at_fmr` from the highest impostor scores, ascending: all ``n`` of them, or at
     least the ``floor(fmr * n) + 1`` highest (a streamed tail: every count the rule needs lies
@@ -427,6 +433,15 @@ def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2):
     width = np.clip(right - d, 0.0, None)
     area = np.where(width > 0, f * width, 0.0).sum(-1)
     return float(area) if area.ndim == 0 else area
+
+
+def interval_kwargs(bootstrap: dict | None) -> dict:
+    """Keyword arguments of the interval functions here (``n_resamples``, ``confidence``, ``seed``) from a
+    run's ``bootstrap`` node with its ``seed``; missing keys take the defaults (:data:`N_RESAMPLES`,
+    :data:`CONFIDENCE`, seed 0: the same as :class:`fr_eval.settings.Bootstrap`'s)."""
+    b = bootstrap or {}
+    return dict(n_resamples=int(b.get("n_resamples", N_RESAMPLES)), confidence=float(b.get("confidence", CONFIDENCE)),
+                seed=int(b.get("seed", 0)))
 
 
 def holm(p_values) -> np.ndarray:

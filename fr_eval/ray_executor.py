@@ -81,7 +81,7 @@ class RayPool:
     parallel = "ray"
 
     def __init__(self, system, variants: dict, store_dir, workers: int, estimators: dict | None = None,
-                 max_pixels: int | None = None):
+                 max_pixels: int | None = None, *, compute=None):
         import ray
 
         init()
@@ -90,7 +90,9 @@ class RayPool:
                                         float(ray.cluster_resources().get("GPU", 0)))
         self.gpus_per_worker = gpus
         worker = ray.remote(num_cpus=1, num_gpus=gpus)(_Worker)
-        args = (system, variants, str(Path(store_dir)), estimators or {}, max_pixels)
+        # ``compute``: the chunk function (fr_eval.engine.compute_chunk, pickled by reference), handed over by
+        # the engine so that this module never imports it (no import cycle)
+        args = (system, variants, str(Path(store_dir)), estimators or {}, max_pixels, compute)
         self._actors = [worker.remote(*args) for _ in range(self.workers)]
 
     def map(self, chunks):
@@ -115,7 +117,7 @@ class RayPool:
 class _Worker:
     """One Ray actor: the system and variants, rebuilt once, computing chunks."""
 
-    def __init__(self, system, variants, store_dir, estimators, max_pixels):
+    def __init__(self, system, variants, store_dir, estimators, max_pixels, compute):
         import warnings
 
         from .images import set_max_pixels
@@ -123,7 +125,7 @@ class _Worker:
         if max_pixels is not None:
             set_max_pixels(max_pixels)
         self.args = (system, variants, Path(store_dir), estimators)
+        self.fn = compute
 
     def compute(self, chunk):
-        from .engine import compute_chunk
-        return compute_chunk(chunk, *self.args)
+        return self.fn(chunk, *self.args)

@@ -9,7 +9,6 @@ import numpy as np
 
 from . import metrics as M
 from .images import set_max_pixels
-from .report.numbers import supported
 from .settings import interval_kwargs
 from .stages.acquire import Acquired, acquire
 from .stages.evaluate import evaluate
@@ -182,7 +181,7 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: dict) -> dict:
         "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),
                                 "impostors_allowed": M.allowed_false_matches(f, imp.n),
                                 "n_impostor": int(imp.n),
-                                "supported": supported(f, imp.n, int(cfg["report"]["min_false_matches"]))}
+                                "supported": M.fmr_supported(f, imp.n, int(cfg["report"]["min_false_matches"]))}
                        for f, t in ev.thresholds.items()},
         "impostor_scores": imp.describe(),
         "score_export_impostors": export_rule(imp.n, cfg) if cfg["report"]["export"] else "none (report.export=false)",

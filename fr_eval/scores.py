@@ -31,6 +31,21 @@ import numpy as np
 
 from .errors import FrEvalError
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """``value`` made safe for a spreadsheet: text starting like a formula gets a leading ``'``.
+    Numbers, and text that reads as a number (``-0.25``), are left as they are."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 FORMATS = ("csv", "parquet", "bob4", "bob5", "pyeer")
 SCORE_KINDS = ("similarity", "distance")
 COLUMNS = ("row", "kind", "reference", "probe", "reference_subject", "probe_subject", "score")
@@ -81,8 +96,6 @@ def _chunks(t, size: int = 1 << 16):
 
 def write_csv(t: ScoreTable, path: Path) -> None:
     """The table as CSV (gzip-compressed when the name ends in ``.gz``), written in chunks."""
-    from .report.io import csv_cell
-
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "wt", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -237,13 +237,7 @@ class Bootstrap:
     confidence: float = key(metrics.CONFIDENCE, "the intervals' coverage, as a fraction", p.fraction)
 
 
-def interval_kwargs(bootstrap: dict | None) -> dict:
-    """Keyword arguments of the interval functions in :mod:`fr_eval.metrics` from a ``bootstrap`` node (with the
-    run's ``seed``), missing keys from :class:`Bootstrap`."""
-    b = bootstrap or {}
-    return dict(n_resamples=int(b.get("n_resamples", default(Bootstrap, "n_resamples"))),
-                confidence=float(b.get("confidence", default(Bootstrap, "confidence"))),
-                seed=int(b.get("seed", default(Config, "seed"))))
+interval_kwargs = metrics.interval_kwargs  # re-exported: it lives with the interval functions (no import cycle)
 
 
 @dataclass

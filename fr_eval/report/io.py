@@ -16,25 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..scores import FORMULA_START, csv_cell  # noqa: F401  (re-exported; they live where the scores are written)
+
 log = logging.getLogger(__name__)
 
 #: a text cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
 #: (OWASP "CSV injection"); it is written with a leading apostrophe
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value):
-    """``value`` made safe for a spreadsheet: text starting like a formula gets a leading ``'``.
-    Numbers, and text that reads as a number (``-0.25``), are left as they are."""
-    if not isinstance(value, str) or not value.startswith(FORMULA_START):
-        return value
-    try:
-        float(value)
-        return value
-    except ValueError:
-        return "'" + value
-
-
 def write_csv(path: Path, header: list[str], rows) -> None:
     """Rows (sequences, or dicts keyed by ``header``) to ``path``, every text cell neutralised."""
     with open(path, "w", newline="", encoding="utf-8") as f:

@@ -53,7 +53,8 @@ def allowed_false_matches(fmr: float, n_impostor: int) -> int:
 
 
 def supported(fmr: float, n_impostor: int, min_false_matches: int) -> bool:
-    return allowed_false_matches(fmr, n_impostor) >= min_false_matches
+    """:func:`fr_eval.metrics.fmr_supported` (the rule lives with the metrics)."""
+    return M.fmr_supported(fmr, n_impostor, min_false_matches)
 
 
 def support_note(fmrs, n_impostor: int, min_false_matches: int) -> str | None:
@@ -96,3 +97,7 @@ def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
                 r[i] = _NUMBER.sub(fix, str(r[i]))
     return out
 
+
+def fmr_label(f: float) -> str:
+    """An FMR given as a fraction, written in percent (0.001 -> "0.1%")."""
+    return f"{100 * f:g}%"

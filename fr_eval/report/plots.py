@@ -25,6 +25,8 @@ from scipy.stats import norm
 
 from .. import metrics as M
 from . import numbers as N
+from .numbers import fmr_label  # noqa: F401  (re-exported: report modules import it from here)
+from .tables import axis_score
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = True, **kw):
@@ -64,8 +66,6 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def fmr_label(f: float) -> str:
-    return f"{100 * f:g}%"
 
 
 def legend_label(label: str, ctx: dict) -> str:
@@ -144,7 +144,7 @@ def det_bands(config: dict) -> dict | None:
     ``report.det_bands`` is on, else None."""
     if not config["report"]["det_bands"]:
         return None
-    from ..settings import interval_kwargs
+    from ..metrics import interval_kwargs
     return interval_kwargs({**config["bootstrap"], "seed": config["seed"]})
 
 
@@ -292,7 +292,6 @@ def draw_frr_threshold(ax, rows: list[dict], scores: dict, ctx: dict, fmr: float
                 label=textwrap.fill(f"scenario {legend_label(row['label'], ctx)}", 46, subsequent_indent="  "))
     t = ctx["thresholds"][str(fmr)]["threshold"]
     ax.axvline(t, color="grey", ls=":", lw=1, label=f"threshold at FMR={fmr_label(fmr)} ({t:.4f})")
-    from .tables import axis_score
     ax.set_xlabel(f"decision threshold ({axis_score(ctx.get('system') or {})}; match if >=)")
     ax.set_ylabel("FRR (%)")
     ax.set_title("FRR = FTA + FNMR (1 - FTA) against the threshold", fontsize=9)

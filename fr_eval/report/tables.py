@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from . import numbers as N
-from .plots import fmr_label
+from .numbers import fmr_label
 
 
 def as_sentence(text: str) -> str:
