@@ -91,6 +91,67 @@ class Evaluation:
         """Write the report bundle (staged, as the command does) and return its folder."""
         return _write(self.result, self.config, out_dir, "scenarios")
 
+    def table3(self):
+        """Table 3 as a pandas DataFrame, one row per Table 3 row (index: its label): d', the rates as
+        fractions (not percents) with their 95% interval in ``<rate>_low`` / ``<rate>_high``, the
+        threshold, the achieved FMR and the counts."""
+        import pandas as pd
+
+        out = []
+        for r in self.rows:
+            line = {"label": r["label"], "d_prime": r["d_prime"]}
+            for k in RATES:
+                iv = (r.get("intervals") or {}).get(k) or {}
+                line.update({k: r[k], f"{k}_low": iv.get("low"), f"{k}_high": iv.get("high")})
+            line.update({k: r[k] for k in ("eer", "threshold", "fmr_achieved", "n_samples", "n_failed", "n_genuine",
+                                            "n_genuine_compared", "n_impostor")})
+            out.append(line)
+        return pd.DataFrame(out).set_index("label")
+
+    def comparisons_table(self):
+        """The paired comparisons of rows as a DataFrame (fractions): the FRR compared (its definition),
+        its difference with the paired subject-bootstrap interval, the permutation test over subjects
+        and its Holm adjustment, the FNMR and d' differences, the subjects, and the sentence."""
+        import pandas as pd
+
+        return pd.DataFrame([{
+            "a": c["a"], "b": c["b"], "subjects": c["n_subjects"], "attempts": c["n_attempts"],
+            "frr_definition": c["frr_definition"], "frr_a": c["frr_a"], "frr_b": c["frr_b"],
+            "frr_difference": c["frr_difference"], "frr_low": c["frr_interval"]["low"],
+            "frr_high": c["frr_interval"]["high"], "p": c["frr_test"].get("p_value"),
+            "p_holm": c["frr_test"].get("p_holm"), "fnmr_difference": c["fnmr_difference"],
+            "d_prime_difference": c["d_prime_difference"], "small_sample": c["small_sample"],
+            "sentence": c["sentence"]} for c in self.comparisons])
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the headline (Table 3's paper columns in percent with their intervals), the
+        answers to the paired comparisons, and the DET."""
+        import base64
+        import html
+        import io
+
+        from .report import plots
+        from .report.numbers import with_interval
+
+        rows = "".join(
+            f"<tr><td>{html.escape(r['label'])}</td><td>{r['d_prime']:.3f}</td>"
+            + "".join(f"<td>{html.escape(with_interval(r[k], r['intervals'].get(k), n))}</td>"
+                      for k, n in (("fta", r["n_samples"]), ("fnmr", r["n_genuine_compared"]), ("frr", r["n_genuine"])))
+            + "</tr>" for r in self.rows)
+        answers = "".join(f"<li>{html.escape(c['sentence'])}</li>" for c in self.comparisons)
+        fmr = float(self.config["fmr"])
+        fig, ax = plots.subplots(figsize=(8.5, 4.6))
+        plots.plot_det(self.scores, self.result.context, fmr, None, ax=ax,
+                       styles={r["label"]: i for i, r in enumerate(self.rows)})
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        img = base64.b64encode(buf.getvalue()).decode()
+        return (f"<p><strong>fr-eval</strong>: {html.escape(str(self.result.table1['dataset']))}, system "
+                f"{html.escape(str(self.result.context['system']['name']))}; rates in percent, 95% intervals in "
+                f"brackets; threshold for FMR &lt;= {100 * fmr:g}%</p><table><tr><th>Row</th><th>d'</th><th>FTA</th>"
+                f"<th>FNMR</th><th>FRR</th></tr>{rows}</table>" + (f"<ul>{answers}</ul>" if answers else "")
+                + f'<img src="data:image/png;base64,{img}" alt="DET curves">')
+
 
 @dataclass(frozen=True)
 class Audit:
@@ -107,6 +168,31 @@ class Audit:
 
     def write_report(self, out_dir: str | Path | None = None) -> Path:
         return _write(self.result, self.config, out_dir, "audit")
+
+    def methods_table(self):
+        """The methods as a pandas DataFrame (index: the method, in the ranked order; rank None: not
+        ranked), with images, identities, FTA, verified rates (fractions) and their intervals, and the
+        mean similarity of the acquired images."""
+        import pandas as pd
+
+        out = []
+        for g in self.methods:
+            iv = g["intervals"]
+            out.append({"method": g["value"], "rank": g["rank"], "images": g["n"], "identities": g["n_identities"],
+                        "fta": g["fta"], "verified_of_all": g["verified_rate_of_all"],
+                        "verified_of_all_low": iv["verified_rate_of_all"]["low"],
+                        "verified_of_all_high": iv["verified_rate_of_all"]["high"],
+                        "similarity_mean": g["similarity_failures_excluded"]["mean"],
+                        "too_small": g.get("too_small", "")})
+        return pd.DataFrame(out).set_index("method")
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the methods table (rates in percent), ranked ones first."""
+        return self.methods_table().to_html(float_format=lambda x: f"{x:.4g}", na_rep="n/a")
+
+
+#: the rates :meth:`Evaluation.table3` gives with their intervals
+RATES = ("fta", "fnmr", "frr", "fta_transaction", "frr_transaction")
 
 
 def _write(result, cfg: dict, out_dir, kind: str) -> Path:

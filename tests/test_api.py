@@ -60,6 +60,16 @@ def test_api_gives_the_commands_figures(tmp_path):
         ev.row("9")
     assert ev.settings.bootstrap.n_resamples == 50 and ev.settings.system.name == "sface"
     assert ev.settings.system.det_thresh == 0.9 and ev.settings.fmr == 0.001
+    # for notebooks: the tables as DataFrames, the headline and the DET in Jupyter
+    t3 = ev.table3()
+    assert list(t3.index) == ["1", "2"] and t3.loc["2", "frr"] == m["rows"][1]["frr"]
+    assert t3.loc["2", "frr_low"] == m["rows"][1]["intervals"]["frr"]["low"]
+    assert t3.loc["1", "n_impostor"] == m["rows"][0]["n_impostor"]
+    pairs = ev.comparisons_table()
+    assert list(pairs[["a", "b"]].itertuples(index=False, name=None)) == [("1", "2")]
+    assert pairs.loc[0, "frr_difference"] == pytest.approx(m["paired_comparisons"][0]["frr_difference"])
+    page = ev._repr_html_()
+    assert page.count("<tr>") == 3 and "data:image/png;base64," in page and "n too small" in page
 
 
 def test_plots_take_an_ax_and_leave_the_backend_alone(tmp_path):
@@ -100,3 +110,17 @@ def test_api_functions_are_not_shadowed_by_modules():
             absent.append((m.name, exc.name))
     assert callable(fr_eval.evaluate) and callable(fr_eval.audit) and callable(fr_eval.scores_table)
     assert len(imported) > 60 and all(mod.startswith("fr_eval.colourisers.") for mod, _ in absent), absent
+
+
+def test_audit_from_python_gives_a_methods_table(tmp_path):
+    from generated_faces import build_manifest
+
+    m, _ = build_manifest(need(LFW_SMALL), tmp_path)
+    au = fr_eval.audit(generated={"manifest": str(m), "min_per_method": 2}, system="sface",
+                       store_dir=str(tmp_path / "s"), bootstrap={"n_resamples": 50}, report={"min_subjects": 2})
+    t = au.methods_table()
+    ranked = [g["value"] for g in au.methods if g["rank"] is not None]
+    assert list(t.index[: len(ranked)]) == ranked and t.loc["blank", "fta"] == 1.0
+    assert t.loc["blank", "too_small"] == "1 images < generated.min_per_method=2"
+    assert t.loc["photo", "verified_of_all_low"] <= t.loc["photo", "verified_of_all"] <= t.loc["photo", "verified_of_all_high"]
+    assert "<table" in au._repr_html_() and "photo" in au._repr_html_()
