@@ -30,7 +30,18 @@ def _as_scores(x, name: str) -> np.ndarray:
 
 
 def failure_rate(failed) -> float:
-    """Fraction of True entries (e.g. failed samples over all samples: the sample-level FTA)."""
+    """Fraction of True entries (e.g. failed samples over all samples: the sample-level FTA).
+
+    Parameters
+    ----------
+    failed : (n,) array of bool
+        True where a sample (or an attempt) failed.
+
+    Returns
+    -------
+    float
+        The fraction failed; NaN when ``failed`` is empty.
+    """
     f = np.asarray(failed, dtype=bool).ravel()
     if f.size == 0:
         return float("nan")
@@ -45,6 +56,18 @@ def threshold_at_fmr(impostor, fmr: float) -> float:
     ties at the top), the next float above the highest impostor score. The achieved FMR
     is therefore never above the target (as bob.measure's ``far_threshold``); report it
     with :func:`fmr_at`.
+
+    Parameters
+    ----------
+    impostor : (n_impostor,) array of float
+        Impostor comparison scores (similarities).
+    fmr : float
+        Target false match rate, a fraction.
+
+    Returns
+    -------
+    float
+        The threshold (match if score >= threshold).
     """
     imp = _as_scores(impostor, "impostor")
     if imp.size == 0:
@@ -57,20 +80,62 @@ def threshold_at_fmr(impostor, fmr: float) -> float:
 def allowed_false_matches(fmr: float, n: int) -> int:
     """The false matches a target FMR permits among ``n`` impostor scores: floor(fmr * n), with a
     tolerance of 1e-9 so that 0.001 * 1000 is 1 despite binary floating point. The one definition of
-    the rule: the threshold, the streamed tail's size, the report's support flag and the audit use it."""
+    the rule: the threshold, the streamed tail's size, the report's support flag and the audit use it.
+
+    Parameters
+    ----------
+    fmr : float
+        Target false match rate, a fraction (0.001 = 0.1 %).
+    n : int
+        Number of impostor scores.
+
+    Returns
+    -------
+    int
+        The false matches the target permits.
+    """
     return int(np.floor(fmr * n + 1e-9))
 
 
 def fmr_supported(fmr: float, n: int, min_false_matches: int) -> bool:
     """Whether ``n`` impostor scores support a figure at ``fmr``: the target allows at least
-    ``min_false_matches`` false matches (below that, its threshold rests on the top few scores)."""
+    ``min_false_matches`` false matches (below that, its threshold rests on the top few scores).
+
+    Parameters
+    ----------
+    fmr : float
+        Target false match rate, a fraction.
+    n : int
+        Number of impostor scores.
+    min_false_matches : int
+        The fewest false matches that support a figure (report.min_false_matches).
+
+    Returns
+    -------
+    bool
+    """
     return allowed_false_matches(fmr, n) >= min_false_matches
 
 
 def threshold_from_sorted(top, fmr: float, n: int) -> float:
     """:func:`threshold_at_fmr` from the highest impostor scores, ascending: all ``n`` of them, or at
     least the ``floor(fmr * n) + 1`` highest (a streamed tail: every count the rule needs lies
-    inside it, see :mod:`fr_eval.streaming`). The one definition of the rule, for both paths."""
+    inside it, see :mod:`fr_eval.streaming`). The one definition of the rule, for both paths.
+
+    Parameters
+    ----------
+    top : (k,) array of float
+        The highest impostor scores, ascending (all of them, or a streamed tail).
+    fmr : float
+        Target false match rate, a fraction.
+    n : int
+        The number of impostor scores in all.
+
+    Returns
+    -------
+    float
+        The threshold, as :func:`threshold_at_fmr` gives it.
+    """
     top = np.asarray(top)
     allowed = allowed_false_matches(fmr, n)
     p = top.size - allowed  # the lowest kept score that can qualify: allowed scores at or above it
@@ -88,24 +153,76 @@ def threshold_from_sorted(top, fmr: float, n: int) -> float:
 
 
 def fmr_at(impostor, threshold: float) -> float:
-    """False match rate: fraction of impostor scores ``>= threshold``."""
+    """False match rate: fraction of impostor scores ``>= threshold``.
+
+    Parameters
+    ----------
+    impostor : (n_impostor,) array of float
+        Impostor comparison scores (similarities).
+    threshold : float
+        Match if score >= threshold.
+
+    Returns
+    -------
+    float
+        FMR, a fraction; NaN when there is no impostor score.
+    """
     imp = _as_scores(impostor, "impostor")
     return float(np.mean(imp >= threshold)) if imp.size else float("nan")
 
 
 def fnmr_at(genuine, threshold: float) -> float:
-    """False non-match rate: fraction of genuine scores ``< threshold``."""
+    """False non-match rate: fraction of genuine scores ``< threshold``.
+
+    Parameters
+    ----------
+    genuine : (n_genuine,) array of float
+        Genuine comparison scores (similarities: higher means more alike).
+    threshold : float
+        Match if score >= threshold.
+
+    Returns
+    -------
+    float
+        FNMR, a fraction; NaN when there is no genuine score.
+    """
     gen = _as_scores(genuine, "genuine")
     return float(np.mean(gen < threshold)) if gen.size else float("nan")
 
 
 def frr(fta: float, fnmr: float) -> float:
-    """False reject rate, ISO/IEC 19795-1: ``FTA + FNMR * (1 - FTA)``."""
+    """False reject rate, ISO/IEC 19795-1: ``FTA + FNMR * (1 - FTA)``.
+
+    Parameters
+    ----------
+    fta : float
+        Failure-to-acquire rate (sample level in Table 3), a fraction.
+    fnmr : float
+        False non-match rate over the compared attempts, a fraction.
+
+    Returns
+    -------
+    float
+        FRR, a fraction.
+    """
     return float(fta + fnmr * (1.0 - fta))
 
 
 def far(fmr: float, fta: float) -> float:
-    """False accept rate, ISO/IEC 19795-1: ``FMR * (1 - FTA)``."""
+    """False accept rate, ISO/IEC 19795-1: ``FMR * (1 - FTA)``.
+
+    Parameters
+    ----------
+    fmr : float
+        False match rate, a fraction.
+    fta : float
+        Failure-to-acquire rate, a fraction.
+
+    Returns
+    -------
+    float
+        FAR, a fraction.
+    """
     return float(fmr * (1.0 - fta))
 
 
@@ -113,6 +230,18 @@ def d_prime(genuine, impostor) -> float:
     """Decidability (Daugman): ``|mu_g - mu_i| / sqrt((sigma_g^2 + sigma_i^2) / 2)``.
 
     Standard deviations are population ones (``ddof=0``).
+
+    Parameters
+    ----------
+    genuine : (n_genuine,) array of float
+        Genuine comparison scores (similarities: higher means more alike).
+    impostor : (n_impostor,) array of float
+        Impostor comparison scores (similarities).
+
+    Returns
+    -------
+    float
+        d'; NaN when either side is empty.
     """
     gen = _as_scores(genuine, "genuine")
     imp = _as_scores(impostor, "impostor")
@@ -136,6 +265,18 @@ def eer(genuine, impostor) -> tuple[float, float]:
 
     The EER is read where FNMR and FMR cross on the ROC's operating points, interpolating
     linearly between the two points that bracket the crossing.
+
+    Parameters
+    ----------
+    genuine : (n_genuine,) array of float
+        Genuine comparison scores (similarities: higher means more alike).
+    impostor : (n_impostor,) array of float
+        Impostor comparison scores (similarities).
+
+    Returns
+    -------
+    eer, threshold : float
+        The equal error rate (a fraction) and the threshold where it is read.
     """
     y, s = _labels(genuine, impostor)
     if y.min() == y.max():
@@ -153,7 +294,20 @@ def eer(genuine, impostor) -> tuple[float, float]:
 
 
 def det_points(genuine, impostor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(FMR, FNMR, thresholds) of the DET curve, from ``sklearn.metrics.det_curve``."""
+    """(FMR, FNMR, thresholds) of the DET curve, from ``sklearn.metrics.det_curve``.
+
+    Parameters
+    ----------
+    genuine : (n_genuine,) array of float
+        Genuine comparison scores (similarities: higher means more alike).
+    impostor : (n_impostor,) array of float
+        Impostor comparison scores (similarities).
+
+    Returns
+    -------
+    fmr, fnmr, thresholds : (n_points,) arrays of float
+        The DET curve's points, as sklearn.metrics.det_curve gives them.
+    """
     y, s = _labels(genuine, impostor)
     fmr_, fnmr_, thr = det_curve(y, s)
     return fmr_, fnmr_, thr
@@ -161,7 +315,18 @@ def det_points(genuine, impostor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def rule_of_three(n: int) -> float:
     """Approximate 95% upper bound for a rate with zero errors in ``n`` trials: ``3 / n``,
-    capped at 1 (a rate cannot exceed 1; below n = 3 the rule says nothing)."""
+    capped at 1 (a rate cannot exceed 1; below n = 3 the rule says nothing).
+
+    Parameters
+    ----------
+    n : int
+        Trials without an error.
+
+    Returns
+    -------
+    float
+        The upper bound, a fraction (1 when n < 3).
+    """
     return float(min(1.0, 3.0 / n)) if n > 0 else float("nan")
 
 
@@ -183,6 +348,20 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     attempts, ...). ``statistic(**arrays)`` must accept arrays with a trailing resample
     axis and reduce over ``axis=-1``; it is evaluated on each resample of subjects.
     Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together.
+
+    Parameters
+    ----------
+    per_subject : dict of (n_subjects,) arrays
+        Counts per subject, kept together in a resample.
+    statistic : callable
+        ``statistic(**arrays)`` on arrays with a trailing resample axis, reducing ``axis=-1``.
+    n_resamples, confidence, seed
+        The bootstrap's resamples, coverage (a fraction) and seed.
+
+    Returns
+    -------
+    low, high : float (or arrays, for a statistic with leading axes)
+        The percentile interval; NaN with fewer than two subjects.
     """
     names = list(per_subject)
     data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
@@ -205,7 +384,24 @@ def fnmr_band(genuine, subject, thresholds, *, n_resamples: int = N_RESAMPLES, c
     """Pointwise percentile interval of FNMR(t) = fraction of ``genuine`` scores < t at each of
     ``thresholds``, resampling subjects (``subject``: each score's subject index), the same
     resamples at every threshold. The impostor side, and so each threshold's FMR, is held fixed:
-    the band is the uncertainty of the FNMR at a given threshold (the DET's vertical spread)."""
+    the band is the uncertainty of the FNMR at a given threshold (the DET's vertical spread).
+
+    Parameters
+    ----------
+    genuine : (n_genuine,) array of float
+        Genuine comparison scores (similarities: higher means more alike).
+    subject : (n_genuine,) array of int
+        Each score's subject index (the unit resampled).
+    thresholds : (n_t,) array of float
+        Where the band is computed.
+    n_resamples, confidence, seed
+        The bootstrap's resamples, coverage (a fraction) and seed.
+
+    Returns
+    -------
+    low, high : (n_t,) arrays of float
+        The pointwise interval of the FNMR at each threshold.
+    """
     g, s = np.asarray(genuine, np.float64), np.asarray(subject, np.int64)
     t = np.asarray(thresholds, np.float64)
     if g.size == 0:
@@ -231,6 +427,20 @@ def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=N_RESAM
     Zero errors: ``[0, 3/N]`` (rule of 3); every trial an error: ``[1 - 3/N, 1]`` (the same rule
     for the complementary rate; a bootstrap would give the empty-width [1, 1]). Otherwise a
     subject bootstrap.
+
+    Parameters
+    ----------
+    errors : (n_subjects,) array
+        Per subject: errors.
+    trials : (n_subjects,) array
+        Per subject: trials.
+    n_resamples, confidence, seed
+        The bootstrap's resamples, coverage (a fraction) and seed.
+
+    Returns
+    -------
+    Interval
+        ``low``, ``high`` (fractions) and the method used (rule of 3 or subject bootstrap).
     """
     errors = np.asarray(errors, dtype=np.float64)
     trials = np.asarray(trials, dtype=np.float64)
@@ -254,6 +464,22 @@ def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=N_RESA
 
     ``failed``/``samples`` give the sample-level FTA, ``fnm``/``compared`` the FNMR, and
     ``attempts`` (genuine transactions) the N of the rule of 3 when nothing was rejected.
+
+    Parameters
+    ----------
+    failed, samples : (n_subjects,) arrays
+        Per subject: samples that failed to acquire, and all samples.
+    fnm, compared : (n_subjects,) arrays
+        Per subject: false non-matches, and attempts compared.
+    attempts : (n_subjects,) array
+        Per subject: genuine attempts (the N of the rule of 3).
+    n_resamples, confidence, seed
+        The bootstrap's resamples, coverage (a fraction) and seed.
+
+    Returns
+    -------
+    Interval
+        ``low``, ``high`` (fractions) and the method used.
     """
     failed, samples, fnm, compared = (np.asarray(a, dtype=np.float64)
                                       for a in (failed, samples, fnm, compared))
@@ -279,6 +505,20 @@ def kfold_verification_accuracy(scores, same, folds) -> dict:
     ``scores`` may hold ``-inf`` for pairs that could not be compared (a failure to acquire
     then counts as a non-match decision). Returns per-fold accuracies and thresholds, the
     mean, the standard deviation over folds (``ddof=1``) and the standard error (sd / sqrt(k)).
+
+    Parameters
+    ----------
+    scores : (n,) array of float
+        Pair scores; -inf where a pair could not be compared.
+    same : (n,) array of bool
+        True for matched pairs.
+    folds : (n,) array of int
+        Each pair's fold.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (mean), ``std``, ``sem``, and per fold its accuracy and threshold.
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(same, dtype=bool)
@@ -301,7 +541,20 @@ def best_accuracy_threshold(scores, same) -> float:
     """The threshold maximising ``mean((scores >= t) == same)``, placed midway between the
     highest rejected and the lowest accepted score (the lowest such threshold when several
     give the same accuracy). Written out (cumulative counts over sorted scores) because it runs
-    once per fold over thousands of candidates."""
+    once per fold over thousands of candidates.
+
+    Parameters
+    ----------
+    scores : (n,) array of float
+        Comparison scores; -inf for pairs that could not be compared.
+    same : (n,) array of bool
+        True for matched (same-person) pairs.
+
+    Returns
+    -------
+    float
+        The threshold (match if score >= threshold).
+    """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(same, dtype=bool)
     order = np.argsort(s, kind="stable")
@@ -333,6 +586,20 @@ def error_versus_discard(scores, pair_quality, threshold: float) -> tuple[np.nda
     not including discarding everything. NaN qualities count as the lowest.
     Written out (cumulative counts per quality level, :func:`_discard_curve`) rather than by
     refitting per level.
+
+    Parameters
+    ----------
+    scores : (n,) array of float
+        Genuine comparison scores.
+    pair_quality : (n,) array of float
+        Each comparison's quality (NaN: the lowest).
+    threshold : float
+        The decision threshold, held fixed.
+
+    Returns
+    -------
+    discard, fnmr : (n_levels + 1,) arrays of float
+        The fraction discarded and the FNMR of the rest, from 0 discarded on.
     """
     s = np.asarray(scores, dtype=np.float64)
     q = np.asarray(pair_quality, dtype=np.float64)
@@ -359,7 +626,20 @@ def _discard_curve(err: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.nda
 def kept_after_discard(pair_quality, fraction: float) -> np.ndarray:
     """Which comparisons an error-versus-discard curve keeps at its last point with at most
     ``fraction`` discarded (quality levels are discarded whole, NaN first), as a boolean mask in
-    the input's order: the comparisons behind :func:`error_versus_discard`'s FNMR at that point."""
+    the input's order: the comparisons behind :func:`error_versus_discard`'s FNMR at that point.
+
+    Parameters
+    ----------
+    pair_quality : (n,) array of float
+        Each comparison's quality (NaN: the lowest).
+    fraction : float
+        The most that may be discarded.
+
+    Returns
+    -------
+    (n,) array of bool
+        True for the comparisons kept.
+    """
     q = np.asarray(pair_quality, dtype=np.float64)
     q = np.where(np.isnan(q), -np.inf, q)
     n = q.size
@@ -394,7 +674,28 @@ def edc_area_interval(scores, pair_quality, threshold: float, subject, limit: fl
     per-subject arrays, which here would be subjects x quality levels; a resample is drawn instead
     as each subject's multiplicity (subjects drawn with replacement), which weights its comparisons,
     so a batch of resamples costs batch x comparisons. The interval is the percentile one, as
-    :func:`subject_bootstrap`'s."""
+    :func:`subject_bootstrap`'s.
+
+    Parameters
+    ----------
+    scores : (n,) array of float
+        Genuine comparison scores.
+    pair_quality : (n,) array of float
+        Each comparison's quality (NaN: the lowest).
+    threshold : float
+        The decision threshold, held fixed.
+    subject : (n,) array of int
+        Each comparison's subject index (the unit resampled).
+    limit : float
+        The largest fraction discarded that counts.
+    n_resamples, confidence, seed
+        The bootstrap's resamples, coverage (a fraction) and seed.
+
+    Returns
+    -------
+    dict
+        {"area": Interval, "area_minus_random": Interval}.
+    """
     s = np.asarray(scores, np.float64)
     q = np.asarray(pair_quality, np.float64)
     q = np.where(np.isnan(q), -np.inf, q)
@@ -424,7 +725,22 @@ def edc_area_interval(scores, pair_quality, threshold: float, subject, limit: fl
 def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2):
     """Area under the EDC's step function (each FNMR holds until the next discard point) over
     [0, limit] of the fraction discarded: a float, or one per curve where the arrays have leading
-    axes (the curve on the last). A point of zero width adds nothing, NaN FNMR included."""
+    axes (the curve on the last). A point of zero width adds nothing, NaN FNMR included.
+
+    Parameters
+    ----------
+    discard : (..., n_points) array of float
+        Fractions discarded, ascending along the last axis.
+    fnmr : (..., n_points) array of float
+        The FNMR of the comparisons kept at each point.
+    limit : float
+        The largest fraction discarded that counts.
+
+    Returns
+    -------
+    float or array
+        The area, one per curve when the arrays have leading axes.
+    """
     d = np.asarray(discard, float)
     f = np.asarray(fnmr, float)
     if d.shape[-1] == 0:
@@ -438,7 +754,18 @@ def edc_area(discard: np.ndarray, fnmr: np.ndarray, limit: float = 0.2):
 def interval_kwargs(bootstrap: dict | None) -> dict:
     """Keyword arguments of the interval functions here (``n_resamples``, ``confidence``, ``seed``) from a
     run's ``bootstrap`` node with its ``seed``; missing keys take the defaults (:data:`N_RESAMPLES`,
-    :data:`CONFIDENCE`, seed 0: the same as :class:`fr_eval.settings.Bootstrap`'s)."""
+    :data:`CONFIDENCE`, seed 0: the same as :class:`fr_eval.settings.Bootstrap`'s).
+
+    Parameters
+    ----------
+    bootstrap : dict or None
+        A run's ``bootstrap`` node, with ``seed``.
+
+    Returns
+    -------
+    dict
+        ``n_resamples``, ``confidence``, ``seed``.
+    """
     b = bootstrap or {}
     return dict(n_resamples=int(b.get("n_resamples", N_RESAMPLES)), confidence=float(b.get("confidence", CONFIDENCE)),
                 seed=int(b.get("seed", 0)))

@@ -43,7 +43,22 @@ _EMPTY_F = np.zeros(0, np.float32)
 
 def budget_rows(budget_bytes: int, n_cols: int, dim: int) -> int:
     """Rows of the reference side per block so that one block's float32 scores, its mask and the
-    reference rows stay within ``budget_bytes``."""
+    reference rows stay within ``budget_bytes``.
+
+    Parameters
+    ----------
+    budget_bytes : int
+        Memory for one block.
+    n_cols : int
+        Probes (the block's columns).
+    dim : int
+        The embeddings' length.
+
+    Returns
+    -------
+    int
+        References per block (at least 1).
+    """
     per_row = n_cols * (4 + 1 + 4) + dim * 4
     return max(1, int(budget_bytes // max(per_row, 1)))
 
@@ -72,7 +87,20 @@ class Block:
 
 
 def acquired(ok, *arrays) -> tuple:
-    """``arrays`` restricted to the acquired samples (``ok``; None: all of them)."""
+    """``arrays`` restricted to the acquired samples (``ok``; None: all of them).
+
+    Parameters
+    ----------
+    ok : (n,) array of bool or None
+        Which samples were acquired (None: all).
+    *arrays : (n, ...) arrays
+        Arrays with one row per sample.
+
+    Returns
+    -------
+    tuple of arrays
+        The arrays restricted to the acquired samples.
+    """
     if ok is None:
         return arrays
     keep = np.asarray(ok, bool)
@@ -89,7 +117,32 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
     block is written into one buffer (no fresh pages per block: faster), so a block is valid only
     until the next one is asked for. ``threads``: each product is computed in this many row slices
     side by side (call it with BLAS limited to one thread, as :func:`summarise_cross_subject` does:
-    BLAS's own threads spin after each product and slow the scan that follows)."""
+    BLAS's own threads spin after each product and slow the scan that follows).
+
+    Parameters
+    ----------
+    ref : (n_ref, d) array
+        Reference score vectors (rows whose dot products are the scores).
+    ref_subject : (n_ref,) array
+        Each reference's subject.
+    probe : (n_probe, d) array
+        Probe score vectors.
+    probe_subject : (n_probe,) array
+        Each probe's subject.
+    ref_ok, probe_ok : arrays of bool, or None
+        Which samples were acquired.
+    budget_bytes : int
+        Memory for one block.
+    reuse : bool
+        One buffer for every block (a block is valid until the next).
+    threads : int
+        Row slices computed side by side.
+
+    Returns
+    -------
+    iterator of Block
+        Each block's scores (references x probes, float32) and its same-subject cells.
+    """
     ref, probe = np.ascontiguousarray(ref, np.float32), np.ascontiguousarray(probe, np.float32)
     ref_subject, probe_subject = np.asarray(ref_subject), np.asarray(probe_subject)
     ref, ref_subject = acquired(ref_ok, ref, ref_subject)
@@ -111,7 +164,19 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
 def products(ref, ref_subject, probe, probe_subject, budget_bytes: int):
     """:func:`cross_subject_blocks` as the summary and the score export both run it (one buffer,
     every CPU, BLAS at one thread per slice), so both see the same float32 products, bit for bit.
-    Samples are the acquired ones (the caller leaves failed ones out)."""
+    Samples are the acquired ones (the caller leaves failed ones out).
+
+    Parameters
+    ----------
+    ref, ref_subject, probe, probe_subject
+        As :func:`cross_subject_blocks`, acquired samples only.
+    budget_bytes : int
+        Memory for one block.
+
+    Returns
+    -------
+    iterator of Block
+    """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
@@ -133,7 +198,18 @@ _EMPTY = np.zeros(0, np.intp)
 
 
 def columns_by_subject(subjects: np.ndarray) -> dict:
-    """subject -> the indices of its entries, ascending."""
+    """subject -> the indices of its entries, ascending.
+
+    Parameters
+    ----------
+    subjects : (n,) array
+        Each probe's subject.
+
+    Returns
+    -------
+    dict
+        subject -> the column indices of its probes.
+    """
     order = np.argsort(subjects, kind="stable")
     values, starts = np.unique(subjects[order], return_index=True)
     ends = np.r_[starts[1:], len(order)]
@@ -142,7 +218,22 @@ def columns_by_subject(subjects: np.ndarray) -> dict:
 
 def count_cross_subject(ref_subject, probe_subject, ref_ok=None, probe_ok=None) -> int:
     """How many scores :func:`cross_subject_blocks` yields: acquired reference x acquired probe
-    pairs of different subjects (all pairs minus the same-subject ones), without scoring them."""
+    pairs of different subjects (all pairs minus the same-subject ones), without scoring them.
+
+    Parameters
+    ----------
+    ref_subject : (n_ref,) array
+        Each reference's subject.
+    probe_subject : (n_probe,) array
+        Each probe's subject.
+    ref_ok, probe_ok : (n_ref,), (n_probe,) arrays of bool, or None
+        Which samples were acquired (None: all).
+
+    Returns
+    -------
+    int
+        The cross-subject (impostor) pairs of acquired samples.
+    """
     ref_subject, probe_subject = np.asarray(ref_subject), np.asarray(probe_subject)
     (ref_subject,), (probe_subject,) = acquired(ref_ok, ref_subject), acquired(probe_ok, probe_subject)
     subjects, r = np.unique(ref_subject, return_counts=True)
@@ -520,6 +611,25 @@ def _scan_part(x: np.ndarray, bound: float, k: int, shift: float):
 
 
 def summarise(blocks, total: int, max_fmr: float = 0.01, keep_all: int = 0) -> ImpostorSummary:
+    """The impostor scores of ``blocks`` summarised: every score kept when ``total <= keep_all``, else the
+    exact tail that the FMR targets up to ``max_fmr`` need, a histogram and the moments.
+
+    Parameters
+    ----------
+    blocks : iterable of Block or of 1-D arrays
+        The impostor scores, a block at a time.
+    total : int
+        How many scores there are in all.
+    max_fmr : float
+        The largest FMR target the tail must serve.
+    keep_all : int
+        Up to this many scores are kept whole.
+
+    Returns
+    -------
+    ImpostorSummary
+        The merged summary (tail, histogram, moments; every score when kept whole).
+    """
     s = ImpostorSummary(total=total, max_fmr=max_fmr, keep_all=keep_all)
     for b in blocks:
         s.add(b)
@@ -531,7 +641,26 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
                             executor: str = "local", tasks: int | None = None) -> ImpostorSummary:
     """The summary of every cross-subject impostor score, computed here (``executor="local"``) or
     as Ray tasks over ranges of references, merged on the driver (``"ray"``: Ray must be started;
-    the probe side goes into the object store once). Both give the same figures."""
+    the probe side goes into the object store once). Both give the same figures.
+
+    Parameters
+    ----------
+    ref, ref_subject, probe, probe_subject
+        As :func:`cross_subject_blocks`.
+    ref_ok, probe_ok : arrays of bool, or None
+        Which samples were acquired.
+    max_fmr, keep_all
+        As :func:`summarise`.
+    budget_bytes : int
+        Memory for one block.
+    executor : str
+        ``local`` (threads here) or ``ray`` (tasks over reference blocks, merged here).
+
+    Returns
+    -------
+    ImpostorSummary
+        Every cross-subject comparison's score, summarised.
+    """
     ref, ref_subject = np.asarray(ref, np.float32), np.asarray(ref_subject)
     probe, probe_subject = np.asarray(probe, np.float32), np.asarray(probe_subject)
     ref, ref_subject = acquired(ref_ok, ref, ref_subject)

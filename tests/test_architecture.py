@@ -91,3 +91,20 @@ def test_report_is_imported_only_by_the_shells():
     upward = sorted((m, t) for m, ts in imports().items() for t in ts
                     if t.startswith("fr_eval.report") and not m.startswith("fr_eval.report") and m not in SHELLS)
     assert upward == []
+
+
+def test_public_metric_functions_say_their_arrays():
+    """Every public function of metrics.py and streaming.py documents its parameters and what it returns
+    (numpydoc sections, as scikit-learn's metrics do)."""
+    import inspect
+
+    from fr_eval import metrics, streaming
+
+    missing = []
+    for mod in (metrics, streaming):
+        for name, f in inspect.getmembers(mod, inspect.isfunction):
+            if f.__module__ == mod.__name__ and not name.startswith("_"):
+                doc = inspect.getdoc(f) or ""
+                if "Parameters\n----------" not in doc or "Returns\n-------" not in doc:
+                    missing.append(f"{mod.__name__}.{name}")
+    assert missing == []
