@@ -24,7 +24,7 @@ USAGE = """usage: fr-eval [key=value ...] [--cfg]
   scenario=generated generated.manifest=<csv>
                                  identity-preservation audit of generated images
   dataset=<name> dataset.root=<dir>   a dataset config ({datasets}; your own: ./datasets/<name>.yaml)
-  system=arcface|sface|auto      face system; arcface: system.pack=<name> or
+  system=<name>|[a,b]            face system ({systems}); arcface: system.pack=<name> or
                                  system.detector=<det.onnx> system.recogniser=<rec.onnx>
   colouriser=<name>|[a,b]        colourisers for scenarios 4 and 5 ({colourisers})
   fmr=0.001                      operating point as a fraction (0.001 = 0.1%)
@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import FrEvalError
 
     if any(a in ("-h", "--help") for a in argv):
-        print(USAGE.format(datasets=", ".join(dataset_names()),
+        from .settings import SYSTEMS
+        print(USAGE.format(datasets=", ".join(dataset_names()), systems="|".join(SYSTEMS),
                            colourisers="exemplar, precomputed, deoldify-*, or your own under colourisers.<name>"))
         return 0
     if "--keys" in argv:
