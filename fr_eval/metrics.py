@@ -766,9 +766,9 @@ def interval_kwargs(bootstrap: dict | None) -> dict:
     dict
         ``n_resamples``, ``confidence``, ``seed``.
     """
-    b = bootstrap or {}
-    return dict(n_resamples=int(b.get("n_resamples", N_RESAMPLES)), confidence=float(b.get("confidence", CONFIDENCE)),
-                seed=int(b.get("seed", 0)))
+    # N_RESAMPLES and CONFIDENCE are the defaults' one definition (settings.Bootstrap takes them from here)
+    b = {"n_resamples": N_RESAMPLES, "confidence": CONFIDENCE, "seed": 0, **(bootstrap or {})}
+    return dict(n_resamples=int(b["n_resamples"]), confidence=float(b["confidence"]), seed=int(b["seed"]))
 
 
 def holm(p_values) -> np.ndarray:
