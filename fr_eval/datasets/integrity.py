@@ -103,14 +103,14 @@ def drop_samples(ds: Dataset, rels: set, why: str) -> None:
     ds.references = [s for s in ds.references if s.rel not in rels]
     ds.probes = [s for s in ds.probes if s.rel not in rels]
     ds.ignored += [{"path": r, "reason": why} for r in sorted(rels)]
-    has_ref, has_probe = {s.subject for s in ds.references}, {s.subject for s in ds.probes}
-    lost = sorted(s for s in before if (s in has_ref) != (s in has_probe) or (s not in has_ref and s not in has_probe))
+    whole = {s.subject for s in ds.references} & {s.subject for s in ds.probes}
+    lost = sorted(set(before) - whole)  # without a reference or without a probe now
     if lost:
-        ds.restrict_subjects(has_ref & has_probe)
+        ds.restrict_subjects(whole)
         ds.excluded += [{"subject": s, "images": before[s], "reason": "no reference or no probe left after "
                          "dropping duplicate images"} for s in lost]
-    elif ds.pairs is not None:
-        ds.restrict_subjects(has_ref | has_probe)
+    elif ds.pairs is not None:  # pairs naming a dropped image go too
+        ds.restrict_subjects(whole)
 
 
 def content_digest(ds: Dataset, shas: dict) -> str:

@@ -73,11 +73,7 @@ def load_run(folder: str | Path) -> Run:
     impostor, moments = {}, {}
     with np.load(folder / "scores.npz") as npz:
         for label in labels:
-            if f"{label}|impostor_from" in npz.files:  # this row used another row's (the baseline's) impostors
-                label_src = str(npz[f"{label}|impostor_from"])
-            else:
-                label_src = label
-            if label_src != label:
+            if f"{label}|impostor_from" in npz.files:  # another row's (the baseline's): taken below
                 continue
             if f"{label}|impostor" in npz.files:
                 imp = npz[f"{label}|impostor"].astype(np.float64)
@@ -87,7 +83,7 @@ def load_run(folder: str | Path) -> Run:
                 moments[label] = (float(mean), float(m2 / n))
                 impostor[label] = streamed_summary(npz, label, n, mean, m2)
         for label in labels:
-            if f"{label}|impostor_from" in npz.files and label not in impostor:
+            if f"{label}|impostor_from" in npz.files:
                 src = str(npz[f"{label}|impostor_from"])
                 impostor[label], moments[label] = impostor.get(src), moments.get(src, (float("nan"), float("nan")))
     digest = ((m.get("dataset") or {}).get("settings") or {}).get("content_digest")

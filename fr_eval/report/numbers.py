@@ -86,11 +86,10 @@ def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
         d = min(digits)
 
         def fix(m, d=d):
-            sign_int, frac = m.group(1), m.group(2) or ""
-            if len(frac) == d:
+            if len(m.group(2) or "") == d:
                 return m.group(0)
-            return f"{float(sign_int + ('.' + frac if frac else '')):.{d}f}" if not sign_int.startswith("+") else \
-                f"{float(sign_int[1:] + ('.' + frac if frac else '')):+.{d}f}"
+            plus = "+" if m.group(1).startswith("+") else ""  # an explicit sign (a difference) stays
+            return f"{float(m.group(0)):{plus}.{d}f}"
 
         for r in out:
             if i < len(r):

@@ -108,13 +108,14 @@ def style_of(index: int) -> tuple:
     return f"C{index % 10}", ls, mk
 
 
-def fitted_limits(curves: list, lo_x: float, lo_y: float, fold: bool = False) -> tuple[float, float]:
+def fitted_limits(curves: list, lo_x: float, lo_y: float, fold: bool = False, dets: list | None = None
+                  ) -> tuple[float, float]:
     """The upper FMR and FNMR limits that hold the data: the FNMR at the lowest FMR drawn (the curves'
     top), doubled, and the FMR where the last curve reaches the FNMR floor, times 5, each kept between
-    a decade above its floor and 50 % (FMR) or 95 % (FNMR)."""
+    a decade above its floor and 50 % (FMR) or 95 % (FNMR). ``dets``: each curve's (FMR, FNMR,
+    thresholds), when the caller has them already."""
     top_y, right_x = lo_y, lo_x
-    for c in curves:
-        x, y, _ = c.impostor.det(c.genuine)
+    for c, (x, y, _) in zip(curves, dets or [c.impostor.det(c.genuine) for c in curves]):
         if fold and c.fta:
             y = c.fta + y * (1 - c.fta)
         if x.size == 0:
@@ -173,7 +174,8 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
     n_imp = max((c.impostor.n for c in curves), default=1)
     n_gen = max((len(c.genuine) for c in curves), default=1)
     lo_x, lo_y = floor_of(n_imp), floor_of(n_gen)
-    hi_x, hi_y = fitted_limits(curves, lo_x, lo_y, fold)
+    dets = [c.impostor.det(c.genuine) for c in curves]  # once per curve: the limits and the lines use them
+    hi_x, hi_y = fitted_limits(curves, lo_x, lo_y, fold, dets)
     hi_x = float(min(0.5, max(hi_x, 10 * fmr)))  # the FMR target and a decade beyond it stay in view
     styles = styles or {c.label: i for i, c in enumerate(curves)}
 
@@ -183,9 +185,8 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
     def py(v):
         return norm.ppf(np.clip(v, lo_y, 0.999))
 
-    for i, c in enumerate(curves):
+    for i, (c, (x, y, t)) in enumerate(zip(curves, dets)):
         colour, ls, mk = style_of(styles.get(c.label, i))
-        x, y, t = c.impostor.det(c.genuine)
         lift = (lambda v: c.fta + np.asarray(v) * (1 - c.fta)) if fold and c.fta else (lambda v: np.asarray(v))
         no_errors = not np.any(lift(y)[x >= lo_x] > 0)
         text = c.label + (f" (no false non-match in {len(c.genuine)} at FMR >= {100 * lo_x:.2g}%: drawn at the "
