@@ -10,10 +10,14 @@ lists); positional strings are passed as they are (``"fmr_extra=[0.01]"``, ``"+m
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from .compose import _one_line, recorded_config, resolve_config
+from .errors import ConfigError
+from .settings import Config
 
 
 def _value(v) -> str:
@@ -36,14 +40,11 @@ def overrides_of(args: tuple, keys: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _config(args, keys) -> dict:
+def _config(args, keys) -> Config:
     """The resolved configuration; a bad key or value is one :class:`~fr_eval.errors.ConfigError`
     line, as on the command line (not Hydra's own exception)."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
-
-    from .cli import _one_line, resolve_config
-    from .errors import ConfigError
 
     overrides = overrides_of(args, keys)
     try:
@@ -59,21 +60,19 @@ class Evaluation:
     ({row: {"genuine": array, "impostor": fr_eval.streaming.ImpostorSummary, "subject": each genuine score's
     subject index}}: ``.scores`` holds every
     impostor score when they were kept whole, ``.tail()`` the highest otherwise), ``config`` (the
-    resolved configuration) and
-    ``result`` (everything the report is written from)."""
+    resolved configuration, :class:`fr_eval.settings.Config`: ``.fmr``, ``.bootstrap.n_resamples``,
+    ``.system.det_thresh``, ...) and ``result`` (everything the report is written from)."""
 
     rows: list
     thresholds: dict
     scores: dict
-    config: dict
+    config: Config
     result: object
 
     @property
-    def settings(self):
-        """The configuration typed: :class:`fr_eval.settings.Config` (``.fmr``, ``.bootstrap.n_resamples``,
-        ``.system.det_thresh``, ...)."""
-        from .settings import typed
-        return typed(self.config)
+    def settings(self) -> Config:
+        """The configuration (the same object as :attr:`config`; kept for code written against 0.x)."""
+        return self.config
 
     @property
     def comparisons(self) -> list:
@@ -139,7 +138,7 @@ class Evaluation:
                       for k, n in (("fta", r["n_samples"]), ("fnmr", r["n_genuine_compared"]), ("frr", r["n_genuine"])))
             + "</tr>" for r in self.rows)
         answers = "".join(f"<li>{html.escape(c['sentence'])}</li>" for c in self.comparisons)
-        fmr = float(self.config["fmr"])
+        fmr = self.config.fmr
         fig, ax = plots.subplots(figsize=(8.5, 4.6))
         plots.plot_det(self.scores, self.result.context, fmr, None, ax=ax,
                        styles={r["label"]: i for i, r in enumerate(self.rows)})
@@ -161,7 +160,7 @@ class Audit:
     methods: list
     overall: dict
     images: list
-    config: dict
+    config: Config
     result: object
 
     settings = Evaluation.settings
@@ -195,22 +194,19 @@ class Audit:
 RATES = ("fta", "fnmr", "frr", "fta_transaction", "frr_transaction")
 
 
-def _write(result, cfg: dict, out_dir, kind: str) -> Path:
-    from .report.io import StagedDir
+def _write(result, cfg: Config, out_dir, kind: str) -> Path:
+    from .report.io import StagedDir, refuse_filled_out_dir
 
-    from .cli import recorded_config
-    from .report.io import refuse_filled_out_dir
-
-    cfg = recorded_config({**cfg, "out_dir": str(Path(out_dir).resolve()) if out_dir else cfg["out_dir"]}, result)
-    refuse_filled_out_dir(Path(cfg["out_dir"]), bool(cfg.get("overwrite")))
-    with StagedDir(cfg["out_dir"]) as staging:
+    cfg = recorded_config(replace(cfg, out_dir=str(Path(out_dir).resolve()) if out_dir else cfg.out_dir), result)
+    refuse_filled_out_dir(Path(cfg.out_dir), cfg.overwrite)
+    with StagedDir(cfg.out_dir) as staging:
         if kind == "audit":
             from .report.audit import write_audit_report
             write_audit_report(staging, result, cfg)
         else:
             from .report import write_report
             write_report(staging, result, cfg)
-    return Path(cfg["out_dir"])
+    return Path(cfg.out_dir)
 
 
 def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:

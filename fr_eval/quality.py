@@ -26,6 +26,8 @@ yaw_proxy are negated, exposure is scored by its distance from mid-grey.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import threading
@@ -250,7 +252,8 @@ def build_estimators(names, settings: dict | None = None) -> list[Estimator]:
     out = []
     for name in names:
         name = str(name)
-        kw = dict((settings or {}).get(name) or {})
+        given = (settings or {}).get(name) or {}  # a settings dataclass (built-ins), or a plug-in's own node
+        kw = dataclasses.asdict(given) if dataclasses.is_dataclass(given) else dict(given)
         if name not in ESTIMATORS:
             from .plugins import available, load
             if name not in available("fr_eval.quality"):

@@ -16,34 +16,32 @@ from collections import deque
 from pathlib import Path
 
 from .errors import ConfigError
+from .settings import RaySettings
 
 log = logging.getLogger(__name__)
 #: chunks in flight per actor: one computing, one queued (bounded memory on the driver)
 IN_FLIGHT = 2
 
 
-#: the ``ray`` settings of the run (init keeps them for the actors' GPU request)
-_SETTINGS: dict = {}
+#: the Ray settings of the run (fr_eval.settings.RaySettings), set by :func:`init`
+_SETTINGS = RaySettings()
 
 
-def init(settings: dict | None = None) -> None:
+def init(settings: RaySettings | None = None) -> None:
     """Start or join Ray once (``ray.address``, ``ray.num_cpus``)."""
+    global _SETTINGS
     try:
-        import ray
+        import ray  # optional heavy dependency (the [ray] extra)
     except ImportError:
         raise ConfigError('executor=ray needs Ray: pip install -e ".[ray]"') from None
-    from .settings import RaySettings, defaults_of
-
-    if not _SETTINGS:
-        _SETTINGS.update(defaults_of(RaySettings))
-    if settings:
-        _SETTINGS.update(settings)
+    if settings is not None:
+        _SETTINGS = settings
     if ray.is_initialized():
         return
-    s = settings or {}
-    kw = {"address": s["address"]} if s.get("address") else {"num_cpus": s.get("num_cpus")}
+    s = _SETTINGS
+    kw = {"address": s.address} if s.address else {"num_cpus": s.num_cpus}
     ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    log.info("Ray: %s", "joined " + s["address"] if s.get("address") else "a local instance")
+    log.info("Ray: %s", "joined " + s.address if s.address else "a local instance")
 
 
 def cluster_cpus() -> int:
@@ -85,7 +83,7 @@ class RayPool:
         import ray
 
         init()
-        gpus = gpus_per_worker(system, variants, _SETTINGS["gpus_per_worker"])
+        gpus = gpus_per_worker(system, variants, _SETTINGS.gpus_per_worker)
         self.workers = workers_for_gpus(max(1, min(int(workers), cluster_cpus())), gpus,
                                         float(ray.cluster_resources().get("GPU", 0)))
         self.gpus_per_worker = gpus

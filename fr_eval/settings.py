@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from . import config as p
+from .errors import ConfigError
 from . import metrics
 from .identity import TEMPLATES
 from .images import DEFAULT_MAX_PIXELS
@@ -397,18 +398,142 @@ class Config:
                                  "quality_settings.faceqnet_v1.model=<file>")
     edc: Edc = node(Edc, "error-versus-discard")
     generated: Generated = node(Generated, "the generated-image audit (scenario=generated)")
-    dataset: dict = key({}, "the dataset config chosen with dataset=<name> (its own keys)")
+    dataset: Any = key({}, "the dataset config chosen with dataset=<name> (its own keys: dataset.*)")
     system: Any = key({}, "the face system chosen with system=<name>")
+    recorded_models: dict = key({}, "written by the run: each system's model files (role, path, sha256), so that "
+                                "--replay runs the same system or says why not")
+    system_resolved_from: Optional[str] = key(None, "written by the run: auto when system=auto resolved to the "
+                                              "system recorded under system")
+    replay_model_change: Optional[str] = key(None, "written by --replay-allow-model-change: the model files that "
+                                             "differ from the replayed run's")
+    extra: dict = key({}, "keys outside this schema given with +key=value (kept in config.yaml, used by nothing)")
 
 
-#: keys several dataset configs share (each dataset config keeps its own defaults: it describes data)
-DATASET_KEYS = {"limit_subjects": p.positive_or_null, "min_images": lambda k, v: p.integer(k, v, 1),
-                "references_per_subject": lambda k, v: p.integer(k, v, 1), "seed": p.integer,
-                "duplicates": lambda k, v: p.choice(k, v, ("error", "drop", "keep")),
-                "near_duplicates": lambda k, v: None if v in (None, "", "null") else p.number(k, v, -1.0, 1.0),
-                "nested": lambda k, v: p.choice(k, v, ("refuse", "subject"))}
-#: what a dataset config that predates a key gets (the shipped configs write them out)
-DATASET_DEFAULTS = {"duplicates": "error", "near_duplicates": None}
+# -------------------------------------------------------------------------------------- datasets
+def _null_or(parse):
+    return lambda k, v: None if v in (None, "", "null") else parse(k, v)
+
+
+def _str_list(k, v) -> list:
+    return [str(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+
+
+def _fill(k, v):
+    """pairs mode's fill_mismatched: 0, a count, or balanced."""
+    return "balanced" if str(v) == "balanced" else p.integer(k, v or 0, 0)
+
+
+@dataclass
+class DatasetSettings:
+    """What every dataset config has (``dataset.type`` picks the layout and its own keys below)."""
+    name: str = key("", "the dataset's name in the report (default: its type)")
+    type: str = key("folder", "the layout: folder | lfw | manifest | feret | frgc | <plug-in>")
+    root: Optional[str] = key(None, "the folder of the images (null: `local` when present, else `fetch`)")
+    local: Optional[str] = key(None, "a local copy used when root is null (a checkout beside ../shared)")
+    fetch: Optional[dict] = key(None, "how LFW is fetched when neither root nor local is there: {subset, url, md5, "
+                                "sha256, pairs_url}")
+    strict: bool = key(False, "true: stop on any problem; false: skip and list every problem in the report", p.boolean)
+    limit_subjects: Optional[int] = key(None, "N: a seeded random subset of N subjects (quick runs); null: all",
+                                        p.positive_or_null)
+    duplicates: str = key("error", "the same image (sha256) under two names: error | drop (keep the first) | keep",
+                          lambda k, v: p.choice(k, v, ("error", "drop", "keep")))
+    near_duplicates: Optional[float] = key(None, "a similarity: cross-subject pairs of embeddings at or above it are "
+                                           "duplicates too (null: not checked)",
+                                           _null_or(lambda k, v: p.number(k, v, -1.0, 1.0)))
+    seed: int = key(0, "seeded choices of the dataset (limit_subjects, fill_mismatched)", p.integer)
+
+
+@dataclass
+class FolderSettings(DatasetSettings):
+    """<root>/<subject>/<image>: references by a list, a pattern, else sorted position."""
+    type: str = key("folder", "<root>/<subject>/<image>")
+    references_per_subject: int = key(1, "references per subject", lambda k, v: p.integer(k, v, 1))
+    min_images: int = key(2, "subjects with fewer images (or no probe) are left out and counted",
+                          lambda k, v: p.integer(k, v, 1))
+    reference_list: Optional[str] = key(None, "a text file of relative paths (<subject>/<file>), one per line")
+    reference_pattern: Optional[str] = key(None, "a file-name glob, e.g. *_0001.jpg")
+    probe_list: Optional[str] = key(None, "probes: only the listed relative paths")
+    probe_pattern: Optional[str] = key(None, "probes: only the matching file names, e.g. *_fb.*")
+    nested: str = key("refuse", "images in sub-folders of a subject folder: refuse (root too high?) | subject",
+                      lambda k, v: p.choice(k, v, ("refuse", "subject")))
+
+
+@dataclass
+class LfwSettings(DatasetSettings):
+    """LFW: people (subjects with min_images) or the View-2 pairs protocol."""
+    type: str = key("lfw", "LFW's <Name>/<Name>_NNNN.jpg")
+    mode: str = key("people", "people | pairs (pairs.txt, 10 folds)", lambda k, v: p.choice(k, v, ("people", "pairs")))
+    min_images: int = key(2, "people mode: subjects with fewer images are left out", lambda k, v: p.integer(k, v, 1))
+    pairs: Optional[str] = key(None, "pairs mode: pairs.txt (null: beside root, one level up, or ../protocol/)")
+    extra_roots: list = key([], "pairs mode: more folders to look for images in", _str_list)
+    fill_mismatched: Union[int, str] = key(0, "pairs mode without the protocol's mismatched pairs: draw N among the "
+                                           "images present, or balanced (the figures are then not the protocol's)",
+                                           _fill)
+
+
+@dataclass
+class FeretSettings(DatasetSettings):
+    """Colour FERET: dvd1|dvd2/data/images/<subject>/<subject>_<yymmdd>_<pose>[_<flag>].ppm[.bz2]."""
+    type: str = key("feret", "colour FERET")
+    reference_pose: str = key("fa", "the subject's earliest image of this pose is the reference")
+    probe_poses: list = key(["fa", "fb"], "probe poses", _str_list)
+    prefer_other_session: bool = key(True, "probes from other acquisition dates where the subject has any", p.boolean)
+
+
+@dataclass
+class FrgcSettings(DatasetSettings):
+    """FRGC v2 still images, selected and labelled by its signature sets."""
+    type: str = key("frgc", "FRGC v2 still images")
+    controlled: Optional[str] = key(None, "signature set of the controlled images (null: Experiment 1's target)")
+    uncontrolled: Optional[str] = key(None, "signature set of the uncontrolled images (null: Experiment 4's query)")
+    metadata: Optional[str] = key(None, "capture dates (null: metadata/FRGC_2.0_Metadata.xml)")
+    reference_condition: str = key("controlled", "the reference: first such image of the subject's first session")
+    probe_conditions: list = key(["controlled", "uncontrolled"], "probe conditions", _str_list)
+    prefer_other_session: bool = key(True, "probes from other sessions where the subject has any", p.boolean)
+
+
+@dataclass
+class ManifestSettings(DatasetSettings):
+    """A CSV of path,subject,role[,metadata...]."""
+    type: str = key("manifest", "a CSV listing every image")
+    path: Optional[str] = key(None, "the manifest CSV")
+    allow_outside: bool = key(False, "true: rows may name files outside the manifest's folder", p.boolean)
+
+
+DATASETS = {"folder": FolderSettings, "lfw": LfwSettings, "feret": FeretSettings, "frgc": FrgcSettings,
+            "manifest": ManifestSettings}
+
+
+def dataset_settings(values: dict, prefix: str = "dataset") -> DatasetSettings:
+    """A dataset config node parsed into its type's dataclass (one-line error for an unknown type or key);
+    a plug-in type (entry point fr_eval.datasets) keeps its own keys in ``settings``."""
+    kind = str(values.get("type") or "folder")
+    cls = DATASETS.get(kind)
+    if cls is None:
+        from .plugins import available
+        if kind not in available("fr_eval.datasets"):
+            raise ConfigError(f"{prefix}.type={kind} is not known; choose from {', '.join(DATASETS)} or a plug-in "
+                              f"({', '.join(sorted(available('fr_eval.datasets'))) or 'none installed'})")
+        cls = PluginDatasetSettings
+        values = {**{k: v for k, v in values.items() if k in _FIELDS(DatasetSettings)},
+                  "settings": {k: v for k, v in values.items() if k not in _FIELDS(DatasetSettings)}}
+    unknown = sorted(set(values) - _FIELDS(cls))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]} is not a key of dataset type {kind}; its keys: "
+                          f"{', '.join(sorted(_FIELDS(cls)))}")
+    out = parse_into(cls, values, prefix)
+    out.name = out.name or kind
+    return out
+
+
+@dataclass
+class PluginDatasetSettings(DatasetSettings):
+    """A dataset layout another package registers (entry point fr_eval.datasets)."""
+    settings: dict = key({}, "the plug-in's own keys")
+
+
+def _FIELDS(cls) -> set:
+    return {f.name for f in dataclasses.fields(cls)}
 
 
 # ------------------------------------------------------------------------------- parse and store
@@ -436,51 +561,72 @@ def _dataclass_of(f):
     return type(default) if dataclasses.is_dataclass(default) else None
 
 
-def typed(cfg: dict) -> Config:
-    """A resolved config (plain containers) as :class:`Config`, its system as that system's dataclass."""
+def system_settings(node, prefix: str = "system"):
+    """A face system's node parsed into its dataclass (a typed one is returned as it is)."""
+    if not isinstance(node, dict):
+        return node
+    name = node.get("name")
+    if name not in SYSTEMS:
+        raise ConfigError(f"{prefix}={name} is not known; choose from {', '.join(SYSTEMS)}")
+    unknown = sorted(set(node) - _FIELDS(SYSTEMS[name]))
+    if unknown and name != "plugin":
+        raise ConfigError(f"{prefix}.{unknown[0]} is not a key of system {name}; its keys: "
+                          f"{', '.join(sorted(_FIELDS(SYSTEMS[name])))}")
+    return parse_into(SYSTEMS[name], node, prefix)
+
+
+def typed(cfg) -> Config:
+    """A resolved config (plain containers) as :class:`Config`: every key parsed by its field's parser
+    (one-line :class:`ConfigError`), missing keys from the defaults, the system, dataset, colourisers
+    and quality settings as their own dataclasses. Keys outside the schema (``+key=value``) are kept
+    in ``extra``. A :class:`Config` is returned as it is."""
+    if isinstance(cfg, Config):
+        return cfg
     config = parse_into(Config, cfg)
-    system = cfg.get("system")
-    if isinstance(system, dict) and system.get("name") in SYSTEMS:
-        config.system = parse_into(SYSTEMS[system["name"]], system, "system")
-    config.colourisers = {n: colouriser_settings(n, d) for n, d in (cfg.get("colourisers") or {}).items()}
+    config.extra = {k: v for k, v in cfg.items() if k not in _FIELDS(Config)}
+    if isinstance(cfg.get("system"), dict) and cfg["system"]:
+        config.system = system_settings(cfg["system"])
+    if cfg.get("systems"):
+        config.systems = [system_settings(n) for n in cfg["systems"]]
+    if isinstance(cfg.get("dataset"), dict) and cfg["dataset"]:
+        config.dataset = dataset_settings(cfg["dataset"])
+    given = cfg.get("colourisers")
+    config.colourisers = {n: colouriser_settings(n, d) for n, d in
+                          (colouriser_defaults() if given is None else given).items()}
+    given = cfg.get("quality_settings")
     config.quality_settings = {n: parse_into(QUALITY[n], d, f"quality_settings.{n}") if n in QUALITY and
-                               isinstance(d, dict) else d for n, d in (cfg.get("quality_settings") or {}).items()}
+                               isinstance(d, dict) else d for n, d in
+                               (quality_defaults() if given is None else given).items()}
     return config
 
 
-def validate(cfg: dict) -> dict:
-    """Parse every key of a resolved config in place (one-line errors) and fill what it lacks from the
-    defaults above, so the code reads ``cfg[key]`` and never repeats a default; returns ``cfg``."""
-    config = typed(cfg)
-    if isinstance(cfg.get("dataset"), dict):
-        for name, value in DATASET_DEFAULTS.items():
-            cfg["dataset"].setdefault(name, value)
-        for name, parse in DATASET_KEYS.items():
-            if name in cfg["dataset"]:
-                cfg["dataset"][name] = parse(f"dataset.{name}", cfg["dataset"][name])
-    plain = dataclasses.asdict(config)
-    for name, value in plain.items():
-        if name == "dataset":
-            continue
-        if isinstance(value, dict) and isinstance(cfg.get(name), dict):
-            cfg[name] = _merge_known(cfg[name], value)
-        else:
-            cfg[name] = value
-    return cfg
+def validate(cfg) -> Config:
+    """Parse a resolved config (plain containers, e.g. an older saved ``config.yaml``) into :class:`Config`
+    and check it: every value once, here, before any model file, image or folder is touched."""
+    return typed(cfg)
 
 
-def _merge_known(given: dict, parsed: dict) -> dict:
-    """``parsed`` with the keys only ``given`` has (plug-in settings, user-defined entries) kept."""
-    out = dict(given)
-    for k, v in parsed.items():
-        out[k] = _merge_known(given[k], v) if isinstance(v, dict) and isinstance(given.get(k), dict) else v
-    return out
+#: the keys a run writes into its config.yaml (not set by a user)
+RECORDED = ("recorded_models", "system_resolved_from", "replay_model_change")
+
+
+def plain(config: Config) -> dict:
+    """The configuration as plain containers (what ``config.yaml`` and ``metrics.json`` hold, what
+    ``--replay`` reads back): every key, the keys given outside the schema at the top."""
+    out = dataclasses.asdict(config)
+    extra = out.pop("extra")
+    for name in RECORDED:  # what a run writes: left out until it is set
+        if out[name] in (None, {}):
+            del out[name]
+    if isinstance(config.dataset, PluginDatasetSettings):
+        out["dataset"].update(out["dataset"].pop("settings"))
+    return {**out, **extra}
 
 
 def defaults() -> dict:
     """The main config's defaults as plain values (groups and the run's own paths excluded)."""
     out = dataclasses.asdict(Config())
-    del out["dataset"], out["system"]
+    del out["dataset"], out["system"], out["extra"]
     return out
 
 

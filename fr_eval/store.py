@@ -290,9 +290,9 @@ class Store:
         return image_path(self.dir, variant_name, image_sha, variant_key)
 
 
-def open_store(cfg: dict) -> Store:
-    """The store a run's config names (``store_dir``, ``verify_hashes``)."""
-    return Store(cfg["store_dir"], verify_hashes=bool(cfg["verify_hashes"]))
+def open_store(cfg) -> Store:
+    """The store a run's config (:class:`fr_eval.settings.Config`) names (``store_dir``, ``verify_hashes``)."""
+    return Store(cfg.store_dir, verify_hashes=cfg.verify_hashes)
 
 
 def sha256_file(path) -> str | None:

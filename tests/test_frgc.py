@@ -136,7 +136,7 @@ def test_frgc_end_to_end_with_breakdowns(tmp_path, lfw_small):
     import json
 
     from fr_eval.cli import main
-    from fr_eval.runner import bin_label
+    from fr_eval.stages.plan import bin_label
     root = build(tmp_path, lfw_small)
     out = tmp_path / "r"
     assert main(["dataset=frgc", f"dataset.root={root}", "scenario=[1,2]", "system=sface", f"out_dir={out}",

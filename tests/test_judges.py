@@ -144,7 +144,8 @@ def test_a_warning_about_the_data_is_said_once_for_every_judge(caplog):
                 context = {"engine": {}}
             return R()
 
-        per_system({"systems": [{"name": "sface"}, {"name": "dlib"}]}, run_one, False)
+        from fr_eval.settings import Config, DlibSettings, SFaceSettings
+        per_system(Config(systems=[SFaceSettings(), DlibSettings()]), run_one, False)
     finally:
         root.removeHandler(handler)
         root.setLevel(level)

@@ -74,7 +74,7 @@ def test_lfw_dataset_from_the_command_line(lfw_small, tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["table1"]["subjects"] == 30 and m["dataset"]["settings"]["mode"] == "people"
     assert main(["dataset=lfw", "dataset.mode=nope", f"out_dir={tmp_path / 'r_mode'}"]) == 2
-    assert "dataset.mode=nope is not available; choose from people, pairs" in capsys.readouterr().err
+    assert "dataset.mode=nope is not valid: choose from people, pairs" in capsys.readouterr().err
     # the shared subset keeps matched View-2 pairs only: said before any image is processed
     assert main(["dataset=lfw", "dataset.mode=pairs", f"out_dir={tmp_path / 'r_pairs'}", f"store_dir={tmp_path / 'e'}"]) == 2
     err = capsys.readouterr().err

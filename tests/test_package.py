@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fr_eval.cli import cache_dir, main
+from fr_eval.cli import main
+from fr_eval.fetch import cache_dir
 
 from conftest import LFW_SMALL, PROJECT, need
 

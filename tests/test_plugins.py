@@ -1,6 +1,7 @@
-"""Plug-ins through entry points: a package made here registers a face system, a colouriser and a
-quality estimator, and fr-eval runs them by name."""
+"""Plug-ins through entry points: a package made here registers a face system, a colouriser, a dataset
+layout and a quality estimator, and fr-eval runs them by name and lists them in --keys."""
 import json
+import re
 import textwrap
 
 import pytest
@@ -65,6 +66,15 @@ def build_colouriser(name, cfg):
     return Tint(name, cfg.get("red", 40))
 
 
+def load_every_other(settings):
+    """A dataset layout: fr-eval's folder layout, every other subject (its own key: start)."""
+    from fr_eval.datasets.folder import load_folder
+
+    ds = load_folder(settings.root, name=settings.name, min_images=int(settings.settings.get("min_images", 2)))
+    ds.restrict_subjects(set(ds.subjects[int(settings.settings.get("start", 0))::2]))
+    return ds
+
+
 class DoubleNorm(Estimator):
     name = "double_norm"
     needs_image = False
@@ -88,6 +98,8 @@ def plugin_package(tmp_path, monkeypatch):
         toy = toyplug:build_system
         [fr_eval.colourisers]
         tint = toyplug:build_colouriser
+        [fr_eval.datasets]
+        every_other = toyplug:load_every_other
         [fr_eval.quality]
         double_norm = toyplug:DoubleNorm
     """))
@@ -115,3 +127,20 @@ def test_unknown_plugin_names_the_installed_ones(plugin_package, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == "error: system.plugin=nope is not known; plug-ins in fr_eval.systems: toy"
     assert "or a plug-in (double_norm)" in err[1] and len(err) == 2
+
+
+def test_dataset_layout_plugin_runs_by_name_and_is_listed(plugin_package, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["dataset.type=every_other", "+dataset.start=1", f"dataset.root={need(LFW_SMALL)}", "scenario=1",
+                 "system=plugin", "system.plugin=toy", f"out_dir={out}", f"store_dir={tmp_path / 's'}",
+                 "progress=false", "workers=1", "bootstrap.n_resamples=20"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["table1"]["subjects"] == 15 and m["table1"]["probes"] == 45  # 30 subjects, every other from the 2nd
+    assert m["config"]["dataset"]["type"] == "every_other" and m["config"]["dataset"]["start"] == 1
+    assert main(["--keys"]) == 0
+    listed = dict(re.findall(r"plug-ins \((\S+)\)\s+(.+)", capsys.readouterr().out))
+    assert listed == {"fr_eval.systems": "toy", "fr_eval.colourisers": "tint", "fr_eval.datasets": "every_other",
+                      "fr_eval.quality": "double_norm"}, listed
+    assert main(["dataset.type=nope", f"out_dir={tmp_path / 'x'}"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: dataset.type=nope is not known; choose from folder, lfw, "
+                                               "feret, frgc, manifest or a plug-in (every_other)")

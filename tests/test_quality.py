@@ -223,7 +223,7 @@ def test_kept_after_discard_matches_the_curve():
 
 
 def test_kept_fnmr_interval():
-    from fr_eval.runner import kept_fnmr_interval
+    from fr_eval.stages.quality import kept_fnmr_interval
     g = np.array([0.1, 0.9, 0.8, 0.2, 0.9, 0.95, 0.7, 0.3])
     subj = np.array([0, 0, 1, 1, 2, 2, 3, 3])
     kept = g > 0.35  # no error left among the kept: the rule of 3 over the 5 kept

@@ -500,7 +500,7 @@ def test_truncated_kept_colourisations_are_remade_for_the_examples(tmp_path):
     """A kept colourisation cut short (a damaged disk, a copy interrupted) is made again, both when
     the engine needs the image and for the Fig. 2 examples, instead of showing a 'failed' tile."""
     from fr_eval.colourisers import build_colouriser
-    from fr_eval.runner import colourisation_examples
+    from fr_eval.stages.acquire import colourisation_examples
     from fr_eval.variants import Colourised
 
     ds = load_dataset({"type": "folder", "root": str(need(LFW_SMALL)), "limit_subjects": 4})

@@ -15,12 +15,13 @@ from fr_eval.systems.sface import SFaceSystem
 
 def test_composed_config_carries_the_dataclass_defaults(tmp_path):
     cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}", "system=arcface"])
-    want = settings.defaults()
+    want, got = settings.defaults(), settings.plain(cfg)
     for key in ("fmr", "fmr_extra", "batch_size", "workers", "bootstrap", "report", "edc", "generated",
                 "colourisers", "quality_settings", "impostors", "seed"):
-        assert cfg[key] == want[key], key
-    assert cfg["system"] == dataclasses.asdict(settings.ArcFaceSettings())
-    typed = settings.typed(cfg)
+        assert got[key] == want[key], key
+    assert got["system"] == dataclasses.asdict(settings.ArcFaceSettings())
+    typed = cfg
+    assert isinstance(cfg, settings.Config) and isinstance(cfg.dataset, settings.FolderSettings)
     assert isinstance(typed.bootstrap, settings.Bootstrap) and typed.bootstrap.n_resamples == 1000
     assert isinstance(typed.system, settings.ArcFaceSettings) and typed.system.det_thresh == 0.5
     assert isinstance(typed.colourisers["deoldify-artistic"], settings.DeOldifySettings)
@@ -72,19 +73,22 @@ def test_partial_system_node_is_completed_and_checked():
 
 
 def test_validate_fills_what_an_older_saved_config_lacks(tmp_path):
-    cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}", "system=sface"])
+    cfg = settings.plain(resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}", "system=sface"]))
     old = {k: v for k, v in cfg.items() if k not in ("edc", "report", "verify_hashes")}
     old["bootstrap"] = {"n_resamples": 200}
+    old["dataset"] = {k: v for k, v in old["dataset"].items() if k not in ("duplicates", "nested")}
     done = settings.validate(old)
-    assert done["edc"] == {"max_discard": 0.2} and done["report"]["export_impostors"] == "auto"
-    assert done["verify_hashes"] is False and done["bootstrap"] == {"n_resamples": 200, "confidence": 0.95}
+    assert done.edc == settings.Edc(max_discard=0.2) and done.report.export_impostors == "auto"
+    assert done.verify_hashes is False and done.bootstrap == settings.Bootstrap(n_resamples=200, confidence=0.95)
+    assert done.dataset.duplicates == "error" and done.dataset.nested == "refuse"
 
 
 def test_plugin_entries_outside_the_schema_are_kept(tmp_path):
     cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}",
                           "+quality_settings.myq={alpha: 3}", "+colourisers.mine={type: myplug, k: 1}"])
-    assert cfg["quality_settings"]["myq"] == {"alpha": 3}
-    assert cfg["colourisers"]["mine"] == {"type": "myplug", "k": 1}
+    assert cfg.quality_settings["myq"] == {"alpha": 3}
+    assert cfg.colourisers["mine"] == {"type": "myplug", "k": 1}
+    assert settings.plain(cfg)["colourisers"]["mine"] == {"type": "myplug", "k": 1}
 
 
 def test_keys_lists_each_key_with_its_default(capsys):

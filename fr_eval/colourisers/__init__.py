@@ -5,6 +5,7 @@ New back ends add a builder to ``BUILDERS`` keyed by their ``type``.
 from __future__ import annotations
 
 from ..errors import ConfigError
+from ..plugins import available, load
 from ..settings import colouriser_settings
 from .base import ColourisationFailed, Colouriser
 from .exemplar import ExemplarColouriser
@@ -50,18 +51,21 @@ BUILDERS = {"exemplar": _exemplar, "precomputed": _precomputed, "deoldify": _deo
 
 
 def build_colouriser(name: str, definitions) -> Colouriser:
+    """The colouriser ``name`` as ``definitions`` (``colourisers.<name>``: each a settings dataclass, or a
+    plain node parsed here; a plug-in's type keeps its node as given) defines it."""
     if name not in definitions:
         raise ConfigError(f"colouriser={name} is not defined; choose from {', '.join(sorted(definitions))} "
                           f"(or define colourisers.{name}.type=<{'|'.join(sorted(BUILDERS))}>)")
-    cfg = dict(definitions[name])
-    kind = cfg.get("type", name)
-    if kind in BUILDERS:  # parsed into its settings: missing keys take the defaults of fr_eval.settings
-        return BUILDERS[kind](name, colouriser_settings(name, {**cfg, "type": kind}))
-    from ..plugins import available, load
+    s = definitions[name]
+    if isinstance(s, dict):
+        s = colouriser_settings(name, {**s, "type": s.get("type", name)})
+    if not isinstance(s, dict):  # a built-in type, parsed into its settings
+        return BUILDERS[s.type](name, s)
+    kind = s.get("type", name)
     if kind not in available("fr_eval.colourisers"):
         raise ConfigError(f"colourisers.{name}.type={kind} is not known; choose from {', '.join(sorted(BUILDERS))} "
                           f"or a plug-in ({', '.join(sorted(available('fr_eval.colourisers'))) or 'none installed'})")
-    return load("fr_eval.colourisers", kind, f"colourisers.{name}.type")(name, cfg)
+    return load("fr_eval.colourisers", kind, f"colourisers.{name}.type")(name, dict(s))
 
 
 __all__ = ["ColourisationFailed", "Colouriser", "build_colouriser", "BUILDERS"]

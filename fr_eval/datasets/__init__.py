@@ -2,9 +2,14 @@
 and your own in ``./datasets/``)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..errors import ConfigError, FrEvalError
+from ..plugins import load
+from ..settings import (FeretSettings, FolderSettings, FrgcSettings, LfwSettings, ManifestSettings,
+                        PluginDatasetSettings, dataset_settings)
 from .base import Dataset, ProtocolPair, Sample
 from .feret import load_feret
 from .folder import load_folder
@@ -13,69 +18,60 @@ from .lfw import load_lfw_pairs, load_lfw_people
 from .manifest import load_manifest, problems_message
 from .sources import resolve_root
 
-LFW_MODES = ("people", "pairs")
+def _folder(s: FolderSettings, exclude=()):
+    return load_folder(s.root, name=s.name, nested=s.nested, exclude=exclude,
+                       references_per_subject=s.references_per_subject, min_images=s.min_images,
+                       reference_pattern=s.reference_pattern, probe_pattern=s.probe_pattern,
+                       reference_list=s.reference_list, probe_list=s.probe_list)
 
 
-def _folder(cfg, exclude=()):
-    return load_folder(cfg["root"], name=cfg.get("name", "folder"), nested=cfg.get("nested", "refuse"), exclude=exclude,
-                       references_per_subject=int(cfg.get("references_per_subject", 1)),
-                       min_images=int(cfg.get("min_images", 2)), reference_pattern=cfg.get("reference_pattern"),
-                       probe_pattern=cfg.get("probe_pattern"), reference_list=cfg.get("reference_list"),
-                       probe_list=cfg.get("probe_list"))
+def _lfw(s: LfwSettings, exclude=()):
+    if s.mode == "people":
+        return load_lfw_people(s.root, min_images=s.min_images, name=s.name, exclude=exclude)
+    return load_lfw_pairs(s.root, pairs=s.pairs, extra_roots=s.extra_roots, fill_mismatched=s.fill_mismatched,
+                          seed=s.seed, name=s.name)
 
 
-def _lfw(cfg, exclude=()):
-    mode = cfg.get("mode", "people")
-    if mode not in LFW_MODES:
-        raise ConfigError(f"dataset.mode={mode} is not available; choose from {', '.join(LFW_MODES)}")
-    if mode == "people":
-        return load_lfw_people(cfg["root"], min_images=int(cfg.get("min_images", 2)), name=cfg.get("name", "lfw"),
-                               exclude=exclude)
-    return load_lfw_pairs(cfg["root"], pairs=cfg.get("pairs"), extra_roots=cfg.get("extra_roots") or (),
-                          fill_mismatched=cfg.get("fill_mismatched") or 0, seed=int(cfg.get("seed", 0)),
-                          name=cfg.get("name", "lfw"))
+def _feret(s: FeretSettings, exclude=()):
+    return load_feret(s.root, name=s.name, reference_pose=s.reference_pose, probe_poses=tuple(s.probe_poses),
+                      prefer_other_session=s.prefer_other_session)
 
 
-def _feret(cfg, exclude=()):
-    return load_feret(cfg["root"], name=cfg.get("name", "feret"), reference_pose=cfg.get("reference_pose", "fa"),
-                      probe_poses=tuple(cfg.get("probe_poses", ("fa", "fb"))),
-                      prefer_other_session=bool(cfg.get("prefer_other_session", True)))
+def _frgc(s: FrgcSettings, exclude=()):
+    return load_frgc(s.root, name=s.name, controlled=s.controlled, uncontrolled=s.uncontrolled, metadata=s.metadata,
+                     reference_condition=s.reference_condition, probe_conditions=tuple(s.probe_conditions),
+                     prefer_other_session=s.prefer_other_session)
 
 
-def _frgc(cfg, exclude=()):
-    return load_frgc(cfg["root"], name=cfg.get("name", "frgc"), controlled=cfg.get("controlled"),
-                     uncontrolled=cfg.get("uncontrolled"), metadata=cfg.get("metadata"),
-                     reference_condition=cfg.get("reference_condition", "controlled"),
-                     probe_conditions=tuple(cfg.get("probe_conditions", ("controlled", "uncontrolled"))),
-                     prefer_other_session=bool(cfg.get("prefer_other_session", True)))
+def _manifest(s: ManifestSettings, exclude=()):
+    return load_manifest(s.path, root=s.root, name=s.name, strict=s.strict, allow_outside=s.allow_outside)
 
 
-def _manifest(cfg, exclude=()):
-    return load_manifest(cfg["path"], root=cfg.get("root"), name=cfg.get("name", "manifest"),
-                         strict=bool(cfg.get("strict", False)), allow_outside=bool(cfg.get("allow_outside")))
+def _plugin(s: PluginDatasetSettings, exclude=()):
+    ds = load("fr_eval.datasets", s.type, "dataset.type")(s)
+    if not isinstance(ds, Dataset):
+        raise ConfigError(f"dataset.type={s.type}: the plug-in did not build a fr_eval.datasets.Dataset")
+    return ds
 
 
 LOADERS = {"folder": _folder, "manifest": _manifest, "lfw": _lfw, "feret": _feret, "frgc": _frgc}
 
 
-def load_dataset(cfg, exclude=()) -> Dataset:
-    """Build the dataset a config node describes (``type`` picks the loader), then apply the
-    options every dataset has: ``strict`` (stop on any problem) and ``limit_subjects`` (a seeded
-    random subset of N subjects, for quick runs). ``exclude``: folders never read as data (the run's
-    own report and store folders)."""
-    kind = cfg.get("type", "folder")
-    if kind not in LOADERS:
-        raise ConfigError(f"dataset.type={kind} is not known; choose from {', '.join(sorted(LOADERS))}")
-    cfg = resolve_root(dict(cfg))  # the given root, else the local copy, else fetched (LFW)
-    if not cfg.get("root") and kind != "manifest":
+def load_dataset(settings, exclude=()) -> Dataset:
+    """Build the dataset a config node describes (its :class:`~fr_eval.settings.DatasetSettings`, or a
+    plain node, parsed here; ``type`` picks the loader), then apply the options every dataset has:
+    ``strict`` (stop on any problem) and ``limit_subjects`` (a seeded random subset of N subjects, for
+    quick runs). ``exclude``: folders never read as data (the run's own report and store folders)."""
+    s = dataset_settings(settings) if isinstance(settings, dict) else settings
+    s = dataclasses.replace(s, root=resolve_root(s))  # the given root, else the local copy, else fetched (LFW)
+    if not s.root and s.type != "manifest":
         raise ConfigError("dataset.root must be given, e.g. dataset.root=<folder of images>")
-    ds = LOADERS[kind](cfg, exclude)
-    if cfg.get("strict") and ds.problems:  # the manifest loader stops by itself, before skipping
+    ds = LOADERS.get(s.type, _plugin)(s, exclude)
+    if s.strict and ds.problems:  # the manifest loader stops by itself, before skipping
         raise FrEvalError(f"dataset {ds.name}: {problems_message(ds.problems)} (dataset.strict=false skips "
                           f"and lists them)")
-    limit = cfg.get("limit_subjects")
-    if limit not in (None, "", 0):
-        limit_subjects(ds, int(limit), int(cfg.get("seed", 0)))
+    if s.limit_subjects is not None:
+        limit_subjects(ds, s.limit_subjects, s.seed)
     return ds
 
 

@@ -35,28 +35,27 @@ PAIRS_MD5 = "9f1ba174e4e1c508ff7cdf10ac338a7d"
 SUBSETS = {"small": (4, 30, 4), "min20": (20, None, None), "all": (1, None, None)}
 
 
-def resolve_root(cfg: dict) -> dict:
-    """``cfg`` with ``root`` set: the given one, else ``local`` if it exists, else fetched (a one-line
-    :class:`FrEvalError` offline, saying how to point at local data)."""
-    if cfg.get("root") or not cfg.get("fetch"):
-        return cfg
-    local = cfg.get("local")
-    if local and Path(local).expanduser().is_dir():
-        return {**cfg, "root": str(Path(local).expanduser())}
-    rule = dict(cfg["fetch"])
-    subset = "all" if cfg.get("mode") == "pairs" else str(rule.get("subset", "all"))
+def resolve_root(s) -> str | None:
+    """The dataset's root (``s``: its :class:`~fr_eval.settings.DatasetSettings`): the given one, else
+    ``local`` if it exists, else fetched (a one-line :class:`FrEvalError` offline, saying how to point at
+    local data)."""
+    if s.root or not s.fetch:
+        return s.root
+    if s.local and Path(s.local).expanduser().is_dir():
+        return str(Path(s.local).expanduser())
+    rule = dict(s.fetch)
+    subset = "all" if getattr(s, "mode", "people") == "pairs" else str(rule.get("subset", "all"))
     if subset not in SUBSETS:
         raise ConfigError(f"dataset.fetch.subset={subset} is not valid: choose from {', '.join(SUBSETS)}")
-    name = cfg.get("name", "lfw")
     try:
         root = lfw_subset(subset, url=rule.get("url"), md5=rule.get("md5"), sha256=rule.get("sha256"),
                           pairs_url=rule.get("pairs_url"))
     except fetch.DownloadFailed as exc:
-        where = f" ({local} is absent)" if local else ""
-        raise FrEvalError(f"dataset={name}: no local copy{where} and LFW could not be downloaded ({exc.reason}); "
+        where = f" ({s.local} is absent)" if s.local else ""
+        raise FrEvalError(f"dataset={s.name}: no local copy{where} and LFW could not be downloaded ({exc.reason}); "
                           f"give dataset.root=<a folder of <Name>/<Name>_NNNN.jpg>, e.g. an unpacked "
                           f"lfw-deepfunneled.tgz") from exc
-    return {**cfg, "root": str(root)}
+    return str(root)
 
 
 def lfw_home() -> Path:

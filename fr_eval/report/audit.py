@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
+from ..settings import Config, plain
 from ..provenance import environment, run_date
 from . import numbers as N
 from . import plots
@@ -58,7 +59,7 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
     return header, body
 
 
-def write_audit_report(out_dir, result, config: dict) -> Path:
+def write_audit_report(out_dir, result, config: Config) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ctx, env = result.context, environment()
@@ -66,7 +67,7 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
     write_json(out / "metrics.json", {
         "units": f"every rate is a fraction in [0, 1] (not a percent); similarities: {score_name(ctx['system'])}",
         "definitions": ctx["conventions"], "overall": result.overall, "groups": result.groups,
-        **{k: v for k, v in ctx.items() if k != "conventions"}, "config": config, "environment": env})
+        **{k: v for k, v in ctx.items() if k != "conventions"}, "config": plain(config), "environment": env})
     write_config(out, config)
     notes = _notes(result, config)
     everything = result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}]
@@ -102,13 +103,13 @@ def write_audit_report(out_dir, result, config: dict) -> Path:
                                  "Similarity mean", "95% interval")]
     headline = Table([h[c] for c in cols], [[r[c] for c in cols] for r in ranked], id="headline")
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
-               sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
+               sections=sections, config=plain(config), env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), headline=headline,
                answers=[as_sentence(c["sentence"]) for c in ctx.get("method_comparisons") or []])
     return out
 
 
-def _notes(result, config: dict) -> list[str]:
+def _notes(result, config: Config) -> list[str]:
     ctx, thr = result.context, result.context["threshold"]
     few = ", ".join(r["value"] for r in result.groups["method"] if r["rank"] is None) or "none"
     return [
@@ -122,8 +123,8 @@ def _notes(result, config: dict) -> list[str]:
         "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
         "Rank-1: closed-set identification among all enrolled identities. Rates in percent, each with its 95% "
         "interval [low, high] (the CSV: _low/_high columns), digits from the counts as in Table 3.",
-        f"Methods with at least generated.min_per_method={int(config['generated']['min_per_method'])} images and "
-        f"report.min_subjects={int(config['report']['min_subjects'])} identities ranked by verified of all, then by "
+        f"Methods with at least generated.min_per_method={config.generated.min_per_method} images and "
+        f"report.min_subjects={config.report.min_subjects} identities ranked by verified of all, then by "
         f"similarity with failures as 0; methods with fewer are listed after them, not ranked, marked 'n too small' "
         f"({few}): their intervals are too wide to order them. Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
         f"({ctx['system_choice']}).",
@@ -156,10 +157,10 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
                        "Methods compared on the same identities", notes)]
 
 
-def _plots(out: Path, result, config: dict) -> list[Section]:
+def _plots(out: Path, result, config: Config) -> list[Section]:
     ctx, thr = result.context, result.context["threshold"]
-    min_n = int(config["generated"]["min_per_method"])
-    per_panel = int(config["report"]["curves_per_panel"])
+    min_n = config.generated.min_per_method
+    per_panel = config.report.curves_per_panel
     few = [r["value"] for r in result.groups["method"] if r["rank"] is None]
     plots.plot_similarity_by_method(result.groups["method"], result.scores, thr["threshold"], min_n,
                                     out / "similarity_by_method.png", per_panel=2 * per_panel,
@@ -167,7 +168,7 @@ def _plots(out: Path, result, config: dict) -> list[Section]:
     fmr = float(thr["fmr_target"])
     plots.plot_det({k: v for k, v in result.scores.items() if k not in few},
                    {**ctx, "thresholds": {str(fmr): {"threshold": thr["threshold"]}}}, fmr,
-                   out / "det_generated.png", prefix="", min_false_matches=int(config["report"]["min_false_matches"]),
+                   out / "det_generated.png", prefix="", min_false_matches=config.report.min_false_matches,
                    per_panel=per_panel, styles={g["value"]: i for i, g in enumerate(result.groups["method"])},
                    title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the FMR target; open markers: "
                          f"each method at the threshold {thr['threshold']:.4f}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..settings import Config, plain
 from ..scores import FORMULA_START, csv_cell  # noqa: F401  (re-exported; they live where the scores are written)
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,10 @@ def write_json(path: Path, doc) -> None:
     atomic_write(path, json.dumps(clean(doc), indent=2))
 
 
-def write_config(out: Path, config: dict) -> None:
+def write_config(out: Path, config: Config) -> None:
     """``config.yaml``: the run's resolved configuration (what ``--replay`` reads)."""
     from omegaconf import OmegaConf
-    atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(config))
+    atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(plain(config)))
 
 
 def write_table(out: Path, stem: str, header, body, title: str, notes: list[str], csv_table=None) -> None:

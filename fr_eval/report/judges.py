@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..settings import Config, plain
 from ..provenance import environment, run_date
 from .audit import group_table, write_audit_report
 from . import plots
@@ -18,7 +19,7 @@ from .io import write_config, write_json
 OWN = "\u2021"
 
 
-def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Path:
+def write_audit_systems_report(out_dir: str | Path, result, config: Config) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env, j = environment(), result.judges
@@ -27,7 +28,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: dict) -> Pat
         "units": "every rate is a fraction in [0, 1] (not a percent); each judge's similarities as its own report says",
         "systems": {n: {"report": f"{n}/metrics.json", "system": r.context["system"], "threshold": r.context["threshold"],
                         "groups": r.groups, "overall": r.overall} for n, r in result.results.items()},
-        "judges": j, "config": config, "environment": env})
+        "judges": j, "config": plain(config), "environment": env})
     write_config(out, config)
     sections = [Section("methods", "Methods: every judge", [_methods(out, result)]),
                 Section("judges", "Do the judges agree?", [_judges_table(out, result), _kappa(out, j),
@@ -212,8 +213,8 @@ def _copy(out: Path, result):
                           f"different real photos." for n, c in copies.items()])
 
 
-def _bars(out: Path, result, config: dict) -> Figure:
-    per_panel = 2 * int(config["report"]["curves_per_panel"])
+def _bars(out: Path, result, config: Config) -> Figure:
+    per_panel = 2 * config.report.curves_per_panel
     intervals = {n: {g["value"]: (g["intervals"]["verified_rate_of_all"], g["n"], g["n_identities"])
                      for g in r.groups["method"]} for n, r in result.results.items()}
     plots.plot_judges_bars(result.judges["methods"], list(result.results), out / "judges.png", per_panel, intervals)
@@ -224,7 +225,7 @@ def _bars(out: Path, result, config: dict) -> Figure:
                   f"conditioned on. At most {per_panel} methods per panel.")
 
 
-def _det(out: Path, result, config: dict) -> Figure:
+def _det(out: Path, result, config: Config) -> Figure:
     """One DET panel per judge (each on its own impostor comparisons, the same methods)."""
     names = list(result.results)
     styles = {row["method"]: i for i, row in enumerate(result.judges["methods"])}  # one look per method, every panel
@@ -236,7 +237,7 @@ def _det(out: Path, result, config: dict) -> Figure:
         plots.plot_det({k: v for k, v in r.scores.items() if k in ranked},
                        {**r.context, "thresholds": {str(float(thr["fmr_target"])): {"threshold": thr["threshold"]}}},
                        float(thr["fmr_target"]), None, ax=ax, prefix="", title=f"{n}: ranked methods; open markers at "
-                       f"its threshold {thr['threshold']:.4f}", min_false_matches=int(config["report"]["min_false_matches"]),
+                       f"its threshold {thr['threshold']:.4f}", min_false_matches=config.report.min_false_matches,
                        styles=styles)
     fig.tight_layout()
     plots.save(fig, out / "det_judges.png")

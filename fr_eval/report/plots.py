@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.stats import norm
 
+from ..settings import Config
 from .. import metrics as M
 from . import numbers as N
 from .numbers import fmr_label  # noqa: F401  (re-exported: report modules import it from here)
@@ -140,13 +141,14 @@ def ticks_between(lo: float, hi: float) -> np.ndarray:
 BAND_POINTS = 200
 
 
-def det_bands(config: dict) -> dict | None:
+def det_bands(config: Config) -> dict | None:
     """The DET band's bootstrap settings (:func:`fr_eval.metrics.fnmr_band`'s keywords) when
     ``report.det_bands`` is on, else None."""
-    if not config["report"]["det_bands"]:
+    if not config.report.det_bands:
         return None
     from ..metrics import interval_kwargs
-    return interval_kwargs({**config["bootstrap"], "seed": config["seed"]})
+    return interval_kwargs({"n_resamples": config.bootstrap.n_resamples, "confidence": config.bootstrap.confidence,
+                            "seed": config.seed})
 
 
 def band_note(bands: dict | None, each: str = "row") -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..settings import Config, plain
 from ..provenance import environment, run_date
 from . import numbers as N
 from . import plots
@@ -33,13 +34,13 @@ DEFINITIONS = {
 }
 
 
-def write_report(out_dir: str | Path, result, config: dict) -> Path:
+def write_report(out_dir: str | Path, result, config: Config) -> Path:
     """The report bundle of a scenario run: metrics.json, config.yaml, the tables (CSV, Markdown),
     failures and samples, score exports, plots (PNG and PDF) and report.html."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fmr, env, ctx = float(config["fmr"]), environment(), result.context
-    mfm = int(config["report"]["min_false_matches"])
+    fmr, env, ctx = config.fmr, environment(), result.context
+    mfm = config.report.min_false_matches
     _write_metrics(out, result, config, env)
     t3 = _write_table3(out, result, fmr, mfm)
     stand_in = colouriser_notes(clean(result.rows), ctx.get("colouriser_descriptions"))
@@ -58,12 +59,12 @@ def write_report(out_dir: str | Path, result, config: dict) -> Path:
     return out
 
 
-def _plots(out: Path, result, config: dict, fmr: float, mfm: int) -> list[Section]:
+def _plots(out: Path, result, config: Config, fmr: float, mfm: int) -> list[Section]:
     """det.png/.pdf, frr_threshold.png/.pdf and the colourisation examples, with their captions."""
     ctx, thr = result.context, result.context["thresholds"][str(fmr)]
     bands = plots.det_bands(config)
     fta = {r["label"]: r["fta_transaction"] for r in result.rows}
-    how = str(config["report"]["det_fta"])
+    how = str(config.report.det_fta)
     limits = plots.plot_det({k: {**v, "fta": fta.get(k)} for k, v in result.scores.items()}, ctx, fmr, out / "det.png",
                             min_false_matches=mfm, bands=bands, fta=how,
                             styles={r["label"]: i for i, r in enumerate(result.rows)})
@@ -121,9 +122,9 @@ def _failures_section(result) -> Section:
          "machine, not stored, retried by the next run."], ["failures.csv", "samples.csv"])])
 
 
-def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in: list[str], sections) -> None:
+def _write_html(out: Path, result, config: Config, env: dict, t3: Table, stand_in: list[str], sections) -> None:
     ctx, t1 = result.context, result.table1
-    fmr = float(config["fmr"])
+    fmr = config.fmr
     thr = ctx["thresholds"][str(fmr)]
     how = ctx.get("invocation") or {}
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(ctx, env)),
@@ -137,7 +138,7 @@ def _write_html(out: Path, result, config: dict, env: dict, t3: Table, stand_in:
     headline = Table(t3.header[:5], [r[:5] for r in t3.body], [n for n in t3.notes if n.startswith(N.DAGGER)],
                      id="headline")
     write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
-               sections=sections, config=config, env=env, system=ctx["system"], system_note=ctx["system_choice"],
+               sections=sections, config=plain(config), env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), standins=stand_in, headline=headline,
                answers=[as_sentence(c["sentence"]) for c in result.row_comparisons],
                question=headline_question(ctx, result.rows))
@@ -152,7 +153,7 @@ def headline_question(ctx: dict, rows: list) -> str:
     return "Does colourisation help?"
 
 
-def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
+def _write_metrics(out: Path, result, config: Config, env: dict) -> None:
     doc = {
         "units": f"every rate is a fraction in [0, 1] (not a percent); scores: {score_name(result.context['system'])}, "
                  "a comparison matches when score >= threshold",
@@ -169,7 +170,7 @@ def _write_metrics(out: Path, result, config: dict, env: dict) -> None:
         **({"colourisation_examples": [{"sample": label, "tiles": [
             {"variant": t.name, "shown": t.image is not None, **({"note": t.note} if t.note else {})}
             for t in tiles]} for label, tiles in result.examples]} if result.examples else {}),
-        "config": config,
+        "config": plain(config),
         "environment": env,
     }
     write_json(out / "metrics.json", doc)
@@ -234,13 +235,13 @@ def _write_protocol_tables(out: Path, result, fmr: float) -> list[Section]:
     return sections
 
 
-def _write_files(out: Path, result, config: dict, env: dict) -> None:
+def _write_files(out: Path, result, config: Config, env: dict) -> None:
     """failures.csv, samples.csv, the score and embedding exports, scores.npz, provenance.json."""
     ctx = result.context
     write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
     write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
                                     "det_score", "n_faces", "bbox"], result.samples)
-    if config["report"]["export"] and result.comparisons:
+    if config.report.export and result.comparisons:
         from ..scores import export_scores
         export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
     if result.embeddings:

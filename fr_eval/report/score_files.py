@@ -1,111 +1,33 @@
-"""Figures from score files (``fr-eval scores=<file> format=...``): no images, no face system.
-
-The scores enter at the evaluate stage (:func:`fr_eval.evaluation.evaluate_table`, the same
-:func:`~fr_eval.evaluation.row_figures` as every scenario run), and the report holds the same
-Table 3, ``metrics.json`` and DET as a scenario run's.
-"""
+"""The report of figures from score files (``fr-eval scores=<file> format=...``; the figures come from
+:mod:`fr_eval.stages.score_import`): the same Table 3, ``metrics.json`` and DET as a scenario run's."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ..evaluation import TableEvaluation, evaluate_table
 from ..provenance import environment, run_date
-from ..scores import read_scores, repeated_comparisons
-from ..store import sha256_file
+from ..settings import Config, plain
+from ..stages.score_import import ScoreImportResult
 from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_json
 from .plots import band_note, det_bands, fmr_label, plot_det
 from .tables import data_notes, pct, run_notes, table3_notes, table3_rows
 
 
-@dataclass
-class ScoreImportResult:
-    evaluation: TableEvaluation
-    inputs: list[dict]
-    score_kind: str
-    fmt: str
-    context: dict = field(default_factory=dict)
-
-
-def import_scores(cfg: dict, *, progress: bool = True) -> ScoreImportResult:
-    """Read the score files ``cfg`` names and evaluate them (``progress``: accepted like the other
-    runs' entry points; nothing here takes long enough to show one)."""
-    from ..stages.plan import parse_fmrs
-
-    paths = cfg["scores"] if isinstance(cfg["scores"], (list, tuple)) else [cfg["scores"]]
-    fmt = cfg.get("format") or guess_format(paths)
-    kind = str(cfg["score_kind"])
-    table = read_scores(paths, fmt, kind)
-    table, duplicates = drop_repeated(table, str(cfg["score_duplicates"]), paths)
-    fmr, fmrs = parse_fmrs(cfg)
-    bootstrap = {**dict(cfg["bootstrap"]), "seed": int(cfg["seed"])}
-    ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=bootstrap, baseline=cfg.get("score_baseline"))
-    inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
-              for p in paths]
-    return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=kind, fmt=fmt,
-                             context={"duplicates": duplicates, "warnings": score_warnings(ev, kind, fmt)})
-
-
-def drop_repeated(table, policy: str, paths):
-    """The table without repeated comparisons (``score_duplicates=drop``), or a one-line error
-    (``error``); and what was found, for the report."""
-    from ..errors import FrEvalError
-
-    rep, checked = repeated_comparisons(table)
-    n = int(rep.sum())
-    found = {"checked": checked, "policy": policy, "n_repeated": n,
-             **({} if checked else {"why_not": "the files do not name the compared samples"})}
-    if n and policy == "error":
-        i = int(np.flatnonzero(rep)[0])
-        raise FrEvalError(f"scores={paths[0]}: {n} comparison(s) are listed more than once (the same row, reference "
-                          f"and probe; first: row {table.row[i]}, {table.reference[i]} vs {table.probe[i]}); each "
-                          f"would count twice; give score_duplicates=drop to keep the first of each")
-    return (table.select(~rep) if n else table), found
-
-
-def score_warnings(ev, score_kind: str, fmt: str) -> list[str]:
-    """Figures that say the scores were read the wrong way round: genuine below impostor on average,
-    or a d' under :data:`~fr_eval.evaluation.LOW_D_PRIME`."""
-    from ..evaluation import separation_warnings
-
-    hint = ("the two pyeer files in the wrong order (scores=[genuine.txt,impostor.txt])" if fmt == "pyeer" else
-            "the genuine and impostor labels swapped")
-    read, other = (("distances read as similarities", "distance") if score_kind == "similarity" else
-                   ("similarities read as distances", "similarity"))
-    return separation_warnings(ev.rows, f"{read}? (score_kind={score_kind}; give score_kind={other} if so), or {hint}")
-
-
-def guess_format(paths) -> str:
-    from ..errors import ConfigError
-
-    name = str(paths[0]).lower()
-    if len(paths) == 2:
-        return "pyeer"
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith(".parquet"):
-        return "parquet"
-    raise ConfigError(f"format= must be given for {paths[0]}: choose from csv, parquet, bob4, bob5, pyeer")
-
-
-def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> None:
+def write_score_report(out: Path, result: ScoreImportResult, config: Config) -> None:
     ev, sign = result.evaluation, (-1.0 if result.score_kind == "distance" else 1.0)
-    fmr, env = float(config["fmr"]), environment()
+    fmr, env = config.fmr, environment()
     rule = "distance; match if <=" if sign < 0 else "similarity; match if >="
     thr = {str(f): {"threshold": sign * t, "score_kind": result.score_kind, "rule": rule}
            for f, t in ev.thresholds.items()}
     write_json(out / "metrics.json", _metrics(result, thr, rule, sign, config, env))
     write_config(out, config)
-    t3 = _table3(out, result, thr[str(fmr)], rule, sign, fmr, int(config["report"]["min_false_matches"]))
+    t3 = _table3(out, result, thr[str(fmr)], rule, sign, fmr, config.report.min_false_matches)
     bands = det_bands(config) if ev.subjects_known else None
     # the scores as evaluated (distances negated), so the operating point uses the threshold unsigned
     plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt},
                          "thresholds": {str(f): {"threshold": t} for f, t in ev.thresholds.items()}}, fmr,
              out / "det.png", title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ",
-             min_false_matches=int(config["report"]["min_false_matches"]), bands=bands)
+             min_false_matches=config.report.min_false_matches, bands=bands)
     how, base = result.context.get("invocation") or {}, next(r for r in ev.rows if r["label"] == ev.baseline)
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(result.context, env)),
            ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" for i in result.inputs)
@@ -114,17 +36,17 @@ def write_score_report(out: Path, result: ScoreImportResult, config: dict) -> No
                                f"{base['n_impostor']} impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(base['fmr_achieved'], 4)}%)")]
     no_band = " No band: the score files do not name every genuine comparison's subject."
-    bands_said = band_note(bands) or (no_band if config["report"]["det_bands"] else "")
+    bands_said = band_note(bands) or (no_band if config.report.det_bands else "")
     sections = [Section("table3", "Table 3: biometric performance", [t3]),
                 Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
                                                      f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
                                                      f"open markers: each row's operating point." + bands_said)])]
     write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
-               config=config, env=env, system={"models": []}, run=run, warnings=data_notes(result.context),
+               config=plain(config), env=env, system={"models": []}, run=run, warnings=data_notes(result.context),
                headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))
 
 
-def _metrics(result: ScoreImportResult, thr: dict, rule: str, sign: float, config: dict, env: dict) -> dict:
+def _metrics(result: ScoreImportResult, thr: dict, rule: str, sign: float, config: Config, env: dict) -> dict:
     ev = result.evaluation
     rows = [{**r, "threshold": sign * r["threshold"], "eer_threshold": sign * r["eer_threshold"],
              "threshold_at": {f: sign * t for f, t in r["threshold_at"].items()}} for r in ev.rows]
@@ -136,7 +58,7 @@ def _metrics(result: ScoreImportResult, thr: dict, rule: str, sign: float, confi
                                "nothing of samples, so the FTA is transaction-level)",
                         "threshold": f"fixed on row {ev.baseline}'s impostor scores: the lowest whose FMR <= target",
                         "intervals": "95%, rule of 3 or subject bootstrap; none where subjects are unknown"},
-        "rows": rows, **result.context, "config": config, "environment": env,
+        "rows": rows, **result.context, "config": plain(config), "environment": env,
     }
 
 

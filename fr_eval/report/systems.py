@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..settings import Config, plain
 from ..provenance import environment, run_date
 from . import plots
 from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
@@ -18,11 +19,11 @@ from .scenario import write_report
 from .tables import as_sentence, colouriser_notes, data_notes, machine_notes, score_name, table3_notes, table3_rows
 
 
-def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
+def write_systems_report(out_dir: str | Path, result, config: Config) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    env, fmr = environment(), float(config["fmr"])
-    mfm = int(config["report"]["min_false_matches"])
+    env, fmr = environment(), config.fmr
+    mfm = config.report.min_false_matches
     write_each(out, result, write_report)
     write_json(out / "metrics.json", {
         "units": "every rate is a fraction in [0, 1] (not a percent); each system's scores as its own report says",
@@ -30,7 +31,7 @@ def write_systems_report(out_dir: str | Path, result, config: dict) -> Path:
                            "thresholds": r.context["thresholds"], "rows": r.rows,
                            "paired_comparisons": r.row_comparisons}
                     for name, r in result.results.items()},
-        "agreement": result.agreement, "config": config, "environment": env})
+        "agreement": result.agreement, "config": plain(config), "environment": env})
     write_config(out, config)
     t3 = _table3(out, result, fmr, mfm)
     agree = _agreement_table(out, result)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..engine import EngineStats, acquire_and_score
+from ..settings import Config
 from ..store import open_store
 from ..systems import build_system
 from .plan import Plan
@@ -48,32 +49,32 @@ def resolve_workers(value) -> int:
     return int(value)
 
 
-def executor(cfg: dict) -> tuple[int, str]:
+def executor(cfg: Config) -> tuple[int, str]:
     """(workers, parallel) for the engine: the local pool's, or Ray's (``executor=ray``: started or
     joined here; ``workers=auto`` is then every CPU of the Ray cluster)."""
-    if cfg.get("executor") == "ray":
+    if cfg.executor == "ray":
         from .. import ray_executor
-        ray_executor.init(cfg.get("ray"))
-        workers = ray_executor.cluster_cpus() if cfg["workers"] == "auto" else int(cfg["workers"])
+        ray_executor.init(cfg.ray)
+        workers = ray_executor.cluster_cpus() if cfg.workers == "auto" else int(cfg.workers)
         return workers, "ray"
-    return resolve_workers(cfg["workers"]), str(cfg["parallel"])
+    return resolve_workers(cfg.workers), cfg.parallel
 
 
-def acquire(plan: Plan, cfg: dict, *, progress: bool = True) -> Acquired:
+def acquire(plan: Plan, cfg: Config, *, progress: bool = True) -> Acquired:
     """Acquire what the plan needs through the store (computing only what is missing)."""
-    system, note = build_system(cfg["system"])
+    system, note = build_system(cfg.system)
     store = open_store(cfg)
     examples = []
     try:
         workers, parallel = executor(cfg)
         acqs, qvals, stats = acquire_and_score(plan.requests(), system, store, estimators=plan.estimators,
-                                               batch_size=int(cfg["batch_size"]), workers=workers,
+                                               batch_size=cfg.batch_size, workers=workers,
                                                parallel=parallel, progress=progress)
         changes = {}
         if plan.colourisers:
             colourised = [plan.variants[f"colourised[{c.name}]"] for c in plan.colourisers]
-            examples = colourisation_examples(plan.dataset, colourised, store, int(cfg["report"]["examples"]))
-            changes = acquisition_changes(plan, acqs, colourised, store, int(cfg["report"]["examples"]))
+            examples = colourisation_examples(plan.dataset, colourised, store, cfg.report.examples)
+            changes = acquisition_changes(plan, acqs, colourised, store, cfg.report.examples)
     finally:
         store.close()
     return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=system.describe(), system_note=note,

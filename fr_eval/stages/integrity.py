@@ -12,18 +12,19 @@ import numpy as np
 from ..datasets.integrity import drop_samples, near_duplicate_pairs
 from ..errors import FrEvalError
 from ..evaluation import SideData
+from ..settings import Config
 from ..systems.base import metric_of
 from .acquire import Acquired
 from .plan import Plan, without_samples
 
 
-def check_near_duplicates(plan: Plan, acquired: Acquired, cfg: dict) -> Plan:
+def check_near_duplicates(plan: Plan, acquired: Acquired, cfg: Config) -> Plan:
     """The plan as it stands, or (``drop``) without the later image of each near-duplicate pair; raises
     under ``error``; every pair is listed in the dataset's problems."""
-    threshold = cfg["dataset"].get("near_duplicates")
+    threshold = cfg.dataset.near_duplicates
     if threshold is None:
         return plan
-    policy = str(cfg["dataset"]["duplicates"])
+    policy = cfg.dataset.duplicates
     ds = plan.dataset
     samples = list({s.rel: s for s in ds.references + ds.probes}.values())
     samples.sort(key=lambda s: (s.subject, s.rel))
@@ -34,7 +35,7 @@ def check_near_duplicates(plan: Plan, acquired: Acquired, cfg: dict) -> Plan:
     subjects = {s: i for i, s in enumerate(sorted({x.subject for x in samples}))}
     subj = np.array([subjects[s.subject] for s in samples])[ok]
     pairs, scores = near_duplicate_pairs(a.emb[ok], subj, b.emb[ok], subj, float(threshold),
-                                         int(cfg["memory_budget"]))
+                                         cfg.memory_budget)
     keep = pairs[:, 0] < pairs[:, 1]  # each pair once (the comparison is symmetric)
     pairs, scores = ok[pairs[keep]], scores[keep]
     found = [(samples[i], samples[j], float(sc)) for (i, j), sc in zip(pairs, scores)]

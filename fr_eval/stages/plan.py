@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..evaluation import ImpostorStream
 from ..protocol import Comparisons, build_comparisons
 from ..scenarios import Scenario, ScenarioSet, load_scenario_set, select
+from ..settings import Config
 from ..store import open_store
 from ..variants import GREYSCALE, ORIGINAL, Colourised
 
@@ -55,7 +56,7 @@ class Plan:
     row_pairs: tuple = ()  # (a, b) row labels compared attempt by attempt (report.compare)
     min_subjects: int = 10  # report.min_subjects: fewer subjects and a comparison is flagged, not a finding
     stream: ImpostorStream = ImpostorStream()  # how impostor scores are summarised
-    ray: dict = field(default_factory=dict)  # executor=ray: where Ray runs
+    ray: object = None  # executor=ray: where Ray runs (fr_eval.settings.RaySettings)
 
     @property
     def baseline(self) -> Scenario:
@@ -83,14 +84,9 @@ class Plan:
         return [(smp, self.variants[v]) for role, v in self.needed for smp in self.samples(role)]
 
 
-def parse_fmrs(cfg) -> tuple[float, list[float]]:
-    """The operating point and every FMR reported (descending); checked by settings.validate."""
-    fmr = float(cfg["fmr"])
-    extra = [float(f) for f in as_list(cfg["fmr_extra"])]
-    for f in [fmr] + extra:
-        if not 0 < f < 1:
-            raise ConfigError(f"fmr={f} must be a fraction between 0 and 1 (0.001 means 0.1%)")
-    return fmr, sorted(set([fmr] + extra), reverse=True)
+def parse_fmrs(cfg: Config) -> tuple[float, list[float]]:
+    """The operating point and every FMR reported (descending); each parsed once, by fr_eval.settings."""
+    return cfg.fmr, sorted(set([cfg.fmr, *cfg.fmr_extra]), reverse=True)
 
 
 def as_list(x) -> list:
@@ -116,10 +112,10 @@ def plan_rows(chosen: list[Scenario], colouriser_names: list[str]) -> tuple[Row,
     return tuple(rows)
 
 
-def plan_comparisons(ds: Dataset, cfg: dict) -> Comparisons:
+def plan_comparisons(ds: Dataset, cfg: Config) -> Comparisons:
     """The comparisons of the protocol, checked before any image is processed."""
-    impostors = cfg["impostors"]
-    comps = build_comparisons(ds, impostors if impostors == "all" else int(impostors), int(cfg["seed"]))
+    impostors = cfg.impostors
+    comps = build_comparisons(ds, impostors, cfg.seed)
     if comps.n_impostor == 0:
         if ds.pairs is not None:
             raise ConfigError(f"dataset {ds.name}: none of the protocol's mismatched pairs is present "
@@ -134,24 +130,24 @@ def plan_comparisons(ds: Dataset, cfg: dict) -> Comparisons:
     return comps
 
 
-def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: bool = True) -> Plan:
+def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers: bool = True) -> Plan:
     """The plan of a scenario run. ``dataset``: given (embedding import), else loaded from
-    ``cfg["dataset"]``. ``build_colourisers=False``: colourised variants are only named (their
+    ``cfg.dataset``. ``build_colourisers=False``: colourised variants are only named (their
     embeddings come from elsewhere), so no colouriser is loaded."""
     from ..quality import build_estimators
 
     fmr, fmrs = parse_fmrs(cfg)
-    sset = load_scenario_set(str(cfg["scenarios"]))
-    chosen = select(sset, cfg["scenario"])
+    sset = load_scenario_set(cfg.scenarios)
+    chosen = select(sset, cfg.scenario)
     uses_colour = any(s.needs_colouriser for s in chosen)
-    names = [str(c) for c in as_list(cfg.get("colouriser"))] if uses_colour else []
+    names = [str(c) for c in as_list(cfg.colouriser)] if uses_colour else []
     if uses_colour and not names:
         raise ConfigError("scenarios 4 and 5 need a colouriser: colouriser=<name> or colouriser=[a,b]; "
-                          f"defined: {', '.join(sorted(cfg.get('colourisers', {})))}")
-    colourisers = tuple(build_colouriser(n, cfg["colourisers"]) for n in names) if build_colourisers else ()
-    estimators = tuple(build_estimators(as_list(cfg.get("quality")), cfg.get("quality_settings") or {}))
+                          f"defined: {', '.join(sorted(cfg.colourisers))}")
+    colourisers = tuple(build_colouriser(n, cfg.colourisers) for n in names) if build_colourisers else ()
+    estimators = tuple(build_estimators(as_list(cfg.quality), cfg.quality_settings))
     if dataset is None:
-        ds = load_dataset(cfg["dataset"], exclude=(cfg["out_dir"], cfg["store_dir"]))
+        ds = load_dataset(cfg.dataset, exclude=(cfg.out_dir, cfg.store_dir))
         check_content(ds, cfg)
     else:
         ds = dataset
@@ -165,28 +161,38 @@ def make_plan(cfg: dict, dataset: Dataset | None = None, *, build_colourisers: b
         needed |= {("reference", r.reference_variant), ("probe", r.probe_variant)}
     variants = {"original": ORIGINAL, "greyscale": GREYSCALE,
                 **{f"colourised[{c.name}]": Colourised(c) for c in colourisers}}
-    bootstrap = {"seed": int(cfg["seed"]), **dict(cfg["bootstrap"])}
+    bootstrap = bootstrap_of(cfg)
     log.info("dataset %s: %s", ds.name, ds.summary())
     return Plan(dataset=ds, scenario_set=sset, rows=rows, comparisons=comps, needed=tuple(sorted(needed)), fmr=fmr,
                 fmrs=tuple(fmrs), bootstrap=bootstrap,
-                per_scenario_impostors=str(cfg["impostor_scores"]) == "scenario",
+                per_scenario_impostors=cfg.impostor_scores == "scenario",
                 colourisers=colourisers, variants=variants, estimators=estimators,
                 breakdown_values=breakdown_values,
-                row_pairs=row_pairs(rows, as_list((cfg.get("report") or {}).get("compare"))),
-                min_subjects=int(cfg["report"]["min_subjects"]),
-                stream=ImpostorStream(max_fmr=max(fmrs), keep_all=int(cfg["impostor_keep_all"]),
-                                      budget_bytes=int(cfg["memory_budget"]), executor=str(cfg["executor"])),
-                ray=dict(cfg.get("ray") or {}))
+                row_pairs=row_pairs(rows, as_list(cfg.report.compare)),
+                min_subjects=cfg.report.min_subjects,
+                stream=impostor_stream(cfg, max(fmrs)), ray=cfg.ray)
 
 
-def plan_breakdown(ds: Dataset, comps: Comparisons, cfg: dict) -> dict:
+def bootstrap_of(cfg: Config) -> dict:
+    """The intervals' settings (bootstrap.n_resamples, bootstrap.confidence) and the run's seed, as
+    :func:`fr_eval.metrics.interval_kwargs` takes them."""
+    return {"seed": cfg.seed, "n_resamples": cfg.bootstrap.n_resamples, "confidence": cfg.bootstrap.confidence}
+
+
+def impostor_stream(cfg: Config, max_fmr: float) -> ImpostorStream:
+    """How impostor scores are summarised: kept whole up to ``impostor_keep_all``, else streamed in
+    blocks of ``memory_budget`` with a tail deep enough for ``max_fmr``."""
+    return ImpostorStream(max_fmr=max_fmr, keep_all=cfg.impostor_keep_all, budget_bytes=cfg.memory_budget,
+                          executor=cfg.executor)
+
+
+def plan_breakdown(ds: Dataset, comps: Comparisons, cfg: Config) -> dict:
     """The ``report.breakdown`` fields' value per genuine comparison."""
-    report = cfg.get("report") or {}
-    bins = dict(report.get("breakdown_bins") or {})
-    return {str(k): metadata_values(ds, comps, str(k), bins.get(str(k))) for k in as_list(report.get("breakdown"))}
+    bins = dict(cfg.report.breakdown_bins or {})
+    return {str(k): metadata_values(ds, comps, str(k), bins.get(str(k))) for k in as_list(cfg.report.breakdown)}
 
 
-def without_samples(plan: Plan, ds: Dataset, cfg: dict) -> Plan:
+def without_samples(plan: Plan, ds: Dataset, cfg: Config) -> Plan:
     """The plan over ``ds`` (the plan's dataset less some samples): its comparisons planned again."""
     from dataclasses import replace
 
@@ -194,7 +200,7 @@ def without_samples(plan: Plan, ds: Dataset, cfg: dict) -> Plan:
     return replace(plan, dataset=ds, comparisons=comps, breakdown_values=plan_breakdown(ds, comps, cfg))
 
 
-def check_content(ds: Dataset, cfg: dict) -> None:
+def check_content(ds: Dataset, cfg: Config) -> None:
     """The same image under two names (:mod:`fr_eval.datasets.integrity`), found by the files' sha256
     (through the store's hash cache, which the acquire stage then reuses) and handled as
     ``dataset.duplicates`` says, before any image is decoded."""
@@ -203,7 +209,7 @@ def check_content(ds: Dataset, cfg: dict) -> None:
         shas = store.file_shas(sorted({s.path for s in ds.references + ds.probes}))
     finally:
         store.close()
-    policy = str(cfg["dataset"]["duplicates"])
+    policy = cfg.dataset.duplicates
     ds.settings["duplicates"] = apply_duplicates(ds, content_duplicates(ds, shas), policy)
     ds.settings["content_digest"] = content_digest(ds, shas)
 

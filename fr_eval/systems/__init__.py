@@ -5,7 +5,7 @@ import dataclasses
 import logging
 
 from ..errors import ConfigError, ModelFilesMissing
-from ..settings import SYSTEMS, ArcFaceSettings, OnnxSettings, SFaceSettings, parse_into
+from ..settings import SYSTEMS, ArcFaceSettings, OnnxSettings, SFaceSettings, system_settings
 from .base import Acquisition, Detection, FaceSystem, fingerprint
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,15 @@ def _dlib(s):
                       retry_scales=s.retry_scales or ())
 
 
-def build_system(cfg) -> tuple[FaceSystem, str]:
-    """Build the system a config node names; returns it and a note on how it was chosen.
+def build_system(settings) -> tuple[FaceSystem, str]:
+    """Build the system a config node names (its settings dataclass, or a plain node parsed here);
+    returns it and a note on how it was chosen.
 
     ``auto`` takes ``arcface`` when its model files are present (no download is tried),
     else ``sface``; the choice is logged and recorded in the report.
     """
-    name = cfg.get("name")
-    if name not in SYSTEMS:
-        raise ConfigError(f"system={name} is not known; choose from {', '.join(SYSTEMS)}")
-    s = parse_into(SYSTEMS[name], dict(cfg), "system")  # missing keys take the defaults of fr_eval.settings
+    s = system_settings(settings)  # a plain node: missing keys take the defaults of fr_eval.settings
+    name = s.name
     if name == "arcface":
         return _arcface(s), "system=arcface"
     if name == "sface":

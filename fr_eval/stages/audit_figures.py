@@ -1,0 +1,293 @@
+"""The audit's figures stage: from the scored audit (:mod:`.audit_score`) to what the report shows:
+per method and category the identity-preservation figures (:func:`fr_eval.identity.audit_figures`),
+ranked where the sample supports it, the method comparisons (paired by identity, Holm-adjusted), the
+copy figures, each image's row, and, with several judges, their agreement."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import judges as J
+from .. import metrics as M
+from ..errors import ConfigError
+from ..evaluation import as_summary
+from ..identity import audit_figures
+from ..paired import compare_methods
+from ..settings import Config
+from ..systems import substitute_warnings
+from ..variants import ORIGINAL
+from .audit_plan import AuditPlan
+from .audit_score import AuditScores
+from .plan import bootstrap_of
+
+ENROLMENT = ("manifest", "dataset")
+CONVENTIONS = {
+    "similarity": "cosine similarity of the generated face's embedding to its identity's enrolment",
+    "template": {"mean": "enrolment = the L2-normalised mean of the identity's reference embeddings",
+                 "best": "enrolment = the best-matching single reference (max cosine similarity)"},
+    "similarity_failures_as_zero": "images with no usable face scored 0 and kept in the mean (FastComposer's way)",
+    "similarity_failures_excluded": "images with no usable face left out (Anti-DreamBooth's way); see fta",
+    "fta": "generated images with no usable face / generated images",
+    "verified_rate": "acquired generated images whose similarity to their own identity's enrolment is >= the "
+                     "threshold / acquired generated images (1 - FNMR)",
+    "verified_rate_of_all": "the same accepted images / all generated images (failures count as not verified)",
+    "frr": "1 - verified_rate_of_all = FTA + FNMR (1 - FTA) (ISO/IEC 19795-1)",
+    "impersonation_rate": "acquired generated images whose similarity to some OTHER enrolled identity is >= the "
+                          "threshold / acquired generated images",
+    "rank1_accuracy": "acquired generated images whose own identity scores highest among all enrolled identities "
+                      "/ acquired generated images (closed set); rank1_accuracy_of_all: / all generated images",
+    "csim": "cosine similarity of the generated face to its target frame's face (both acquired)",
+    "fmr_equivalent": "per image: the fraction of the threshold's impostor comparisons scoring at least its similarity, "
+                      "i.e. the FMR at which the judge would accept it (comparable across judges; with N impostors "
+                      "nothing below 1/N is resolved: 0 means above every impostor)",
+    "ssim": "SSIM (scikit-image, RGB, data range 255) of the two faces aligned to 112x112 with their own landmarks",
+    "intervals": "95%: percentile bootstrap resampling identities; rule of 3 for rates with no errors",
+}
+
+
+
+@dataclass
+class AuditResult:
+    groups: dict  # grouping key -> [{"value": ..., **figures}], methods ranked
+    overall: dict
+    images: list[dict]
+    failures: list[dict]
+    scores: dict  # method -> {"genuine": own scores of acquired images, "impostor": real impostor scores}
+    context: dict
+    sheet: dict = field(default_factory=dict)  # "worst"/"best" -> [(generated path, reference path, caption)]
+
+
+def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
+    """The audit's figures: per group (method, category, ...) and overall, each image's row, the
+    failures, the method comparisons, the copy figures and the contact sheet."""
+    meta = [dict(s.meta) for s in plan.gen]
+    bootstrap = bootstrap_of(cfg)
+
+    def figures(mask):
+        m = mask & sc.in_audit
+        return audit_figures(acquired=sc.acquired[m], own=sc.own[m], other_max=sc.other_max[m],
+                             rank1_correct=sc.rank1[m], identity=sc.gid[m], threshold=sc.threshold,
+                             csim=sc.csim[m] if plan.targets else None, ssim=sc.ssim[m] if plan.targets else None,
+                             bootstrap=bootstrap)
+
+    groups = _groups(plan, sc, meta, figures)
+    scores = {}
+    for r in groups["method"]:
+        m = np.array([x.get("method") == r["value"] for x in meta]) & sc.acquired
+        scores[r["value"]] = {"genuine": sc.own[m], "impostor": sc.impostor}
+    context = _audit_context(plan, sc)
+    context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
+    context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit)
+    return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
+                       images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
+                       context=context, sheet=_sheet(plan, sc, meta, cfg.generated.contact_sheet))
+
+
+def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
+    """Whether the judges (one audit per face system) agree: rankings' Kendall tau, per-method verified
+    rates and spread, per-image agreement and Fleiss' kappa, and the verdict (:mod:`fr_eval.judges`)."""
+    names = list(results)
+    conditioning = conditioning_of(cfg.generated.conditioning, next(iter(results.values())).images)
+    families = {n: J.SYSTEM_FAMILY.get(str(configs[n].system.name), n) for n in names}
+    verified = {n: {i["path"]: bool(i["verified"]) for i in r.images if i["status"] in ("acquired", "failed")}
+                for n, r in results.items()}
+    judges = {
+        "families": families, "conditioning": conditioning,
+        "fmr_equivalent": {n: _median_fmr_equivalent(r.images) for n, r in results.items()},
+        "kendall": J.ranking_agreement({n: [g["value"] for g in r.groups["method"] if g["rank"] is not None]
+                                        for n, r in results.items()}),
+        "methods": J.method_table({n: {g["value"]: g["verified_rate_of_all"] for g in r.groups["method"]}
+                                   for n, r in results.items()}, conditioning, families,
+                                  {g["value"] for r in results.values() for g in r.groups["method"]
+                                   if g["rank"] is not None}),
+        "images": J.image_agreement(verified),
+        "kappa": J.kappa_agreement(verified, {i["path"]: i["identity"] for r in results.values() for i in r.images},
+                                   bootstrap=bootstrap_of(cfg)),
+    }
+    judges["verdict"] = J.verdict(judges["kappa"], judges["methods"])
+    return judges
+
+
+def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
+    groups = {}
+    for key in plan.by:
+        values = np.array([m.get(key, "") or "(none)" for m in meta], dtype=object)
+        groups[key] = [{"value": v, **figures(values == v)} for v in sorted(set(values.tolist()))
+                       if (values[sc.in_audit] == v).any()]
+    def enough(r):  # images (generated.min_per_method) and identities (report.min_subjects) to be ranked
+        return r["n"] >= plan.min_per_method and r["n_identities"] >= plan.min_identities
+
+    ranked = sorted((r for r in groups["method"] if enough(r)),
+                    key=lambda r: (-_num(r["verified_rate_of_all"]), -_num(r["similarity_failures_as_zero"]["mean"]),
+                                   r["value"]))
+    apart = sorted((r for r in groups["method"] if not enough(r)), key=lambda r: r["value"])
+    for rank, r in enumerate(ranked, start=1):
+        r["rank"] = rank
+    for r in apart:  # too few images or identities to rank: listed after the ranked ones, flagged
+        r["rank"] = None
+        r["too_small"] = (f"{r['n']} images < generated.min_per_method={plan.min_per_method}"
+                          if r["n"] < plan.min_per_method else
+                          f"{r['n_identities']} identities < report.min_subjects={plan.min_identities}")
+    groups["method"] = ranked + apart
+    return groups
+
+
+def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
+    images, thr, targets = [], sc.threshold, plan.gset.targets
+    imp = as_summary(sc.impostor)
+    for i, s in enumerate(plan.gen):
+        a, got = sc.acqs[(s.rel, ORIGINAL.name)], bool(sc.acquired[i])
+        other = got and np.isfinite(sc.other_max[i])
+        status = "not enrolled (every reference failed)" if not sc.in_audit[i] else ("acquired" if a.ok else "failed")
+        images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in plan.gset.columns},
+                       "status": status, "reason": a.reason or "",
+                       "similarity": float(sc.own[i]) if got else "",
+                       # the judge's own scale: the FMR at which this score would be accepted (>= 1/N resolved)
+                       "fmr_equivalent": float(imp.fmr_at(float(sc.own[i]))) if got else "",
+                       "verified": bool(got and sc.own[i] >= thr),
+                       "best_other_identity": plan.identities[sc.other_arg[i]] if other else "",
+                       "best_other_similarity": float(sc.other_max[i]) if other else "",
+                       "impersonates": bool(got and sc.other_max[i] >= thr),
+                       "rank1_correct": bool(got and sc.rank1[i]),
+                       "target": targets[s.rel].rel if s.rel in targets else "",
+                       "target_status": sc.target_status[i],
+                       "csim": "" if not np.isfinite(sc.csim[i]) else float(sc.csim[i]),
+                       "ssim": "" if not np.isfinite(sc.ssim[i]) else float(sc.ssim[i]),
+                       "best_reference": sc.best_ref[i].rel if sc.best_ref[i] is not None else "",
+                       **_copy_columns(sc.copy, i)})
+    return images
+
+
+def _failures(plan: AuditPlan, sc: AuditScores) -> list[dict]:
+    return [{"role": s.role, "identity": s.subject, "path": s.rel, "method": dict(s.meta).get("method", ""),
+             "kind": a.kind, "reason": a.reason}
+            for s, a in [(s, sc.acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs + plan.gen + plan.targets]
+            if not a.ok]
+
+
+def _sheet(plan: AuditPlan, sc: AuditScores, meta: list, n: int) -> dict:
+    """The ``n`` worst- and best-preserved acquired images beside their best-matching reference."""
+    order = np.flatnonzero(sc.acquired)[np.argsort(sc.own[sc.acquired], kind="stable")]
+
+    def entry(i):
+        ref = sc.best_ref[i]
+        return (plan.gen[i].path, ref.path if ref is not None else None,
+                f"{plan.gen[i].subject}\n{meta[i].get('method', '')}, similarity {sc.own[i]:.3f}")
+
+    return {"worst": [entry(i) for i in order[:n]], "best": [entry(i) for i in order[::-1][:n]]}
+
+
+def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
+    return {
+        "kind": "identity-preservation audit of generated images",
+        "manifest": str(plan.gset.path), "manifest_columns": plan.gset.columns, "grouped_by": plan.by,
+        "grouping_keys_not_in_manifest": plan.unknown_by,
+        "enrolment": {"source": plan.enrol_source, "identities": len(plan.identities),
+                      "identities_enrolled": int(sc.enrolled.sum()), "reference_images": len(plan.refs),
+                      "reference_images_acquired": int(sc.ref_ok.sum()), "template": plan.template},
+        "generated": {"rows": len(plan.gset.generated), "audited": int(sc.in_audit.sum()),
+                      "not_enrolled_identity": len(plan.unenrolled),
+                      "not_enrolled_all_references_failed": int((~sc.in_audit).sum()),
+                      "with_target": len(plan.targets)},
+        "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
+        "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],
+                        "headline": f"similarity_failures_excluded (with fta beside it), template={plan.template}; "
+                                    "methods with at least generated.min_per_method images and report.min_subjects "
+                                    "identities ranked by "
+                                    "verified_rate_of_all, then similarity_failures_as_zero; the others listed "
+                                    "apart (rank null)"},
+        "problems": plan.problems,
+        "system": sc.system, "system_choice": sc.system_note,
+        "engine": sc.stats.as_dict(),
+        "warnings": substitute_warnings(sc.system_note),
+    }
+
+
+def _num(x) -> float:
+    return float(x) if x is not None and np.isfinite(x) else -np.inf
+
+
+def method_pairs(methods: list[dict], spec: tuple, identities: dict, min_shared: int) -> list[tuple[str, str]]:
+    """The (a, b) method pairs of generated.compare. auto: every pair that shares at least
+    ``min_shared`` identities (``identities``: method -> its set), a the better-ranked (ranked
+    methods in rank order, then the unranked ones)."""
+    order = [r["value"] for r in methods]  # ranked first, in rank order
+    out = []
+    for item in spec:
+        if item == "auto":
+            pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
+                     if len(identities.get(a, set()) & identities.get(b, set())) >= min_shared]
+        else:
+            pairs = [tuple(item.split(":", 1))]
+        out += [p for p in pairs if p[0] != p[1] and p not in out]
+    return out
+
+
+def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups: dict, bootstrap: dict) -> list:
+    """Each generated.compare pair of methods, paired by identity (:func:`fr_eval.paired.compare_methods`)."""
+    method = np.array([m.get("method", "") for m in meta], dtype=object)
+    verified = sc.acquired & (np.where(sc.acquired, sc.own, -np.inf) >= sc.threshold)
+    sim0 = np.where(sc.acquired, sc.own, 0.0)
+    identities = {m: set(sc.gid[(method == m) & sc.in_audit].tolist()) for m in set(method.tolist())}
+    out = []
+    for a, b in method_pairs(groups["method"], plan.compare, identities, plan.compare_min_identities):
+        ma, mb = (method == a) & sc.in_audit, (method == b) & sc.in_audit
+        out.append(compare_methods(a, b, sc.gid[ma], verified[ma], sim0[ma], sc.gid[mb], verified[mb], sim0[mb],
+                                   bootstrap=bootstrap, min_identities=plan.min_identities).as_dict())
+    for c, p in zip(out, M.holm([c["wilcoxon"]["p_value"] for c in out])):
+        c["wilcoxon"]["p_holm"] = float(p)
+    return out
+
+
+def conditioning_of(setting, images: list[dict]) -> dict:
+    """method -> the family of the embedding it was conditioned on: generated.conditioning (published,
+    none, or a mapping), each method's value in a manifest column ``conditioning`` taking precedence."""
+    base = dict(J.PUBLISHED) if setting == "published" else {} if setting in (None, "none") else dict(setting)
+    if not isinstance(base, dict):
+        raise ConfigError(f"generated.conditioning={setting}: give published, none, or {{method: family}}")
+    for img in images:
+        if img.get("conditioning"):
+            base[img["method"]] = str(img["conditioning"]).strip().lower()
+    return {str(k): str(v).lower() for k, v in base.items()}
+
+
+def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray) -> dict:
+    """Per method: images linked to their inputs, mean similarity to the inputs and to the identity's
+    other photos, and the copy rate (of the linked, acquired images)."""
+    if not copy.get("available"):
+        return {"available": False, "reason": copy.get("reason", "")}
+    rows = []
+    for m in sorted(set(method.tolist())):
+        sel = (method == m) & in_audit
+        linked = sel & np.isfinite(copy["to_inputs"])
+        others = linked & np.isfinite(copy["to_others"])
+        rows.append({"method": m, "n_linked": int(linked.sum()),
+                     "similarity_to_inputs": float(np.mean(copy["to_inputs"][linked])) if linked.any() else float("nan"),
+                     "n_with_other_photos": int(others.sum()),
+                     "similarity_to_other_photos": (float(np.mean(copy["to_others"][others])) if others.any()
+                                                    else float("nan")),
+                     "n_copied": int(copy["copied"][linked].sum()),
+                     "copy_rate": float(copy["copied"][linked].mean()) if linked.any() else float("nan")})
+    return {"available": True, "link": copy["link"], "link_from": copy.get("link_from", "the manifest"),
+            "percentile": copy["percentile"], "threshold": copy["threshold"],
+            "n_real_pairs": copy["n_real_pairs"], "methods": rows}
+
+
+def _copy_columns(copy: dict, i: int) -> dict:
+    if not copy.get("available"):
+        return {}
+    a, b = copy["to_inputs"][i], copy["to_others"][i]
+    return {"similarity_to_inputs": float(a) if np.isfinite(a) else "",
+            "similarity_to_other_photos": float(b) if np.isfinite(b) else "",
+            "copy": bool(copy["copied"][i]) if np.isfinite(a) else ""}
+
+
+def _median_fmr_equivalent(images: list[dict]) -> dict:
+    """method -> the median over its audited images of the FMR at which the judge would accept each (a
+    failure to acquire counts as 1: accepted only when everything is); comparable across judges."""
+    by: dict = {}
+    for img in images:
+        if img["status"] in ("acquired", "failed"):
+            by.setdefault(img["method"], []).append(1.0 if img["fmr_equivalent"] == "" else float(img["fmr_equivalent"]))
+    return {m: float(np.median(v)) for m, v in by.items()}

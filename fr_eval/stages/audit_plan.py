@@ -1,0 +1,103 @@
+"""The audit's plan stage (``scenario=generated``): the manifest of generated images, the enrolment of
+their identities (the manifest's reference rows or a dataset), the grouping and the method pairs to
+compare; checked before any image is decoded."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..datasets import Sample, load_dataset
+from ..datasets.generated import load_generated_manifest
+from ..datasets.manifest import problems_message
+from ..errors import ConfigError, FrEvalError
+from ..settings import Config
+from .plan import as_list, parse_fmrs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """What the audit compares: the manifest, enrolment and grouping (the plan stage)."""
+
+    gset: object
+    refs: list
+    enrol_source: str
+    identities: list
+    gen: list  # generated images of enrolled identities
+    targets: list
+    unenrolled: list
+    problems: list
+    by: list
+    unknown_by: list
+    template: str
+    fmr: float
+    min_per_method: int  # methods with fewer images are listed apart, unranked
+    min_identities: int  # report.min_subjects: methods of fewer identities are listed apart, unranked
+    compare: tuple  # generated.compare: "auto" and "a:b" items, names checked
+    compare_min_identities: int
+
+
+
+def plan_audit(cfg: Config) -> AuditPlan:
+    """The audit's plan: the manifest read and checked, the enrolment, the grouping and the method pairs
+    compared, before any image is decoded."""
+    g = cfg.generated
+    if not g.manifest:
+        raise ConfigError("scenario=generated needs generated.manifest=<csv> (columns path,identity,method)")
+    fmr, _ = parse_fmrs(cfg)
+    gset = load_generated_manifest(g.manifest, root=g.root, strict=g.strict, allow_outside=g.allow_outside)
+    refs, enrol_source = _enrolment(cfg, gset)
+    identities = sorted({s.subject for s in refs})
+    problems = list(gset.problems)
+    unenrolled = [s for s in gset.generated if s.subject not in identities]
+    problems += [{"kind": "identity with no reference", "where": s.rel,
+                  "detail": f"identity {s.subject} has no enrolment photo"} for s in unenrolled]
+    if g.strict and unenrolled:
+        raise FrEvalError(f"{gset.path}: {problems_message(problems)} (generated.strict=false skips and lists them)")
+    gen = [s for s in gset.generated if s.subject in identities]
+    if not gen:
+        raise FrEvalError(f"no generated image has an enrolled identity ({problems_message(problems)})")
+    by = [str(k) for k in as_list(g.by)]
+    unknown = [k for k in by if k not in set(gset.columns)]
+    by = [k for k in by if k in set(gset.columns)]
+    if "method" not in by:
+        by.insert(0, "method")
+    if unknown:  # a grouping key the manifest lacks (e.g. category) is only noted; a typo should be seen
+        log.warning("generated.by: %s not among the manifest's columns (%s)", ", ".join(unknown),
+                    ", ".join(sorted(gset.columns)))
+    targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
+    return AuditPlan(gset=gset, refs=refs, enrol_source=enrol_source, identities=identities, gen=gen,
+                     targets=targets, unenrolled=unenrolled, problems=problems, by=by, unknown_by=unknown,
+                     template=g.template, fmr=fmr, min_per_method=g.min_per_method,
+                     min_identities=cfg.report.min_subjects,
+                     compare=_compare_spec(g.compare, {dict(s.meta).get("method", "") for s in gen}),
+                     compare_min_identities=g.compare_min_identities)
+
+
+def _compare_spec(spec, methods: set) -> tuple:
+    """generated.compare checked before any image is processed: auto, or a:b with both methods in the manifest."""
+    items = tuple(str(x) for x in as_list(spec))
+    for item in items:
+        if item == "auto":
+            continue
+        a, sep, b = item.partition(":")
+        if not sep or not a or not b:
+            raise ConfigError(f"generated.compare={item} is not valid: give auto or a:b (two method names)")
+        for x in (a, b):
+            if x not in methods:
+                raise ConfigError(f"generated.compare={item}: {x} is not a method of the manifest; methods: "
+                                  f"{', '.join(sorted(methods))}")
+    return items
+
+
+def _enrolment(cfg: Config, gset) -> tuple[list[Sample], str]:
+    if cfg.generated.enrolment == "manifest":
+        if not gset.references:
+            raise FrEvalError(f"{gset.path}: no row with role=reference to enrol the identities; add them, or "
+                              f"enrol from a dataset: generated.enrolment=dataset dataset=<name>")
+        return gset.references, f"rows with role=reference in {gset.path}"
+    ds = load_dataset(cfg.dataset)
+    refs = [Sample(path=s.path, rel=s.rel, subject=s.subject, role="reference", meta=s.meta)
+            for s in ds.references + ds.probes]
+    return refs, f"every image of dataset {ds.name} ({ds.root}), by subject name"

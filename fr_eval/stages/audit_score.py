@@ -1,0 +1,221 @@
+"""The audit's acquire-and-score stage: every enrolment photo, generated image and target frame
+acquired through the store (the engine the scenarios use), the threshold fixed (on the enrolment's
+impostors, a dataset's, or given), and per generated image its similarity to its own identity, the
+best other one, rank-1, CSIM/SSIM against its target and its closeness to its input photos."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from .. import metrics as M
+from ..datasets import load_dataset
+from ..datasets.generated import LINKS
+from ..engine import acquire_all
+from ..errors import ConfigError, FrEvalError
+from ..evaluation import SideData, impostor_summary, score_vectors
+from ..images import ImageLoadError, load_image
+from ..identity import enrolment_impostor_scores, identity_scores, pairwise_similarity
+from ..protocol import build_comparisons
+from ..provenance import file_sha256
+from ..settings import Config
+from ..store import open_store
+from ..systems import build_system
+from ..systems.align import norm_crop
+from ..systems.base import metric_of
+from ..variants import ORIGINAL
+from .acquire import executor
+from .audit_plan import AuditPlan
+from .plan import impostor_stream
+
+
+@dataclass(frozen=True)
+class AuditScores:
+    """Per generated image: similarity to its own identity, the best other one, rank-1, targets."""
+
+    acqs: dict
+    stats: object
+    system: dict
+    system_note: str
+    ref_ok: np.ndarray
+    enrolled: np.ndarray
+    threshold: float
+    impostor: object  # the impostor scores the threshold was fixed on: an array or an ImpostorSummary
+    threshold_info: dict
+    gid: np.ndarray
+    own: np.ndarray
+    other_max: np.ndarray
+    other_arg: np.ndarray
+    rank1: np.ndarray
+    in_audit: np.ndarray
+    acquired: np.ndarray
+    csim: np.ndarray
+    ssim: np.ndarray
+    target_status: list
+    best_ref: list
+    copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
+
+
+
+def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
+    """Acquire every image through the store, fix the threshold, score each generated image."""
+    system, system_note = build_system(cfg.system)
+    store = open_store(cfg)
+    workers, parallel = executor(cfg)
+    idx = {name: i for i, name in enumerate(plan.identities)}
+    try:
+        acqs, stats = acquire_all([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets], system, store,
+                                  batch_size=cfg.batch_size, workers=workers, parallel=parallel,
+                                  progress=progress)
+        metric = metric_of(system.describe())
+        dim = next((a.embedding.size for a in acqs.values() if a.ok), None)  # for a side where all failed
+        ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs], metric, "template",
+                                              dim)
+        ref_id = np.array([idx[s.subject] for s in plan.refs])
+        ok = ref_side.ok
+        enrolled = np.zeros(len(plan.identities), bool)
+        enrolled[ref_id[ok]] = True
+        imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template,
+                                              metric)
+        thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, system, store, workers, parallel, progress)
+    finally:
+        store.close()
+    gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen], metric, "template", dim)
+    gid = np.array([idx[s.subject] for s in plan.gen])
+    S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template, metric)
+    rows = np.arange(len(plan.gen))
+    own = S[rows, gid]
+    others = np.where(np.isfinite(S), S, -np.inf)
+    others[rows, gid] = -np.inf
+    rank1 = np.argmax(np.where(np.isfinite(S), S, -np.inf), axis=1) == gid
+    csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs, metric)
+    return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=system_note, ref_ok=ok,
+                       enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
+                       other_max=others.max(axis=1),
+                       other_arg=np.argmax(others, axis=1), rank1=rank1, in_audit=enrolled[gid],
+                       acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
+                       best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
+                       copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile))
+
+
+def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosine") -> list:
+    """The best-matching reference of each image's own identity (for the contact sheet)."""
+    ok = ref_side.ok
+    ref_ok_idx = np.flatnonzero(ok)
+    sims = (pairwise_similarity(gen_side.emb, ref_side.emb[ok], metric) if ok.any()
+            else np.zeros((len(plan.gen), 0)))
+    out = []
+    for i in range(len(plan.gen)):
+        cand = np.flatnonzero(ref_id[ok] == gid[i])
+        out.append(plan.refs[ref_ok_idx[cand[np.argmax(sims[i, cand])]]] if cand.size else None)
+    return out
+
+
+def _threshold(cfg: Config, fmr, imp_enrol, system, store, workers, parallel, progress) -> tuple[float, np.ndarray, dict]:
+    """(threshold, the impostor scores it was fixed on, how)."""
+    src = cfg.generated.threshold_from
+    if isinstance(src, (int, float)) and not isinstance(src, bool):
+        return float(src), imp_enrol, {"source": "given", "threshold": float(src),
+                                       "fmr_achieved_on_enrolment": M.fmr_at(imp_enrol, float(src))
+                                       if imp_enrol.size else None}
+    if src == "enrolment":
+        if imp_enrol.size == 0:
+            raise FrEvalError("no impostor comparison among the enrolment photos (fewer than two identities "
+                              "enrolled); give generated.threshold_from=dataset or a number")
+        t = M.threshold_at_fmr(imp_enrol, fmr)
+        return t, imp_enrol, {"source": "impostor comparisons among the enrolment photos (each photo against "
+                                        "every other identity's enrolment)", "threshold": t,
+                              "n_impostor": int(imp_enrol.size), "fmr_achieved": M.fmr_at(imp_enrol, t),
+                              "impostors_allowed": M.allowed_false_matches(fmr, imp_enrol.size)}
+    if src == "dataset":
+        ds = load_dataset(cfg.dataset)
+        comps = build_comparisons(ds, cfg.impostors, cfg.seed)
+        acqs, _ = acquire_all([(s, ORIGINAL) for s in ds.references + ds.probes], system, store,
+                              batch_size=cfg.batch_size, workers=workers, parallel=parallel, progress=progress)
+        metric = metric_of(system.describe())
+        ref = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.references], metric, "reference")
+        probe = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.probes], metric, "probe")
+        _, codes = np.unique([s.subject for s in ds.references + ds.probes], return_inverse=True)
+        imp = impostor_summary(ref, probe, comps, codes[:len(ds.references)], codes[len(ds.references):],
+                               impostor_stream(dataclasses.replace(cfg, executor="local"), fmr))
+        if imp.n == 0:
+            raise FrEvalError(f"dataset {ds.name}: no impostor comparison could be made")
+        t = imp.threshold(fmr)
+        return t, imp, {"source": f"baseline impostor comparisons of dataset {ds.name} (image against image)",
+                        "threshold": t, "n_impostor": int(imp.n), "fmr_achieved": imp.fmr_at(t),
+                        "impostors_allowed": M.allowed_false_matches(fmr, imp.n),
+                        "impostor_scores": imp.describe()}
+    raise ConfigError(f"generated.threshold_from={src}: choose enrolment, dataset, or a number (a cosine threshold)")
+
+
+def _target_figures(gen, targets, acqs, metric: str = "cosine"):
+    """CSIM (the system's similarity, cosine for all but dlib) and SSIM for generated images that
+    have a target frame (``nan`` elsewhere)."""
+    csim, ssim = np.full(len(gen), np.nan), np.full(len(gen), np.nan)
+    status = [""] * len(gen)
+    for i, s in enumerate(gen):
+        t = targets.get(s.rel)
+        if t is None:
+            continue
+        a, b = acqs[(s.rel, ORIGINAL.name)], acqs[(t.rel, ORIGINAL.name)]
+        if not b.ok:
+            status[i] = f"target failed: {b.reason}"
+            continue
+        if not a.ok:
+            status[i] = "generated image failed"
+            continue
+        ea, eb = (score_vectors(x.embedding.reshape(1, -1), metric, "template") for x in (a, b))
+        csim[i] = float(pairwise_similarity(ea, eb, metric)[0, 0])
+        status[i] = "compared"
+        try:
+            fa = norm_crop(load_image(s.path), a.detection.landmarks)
+            fb = norm_crop(load_image(t.path), b.detection.landmarks)
+            ssim[i] = float(structural_similarity(fa, fb, channel_axis=-1, data_range=255))
+        except (ImageLoadError, ValueError) as exc:
+            status[i] = f"compared (no SSIM: {exc})"
+    return csim, ssim, status
+
+
+def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: float) -> dict:
+    """Per generated image linked to its input photos (a ``group`` shared with reference rows, or a
+    ``source_reference`` path): the highest similarity to those inputs, the highest to the identity's
+    other real photos, and whether it is a copy: closer to an input than ``percentile`` % of the
+    judge's genuine scores between different real photos of one identity (files with the same sha256
+    are one photo: listed twice, they would compare as 1.0)."""
+    link = next((c for c in LINKS if c in plan.gset.columns), None)
+    if link is None:
+        return {"available": False, "reason": f"the manifest has no {' or '.join(LINKS)} column linking a generated "
+                                              f"image to the photos it was made from"}
+    key = (lambda smp: dict(smp.meta).get("group", "")) if link == "group" else (lambda smp: smp.rel)
+    ref_key = np.array([key(r) for r in plan.refs], dtype=object)
+    ref_subject = np.array([r.subject for r in plan.refs], dtype=object)
+    ref_sha = np.array([file_sha256(r.path) for r in plan.refs], dtype=object)  # one file listed twice is one photo
+    sims = pairwise_similarity(gen_side.emb, ref_side.emb, metric)
+    real = pairwise_similarity(ref_side.emb, ref_side.emb, metric)
+    same = (np.equal.outer(ref_subject, ref_subject) & np.outer(ref_side.ok, ref_side.ok)
+            & ~np.equal.outer(ref_sha, ref_sha))
+    _, first = np.unique(ref_sha, return_index=True)
+    distinct = np.zeros(len(plan.refs), bool)
+    distinct[first] = True
+    genuine_real = real[np.triu(same & np.outer(distinct, distinct), 1)]
+    if genuine_real.size < 10:
+        return {"available": False, "reason": f"only {genuine_real.size} genuine comparisons between real photos "
+                                              f"(at least 10 are needed for the {percentile:g}th percentile)"}
+    threshold = float(np.percentile(genuine_real, percentile))
+    to_inputs, to_others = np.full(len(plan.gen), np.nan), np.full(len(plan.gen), np.nan)
+    for i, g in enumerate(plan.gen):
+        want = dict(g.meta).get(link, "")
+        if not want or not gen_side.ok[i]:
+            continue
+        inputs = ref_side.ok & (ref_key == want) & (ref_subject == g.subject)
+        others = ref_side.ok & (ref_key != want) & (ref_subject == g.subject) & ~np.isin(ref_sha, ref_sha[inputs])
+        if inputs.any():
+            to_inputs[i] = sims[i, inputs].max()
+        if others.any():
+            to_others[i] = sims[i, others].max()
+    return {"available": True, "link": link, "link_from": plan.gset.details or "the manifest",
+            "percentile": percentile, "threshold": threshold,
+            "n_real_pairs": int(genuine_real.size), "to_inputs": to_inputs, "to_others": to_others,
+            "copied": np.isfinite(to_inputs) & (to_inputs > threshold)}
