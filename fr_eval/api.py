@@ -10,13 +10,28 @@ lists); positional strings are passed as they are (``"fmr_extra=[0.01]"``, ``"+m
 """
 from __future__ import annotations
 
+import base64
+import html
+import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
 
+from .auditing import run_audit
 from .compose import _one_line, recorded_config, resolve_config
 from .errors import ConfigError
+from .evaluation import RowScores, row_figures
+from .metrics import threshold_at_fmr
+from .provenance import utc_now
+from .report import plots, write_report
+from .report.audit import write_audit_report
+from .report.io import StagedDir, refuse_filled_out_dir
+from .report.numbers import with_interval
+from .runner import run
 from .settings import Config
 
 
@@ -43,8 +58,6 @@ def overrides_of(args: tuple, keys: dict, prefix: str = "") -> list[str]:
 def _config(args, keys) -> Config:
     """The resolved configuration; a bad key or value is one :class:`~fr_eval.errors.ConfigError`
     line, as on the command line (not Hydra's own exception)."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
     overrides = overrides_of(args, keys)
     try:
@@ -94,7 +107,6 @@ class Evaluation:
         """Table 3 as a pandas DataFrame, one row per Table 3 row (index: its label): d', the rates as
         fractions (not percents) with their 95% interval in ``<rate>_low`` / ``<rate>_high``, the
         threshold, the achieved FMR and the counts."""
-        import pandas as pd
 
         out = []
         for r in self.rows:
@@ -111,7 +123,6 @@ class Evaluation:
         """The paired comparisons of rows as a DataFrame (fractions): the FRR compared (its definition),
         its difference with the paired subject-bootstrap interval, the permutation test over subjects
         and its Holm adjustment, the FNMR and d' differences, the subjects, and the sentence."""
-        import pandas as pd
 
         return pd.DataFrame([{
             "a": c["a"], "b": c["b"], "subjects": c["n_subjects"], "attempts": c["n_attempts"],
@@ -125,12 +136,7 @@ class Evaluation:
     def _repr_html_(self) -> str:
         """In Jupyter: the headline (Table 3's paper columns in percent with their intervals), the
         answers to the paired comparisons, and the DET."""
-        import base64
-        import html
-        import io
 
-        from .report import plots
-        from .report.numbers import with_interval
 
         rows = "".join(
             f"<tr><td>{html.escape(r['label'])}</td><td>{r['d_prime']:.3f}</td>"
@@ -172,7 +178,6 @@ class Audit:
         """The methods as a pandas DataFrame (index: the method, in the ranked order; rank None: not
         ranked), with images, identities, FTA, verified rates (fractions) and their intervals, and the
         mean similarity of the acquired images."""
-        import pandas as pd
 
         out = []
         for g in self.methods:
@@ -195,24 +200,19 @@ RATES = ("fta", "fnmr", "frr", "fta_transaction", "frr_transaction")
 
 
 def _write(result, cfg: Config, out_dir, kind: str) -> Path:
-    from .report.io import StagedDir, refuse_filled_out_dir
 
     cfg = recorded_config(replace(cfg, out_dir=str(Path(out_dir).resolve()) if out_dir else cfg.out_dir), result)
     refuse_filled_out_dir(Path(cfg.out_dir), cfg.overwrite)
     with StagedDir(cfg.out_dir) as staging:
         if kind == "audit":
-            from .report.audit import write_audit_report
             write_audit_report(staging, result, cfg)
         else:
-            from .report import write_report
             write_report(staging, result, cfg)
     return Path(cfg.out_dir)
 
 
 def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:
     """Run the configured scenarios (as ``fr-eval`` does) and return the figures."""
-    from .provenance import utc_now
-    from .runner import run
 
     cfg = _config(overrides, keys)
     started = utc_now()
@@ -224,9 +224,7 @@ def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:
 
 def audit(*overrides: str, progress: bool = False, **keys) -> Audit:
     """The identity-preservation audit of generated images (``scenario=generated``)."""
-    from .auditing import run_audit
 
-    from .provenance import utc_now
 
     keys.setdefault("scenario", "generated")
     cfg = _config(overrides, keys)
@@ -240,8 +238,6 @@ def audit(*overrides: str, progress: bool = False, **keys) -> Audit:
 def scores_table(genuine, impostor, *, fmr: float = 0.001) -> dict:
     """Threshold, FNMR, d' and EER of two score arrays (similarities), without files: a shortcut
     through the same :func:`fr_eval.evaluation.row_figures` as every run."""
-    from .evaluation import RowScores, row_figures
-    from .metrics import threshold_at_fmr
 
     imp = np.asarray(impostor, np.float64)
     figures, _ = row_figures(RowScores(genuine=np.asarray(genuine, np.float64), impostor=imp),

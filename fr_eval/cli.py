@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sqlite3
 import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .auditing import run_audit, run_audit_systems
+from .comparing import main as compare_main
 from .compose import ALLOW_MODEL_CHANGE, _one_line, dataset_names, recorded_config, replay_config, resolve_config
 from .errors import ConfigError, FrEvalError
 from .plugins import GROUPS, available
+from .provenance import utc_now
+from .report import write_report
+from .report.audit import write_audit_report
+from .report.io import StagedDir, refuse_filled_out_dir
+from .report.judges import write_audit_systems_report
+from .report.score_files import write_score_report
+from .report.systems import write_systems_report
+from .runner import run, run_systems
 from .settings import COLOURISERS, DATASETS, QUALITY, SYSTEMS, Config, DatasetSettings, describe, plain
-
+from .stages.score_import import import_scores
+from .store import is_disk_full
 
 USAGE = """usage: fr-eval [key=value ...] [--cfg]
        fr-eval --replay reports/<run>/config.yaml [key=value ...] [--replay-allow-model-change]
@@ -59,7 +75,6 @@ def main(argv: list[str] | None = None) -> int:
         print(keys_text([a for a in argv if a != "--keys"]))
         return 0
     if argv[:1] == ["compare"]:  # fr-eval compare reports/A reports/B
-        from .report.compare import main as compare_main
         try:
             return compare_main(argv[1:])
         except FrEvalError as exc:
@@ -78,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cfg = resolve_config(overrides)
         if show_cfg:
-            from omegaconf import OmegaConf
             print(OmegaConf.to_yaml(plain(cfg)), end="")
             return 0
         return run_and_report(cfg, invocation(argv))
@@ -86,11 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # Hydra's composition errors
-        from hydra.errors import HydraException
-        from omegaconf.errors import OmegaConfBaseException
-
-        from .store import is_disk_full
-
         if isinstance(exc, (HydraException, OmegaConfBaseException)):
             print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
             return 2
@@ -98,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
             print("error: disk full while writing; everything committed to the store before is kept and the report "
                   "was not written; free space and run again to resume", file=sys.stderr)
             return 2
-        import sqlite3
         if isinstance(exc, sqlite3.DatabaseError):
             print(f"error: the store failed ({' '.join(str(exc).split())}); run again: a damaged store is moved "
                   f"aside (kept for inspection) and a new one started", file=sys.stderr)
@@ -144,8 +152,6 @@ def invocation(argv: list[str]) -> dict:
 
 def run_and_report(cfg: Config, how: dict | None = None) -> int:
     """Run and write the report into a staging folder that becomes ``out_dir`` once complete."""
-    from .report.io import StagedDir, refuse_filled_out_dir
-
     t0 = time.perf_counter()
     out = Path(cfg.out_dir)
     refuse_filled_out_dir(out, cfg.overwrite)
@@ -217,22 +223,10 @@ def _run_and_write(cfg: Config, out: Path, kind: str, how: dict):
     """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
     if cfg.systems and kind == "scores":
         raise ConfigError("system=[...] does not apply to score files (their scores are one system's already)")
-    if kind == "scores":
-        from .report.score_files import write_score_report as write
-        from .stages.score_import import import_scores as compute
-    elif kind == "audit" and cfg.systems:
-        from .auditing import run_audit_systems as compute
-        from .report.judges import write_audit_systems_report as write
-    elif kind == "audit":
-        from .auditing import run_audit as compute
-        from .report.audit import write_audit_report as write
-    elif cfg.systems:
-        from .report.systems import write_systems_report as write
-        from .runner import run_systems as compute
-    else:
-        from .report import write_report as write
-        from .runner import run as compute
-    from .provenance import utc_now
+    compute, write = {
+        "scores": (import_scores, write_score_report),
+        "audit": (run_audit_systems, write_audit_systems_report) if cfg.systems else (run_audit, write_audit_report),
+        "scenarios": (run_systems, write_systems_report) if cfg.systems else (run, write_report)}[kind]
     started = utc_now()
     result = compute(cfg, progress=cfg.progress)
     result.context["started"] = started

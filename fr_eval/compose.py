@@ -16,9 +16,11 @@ from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from . import config as p
 from .errors import ConfigError
 from .fetch import cache_dir
-from .settings import Config, register, validate
+from .settings import Bootstrap, Config, register, validate
+from .systems import build_system
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 #: the checkout fr-eval runs from, if it runs from one (relative dataset roots are also tried there)
@@ -225,7 +227,6 @@ def check_recorded_models(config: Config, allow: bool) -> Config:
     recorded = config.recorded_models or {}
     if not recorded or config.scores or config.embeddings:
         return config
-    from .systems import build_system  # the model files are resolved only for a replay that recorded them
 
     changes = []
     for node in config.systems or [config.system]:
@@ -249,3 +250,48 @@ def check_recorded_models(config: Config, allow: bool) -> Config:
 def per_system_configs(config: Config) -> dict:
     """``system=[a,b,...]``: system name -> the config of a run with that one system."""
     return {str(node.name): dataclasses.replace(config, system=node, systems=None) for node in config.systems}
+
+
+#: ``fr-eval compare``'s keys (its own small command line: two report folders and these)
+COMPARE_KEYS = ("out_dir", "bootstrap.n_resamples", "bootstrap.confidence", "seed", "report.det_bands",
+                "allow_different_data", "overwrite")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareOptions:
+    """What ``fr-eval compare A B [key=value ...]`` was given, parsed once (:func:`compare_options`)."""
+    command: str
+    a: str
+    b: str
+    out_dir: str
+    bootstrap: dict  # n_resamples, confidence, seed: fr_eval.metrics.interval_kwargs's keywords
+    det_bands: bool
+    allow_different_data: bool
+    overwrite: bool
+    data: str = ""  # set once the reports are read: whether they hold the same images
+
+    def record(self) -> dict:
+        """What the comparison's metrics.json and page record of how it was made."""
+        return {"command": self.command, "a": self.a, "b": self.b, "out_dir": self.out_dir,
+                "bootstrap": self.bootstrap, "data": self.data, "det_bands": self.det_bands}
+
+
+def compare_options(args: list[str]) -> CompareOptions:
+    """``fr-eval compare``'s arguments parsed (one-line errors, the usage on a wrong shape)."""
+    folders = [x for x in args if "=" not in x]
+    opts = dict(x.split("=", 1) for x in args if "=" in x)
+    unknown = sorted(set(opts) - set(COMPARE_KEYS))
+    if len(folders) != 2 or unknown:
+        raise ConfigError("usage: fr-eval compare <report A> <report B> [out_dir=...] [bootstrap.n_resamples=N] "
+                          "[bootstrap.confidence=0.95] [seed=0] [report.det_bands=true] [allow_different_data=true] "
+                          "[overwrite=true]" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    defaults = Bootstrap()
+    bootstrap = {"n_resamples": p.integer("bootstrap.n_resamples", opts.get("bootstrap.n_resamples",
+                                                                           defaults.n_resamples), 1),
+                 "confidence": p.fraction("bootstrap.confidence", opts.get("bootstrap.confidence", defaults.confidence)),
+                 "seed": p.integer("seed", opts.get("seed", 0))}
+    out = opts.get("out_dir") or str(Path("reports") / f"compare_{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    return CompareOptions(command="fr-eval compare " + " ".join(args), a=folders[0], b=folders[1], out_dir=str(out),
+                          bootstrap=bootstrap, det_bands=p.boolean("report.det_bands", opts.get("report.det_bands", "false")),
+                          allow_different_data=p.boolean("allow_different_data", opts.get("allow_different_data") or "false"),
+                          overwrite=p.boolean("overwrite", opts.get("overwrite") or "false"))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+
 def _bad(key: str, value, what: str):
     shown = "" if value is None else value
     return ConfigError(f"{key}={shown} is not valid: {what}")

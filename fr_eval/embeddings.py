@@ -16,11 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from .datasets.base import Dataset, Sample
 from .engine import EngineStats
 from .errors import FrEvalError
 from .evaluation import METRICS
+from .stages.acquire import Acquired
 from .store import sha256_file
 from .systems.base import Acquisition
 
@@ -48,7 +50,6 @@ def read_embeddings(path) -> dict:
                                   f"shape (n, d)")
             cols["embedding"] = list(emb)
         elif p.suffix == ".parquet":
-            import pyarrow.parquet as pq
             cols = pq.read_table(p).to_pydict()
             _check_columns(cols, need, p)
             cols["embedding"] = [np.full(0, np.nan, np.float32) if not v else np.asarray(
@@ -140,7 +141,6 @@ def embeddings_dataset(cols: dict, path) -> Dataset:
 
 def acquired_from_embeddings(plan, cols: dict, path):
     """The acquire stage's result from the file: each (sample, variant) the plan needs."""
-    from .stages.acquire import Acquired
 
     have = {}
     for s, v, e, why in zip(cols["sample"], cols["variant"], cols["embedding"], cols["reason"]):

@@ -4,6 +4,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +17,10 @@ from tqdm import tqdm
 from . import images
 from .colourisers.base import ColourisationFailed
 from .errors import ConfigError, DiskFull, FrEvalError
-from .images import ImageLoadError, ImageReadError, load_image, save_png_atomic
-from .store import Store, acquisition_key, image_path, quality_key
+from .images import ImageLoadError, ImageReadError, load_image, save_png_atomic, set_max_pixels
+from .quality import QualityFailed
+from .ray_executor import RayPool
+from .store import Store, acquisition_key, image_path, is_disk_full, quality_key
 from .systems.base import Acquisition, FaceSystem, error_text, fingerprint
 from .variants import Colourised
 
@@ -105,7 +110,6 @@ def colourisation_failure(exc: ColourisationFailed) -> Acquisition:
 
 def score_quality(img, acq, qnames, estimators: dict, system) -> dict:
     """{estimator: (value, reason)}; nothing to score where no face was acquired."""
-    from .quality import QualityFailed
 
     out = {}
     if not qnames or not acq.ok:
@@ -131,9 +135,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(system, variants, store_dir, estimators=None, max_pixels=None, parent_pid=None):
-    import warnings
 
-    from .images import set_max_pixels
     warnings.filterwarnings("ignore", category=FutureWarning)
     if max_pixels is not None:
         set_max_pixels(max_pixels)
@@ -150,8 +152,6 @@ def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     pid (re-parenting changes ``getppid``). Not ``PR_SET_PDEATHSIG``: Linux sends that when the
     *thread* that started the worker ends, which need not be when the parent process does.
     """
-    import threading
-    import time
 
     if os.getppid() != parent_pid:  # the parent died before the watch began
         os._exit(1)
@@ -170,7 +170,6 @@ def _compute_in_worker(chunk):
 
 
 def _ready(delay):
-    import time
     time.sleep(delay)  # keeps each worker busy for a moment so that every worker gets one
     return True
 
@@ -185,7 +184,6 @@ class WorkerPool:
         self.system, self.variants, self.store_dir = system, variants, Path(store_dir)
         self.estimators = estimators or {}
         if parallel == "ray":  # Ray actors (fr_eval.ray_executor), on a cluster or a local instance
-            from .ray_executor import RayPool  # ray is an optional extra: imported only when asked for
             self._ex = RayPool(system, variants, store_dir, self.workers, self.estimators, images.MAX_PIXELS,
                                compute=compute_chunk)
             self.workers = self._ex.workers
@@ -366,7 +364,6 @@ def variant_image(sample, variant, vkey, sha, store_dir):
     try:
         save_png_atomic(out, cached)
     except OSError as exc:
-        from .store import is_disk_full
         if is_disk_full(exc):
             raise DiskFull(f"disk full while keeping a colourised image in the store ({cached.parent}): every "
                            f"batch committed before is kept; free space and run again to resume") from exc

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics as M
+from .errors import FrEvalError
+from .metrics import interval_kwargs
 from .streaming import ImpostorSummary, summarise_cross_subject
-
 
 #: how a face system's embeddings are compared: ``cosine`` (of L2-normalised vectors; every system
 #: but dlib) or ``euclidean`` (dlib: s = 1 - d^2/2 for the Euclidean distance d of the raw vectors)
@@ -161,7 +162,6 @@ def evaluate_row(*, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, i
 
 
 def _interval_kw(bootstrap: dict) -> dict:
-    from .metrics import interval_kwargs
     return interval_kwargs(bootstrap)
 
 
@@ -216,9 +216,9 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         "genuine_mean": float(gen.mean()) if gen.size else float("nan"),
         "genuine_std": float(gen.std()) if gen.size else float("nan"),
         "impostor_mean": float(imp.mean) if imp.n else float("nan"),
-        "fnmr_at": {str(f): M.fnmr_at(gen, t) for f, t in thresholds.items()},
-        "fmr_achieved_at": {str(f): imp.fmr_at(t) for f, t in thresholds.items()},
-        "threshold_at": {str(f): t for f, t in thresholds.items()},
+        "fnmr_at": {f: M.fnmr_at(gen, t) for f, t in thresholds.items()},
+        "fmr_achieved_at": {f: imp.fmr_at(t) for f, t in thresholds.items()},
+        "threshold_at": {f: t for f, t in thresholds.items()},
         "intervals": row_intervals(rs, compared, gen < thr, _interval_kw(bootstrap)),
     }
     return row, gen
@@ -382,7 +382,6 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
     without a score are left out and counted. Intervals resample subjects when every genuine
     comparison names its probe's subject.
     """
-    from .errors import FrEvalError
 
     labels = table.rows()
     if not table.genuine.any():

@@ -25,6 +25,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from tqdm import tqdm
+
 from .errors import FrEvalError
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,6 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, md5: str 
 
 
 def _stream(response, out, digests: dict, desc: str, progress: bool) -> None:
-    from tqdm import tqdm
 
     total = int(response.headers.get("Content-Length") or 0) or None
     # disable=None: tqdm's own rule, no bar when stderr is not a terminal (logs, CI, tests)

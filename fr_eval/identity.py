@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics as M
+from .metrics import interval_kwargs
 
 TEMPLATES = ("mean", "best")
 
@@ -99,7 +100,6 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     ``identity``: the resampling unit of the intervals; ``csim``/``ssim``: ``nan`` where absent.
     All rates are fractions.
     """
-    from .metrics import interval_kwargs
     kw = interval_kwargs(bootstrap)
     acquired = np.asarray(acquired, bool)
     own = np.where(acquired, np.asarray(own, float), 0.0)

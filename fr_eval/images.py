@@ -4,7 +4,11 @@ Everything downstream works on RGB ``uint8`` arrays of shape (H, W, 3).
 """
 from __future__ import annotations
 
+import bz2
 import io
+import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +59,6 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
     full range to 8 bits.
     Raises :class:`ImageLoadError` with the reason for anything unreadable.
     """
-    import warnings
 
     try:
         with warnings.catch_warnings():
@@ -63,7 +66,6 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
             if isinstance(source, (bytes, bytearray)):
                 im = Image.open(io.BytesIO(source))
             elif str(source).endswith(".bz2"):  # FERET ships its images as .ppm.bz2
-                import bz2
                 with bz2.open(source, "rb") as f:
                     im = Image.open(io.BytesIO(f.read()))
             else:
@@ -143,8 +145,6 @@ def save_png_atomic(rgb: np.ndarray, path: str | Path) -> None:
     processes writing the same image at once each rename a whole file of their own into place; a
     failed write (disk full) removes its temporary file.
     """
-    import os
-    import tempfile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,9 @@ import itertools
 import numpy as np
 from scipy import stats
 
+from . import metrics as M
+from .metrics import holm, interval_kwargs
+
 #: the embedding each published method is conditioned on (its paper's identity encoder): insightface
 #: ArcFace for Arc2Face, InstantID, PuLID, InfiniteYou, IP-Adapter-FaceID, StoryMaker and the
 #: inswapper face swap; CurricularFace for UniPortrait; CLIP image features only for PhotoMaker,
@@ -51,7 +54,6 @@ def ranking_agreement(rankings: dict) -> list[dict]:
         res = stats.kendalltau(ra, rb)
         out.append({"a": a, "b": b, "n_methods": len(common), "tau": float(res.statistic),
                     "p_value": float(res.pvalue)})
-    from .metrics import holm
     for k, p in zip(out, holm([k["p_value"] for k in out])):  # the judges' pairs are one family
         k["p_holm"] = float(p)
     return out
@@ -107,8 +109,6 @@ def kappa_agreement(verified: dict, identity: dict, *, bootstrap: dict | None = 
     Fleiss' kappa (all judges) and Cohen's kappa (each pair; ``sklearn.metrics.cohen_kappa_score``
     gives the same value), each with a percentile bootstrap interval over identities. Written from
     per-identity sums (not statsmodels' fleiss_kappa) so that one vectorised bootstrap resamples them."""
-    from . import metrics as M
-    from .metrics import interval_kwargs
 
     kw = interval_kwargs(bootstrap)
     judges = list(verified)

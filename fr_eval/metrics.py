@@ -17,7 +17,6 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import det_curve, roc_curve
 
-
 #: the intervals' defaults (the config's ``bootstrap`` node takes them from here)
 N_RESAMPLES = 1000
 CONFIDENCE = 0.95

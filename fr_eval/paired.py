@@ -34,6 +34,7 @@ import numpy as np
 from scipy import stats
 
 from . import metrics as M
+from .metrics import interval_kwargs
 
 
 def paired_rate_difference(errors_a, errors_b, subject, n_subjects: int, *, n_resamples=M.N_RESAMPLES,
@@ -148,6 +149,13 @@ class RowComparison:
         return asdict(self)
 
 
+def _paper_counts(samples: tuple, fnm: np.ndarray, compared: np.ndarray) -> dict:
+    """Per subject, what the paper's FRR of one row is computed from (:func:`paper_frr`'s keywords):
+    its failed samples and samples, and its false non-matches over its compared attempts."""
+    return {"failed": np.asarray(samples[0], float), "samples": np.asarray(samples[1], float), "fnm": fnm,
+            "compared": compared}
+
+
 def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, threshold: float, impostor_a: tuple,
                  impostor_b: tuple, *, bootstrap: dict, threshold_b: float | None = None,
                  noun: str = "scenario ", samples_a: tuple | None = None, samples_b: tuple | None = None,
@@ -165,7 +173,6 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
     Intervals: percentile bootstrap over subjects, both rows' counts of a subject kept together.
     Tests: :func:`fr_eval.metrics.paired_permutation_test` over subjects (swap a subject's two rows).
     """
-    from .metrics import interval_kwargs
 
     ga, gb = np.asarray(gen_a, np.float64), np.asarray(gen_b, np.float64)
     if ga.shape != gb.shape:
@@ -188,15 +195,11 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
     tx_d, tx_i = paired_rate_difference(rej_a, rej_b, subject, n_subjects, **kw)
     # the FRR compared: the paper's where the samples are known
     if samples_a is not None and samples_b is not None:
-        definition = "paper"
-        fa = {"failed": np.asarray(samples_a[0], float), "samples": np.asarray(samples_a[1], float),
-              "fnm": count(fnm_a_all), "compared": count(ok_a)}
-        fb = {"failed": np.asarray(samples_b[0], float), "samples": np.asarray(samples_b[1], float),
-              "fnm": count(fnm_b_all), "compared": count(ok_b)}
-        stat = paper_frr
+        definition, stat = "paper", paper_frr
+        fa, fb = (_paper_counts(smp, count(fnm), count(ok)) for smp, fnm, ok in ((samples_a, fnm_a_all, ok_a),
+                                                                                 (samples_b, fnm_b_all, ok_b)))
     else:
-        definition, fa, fb = "transaction", tx_a, tx_b
-        stat = _ratio
+        definition, fa, fb, stat = "transaction", tx_a, tx_b, _ratio
     frr_a, frr_b = (float(stat(**{k: v.sum() for k, v in f.items()})) for f in (fa, fb))
     frr_i = _difference_interval(fa, fb, stat, kw)
     frr_t = M.paired_permutation_test(fa, fb, stat, seed=kw["seed"])
@@ -330,7 +333,6 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     together). The test is Wilcoxon's signed-rank test (``scipy.stats.wilcoxon``, two-sided) on the
     per-identity differences of the mean similarity: the methods need not hold the same number of
     images per identity, so there are no paired attempts for McNemar."""
-    from .metrics import interval_kwargs
 
     kw = interval_kwargs(bootstrap)
     ia, ib = np.asarray(identity_a), np.asarray(identity_b)

@@ -5,9 +5,12 @@ import hashlib
 import platform
 import subprocess
 import sys
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+
+import cv2
 
 PACKAGES = ("fr-eval", "numpy", "scipy", "scikit-learn", "scikit-image", "pillow", "matplotlib",
             "opencv-python-headless", "opencv-python", "onnxruntime", "onnxruntime-gpu",
@@ -42,17 +45,12 @@ def package_versions() -> dict:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    try:
-        import cv2
-        out["cv2 (imported)"] = cv2.__version__
-    except Exception:
-        pass
+    out["cv2 (imported)"] = cv2.__version__
     return out
 
 
 def utc_now() -> str:
     """The time now, UTC, as the reports write it."""
-    from datetime import datetime, timezone
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -27,7 +27,6 @@ yaw_proxy are negated, exposure is scored by its distance from mid-grey.
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import threading
@@ -35,8 +34,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 
 from .errors import ConfigError, ModelFilesMissing
+from .plugins import available, load
+from .provenance import file_sha256
 from .systems.align import norm_crop
 
 FACEQNET_URLS = {
@@ -198,7 +200,6 @@ class FaceQnet(Estimator):
         self._local = threading.local()
 
     def settings(self):
-        from .provenance import file_sha256
         return {"model": str(self.model_path), "model_sha256": file_sha256(self.model_path), "margin": self.margin,
                 "crop": "detector box widened by margin x its size per side, clipped to the image"}
 
@@ -222,7 +223,6 @@ class FaceQnet(Estimator):
 
     def _load(self):
         if self.model_path.suffix.lower() == ".onnx":
-            import onnxruntime as ort
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
             sess = ort.InferenceSession(str(self.model_path), sess_options=opts,
@@ -255,7 +255,6 @@ def build_estimators(names, settings: dict | None = None) -> list[Estimator]:
         given = (settings or {}).get(name) or {}  # a settings dataclass (built-ins), or a plug-in's own node
         kw = dataclasses.asdict(given) if dataclasses.is_dataclass(given) else dict(given)
         if name not in ESTIMATORS:
-            from .plugins import available, load
             if name not in available("fr_eval.quality"):
                 raise ConfigError(f"quality={name} is not known; choose from {', '.join(ESTIMATORS)} or a plug-in "
                                   f"({', '.join(sorted(available('fr_eval.quality'))) or 'none installed'})")

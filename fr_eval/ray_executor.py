@@ -12,10 +12,12 @@ Needs the optional extra: ``pip install -e ".[ray]"``. ``ray.address`` in the co
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import deque
 from pathlib import Path
 
 from .errors import ConfigError
+from .images import set_max_pixels
 from .settings import RaySettings
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def init(settings: RaySettings | None = None) -> None:
 
 
 def cluster_cpus() -> int:
-    import ray
+    import ray  # optional heavy dependency (ray), loaded only when used
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
@@ -80,7 +82,7 @@ class RayPool:
 
     def __init__(self, system, variants: dict, store_dir, workers: int, estimators: dict | None = None,
                  max_pixels: int | None = None, *, compute=None):
-        import ray
+        import ray  # optional heavy dependency (ray), loaded only when used
 
         init()
         gpus = gpus_per_worker(system, variants, _SETTINGS.gpus_per_worker)
@@ -95,7 +97,7 @@ class RayPool:
 
     def map(self, chunks):
         """Each chunk's outcome, in the chunks' order, as the actors finish them."""
-        import ray
+        import ray  # optional heavy dependency (ray), loaded only when used
 
         chunks, queue = list(chunks), deque()
         for i, chunk in enumerate(chunks):
@@ -106,7 +108,7 @@ class RayPool:
             yield ray.get(queue.popleft())
 
     def close(self):
-        import ray
+        import ray  # optional heavy dependency (ray), loaded only when used
         for a in self._actors:
             ray.kill(a)
         self._actors = []
@@ -116,9 +118,7 @@ class _Worker:
     """One Ray actor: the system and variants, rebuilt once, computing chunks."""
 
     def __init__(self, system, variants, store_dir, estimators, max_pixels, compute):
-        import warnings
 
-        from .images import set_max_pixels
         warnings.filterwarnings("ignore", category=FutureWarning)
         if max_pixels is not None:
             set_max_pixels(max_pixels)

@@ -18,6 +18,7 @@ and every threshold reported for them is turned back (match if distance <= thres
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -28,8 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from .datasets.base import read_text
 from .errors import FrEvalError
+from .protocol import sample_cross_subject
+from .streaming import count_cross_subject, products
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -107,8 +113,6 @@ def write_csv(t: ScoreTable, path: Path) -> None:
 
 
 def write_parquet(t: ScoreTable, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     schema = pa.schema([(k, pa.string()) for k in COLUMNS[:6]] + [("score", pa.float64())])
     with pq.ParquetWriter(path, schema) as w:
@@ -141,7 +145,6 @@ def write_bob(t: ScoreTable, path: Path, columns: int) -> None:
 def write_pyeer(t, genuine_path: Path | None, impostor_path: Path | None) -> None:
     """pyeer's two files (a path None: that file is not written); comparisons without a score are left
     out (pyeer has no place for them)."""
-    import contextlib
 
     def opened(path):
         return open(path, "w") if path else contextlib.nullcontext()
@@ -197,11 +200,9 @@ class BlockComparisons:
     genuine: bool = False
 
     def __len__(self) -> int:
-        from .streaming import count_cross_subject
         return count_cross_subject(self.ref_subject, self.probe_subject, self.ref_ok, self.probe_ok)
 
     def _blocks(self):
-        from .streaming import products
 
         ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
         row0 = 0
@@ -224,7 +225,6 @@ class BlockComparisons:
     def sample(self, n: int, seed: int) -> Comparisons:
         """A seeded uniform sample of ``n`` of them (positions in reference-major order, found without
         listing the pairs), their scores taken from one pass over the products."""
-        from .protocol import sample_cross_subject
 
         ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
         local = sample_cross_subject(self.ref_subject[ref_idx], self.probe_subject[probe_idx], n, seed)
@@ -364,7 +364,6 @@ def _gunzip_text(path: Path) -> str:
 
 
 def _read_csv(paths) -> ScoreTable:
-    from .datasets.base import read_text
 
     path = paths[0]
     text = _gunzip_text(path) if str(path).endswith(".gz") else read_text(path, "scores")
@@ -394,7 +393,6 @@ def _read_csv(paths) -> ScoreTable:
 
 
 def _read_parquet(paths) -> ScoreTable:
-    import pyarrow.parquet as pq
 
     try:
         tab = pq.read_table(paths[0]).to_pydict()
@@ -423,7 +421,6 @@ def _from_columns(cols: dict, where: str, lines=None) -> ScoreTable:
 
 
 def _read_bob(path: Path, columns: int) -> ScoreTable:
-    from .datasets.base import read_text
 
     rows, where = [], []
     for i, line in enumerate(read_text(path, "scores").splitlines(), start=1):
@@ -446,7 +443,6 @@ def _read_bob(path: Path, columns: int) -> ScoreTable:
 
 
 def _read_pyeer(paths) -> ScoreTable:
-    from .datasets.base import read_text
 
     parts = []
     for p, genuine in zip(paths, (True, False)):

@@ -16,11 +16,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from hydra.core.config_store import ConfigStore
+
 from . import config as p
-from .errors import ConfigError
 from . import metrics
+from .errors import ConfigError
 from .identity import TEMPLATES
 from .images import DEFAULT_MAX_PIXELS
+from .plugins import available
 
 
 def key(default, doc: str, parse=None):
@@ -510,7 +513,6 @@ def dataset_settings(values: dict, prefix: str = "dataset") -> DatasetSettings:
     kind = str(values.get("type") or "folder")
     cls = DATASETS.get(kind)
     if cls is None:
-        from .plugins import available
         if kind not in available("fr_eval.datasets"):
             raise ConfigError(f"{prefix}.type={kind} is not known; choose from {', '.join(DATASETS)} or a plug-in "
                               f"({', '.join(sorted(available('fr_eval.datasets'))) or 'none installed'})")
@@ -632,7 +634,6 @@ def defaults() -> dict:
 
 def register() -> None:
     """Store the defaults in Hydra's ConfigStore: ``fr_eval_defaults`` and ``system/<name>``."""
-    from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
     cs.store(name="fr_eval_defaults", node=defaults())

@@ -29,8 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import metrics as M
+from ._scan import scan
 
 #: histogram of impostor scores: cosine similarities in [-1, 1], this many equal bins (scores a
 #: rounding outside count in the end bins)
@@ -177,7 +179,6 @@ def products(ref, ref_subject, probe, probe_subject, budget_bytes: int):
     -------
     iterator of Block
     """
-    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
         yield from cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes,
@@ -593,7 +594,6 @@ def _guess_bound(flat: np.ndarray, k: int) -> float:
 def _scan_part(x: np.ndarray, bound: float, k: int, shift: float):
     """One part of a block through :func:`fr_eval._scan.scan`: (histogram, its highest scores at or
     above ``bound`` (at most k of them, or all when fewer), count, mean, sum of squared deviations)."""
-    from ._scan import scan
 
     hist = np.zeros(HIST_BINS, np.int64)
     out = np.empty(min(x.size, OUT_CHUNK), x.dtype)
@@ -671,7 +671,7 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
         return summarise(products(ref, ref_subject, probe, probe_subject, budget_bytes), **spec)
     if executor != "ray":
         raise ValueError(f"executor={executor}: choose local or ray")
-    import ray
+    import ray  # optional heavy dependency (ray), loaded only when used
 
     n_tasks = tasks or max(1, int(ray.cluster_resources().get("CPU", 1)))
     task = ray.remote(_summarise_part)

@@ -7,7 +7,7 @@ import fr_eval
 
 PACKAGE = Path(fr_eval.__file__).resolve().parent
 #: the shells that compose stages and write reports: the only modules outside report/ that may import it
-SHELLS = {"fr_eval.cli", "fr_eval.api"}
+SHELLS = {"fr_eval.cli", "fr_eval.api", "fr_eval.comparing"}
 
 
 def module_name(path: Path) -> str:
@@ -108,3 +108,72 @@ def test_public_metric_functions_say_their_arrays():
                 if "Parameters\n----------" not in doc or "Returns\n-------" not in doc:
                     missing.append(f"{mod.__name__}.{name}")
     assert missing == []
+
+
+#: the parsing layer: the only modules that read the configuration as plain containers (Hydra's and
+#: OmegaConf's output, a saved config.yaml) before it becomes fr_eval.settings.Config
+PARSING = {"settings.py", "config.py", "compose.py"}
+#: what may be imported inside a function: the optional heavy dependencies (extras), and fr-eval's own
+#: modules that import them at their top
+OPTIONAL = {"torch", "tensorflow", "ray", "dlib", "playwright"}
+OPTIONAL_OWN = {"deoldify", "kelley", "kelley_net", "deoldify_net", "dlib"}
+
+
+def test_the_configuration_is_read_as_a_dict_only_in_the_parsing_layer():
+    import re
+
+    pattern = re.compile(r"cfg\[|cfg\.get\(|config\[|config\.get\(")
+    found = [f"{p.relative_to(PACKAGE)}:{n + 1}: {line.strip()}" for p in sorted(PACKAGE.rglob("*.py"))
+             if p.name not in PARSING for n, line in enumerate(p.read_text(encoding="utf-8").splitlines())
+             if pattern.search(line)]
+    assert found == []
+
+
+def _in_try_for_import_error(tree, node) -> bool:
+    for t in ast.walk(tree):
+        if isinstance(t, ast.Try) and any(node is x for s in t.body for x in ast.walk(s)):
+            return any(isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                       or isinstance(h.type, ast.Tuple) for h in t.handlers)
+    return False
+
+
+def test_imports_inside_functions_are_only_for_optional_heavy_dependencies():
+    """An import inside a function only for an extra (torch, tensorflow, ray, dlib, playwright), or one
+    guarded by ``except ImportError``; everything else at the top, where a cycle would show."""
+    found = []
+    for p in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        for f in ast.walk(tree):
+            if not isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(f):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                if isinstance(node, ast.Import):
+                    ok = node.names[0].name.split(".")[0] in OPTIONAL
+                else:
+                    ok = (node.level == 0 and (node.module or "").split(".")[0] in OPTIONAL) or \
+                         (node.level > 0 and (node.module or "").split(".")[-1] in OPTIONAL_OWN)
+                if not ok and not _in_try_for_import_error(tree, node):
+                    found.append(f"{p.relative_to(PACKAGE)}:{node.lineno} in {f.name}")
+    assert found == []
+
+
+def code_lines(node) -> int:
+    """A function's lines, its docstring left out (a numpydoc docstring is long by design)."""
+    n = node.end_lineno - node.lineno + 1
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        n -= first.end_lineno - first.lineno + 1
+    return n
+
+
+def test_shells_are_small_and_functions_short():
+    """The shells compose stages (about 250 lines at most); no function's code runs over 60 lines."""
+    sizes = {n: len((PACKAGE / n).read_text(encoding="utf-8").splitlines())
+             for n in ("cli.py", "runner.py", "auditing.py", "api.py", "comparing.py")}
+    assert all(v <= 260 for v in sizes.values()), sizes
+    long = sorted((code_lines(node), f"{p.relative_to(PACKAGE)}:{node.name}")
+                  for p in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and code_lines(node) > 60)
+    assert long == []

@@ -99,3 +99,26 @@ def test_keys_lists_each_key_with_its_default(capsys):
     assert "system.pack=buffalo_l" not in lines  # sface has no pack
     assert "system.pack=buffalo_l" in {ln.split()[0] for ln in keys_text(["system=arcface"]).splitlines()}
     assert main(["--keys"]) == 0 and "system.arcface.det_thresh=0.5" in capsys.readouterr().out
+
+
+def test_dataset_keys_are_typed_and_an_unknown_one_is_refused_in_one_line():
+    s = settings.dataset_settings({"type": "lfw", "root": "/x", "mode": "pairs", "fill_mismatched": "balanced",
+                                   "limit_subjects": "7"})
+    assert isinstance(s, settings.LfwSettings) and s.name == "lfw" and s.limit_subjects == 7
+    assert s.fill_mismatched == "balanced" and s.duplicates == "error" and s.near_duplicates is None
+    with pytest.raises(Exception) as err:
+        settings.dataset_settings({"type": "folder", "root": "/x", "min_image": 5})
+    assert str(err.value).startswith("dataset.min_image is not a key of dataset type folder; its keys: ")
+    with pytest.raises(Exception, match="dataset.limit_subjects=0 is not valid: give a positive integer"):
+        settings.dataset_settings({"type": "folder", "root": "/x", "limit_subjects": 0})
+    with pytest.raises(Exception, match="system.det_tresh is not a key of system sface"):
+        settings.system_settings({"name": "sface", "det_tresh": 0.5})
+
+
+def test_the_typed_config_round_trips_through_config_yaml(tmp_path):
+    """plain() is what config.yaml holds; parsing it again gives the same Config (what --replay relies on)."""
+    cfg = resolve_config([f"out_dir={tmp_path / 'r'}", f"store_dir={tmp_path / 's'}", "system=[sface,dlib]",
+                          "+my_note=hello"])
+    again = settings.validate(settings.plain(cfg))
+    assert again == cfg and again.extra == {"my_note": "hello"}
+    assert [s.name for s in cfg.systems] == ["sface", "dlib"] and isinstance(cfg.systems[1], settings.DlibSettings)

@@ -23,7 +23,7 @@ def _precomputed(name, s):
 
 def _need_torch(name):
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401 (optional heavy dependency, checked only when used)
     except ImportError as exc:
         raise ConfigError(f"colouriser {name} (DeOldify) needs PyTorch: pip install -e '.[deoldify]' "
                           "(on a CPU-only machine: pip install torch==<version> from a CPU wheel first)") from exc
@@ -36,13 +36,13 @@ def _generator_args(s) -> dict:
 
 def _deoldify(name, s):
     _need_torch(name)
-    from .deoldify import DeOldifyColouriser
+    from .deoldify import DeOldifyColouriser  # optional heavy dependency (torch), loaded only when used
     return DeOldifyColouriser(name=name, **_generator_args(s))
 
 
 def _deoldify_kelley(name, s):
     _need_torch(name)
-    from .kelley import KelleyColouriser
+    from .kelley import KelleyColouriser  # optional heavy dependency (torch), loaded only when used
     return KelleyColouriser(name=name, output=s.output, **_generator_args(s))
 
 

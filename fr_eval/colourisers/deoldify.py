@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -42,10 +43,10 @@ RENDER_BASE = 16
 def load_generator(path: str | Path, model: str, device: str = "cpu"):
     """Build the generator for ``model`` and load the file strictly (``weights_only=True``)."""
     if model == "kelley":
-        from .kelley_net import KelleyUnet34
+        from .kelley_net import KelleyUnet34  # optional heavy dependency (torch), loaded only when used
         net = KelleyUnet34()
     else:
-        from .deoldify_net import DeOldifyGenerator
+        from .deoldify_net import DeOldifyGenerator  # optional heavy dependency (torch), loaded only when used
         net = DeOldifyGenerator(model)
     for note in load_into(net, path, model):
         log.info("%s: %s", path, note)
@@ -61,7 +62,6 @@ def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray, merge: str = "
     Antic's DeOldify has them or float32 in [0, 1] as Kelley's; OpenCV offsets U, V by 128 or 0.5).
     ``legacy``: OpenCV's BGR<->YUV formulas applied to RGB data, as DeOldify did until its commit
     4ff02e5 (2023-03-29; the paper's era); ``rgb``: the RGB formulas, as DeOldify does since."""
-    import cv2
 
     if merge not in MERGES:
         raise ValueError(f"merge={merge}: choose from {', '.join(MERGES)}")
@@ -123,7 +123,7 @@ class GeneratorColouriser:
         return ""
 
     def _device(self) -> str:
-        import torch
+        import torch  # optional heavy dependency (torch), loaded only when used
 
         if self.device_choice == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
@@ -131,7 +131,7 @@ class GeneratorColouriser:
 
     def net(self):
         if self._net is None:
-            import torch
+            import torch  # optional heavy dependency (torch), loaded only when used
 
             if self.threads:
                 torch.set_num_threads(int(self.threads))
@@ -141,7 +141,7 @@ class GeneratorColouriser:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """The generator on one normalised (H, W, 3) float32 image; (H', W', 3) float32 out. An
         error of the machine (out of memory on a large render factor...) is transient: retried next run."""
-        import torch
+        import torch  # optional heavy dependency (torch), loaded only when used
 
         net = self.net()
         xt = torch.from_numpy(x.transpose(2, 0, 1).copy())[None].to(next(net.parameters()).device)

@@ -19,8 +19,10 @@ all on float32 images in [0, 1] as fastai 0.7's ``open_image`` gives them:
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
+from ..errors import ConfigError
 from ..settings import KelleySettings, defaults_of
 from .deoldify import RENDER_BASE, GeneratorColouriser, deoldify_postprocess
 
@@ -30,7 +32,6 @@ _D = defaults_of(KelleySettings)  # the keyword defaults are the config's (fr_ev
 
 def black_and_white(img: np.ndarray) -> np.ndarray:
     """The fork's ``BlackAndWhiteTransform``: OpenCV's BGR2GRAY on the RGB data, back to 3 channels."""
-    import cv2
 
     return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2RGB)
 
@@ -53,7 +54,6 @@ class KelleyColouriser(GeneratorColouriser):
                  render_factor: int = _D["render_factor"], device: str = _D["device"], cache_dir: str | None = None,
                  download: bool = _D["download"], sha256: str | None = None, threads: int | None = _D["threads"],
                  merge: str = _D["merge"], output: str = _D["output"]):
-        from ..errors import ConfigError
 
         if output not in OUTPUTS:
             raise ConfigError(f"colourisers.{name}.output={output} is not known; choose from {', '.join(OUTPUTS)}")
@@ -66,7 +66,6 @@ class KelleyColouriser(GeneratorColouriser):
         return {**super().settings(), "output": self.output}
 
     def colourise(self, grey: np.ndarray, sample=None) -> np.ndarray:
-        import cv2
 
         orig = grey.astype(np.float32) / 255.0
         sz = self.render_factor * RENDER_BASE

@@ -94,7 +94,7 @@ def _checked(path: Path, sha256: str | None) -> Path:
 def read_state(path: str | Path) -> dict:
     """The file's state dict (``weights_only=True``: no pickled code runs), unwrapped from fastai's
     ``{"model": ..., "opt": ...}``."""
-    import torch
+    import torch  # optional heavy dependency (torch), loaded only when used
 
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -118,7 +118,7 @@ def conform(state: dict, expected: dict) -> tuple[dict, list]:
       weight by the last optimiser step; it only runs on ``torch.nn.utils.spectral_norm`` modules.)
     * ``num_batches_tracked`` (PyTorch >= 0.4.1, unused in evaluation) is added where missing.
     """
-    import torch
+    import torch  # optional heavy dependency (torch), loaded only when used
 
     state, notes = dict(state), []
     legacy = [k[:-len("_v")] for k in expected if k.endswith("weight_v") and k not in state

@@ -8,8 +8,15 @@ import numpy as np
 
 from ..errors import ConfigError, FrEvalError
 from ..plugins import load
-from ..settings import (FeretSettings, FolderSettings, FrgcSettings, LfwSettings, ManifestSettings,
-                        PluginDatasetSettings, dataset_settings)
+from ..settings import (
+    FeretSettings,
+    FolderSettings,
+    FrgcSettings,
+    LfwSettings,
+    ManifestSettings,
+    PluginDatasetSettings,
+    dataset_settings,
+)
 from .base import Dataset, ProtocolPair, Sample
 from .feret import load_feret
 from .folder import load_folder
@@ -17,6 +24,7 @@ from .frgc import load_frgc
 from .lfw import load_lfw_pairs, load_lfw_people
 from .manifest import load_manifest, problems_message
 from .sources import resolve_root
+
 
 def _folder(s: FolderSettings, exclude=()):
     return load_folder(s.root, name=s.name, nested=s.nested, exclude=exclude,

@@ -1,8 +1,12 @@
 """The structure every dataset yields: subjects -> reference and probe samples."""
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..errors import FrEvalError
 
 #: File extensions read as images by the folder-style loaders.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp",
@@ -80,7 +84,6 @@ class Dataset:
 def read_text(path: str | Path, what: str) -> str:
     """A text file's content as UTF-8 (a BOM is dropped); a binary file or another encoding is a
     one-line :class:`~fr_eval.errors.FrEvalError` naming the file and the first offending byte."""
-    from ..errors import FrEvalError
 
     try:
         data = Path(path).expanduser().read_bytes()
@@ -97,10 +100,7 @@ def read_text(path: str | Path, what: str) -> str:
 
 def read_csv_rows(path: str | Path, what: str):
     """(header, [(line number, row dict)]) of a UTF-8 CSV file; malformed CSV is a one-line error."""
-    import csv
-    import io
 
-    from ..errors import FrEvalError
 
     reader = csv.DictReader(io.StringIO(read_text(path, what), newline=""))
     try:
@@ -113,7 +113,6 @@ def read_csv_rows(path: str | Path, what: str):
 
 def read_list(path: str | Path, what: str) -> list[str]:
     """A text file of relative paths, one per line (blank lines and ``#`` comments skipped)."""
-    from ..errors import FrEvalError
 
     p = Path(path).expanduser()
     if not p.is_file():

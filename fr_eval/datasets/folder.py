@@ -8,7 +8,6 @@ from pathlib import Path
 from ..errors import ConfigError, FrEvalError
 from .base import IMAGE_EXTENSIONS, Dataset, Sample, read_list
 
-
 #: files a folder holds that are never data: macOS AppleDouble (``._name``) and Finder files, other dot files
 HIDDEN_REASON = "hidden file (a dot file such as macOS's ._name AppleDouble or .DS_Store), never an image"
 #: a folder fr-eval wrote itself: a report (``metrics.json`` beside ``config.yaml``) or a store

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, FrEvalError
 from .base import Sample, read_csv_rows
+from .manifest import outside, problems_message, relative_to, row_file
 
 REQUIRED = ("path", "identity")
 ROLES = ("generated", "reference")
@@ -34,12 +35,26 @@ class GeneratedSet:
     details: str = ""  # where link columns the manifest lacks were read from (manifest_details.csv), if anywhere
 
 
+def _target(row: dict, base: Path, allow_outside: bool, where: str, problems: list) -> Sample | None:
+    """A row's target frame (talking heads: the frame it should match), or None with the problem listed."""
+    t = Path(row["target"]).expanduser()
+    t = t if t.is_absolute() else base / t
+    if not allow_outside and outside(t, base):
+        problems.append({"kind": "path outside the manifest's folder", "where": where,
+                         "detail": f"target {row['target']} lies outside {base} (never opened; "
+                                   f"generated.allow_outside=true allows it)"})
+        return None
+    if not t.is_file():
+        problems.append({"kind": "missing target", "where": where, "detail": str(t)})
+        return None
+    return Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"], role="target")
+
+
 def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False,
                             allow_outside: bool = False) -> GeneratedSet:
     """Read the manifest; problems (bad rows, unknown roles, missing files or targets, duplicate
     paths, paths outside the root unless ``allow_outside``) are collected: ``strict`` stops with all
     of them counted, otherwise the rows are skipped and listed in ``GeneratedSet.problems``."""
-    from .manifest import outside, problems_message, relative_to, row_file
 
     mpath = Path(path).expanduser()
     if not mpath.is_file():
@@ -81,18 +96,10 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
                                      meta=meta))
             continue
         if row.get("target"):
-            t = Path(row["target"]).expanduser()
-            t = t if t.is_absolute() else base / t
-            if not allow_outside and outside(t, base):
-                problems.append({"kind": "path outside the manifest's folder", "where": where,
-                                 "detail": f"target {row['target']} lies outside {base} (never opened; "
-                                           f"generated.allow_outside=true allows it)"})
+            target = _target(row, base, allow_outside, where, problems)
+            if target is None:
                 continue
-            if not t.is_file():
-                problems.append({"kind": "missing target", "where": where, "detail": str(t)})
-                continue
-            targets[rel] = Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"],
-                                  role="target")
+            targets[rel] = target
         generated.append(Sample(path=full, rel=rel, subject=row["identity"], role="generated",
                                 meta=meta))
     if strict and problems:

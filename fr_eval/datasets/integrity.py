@@ -13,12 +13,14 @@ the dataset, listed with both paths; ``dataset.duplicates`` says what the run do
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FrEvalError
+from ..streaming import products
 from .base import Dataset, Sample
 
 POLICIES = ("error", "drop", "keep")
@@ -116,7 +118,6 @@ def drop_samples(ds: Dataset, rels: set, why: str) -> None:
 def content_digest(ds: Dataset, shas: dict) -> str:
     """One sha256 over the dataset's images as used (each sample's role, path and content sha256,
     sorted): two runs on the same images have the same digest (``fr-eval compare`` checks it)."""
-    import hashlib
 
     lines = sorted(f"{s.role}\t{s.rel}\t{shas.get(s.path) or ''}" for s in ds.references + ds.probes)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
@@ -138,7 +139,6 @@ def near_duplicate_pairs(ref_emb: np.ndarray, ref_subject: np.ndarray, probe_emb
     -------
     pairs : (n, 2) int array of (reference index, probe index); scores : (n,) float64, in the same order.
     """
-    from ..streaming import products
 
     out_pairs, out_scores = [], []
     row0 = 0

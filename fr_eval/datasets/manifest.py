@@ -6,6 +6,7 @@ for breakdowns). Relative paths resolve against ``root`` when given, else the ma
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import ConfigError, FrEvalError
@@ -27,7 +28,6 @@ def problems_message(problems: list[dict], first: int = 5) -> str:
 def outside(full: Path, base: Path) -> bool:
     """Whether ``full`` lies outside the folder ``base``, by its written path (``..`` resolved, links
     inside ``base`` not followed: a link the user put in their own folder is theirs)."""
-    import os
     b, f = os.path.normpath(os.path.abspath(base)), os.path.normpath(os.path.abspath(full))
     return os.path.commonpath([b, f]) != b
 

@@ -6,8 +6,8 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from ..settings import Config, plain
 from ..provenance import environment, run_date
+from ..settings import Config, plain
 from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
@@ -167,7 +167,7 @@ def _plots(out: Path, result, config: Config) -> list[Section]:
                                     score=axis_score(ctx["system"]))
     fmr = float(thr["fmr_target"])
     plots.plot_det({k: v for k, v in result.scores.items() if k not in few},
-                   {**ctx, "thresholds": {str(fmr): {"threshold": thr["threshold"]}}}, fmr,
+                   {**ctx, "thresholds": {fmr: {"threshold": thr["threshold"]}}}, fmr,
                    out / "det_generated.png", prefix="", min_false_matches=config.report.min_false_matches,
                    per_panel=per_panel, styles={g["value"]: i for i, g in enumerate(result.groups["method"])},
                    title=f"DET of generated vs enrolment ({ctx['system']['name']}); dotted: the FMR target; open markers: "

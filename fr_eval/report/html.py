@@ -8,6 +8,9 @@ import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+from omegaconf import OmegaConf
+
 from .io import atomic_write, write_table
 from .numbers import uniform_digits
 
@@ -116,7 +119,6 @@ def _resolve(out: Path, sections: list[Section]) -> list[Section]:
 
 
 def environment():
-    import jinja2
 
     return jinja2.Environment(loader=jinja2.PackageLoader("fr_eval.report", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -137,7 +139,6 @@ def models_table(system: dict) -> Table:
 def write_page(out: Path, kind: str, *, title: str, sections: list[Section], config: dict, env: dict,
                system: dict, system_note: str = "", **page) -> None:
     """Render ``templates/<kind>.html.j2`` into ``out/report.html``."""
-    from omegaconf import OmegaConf
 
     html = environment().get_template(f"{kind}.html.j2").render(
         title=title, sections=_resolve(out, sections), files=folder_files(out), system_note=system_note,

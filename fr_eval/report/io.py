@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import logging
+import math
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from ..settings import Config, plain
+from ..errors import ConfigError
 from ..scores import FORMULA_START, csv_cell  # noqa: F401  (re-exported; they live where the scores are written)
+from ..settings import Config, plain
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,6 @@ def write_json(path: Path, doc) -> None:
 
 def write_config(out: Path, config: Config) -> None:
     """``config.yaml``: the run's resolved configuration (what ``--replay`` reads)."""
-    from omegaconf import OmegaConf
     atomic_write(out / "config.yaml", "# the resolved configuration of this run\n" + OmegaConf.to_yaml(plain(config)))
 
 
@@ -124,7 +125,6 @@ def write_table(out: Path, stem: str, header, body, title: str, notes: list[str]
 
 def refuse_filled_out_dir(out: Path, overwrite: bool) -> None:
     """A folder that already holds files is never replaced silently (a past report would be lost)."""
-    from ..errors import ConfigError
 
     if overwrite or not out.is_dir() or not any(out.iterdir()):
         return

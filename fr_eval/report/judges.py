@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..settings import Config, plain
 from ..provenance import environment, run_date
-from .audit import group_table, write_audit_report
+from ..settings import Config, plain
 from . import plots
-from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
+from .audit import group_table, write_audit_report
+from .html import Figure, Section, Table, Text, models_of, table_file, write_each, write_page
 from .io import write_config, write_json
 
 #: the flag of a verified rate given by a judge of the method's own conditioning family
@@ -195,7 +195,6 @@ def _f(x, digits: int, kind: str = "f") -> str:
 
 
 def _copy(out: Path, result):
-    from .html import Text
 
     copies = {n: r.context.get("copy") or {} for n, r in result.results.items()}
     if not all(c.get("available") for c in copies.values()):
@@ -235,7 +234,7 @@ def _det(out: Path, result, config: Config) -> Figure:
         thr = r.context["threshold"]
         ranked = {g["value"] for g in r.groups["method"] if g["rank"] is not None}
         plots.plot_det({k: v for k, v in r.scores.items() if k in ranked},
-                       {**r.context, "thresholds": {str(float(thr["fmr_target"])): {"threshold": thr["threshold"]}}},
+                       {**r.context, "thresholds": {float(thr["fmr_target"]): {"threshold": thr["threshold"]}}},
                        float(thr["fmr_target"]), None, ax=ax, prefix="", title=f"{n}: ranked methods; open markers at "
                        f"its threshold {thr['threshold']:.4f}", min_false_matches=config.report.min_false_matches,
                        styles=styles)

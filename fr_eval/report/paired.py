@@ -4,6 +4,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..paired import FRR_DEFINITIONS
+from .html import Text, table_file
+from .tables import as_sentence
+
 
 def _pts(x: float) -> str:
     return "n/a" if not math.isfinite(x) else f"{100 * x:+.2f}"
@@ -48,14 +52,11 @@ def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:
 def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -> list:
     """paired.csv / paired.md where the run compared rows; returns the page's items (the table, or a
     line saying that no pair was compared). ``stand_in``: the notes naming stand-in colourisers."""
-    from .html import Text, table_file
-    from .tables import as_sentence
 
     if not comparisons:
         return [Text(["No pair of rows was compared (report.compare=[] or the rows of its pairs are absent)."])]
     header, body = paired_table(comparisons)
     title = "Paired comparison of rows (the same genuine attempts, the same threshold)"
-    from ..paired import FRR_DEFINITIONS
 
     defs = sorted({c["frr_definition"] for c in comparisons})
     notes = [

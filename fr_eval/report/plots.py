@@ -21,17 +21,21 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from scipy.stats import norm
 
-from ..settings import Config
 from .. import metrics as M
+from ..evaluation import as_summary
+from ..images import ImageLoadError, load_image
+from ..metrics import interval_kwargs
+from ..settings import Config
 from . import numbers as N
 from .numbers import fmr_label  # noqa: F401  (re-exported: report modules import it from here)
 from .tables import axis_score
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = True, **kw):
-    from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze, **kw)
@@ -146,7 +150,6 @@ def det_bands(config: Config) -> dict | None:
     ``report.det_bands`` is on, else None."""
     if not config.report.det_bands:
         return None
-    from ..metrics import interval_kwargs
     return interval_kwargs({"n_resamples": config.bootstrap.n_resamples, "confidence": config.bootstrap.confidence,
                             "seed": config.seed})
 
@@ -240,9 +243,8 @@ def det_caption(limits: dict | None, fta: str, min_false_matches: int | None) ->
 def det_curves(scores: dict, ctx: dict, prefix: str = "scenario ") -> list[Curve]:
     """A :class:`Curve` per row of ``scores`` (row label -> {"genuine", "impostor"[, "subject"]})
     that has scores on both sides; the operating point where ``ctx`` names the threshold."""
-    from ..evaluation import as_summary
 
-    thr = (ctx.get("thresholds") or {}).get(str(ctx.get("fmr"))) or {}
+    thr = (ctx.get("thresholds") or {}).get(ctx.get("fmr")) or {}
     out = []
     for label, sc in scores.items():
         imp = as_summary(sc["impostor"])  # an array is sorted once
@@ -293,7 +295,7 @@ def draw_frr_threshold(ax, rows: list[dict], scores: dict, ctx: dict, fmr: float
         ls, _ = STYLES[i % len(STYLES)]
         ax.plot(grid, 100 * (row["fta"] + fnmr * (1 - row["fta"])), ls=ls,
                 label=textwrap.fill(f"scenario {legend_label(row['label'], ctx)}", 46, subsequent_indent="  "))
-    t = ctx["thresholds"][str(fmr)]["threshold"]
+    t = ctx["thresholds"][fmr]["threshold"]
     ax.axvline(t, color="grey", ls=":", lw=1, label=f"threshold at FMR={fmr_label(fmr)} ({t:.4f})")
     ax.set_xlabel(f"decision threshold ({axis_score(ctx.get('system') or {})}; match if >=)")
     ax.set_ylabel("FRR (%)")
@@ -476,7 +478,6 @@ def plot_group_bars(groups: list[dict], key: str, path: Path, per_panel: int = 1
 
 def plot_contact_sheet(sheet: dict, path: Path) -> None:
     """The worst- and best-preserved generated faces, each beside its best-matching reference."""
-    from ..images import ImageLoadError, load_image
 
     rows = [("worst", e) for e in sheet.get("worst", [])] + [("best", e) for e in sheet.get("best", [])]
     if not rows:
@@ -501,7 +502,6 @@ def draw_judges_bars(ax, rows: list[dict], judges: list[str], intervals: dict | 
     """Each method's verified rate under each judge, side by side; a hatched bar is a judge of the
     family the method was conditioned on (it grades its own teacher). ``intervals``: judge -> method ->
     (interval dict, images, identities): whiskers and the counts under each method."""
-    from matplotlib.patches import Patch
 
     x = np.arange(len(rows))
     width = 0.8 / max(len(judges), 1)

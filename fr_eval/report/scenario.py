@@ -8,16 +8,33 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import Config, plain
+from ..embeddings import write_embeddings
+from ..evaluation import as_summary
 from ..provenance import environment, run_date
+from ..scores import export_scores
+from ..settings import Config, plain
+from ..systems.base import metric_of
 from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
 from .plots import fmr_label
-from .tables import (as_sentence, breakdown_rows, colouriser_notes, impostor_note, machine_notes, data_notes, pairs_accuracy_rows, pct,
-                     run_notes, score_name, stream_note, table3_notes, table3_rows)
+from .tables import (
+    as_sentence,
+    breakdown_rows,
+    colouriser_notes,
+    data_notes,
+    impostor_note,
+    machine_notes,
+    pairs_accuracy_rows,
+    pct,
+    run_notes,
+    score_name,
+    stream_note,
+    table3_notes,
+    table3_rows,
+)
 
 #: what metrics.json says each figure is
 DEFINITIONS = {
@@ -61,7 +78,7 @@ def write_report(out_dir: str | Path, result, config: Config) -> Path:
 
 def _plots(out: Path, result, config: Config, fmr: float, mfm: int) -> list[Section]:
     """det.png/.pdf, frr_threshold.png/.pdf and the colourisation examples, with their captions."""
-    ctx, thr = result.context, result.context["thresholds"][str(fmr)]
+    ctx, thr = result.context, result.context["thresholds"][fmr]
     bands = plots.det_bands(config)
     fta = {r["label"]: r["fta_transaction"] for r in result.rows}
     how = str(config.report.det_fta)
@@ -125,7 +142,7 @@ def _failures_section(result) -> Section:
 def _write_html(out: Path, result, config: Config, env: dict, t3: Table, stand_in: list[str], sections) -> None:
     ctx, t1 = result.context, result.table1
     fmr = config.fmr
-    thr = ctx["thresholds"][str(fmr)]
+    thr = ctx["thresholds"][fmr]
     how = ctx.get("invocation") or {}
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(ctx, env)),
            ("Dataset", f"{t1['dataset']}: {t1['subjects']} subjects, {t1['references']} references, {t1['probes']} "
@@ -192,7 +209,7 @@ def _write_table1(out: Path, result) -> Table:
 
 def _write_table3(out: Path, result, fmr: float, min_false_matches: int) -> Table:
     ctx = result.context
-    thr = ctx["thresholds"][str(fmr)]
+    thr = ctx["thresholds"][fmr]
     rows = clean(result.rows)
     head = f"Threshold ({score_name(ctx['system'], short=True)})"
     h3, b3 = table3_rows(rows, fmr, min_false_matches, head)
@@ -212,7 +229,7 @@ def _write_table3(out: Path, result, fmr: float, min_false_matches: int) -> Tabl
 def _write_protocol_tables(out: Path, result, fmr: float) -> list[Section]:
     """The pairs-protocol accuracy and the metadata breakdown, where the run has them."""
     ctx, clean_rows = result.context, clean(result.rows)
-    thr = ctx["thresholds"][str(fmr)]
+    thr = ctx["thresholds"][fmr]
     sections = []
     ha, ba = pairs_accuracy_rows(clean_rows)
     if ba:
@@ -242,11 +259,8 @@ def _write_files(out: Path, result, config: Config, env: dict) -> None:
     write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
                                     "det_score", "n_faces", "bbox"], result.samples)
     if config.report.export and result.comparisons:
-        from ..scores import export_scores
         export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
     if result.embeddings:
-        from ..embeddings import write_embeddings
-        from ..systems.base import metric_of
         write_embeddings(out / "embeddings.npz", *result.embeddings, metric_of(ctx["system"]))
     np.savez_compressed(out / "scores.npz", **{k: a for label, v in result.scores.items()
                                                for k, a in score_arrays(label, v, impostor_holders(result)).items()})
@@ -271,7 +285,6 @@ def score_arrays(label: str, scores: dict, used_impostors: dict | None = None) -
     ``<row>|impostor_histogram_range``) and ``<row>|impostor_moments`` (count, mean, sum of squared
     deviations). A row that uses another row's impostors (``used_impostors``) holds
     ``<row>|impostor_from``, that row's label, instead of a copy of them."""
-    from ..evaluation import as_summary
 
     imp = as_summary(scores["impostor"])
     out = {f"{label}|genuine": scores["genuine"]}
@@ -352,7 +365,7 @@ def write_quality(out: Path, result, ctx) -> list[Section]:
         "metrics.json).", "Higher is better except roll and yaw_proxy (lower) and exposure (nearest 127.5)."])
     md = q["max_discard"]
     te_head, te_body, te_csv = edc_table(q["edc"], md)
-    thr = ctx["thresholds"][str(float(result.rows[0]["fmr_target"]))]["threshold"] if result.rows else float("nan")
+    thr = ctx["thresholds"][float(result.rows[0]["fmr_target"])]["threshold"] if result.rows else float("nan")
     te = table_file(out, "edc", te_head, te_body, "Error-versus-discard: which quality measure predicts false non-matches", [
         f"FNMR at the fixed threshold {thr:.4f} (FMR = {100 * result.rows[0]['fmr_target']:g}% on the baseline) as the "
         "lowest-quality genuine comparisons are discarded; pair quality = the lower of the two samples' "

@@ -17,22 +17,22 @@ def write_score_report(out: Path, result: ScoreImportResult, config: Config) -> 
     ev, sign = result.evaluation, (-1.0 if result.score_kind == "distance" else 1.0)
     fmr, env = config.fmr, environment()
     rule = "distance; match if <=" if sign < 0 else "similarity; match if >="
-    thr = {str(f): {"threshold": sign * t, "score_kind": result.score_kind, "rule": rule}
+    thr = {f: {"threshold": sign * t, "score_kind": result.score_kind, "rule": rule}
            for f, t in ev.thresholds.items()}
     write_json(out / "metrics.json", _metrics(result, thr, rule, sign, config, env))
     write_config(out, config)
-    t3 = _table3(out, result, thr[str(fmr)], rule, sign, fmr, config.report.min_false_matches)
+    t3 = _table3(out, result, thr[fmr], rule, sign, fmr, config.report.min_false_matches)
     bands = det_bands(config) if ev.subjects_known else None
     # the scores as evaluated (distances negated), so the operating point uses the threshold unsigned
     plot_det(ev.scores, {"system": {"name": "scores"}, "dataset": {"name": result.fmt},
-                         "thresholds": {str(f): {"threshold": t} for f, t in ev.thresholds.items()}}, fmr,
+                         "thresholds": {f: {"threshold": t} for f, t in ev.thresholds.items()}}, fmr,
              out / "det.png", title=f"DET from {result.fmt} scores; dotted: FMR={fmr_label(fmr)}", prefix="row ",
              min_false_matches=config.report.min_false_matches, bands=bands)
     how, base = result.context.get("invocation") or {}, next(r for r in ev.rows if r["label"] == ev.baseline)
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(result.context, env)),
            ("Scores", ", ".join(f"{i['path']} (sha256 {i['sha256'][:12]}...)" for i in result.inputs)
             + f"; format {result.fmt}"),
-           ("Operating point", f"threshold {thr[str(fmr)]['threshold']:.4f} ({rule}) on row {ev.baseline}'s "
+           ("Operating point", f"threshold {thr[fmr]['threshold']:.4f} ({rule}) on row {ev.baseline}'s "
                                f"{base['n_impostor']} impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(base['fmr_achieved'], 4)}%)")]
     no_band = " No band: the score files do not name every genuine comparison's subject."

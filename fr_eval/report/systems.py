@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import Config, plain
 from ..provenance import environment, run_date
+from ..settings import Config, plain
 from . import plots
 from .html import Figure, Section, Table, models_of, table_file, write_each, write_page
 from .io import clean, write_config, write_json
@@ -47,7 +47,7 @@ def write_systems_report(out_dir: str | Path, result, config: Config) -> Path:
                 Section("systems", "Each system's own report", [Table(
                     ["System", "Report", "Score", "Threshold"],
                     [[n, f"{n}/report.html", score_name(r.context["system"]),
-                      f"{r.context['thresholds'][str(fmr)]['threshold']:.4f}"] for n, r in result.results.items()],
+                      f"{r.context['thresholds'][fmr]['threshold']:.4f}"] for n, r in result.results.items()],
                     ["Each folder holds the full report of that system (tables, plots, scores, failures)."],
                     [f"{n}/report.html" for n in result.results])])]
     first = next(iter(result.results.values()))
@@ -75,7 +75,7 @@ def _table3(out: Path, result, fmr: float, mfm: int) -> Table:
         header, csv_header = ["System", *h], ["System", *hc]
         body += [[name, *line] for line in b]
         csv_body += [[name, *line] for line in bc]
-        notes.append(f"{name}: threshold {r.context['thresholds'][str(fmr)]['threshold']:.4f} "
+        notes.append(f"{name}: threshold {r.context['thresholds'][fmr]['threshold']:.4f} "
                      f"({score_name(r.context['system'])}, match if >=), fixed on its own baseline impostors.")
     first = next(iter(result.results.values()))
     notes = colouriser_notes(clean(first.rows), first.context.get("colouriser_descriptions")) + notes

@@ -2,12 +2,16 @@
 from a file of precomputed embeddings."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from ..engine import EngineStats, acquire_and_score
+from .. import ray_executor
+from ..colourisers.base import ColourisationFailed
+from ..engine import EngineStats, acquire_and_score, variant_image
+from ..images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
 from ..settings import Config
 from ..store import open_store
 from ..systems import build_system
@@ -39,7 +43,6 @@ class Tile(NamedTuple):
 
 def resolve_workers(value) -> int:
     """``auto``: one worker per CPU core this process may use."""
-    import os
 
     if value in (None, "auto"):
         try:
@@ -53,7 +56,6 @@ def executor(cfg: Config) -> tuple[int, str]:
     """(workers, parallel) for the engine: the local pool's, or Ray's (``executor=ray``: started or
     joined here; ``workers=auto`` is then every CPU of the Ray cluster)."""
     if cfg.executor == "ray":
-        from .. import ray_executor
         ray_executor.init(cfg.ray)
         workers = ray_executor.cluster_cpus() if cfg.workers == "auto" else int(cfg.workers)
         return workers, "ray"
@@ -113,7 +115,6 @@ def exemplar_note(colouriser, sample, grey) -> str:
     """Whose reference image an exemplar colouriser took the colours of for ``sample`` (the same
     choice as when it coloured it: the rule is deterministic in the image and the pool); "" for a
     colouriser without exemplars."""
-    from ..colourisers.base import ColourisationFailed
 
     choose = getattr(colouriser, "exemplar_for", None)
     if choose is None:
@@ -147,9 +148,6 @@ def colourisation_examples(ds, colourised, store, n: int) -> list:
 def sample_tiles(smp, colourised: list, store) -> list:
     """One sample as original, greyscale and each colourisation (the kept image, made again when it is
     missing or damaged); [] when the file cannot be read."""
-    from ..colourisers.base import ColourisationFailed
-    from ..engine import variant_image
-    from ..images import ImageLoadError, ImageReadError, greyscale_rec709, load_image
 
     try:
         rgb = load_image(smp.path)

@@ -16,8 +16,8 @@ from ..datasets.generated import LINKS
 from ..engine import acquire_all
 from ..errors import ConfigError, FrEvalError
 from ..evaluation import SideData, impostor_summary, score_vectors
-from ..images import ImageLoadError, load_image
 from ..identity import enrolment_impostor_scores, identity_scores, pairwise_similarity
+from ..images import ImageLoadError, load_image
 from ..protocol import build_comparisons
 from ..provenance import file_sha256
 from ..settings import Config

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError
 import numpy as np
 
+from .. import ray_executor
+from ..errors import ConfigError
+from ..evaluation import (
+    RowScores,
+    SideData,
+    breakdown,
+    compared_mask,
+    impostor_summary,
+    pair_scores,
+    pairs_accuracy,
+    row_figures,
+    scores_or_nan,
+)
 from ..paired import adjust_family, compare_rows
-from ..evaluation import (RowScores, SideData, breakdown, compared_mask, impostor_summary, pair_scores, pairs_accuracy,
-                          row_figures, scores_or_nan)
 from ..scores import BlockComparisons, Comparisons
 from ..streaming import ImpostorSummary
 from ..systems.base import metric_of
@@ -51,7 +61,6 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
     comps = plan.comparisons
     subj = plan.subject_index("reference"), plan.subject_index("probe")
     if plan.stream.executor == "ray":
-        from .. import ray_executor
         ray_executor.init(plan.ray)
 
     def summary(ref, probe):

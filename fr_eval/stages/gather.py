@@ -97,7 +97,7 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: Config) -> dict:
         "colouriser_stand_ins": {c.name: c.stand_in for c in plan.colourisers if getattr(c, "stand_in", "")},
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
-        "thresholds": {str(f): {"threshold": t, "fmr_achieved": imp.fmr_at(t),
+        "thresholds": {f: {"threshold": t, "fmr_achieved": imp.fmr_at(t),
                                 "impostors_allowed": M.allowed_false_matches(f, imp.n),
                                 "n_impostor": int(imp.n),
                                 "supported": M.fmr_supported(f, imp.n, cfg.report.min_false_matches)}

@@ -4,7 +4,7 @@ image under two names is found here); no image is decoded."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -15,6 +15,7 @@ from ..datasets.integrity import apply_duplicates, content_digest, content_dupli
 from ..errors import ConfigError
 from ..evaluation import ImpostorStream
 from ..protocol import Comparisons, build_comparisons
+from ..quality import build_estimators
 from ..scenarios import Scenario, ScenarioSet, load_scenario_set, select
 from ..settings import Config
 from ..store import open_store
@@ -134,7 +135,6 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
     """The plan of a scenario run. ``dataset``: given (embedding import), else loaded from
     ``cfg.dataset``. ``build_colourisers=False``: colourised variants are only named (their
     embeddings come from elsewhere), so no colouriser is loaded."""
-    from ..quality import build_estimators
 
     fmr, fmrs = parse_fmrs(cfg)
     sset = load_scenario_set(cfg.scenarios)
@@ -194,7 +194,6 @@ def plan_breakdown(ds: Dataset, comps: Comparisons, cfg: Config) -> dict:
 
 def without_samples(plan: Plan, ds: Dataset, cfg: Config) -> Plan:
     """The plan over ``ds`` (the plan's dataset less some samples): its comparisons planned again."""
-    from dataclasses import replace
 
     comps = plan_comparisons(ds, cfg)
     return replace(plan, dataset=ds, comparisons=comps, breakdown_values=plan_breakdown(ds, comps, cfg))

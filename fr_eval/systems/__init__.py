@@ -5,14 +5,17 @@ import dataclasses
 import logging
 
 from ..errors import ConfigError, ModelFilesMissing
+from ..plugins import load
 from ..settings import SYSTEMS, ArcFaceSettings, OnnxSettings, SFaceSettings, system_settings
+from .arcface import ArcFaceSystem, resolve_model_files
 from .base import Acquisition, Detection, FaceSystem, fingerprint
+from .onnx import OnnxSystem
+from .sface import SFaceSystem
 
 log = logging.getLogger(__name__)
 
 
 def _arcface(s: ArcFaceSettings, cls=None, **extra):
-    from .arcface import ArcFaceSystem, resolve_model_files
     det, rec = resolve_model_files(s.pack, s.root, s.detector, s.recogniser, download=s.download, url=s.url,
                                    sha256=s.sha256)
     return (cls or ArcFaceSystem)(det, rec, **extra, det_thresh=s.det_thresh,
@@ -24,21 +27,19 @@ def _arcface(s: ArcFaceSettings, cls=None, **extra):
 
 
 def _onnx(s: OnnxSettings):
-    from .onnx import OnnxSystem
     if not s.recogniser or s.recogniser == "???":
         raise ConfigError("system=onnx needs system.recogniser=<model.onnx> (and its system.preprocess)")
     return _arcface(s, OnnxSystem, preprocess=dataclasses.asdict(s.preprocess))
 
 
 def _sface(s: SFaceSettings):
-    from .sface import SFaceSystem
     return SFaceSystem(s.detector, s.recogniser, det_thresh=s.det_thresh, nms_thresh=s.nms_thresh,
                        max_det_size=s.max_det_size, face_selection=s.face_selection,
                        min_face_size=s.min_face_size, retry_scales=s.retry_scales or ())
 
 
 def _dlib(s):
-    from .dlib import DlibSystem
+    from .dlib import DlibSystem  # optional heavy dependency (dlib), loaded only when used
     return DlibSystem(s.detector, s.recogniser, det_thresh=s.det_thresh, upsample=s.upsample, jitters=s.jitters,
                       max_det_size=s.max_det_size, face_selection=s.face_selection, min_face_size=s.min_face_size,
                       retry_scales=s.retry_scales or ())
@@ -62,7 +63,6 @@ def build_system(settings) -> tuple[FaceSystem, str]:
     if name == "dlib":
         return _dlib(s), "system=dlib"
     if name == "plugin":
-        from ..plugins import load
         plugin = str(s.plugin)
         system = load("fr_eval.systems", plugin, "system.plugin")(dict(s.settings or {}))
         if not isinstance(system, FaceSystem):

@@ -11,13 +11,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from ..errors import ConfigError, ModelFilesMissing
+from ..fetch import DownloadFailed, fetch_archive, offline
 from ..provenance import model_file_record
 from ..settings import ArcFaceSettings, defaults_of
 from .align import norm_crop
 from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
-from .insightface_models import SCRFD, ArcFaceRecogniser
+from .insightface_models import SCRFD, ArcFaceRecogniser, model_task
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,6 @@ def _pack_files(pack: str, d: Path) -> tuple[Path, Path] | None:
     if not d.is_dir():
         return None
     # an unknown pack: route its files the way insightface does (by the model's outputs/inputs)
-    from .insightface_models import model_task
     det = rec = None
     for f in sorted(d.glob("*.onnx")):
         task = model_task(f)
@@ -112,7 +113,6 @@ def _pack_files(pack: str, d: Path) -> tuple[Path, Path] | None:
 def _download_pack(pack: str, d: Path, url: str | None, sha256: str | None) -> None:
     """Fetch the pack's zip and unpack it into ``d``; a :class:`ModelFilesMissing` of one line when
     that fails (offline, HTTP error, checksum mismatch)."""
-    from ..fetch import DownloadFailed, fetch_archive
 
     sha256 = sha256 or PACK_SHA256.get(pack)
     if not sha256:
@@ -120,7 +120,6 @@ def _download_pack(pack: str, d: Path, url: str | None, sha256: str | None) -> N
                                 f"sha256> to download it, or put its ONNX files into {d}/")
     if d.is_dir() and not any(d.iterdir()):
         d.rmdir()  # an empty folder left by an interrupted insightface download
-    from ..fetch import offline
     if offline():  # said once, by the caller's note, not as a download that then fails
         err = ModelFilesMissing(f"ArcFace pack '{pack}' is not in {d} and FR_EVAL_OFFLINE is set")
         err.reason = "not downloaded: FR_EVAL_OFFLINE is set"
@@ -136,7 +135,6 @@ def _download_pack(pack: str, d: Path, url: str | None, sha256: str | None) -> N
 
 def onnx_providers(choice: str | list = "auto") -> list[str]:
     """ONNX Runtime providers: CUDA when present (``auto``), else the CPU."""
-    import onnxruntime as ort
     available = ort.get_available_providers()
     if choice == "auto":
         return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
@@ -170,7 +168,6 @@ class ArcFaceSystem(TwoStageSystem):
         if face_selection not in FACE_SELECTION:
             raise ConfigError(f"system.face_selection={face_selection} is not known; "
                               f"choose from {', '.join(FACE_SELECTION)}")
-        import onnxruntime as ort
 
         self.providers = onnx_providers(providers)
         # one intra-op thread per session by default: these models are too small to gain from

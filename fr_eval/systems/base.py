@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from ..errors import ConfigError
 from ..settings import FACE_SELECTION  # the choices, defined with the config
 
 
@@ -125,7 +126,6 @@ def _plausible(bboxes, scores, lmk, shape):
 
 
 def check_retry_scales(scales) -> tuple:
-    from ..errors import ConfigError
 
     out = tuple(float(f) for f in (scales or ()))
     if any(not 0 < f < 1 for f in out):

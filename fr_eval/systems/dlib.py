@@ -79,7 +79,7 @@ class DlibSystem(TwoStageSystem):
                  max_det_size: int = _D["max_det_size"], face_selection: str = _D["face_selection"],
                  min_face_size: float = _D["min_face_size"], retry_scales=tuple(_D["retry_scales"])):
         try:
-            import dlib
+            import dlib  # optional heavy dependency (dlib), loaded only when used
         except ImportError as exc:
             raise ModelFilesMissing("the dlib system needs dlib: pip install dlib-bin face_recognition_models "
                                     "(or pip install -e \".[dlib]\")") from exc

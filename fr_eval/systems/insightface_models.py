@@ -15,6 +15,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
+import onnxruntime as ort
 
 from ..errors import ConfigError
 
@@ -25,7 +27,6 @@ SCRFD_MEAN, SCRFD_STD = 127.5, 128.0
 def model_task(path: str | Path) -> str | None:
     """``detection`` (an SCRFD graph: 6, 9, 10 or 15 outputs), ``recognition`` (one output from a
     4-D image input) or None, from the graph's signature, as insightface's ``get_model`` routes."""
-    import onnxruntime as ort
 
     s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     n_out, shape = len(s.get_outputs()), s.get_inputs()[0].shape
@@ -37,7 +38,6 @@ def model_task(path: str | Path) -> str | None:
 
 
 def _session(path, providers, sess_options):
-    import onnxruntime as ort
     if sess_options is None:
         # errors only: graphs exported with fixed output shapes warn on every run at another input size
         sess_options = ort.SessionOptions()
@@ -158,7 +158,6 @@ def _normalises_itself(path) -> bool:
     """Whether the graph's first 8 nodes include a subtraction and a multiplication by name (the
     rule insightface's ArcFaceONNX applies to tell MXNet-converted graphs that carry their own
     normalisation)."""
-    import onnx
 
     names = [n.name for n in onnx.load(str(path)).graph.node[:8]]
     sub = any(n.startswith(("Sub", "_minus")) for n in names)

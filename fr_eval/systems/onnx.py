@@ -16,11 +16,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 
 from ..errors import ConfigError
 from ..settings import Preprocess
 from .align import norm_crop
 from .arcface import ArcFaceSystem
+
 
 def check_preprocess(p: dict | None) -> dict:
     """The declared preprocessing over the defaults of :class:`fr_eval.settings.Preprocess`, checked."""
@@ -54,7 +56,6 @@ class OnnxSystem(ArcFaceSystem):
         self._init_kwargs = {**self._init_kwargs, "preprocess": dict(self.preprocess)}
 
     def _load_recogniser(self, recogniser, opts) -> None:
-        import onnxruntime as ort
 
         if not Path(recogniser).is_file():
             raise ConfigError(f"system.recogniser={recogniser} is not a file")

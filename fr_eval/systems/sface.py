@@ -9,6 +9,7 @@ import threading
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..errors import ConfigError, ModelFilesMissing
@@ -47,7 +48,6 @@ class SFaceSystem(TwoStageSystem):
                  det_thresh: float = _D["det_thresh"], nms_thresh: float = _D["nms_thresh"],
                  max_det_size: int = _D["max_det_size"], face_selection: str = _D["face_selection"],
                  min_face_size: float = _D["min_face_size"], retry_scales=tuple(_D["retry_scales"])):
-        import cv2
 
         self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh,
                                  nms_thresh=nms_thresh, max_det_size=max_det_size, face_selection=face_selection,
