@@ -90,9 +90,9 @@ class ImpostorStream:
     """How impostor scores are summarised: kept whole up to ``keep_all`` scores, else streamed in
     blocks of at most ``budget_bytes`` (see :mod:`fr_eval.streaming`), here or as Ray tasks."""
 
-    max_fmr: float = 0.01
+    max_fmr: float = M.MAX_FMR
     keep_all: int = 5_000_000
-    budget_bytes: int = 1 << 30
+    budget_bytes: int = M.BLOCK_BYTES
     executor: str = "local"
 
 

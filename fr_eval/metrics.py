@@ -20,6 +20,10 @@ from sklearn.metrics import det_curve, roc_curve
 #: the intervals' defaults (the config's ``bootstrap`` node takes them from here)
 N_RESAMPLES = 1000
 CONFIDENCE = 0.95
+#: the highest FMR a streamed impostor summary answers exactly (its tail holds floor(MAX_FMR x N) + 1 scores)
+MAX_FMR = 0.01
+#: the memory one block of impostor scores may take (float32 products), unless memory_budget says otherwise
+BLOCK_BYTES = 1 << 30
 
 def _as_scores(x, name: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).ravel()

@@ -367,7 +367,7 @@ class Config:
     fmr_extra: list = key([0.01, 0.0001], "further operating points reported beside it (fractions)", p.fraction_list)
     impostors: Any = key("all", "all cross-subject reference x probe pairs, or an integer N (seeded sample)",
                          p.impostors)
-    memory_budget: int = key("1GB", "memory for one block of impostor scores (float32 products, a reference "
+    memory_budget: int = key(metrics.BLOCK_BYTES, "memory for one block of impostor scores (float32 products, a reference "
                              "block x every probe), e.g. 256MB or 4GB", p.byte_size)
     impostor_keep_all: int = key(5_000_000, "up to this many impostor scores are kept whole (EER and DET exact, every "
                                  "score in scores.npz); above it they stream: exact tail, histogram, moments",

@@ -110,7 +110,7 @@ def acquired(ok, *arrays) -> tuple:
 
 
 def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.ndarray, probe_subject: np.ndarray,
-                         *, ref_ok=None, probe_ok=None, budget_bytes: int = 256 << 20, reuse: bool = False,
+                         *, ref_ok=None, probe_ok=None, budget_bytes: int = M.BLOCK_BYTES, reuse: bool = False,
                          threads: int = 1):
     """Yield blocks (:class:`Block`) holding the scores of every (reference, probe) pair of different
     subjects whose two samples were acquired, a block of references at a time. Failed samples are
@@ -306,7 +306,7 @@ class ImpostorSummary:
     block is scanned in this many parts side by side (default: the CPUs this process may use)."""
 
     total: int
-    max_fmr: float = 0.01
+    max_fmr: float = M.MAX_FMR
     keep_all: int = 0
     threads: int | None = None
     n: int = 0
@@ -321,7 +321,7 @@ class ImpostorSummary:
             self._tail = _Tail(self.k_needed())
 
     @classmethod
-    def of(cls, scores, max_fmr: float = 0.01) -> "ImpostorSummary":
+    def of(cls, scores, max_fmr: float = M.MAX_FMR) -> "ImpostorSummary":
         """Every score of an array, kept whole (exact)."""
         a = np.asarray(scores).ravel()
         s = cls(total=a.size, max_fmr=max_fmr, keep_all=a.size)
@@ -610,7 +610,7 @@ def _scan_part(x: np.ndarray, bound: float, k: int, shift: float):
     return hist, tail.values(), n, shift + mean, max(s2 - s1 * mean, 0.0)
 
 
-def summarise(blocks, total: int, max_fmr: float = 0.01, keep_all: int = 0) -> ImpostorSummary:
+def summarise(blocks, total: int, max_fmr: float = M.MAX_FMR, keep_all: int = 0) -> ImpostorSummary:
     """The impostor scores of ``blocks`` summarised: every score kept when ``total <= keep_all``, else the
     exact tail that the FMR targets up to ``max_fmr`` need, a histogram and the moments.
 
@@ -637,7 +637,7 @@ def summarise(blocks, total: int, max_fmr: float = 0.01, keep_all: int = 0) -> I
 
 
 def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=None, probe_ok=None,
-                            max_fmr: float = 0.01, keep_all: int = 0, budget_bytes: int = 256 << 20,
+                            max_fmr: float = M.MAX_FMR, keep_all: int = 0, budget_bytes: int = M.BLOCK_BYTES,
                             executor: str = "local", tasks: int | None = None) -> ImpostorSummary:
     """The summary of every cross-subject impostor score, computed here (``executor="local"``) or
     as Ray tasks over ranges of references, merged on the driver (``"ray"``: Ray must be started;

@@ -94,7 +94,7 @@ def test_corpus_csv_cells_cannot_be_formulas(corpus_run):
     assert all(not c.startswith(("=", "+", "@")) for r in rows for c in r.values())
     assert "names \u00e9\u00fc/Zo\u00eb \u00fc.jpg" in text  # unicode kept as it is
     # numbers that look like formulas (a negative similarity) are left alone in the tables
-    from fr_eval.report.io import csv_cell
+    from fr_eval.scores import csv_cell
     assert csv_cell("-0.25") == "-0.25" and csv_cell("-cmd") == "'-cmd" and csv_cell(3) == 3
 
 

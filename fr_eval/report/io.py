@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from ..errors import ConfigError
-from ..scores import FORMULA_START, csv_cell  # noqa: F401  (re-exported; they live where the scores are written)
+from ..scores import csv_cell
 from ..settings import Config, plain
 
 log = logging.getLogger(__name__)
