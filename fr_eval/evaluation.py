@@ -112,6 +112,22 @@ def impostor_summary(ref: SideData, probe: SideData, comps, ref_subject: np.ndar
     return out
 
 
+def fixed_threshold(impostor, fmr: float) -> dict:
+    """The threshold fixed on impostor scores (an array kept whole, or an :class:`ImpostorSummary`) for a
+    target FMR by the conservative rule (:func:`fr_eval.metrics.threshold_at_fmr`: achieved FMR <= target),
+    with what a report states beside it: the impostors, the achieved FMR and the false matches the target
+    allows. The one place a stage fixes a threshold and describes it (scenario runs, the audit)."""
+    if isinstance(impostor, ImpostorSummary):
+        t, n = impostor.threshold(fmr), impostor.n
+        achieved = impostor.fmr_at(t)
+    else:
+        scores = np.asarray(impostor, np.float64)
+        t, n = M.threshold_at_fmr(scores, fmr), scores.size
+        achieved = M.fmr_at(scores, t)
+    return {"threshold": t, "n_impostor": int(n), "fmr_achieved": achieved,
+            "impostors_allowed": M.allowed_false_matches(fmr, n)}
+
+
 def as_summary(impostor) -> ImpostorSummary:
     """An :class:`ImpostorSummary` as it is, or an array of impostor scores kept whole."""
     if isinstance(impostor, ImpostorSummary):

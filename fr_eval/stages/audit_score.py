@@ -15,7 +15,7 @@ from ..datasets import load_dataset
 from ..datasets.generated import LINKS
 from ..engine import acquire_all
 from ..errors import ConfigError, FrEvalError
-from ..evaluation import SideData, impostor_summary, score_vectors
+from ..evaluation import SideData, fixed_threshold, impostor_summary, score_vectors
 from ..identity import enrolment_impostor_scores, identity_scores, pairwise_similarity
 from ..images import ImageLoadError, load_image
 from ..protocol import build_comparisons
@@ -124,11 +124,9 @@ def _threshold(cfg: Config, fmr, imp_enrol, system, store, workers, parallel, pr
         if imp_enrol.size == 0:
             raise FrEvalError("no impostor comparison among the enrolment photos (fewer than two identities "
                               "enrolled); give generated.threshold_from=dataset or a number")
-        t = M.threshold_at_fmr(imp_enrol, fmr)
-        return t, imp_enrol, {"source": "impostor comparisons among the enrolment photos (each photo against "
-                                        "every other identity's enrolment)", "threshold": t,
-                              "n_impostor": int(imp_enrol.size), "fmr_achieved": M.fmr_at(imp_enrol, t),
-                              "impostors_allowed": M.allowed_false_matches(fmr, imp_enrol.size)}
+        fixed = fixed_threshold(imp_enrol, fmr)
+        return fixed["threshold"], imp_enrol, {"source": "impostor comparisons among the enrolment photos (each "
+                                                         "photo against every other identity's enrolment)", **fixed}
     if src == "dataset":
         ds = load_dataset(cfg.dataset)
         comps = build_comparisons(ds, cfg.impostors, cfg.seed)
@@ -142,11 +140,9 @@ def _threshold(cfg: Config, fmr, imp_enrol, system, store, workers, parallel, pr
                                impostor_stream(dataclasses.replace(cfg, executor="local"), fmr))
         if imp.n == 0:
             raise FrEvalError(f"dataset {ds.name}: no impostor comparison could be made")
-        t = imp.threshold(fmr)
-        return t, imp, {"source": f"baseline impostor comparisons of dataset {ds.name} (image against image)",
-                        "threshold": t, "n_impostor": int(imp.n), "fmr_achieved": imp.fmr_at(t),
-                        "impostors_allowed": M.allowed_false_matches(fmr, imp.n),
-                        "impostor_scores": imp.describe()}
+        fixed = fixed_threshold(imp, fmr)
+        return fixed["threshold"], imp, {"source": f"baseline impostor comparisons of dataset {ds.name} (image "
+                                                   f"against image)", **fixed, "impostor_scores": imp.describe()}
     raise ConfigError(f"generated.threshold_from={src}: choose enrolment, dataset, or a number (a cosine threshold)")
 
 

@@ -13,6 +13,7 @@ from ..evaluation import (
     SideData,
     breakdown,
     compared_mask,
+    fixed_threshold,
     impostor_summary,
     pair_scores,
     pairs_accuracy,
@@ -69,7 +70,7 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
     base = summary(side("reference", "original"), side("probe", "original"))
     if base.n == 0:
         raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
-    thresholds = {f: base.threshold(f) for f in plan.fmrs}
+    thresholds = {f: fixed_threshold(base, f)["threshold"] for f in plan.fmrs}
     keep = export_impostors or (lambda rec: rec)
     rows, scores, compared, records, used, samples = [], {}, {}, [], {}, {}
     n_subj = len(plan.subjects)
