@@ -18,8 +18,8 @@ from .auditing import run_audit, run_audit_systems
 from .comparing import main as compare_main
 from .compose import ALLOW_MODEL_CHANGE, _one_line, dataset_names, recorded_config, replay_config, resolve_config
 from .errors import ConfigError, FrEvalError
-from .plugins import GROUPS, available
 from .provenance import utc_now
+from .registry import FAMILIES
 from .report import write_report
 from .report.audit import write_audit_report
 from .report.io import StagedDir, refuse_filled_out_dir
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     error, 3 a report with errors of the machine). A KeyboardInterrupt is not caught here (see :func:`entry`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
-        print(USAGE.format(datasets=", ".join(dataset_names()), systems="|".join(SYSTEMS),
+        print(USAGE.format(datasets=", ".join(dataset_names()),
+                           systems="|".join(FAMILIES["systems"].builtin() + FAMILIES["systems"].plugins()),
                            colourisers="exemplar, precomputed, deoldify-*, or your own under colourisers.<name>"))
         return 0
     if "--keys" in argv:
@@ -129,9 +130,9 @@ def keys_text(argv: list[str]) -> str:
         rows += [(f"dataset.{k}", d, f"[type={kind}] {doc}") for k, d, doc in describe(cls) if k in own]
     for name, cls in QUALITY.items():
         rows += describe(cls, f"quality_settings.{name}.")
-    for group in GROUPS:
-        found = ", ".join(sorted(available(group))) or "none installed"
-        rows.append((f"plug-ins ({group})", "", found))
+    for fam in FAMILIES.values():
+        rows.append((f"{fam.name} ({fam.chosen_by})", "", f"built in: {', '.join(fam.builtin())}"))
+        rows.append((f"plug-ins ({fam.group})", "", ", ".join(fam.plugins()) or "none installed"))
     lines = []
     for k, d, doc in rows:
         head = f"{k}={d}" if d else k

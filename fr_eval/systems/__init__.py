@@ -53,21 +53,18 @@ def build_system(settings) -> tuple[FaceSystem, str]:
     else ``sface``; the choice is logged and recorded in the report.
     """
     s = system_settings(settings)  # a plain node: missing keys take the defaults of fr_eval.settings
-    name = s.name
-    if name == "arcface":
-        return _arcface(s), "system=arcface"
-    if name == "sface":
-        return _sface(s), "system=sface"
-    if name == "onnx":
-        return _onnx(s), "system=onnx"
-    if name == "dlib":
-        return _dlib(s), "system=dlib"
-    if name == "plugin":
-        plugin = str(s.plugin)
-        system = load("fr_eval.systems", plugin, "system.plugin")(dict(s.settings or {}))
-        if not isinstance(system, FaceSystem):
-            raise ConfigError(f"system.plugin={plugin} did not build a face system (describe() and acquire())")
-        return system, f"system=plugin {plugin}"
+    return BUILDERS[s.name](s)
+
+
+def _plugin(s) -> tuple[FaceSystem, str]:
+    plugin = str(s.plugin)
+    system = load("fr_eval.systems", plugin, "system.plugin")(dict(s.settings or {}))
+    if not isinstance(system, FaceSystem):
+        raise ConfigError(f"system.plugin={plugin} did not build a face system (describe() and acquire())")
+    return system, f"system=plugin {plugin}"
+
+
+def _auto(s) -> tuple[FaceSystem, str]:
     try:
         system = _arcface(s.arcface)
         note = f"system=auto chose arcface ({s.arcface.detector and 'system.arcface files' or s.arcface.pack})"
@@ -79,6 +76,12 @@ def build_system(settings) -> tuple[FaceSystem, str]:
     return system, note
 
 
+#: system name -> its builder: settings dataclass (fr_eval.settings.SYSTEMS) -> (system, how it was chosen)
+BUILDERS = {"arcface": lambda s: (_arcface(s), "system=arcface"), "sface": lambda s: (_sface(s), "system=sface"),
+            "onnx": lambda s: (_onnx(s), "system=onnx"), "dlib": lambda s: (_dlib(s), "system=dlib"),
+            "plugin": _plugin, "auto": _auto}
+
+
 def substitute_warnings(note: str) -> list[str]:
     """What the top of a report says when the face system is a substitute (``system=auto`` fell back to
     SFace because ArcFace's files are absent), from the note :func:`build_system` returned."""
@@ -88,4 +91,4 @@ def substitute_warnings(note: str) -> list[str]:
     return []
 
 
-__all__ = ["substitute_warnings", "Acquisition", "Detection", "FaceSystem", "build_system", "fingerprint", "SYSTEMS"]
+__all__ = ["BUILDERS", "substitute_warnings", "Acquisition", "Detection", "FaceSystem", "build_system", "fingerprint", "SYSTEMS"]
