@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from ..errors import ConfigError, FrEvalError
+from ..errors import FrEvalError
 from .base import IMAGE_EXTENSIONS, Dataset, Sample, read_list
 
 #: files a folder holds that are never data: macOS AppleDouble (``._name``) and Finder files, other dot files
@@ -94,13 +94,9 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FrEvalError(f"dataset.root={root} is not a directory (give dataset.root=<dir>)")
-    if references_per_subject < 1:
-        raise ConfigError("dataset.references_per_subject must be >= 1")
     rules = _Rules(references_per_subject, reference_pattern, probe_pattern,
                    set(read_list(reference_list, "dataset.reference_list")) if reference_list else None,
                    set(read_list(probe_list, "dataset.probe_list")) if probe_list else None)
-    if nested not in NESTED:
-        raise ConfigError(f"dataset.nested={nested} is not valid: choose from {', '.join(NESTED)}")
     exts = tuple(e.lower() for e in extensions)
     ds = Dataset(name=name, root=root.resolve(), references=[], probes=[], excluded=[], ignored=[], problems=[],
                  settings={})
@@ -125,9 +121,6 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
     ds.settings.update({"type": "folder", "references_per_subject": references_per_subject,
                         "min_images": min_images, "nested": nested, **_rule_texts(rules, reference_list, probe_list)})
     return ds
-
-
-NESTED = ("refuse", "subject")
 
 
 def _subject_dirs(root: Path, ds: Dataset, exclude: set) -> list[Path]:
