@@ -11,6 +11,7 @@ Conventions, used everywhere in fr-eval:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,6 +255,102 @@ def d_prime(genuine, impostor) -> float:
     if pooled == 0:
         return float("inf") if gen.mean() != imp.mean() else float("nan")
     return float(abs(gen.mean() - imp.mean()) / pooled)
+
+
+def d_prime_from_moments(mean_genuine: float, var_genuine: float, mean_impostor: float,
+                         var_impostor: float) -> float:
+    """:func:`d_prime` from the two sides' means and population variances (a streamed impostor side
+    keeps its moments, not its scores).
+
+    Parameters
+    ----------
+    mean_genuine, var_genuine : float
+        Mean and population variance (``ddof=0``) of the genuine scores.
+    mean_impostor, var_impostor : float
+        Mean and population variance of the impostor scores.
+
+    Returns
+    -------
+    float
+        d'; inf when both variances are 0 and the means differ, NaN when they are equal too.
+    """
+    pooled = math.sqrt((var_genuine + var_impostor) / 2.0)
+    if pooled == 0:
+        return float("inf") if mean_genuine != mean_impostor else float("nan")
+    return abs(mean_genuine - mean_impostor) / pooled
+
+
+def det_points_from_histogram(genuine, hist: np.ndarray, hist_range: tuple, tail: np.ndarray,
+                              n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET points of impostor scores summarised as a histogram and an exact tail (their highest scores):
+    at every histogram edge below the tail, and at every distinct tail score, where the FMR is exact.
+
+    Parameters
+    ----------
+    genuine : (n_genuine,) array of float
+        Genuine comparison scores (all kept: the FNMR is exact everywhere).
+    hist : (n_bins,) array of int
+        Impostor counts per bin of equal width over ``hist_range``.
+    hist_range : (2,) tuple of float
+        The histogram's lowest and highest edge.
+    tail : (k,) array of float, ascending
+        The k highest impostor scores (all of them when k == n).
+    n : int
+        The number of impostor scores summarised.
+
+    Returns
+    -------
+    thresholds : (m,) ndarray of float
+        Ascending thresholds.
+    fmr : (m,) ndarray of float
+        Fraction of impostors at or above each threshold.
+    fnmr : (m,) ndarray of float
+        Fraction of genuine scores below each threshold (NaN without genuine scores).
+    """
+    top = np.asarray(tail)
+    gen = np.sort(np.asarray(genuine, np.float64))
+    edges = np.linspace(hist_range[0], hist_range[1], len(hist) + 1)[:-1]
+    at_or_above = np.cumsum(hist[::-1])[::-1]  # impostors in bins >= i
+    distinct = np.unique(top)
+    if top.size < n:  # the tail's lowest score may have ties outside it: not exact there
+        distinct = distinct[1:]
+    lowest = float(distinct[0]) if distinct.size else np.inf
+    keep = edges < lowest  # from the tail's scores up, the tail itself is exact
+    t = np.r_[edges[keep], distinct]
+    fmr = np.r_[at_or_above[keep] / n, (top.size - np.searchsorted(top, distinct, side="left")) / n]
+    fnmr = np.searchsorted(gen, t, side="left") / gen.size if gen.size else np.full(t.size, np.nan)
+    return t, fmr, fnmr
+
+
+def eer_from_points(thresholds: np.ndarray, fmr: np.ndarray, fnmr: np.ndarray) -> tuple[float, float, float]:
+    """The EER where FNMR and FMR cross on DET points, interpolated linearly between the two bracketing
+    points, with its bound (how much either rate changes between them).
+
+    Parameters
+    ----------
+    thresholds : (m,) array of float, ascending
+    fmr : (m,) array of float
+        FMR at each threshold (non-increasing).
+    fnmr : (m,) array of float
+        FNMR at each threshold (non-decreasing).
+
+    Returns
+    -------
+    eer : float
+    threshold : float
+        Where the rates cross (interpolated).
+    bound : float
+        The largest change of either rate between the two bracketing points (the exact EER lies within it).
+    """
+    t = thresholds
+    diff = fnmr - fmr  # increasing with the threshold
+    i = int(np.searchsorted(diff, 0.0, side="left"))
+    if i == 0 or i == diff.size:
+        j = min(max(i, 0), diff.size - 1)
+        return float((fmr[j] + fnmr[j]) / 2), float(t[j]), float(abs(fmr[j] - fnmr[j]))
+    w = -diff[i - 1] / (diff[i] - diff[i - 1])
+    e = float(fmr[i - 1] + w * (fmr[i] - fmr[i - 1]))
+    return (e, float(t[i - 1] + w * (t[i] - t[i - 1])), float(max(fmr[i - 1] - fmr[i], fnmr[i] - fnmr[i - 1])))
 
 
 def _labels(genuine, impostor):

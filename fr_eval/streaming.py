@@ -505,10 +505,7 @@ class ImpostorSummary:
             return M.d_prime(gen, self.scores) if self.n else float("nan")
         if gen.size == 0 or self.n == 0:
             return float("nan")
-        pooled = math.sqrt((gen.var() + self.var) / 2.0)
-        if pooled == 0:
-            return float("inf") if gen.mean() != self.mean else float("nan")
-        return abs(float(gen.mean()) - self.mean) / pooled
+        return M.d_prime_from_moments(float(gen.mean()), float(gen.var()), self.mean, self.var)
 
     def det(self, genuine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(FMR, FNMR, thresholds) as :func:`fr_eval.metrics.det_points` gives them: from the scores
@@ -522,19 +519,7 @@ class ImpostorSummary:
         """(thresholds, FMR, FNMR) at every histogram edge whose FMR the histogram gives, plus every
         distinct score of the kept tail, where the FMR is exact; ascending thresholds. FNMR is exact
         everywhere (the genuine scores are all kept)."""
-        top = self._complete()
-        gen = np.sort(np.asarray(genuine, np.float64))
-        edges = np.linspace(HIST_RANGE[0], HIST_RANGE[1], HIST_BINS + 1)[:-1]
-        at_or_above = np.cumsum(self.hist[::-1])[::-1]  # impostors in bins >= i
-        tail = np.unique(top)
-        if top.size < self.n:  # the tail's lowest score may have ties outside it: not exact there
-            tail = tail[1:]
-        lowest = float(tail[0]) if tail.size else np.inf
-        keep = edges < lowest  # from the tail's scores up, the tail itself is exact
-        t = np.r_[edges[keep], tail]
-        fmr = np.r_[at_or_above[keep] / self.n, (top.size - np.searchsorted(top, tail, side="left")) / self.n]
-        fnmr = np.searchsorted(gen, t, side="left") / gen.size if gen.size else np.full(t.size, np.nan)
-        return t, fmr, fnmr
+        return M.det_points_from_histogram(genuine, self.hist, HIST_RANGE, self._complete(), self.n)
 
     def eer(self, genuine) -> tuple[float, float, float]:
         """(EER, its threshold, its bound). Exact (bound 0) when :attr:`exact`; else where FNMR and FMR
@@ -545,16 +530,7 @@ class ImpostorSummary:
             return float("nan"), float("nan"), float("nan")
         if self.exact:
             return (*M.eer(gen, self.scores), 0.0)
-        t, fmr, fnmr = self.det_points(gen)
-        diff = fnmr - fmr  # increasing with the threshold
-        i = int(np.searchsorted(diff, 0.0, side="left"))
-        if i == 0 or i == diff.size:
-            j = min(max(i, 0), diff.size - 1)
-            return float((fmr[j] + fnmr[j]) / 2), float(t[j]), float(abs(fmr[j] - fnmr[j]))
-        w = -diff[i - 1] / (diff[i] - diff[i - 1])
-        e = float(fmr[i - 1] + w * (fmr[i] - fmr[i - 1]))
-        return (e, float(t[i - 1] + w * (t[i] - t[i - 1])),
-                float(max(fmr[i - 1] - fmr[i], fnmr[i] - fnmr[i - 1])))
+        return M.eer_from_points(*self.det_points(gen))
 
     @property
     def resolution(self) -> float:
