@@ -159,6 +159,19 @@ def writable_dir(key: str, value) -> str:
     return str(p)
 
 
+def det_size(key, value):
+    """fit, or [width, height] in multiples of 32 (SCRFD's strides)."""
+    if str(value) == "fit":
+        return "fit"
+    try:
+        w, h = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise _bad(key, value, "give fit or [width, height] in multiples of 32, e.g. [640, 640]") from None
+    if w < 32 or h < 32 or w % 32 or h % 32:
+        raise _bad(key, value, "give fit or [width, height] in multiples of 32, e.g. [640, 640]")
+    return [w, h]
+
+
 def score_format(key, value):
     if value in (None, "", "null"):
         return None

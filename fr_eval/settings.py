@@ -83,7 +83,7 @@ class ArcFaceSettings(DetectorSettings):
     url: Optional[str] = key(None, "where the pack's zip is fetched from (null: insightface's model zoo)")
     sha256: Optional[str] = key(None, "the zip's sha256 (null: the known one of a known pack)")
     det_size: Any = key([640, 640], "detector input [w, h] (insightface's own: the reference pipeline's figures), "
-                        "or fit: the image's size rounded up to x32 (faster on small images)")
+                        "or fit: the image's size rounded up to x32 (faster on small images)", p.det_size)
     providers: str = key("auto", "auto (CUDA when present, else CPU) or an onnxruntime provider name")
     threads: int = key(1, "ONNX Runtime intra-op threads per session (the engine's workers run side by side)",
                        lambda k, v: p.integer(k, v, 1))

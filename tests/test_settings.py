@@ -111,6 +111,10 @@ def test_dataset_keys_are_typed_and_an_unknown_one_is_refused_in_one_line():
     assert str(err.value).startswith("dataset.min_image is not a key of dataset type folder; its keys: ")
     with pytest.raises(Exception, match="dataset.limit_subjects=0 is not valid: give a positive integer"):
         settings.dataset_settings({"type": "folder", "root": "/x", "limit_subjects": 0})
+    with pytest.raises(Exception, match=r"system.det_size=\[600, 640\] is not valid: give fit or \[width, height\] "
+                                        r"in multiples of 32"):
+        settings.system_settings({"name": "arcface", "det_size": [600, 640], "detector": "/nonexistent.onnx"})
+    assert settings.system_settings({"name": "arcface", "det_size": "fit"}).det_size == "fit"
     with pytest.raises(Exception, match="system.det_tresh is not a key of system sface"):
         settings.system_settings({"name": "sface", "det_tresh": 0.5})
 
