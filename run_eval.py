@@ -1,2 +1,4 @@
-from fr_eval.cli import entry  # `python run_eval.py ...` is the same as `fr-eval ...` (see README.md)
-if __name__ == "__main__": raise SystemExit(entry())  # noqa: E701  (guarded: worker processes import this file)
+if __name__ == "__main__":  # worker processes (spawn) import this file: they must neither run it nor load the CLI
+    from fr_eval.cli import entry  # `python run_eval.py ...` is the same as `fr-eval ...` (see README.md)
+
+    raise SystemExit(entry())

@@ -6,6 +6,17 @@ arguments as the ``fr-eval`` command); ``fr_eval.metrics`` holds the metrics as 
 __version__ = "0.1.0"
 
 from . import metrics  # noqa: E402  (public: pure functions on NumPy arrays)
-from .api import Audit, Evaluation, audit, evaluate, scores_table  # noqa: E402
+
+#: the Python API (fr_eval.api), loaded on first use (PEP 562): every process that imports a module of
+#: the package, each spawned worker among them, would otherwise load Hydra, the report and matplotlib
+_API = ("Audit", "Evaluation", "audit", "evaluate", "scores_table")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api  # the package's lazy public API (see _API)
+        return getattr(api, name)
+    raise AttributeError(f"module 'fr_eval' has no attribute {name!r}")
+
 
 __all__ = ["evaluate", "audit", "scores_table", "Evaluation", "Audit", "metrics", "__version__"]

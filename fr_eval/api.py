@@ -58,7 +58,6 @@ def overrides_of(args: tuple, keys: dict, prefix: str = "") -> list[str]:
 def _config(args, keys) -> Config:
     """The resolved configuration; a bad key or value is one :class:`~fr_eval.errors.ConfigError`
     line, as on the command line (not Hydra's own exception)."""
-
     overrides = overrides_of(args, keys)
     try:
         return resolve_config(overrides)
@@ -107,7 +106,6 @@ class Evaluation:
         """Table 3 as a pandas DataFrame, one row per Table 3 row (index: its label): d', the rates as
         fractions (not percents) with their 95% interval in ``<rate>_low`` / ``<rate>_high``, the
         threshold, the achieved FMR and the counts."""
-
         out = []
         for r in self.rows:
             line = {"label": r["label"], "d_prime": r["d_prime"]}
@@ -123,7 +121,6 @@ class Evaluation:
         """The paired comparisons of rows as a DataFrame (fractions): the FRR compared (its definition),
         its difference with the paired subject-bootstrap interval, the permutation test over subjects
         and its Holm adjustment, the FNMR and d' differences, the subjects, and the sentence."""
-
         return pd.DataFrame([{
             "a": c["a"], "b": c["b"], "subjects": c["n_subjects"], "attempts": c["n_attempts"],
             "frr_definition": c["frr_definition"], "frr_a": c["frr_a"], "frr_b": c["frr_b"],
@@ -136,8 +133,6 @@ class Evaluation:
     def _repr_html_(self) -> str:
         """In Jupyter: the headline (Table 3's paper columns in percent with their intervals), the
         answers to the paired comparisons, and the DET."""
-
-
         rows = "".join(
             f"<tr><td>{html.escape(r['label'])}</td><td>{r['d_prime']:.3f}</td>"
             + "".join(f"<td>{html.escape(with_interval(r[k], r['intervals'].get(k), n))}</td>"
@@ -178,7 +173,6 @@ class Audit:
         """The methods as a pandas DataFrame (index: the method, in the ranked order; rank None: not
         ranked), with images, identities, FTA, verified rates (fractions) and their intervals, and the
         mean similarity of the acquired images."""
-
         out = []
         for g in self.methods:
             iv = g["intervals"]
@@ -213,7 +207,6 @@ def _write(result, cfg: Config, out_dir, kind: str) -> Path:
 
 def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:
     """Run the configured scenarios (as ``fr-eval`` does) and return the figures."""
-
     cfg = _config(overrides, keys)
     started = utc_now()
     result = run(cfg, progress=progress)
@@ -224,8 +217,6 @@ def evaluate(*overrides: str, progress: bool = False, **keys) -> Evaluation:
 
 def audit(*overrides: str, progress: bool = False, **keys) -> Audit:
     """The identity-preservation audit of generated images (``scenario=generated``)."""
-
-
     keys.setdefault("scenario", "generated")
     cfg = _config(overrides, keys)
     started = utc_now()
@@ -238,7 +229,6 @@ def audit(*overrides: str, progress: bool = False, **keys) -> Audit:
 def scores_table(genuine, impostor, *, fmr: float = 0.001) -> dict:
     """Threshold, FNMR, d' and EER of two score arrays (similarities), without files: a shortcut
     through the same :func:`fr_eval.evaluation.row_figures` as every run."""
-
     imp = np.asarray(impostor, np.float64)
     figures, _ = row_figures(RowScores(genuine=np.asarray(genuine, np.float64), impostor=imp),
                              thresholds={fmr: threshold_at_fmr(imp, fmr)}, fmr_target=fmr, bootstrap={})

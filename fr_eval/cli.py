@@ -14,21 +14,11 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .auditing import run_audit, run_audit_systems
-from .comparing import main as compare_main
 from .compose import ALLOW_MODEL_CHANGE, _one_line, dataset_names, recorded_config, replay_config, resolve_config
 from .errors import ConfigError, FrEvalError
 from .provenance import utc_now
 from .registry import FAMILIES
-from .report import write_report
-from .report.audit import write_audit_report
-from .report.io import StagedDir, refuse_filled_out_dir
-from .report.judges import write_audit_systems_report
-from .report.score_files import write_score_report
-from .report.systems import write_systems_report
-from .runner import run, run_systems
 from .settings import COLOURISERS, DATASETS, QUALITY, SYSTEMS, Config, DatasetSettings, describe, plain
-from .stages.score_import import import_scores
 from .store import is_disk_full
 
 USAGE = """usage: fr-eval [key=value ...] [--cfg]
@@ -77,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[:1] == ["compare"]:  # fr-eval compare reports/A reports/B
         try:
+            from .comparing import main as compare_main  # the pipeline, loaded when a run starts
             return compare_main(argv[1:])
         except FrEvalError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -153,6 +144,8 @@ def invocation(argv: list[str]) -> dict:
 
 def run_and_report(cfg: Config, how: dict | None = None) -> int:
     """Run and write the report into a staging folder that becomes ``out_dir`` once complete."""
+    from .report.io import StagedDir, refuse_filled_out_dir  # the pipeline, loaded when a run starts
+
     t0 = time.perf_counter()
     out = Path(cfg.out_dir)
     refuse_filled_out_dir(out, cfg.overwrite)
@@ -220,14 +213,29 @@ def _warnings_of(result) -> list[str]:
     return list(result.context.get("warnings") or [])
 
 
+def _pipeline(kind: str, several: bool):
+    """(compute, write) of a run kind. Imported here, when a run starts: the pipeline (the stages, numba,
+    matplotlib and the report: about 1 s) is not loaded for --help, --keys, --cfg or a one-line error."""
+    if kind == "scores":
+        from .report.score_files import write_score_report  # the pipeline, loaded when a run starts
+        from .stages.score_import import import_scores
+        return import_scores, write_score_report
+    if kind == "audit":
+        from .auditing import run_audit, run_audit_systems  # the pipeline, loaded when a run starts
+        from .report.audit import write_audit_report
+        from .report.judges import write_audit_systems_report
+        return (run_audit_systems, write_audit_systems_report) if several else (run_audit, write_audit_report)
+    from .report import write_report  # the pipeline, loaded when a run starts
+    from .report.systems import write_systems_report
+    from .runner import run, run_systems
+    return (run_systems, write_systems_report) if several else (run, write_report)
+
+
 def _run_and_write(cfg: Config, out: Path, kind: str, how: dict):
     """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
     if cfg.systems and kind == "scores":
         raise ConfigError("system=[...] does not apply to score files (their scores are one system's already)")
-    compute, write = {
-        "scores": (import_scores, write_score_report),
-        "audit": (run_audit_systems, write_audit_systems_report) if cfg.systems else (run_audit, write_audit_report),
-        "scenarios": (run_systems, write_systems_report) if cfg.systems else (run, write_report)}[kind]
+    compute, write = _pipeline(kind, bool(cfg.systems))
     started = utc_now()
     result = compute(cfg, progress=cfg.progress)
     result.context["started"] = started

@@ -19,7 +19,7 @@ from omegaconf.errors import MissingMandatoryValue
 from . import config as p
 from .errors import ConfigError
 from .fetch import cache_dir
-from .settings import Bootstrap, Config, register, validate
+from .settings import SYSTEMS, Bootstrap, Config, defaults, validate
 from .systems import build_system
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -95,6 +95,15 @@ def _valid_keys(key: str, overrides) -> list[str]:
     if not isinstance(node, DictConfig):
         return ["(see fr-eval --cfg)"]
     return [f"{parent}.{k}" if parent else k for k in node.keys()]
+
+
+def register() -> None:
+    """Store the defaults of :mod:`fr_eval.settings` in Hydra's ConfigStore: ``fr_eval_defaults`` and
+    ``system/<name>``."""
+    cs = ConfigStore.instance()
+    cs.store(name="fr_eval_defaults", node=defaults())
+    for name, cls in SYSTEMS.items():
+        cs.store(group="system", name=name, node=dataclasses.asdict(cls()))
 
 
 def compose(overrides: list[str]):

@@ -141,7 +141,6 @@ def embeddings_dataset(cols: dict, path) -> Dataset:
 
 def acquired_from_embeddings(plan, cols: dict, path):
     """The acquire stage's result from the file: each (sample, variant) the plan needs."""
-
     have = {}
     for s, v, e, why in zip(cols["sample"], cols["variant"], cols["embedding"], cols["reason"]):
         have[(s, v)] = Acquisition(embedding=e) if e is not None else Acquisition.failure(

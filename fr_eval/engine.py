@@ -110,7 +110,6 @@ def colourisation_failure(exc: ColourisationFailed) -> Acquisition:
 
 def score_quality(img, acq, qnames, estimators: dict, system) -> dict:
     """{estimator: (value, reason)}; nothing to score where no face was acquired."""
-
     out = {}
     if not qnames or not acq.ok:
         return out
@@ -152,7 +151,6 @@ def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     pid (re-parenting changes ``getppid``). Not ``PR_SET_PDEATHSIG``: Linux sends that when the
     *thread* that started the worker ends, which need not be when the parent process does.
     """
-
     if os.getppid() != parent_pid:  # the parent died before the watch began
         os._exit(1)
 

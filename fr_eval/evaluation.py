@@ -398,7 +398,6 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
     without a score are left out and counted. Intervals resample subjects when every genuine
     comparison names its probe's subject.
     """
-
     labels = table.rows()
     if not table.genuine.any():
         raise FrEvalError("the scores hold no genuine comparison (kind=genuine, or a bob line whose two ids are "

@@ -59,7 +59,6 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
     full range to 8 bits.
     Raises :class:`ImageLoadError` with the reason for anything unreadable.
     """
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
@@ -145,7 +144,6 @@ def save_png_atomic(rgb: np.ndarray, path: str | Path) -> None:
     processes writing the same image at once each rename a whole file of their own into place; a
     failed write (disk full) removes its temporary file.
     """
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -109,7 +109,6 @@ def kappa_agreement(verified: dict, identity: dict, *, bootstrap: dict | None = 
     Fleiss' kappa (all judges) and Cohen's kappa (each pair; ``sklearn.metrics.cohen_kappa_score``
     gives the same value), each with a percentile bootstrap interval over identities. Written from
     per-identity sums (not statsmodels' fleiss_kappa) so that one vectorised bootstrap resamples them."""
-
     kw = interval_kwargs(bootstrap)
     judges = list(verified)
     common = sorted(set.intersection(*(set(v) for v in verified.values()))) if judges else []

@@ -26,6 +26,7 @@ MAX_FMR = 0.01
 #: the memory one block of impostor scores may take (float32 products), unless memory_budget says otherwise
 BLOCK_BYTES = 1 << 30
 
+
 def _as_scores(x, name: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).ravel()
     if not np.all(np.isfinite(a)):
@@ -946,4 +947,3 @@ def paired_permutation_test(counts_a: dict, counts_b: dict, statistic, *, n_resa
     p = extreme / flips.shape[0] if exact else (1 + extreme) / (1 + flips.shape[0])
     return {"observed": observed, "p_value": float(min(1.0, p)), "n_informative": m,
             "n_permutations": int(flips.shape[0]), "n_extreme": extreme, "exact": exact}
-

@@ -173,7 +173,6 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
     Intervals: percentile bootstrap over subjects, both rows' counts of a subject kept together.
     Tests: :func:`fr_eval.metrics.paired_permutation_test` over subjects (swap a subject's two rows).
     """
-
     ga, gb = np.asarray(gen_a, np.float64), np.asarray(gen_b, np.float64)
     if ga.shape != gb.shape:
         raise ValueError(f"rows {a} and {b} do not hold the same genuine attempts")
@@ -333,7 +332,6 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     together). The test is Wilcoxon's signed-rank test (``scipy.stats.wilcoxon``, two-sided) on the
     per-identity differences of the mean similarity: the methods need not hold the same number of
     images per identity, so there are no paired attempts for McNemar."""
-
     kw = interval_kwargs(bootstrap)
     ia, ib = np.asarray(identity_a), np.asarray(identity_b)
     shared = np.intersect1d(ia, ib)

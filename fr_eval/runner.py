@@ -89,5 +89,3 @@ def run_systems(cfg: Config, *, progress: bool = True) -> SystemsResult:
     results, configs, engine = per_system(cfg, run, progress)
     return SystemsResult(results=results, configs=configs, context={"engine": engine},
                          agreement=agreement({n: r.row_comparisons for n, r in results.items()}))
-
-

@@ -145,7 +145,6 @@ def write_bob(t: ScoreTable, path: Path, columns: int) -> None:
 def write_pyeer(t, genuine_path: Path | None, impostor_path: Path | None) -> None:
     """pyeer's two files (a path None: that file is not written); comparisons without a score are left
     out (pyeer has no place for them)."""
-
     def opened(path):
         return open(path, "w") if path else contextlib.nullcontext()
 
@@ -225,7 +224,6 @@ class BlockComparisons:
     def sample(self, n: int, seed: int) -> Comparisons:
         """A seeded uniform sample of ``n`` of them (positions in reference-major order, found without
         listing the pairs), their scores taken from one pass over the products."""
-
         ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
         local = sample_cross_subject(self.ref_subject[ref_idx], self.probe_subject[probe_idx], n, seed)
         score = np.empty(n)

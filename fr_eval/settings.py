@@ -1,7 +1,7 @@
 """fr-eval's typed configuration: every key, its type, its default and what it means, defined once.
 
-The dataclasses below are the one place a default lives. :func:`register` stores them in Hydra's
-ConfigStore (the main config's ``fr_eval_defaults`` and the ``system`` group), so the command line,
+The dataclasses below are the one place a default lives. :func:`fr_eval.compose.register` stores them in
+Hydra's ConfigStore (the main config's ``fr_eval_defaults`` and the ``system`` group), so the command line,
 ``--replay`` and :func:`fr_eval.evaluate` all start from them; :func:`validate` parses a composed
 config into its types once (one-line :class:`~fr_eval.errors.ConfigError` naming what is accepted)
 and fills any key an older saved config lacks; :func:`typed` gives the result as these dataclasses.
@@ -16,7 +16,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from hydra.core.config_store import ConfigStore
 
 from . import config as p
 from . import metrics
@@ -630,15 +629,6 @@ def defaults() -> dict:
     out = dataclasses.asdict(Config())
     del out["dataset"], out["system"], out["extra"]
     return out
-
-
-def register() -> None:
-    """Store the defaults in Hydra's ConfigStore: ``fr_eval_defaults`` and ``system/<name>``."""
-
-    cs = ConfigStore.instance()
-    cs.store(name="fr_eval_defaults", node=defaults())
-    for name, cls in SYSTEMS.items():
-        cs.store(group="system", name=name, node=dataclasses.asdict(cls()))
 
 
 def describe(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:

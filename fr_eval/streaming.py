@@ -179,7 +179,6 @@ def products(ref, ref_subject, probe, probe_subject, budget_bytes: int):
     -------
     iterator of Block
     """
-
     with threadpool_limits(limits=1, user_api="blas"):
         yield from cross_subject_blocks(ref, ref_subject, probe, probe_subject, budget_bytes=budget_bytes,
                                         reuse=True, threads=_cpus())
@@ -570,7 +569,6 @@ def _guess_bound(flat: np.ndarray, k: int) -> float:
 def _scan_part(x: np.ndarray, bound: float, k: int, shift: float):
     """One part of a block through :func:`fr_eval._scan.scan`: (histogram, its highest scores at or
     above ``bound`` (at most k of them, or all when fewer), count, mean, sum of squared deviations)."""
-
     hist = np.zeros(HIST_BINS, np.int64)
     out = np.empty(min(x.size, OUT_CHUNK), x.dtype)
     tail = _Tail(k, bound)

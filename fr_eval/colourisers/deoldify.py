@@ -62,7 +62,6 @@ def deoldify_postprocess(raw_color: np.ndarray, orig: np.ndarray, merge: str = "
     Antic's DeOldify has them or float32 in [0, 1] as Kelley's; OpenCV offsets U, V by 128 or 0.5).
     ``legacy``: OpenCV's BGR<->YUV formulas applied to RGB data, as DeOldify did until its commit
     4ff02e5 (2023-03-29; the paper's era); ``rgb``: the RGB formulas, as DeOldify does since."""
-
     if merge not in MERGES:
         raise ValueError(f"merge={merge}: choose from {', '.join(MERGES)}")
     to_yuv, from_yuv = ((cv2.COLOR_BGR2YUV, cv2.COLOR_YUV2BGR) if merge == "legacy"

@@ -314,4 +314,3 @@ class DeOldifyGenerator(nn.Module):
         x = self.layers[k + 2](x)
         x = self.layers[k + 3](x)
         return torch.sigmoid(x) * 6.0 - 3.0
-

@@ -32,7 +32,6 @@ _D = defaults_of(KelleySettings)  # the keyword defaults are the config's (fr_ev
 
 def black_and_white(img: np.ndarray) -> np.ndarray:
     """The fork's ``BlackAndWhiteTransform``: OpenCV's BGR2GRAY on the RGB data, back to 3 channels."""
-
     return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2RGB)
 
 

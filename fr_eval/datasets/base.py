@@ -84,7 +84,6 @@ class Dataset:
 def read_text(path: str | Path, what: str) -> str:
     """A text file's content as UTF-8 (a BOM is dropped); a binary file or another encoding is a
     one-line :class:`~fr_eval.errors.FrEvalError` naming the file and the first offending byte."""
-
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as exc:
@@ -100,8 +99,6 @@ def read_text(path: str | Path, what: str) -> str:
 
 def read_csv_rows(path: str | Path, what: str):
     """(header, [(line number, row dict)]) of a UTF-8 CSV file; malformed CSV is a one-line error."""
-
-
     reader = csv.DictReader(io.StringIO(read_text(path, what), newline=""))
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
@@ -113,7 +110,6 @@ def read_csv_rows(path: str | Path, what: str):
 
 def read_list(path: str | Path, what: str) -> list[str]:
     """A text file of relative paths, one per line (blank lines and ``#`` comments skipped)."""
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise FrEvalError(f"{what}={p} is not a file (one relative path per line)")

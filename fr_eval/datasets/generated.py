@@ -55,7 +55,6 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
     """Read the manifest; problems (bad rows, unknown roles, missing files or targets, duplicate
     paths, paths outside the root unless ``allow_outside``) are collected: ``strict`` stops with all
     of them counted, otherwise the rows are skipped and listed in ``GeneratedSet.problems``."""
-
     mpath = Path(path).expanduser()
     if not mpath.is_file():
         raise FrEvalError(f"generated.manifest={mpath} is not a file (a CSV with columns path,identity,method)")

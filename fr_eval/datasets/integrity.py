@@ -119,7 +119,6 @@ def drop_samples(ds: Dataset, rels: set, why: str) -> None:
 def content_digest(ds: Dataset, shas: dict) -> str:
     """One sha256 over the dataset's images as used (each sample's role, path and content sha256,
     sorted): two runs on the same images have the same digest (``fr-eval compare`` checks it)."""
-
     lines = sorted(f"{s.role}\t{s.rel}\t{shas.get(s.path) or ''}" for s in ds.references + ds.probes)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
@@ -140,7 +139,6 @@ def near_duplicate_pairs(ref_emb: np.ndarray, ref_subject: np.ndarray, probe_emb
     -------
     pairs : (n, 2) int array of (reference index, probe index); scores : (n,) float64, in the same order.
     """
-
     out_pairs, out_scores = [], []
     row0 = 0
     for b in products(ref_emb, ref_subject, probe_emb, probe_subject, budget_bytes):

@@ -226,4 +226,3 @@ def _copy_section(out: Path, copy: dict) -> Section:
             f"A copy: closer to one of its input photos than the {copy['percentile']:g}th percentile "
             f"({copy['threshold']:.4f}) of this judge's {copy['n_real_pairs']} genuine scores between different real "
             f"photos of one identity (generated.copy_percentile). Copy rate: copies / linked, acquired images."])])
-

@@ -94,5 +94,3 @@ def _plot_det(out: Path, a: Run, b: Run, comparisons: list[dict], bands: dict | 
     fig.tight_layout()
     plots.save(fig, out / "det_compare.png")
     return True
-
-

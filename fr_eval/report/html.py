@@ -139,7 +139,6 @@ def models_table(system: dict) -> Table:
 def write_page(out: Path, kind: str, *, title: str, sections: list[Section], config: dict, env: dict,
                system: dict, system_note: str = "", **page) -> None:
     """Render ``templates/<kind>.html.j2`` into ``out/report.html``."""
-
     html = environment().get_template(f"{kind}.html.j2").render(
         title=title, sections=_resolve(out, sections), files=folder_files(out), system_note=system_note,
         models=models_table(system), software=software_line(env), config_yaml=OmegaConf.to_yaml(config), **page)

@@ -23,6 +23,7 @@ from ..settings import Config, plain
 
 log = logging.getLogger(__name__)
 
+
 #: a text cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
 #: (OWASP "CSV injection"); it is written with a leading apostrophe
 def write_csv(path: Path, header: list[str], rows) -> None:
@@ -125,7 +126,6 @@ def write_table(out: Path, stem: str, header, body, title: str, notes: list[str]
 
 def refuse_filled_out_dir(out: Path, overwrite: bool) -> None:
     """A folder that already holds files is never replaced silently (a past report would be lost)."""
-
     if overwrite or not out.is_dir() or not any(out.iterdir()):
         return
     what = "a report (metrics.json)" if (out / "metrics.json").is_file() else "files"

@@ -52,7 +52,6 @@ def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:
 def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -> list:
     """paired.csv / paired.md where the run compared rows; returns the page's items (the table, or a
     line saying that no pair was compared). ``stand_in``: the notes naming stand-in colourisers."""
-
     if not comparisons:
         return [Text(["No pair of rows was compared (report.compare=[] or the rows of its pairs are absent)."])]
     header, body = paired_table(comparisons)

@@ -71,8 +71,6 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-
-
 def legend_label(label: str, ctx: dict) -> str:
     """A row's label in a plot legend, with its colouriser's description where it has one (the
     exemplar stand-in says what it is wherever its rows appear)."""
@@ -243,7 +241,6 @@ def det_caption(limits: dict | None, fta: str, min_false_matches: int | None) ->
 def det_curves(scores: dict, ctx: dict, prefix: str = "scenario ") -> list[Curve]:
     """A :class:`Curve` per row of ``scores`` (row label -> {"genuine", "impostor"[, "subject"]})
     that has scores on both sides; the operating point where ``ctx`` names the threshold."""
-
     thr = (ctx.get("thresholds") or {}).get(ctx.get("fmr")) or {}
     out = []
     for label, sc in scores.items():
@@ -478,7 +475,6 @@ def plot_group_bars(groups: list[dict], key: str, path: Path, per_panel: int = 1
 
 def plot_contact_sheet(sheet: dict, path: Path) -> None:
     """The worst- and best-preserved generated faces, each beside its best-matching reference."""
-
     rows = [("worst", e) for e in sheet.get("worst", [])] + [("best", e) for e in sheet.get("best", [])]
     if not rows:
         return
@@ -502,7 +498,6 @@ def draw_judges_bars(ax, rows: list[dict], judges: list[str], intervals: dict | 
     """Each method's verified rate under each judge, side by side; a hatched bar is a judge of the
     family the method was conditioned on (it grades its own teacher). ``intervals``: judge -> method ->
     (interval dict, images, identities): whiskers and the counts under each method."""
-
     x = np.arange(len(rows))
     width = 0.8 / max(len(judges), 1)
     handles = []

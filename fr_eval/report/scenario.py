@@ -285,7 +285,6 @@ def score_arrays(label: str, scores: dict, used_impostors: dict | None = None) -
     ``<row>|impostor_histogram_range``) and ``<row>|impostor_moments`` (count, mean, sum of squared
     deviations). A row that uses another row's impostors (``used_impostors``) holds
     ``<row>|impostor_from``, that row's label, instead of a copy of them."""
-
     imp = as_summary(scores["impostor"])
     out = {f"{label}|genuine": scores["genuine"]}
     source = (used_impostors or {}).get(label, label)

@@ -43,7 +43,6 @@ class Tile(NamedTuple):
 
 def resolve_workers(value) -> int:
     """``auto``: one worker per CPU core this process may use."""
-
     if value in (None, "auto"):
         try:
             return max(1, len(os.sched_getaffinity(0)))
@@ -115,7 +114,6 @@ def exemplar_note(colouriser, sample, grey) -> str:
     """Whose reference image an exemplar colouriser took the colours of for ``sample`` (the same
     choice as when it coloured it: the rule is deterministic in the image and the pool); "" for a
     colouriser without exemplars."""
-
     choose = getattr(colouriser, "exemplar_for", None)
     if choose is None:
         return ""
@@ -148,7 +146,6 @@ def colourisation_examples(ds, colourised, store, n: int) -> list:
 def sample_tiles(smp, colourised: list, store) -> list:
     """One sample as original, greyscale and each colourisation (the kept image, made again when it is
     missing or damaged); [] when the file cannot be read."""
-
     try:
         rgb = load_image(smp.path)
     except ImageLoadError:

@@ -46,7 +46,6 @@ CONVENTIONS = {
 }
 
 
-
 @dataclass
 class AuditResult:
     groups: dict  # grouping key -> [{"value": ..., **figures}], methods ranked

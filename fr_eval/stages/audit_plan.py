@@ -38,7 +38,6 @@ class AuditPlan:
     compare_min_identities: int
 
 
-
 def plan_audit(cfg: Config) -> AuditPlan:
     """The audit's plan: the manifest read and checked, the enrolment, the grouping and the method pairs
     compared, before any image is decoded."""

@@ -58,7 +58,6 @@ class AuditScores:
     copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
 
 
-
 def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     """Acquire every image through the store, fix the threshold, score each generated image."""
     system, system_note = build_system(cfg.system)

@@ -40,7 +40,6 @@ class Run:
 
 def load_run(folder: str | Path) -> Run:
     """A scenario report's figures and exported genuine scores; a one-line error for anything else."""
-
     folder = Path(folder).expanduser()
     mpath, export = folder / "metrics.json", folder / "scores" / "comparisons.parquet"
     if not mpath.is_file():
@@ -105,7 +104,6 @@ def check_same_data(a: Run, b: Run, allow: bool) -> str:
 def streamed_summary(npz, label: str, n, mean, m2):
     """A streamed row's :class:`~fr_eval.streaming.ImpostorSummary` from the report's scores.npz; None
     where the file lacks its tail or histogram."""
-
     parts = [f"{label}|impostor_{k}" for k in ("tail", "histogram", "histogram_range")]
     if not all(p in npz.files for p in parts):
         return None

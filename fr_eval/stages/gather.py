@@ -109,7 +109,6 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: Config) -> dict:
     }
 
 
-
 def data_warnings(ds, rows: list) -> list[str]:
     """What a reader must see beside the figures about the data: images under two subjects that were
     kept (dataset.duplicates=keep), and scores that barely separate."""
@@ -146,5 +145,3 @@ def export_impostors(record, cfg: Config):
     if how == "sample":
         return record.sample(cfg.report.export_sample, cfg.seed)
     return record
-
-

@@ -135,7 +135,6 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
     """The plan of a scenario run. ``dataset``: given (embedding import), else loaded from
     ``cfg.dataset``. ``build_colourisers=False``: colourised variants are only named (their
     embeddings come from elsewhere), so no colouriser is loaded."""
-
     fmr, fmrs = parse_fmrs(cfg)
     sset = load_scenario_set(cfg.scenarios)
     chosen = select(sset, cfg.scenario)
@@ -194,7 +193,6 @@ def plan_breakdown(ds: Dataset, comps: Comparisons, cfg: Config) -> dict:
 
 def without_samples(plan: Plan, ds: Dataset, cfg: Config) -> Plan:
     """The plan over ``ds`` (the plan's dataset less some samples): its comparisons planned again."""
-
     comps = plan_comparisons(ds, cfg)
     return replace(plan, dataset=ds, comparisons=comps, breakdown_values=plan_breakdown(ds, comps, cfg))
 

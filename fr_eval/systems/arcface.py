@@ -113,7 +113,6 @@ def _pack_files(pack: str, d: Path) -> tuple[Path, Path] | None:
 def _download_pack(pack: str, d: Path, url: str | None, sha256: str | None) -> None:
     """Fetch the pack's zip and unpack it into ``d``; a :class:`ModelFilesMissing` of one line when
     that fails (offline, HTTP error, checksum mismatch)."""
-
     sha256 = sha256 or PACK_SHA256.get(pack)
     if not sha256:
         raise ModelFilesMissing(f"ArcFace pack '{pack}' has no known checksum: give system.sha256=<the zip's "

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from ..errors import ConfigError
@@ -27,7 +26,6 @@ SCRFD_MEAN, SCRFD_STD = 127.5, 128.0
 def model_task(path: str | Path) -> str | None:
     """``detection`` (an SCRFD graph: 6, 9, 10 or 15 outputs), ``recognition`` (one output from a
     4-D image input) or None, from the graph's signature, as insightface's ``get_model`` routes."""
-
     s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     n_out, shape = len(s.get_outputs()), s.get_inputs()[0].shape
     if n_out in (6, 9, 10, 15):
@@ -158,6 +156,7 @@ def _normalises_itself(path) -> bool:
     """Whether the graph's first 8 nodes include a subtraction and a multiplication by name (the
     rule insightface's ArcFaceONNX applies to tell MXNet-converted graphs that carry their own
     normalisation)."""
+    import onnx  # heavy (0.6 s, ml_dtypes): loaded only when a recogniser graph is read, not at start-up
 
     names = [n.name for n in onnx.load(str(path)).graph.node[:8]]
     sub = any(n.startswith(("Sub", "_minus")) for n in names)
