@@ -141,15 +141,15 @@ def resolve_config(overrides: list[str]) -> Config:
     for n in names:
         own = [f"system.{o[len(f'system.{n}.'):]}" for o in rest if o.startswith(f"system.{n}.")]
         per[n] = _resolve_one(common + [f"system={n}"] + own)
-    cfg = per[names[0]]
-    cfg["systems"] = [per[n]["system"] for n in names]
-    return finish(cfg)
+    values = per[names[0]]
+    values["systems"] = [per[n]["system"] for n in names]
+    return finish(values)
 
 
 def _resolve_one(overrides: list[str]) -> dict:
-    cfg = compose(overrides)
+    composed = compose(overrides)
     try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        return OmegaConf.to_container(composed, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{key} must be given, e.g. {key}=<value>") from exc

@@ -252,10 +252,7 @@ def d_prime(genuine, impostor) -> float:
     imp = _as_scores(impostor, "impostor")
     if gen.size == 0 or imp.size == 0:
         return float("nan")
-    pooled = np.sqrt((gen.var() + imp.var()) / 2.0)
-    if pooled == 0:
-        return float("inf") if gen.mean() != imp.mean() else float("nan")
-    return float(abs(gen.mean() - imp.mean()) / pooled)
+    return d_prime_from_moments(float(gen.mean()), float(gen.var()), float(imp.mean()), float(imp.var()))
 
 
 def d_prime_from_moments(mean_genuine: float, var_genuine: float, mean_impostor: float,

@@ -410,6 +410,11 @@ class Config:
                                              "differ from the replayed run's")
     extra: dict = key({}, "keys outside this schema given with +key=value (kept in config.yaml, used by nothing)")
 
+    def intervals(self) -> dict:
+        """The intervals' settings (bootstrap.n_resamples, bootstrap.confidence) and the run's seed, as
+        :func:`fr_eval.metrics.interval_kwargs` takes them."""
+        return {"seed": self.seed, "n_resamples": self.bootstrap.n_resamples, "confidence": self.bootstrap.confidence}
+
 
 # -------------------------------------------------------------------------------------- datasets
 def _null_or(parse):
@@ -516,12 +521,12 @@ def dataset_settings(values: dict, prefix: str = "dataset") -> DatasetSettings:
             raise ConfigError(f"{prefix}.type={kind} is not known; choose from {', '.join(DATASETS)} or a plug-in "
                               f"({', '.join(sorted(available('fr_eval.datasets'))) or 'none installed'})")
         cls = PluginDatasetSettings
-        values = {**{k: v for k, v in values.items() if k in _FIELDS(DatasetSettings)},
-                  "settings": {k: v for k, v in values.items() if k not in _FIELDS(DatasetSettings)}}
-    unknown = sorted(set(values) - _FIELDS(cls))
+        values = {**{k: v for k, v in values.items() if k in _field_names(DatasetSettings)},
+                  "settings": {k: v for k, v in values.items() if k not in _field_names(DatasetSettings)}}
+    unknown = sorted(set(values) - _field_names(cls))
     if unknown:
         raise ConfigError(f"{prefix}.{unknown[0]} is not a key of dataset type {kind}; its keys: "
-                          f"{', '.join(sorted(_FIELDS(cls)))}")
+                          f"{', '.join(sorted(_field_names(cls)))}")
     out = parse_into(cls, values, prefix)
     out.name = out.name or kind
     return out
@@ -533,7 +538,7 @@ class PluginDatasetSettings(DatasetSettings):
     settings: dict = key({}, "the plug-in's own keys")
 
 
-def _FIELDS(cls) -> set:
+def _field_names(cls) -> set:
     return {f.name for f in dataclasses.fields(cls)}
 
 
@@ -569,10 +574,10 @@ def system_settings(node, prefix: str = "system"):
     name = node.get("name")
     if name not in SYSTEMS:
         raise ConfigError(f"{prefix}={name} is not known; choose from {', '.join(SYSTEMS)}")
-    unknown = sorted(set(node) - _FIELDS(SYSTEMS[name]))
+    unknown = sorted(set(node) - _field_names(SYSTEMS[name]))
     if unknown and name != "plugin":
         raise ConfigError(f"{prefix}.{unknown[0]} is not a key of system {name}; its keys: "
-                          f"{', '.join(sorted(_FIELDS(SYSTEMS[name])))}")
+                          f"{', '.join(sorted(_field_names(SYSTEMS[name])))}")
     return parse_into(SYSTEMS[name], node, prefix)
 
 
@@ -584,7 +589,7 @@ def typed(cfg) -> Config:
     if isinstance(cfg, Config):
         return cfg
     config = parse_into(Config, cfg)
-    config.extra = {k: v for k, v in cfg.items() if k not in _FIELDS(Config)}
+    config.extra = {k: v for k, v in cfg.items() if k not in _field_names(Config)}
     if isinstance(cfg.get("system"), dict) and cfg["system"]:
         config.system = system_settings(cfg["system"])
     if cfg.get("systems"):

@@ -148,8 +148,7 @@ def det_bands(config: Config) -> dict | None:
     ``report.det_bands`` is on, else None."""
     if not config.report.det_bands:
         return None
-    return interval_kwargs({"n_resamples": config.bootstrap.n_resamples, "confidence": config.bootstrap.confidence,
-                            "seed": config.seed})
+    return interval_kwargs(config.intervals())
 
 
 def band_note(bands: dict | None, each: str = "row") -> str:

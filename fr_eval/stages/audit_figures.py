@@ -19,7 +19,6 @@ from ..systems import substitute_warnings
 from ..variants import ORIGINAL
 from .audit_plan import AuditPlan
 from .audit_score import AuditScores
-from .plan import bootstrap_of
 
 ENROLMENT = ("manifest", "dataset")
 CONVENTIONS = {
@@ -61,7 +60,7 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     """The audit's figures: per group (method, category, ...) and overall, each image's row, the
     failures, the method comparisons, the copy figures and the contact sheet."""
     meta = [dict(s.meta) for s in plan.gen]
-    bootstrap = bootstrap_of(cfg)
+    bootstrap = cfg.intervals()
 
     def figures(mask):
         m = mask & sc.in_audit
@@ -102,7 +101,7 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
                                    if g["rank"] is not None}),
         "images": J.image_agreement(verified),
         "kappa": J.kappa_agreement(verified, {i["path"]: i["identity"] for r in results.values() for i in r.images},
-                                   bootstrap=bootstrap_of(cfg)),
+                                   bootstrap=cfg.intervals()),
     }
     judges["verdict"] = J.verdict(judges["kappa"], judges["methods"])
     return judges

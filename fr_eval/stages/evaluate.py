@@ -32,6 +32,7 @@ from .plan import Plan, Row
 class Evaluated:
     rows: list  # one figures dict per Table 3 row (as metrics.json holds them)
     thresholds: dict  # FMR target -> threshold, fixed on the baseline's impostor scores
+    threshold_records: dict  # FMR target -> fixed_threshold(): the threshold, n, achieved FMR, allowed matches
     baseline_impostor: ImpostorSummary  # the baseline's compared impostor scores, summarised
     n_baseline_impostor_failed: int  # impostor pairs not compared (a sample failed)
     scores: dict  # row label -> {"genuine": compared scores, "impostor": ImpostorSummary}
@@ -70,7 +71,8 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
     base = summary(side("reference", "original"), side("probe", "original"))
     if base.n == 0:
         raise ConfigError("no baseline impostor comparison could be made (too few subjects acquired)")
-    thresholds = {f: fixed_threshold(base, f)["threshold"] for f in plan.fmrs}
+    threshold_records = {f: fixed_threshold(base, f) for f in plan.fmrs}
+    thresholds = {f: r["threshold"] for f, r in threshold_records.items()}
     keep = export_impostors or (lambda rec: rec)
     rows, scores, compared, records, used, samples = [], {}, {}, [], {}, {}
     n_subj = len(plan.subjects)
@@ -94,7 +96,7 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
                 records.append(rec)
         used[r.label] = imp_label
     genuine = {x.row: x.score for x in records if x.genuine}
-    return Evaluated(rows=rows, thresholds=thresholds, baseline_impostor=base,
+    return Evaluated(rows=rows, thresholds=thresholds, threshold_records=threshold_records, baseline_impostor=base,
                      n_baseline_impostor_failed=int(comps.n_impostor - base.n), scores=scores,
                      compared=compared, comparisons=records, used_impostors=used,
                      row_comparisons=paired_rows(plan, genuine, scores, thresholds[plan.fmr], samples))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics as M
-from ..evaluation import fixed_threshold, separation_warnings
+from ..evaluation import separation_warnings
 from ..settings import Config, Report
 from ..systems import substitute_warnings
 from .acquire import Acquired
@@ -97,9 +97,8 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: Config) -> dict:
         "colouriser_stand_ins": {c.name: c.stand_in for c in plan.colourisers if getattr(c, "stand_in", "")},
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
-        "thresholds": {f: {**fixed_threshold(imp, f),
-                           "supported": M.fmr_supported(f, imp.n, cfg.report.min_false_matches)}
-                       for f in ev.thresholds},
+        "thresholds": {f: {**r, "supported": M.fmr_supported(f, imp.n, cfg.report.min_false_matches)}
+                       for f, r in ev.threshold_records.items()},
         "impostor_scores": imp.describe(),
         "score_export_impostors": (export_rule(imp.n, cfg.report, cfg.impostor_keep_all) if cfg.report.export
                                    else "none (report.export=false)"),

@@ -160,7 +160,7 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
         needed |= {("reference", r.reference_variant), ("probe", r.probe_variant)}
     variants = {"original": ORIGINAL, "greyscale": GREYSCALE,
                 **{f"colourised[{c.name}]": Colourised(c) for c in colourisers}}
-    bootstrap = bootstrap_of(cfg)
+    bootstrap = cfg.intervals()
     log.info("dataset %s: %s", ds.name, ds.summary())
     return Plan(dataset=ds, scenario_set=sset, rows=rows, comparisons=comps, needed=tuple(sorted(needed)), fmr=fmr,
                 fmrs=tuple(fmrs), bootstrap=bootstrap,
@@ -170,12 +170,6 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
                 row_pairs=row_pairs(rows, as_list(cfg.report.compare)),
                 min_subjects=cfg.report.min_subjects,
                 stream=impostor_stream(cfg, max(fmrs)), ray=cfg.ray)
-
-
-def bootstrap_of(cfg: Config) -> dict:
-    """The intervals' settings (bootstrap.n_resamples, bootstrap.confidence) and the run's seed, as
-    :func:`fr_eval.metrics.interval_kwargs` takes them."""
-    return {"seed": cfg.seed, "n_resamples": cfg.bootstrap.n_resamples, "confidence": cfg.bootstrap.confidence}
 
 
 def impostor_stream(cfg: Config, max_fmr: float) -> ImpostorStream:

@@ -13,7 +13,7 @@ from ..evaluation import TableEvaluation, evaluate_table, separation_warnings
 from ..scores import read_scores, repeated_comparisons
 from ..settings import Config
 from ..store import sha256_file
-from .plan import bootstrap_of, parse_fmrs
+from .plan import parse_fmrs
 
 
 @dataclass
@@ -33,7 +33,7 @@ def import_scores(cfg: Config, *, progress: bool = True) -> ScoreImportResult:
     table = read_scores(paths, fmt, cfg.score_kind)
     table, duplicates = drop_repeated(table, cfg.score_duplicates, paths)
     fmr, fmrs = parse_fmrs(cfg)
-    ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=bootstrap_of(cfg), baseline=cfg.score_baseline)
+    ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=cfg.intervals(), baseline=cfg.score_baseline)
     inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
               for p in paths]
     return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=cfg.score_kind, fmt=fmt,
