@@ -157,7 +157,7 @@ def main():
 
     from fr_eval.stages.acquire import resolve_workers
     workers = resolve_workers(args.workers)
-    system = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider", det_size="fit")  # 1 intra-op thread
+    system = ArcFaceSystem(detector=args.det, recogniser=args.rec, providers="CPUExecutionProvider", det_size="fit")  # 1 intra-op thread
     # this machine's timings drift by 10-15 % from run to run: fr-eval and the bound are
     # measured alternately, `repeats` times each, and compared by their medians
     par = args.parallel
@@ -182,7 +182,7 @@ def main():
         t_w, _ = bench_ours(system, ds, w, p_)
         print(f"fr-eval arcface (det_size=fit, {w} {p_ if w > 1 else ''} worker(s), cold store): {t_w:7.1f} s  "
               f"{n / t_w:6.1f} img/s")
-    default = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider", det_size="fit",
+    default = ArcFaceSystem(detector=args.det, recogniser=args.rec, providers="CPUExecutionProvider", det_size="fit",
                             threads=0)  # ORT's default
     t_b1 = bound_runner(default, files, acqs, 1)()
     print(f"bound: ONNX sessions alone, one thread, ORT's default intra-op threads: {t_b1:7.1f} s  "
@@ -203,7 +203,7 @@ def main():
               f"({n_faces} faces embedded, {fa_failed} images without a face)")
 
     # the same detector input as FaceAnalysis's classic 640 x 640, to separate the gains
-    fixed = ArcFaceSystem(args.det, args.rec, providers="CPUExecutionProvider", det_size=[640, 640])
+    fixed = ArcFaceSystem(detector=args.det, recogniser=args.rec, providers="CPUExecutionProvider", det_size=[640, 640])
     t_fixed, res_fixed = bench_ours(fixed, ds, workers, par)
     failed_fixed = sum(not res_fixed[(s.rel, "original")].ok for s in samples)
     print(f"fr-eval arcface (det_size=[640,640], {workers} {par} workers, cold store): {t_fixed:7.1f} s  "

@@ -159,6 +159,17 @@ def writable_dir(key: str, value) -> str:
     return str(p)
 
 
+def retry_scales(key, value) -> list:
+    """Factors strictly between 0 and 1 (the image scaled down for a second detection pass)."""
+    try:
+        out = [float(f) for f in (value or ())]
+    except (TypeError, ValueError):
+        raise _bad(key, value, "give a list of factors between 0 and 1, e.g. [0.5]") from None
+    if any(not 0 < f < 1 for f in out):
+        raise _bad(key, value, "give factors between 0 and 1 (exclusive), e.g. [0.5], or [] for a single pass")
+    return out
+
+
 def det_size(key, value):
     """fit, or [width, height] in multiples of 32 (SCRFD's strides)."""
     if str(value) == "fit":

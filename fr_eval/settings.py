@@ -68,7 +68,7 @@ class DetectorSettings:
     min_face_size: float = key(0.0, "shorter side of the kept box in pixels; smaller boxes are failures to acquire",
                                lambda k, v: p.number(k, v, 0.0))
     retry_scales: list = key([0.5], "no face found: detect again on the image scaled by these factors (SCRFD "
-                             "misses faces that fill the frame); [] for a single pass")
+                             "misses faces that fill the frame); [] for a single pass", p.retry_scales)
 
 
 @dataclass
@@ -84,8 +84,8 @@ class ArcFaceSettings(DetectorSettings):
     det_size: Any = key([640, 640], "detector input [w, h] (insightface's own: the reference pipeline's figures), "
                         "or fit: the image's size rounded up to x32 (faster on small images)", p.det_size)
     providers: str = key("auto", "auto (CUDA when present, else CPU) or an onnxruntime provider name")
-    threads: int = key(1, "ONNX Runtime intra-op threads per session (the engine's workers run side by side)",
-                       lambda k, v: p.integer(k, v, 1))
+    threads: int = key(1, "ONNX Runtime intra-op threads per session (the engine's workers run side by side; "
+                       "0: ONNX Runtime's own default)", lambda k, v: p.integer(k, v, 0))
 
 
 @dataclass
@@ -560,6 +560,19 @@ def parse_into(cls, values: dict, prefix: str = ""):
         else:
             kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def with_values(settings, prefix: str = "system", **values):
+    """``settings`` with ``values`` replacing fields, each parsed by its field's parser (a key the
+    dataclass does not have is refused in one line): how code outside a config run builds a system."""
+    if not values:
+        return settings
+    unknown = sorted(set(values) - _field_names(type(settings)))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]} is not a key of {type(settings).__name__}; its keys: "
+                          f"{', '.join(sorted(_field_names(type(settings))))}")
+    parsed = parse_into(type(settings), values, prefix)
+    return dataclasses.replace(settings, **{k: getattr(parsed, k) for k in values})
 
 
 def _dataclass_of(f):

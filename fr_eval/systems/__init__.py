@@ -1,13 +1,12 @@
 """Face systems, picked by ``system.name`` in the config: arcface, sface, dlib, onnx, plugin or auto."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from ..errors import ConfigError, ModelFilesMissing
 from ..plugins import load
-from ..settings import SYSTEMS, ArcFaceSettings, OnnxSettings, SFaceSettings, system_settings
-from .arcface import ArcFaceSystem, resolve_model_files
+from ..settings import SYSTEMS, system_settings
+from .arcface import ArcFaceSystem
 from .base import Acquisition, Detection, FaceSystem, fingerprint
 from .onnx import OnnxSystem
 from .sface import SFaceSystem
@@ -15,34 +14,9 @@ from .sface import SFaceSystem
 log = logging.getLogger(__name__)
 
 
-def _arcface(s: ArcFaceSettings, cls=None, **extra):
-    det, rec = resolve_model_files(s.pack, s.root, s.detector, s.recogniser, download=s.download, url=s.url,
-                                   sha256=s.sha256)
-    return (cls or ArcFaceSystem)(det, rec, **extra, det_thresh=s.det_thresh,
-                                  det_size=s.det_size if s.det_size == "fit" else list(s.det_size),
-                                  max_det_size=s.max_det_size, nms_thresh=s.nms_thresh,
-                                  face_selection=s.face_selection, min_face_size=s.min_face_size,
-                                  providers=s.providers, threads=s.threads, pack=None if s.detector else s.pack,
-                                  retry_scales=s.retry_scales or ())
-
-
-def _onnx(s: OnnxSettings):
-    if not s.recogniser or s.recogniser == "???":
-        raise ConfigError("system=onnx needs system.recogniser=<model.onnx> (and its system.preprocess)")
-    return _arcface(s, OnnxSystem, preprocess=dataclasses.asdict(s.preprocess))
-
-
-def _sface(s: SFaceSettings):
-    return SFaceSystem(s.detector, s.recogniser, det_thresh=s.det_thresh, nms_thresh=s.nms_thresh,
-                       max_det_size=s.max_det_size, face_selection=s.face_selection,
-                       min_face_size=s.min_face_size, retry_scales=s.retry_scales or ())
-
-
 def _dlib(s):
     from .dlib import DlibSystem  # optional heavy dependency (dlib), loaded only when used
-    return DlibSystem(s.detector, s.recogniser, det_thresh=s.det_thresh, upsample=s.upsample, jitters=s.jitters,
-                      max_det_size=s.max_det_size, face_selection=s.face_selection, min_face_size=s.min_face_size,
-                      retry_scales=s.retry_scales or ())
+    return DlibSystem(s)
 
 
 def build_system(settings) -> tuple[FaceSystem, str]:
@@ -66,10 +40,10 @@ def _plugin(s) -> tuple[FaceSystem, str]:
 
 def _auto(s) -> tuple[FaceSystem, str]:
     try:
-        system = _arcface(s.arcface)
+        system = ArcFaceSystem(s.arcface)
         note = f"system=auto chose arcface ({s.arcface.detector and 'system.arcface files' or s.arcface.pack})"
     except ModelFilesMissing as exc:
-        system = _sface(s.sface)
+        system = SFaceSystem(s.sface)
         what = "its files are absent" if s.arcface.detector else f"pack {s.arcface.pack} is not in {s.arcface.root}"
         note = f"system=auto: using SFace; ArcFace {what} ({getattr(exc, 'reason', 'not downloaded')})"
     log.info(note)
@@ -77,8 +51,8 @@ def _auto(s) -> tuple[FaceSystem, str]:
 
 
 #: system name -> its builder: settings dataclass (fr_eval.settings.SYSTEMS) -> (system, how it was chosen)
-BUILDERS = {"arcface": lambda s: (_arcface(s), "system=arcface"), "sface": lambda s: (_sface(s), "system=sface"),
-            "onnx": lambda s: (_onnx(s), "system=onnx"), "dlib": lambda s: (_dlib(s), "system=dlib"),
+BUILDERS = {"arcface": lambda s: (ArcFaceSystem(s), "system=arcface"), "sface": lambda s: (SFaceSystem(s), "system=sface"),
+            "onnx": lambda s: (OnnxSystem(s), "system=onnx"), "dlib": lambda s: (_dlib(s), "system=dlib"),
             "plugin": _plugin, "auto": _auto}
 
 

@@ -16,9 +16,9 @@ import onnxruntime as ort
 from ..errors import ConfigError, ModelFilesMissing
 from ..fetch import DownloadFailed, fetch_archive, offline
 from ..provenance import model_file_record
-from ..settings import ArcFaceSettings, defaults_of
+from ..settings import ArcFaceSettings
 from .align import norm_crop
-from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
+from .base import Detection, TwoStageSystem
 from .insightface_models import SCRFD, ArcFaceRecogniser, model_task
 
 log = logging.getLogger(__name__)
@@ -145,50 +145,42 @@ def onnx_providers(choice: str | list = "auto") -> list[str]:
     return wanted
 
 
-_D = defaults_of(ArcFaceSettings)  # the keyword defaults are the config's (fr_eval.settings)
-
-
 class ArcFaceSystem(TwoStageSystem):
     """SCRFD + ArcFace, as insightface runs them (boxes, landmarks and embeddings equal to
     insightface 2.1's on the same files: tests/test_insightface_reference.py)."""
 
     name = "arcface"
+    settings_class = ArcFaceSettings
+    output_keys = TwoStageSystem.output_keys + ("det_size",)
+    #: what describe() records beside the settings: facts of this system that no setting changes
+    facts = {"fit_rule": "zero-pad to a multiple of 32; scale down above max_det_size",
+             "detections_kept": "finite, non-empty boxes centred in the image",
+             "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)"}
 
-    def __init__(self, detector: str | Path, recogniser: str | Path, *, det_thresh: float = _D["det_thresh"],
-                 det_size=tuple(_D["det_size"]), max_det_size: int = _D["max_det_size"],
-                 nms_thresh: float = _D["nms_thresh"], face_selection: str = _D["face_selection"],
-                 min_face_size: float = _D["min_face_size"], providers=_D["providers"], threads: int = _D["threads"],
-                 pack: str | None = None, retry_scales=tuple(_D["retry_scales"])):
-        self._init_kwargs = dict(detector=str(detector), recogniser=str(recogniser), det_thresh=det_thresh,
-                                 det_size=det_size, max_det_size=max_det_size, nms_thresh=nms_thresh,
-                                 face_selection=face_selection, min_face_size=min_face_size,
-                                 providers=providers, threads=threads, pack=pack,
-                                 retry_scales=tuple(retry_scales or ()))
-        if face_selection not in FACE_SELECTION:
-            raise ConfigError(f"system.face_selection={face_selection} is not known; "
-                              f"choose from {', '.join(FACE_SELECTION)}")
-
-        self.providers = onnx_providers(providers)
+    def __init__(self, settings: ArcFaceSettings | None = None, *, files: tuple | None = None, **overrides):
+        """Built from its settings (:class:`fr_eval.settings.ArcFaceSettings`; keyword ``overrides``
+        replace fields, parsed as the config's keys are). The model files are the pack's or the
+        settings' (:func:`resolve_model_files`, which may download the pack), or ``files``, the
+        (detector, recogniser) already resolved: how a worker process rebuilds the system."""
+        s = self._settle(self.settings_class, settings, overrides)
+        det, rec = files or resolve_model_files(s.pack, s.root, s.detector, s.recogniser, download=s.download,
+                                                url=s.url, sha256=s.sha256)
+        self._init_kwargs["files"] = (str(det), str(rec))
+        self.providers = onnx_providers(s.providers)
         # one intra-op thread per session by default: these models are too small to gain from
         # ORT's intra-op parallelism (116 vs 124 img/s here), while the engine's workers running
         # single-threaded sessions side by side gave 179 img/s on 2 cores (benchmarks/)
-        self.threads = int(threads)
+        self.threads = s.threads
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.det_model = SCRFD(detector, providers=self.providers, sess_options=opts, det_thresh=det_thresh,
-                               nms_thresh=nms_thresh)
-        self._load_recogniser(recogniser, opts)
-        self.detector_path, self.recogniser_path, self.pack = Path(detector), Path(recogniser), pack
-        self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
-        self.face_selection, self.min_face_size = face_selection, float(min_face_size)
-        self.retry_scales = check_retry_scales(retry_scales)
-        if det_size != "fit":
-            det_size = tuple(int(v) for v in det_size)
-            if len(det_size) != 2 or any(v % 32 for v in det_size):
-                raise ConfigError("system.det_size must be 'fit' or [width, height] in multiples of 32")
-        self.det_size, self.max_det_size = det_size, int(max_det_size)
+        self.det_model = SCRFD(str(det), providers=self.providers, sess_options=opts, det_thresh=s.det_thresh,
+                               nms_thresh=s.nms_thresh)
+        self._load_recogniser(str(rec), opts)
+        self.detector_path, self.recogniser_path = Path(det), Path(rec)
+        self.pack = None if s.detector else s.pack
+        self.det_size = s.det_size if s.det_size == "fit" else tuple(s.det_size)
 
     def _load_recogniser(self, recogniser, opts) -> None:
         """An ArcFace-style recogniser (input size and normalisation read from the graph)."""
@@ -206,14 +198,7 @@ class ArcFaceSystem(TwoStageSystem):
             "pack": self.pack,
             "models": [model_file_record(self.detector_path, "detector"),
                        model_file_record(self.recogniser_path, "recogniser")],
-            "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
-                         "det_size": self.det_size if self.det_size == "fit" else list(self.det_size),
-                         "fit_rule": "zero-pad to a multiple of 32; scale down above max_det_size",
-                         "max_det_size": self.max_det_size, "face_selection": self.face_selection,
-                         "min_face_size": self.min_face_size, "retry_scales": list(self.retry_scales),
-                         "detections_kept": "finite, non-empty boxes centred in the image",
-                         "alignment": "5-point similarity onto insightface's ArcFace template (= norm_crop)",
-                         **self.recogniser_settings()},
+            "settings": {**self.output_settings(), **self.facts, **self.recogniser_settings()},
             "runtime": {"providers": self.providers, "recogniser_batched": self.rec_batched,
                         "intra_op_threads": self.threads},
         }

