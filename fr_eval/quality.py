@@ -79,6 +79,8 @@ def _landmarks(acq) -> np.ndarray:
 
 
 class EmbeddingNorm(Estimator):
+    """The L2 norm of the face system's embedding (not normalised): a quality proxy of the recogniser itself."""
+
     name, needs_image, unit = "embedding_norm", False, "L2 norm"
 
     def value(self, rgb, acq, system):
@@ -86,6 +88,8 @@ class EmbeddingNorm(Estimator):
 
 
 class InterEyeDistance(Estimator):
+    """The distance between the eye centres in image pixels (ISO/IEC 29794-5's inter-eye distance)."""
+
     name, needs_image, unit = "inter_eye_distance", False, "pixels"
 
     def value(self, rgb, acq, system):
@@ -94,6 +98,8 @@ class InterEyeDistance(Estimator):
 
 
 class Roll(Estimator):
+    """The absolute in-plane rotation of the eye line, degrees (0: level)."""
+
     name, needs_image, unit, higher_is_better = "roll", False, "degrees (absolute)", False
 
     def value(self, rgb, acq, system):
@@ -103,6 +109,8 @@ class Roll(Estimator):
 
 
 class YawProxy(Estimator):
+    """A yaw proxy: the nose tip's offset from the eyes' midpoint, in half inter-eye distances."""
+
     name, needs_image, unit, higher_is_better = "yaw_proxy", False, "half inter-eye distances (absolute)", False
 
     def value(self, rgb, acq, system):
@@ -122,6 +130,8 @@ def _aligned_grey(rgb, acq) -> np.ndarray:
 
 
 class Sharpness(Estimator):
+    """The variance of the Laplacian of the aligned grey face (higher: sharper)."""
+
     name, unit = "sharpness", "variance of the Laplacian (aligned 112 px grey face)"
 
     def value(self, rgb, acq, system):
@@ -129,6 +139,8 @@ class Sharpness(Estimator):
 
 
 class Exposure(Estimator):
+    """The mean luminance of the aligned face's centre, 0-255."""
+
     name, unit = "exposure", "mean luminance 0-255 (aligned face, central 80 px)"
 
     def value(self, rgb, acq, system):
@@ -139,6 +151,8 @@ class Exposure(Estimator):
 
 
 class DynamicRange(Estimator):
+    """The entropy of the luminance histogram of the aligned face's centre, bits."""
+
     name, unit = "dynamic_range", "bits (entropy of the luminance histogram, aligned face, central 80 px)"
 
     def value(self, rgb, acq, system):
@@ -149,6 +163,8 @@ class DynamicRange(Estimator):
 
 
 class Stability(Estimator):
+    """How stable the embedding is: the mean cosine of the embeddings of flipped, shifted and blurred crops to the original's."""
+
     name, needs_system, unit = "stability", True, "mean cosine similarity (perturbed vs original crop)"
 
     def __init__(self, shift_px: int = 2, blur_sigma: float = 1.0):

@@ -158,6 +158,7 @@ SYSTEMS = {"arcface": ArcFaceSettings, "sface": SFaceSettings, "onnx": OnnxSetti
 # ----------------------------------------------------------------------------------- colourisers
 @dataclass
 class ExemplarSettings:
+    """Welsh et al.'s exemplar colour transfer (WAM02): a colour image's a*b* matched to the grey image by luminance."""
     type: str = "exemplar"
     seed: int = key(0, "which exemplars are drawn", p.integer)
     samples: int = key(200, "exemplar pixels sampled per image", lambda k, v: p.integer(k, v, 1))
@@ -173,12 +174,14 @@ class ExemplarSettings:
 
 @dataclass
 class PrecomputedSettings:
+    """Colourised images made elsewhere, read from a folder that mirrors the dataset's layout."""
     type: str = "precomputed"
     root: Optional[str] = key(None, "a directory mirroring the dataset's layout")
 
 
 @dataclass
 class DeOldifySettings:
+    """DeOldify (jantic) stable, artistic or video, as the paper ran it (PyTorch; weights sha256-checked)."""
     type: str = "deoldify"
     model: str = key("stable", "stable | artistic | video", lambda k, v: p.choice(k, v, ("stable", "artistic", "video")))
     weights: Optional[str] = key(None, "a .pth file; else the cache dir, else downloaded")
@@ -277,12 +280,14 @@ class Report:
 
 @dataclass
 class Stability:
+    """Settings of the stability estimator (its perturbed copies)."""
     shift_px: float = key(2, "shift of the perturbed copies, pixels", lambda k, v: p.number(k, v, 0.0))
     blur_sigma: float = key(1.0, "blur of the perturbed copies", lambda k, v: p.number(k, v, 0.0))
 
 
 @dataclass
 class FaceQnetSettings:
+    """Settings of FaceQnet v0/v1 (its model file and crop margin)."""
     model: Optional[str] = key(None, "FaceQnet .h5 or an .onnx conversion")
     margin: float = key(0.0, "crop margin, a fraction of the box size per side", lambda k, v: p.number(k, v, 0.0))
 

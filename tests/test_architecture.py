@@ -184,3 +184,18 @@ def test_shells_are_small_and_functions_short():
                   for p in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and code_lines(node) > 60)
     assert long == []
+
+
+def test_readme_tables_of_members_are_the_registrys():
+    """The README's tables of built-in members are printed from the registry: a member added, removed or
+    given other keys in the code without the README following fails here."""
+    from fr_eval.registry import FAMILIES, markdown
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- registry:begin -->\n", 1)[1].split("<!-- registry:end -->", 1)[0]
+    assert block == markdown()
+    for fam in FAMILIES.values():  # every built-in member has a row and a line saying what it is
+        for member in fam.builtin():
+            row = next(r for r in block.splitlines() if r.startswith(f"| `{member}` |"))
+            assert len(row.split(" | ")[1]) > 20, row
+    assert "| `dlib` |" in block and "`upsample`, `jitters`" in block  # a member's own keys, from its settings
