@@ -3,6 +3,7 @@ from a file of precomputed embeddings."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -61,25 +62,52 @@ def executor(cfg: Config) -> tuple[int, str]:
     return resolve_workers(cfg.workers), cfg.parallel
 
 
+class Session:
+    """What every acquisition of a run shares: the face system built from the config, the store, the
+    executor. The scenario runs and the generator audit acquire through it (:func:`session`), so both
+    reuse and fill the same store the same way."""
+
+    def __init__(self, cfg: Config, progress: bool = True):
+        self.cfg, self.progress = cfg, progress
+        self.system, self.note = build_system(cfg.system)
+        self.store = open_store(cfg)
+        try:
+            self.workers, self.parallel = executor(cfg)
+        except BaseException:
+            self.store.close()
+            raise
+
+    def acquire(self, requests, estimators=()) -> tuple[dict, dict, EngineStats]:
+        """Each unique (sample, variant) of ``requests`` acquired (and each estimator's value): from the
+        store, or computed and stored; ``({(rel, variant): Acquisition}, quality values, stats)``."""
+        return acquire_and_score(requests, self.system, self.store, estimators=estimators,
+                                 batch_size=self.cfg.batch_size, workers=self.workers, parallel=self.parallel,
+                                 progress=self.progress)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@contextmanager
+def session(cfg: Config, progress: bool = True):
+    s = Session(cfg, progress)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
 def acquire(plan: Plan, cfg: Config, *, progress: bool = True) -> Acquired:
     """Acquire what the plan needs through the store (computing only what is missing)."""
-    system, note = build_system(cfg.system)
-    store = open_store(cfg)
-    examples = []
-    try:
-        workers, parallel = executor(cfg)
-        acqs, qvals, stats = acquire_and_score(plan.requests(), system, store, estimators=plan.estimators,
-                                               batch_size=cfg.batch_size, workers=workers,
-                                               parallel=parallel, progress=progress)
-        changes = {}
+    examples, changes = [], {}
+    with session(cfg, progress) as run:
+        acqs, qvals, stats = run.acquire(plan.requests(), plan.estimators)
         if plan.colourisers:
             colourised = [plan.variants[f"colourised[{c.name}]"] for c in plan.colourisers]
-            examples = colourisation_examples(plan.dataset, colourised, store, cfg.report.examples)
-            changes = acquisition_changes(plan, acqs, colourised, store, cfg.report.examples)
-    finally:
-        store.close()
-    return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=system.describe(), system_note=note,
-                    examples=examples, changes=changes)
+            examples = colourisation_examples(plan.dataset, colourised, run.store, cfg.report.examples)
+            changes = acquisition_changes(plan, acqs, colourised, run.store, cfg.report.examples)
+    return Acquired(acquisitions=acqs, quality=qvals, stats=stats, system=run.system.describe(),
+                    system_note=run.note, examples=examples, changes=changes)
 
 
 def acquisition_changes(plan: Plan, acqs: dict, colourised: list, store, n: int) -> dict:

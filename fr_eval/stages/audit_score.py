@@ -13,7 +13,6 @@ from skimage.metrics import structural_similarity
 from .. import metrics as M
 from ..datasets import load_dataset
 from ..datasets.generated import LINKS
-from ..engine import acquire_all
 from ..errors import ConfigError, FrEvalError
 from ..evaluation import SideData, fixed_threshold, impostor_summary, score_vectors
 from ..identity import enrolment_impostor_scores, identity_scores, pairwise_similarity
@@ -21,12 +20,10 @@ from ..images import ImageLoadError, load_image
 from ..protocol import build_comparisons
 from ..provenance import file_sha256
 from ..settings import Config
-from ..store import open_store
-from ..systems import build_system
 from ..systems.align import norm_crop
 from ..systems.base import metric_of
 from ..variants import ORIGINAL
-from .acquire import executor
+from .acquire import Session, session
 from .audit_plan import AuditPlan
 from .plan import impostor_stream
 
@@ -60,14 +57,10 @@ class AuditScores:
 
 def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     """Acquire every image through the store, fix the threshold, score each generated image."""
-    system, system_note = build_system(cfg.system)
-    store = open_store(cfg)
-    workers, parallel = executor(cfg)
     idx = {name: i for i, name in enumerate(plan.identities)}
-    try:
-        acqs, stats = acquire_all([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets], system, store,
-                                  batch_size=cfg.batch_size, workers=workers, parallel=parallel,
-                                  progress=progress)
+    with session(cfg, progress) as run:  # the scenario runs' acquire stage: the same system, store and executor
+        acqs, _, stats = run.acquire([(s, ORIGINAL) for s in plan.refs + plan.gen + plan.targets])
+        system = run.system
         metric = metric_of(system.describe())
         dim = next((a.embedding.size for a in acqs.values() if a.ok), None)  # for a side where all failed
         ref_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.refs], metric, "template",
@@ -78,9 +71,7 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
         enrolled[ref_id[ok]] = True
         imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template,
                                               metric)
-        thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, system, store, workers, parallel, progress)
-    finally:
-        store.close()
+        thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, run)
     gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen], metric, "template", dim)
     gid = np.array([idx[s.subject] for s in plan.gen])
     S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template, metric)
@@ -90,7 +81,7 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     others[rows, gid] = -np.inf
     rank1 = np.argmax(np.where(np.isfinite(S), S, -np.inf), axis=1) == gid
     csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs, metric)
-    return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=system_note, ref_ok=ok,
+    return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=run.note, ref_ok=ok,
                        enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
                        other_max=others.max(axis=1),
                        other_arg=np.argmax(others, axis=1), rank1=rank1, in_audit=enrolled[gid],
@@ -112,7 +103,7 @@ def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosin
     return out
 
 
-def _threshold(cfg: Config, fmr, imp_enrol, system, store, workers, parallel, progress) -> tuple[float, np.ndarray, dict]:
+def _threshold(cfg: Config, fmr, imp_enrol, run: Session) -> tuple[float, np.ndarray, dict]:
     """(threshold, the impostor scores it was fixed on, how)."""
     src = cfg.generated.threshold_from
     if isinstance(src, (int, float)) and not isinstance(src, bool):
@@ -129,9 +120,8 @@ def _threshold(cfg: Config, fmr, imp_enrol, system, store, workers, parallel, pr
     if src == "dataset":
         ds = load_dataset(cfg.dataset)
         comps = build_comparisons(ds, cfg.impostors, cfg.seed)
-        acqs, _ = acquire_all([(s, ORIGINAL) for s in ds.references + ds.probes], system, store,
-                              batch_size=cfg.batch_size, workers=workers, parallel=parallel, progress=progress)
-        metric = metric_of(system.describe())
+        acqs, _, _ = run.acquire([(s, ORIGINAL) for s in ds.references + ds.probes])
+        metric = metric_of(run.system.describe())
         ref = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.references], metric, "reference")
         probe = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in ds.probes], metric, "probe")
         _, codes = np.unique([s.subject for s in ds.references + ds.probes], return_inverse=True)
