@@ -1,0 +1,150 @@
+"""Identification (1:N): the streamed search and the figures, on a gallery worked out by hand, against the
+full score matrix (to the bit), and against bob.measure's cmc, recognition_rate,
+detection_identification_rate and false_alarm_rate on random and on tied scores."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from fr_eval import identification as I
+
+from test_scores import XCHECK
+
+# Five enrolled people A-E; the gallery is the identity matrix, so each search's scores are its own row
+# as written here (a dot product with a one-hot vector is exact in float32)
+GALLERY = ["A", "B", "C", "D", "E"]
+ROWS = {  # search: (subject, scores against A..E, acquired)
+    "s1": ("A", [0.9, 0.1, 0.2, 0.0, 0.3], True),   # mate first: rank 1
+    "s2": ("B", [0.6, 0.5, 0.7, 0.1, 0.0], True),   # two non-mates above: rank 3
+    "s3": ("C", [0.4, 0.4, 0.4, 0.1, 0.2], True),   # tied with two non-mates: rank 3 (ties count against)
+    "s4": ("D", [0.0, 0.0, 0.0, 0.0, 0.0], False),  # failed to acquire: a miss at every rank
+    "s5": ("X", [0.2, 0.8, 0.1, 0.0, 0.1], True),   # not enrolled: top score 0.8
+    "s6": ("Y", [0.3, 0.1, 0.35, 0.2, 0.0], True),  # not enrolled: top score 0.35
+    "s7": ("Z", [0.0, 0.0, 0.0, 0.0, 0.0], False),  # not enrolled, failed: no candidate
+}
+
+
+def five_people(k=5, budget=1 << 20):
+    subj = [v[0] for v in ROWS.values()]
+    x = np.array([v[1] for v in ROWS.values()], np.float32)
+    ok = np.array([v[2] for v in ROWS.values()])
+    return I.search_gallery(x, subj, np.eye(5, dtype=np.float32), GALLERY, k=k, search_ok=ok, budget_bytes=budget)
+
+
+@pytest.mark.parametrize("budget", [1, 1 << 20])  # one search per block, and all in one
+def test_five_people_worked_by_hand(budget):
+    r = five_people(budget=budget)
+    assert r.mated.tolist() == [True, True, True, True, False, False, False]
+    assert r.mate_rank.tolist() == [1, 3, 3, 0, 0, 0, 0]
+    assert np.allclose(r.mate_score[:3], [0.9, 0.5, 0.4]) and np.isnan(r.mate_score[3:]).all()
+    assert r.top_entry[2].tolist() == [0, 1, 2, 4, 3]  # the three tied at 0.4 in gallery order, then 0.2, 0.1
+    assert r.top_entry[3].tolist() == [-1] * 5 and np.isneginf(r.top_score[3]).all()
+    rank, score = r.mated_searches()
+    assert I.cmc(rank, 5).tolist() == [0.25, 0.25, 0.75, 0.75, 0.75]  # s4 (failed) never found
+    top1 = r.nonmated_top1()
+    assert np.allclose(top1[:2], [0.8, 0.35]) and np.isneginf(top1[2])
+    assert I.fpir(top1, 0.5) == pytest.approx(1 / 3) and I.fpir(top1, 0.3) == pytest.approx(2 / 3)
+    assert I.fpir(top1, 0.9) == 0.0  # the failed search never alarms, but counts
+    assert I.fnir(rank, score, 1, 0.5) == 0.75  # only s1
+    assert I.fnir(rank, score, 3, 0.45) == 0.5  # s1 and s2 (0.5 at rank 3); s3 below T; s4 failed
+    assert I.fnir(rank, score, 3, -np.inf) == 0.25  # investigation mode: 1 - the rate at rank 3
+    # the conservative rule: 1 false alarm allowed among 3 non-mated searches at FPIR 1/3, none at 0.2
+    assert I.threshold_at_fpir(top1, 1 / 3) == float(np.float32(0.8))
+    t = I.threshold_at_fpir(top1, 0.2)
+    assert t > float(np.float32(0.8)) and I.fpir(top1, t) == 0.0
+    thr, fp, fn = I.tradeoff(rank, score, top1, rank=1)
+    at = {round(float(a), 4): (b, c) for a, b, c in zip(thr, fp, fn)}
+    assert at[0.8] == (pytest.approx(1 / 3), 0.75) and at[0.9] == (0.0, 0.75) and at[0.35] == (pytest.approx(2 / 3), 0.75)
+
+
+def test_a_subject_enrolled_twice_and_non_finite_embeddings_are_refused():
+    with pytest.raises(ValueError, match="subject A has two gallery entries"):
+        I.search_gallery(np.ones((1, 2)), ["A"], np.eye(2), ["A", "A"])
+    with pytest.raises(ValueError, match="non-finite"):
+        I.search_gallery(np.array([[np.inf, 0.0]]), ["A"], np.eye(2), ["A", "B"])
+
+
+def full_matrix(x, subj, g, gsubj, k):
+    """The reference: every score held at once, ranks and top candidates read from it."""
+    s = I.score_matrix(x, g)
+    assert np.allclose(s, np.asarray(x, np.float64) @ np.asarray(g, np.float64).T, atol=1e-6)
+    col = I.gallery_columns(subj, gsubj)
+    rank = np.zeros(len(x), np.int64)
+    mate = np.full(len(x), np.nan, np.float32)
+    for i, c in enumerate(col):
+        if c >= 0:
+            mate[i] = s[i, c]
+            rank[i] = 1 + int(np.sum(np.delete(s[i], c) >= s[i, c]))
+    order = np.array([sorted(range(len(g)), key=lambda j: (-s[i, j], j))[:k] for i in range(len(x))])
+    return s, mate, rank, order
+
+
+@pytest.mark.parametrize("budget", [1, 300_000, 1 << 30])  # 64 searches a block, 128, all in one
+def test_streamed_search_equals_the_full_matrix_to_the_bit(budget):
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(150, 64)).astype(np.float32)
+    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    gsubj = [f"p{i}" for i in range(150)]
+    subj = [f"p{i}" for i in rng.integers(0, 220, 400)]  # about a third not enrolled
+    x = (g[np.minimum(np.array([int(s[1:]) for s in subj]), 149)] + rng.normal(0, 0.9, (400, 64))).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    r = I.search_gallery(x, subj, g, gsubj, k=20, budget_bytes=budget)
+    s, mate, rank, order = full_matrix(x, subj, g, gsubj, 20)
+    assert np.array_equal(r.mate_rank, rank) and np.array_equal(r.mate_score, mate, equal_nan=True)
+    assert np.array_equal(r.top_entry, order)
+    assert np.array_equal(r.top_score, np.take_along_axis(s, order, axis=1))  # float32, bit for bit
+    assert r.mated.sum() > 100 and (~r.mated).sum() > 100 and (rank > 1).sum() > 10
+
+
+XSCRIPT = r"""
+import json, sys
+import numpy as np
+import bob.measure as bm
+d = json.load(open(sys.argv[1]))
+s, col = np.array(d["scores"]), d["col"]
+cmc_scores = [(np.delete(row, c), np.array([row[c]])) if c >= 0 else (row, None) for row, c in zip(s, col)]
+mated = [p for p in cmc_scores if p[1] is not None]
+out = {"cmc": bm.cmc(mated)[:d["max_rank"]].tolist(),
+       "rr": [bm.recognition_rate(mated, rank=r) for r in range(1, d["max_rank"] + 1)],
+       "dir": {f"{t}|{r}": bm.detection_identification_rate(cmc_scores, t, r) for t in d["thresholds"] for r in (1, 5)},
+       "far": {str(t): bm.false_alarm_rate(cmc_scores, t) for t in d["thresholds"]}}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_figures_agree_with_bob_measure(tmp_path, ties):
+    if not XCHECK.is_file():
+        pytest.skip(f"{XCHECK} is absent: .ci/run makes it (python3 -m venv .venv-xcheck && "
+                    ".venv-xcheck/bin/pip install bob.measure==6.1.1 pyeer==0.5.6)")
+    rng = np.random.default_rng(11)
+    n_gallery, n_search = 60, 3000
+    scores = rng.normal(0.0, 0.15, (n_search, n_gallery))
+    subj = rng.integers(0, 2 * n_gallery, n_search)  # half the searches not enrolled
+    mated = subj < n_gallery
+    scores[np.flatnonzero(mated), subj[mated]] += rng.normal(0.45, 0.2, mated.sum())
+    if ties:  # a coarse grid: many ties, with the mate and at the thresholds
+        scores = np.round(scores, 1)
+    x = scores.astype(np.float32)  # the gallery is the identity: each search's scores are its row, exactly
+    r = I.search_gallery(x, [f"s{v}" for v in subj], np.eye(n_gallery, dtype=np.float32),
+                         [f"s{i}" for i in range(n_gallery)], k=10)
+    rank, score = r.mated_searches()
+    top1 = r.nonmated_top1()
+    t001 = I.threshold_at_fpir(top1, 0.001)
+    thresholds = sorted({t001, I.threshold_at_fpir(top1, 0.01), 0.3, 0.5})
+    col = [int(v) if v < n_gallery else -1 for v in subj]
+    (tmp_path / "s.json").write_text(json.dumps({"scores": x.astype(np.float64).tolist(), "col": col,
+                                                 "max_rank": 10, "thresholds": thresholds}))
+    out = subprocess.run([str(XCHECK), "-c", XSCRIPT, str(tmp_path / "s.json")], capture_output=True, text=True,
+                         timeout=300, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    ref = json.loads(out.stdout.strip().splitlines()[-1])
+    assert I.cmc(rank, 10).tolist() == ref["cmc"] == ref["rr"]  # every rank, exactly
+    for t in thresholds:
+        assert I.fpir(top1, t) == ref["far"][str(t)]
+        for R in (1, 5):
+            assert 1.0 - I.fnir(rank, score, R, t) == pytest.approx(ref["dir"][f"{t}|{R}"], abs=1e-15)
+    below = top1[top1 < t001].max()  # the next observed score down gives one alarm too many
+    assert I.fpir(top1, t001) <= 0.001 < I.fpir(top1, below)
