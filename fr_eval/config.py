@@ -123,6 +123,17 @@ def positive_or_null(key, value):
         raise _bad(key, value, "give a positive integer, or null for all") from None
 
 
+def share_or_count(key, value) -> float:
+    """A fraction strictly between 0 and 1, or a whole count >= 1."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if isinstance(value, bool) or not math.isfinite(x) or x <= 0 or (x >= 1 and not x.is_integer()):
+        raise _bad(key, value, "give a fraction between 0 and 1 (0.5: half) or a whole count (e.g. 20)")
+    return x
+
+
 def fraction_list(key, value) -> list[float]:
     items = value if isinstance(value, (list, tuple)) else ([] if value in (None, "") else [value])
     return [fraction(f"{key}[{i}]", v) for i, v in enumerate(items)]

@@ -95,7 +95,9 @@ class SearchResults:
     top_entry : (n, k) array of int64
         The gallery entries of ``top_score`` (ties in the order of the gallery); -1 where none.
     gallery_size : int
-        Entries in the gallery.
+        Candidates in the gallery (enrolled subjects).
+    subjects : (gallery_size,) array
+        The candidates' subjects: ``top_entry`` indexes it.
     """
 
     mated: np.ndarray
@@ -105,6 +107,7 @@ class SearchResults:
     top_score: np.ndarray
     top_entry: np.ndarray
     gallery_size: int
+    subjects: np.ndarray = None
 
     @property
     def top1(self) -> np.ndarray:
@@ -122,28 +125,33 @@ class SearchResults:
         return self.top1[~self.mated]
 
 
-def gallery_columns(search_subject, gallery_subject) -> np.ndarray:
-    """Each search's mate entry in the gallery (-1: not enrolled); a subject enrolled twice is refused.
+def gallery_columns(search_subject, gallery_subject) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gallery's subjects and each search's mate among them.
 
     Parameters
     ----------
     search_subject : (n,) array
         Each search's subject.
     gallery_subject : (g,) array
-        Each gallery entry's subject (one entry per subject).
+        Each gallery entry's subject; a subject with several entries (``template=best``: one per
+        reference) is one candidate, scored by its best entry.
 
     Returns
     -------
-    (n,) array of int64
+    subjects : (m,) array
+        The enrolled subjects, in the order of their first entry: the candidates.
+    entry_subject : (g,) array of int64
+        Each entry's candidate.
+    mate : (n,) array of int64
+        Each search's candidate (-1: not enrolled).
     """
-    gallery_subject = np.asarray(gallery_subject)
-    entry = {}
-    for i, s in enumerate(gallery_subject.tolist()):
-        if s in entry:
-            raise ValueError(f"subject {s} has two gallery entries ({entry[s]} and {i}); a gallery holds one "
-                             "entry per subject (several references are one template)")
-        entry[s] = i
-    return np.array([entry.get(s, -1) for s in np.asarray(search_subject).tolist()], np.int64)
+    subjects, first, entry_subject = np.unique(np.asarray(gallery_subject), return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # candidates in gallery order
+    rank_of = np.empty_like(order)
+    rank_of[order] = np.arange(len(order))
+    entry = {s: i for i, s in enumerate(subjects[order].tolist())}
+    mate = np.array([entry.get(s, -1) for s in np.asarray(search_subject).tolist()], np.int64)
+    return subjects[order], rank_of[entry_subject.ravel()].astype(np.int64), mate
 
 
 def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int = 20, search_ok=None,
@@ -166,7 +174,8 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
     gallery : (g, d) array
         One score vector per enrolled subject.
     gallery_subject : (g,) array
-        Each entry's subject (unique).
+        Each entry's subject; a subject with several entries is one candidate scored by its best entry
+        (the ``best`` template), else one entry per subject (a ``mean`` template).
     k : int
         Candidates kept per search (the largest rank reported, and what FPIR thresholds need: 1).
     search_ok : (n,) array of bool, optional
@@ -181,19 +190,26 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
     search = np.ascontiguousarray(search, np.float32)
     gallery = np.ascontiguousarray(gallery, np.float32)
     n, g = len(search), len(gallery)
+    if len(np.asarray(gallery_subject)) != g or len(np.asarray(search_subject)) != n:
+        raise ValueError("one subject per search and per gallery entry")
     if search.ndim != 2 or gallery.ndim != 2 or (n and g and search.shape[1] != gallery.shape[1]):
         raise ValueError(f"searches {search.shape} and gallery {gallery.shape} must be (n, d) and (g, d)")
     if not (np.isfinite(search).all() and np.isfinite(gallery).all()):
         raise ValueError("an embedding holds a non-finite value; searches and gallery must be finite")
-    col = gallery_columns(search_subject, gallery_subject)
+    subjects, entry_subject, col = gallery_columns(search_subject, gallery_subject)
     ok = np.ones(n, bool) if search_ok is None else np.asarray(search_ok, bool)
-    kk = min(int(k), g)
+    m = len(subjects)
+    kk = min(int(k), m)
     out = SearchResults(mated=col >= 0, acquired=ok.copy(), mate_score=np.full(n, np.nan, np.float32),
                         mate_rank=np.full(n, NO_RANK, np.int64), top_score=np.full((n, kk), NO_SCORE, np.float32),
-                        top_entry=np.full((n, kk), -1, np.int64), gallery_size=g)
+                        top_entry=np.full((n, kk), -1, np.int64), gallery_size=m, subjects=subjects)
     rows = np.flatnonzero(ok)
-    if g == 0 or len(rows) == 0:
+    if m == 0 or len(rows) == 0:
         return out
+    several = m < g  # a subject with several entries: the best of them is its score
+    if several:
+        by = np.argsort(entry_subject, kind="stable")
+        gallery, starts = gallery[by], np.searchsorted(entry_subject[by], np.arange(m))
     step = max(CHUNK, budget_rows(budget_bytes, g, search.shape[1]) // CHUNK * CHUNK)  # whole products
     gallery_t = np.ascontiguousarray(gallery.T)
     buf = np.empty((min(step, len(rows)), g), np.float32)
@@ -202,7 +218,7 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
             at = rows[start:start + step]
             scores = buf[:len(at)]
             _products(search[at], gallery_t, scores)
-            _keep(scores, at, col[at], kk, out)
+            _keep(np.maximum.reduceat(scores, starts, axis=1) if several else scores, at, col[at], kk, out)
     return out
 
 

@@ -337,6 +337,19 @@ class Generated:
 
 
 @dataclass
+class IdentificationSettings:
+    """protocol=identification: a gallery of enrolled subjects searched by probes (1:N), per scenario row."""
+    nonmated_subjects: float = key(0.5, "subjects held out of the gallery (their probes are the non-mated searches): "
+                                   "a fraction (0.5) or a count (20), drawn with the run's seed", p.share_or_count)
+    gallery_template: str = key("mean", "a subject's several references: mean (one template, the mean of their unit "
+                                "embeddings) | best (its best-scoring reference)",
+                                lambda k, v: p.choice(k, v, TEMPLATES))
+    max_rank: int = key(20, "the CMC's ranks 1..R and the R of FNIR at rank R", lambda k, v: p.integer(k, v, 1))
+    fpir: list = key([0.001, 0.01], "FPIR targets (fractions): thresholds fixed on the baseline row's non-mated "
+                     "searches by the conservative rule (achieved <= target)", p.fraction_list)
+
+
+@dataclass
 class RaySettings:
     address: Optional[str] = key(None, "a Ray cluster to join (ray.init(address=...)); null: a local Ray instance")
     num_cpus: Optional[int] = key(None, "CPUs of the local Ray instance (null: all)", p.positive_or_null)
@@ -367,6 +380,11 @@ class Config:
                                     "embedding)")
     score_baseline: Optional[str] = key(None, "the row whose impostors fix the thresholds (default: the first "
                                         "with impostors)")
+    protocol: str = key("verification", "verification (1:1, Table 3) | identification (also 1:N: a gallery of "
+                        "enrolled subjects searched by probes, per scenario row; see identification.*)",
+                        lambda k, v: p.choice(k, v, ("verification", "identification")))
+    identification: IdentificationSettings = node(IdentificationSettings, "protocol=identification: gallery and "
+                                                  "searches")
     fmr: float = key(0.001, "the operating point, as a fraction (0.001 = FMR 0.1%)", p.fraction)
     fmr_extra: list = key([0.01, 0.0001], "further operating points reported beside it (fractions)", p.fraction_list)
     impostors: Any = key("all", "all cross-subject reference x probe pairs, or an integer N (seeded sample)",

@@ -59,9 +59,18 @@ def test_five_people_worked_by_hand(budget):
     assert at[0.8] == (pytest.approx(1 / 3), 0.75) and at[0.9] == (0.0, 0.75) and at[0.35] == (pytest.approx(2 / 3), 0.75)
 
 
-def test_a_subject_enrolled_twice_and_non_finite_embeddings_are_refused():
-    with pytest.raises(ValueError, match="subject A has two gallery entries"):
-        I.search_gallery(np.ones((1, 2)), ["A"], np.eye(2), ["A", "A"])
+def test_several_entries_of_a_subject_are_one_candidate_scored_by_its_best():
+    # gallery entries: A twice (scores 0.2 and 0.7 for the search), B once (0.5), C once (0.6)
+    g = np.eye(4, dtype=np.float32)
+    x = np.array([[0.2, 0.5, 0.7, 0.6], [0.9, 0.1, 0.0, 0.3]], np.float32)
+    r = I.search_gallery(x, ["B", "Q"], g, ["A", "B", "A", "C"], k=3)
+    assert r.gallery_size == 3 and r.subjects.tolist() == ["A", "B", "C"]
+    assert r.mate_rank.tolist() == [3, 0]  # B's 0.5 below A (0.7) and C (0.6)
+    assert r.top_entry[0].tolist() == [0, 2, 1] and np.allclose(r.top_score[0], [0.7, 0.6, 0.5])
+    assert np.allclose(r.top_score[1], [0.9, 0.3, 0.1])  # A by its first entry (0.9)
+
+
+def test_non_finite_embeddings_are_refused():
     with pytest.raises(ValueError, match="non-finite"):
         I.search_gallery(np.array([[np.inf, 0.0]]), ["A"], np.eye(2), ["A", "B"])
 
@@ -70,7 +79,7 @@ def full_matrix(x, subj, g, gsubj, k):
     """The reference: every score held at once, ranks and top candidates read from it."""
     s = I.score_matrix(x, g)
     assert np.allclose(s, np.asarray(x, np.float64) @ np.asarray(g, np.float64).T, atol=1e-6)
-    col = I.gallery_columns(subj, gsubj)
+    col = I.gallery_columns(subj, gsubj)[2]
     rank = np.zeros(len(x), np.int64)
     mate = np.full(len(x), np.nan, np.float32)
     for i, c in enumerate(col):
@@ -148,3 +157,64 @@ def test_figures_agree_with_bob_measure(tmp_path, ties):
             assert 1.0 - I.fnir(rank, score, R, t) == pytest.approx(ref["dir"][f"{t}|{R}"], abs=1e-15)
     below = top1[top1 < t001].max()  # the next observed score down gives one alarm too many
     assert I.fpir(top1, t001) <= 0.001 < I.fpir(top1, below)
+
+
+def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
+    """protocol=identification on deepfunneled_small: the report's figures, recomputed here from the run's
+    own embeddings through the full score matrix (every search against every template at once): the same
+    ranks, thresholds and rates, to the bit."""
+    from fr_eval.cli import main
+
+    from conftest import LFW_SMALL, need
+    out = tmp_path / "r"
+    assert main(["scenario=[1,2]", "system=sface", f"dataset.root={need(LFW_SMALL)}", "protocol=identification",
+                 "identification.max_rank=5", f"store_dir={tmp_path / 's'}", f"out_dir={out}", "progress=false",
+                 "report.export_embeddings=true", "bootstrap.n_resamples=50"]) == 0
+    m = json.loads((out / "metrics.json").read_text())["identification"]
+    split = m["split"]
+    assert (split["subjects"], split["enrolled"], split["held_out"]) == (30, 15, 15)
+    held = set(split["held_out_subjects"])
+    e = np.load(next(out.glob("embeddings*.npz")))
+    thresholds = {}
+    for row in m["rows"]:
+        ref_v, probe_v = row["reference_variant"], row["probe_variant"]
+        # the gallery: each enrolled subject's mean unit embedding, normalised again
+        g_names, g = [], []
+        for s in sorted({str(x) for x in e["subject"]} - held):
+            sel = (e["subject"] == s) & (e["role"] == "reference") & (e["variant"] == ref_v)
+            v = e["embedding"][sel].astype(np.float64)
+            v = v[np.isfinite(v).all(1)]
+            if len(v):
+                v = (v / np.linalg.norm(v, axis=1, keepdims=True)).mean(0)
+                g_names.append(s)
+                g.append(v / np.linalg.norm(v))
+        ps = (e["role"] == "probe") & (e["variant"] == probe_v)
+        x, subj = e["embedding"][ps], [str(s) for s in e["subject"][ps]]
+        ok = np.isfinite(x).all(1)
+        xn = np.zeros_like(x)
+        xn[ok] = x[ok] / np.linalg.norm(x[ok], axis=1, keepdims=True)
+        s = I.score_matrix(xn, np.array(g, np.float32)).astype(np.float64)
+        ranks, tops = [], []
+        for i in range(len(subj)):
+            if subj[i] in held:
+                tops.append(s[i].max() if ok[i] else -np.inf)
+            elif ok[i] and subj[i] in g_names:
+                c = g_names.index(subj[i])
+                ranks.append((1 + int(np.sum(np.delete(s[i], c) >= s[i, c])), s[i, c]))
+            else:
+                ranks.append((0, np.nan))
+        r, sc, tops = np.array([a for a, _ in ranks]), np.array([b for _, b in ranks]), np.array(tops)
+        assert row["mated_searches"] == len(r) and row["nonmated_searches"] == len(tops) == 45
+        assert row["cmc"] == [float(np.mean((r >= 1) & (r <= k))) for k in range(1, 6)]
+        if ref_v == probe_v == "original":
+            thresholds = {t: I.threshold_at_fpir(tops, float(t)) for t in m["thresholds"]}
+            assert {t: v["threshold"] for t, v in m["thresholds"].items()} == thresholds
+        for t, T in thresholds.items():
+            a = row["at_fpir"][t]
+            assert a["fpir"] == float(np.mean(tops >= T))
+            assert a["fnir_rank1"] == float(1 - np.mean((r == 1) & (sc >= T)))
+    # the section of the page and its files
+    html = (out / "report.html").read_text()
+    assert "Identification (1:N)" in html and "identification_cmc.png" in html
+    md = (out / "identification.md").read_text()
+    assert "| 2 | original | greyscale | 15 | 45 | 45 |" in md

@@ -17,6 +17,7 @@ from ..systems.base import metric_of
 from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, table_file, write_page
+from .identification import metrics_entry, write_identification
 from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
 from .plots import fmr_label
@@ -70,6 +71,8 @@ def write_report(out_dir: str | Path, result, config: Config) -> Path:
     _write_files(out, result, config, env)
     sections += _plots(out, result, config, fmr, mfm)
     sections += write_quality(out, result, ctx)
+    if result.identification is not None:
+        sections += write_identification(out, result.identification)
     if result.failures:  # an empty section is left out (failures.csv and samples.csv are still written)
         sections.append(_failures_section(result))
     _write_html(out, result, config, env, t3, stand_in, sections)
@@ -187,6 +190,7 @@ def _write_metrics(out: Path, result, config: Config, env: dict) -> None:
         **({"colourisation_examples": [{"sample": label, "tiles": [
             {"variant": t.name, "shown": t.image is not None, **({"note": t.note} if t.note else {})}
             for t in tiles]} for label, tiles in result.examples]} if result.examples else {}),
+        **({"identification": metrics_entry(result.identification)} if result.identification is not None else {}),
         "config": plain(config),
         "environment": env,
     }

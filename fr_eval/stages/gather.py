@@ -13,6 +13,7 @@ from ..settings import Config, Report
 from ..systems import substitute_warnings
 from .acquire import Acquired
 from .evaluate import evaluate
+from .identify import identify
 from .plan import Plan
 from .quality import quality_figures
 
@@ -35,6 +36,7 @@ class RunResult:
     ids: tuple = ()
     embeddings: tuple = ()  # (acquisitions, dataset) when report.export_embeddings
     row_comparisons: list = field(default_factory=list)  # paired comparisons of rows (dicts, report.compare)
+    identification: object = None  # protocol=identification: stages.identify.Identified
 
 
 def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResult:
@@ -61,7 +63,9 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
     return RunResult(rows=ev.rows, table1=table1, failures=failures, samples=samples, scores=ev.scores,
                      context=context, comparisons=ev.comparisons, used_impostors=ev.used_impostors, ids=ids,
                      examples=acquired.examples, changes=acquired.changes.get("rows", []), quality=quality,
-                     row_comparisons=[c.as_dict() for c in ev.row_comparisons])
+                     row_comparisons=[c.as_dict() for c in ev.row_comparisons],
+                     identification=identify(plan, acquired, plan.identification, cfg.report.min_false_matches)
+                     if plan.identification else None)
 
 
 def sample_rows(plan: Plan, acquired: Acquired) -> list[dict]:

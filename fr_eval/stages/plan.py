@@ -17,7 +17,7 @@ from ..evaluation import ImpostorStream
 from ..protocol import Comparisons, build_comparisons
 from ..quality import build_estimators
 from ..scenarios import Scenario, ScenarioSet, load_scenario_set, select
-from ..settings import Config
+from ..settings import Config, IdentificationSettings
 from ..store import open_store
 from ..variants import GREYSCALE, ORIGINAL, Colourised
 
@@ -58,6 +58,7 @@ class Plan:
     min_subjects: int = 10  # report.min_subjects: fewer subjects and a comparison is flagged, not a finding
     stream: ImpostorStream = ImpostorStream()  # how impostor scores are summarised
     ray: object = None  # executor=ray: where Ray runs (fr_eval.settings.RaySettings)
+    identification: "Split | None" = None  # protocol=identification: who is enrolled in the gallery
 
     @property
     def baseline(self) -> Scenario:
@@ -83,6 +84,35 @@ class Plan:
     def requests(self) -> list:
         """(sample, variant) for every sample each needed variant is made of."""
         return [(smp, self.variants[v]) for role, v in self.needed for smp in self.samples(role)]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which subjects are enrolled in the gallery; the others' probes are the non-mated searches."""
+    enrolled: np.ndarray  # (n_subjects,) bool, over the plan's subjects
+    settings: IdentificationSettings
+    seed: int
+
+    def describe(self, subjects: list) -> dict:
+        held = [s for s, e in zip(subjects, self.enrolled) if not e]
+        return {"subjects": len(subjects), "enrolled": int(self.enrolled.sum()), "held_out": len(held),
+                "rule": f"identification.nonmated_subjects={self.settings.nonmated_subjects:g} (a "
+                        f"{'fraction' if self.settings.nonmated_subjects < 1 else 'count'} of the subjects, drawn "
+                        f"with seed {self.seed})",
+                "held_out_subjects": held, "gallery_template": self.settings.gallery_template,
+                "max_rank": self.settings.max_rank}
+
+
+def split_subjects(subjects: list, settings: IdentificationSettings, seed: int) -> Split:
+    """A seeded draw of the held-out subjects (``nonmated_subjects``: a fraction or a count)."""
+    n, share = len(subjects), settings.nonmated_subjects
+    held = int(round(share * n)) if share < 1 else int(share)
+    if not 1 <= held <= n - 1:
+        raise ConfigError(f"identification.nonmated_subjects={share:g} holds out {held} of {n} subjects; "
+                          f"identification needs at least one enrolled and one held-out subject")
+    enrolled = np.ones(n, bool)
+    enrolled[np.random.default_rng(seed).permutation(n)[:held]] = False
+    return Split(enrolled=enrolled, settings=settings, seed=seed)
 
 
 def parse_fmrs(cfg: Config) -> tuple[float, list[float]]:
@@ -169,7 +199,9 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
                 breakdown_values=breakdown_values,
                 row_pairs=row_pairs(rows, as_list(cfg.report.compare)),
                 min_subjects=cfg.report.min_subjects,
-                stream=impostor_stream(cfg, max(fmrs)), ray=cfg.ray)
+                stream=impostor_stream(cfg, max(fmrs)), ray=cfg.ray,
+                identification=split_subjects(ds.subjects, cfg.identification, cfg.seed)
+                if cfg.protocol == "identification" else None)
 
 
 def impostor_stream(cfg: Config, max_fmr: float) -> ImpostorStream:

@@ -1,0 +1,107 @@
+"""The identification section (``protocol=identification``): the table per scenario row (CSV, Markdown),
+the CMC and the FNIR-FPIR tradeoff (PNG and PDF), the definitions; figures come from
+:mod:`fr_eval.stages.identify`, rendered here."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import numbers as N
+from .html import Figure, Section, table_file
+from .plots import save, subplots
+
+DEFINITIONS = {
+    "gallery": "one candidate per enrolled subject: the mean of its references' unit embeddings (template=mean), "
+               "or its best-scoring reference (template=best), in the row's reference variant",
+    "searches": "every probe, in the row's probe variant: mated when its subject is enrolled, non-mated when its "
+                "subject was held out of the gallery",
+    "rank": "1 + the non-mate candidates scoring at or above the mate (ties count against the mate, as bob.measure)",
+    "identification_rate_at_rank_r": "mated searches whose mate ranks r or better / all mated searches (a failure "
+                                     "to acquire or to enrol is a miss)",
+    "fpir": "non-mated searches with a candidate scoring >= T / all non-mated searches (NIST FRTE 1:N)",
+    "fnir": "mated searches whose mate is not among the top R candidates scoring >= T / all mated searches",
+    "fpir_threshold": "fixed on the baseline row's non-mated searches: the lowest T whose FPIR <= target, reused "
+                      "in every row",
+    "intervals": "95%: rule of 3 at zero errors, else percentile bootstrap over subjects",
+}
+
+
+def metrics_entry(ident) -> dict:
+    """What metrics.json holds of identification (fractions)."""
+    return {"definitions": DEFINITIONS, "split": ident.split,
+            "thresholds": {str(k): v for k, v in ident.thresholds.items()},
+            "rows": [{**r, "at_fpir": {str(k): v for k, v in r["at_fpir"].items()}} for r in ident.rows]}
+
+
+def write_identification(out: Path, ident) -> list[Section]:
+    """identification.csv/.md, identification_cmc.png/.pdf, identification_tradeoff.png/.pdf and their section."""
+    split, R = ident.split, ident.split["max_rank"]
+    targets = list(ident.thresholds)
+    header = ["Scenario", "Reference", "Probe", "Gallery", "Mated searches", "Non-mated searches",
+              "Search FTA (mated)", "Rank-1 identification rate", f"Rank-{R} identification rate"]
+    header += [h for t in targets for h in (f"FPIR at T(FPIR<={N.fmr_label(t)})", f"FNIR rank 1 at T(FPIR<={N.fmr_label(t)})")]
+    body = []
+    for r in ident.rows:
+        nm, nn = r["mated_searches"], r["nonmated_searches"]
+        cells = [r["label"], r["reference_variant"], r["probe_variant"], str(r["gallery_size"]), str(nm), str(nn),
+                 N.pct(r["mated_fta"], nm), N.with_interval(r["rank1"], r["rank1_interval"], nm),
+                 N.pct(r[f"rank{R}"], nm)]
+        for t in targets:
+            a = r["at_fpir"][t]
+            flag = "" if ident.thresholds[t]["supported"] else N.DAGGER
+            cells += [N.with_interval(a["fpir"], a["fpir_interval"], nn) + flag,
+                      N.with_interval(a["fnir_rank1"], a["fnir_rank1_interval"], nm) + flag]
+        body.append(cells)
+    notes = [f"Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). Gallery: "
+             f"{split['enrolled']} of {split['subjects']} subjects enrolled ({split['gallery_template']} template); "
+             f"{split['held_out']} held out, whose probes are the non-mated searches ({split['rule']})."]
+    for t, rec in ident.thresholds.items():
+        notes.append(f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
+                     f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarms allowed; "
+                     f"achieved FPIR {N.pct(rec['fpir_achieved'], rec['n_nonmated'])}%)"
+                     + ("" if rec["supported"] else f"; {N.DAGGER} too few non-mated searches to support this "
+                                                    "target (its figures are shown, not ranked)"))
+    notes.append("Definitions (ISO/IEC 19795-1, NIST FRTE 1:N): " + "; ".join(
+        f"{k}: {v}" for k, v in DEFINITIONS.items() if k in ("rank", "fpir", "fnir")) + ".")
+    table = table_file(out, "identification", header, body, "Identification (1:N)", notes)
+    _plot_cmc(ident, out / "identification_cmc.png")
+    _plot_tradeoff(ident, out / "identification_tradeoff.png")
+    return [Section("identification", "Identification (1:N): searches against a gallery", [
+        table,
+        Figure("identification_cmc.png", f"Closed-set CMC of every row: the identification rate at ranks 1-{R} "
+               f"over the mated searches (gallery of {split['enrolled']} subjects; failures to acquire are misses)."),
+        Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR (log axis), every threshold, per row "
+               "(NIST FRTE's error tradeoff); markers: each row at the thresholds fixed on the baseline for the "
+               "FPIR targets.")])]
+
+
+def _plot_cmc(ident, path: Path) -> None:
+    fig, ax = subplots(figsize=(6, 4))
+    for i, r in enumerate(ident.rows):
+        cmc = ident.curves[r["label"]]["cmc"]
+        ax.plot(np.arange(1, len(cmc) + 1), 100 * cmc, marker="os^vD<>"[i % 7], label=r["label"])
+    ax.set_xlabel("rank")
+    ax.set_ylabel("identification rate (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(title="scenario row", fontsize=8)
+    save(fig, path)
+
+
+def _plot_tradeoff(ident, path: Path) -> None:
+    fig, ax = subplots(figsize=(6, 4))
+    floor = min(r["nonmated_searches"] for r in ident.rows)
+    for i, r in enumerate(ident.rows):
+        thr, fpir, fnir = ident.curves[r["label"]]["tradeoff"]
+        keep = fpir > 0
+        line, = ax.step(fpir[keep], 100 * fnir[keep], where="post", label=r["label"])
+        for t in ident.thresholds:
+            a = r["at_fpir"][t]
+            # an operating point with no false alarm is drawn at half a search (a log axis has no 0)
+            ax.plot(max(a["fpir"], 0.5 / floor), 100 * a["fnir_rank1"], "o", mfc="none", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("FPIR (non-mated searches with a candidate >= T)")
+    ax.set_ylabel("FNIR at rank 1 (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(title="scenario row", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    save(fig, path)

@@ -1,0 +1,139 @@
+"""Stage 3b, identify (``protocol=identification``): each scenario row as a 1:N search. The gallery takes
+the row's reference variant (one candidate per enrolled subject), the searches its probe variant: the
+probes of enrolled subjects are mated searches, those of the held-out subjects non-mated ones. The
+FPIR thresholds are fixed on the baseline row's non-mated searches and reused unchanged in every row,
+as the FMR thresholds are. The figures are :mod:`fr_eval.identification`'s."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import identification as I
+from .. import metrics as M
+from ..errors import ConfigError
+from ..evaluation import SideData, score_vectors
+from ..systems.base import metric_of
+from .acquire import Acquired
+from .plan import Split
+
+
+@dataclass(frozen=True)
+class Identified:
+    split: dict  # Split.describe()
+    thresholds: dict  # FPIR target -> {threshold, n_nonmated, fpir_achieved, allowed_false_alarms}
+    rows: list  # one figures dict per scenario row (fractions)
+    curves: dict  # row label -> {"cmc": (R,) array, "tradeoff": (thresholds, fpir, fnir) at rank 1}
+
+
+def gallery(plan, acquired: Acquired, variant: str, split: Split, metric: str) -> tuple[np.ndarray, list]:
+    """The gallery in one variant: (entries' score vectors, their subjects). ``mean``: one template per
+    enrolled subject with an acquired reference (cosine: the mean of its unit embeddings, normalised
+    again; euclidean: the plain mean, as :func:`fr_eval.identity.identity_scores`); ``best``: every acquired
+    reference, a subject scored by its best one."""
+    refs = plan.samples("reference")
+    subj_idx = plan.subject_index("reference")
+    acqs = [acquired.acquisitions[(s.rel, variant)] for s in refs]
+    keep = [i for i, a in enumerate(acqs) if a.ok and split.enrolled[subj_idx[i]]]
+    if split.settings.gallery_template == "best" or not keep:
+        side = SideData.from_acquisitions(acqs, metric, "reference")
+        return side.emb[keep], [refs[i].subject for i in keep]
+    by_subject: dict = {}
+    for i in keep:
+        v = acqs[i].embedding.astype(np.float64).ravel()
+        by_subject.setdefault(refs[i].subject, []).append(v / np.linalg.norm(v) if metric == "cosine" else v)
+    names = list(by_subject)
+    mean = np.stack([np.mean(by_subject[s], axis=0) for s in names])
+    if metric == "cosine":
+        return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32), names
+    return score_vectors(mean, metric, "reference"), names
+
+
+def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) -> Identified:
+    """Every row searched; the FPIR thresholds fixed on the baseline row (original x original). A target
+    whose non-mated searches allow fewer than ``min_false_alarms`` false alarms (report.min_false_matches)
+    is marked unsupported."""
+    metric = metric_of(acquired.system)
+    settings = split.settings
+    probes = plan.samples("probe")
+    probe_subj = plan.subject_index("probe")
+    mated = split.enrolled[probe_subj]
+    names = [s.subject for s in probes]
+
+    def search(ref_variant, probe_variant):
+        side = SideData.from_acquisitions([acquired.acquisitions[(s.rel, probe_variant)] for s in probes], metric,
+                                          "probe")
+        emb, subjects = gallery(plan, acquired, ref_variant, split, metric)
+        if len(subjects) == 0:
+            emb = np.zeros((0, side.emb.shape[1]), np.float32)
+        return I.search_gallery(side.emb, names, emb, subjects, k=settings.max_rank, search_ok=side.ok,
+                                budget_bytes=plan.stream.budget_bytes)
+
+    base = search("original", "original")
+    top1 = base.top1[~mated].astype(np.float64)
+    if not np.isfinite(top1).any():
+        raise ConfigError("identification: no non-mated search of the baseline returned a candidate (every "
+                          "held-out probe failed to acquire); the FPIR thresholds cannot be fixed")
+    thresholds = {}
+    for t in settings.fpir:
+        thr = I.threshold_at_fpir(top1, t)
+        thresholds[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
+                         "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
+                         "supported": M.fmr_supported(t, top1.size, min_false_alarms)}
+    rows, curves = [], {}
+    for r in plan.rows:
+        res = base if (r.reference_variant, r.probe_variant) == ("original", "original") else \
+            search(r.reference_variant, r.probe_variant)
+        figures, curve = row_figures(res, mated, probe_subj, len(plan.subjects), int(split.enrolled.sum()),
+                                     thresholds, settings, plan.bootstrap)
+        rows.append({"label": r.label, "reference_variant": r.reference_variant, "probe_variant": r.probe_variant,
+                     **figures})
+        curves[r.label] = curve
+    return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves)
+
+
+def _interval(errors, subject, n_subjects, bootstrap) -> dict:
+    """A rate's 95 % interval, resampling subjects (rule of 3 at zero errors)."""
+    e = np.bincount(subject, np.asarray(errors, float), n_subjects)
+    t = np.bincount(subject, minlength=n_subjects).astype(float)
+    iv = M.rate_interval(e, t, **M.interval_kwargs(bootstrap))
+    return {"low": iv.low, "high": iv.high, "method": iv.method}
+
+
+def _complement(interval: dict) -> dict:
+    """The interval of 1 - a rate from the rate's interval."""
+    return {**interval, "low": 1.0 - interval["high"], "high": 1.0 - interval["low"]}
+
+
+def row_figures(res: I.SearchResults, mated, probe_subj, n_subjects, n_enrolled, thresholds, settings, bootstrap):
+    """One row's identification figures (fractions) and curves: ``mated`` marks the searches whose subject
+    was drawn into the gallery (a subject whose references all failed to acquire is still one: its searches
+    are misses, and it counts as a failure to enrol)."""
+    # float64 from here on: a threshold just above a float32 score must not round back onto it
+    rank = np.where(res.mated, res.mate_rank, I.NO_RANK)[mated]  # an enrolled subject that failed to enrol: miss
+    score = np.where(res.mated, res.mate_score, np.nan).astype(np.float64)[mated]
+    top1 = res.top1[~mated].astype(np.float64)
+    R = settings.max_rank
+    cmc = I.cmc(rank, R)
+    subj_m, subj_n = probe_subj[mated], probe_subj[~mated]
+    hit1 = (rank == 1)
+    out = {"gallery_size": res.gallery_size, "mated_searches": int(mated.sum()),
+           "nonmated_searches": int((~mated).sum()),
+           "mated_fta": float(1 - res.acquired[mated].mean()), "nonmated_fta": float(1 - res.acquired[~mated].mean()),
+           "enrolled_subjects": n_enrolled, "failed_to_enrol": int(n_enrolled - res.gallery_size),
+           "rank1": float(cmc[0]), "rank1_interval": _complement(_interval(~hit1, subj_m, n_subjects, bootstrap)),
+           f"rank{R}": float(cmc[-1]),
+           "cmc": cmc.tolist(),
+           "fnir_rank1_investigation": I.fnir(rank, score, 1, -np.inf),
+           f"fnir_rank{R}_investigation": I.fnir(rank, score, R, -np.inf),
+           "at_fpir": {}}
+    for t, rec in thresholds.items():
+        T = rec["threshold"]
+        miss = ~((rank == 1) & (score >= T))
+        alarm = top1 >= T
+        out["at_fpir"][t] = {"threshold": T, "fpir": I.fpir(top1, T),
+                             "fpir_interval": _interval(alarm, subj_n, n_subjects, bootstrap),
+                             "fnir_rank1": I.fnir(rank, score, 1, T),
+                             "fnir_rank1_interval": _interval(miss, subj_m, n_subjects, bootstrap),
+                             f"fnir_rank{R}": I.fnir(rank, score, R, T)}
+    return out, {"cmc": cmc, "tradeoff": I.tradeoff(rank, score, top1, rank=1)}
