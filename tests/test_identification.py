@@ -213,6 +213,13 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
             a = row["at_fpir"][t]
             assert a["fpir"] == float(np.mean(tops >= T))
             assert a["fnir_rank1"] == float(1 - np.mean((r == 1) & (sc >= T)))
+    # row 2 against row 1 on the same mated searches: the rank-1 miss rates' difference, tested over subjects
+    pair = next(c for c in m["paired_comparisons"] if (c["a"], c["b"]) == ("1", "2") and c["figure"].startswith(
+        "FNIR rank 1 ("))
+    rows = {r["label"]: r for r in m["rows"]}
+    assert pair["difference"] == pytest.approx(rows["1"]["rank1"] - rows["2"]["rank1"], abs=1e-12)
+    assert pair["subjects"] == 15 and 0 < pair["test"]["p_value"] <= 1 and pair["test"]["family"] == 2
+    assert pair["interval"]["low"] <= pair["difference"] <= pair["interval"]["high"]
     # the section of the page and its files
     html = (out / "report.html").read_text()
     assert "Identification (1:N)" in html and "identification_cmc.png" in html

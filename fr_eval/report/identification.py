@@ -31,7 +31,8 @@ def metrics_entry(ident) -> dict:
     """What metrics.json holds of identification (fractions)."""
     return {"definitions": DEFINITIONS, "split": ident.split,
             "thresholds": {str(k): v for k, v in ident.thresholds.items()},
-            "rows": [{**r, "at_fpir": {str(k): v for k, v in r["at_fpir"].items()}} for r in ident.rows]}
+            "rows": [{**r, "at_fpir": {str(k): v for k, v in r["at_fpir"].items()}} for r in ident.rows],
+            "paired_comparisons": list(ident.paired)}
 
 
 def write_identification(out: Path, ident) -> list[Section]:
@@ -67,8 +68,20 @@ def write_identification(out: Path, ident) -> list[Section]:
     table = table_file(out, "identification", header, body, "Identification (1:N)", notes)
     _plot_cmc(ident, out / "identification_cmc.png")
     _plot_tradeoff(ident, out / "identification_tradeoff.png")
+    items = [table]
+    if ident.paired:
+        items.append(table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a", "b", "b - a [95% CI]",
+                                                               "p (Holm)", "Finding"],
+                                [[c["a"], c["b"], c["figure"], f"{100 * c['a_value']:.2f}", f"{100 * c['b_value']:.2f}",
+                                  f"{100 * c['difference']:+.2f} [{100 * c['interval']['low']:+.2f}, "
+                                  f"{100 * c['interval']['high']:+.2f}]", f"{c['test']['p_holm']:.2g}", c["sentence"]]
+                                 for c in ident.paired],
+                                "Does it help search? Paired comparisons of rows on the same mated searches",
+                                ["Percent of the mated searches missed; b - a with a paired subject-bootstrap interval; "
+                                 "paired permutation test whose unit is the subject (its searches in both rows swapped "
+                                 "together), Holm-adjusted over the table's tests."]))
     return [Section("identification", "Identification (1:N): searches against a gallery", [
-        table,
+        *items,
         Figure("identification_cmc.png", f"Closed-set CMC of every row: the identification rate at ranks 1-{R} "
                f"over the mated searches (gallery of {split['enrolled']} subjects; failures to acquire are misses)."),
         Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR (log axis), every threshold, per row "

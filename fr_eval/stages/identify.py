@@ -13,6 +13,7 @@ from .. import identification as I
 from .. import metrics as M
 from ..errors import ConfigError
 from ..evaluation import SideData, score_vectors
+from ..paired import clear_difference, p_text, paired_rate_difference
 from ..systems.base import metric_of
 from .acquire import Acquired
 from .plan import Split
@@ -24,6 +25,7 @@ class Identified:
     thresholds: dict  # FPIR target -> {threshold, n_nonmated, fpir_achieved, allowed_false_alarms}
     rows: list  # one figures dict per scenario row (fractions)
     curves: dict  # row label -> {"cmc": (R,) array, "tradeoff": (thresholds, fpir, fnir) at rank 1}
+    paired: list = ()  # report.compare's pairs of rows on the same mated searches (dicts, Holm-adjusted)
 
 
 def gallery(plan, acquired: Acquired, variant: str, split: Split, metric: str) -> tuple[np.ndarray, list]:
@@ -80,7 +82,8 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         thresholds[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
                          "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
                          "supported": M.fmr_supported(t, top1.size, min_false_alarms)}
-    rows, curves = [], {}
+    rows, curves, misses = [], {}, {}
+    first = settings.fpir[0]
     for r in plan.rows:
         res = base if (r.reference_variant, r.probe_variant) == ("original", "original") else \
             search(r.reference_variant, r.probe_variant)
@@ -89,7 +92,53 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         rows.append({"label": r.label, "reference_variant": r.reference_variant, "probe_variant": r.probe_variant,
                      **figures})
         curves[r.label] = curve
-    return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves)
+        rank, score = curve.pop("rank"), curve.pop("score")
+        misses[r.label] = {"rank 1": rank != 1,
+                           f"rank 1 at T(FPIR<={100 * first:g}%)": ~((rank == 1) & (score >= thresholds[first]["threshold"]))}
+    paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
+                             plan.min_subjects)
+    return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves,
+                      paired=paired)
+
+
+def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, min_subjects: int) -> list[dict]:
+    """Two rows on the same mated searches (``report.compare``'s pairs): the miss rate at rank 1, and at rank 1
+    at the first FPIR threshold, b minus a, with a paired subject-bootstrap interval and a paired permutation
+    test whose unit is the subject (a subject's searches in both rows swapped together: McNemar's question,
+    asked of subjects, since a subject's searches are not independent); the tests Holm-adjusted as one family."""
+    kw = M.interval_kwargs(bootstrap)
+    n_with = int(len(np.unique(subject)))
+    out = []
+    for a, b in pairs:
+        for what in misses[a]:
+            ea, eb = misses[a][what], misses[b][what]
+            diff, iv = paired_rate_difference(ea, eb, subject, n_subjects, **kw)
+            counts = [{"e": np.bincount(subject, e.astype(float), n_subjects),
+                       "t": np.bincount(subject, minlength=n_subjects).astype(float)} for e in (ea, eb)]
+            test = M.paired_permutation_test(*counts, lambda e, t: e / np.maximum(t, 1), seed=kw["seed"])
+            out.append({"a": a, "b": b, "figure": f"FNIR {what} (miss rate of mated searches)",
+                        "a_value": float(ea.mean()), "b_value": float(eb.mean()), "difference": diff,
+                        "interval": {"low": iv.low, "high": iv.high, "method": iv.method}, "test": test,
+                        "subjects": n_with, "small_sample": n_with < min_subjects})
+    for c, p in zip(out, M.holm([c["test"]["p_value"] for c in out]) if out else []):
+        c["test"]["p_holm"], c["test"]["family"] = float(p), len(out)
+        c["sentence"] = search_sentence(c)
+    return out
+
+
+def search_sentence(c: dict) -> str:
+    """Does row b find people more often than row a? One plain sentence, a direction only where the interval
+    excludes 0 and the Holm-adjusted test agrees (:func:`fr_eval.paired.clear_difference`)."""
+    figures = (f"{c['figure']}: {100 * c['a_value']:.2f}% in {c['a']} vs {100 * c['b_value']:.2f}% in {c['b']}, "
+               f"b - a = {100 * c['difference']:+.2f} points, 95% CI [{100 * c['interval']['low']:+.2f}, "
+               f"{100 * c['interval']['high']:+.2f}]; paired permutation test over {c['subjects']} subjects, "
+               f"{p_text(c['test'])}, Holm-adjusted over the {c['test']['family']} tests p = {c['test']['p_holm']:.2g}")
+    if c["small_sample"]:
+        return f"search in {c['b']} against {c['a']}: n too small ({c['subjects']} subjects), no conclusion ({figures})"
+    if not clear_difference(c["interval"], c["test"]):
+        return f"no clear difference between search in {c['b']} and in {c['a']} ({figures})"
+    return (f"search in {c['b']} misses {abs(100 * c['difference']):.2f} points {'more' if c['difference'] > 0 else 'fewer'}"
+            f" mated searches than in {c['a']} ({figures})")
 
 
 def _interval(errors, subject, n_subjects, bootstrap) -> dict:
@@ -136,4 +185,4 @@ def row_figures(res: I.SearchResults, mated, probe_subj, n_subjects, n_enrolled,
                              "fnir_rank1": I.fnir(rank, score, 1, T),
                              "fnir_rank1_interval": _interval(miss, subj_m, n_subjects, bootstrap),
                              f"fnir_rank{R}": I.fnir(rank, score, R, T)}
-    return out, {"cmc": cmc, "tradeoff": I.tradeoff(rank, score, top1, rank=1)}
+    return out, {"cmc": cmc, "tradeoff": I.tradeoff(rank, score, top1, rank=1), "rank": rank, "score": score}
