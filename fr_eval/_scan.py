@@ -47,3 +47,40 @@ def scan(scores, bound, hist, out, shift):  # pragma: no cover - compiled (teste
                 stop = i + 1
                 break
     return stop, m, n, s1, s2
+
+
+@numba.njit(nogil=True, cache=True)
+def search_rows(scores, mate, top_score, top_entry, rank):  # pragma: no cover - compiled (tested through identification)
+    """One pass over each row of ``scores`` (searches x candidates, float32, finite): the ``k`` highest
+    candidates into ``top_score``/``top_entry`` (k = their width; descending score, ties in candidate
+    order: exactly a stable sort's first k) and, where ``mate[i] >= 0``, ``rank[i]`` = the candidates
+    scoring at or above the mate's score, the mate included (its rank, ties counting against it).
+
+    Written by hand for speed: ``argpartition`` + ``lexsort`` + a comparison pass read a row three times
+    and allocate as they go; this reads it once (an insertion into the k kept is rare after the first
+    few hundred candidates) and releases the GIL, so row slices run on several cores."""
+    k = top_score.shape[1]
+    for i in range(scores.shape[0]):
+        row = scores[i]
+        m = mate[i]
+        ms = row[m] if m >= 0 else np.float32(0.0)
+        count = 0
+        filled = 0
+        for j in range(row.size):
+            v = row[j]
+            if m >= 0 and v >= ms:
+                count += 1
+            if k == 0 or (filled == k and not v > top_score[i, k - 1]):
+                continue
+            p = filled if filled < k else k - 1
+            while p > 0 and top_score[i, p - 1] < v:  # after the equal ones: ties keep candidate order
+                if p < k:
+                    top_score[i, p] = top_score[i, p - 1]
+                    top_entry[i, p] = top_entry[i, p - 1]
+                p -= 1
+            top_score[i, p] = v
+            top_entry[i, p] = j
+            if filled < k:
+                filled += 1
+        if m >= 0:
+            rank[i] = count

@@ -24,13 +24,15 @@ Definitions (the names NIST FRTE 1:N and ISO/IEC 19795-1 use; every rate is a fr
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import metrics as M
-from .streaming import budget_rows
+from ._scan import search_rows
+from .streaming import _cpus, budget_rows
 
 #: the rank of a mate that has no score (a failed search) and the score of an absent candidate
 NO_RANK = 0
@@ -213,33 +215,32 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
     step = max(CHUNK, budget_rows(budget_bytes, g, search.shape[1]) // CHUNK * CHUNK)  # whole products
     gallery_t = np.ascontiguousarray(gallery.T)
     buf = np.empty((min(step, len(rows)), g), np.float32)
-    with threadpool_limits(limits=1, user_api="blas"):
+    threads = max(1, min(_cpus(), len(rows) // CHUNK))
+
+    def part(at, scores):  # one slice of a block: its products and its pass (both release the GIL)
+        _products(search[at], gallery_t, scores)
+        _keep(np.maximum.reduceat(scores, starts, axis=1) if several else scores, at, col[at], kk, out)
+
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
         for start in range(0, len(rows), step):
             at = rows[start:start + step]
-            scores = buf[:len(at)]
-            _products(search[at], gallery_t, scores)
-            _keep(np.maximum.reduceat(scores, starts, axis=1) if several else scores, at, col[at], kk, out)
+            # slices of whole products, one per thread, written to disjoint rows of the buffer and of out
+            cuts = np.unique(np.r_[np.arange(0, len(at), CHUNK)[::max(1, -(-len(at) // CHUNK // threads))], len(at)])
+            list(pool.map(lambda ab: part(at[ab[0]:ab[1]], buf[ab[0]:ab[1]]), zip(cuts[:-1], cuts[1:])))
     return out
 
 
 def _keep(scores: np.ndarray, at: np.ndarray, col: np.ndarray, k: int, out: SearchResults) -> None:
-    """One block's mate scores and ranks and top ``k`` candidates, written into ``out`` at rows ``at``."""
+    """One block's mate scores and ranks and top ``k`` candidates (:func:`fr_eval._scan.search_rows`),
+    written into ``out`` at rows ``at``."""
+    top_score = np.full((len(at), k), NO_SCORE, np.float32)
+    top_entry = np.full((len(at), k), -1, np.int64)
+    rank = np.full(len(at), NO_RANK, np.int64)
+    search_rows(scores, col, top_score, top_entry, rank)
     mated = col >= 0
-    if mated.any():
-        r = np.flatnonzero(mated)
-        mate = scores[r, col[r]]
-        out.mate_score[at[r]] = mate
-        out.mate_rank[at[r]] = (scores[r] >= mate[:, None]).sum(axis=1)  # the mate itself and every tie above
-    if k == 0:
-        return
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-        np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-    top = np.take_along_axis(scores, part, axis=1)
-    # exactly the k highest, but ties at the k-th score may have been cut anywhere: order the kept ones by
-    # score (descending), then by gallery entry
-    order = np.lexsort((part, -top), axis=1)
-    out.top_score[at] = np.take_along_axis(top, order, axis=1)
-    out.top_entry[at] = np.take_along_axis(part, order, axis=1)
+    out.mate_score[at[mated]] = scores[np.flatnonzero(mated), col[mated]]
+    out.mate_rank[at] = rank
+    out.top_score[at], out.top_entry[at] = top_score, top_entry
 
 
 def cmc(mate_rank, max_rank: int = 20) -> np.ndarray:
