@@ -204,6 +204,8 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
             else:
                 ranks.append((0, np.nan))
         r, sc, tops = np.array([a for a, _ in ranks]), np.array([b for _, b in ranks]), np.array(tops)
+        if row["label"] == "1":  # each acquired search's first candidate, read off the full matrix
+            first = {str(sid): g_names[int(np.argmax(s[i]))] for i, sid in enumerate(e["sample"][ps]) if ok[i]}
         assert row["mated_searches"] == len(r) and row["nonmated_searches"] == len(tops) == 45
         assert row["cmc"] == [float(np.mean((r >= 1) & (r <= k))) for k in range(1, 6)]
         if ref_v == probe_v == "original":
@@ -220,6 +222,15 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
     assert pair["difference"] == pytest.approx(rows["1"]["rank1"] - rows["2"]["rank1"], abs=1e-12)
     assert pair["subjects"] == 15 and 0 < pair["test"]["p_value"] <= 1 and pair["test"]["family"] == 2
     assert pair["interval"]["low"] <= pair["difference"] <= pair["interval"]["high"]
+    # the candidate lists: every acquired search's top 5 in rank order, the mate's rank among them
+    import pyarrow.parquet as pq
+    cl = pq.read_table(out / "identification_candidates.parquet").to_pandas()
+    one = cl[cl["row"] == "1"]
+    assert set(one.groupby("search").size()) <= {1, 5} and len(one["search"].unique()) == 90
+    tops1 = one[one["rank"] == 1].set_index("search")["candidate_subject"].to_dict()
+    assert tops1 == first  # every acquired search, its first candidate
+    for search, c in one.groupby("search"):
+        assert list(c.sort_values("rank")["score"]) == sorted(c["score"], reverse=True)
     # the section of the page and its files
     html = (out / "report.html").read_text()
     assert "Identification (1:N)" in html and "identification_cmc.png" in html

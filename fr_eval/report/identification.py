@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import numbers as N
 from .html import Figure, Section, table_file
@@ -66,6 +68,10 @@ def write_identification(out: Path, ident) -> list[Section]:
     notes.append("Definitions (ISO/IEC 19795-1, NIST FRTE 1:N): " + "; ".join(
         f"{k}: {v}" for k, v in DEFINITIONS.items() if k in ("rank", "fpir", "fnir")) + ".")
     table = table_file(out, "identification", header, body, "Identification (1:N)", notes)
+    n_lists = write_candidates(out / "identification_candidates.parquet", ident)
+    notes.append(f"Candidate lists: identification_candidates.parquet, the top {R} candidates of every search in "
+                 f"every row ({n_lists} rows: row, search, search_subject, mated, acquired, rank, candidate_subject, "
+                 "score; a search that failed to acquire has one row with rank 0 and no candidate).")
     _plot_cmc(ident, out / "identification_cmc.png")
     _plot_tradeoff(ident, out / "identification_tradeoff.png")
     items = [table]
@@ -87,6 +93,30 @@ def write_identification(out: Path, ident) -> list[Section]:
         Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR (log axis), every threshold, per row "
                "(NIST FRTE's error tradeoff); markers: each row at the thresholds fixed on the baseline for the "
                "FPIR targets.")])]
+
+
+def write_candidates(path: Path, ident) -> int:
+    """Every search's candidate list (the top ``max_rank``, in rank order) per row, as Parquet; returns its rows."""
+    ids, subjects, mated = ident.searches
+    cols = {k: [] for k in ("row", "search", "search_subject", "mated", "acquired", "rank", "candidate_subject",
+                            "score")}
+    for label, (entry, score, gallery, acquired) in ident.candidates.items():
+        n, k = entry.shape
+        has = entry >= 0
+        per = np.where(acquired, has.sum(axis=1), 1)  # a failed search: one row saying so
+        idx = np.repeat(np.arange(n), per)
+        rank = np.concatenate([np.arange(1, m + 1) if a else [0] for m, a in zip(per, acquired)]).astype(np.int64)
+        cand = np.where(rank > 0, entry[idx, np.maximum(rank - 1, 0)], -1)
+        cols["row"] += [label] * len(idx)
+        cols["search"] += [ids[i] for i in idx]
+        cols["search_subject"] += [subjects[i] for i in idx]
+        cols["mated"] += mated[idx].tolist()
+        cols["acquired"] += np.asarray(acquired)[idx].tolist()
+        cols["rank"] += rank.tolist()
+        cols["candidate_subject"] += [str(gallery[c]) if c >= 0 else None for c in cand]
+        cols["score"] += np.where(rank > 0, score[idx, np.maximum(rank - 1, 0)].astype(np.float64), np.nan).tolist()
+    pq.write_table(pa.table(cols), path)
+    return len(cols["row"])
 
 
 def _plot_cmc(ident, path: Path) -> None:

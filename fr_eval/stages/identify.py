@@ -26,6 +26,9 @@ class Identified:
     rows: list  # one figures dict per scenario row (fractions)
     curves: dict  # row label -> {"cmc": (R,) array, "tradeoff": (thresholds, fpir, fnir) at rank 1}
     paired: list = ()  # report.compare's pairs of rows on the same mated searches (dicts, Holm-adjusted)
+    #: the candidate lists: row label -> (top_entry (n, k), top_score (n, k), the gallery's subjects, acquired (n,))
+    candidates: dict = None
+    searches: tuple = ()  # (each search's sample id, its subject, mated) in the order of the candidate lists
 
 
 def gallery(plan, acquired: Acquired, variant: str, split: Split, metric: str) -> tuple[np.ndarray, list]:
@@ -82,7 +85,7 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         thresholds[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
                          "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
                          "supported": M.fmr_supported(t, top1.size, min_false_alarms)}
-    rows, curves, misses = [], {}, {}
+    rows, curves, misses, candidates = [], {}, {}, {}
     first = settings.fpir[0]
     for r in plan.rows:
         res = base if (r.reference_variant, r.probe_variant) == ("original", "original") else \
@@ -92,13 +95,14 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         rows.append({"label": r.label, "reference_variant": r.reference_variant, "probe_variant": r.probe_variant,
                      **figures})
         curves[r.label] = curve
+        candidates[r.label] = (res.top_entry, res.top_score, res.subjects, res.acquired)
         rank, score = curve.pop("rank"), curve.pop("score")
         misses[r.label] = {"rank 1": rank != 1,
                            f"rank 1 at T(FPIR<={100 * first:g}%)": ~((rank == 1) & (score >= thresholds[first]["threshold"]))}
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects)
     return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves,
-                      paired=paired)
+                      paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated))
 
 
 def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, min_subjects: int) -> list[dict]:
