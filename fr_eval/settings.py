@@ -347,6 +347,11 @@ class IdentificationSettings:
     max_rank: int = key(20, "the CMC's ranks 1..R and the R of FNIR at rank R", lambda k, v: p.integer(k, v, 1))
     fpir: list = key([0.001, 0.01], "FPIR targets (fractions): thresholds fixed on the baseline row's non-mated "
                      "searches by the conservative rule (achieved <= target)", p.fraction_list)
+    gallery_sizes: list = key([], "also evaluate nested subsets of the gallery: the first N enrolled subjects of the "
+                              "seeded draw, for each N here (NIST reports FNIR at several gallery sizes); each size "
+                              "fixes its own FPIR thresholds on the baseline's non-mated searches",
+                              lambda k, v: [p.integer(f"{k}[{i}]", x, 1) for i, x in enumerate(
+                                  v if isinstance(v, (list, tuple)) else [v])])
 
 
 @dataclass

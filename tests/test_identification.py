@@ -2,6 +2,7 @@
 full score matrix (to the bit), and against bob.measure's cmc, recognition_rate,
 detection_identification_rate and false_alarm_rate on random and on tied scores."""
 import json
+import re
 import os
 import subprocess
 
@@ -68,6 +69,21 @@ def test_several_entries_of_a_subject_are_one_candidate_scored_by_its_best():
     assert r.mate_rank.tolist() == [3, 0]  # B's 0.5 below A (0.7) and C (0.6)
     assert r.top_entry[0].tolist() == [0, 2, 1] and np.allclose(r.top_score[0], [0.7, 0.6, 0.5])
     assert np.allclose(r.top_score[1], [0.9, 0.3, 0.1])  # A by its first entry (0.9)
+
+
+def test_the_split_is_seeded_and_checked():
+    from fr_eval.errors import ConfigError
+    from fr_eval.settings import IdentificationSettings
+    from fr_eval.stages.plan import split_subjects
+    subjects = [f"p{i}" for i in range(10)]
+    a = split_subjects(subjects, IdentificationSettings(nonmated_subjects=0.3), seed=4)
+    assert a.enrolled.sum() == 7 and set(a.order) == set(np.flatnonzero(a.enrolled))
+    assert a.enrolled.tolist() == split_subjects(subjects, IdentificationSettings(nonmated_subjects=3), 4).enrolled.tolist()
+    assert a.enrolled.tolist() != split_subjects(subjects, IdentificationSettings(nonmated_subjects=0.3), 5).enrolled.tolist()
+    with pytest.raises(ConfigError, match="at least one enrolled and one held-out"):
+        split_subjects(subjects, IdentificationSettings(nonmated_subjects=10), 0)
+    with pytest.raises(ConfigError, match="gallery_sizes: 8 is more than the 7 subjects enrolled"):
+        split_subjects(subjects, IdentificationSettings(nonmated_subjects=3, gallery_sizes=[8]), 0)
 
 
 def test_non_finite_embeddings_are_refused():
@@ -168,7 +184,7 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
     from conftest import LFW_SMALL, need
     out = tmp_path / "r"
     assert main(["scenario=[1,2]", "system=sface", f"dataset.root={need(LFW_SMALL)}", "protocol=identification",
-                 "identification.max_rank=5", f"store_dir={tmp_path / 's'}", f"out_dir={out}", "progress=false",
+                 "identification.max_rank=5", "identification.gallery_sizes=[5,15]", f"store_dir={tmp_path / 's'}", f"out_dir={out}", "progress=false",
                  "report.export_embeddings=true", "bootstrap.n_resamples=50"]) == 0
     m = json.loads((out / "metrics.json").read_text())["identification"]
     split = m["split"]
@@ -222,6 +238,13 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
     assert pair["difference"] == pytest.approx(rows["1"]["rank1"] - rows["2"]["rank1"], abs=1e-12)
     assert pair["subjects"] == 15 and 0 < pair["test"]["p_value"] <= 1 and pair["test"]["family"] == 2
     assert pair["interval"]["low"] <= pair["difference"] <= pair["interval"]["high"]
+    # nested galleries: the whole gallery gives the rows' own figures; 5 subjects, their 15 probes as mated searches
+    sizes = {(r["gallery_size"], r["row"]): r for r in m["by_gallery_size"]}
+    for label, row in rows.items():
+        whole = sizes[(15, label)]
+        assert whole["rank1"] == row["rank1"] and whole["at_fpir"] == {
+            t: {k: a[k] for k in ("threshold", "fpir", "fnir_rank1")} for t, a in row["at_fpir"].items()}
+        assert sizes[(5, label)]["mated_searches"] == 15 and sizes[(5, label)]["nonmated_searches"] == 45
     # the candidate lists: every acquired search's top 5 in rank order, the mate's rank among them
     import pyarrow.parquet as pq
     cl = pq.read_table(out / "identification_candidates.parquet").to_pandas()
@@ -236,3 +259,19 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
     assert "Identification (1:N)" in html and "identification_cmc.png" in html
     md = (out / "identification.md").read_text()
     assert "| 2 | original | greyscale | 15 | 45 | 45 |" in md
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("identification.nonmated_subjects", 1.5, "give a fraction between 0 and 1 (0.5: half) or a whole count"),
+    ("identification.fpir", [0.001, 2], "identification.fpir[1]=2 is not valid"),
+    ("identification.gallery_template", "median", "identification.gallery_template=median is not valid"),
+    ("protocol", "search", "protocol=search is not valid"),
+])
+def test_identification_keys_are_checked_at_parse_time(key, value, says):
+    from fr_eval.errors import ConfigError
+    from fr_eval.settings import defaults, typed
+    cfg = defaults()
+    node, leaf = (cfg["identification"], key.split(".")[1]) if "." in key else (cfg, key)
+    node[leaf] = value
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        typed(cfg)

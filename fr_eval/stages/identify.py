@@ -5,7 +5,7 @@ FPIR thresholds are fixed on the baseline row's non-mated searches and reused un
 as the FMR thresholds are. The figures are :mod:`fr_eval.identification`'s."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class Identified:
     rows: list  # one figures dict per scenario row (fractions)
     curves: dict  # row label -> {"cmc": (R,) array, "tradeoff": (thresholds, fpir, fnir) at rank 1}
     paired: list = ()  # report.compare's pairs of rows on the same mated searches (dicts, Holm-adjusted)
+    by_size: list = ()  # identification.gallery_sizes: per (gallery size, row) rank-1, FPIR and FNIR
     #: the candidate lists: row label -> (top_entry (n, k), top_score (n, k), the gallery's subjects, acquired (n,))
     candidates: dict = None
     searches: tuple = ()  # (each search's sample id, its subject, mated) in the order of the candidate lists
@@ -102,7 +103,44 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects)
     return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves,
-                      paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated))
+                      paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
+                      by_size=by_gallery_size(plan, acquired, split, metric))
+
+
+def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str) -> list[dict]:
+    """The figures with the gallery cut to its first N enrolled subjects (the draw's order), for each N of
+    ``identification.gallery_sizes``: mated searches are those of the N, non-mated ones every held-out probe;
+    each size fixes its own FPIR thresholds on the baseline's non-mated searches (a larger gallery offers
+    more candidates to a non-mated search, so the same threshold alarms more)."""
+    probes, probe_subj = plan.samples("probe"), plan.subject_index("probe")
+    names = np.array([s.subject for s in probes], dtype=object)
+    out = []
+    for n in split.settings.gallery_sizes:
+        sub = np.zeros_like(split.enrolled)
+        sub[split.order[:n]] = True
+        part = replace(split, enrolled=sub)
+        keep = sub[probe_subj] | ~split.enrolled[probe_subj]
+        mated = sub[probe_subj][keep]
+
+        def search(ref_variant, probe_variant):
+            side = SideData.from_acquisitions([acquired.acquisitions[(s.rel, probe_variant)] for s in probes], metric,
+                                              "probe")
+            emb, subjects = gallery(plan, acquired, ref_variant, part, metric)
+            res = I.search_gallery(side.emb[keep], names[keep], emb, subjects, k=1, search_ok=side.ok[keep],
+                                   budget_bytes=plan.stream.budget_bytes)
+            rank = np.where(res.mated, res.mate_rank, I.NO_RANK)[mated]
+            return rank, np.where(res.mated, res.mate_score, np.nan).astype(np.float64)[mated], \
+                res.top1[~mated].astype(np.float64)
+
+        _, _, base_top1 = search("original", "original")
+        thr = {t: I.threshold_at_fpir(base_top1, t) for t in split.settings.fpir}
+        for r in plan.rows:
+            rank, score, top1 = search(r.reference_variant, r.probe_variant)
+            out.append({"gallery_size": n, "row": r.label, "mated_searches": int(mated.sum()),
+                        "nonmated_searches": int((~mated).sum()), "rank1": float(I.cmc(rank, 1)[0]),
+                        "at_fpir": {t: {"threshold": T, "fpir": I.fpir(top1, T), "fnir_rank1": I.fnir(rank, score, 1, T)}
+                                    for t, T in thr.items()}})
+    return out
 
 
 def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, min_subjects: int) -> list[dict]:

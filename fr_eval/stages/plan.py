@@ -92,6 +92,7 @@ class Split:
     enrolled: np.ndarray  # (n_subjects,) bool, over the plan's subjects
     settings: IdentificationSettings
     seed: int
+    order: np.ndarray = None  # the enrolled subjects' indices in the draw's order (nested gallery sizes: the first N)
 
     def describe(self, subjects: list) -> dict:
         held = [s for s, e in zip(subjects, self.enrolled) if not e]
@@ -110,9 +111,13 @@ def split_subjects(subjects: list, settings: IdentificationSettings, seed: int) 
     if not 1 <= held <= n - 1:
         raise ConfigError(f"identification.nonmated_subjects={share:g} holds out {held} of {n} subjects; "
                           f"identification needs at least one enrolled and one held-out subject")
+    draw = np.random.default_rng(seed).permutation(n)
     enrolled = np.ones(n, bool)
-    enrolled[np.random.default_rng(seed).permutation(n)[:held]] = False
-    return Split(enrolled=enrolled, settings=settings, seed=seed)
+    enrolled[draw[:held]] = False
+    too_big = [g for g in settings.gallery_sizes if g > n - held]
+    if too_big:
+        raise ConfigError(f"identification.gallery_sizes: {too_big[0]} is more than the {n - held} subjects enrolled")
+    return Split(enrolled=enrolled, settings=settings, seed=seed, order=draw[held:])
 
 
 def parse_fmrs(cfg: Config) -> tuple[float, list[float]]:
