@@ -75,31 +75,7 @@ def write_identification(out: Path, ident) -> list[Section]:
                  "score; a search that failed to acquire has one row with rank 0 and no candidate).")
     _plot_cmc(ident, out / "identification_cmc.png")
     _plot_tradeoff(ident, out / "identification_tradeoff.png")
-    items = [table]
-    if ident.paired:
-        items.append(table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a", "b", "b - a [95% CI]",
-                                                               "p (Holm)", "Finding"],
-                                [[c["a"], c["b"], c["figure"], f"{100 * c['a_value']:.2f}", f"{100 * c['b_value']:.2f}",
-                                  f"{100 * c['difference']:+.2f} [{100 * c['interval']['low']:+.2f}, "
-                                  f"{100 * c['interval']['high']:+.2f}]", f"{c['test']['p_holm']:.2g}", c["sentence"]]
-                                 for c in ident.paired],
-                                "Does it help search? Paired comparisons of rows on the same mated searches",
-                                ["Percent of the mated searches missed; b - a with a paired subject-bootstrap interval; "
-                                 "paired permutation test whose unit is the subject (its searches in both rows swapped "
-                                 "together), Holm-adjusted over the table's tests."]))
-    if ident.by_size:
-        first = targets[0]
-        items.append(table_file(out, "identification_by_gallery_size", [
-            "Gallery size", "Scenario", "Mated searches", "Non-mated searches", "Rank-1 identification rate",
-            f"T(FPIR<={N.fmr_label(first)})", "FPIR", "FNIR rank 1"],
-            [[str(r["gallery_size"]), r["row"], str(r["mated_searches"]), str(r["nonmated_searches"]),
-              N.pct(r["rank1"], r["mated_searches"]), f"{r['at_fpir'][first]['threshold']:.4f}",
-              N.pct(r["at_fpir"][first]["fpir"], r["nonmated_searches"]),
-              N.pct(r["at_fpir"][first]["fnir_rank1"], r["mated_searches"])] for r in ident.by_size],
-            "Identification by gallery size (nested galleries)",
-            ["The gallery cut to its first N enrolled subjects of the seeded draw; mated searches: those N subjects' "
-             "probes; non-mated: every held-out probe. Each size fixes its own threshold on the baseline's "
-             "non-mated searches. Rates in percent."]))
+    items = [table, *_paired_table(out, ident), *_size_table(out, ident, targets[0])]
     return [Section("identification", "Identification (1:N): searches against a gallery", [
         *items,
         Figure("identification_cmc.png", f"Closed-set CMC of every row: the identification rate at ranks 1-{R} "
@@ -107,6 +83,39 @@ def write_identification(out: Path, ident) -> list[Section]:
         Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR (log axis), every threshold, per row "
                "(NIST FRTE's error tradeoff); markers: each row at the thresholds fixed on the baseline for the "
                "FPIR targets.")])]
+
+
+def _paired_table(out: Path, ident) -> list:
+    """identification_paired.csv/.md: the paired comparisons of rows on the same mated searches."""
+    if not ident.paired:
+        return []
+    return [table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a", "b", "b - a [95% CI]",
+                                                      "p (Holm)", "Finding"],
+                       [[c["a"], c["b"], c["figure"], f"{100 * c['a_value']:.2f}", f"{100 * c['b_value']:.2f}",
+                         f"{100 * c['difference']:+.2f} [{100 * c['interval']['low']:+.2f}, "
+                         f"{100 * c['interval']['high']:+.2f}]", f"{c['test']['p_holm']:.2g}", c["sentence"]]
+                        for c in ident.paired],
+                       "Does it help search? Paired comparisons of rows on the same mated searches",
+                       ["Percent of the mated searches missed; b - a with a paired subject-bootstrap interval; "
+                        "paired permutation test whose unit is the subject (its searches in both rows swapped "
+                        "together), Holm-adjusted over the table's tests."])]
+
+
+def _size_table(out: Path, ident, first: float) -> list:
+    """identification_by_gallery_size.csv/.md: the figures at each nested gallery size."""
+    if not ident.by_size:
+        return []
+    return [table_file(out, "identification_by_gallery_size", [
+        "Gallery size", "Scenario", "Mated searches", "Non-mated searches", "Rank-1 identification rate",
+        f"T(FPIR<={N.fmr_label(first)})", "FPIR", "FNIR rank 1"],
+        [[str(r["gallery_size"]), r["row"], str(r["mated_searches"]), str(r["nonmated_searches"]),
+          N.pct(r["rank1"], r["mated_searches"]), f"{r['at_fpir'][first]['threshold']:.4f}",
+          N.pct(r["at_fpir"][first]["fpir"], r["nonmated_searches"]),
+          N.pct(r["at_fpir"][first]["fnir_rank1"], r["mated_searches"])] for r in ident.by_size],
+        "Identification by gallery size (nested galleries)",
+        ["The gallery cut to its first N enrolled subjects of the seeded draw; mated searches: those N subjects' "
+         "probes; non-mated: every held-out probe. Each size fixes its own threshold on the baseline's "
+         "non-mated searches. Rates in percent."])]
 
 
 def write_candidates(path: Path, ident) -> int:
