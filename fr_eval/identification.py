@@ -157,7 +157,8 @@ def gallery_columns(search_subject, gallery_subject) -> tuple[np.ndarray, np.nda
 
 
 def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int = 20, search_ok=None,
-                   budget_bytes: int = M.BLOCK_BYTES) -> SearchResults:
+                   budget_bytes: int = M.BLOCK_BYTES, executor: str = "local", tasks: int | None = None,
+                   threads: int | None = None) -> SearchResults:
     """Search every sample against the gallery, a block of searches at a time.
 
     Scores are the float32 dot products of the rows (L2-normalise them first for cosine); one
@@ -184,6 +185,13 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
         Which searches were acquired (None: all); a failed search has no scores.
     budget_bytes : int
         Memory for one block of scores.
+    executor : str
+        ``local`` (this process's threads) or ``ray``: Ray tasks over ranges of searches (whole products
+        each, one CPU each), their results merged on the driver, the same bits as ``local``.
+    tasks : int, optional
+        Ray tasks (default: the cluster's CPUs).
+    threads : int, optional
+        ``local``: threads side by side (default: the CPUs this process may use).
 
     Returns
     -------
@@ -208,6 +216,10 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
     rows = np.flatnonzero(ok)
     if m == 0 or len(rows) == 0:
         return out
+    if executor == "ray":
+        return _on_ray(search, search_subject, gallery, gallery_subject, rows, out, k, budget_bytes, tasks)
+    if executor != "local":
+        raise ValueError(f"executor={executor}: choose local or ray")
     several = m < g  # a subject with several entries: the best of them is its score
     if several:
         by = np.argsort(entry_subject, kind="stable")
@@ -215,7 +227,7 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
     step = max(CHUNK, budget_rows(budget_bytes, g, search.shape[1]) // CHUNK * CHUNK)  # whole products
     gallery_t = np.ascontiguousarray(gallery.T)
     buf = np.empty((min(step, len(rows)), g), np.float32)
-    threads = max(1, min(_cpus(), len(rows) // CHUNK))
+    threads = max(1, min(threads or _cpus(), len(rows) // CHUNK))
 
     def part(at, scores):  # one slice of a block: its products and its pass (both release the GIL)
         _products(search[at], gallery_t, scores)
@@ -228,6 +240,31 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
             cuts = np.unique(np.r_[np.arange(0, len(at), CHUNK)[::max(1, -(-len(at) // CHUNK // threads))], len(at)])
             list(pool.map(lambda ab: part(at[ab[0]:ab[1]], buf[ab[0]:ab[1]]), zip(cuts[:-1], cuts[1:])))
     return out
+
+
+def _on_ray(search, search_subject, gallery, gallery_subject, rows, out: SearchResults, k, budget_bytes, tasks):
+    """:func:`search_gallery`'s searches in Ray tasks over ranges of whole 64-row products, merged here."""
+    import ray  # optional heavy dependency (ray), loaded only when used
+
+    n_tasks = tasks or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    per = max(1, -(-len(rows) // CHUNK // n_tasks)) * CHUNK
+    side = ray.put((gallery, np.asarray(gallery_subject)))
+    subjects = np.asarray(search_subject)
+    task = ray.remote(num_cpus=1)(_search_part)
+    parts = [(at, task.remote(search[at], subjects[at], side, k, budget_bytes))
+             for at in (rows[i:i + per] for i in range(0, len(rows), per))]
+    for at, part in parts:
+        r = ray.get(part)
+        out.mate_score[at], out.mate_rank[at] = r.mate_score, r.mate_rank
+        out.top_score[at], out.top_entry[at] = r.top_score, r.top_entry
+    return out
+
+
+def _search_part(search, search_subject, gallery_side, k, budget_bytes) -> SearchResults:
+    """A Ray task's range of searches, searched locally (its threads limited to its one CPU)."""
+    gallery, gallery_subject = gallery_side
+    return search_gallery(search, search_subject, gallery, gallery_subject, k=k, budget_bytes=budget_bytes,
+                          threads=1)
 
 
 def _keep(scores: np.ndarray, at: np.ndarray, col: np.ndarray, k: int, out: SearchResults) -> None:

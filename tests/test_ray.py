@@ -27,11 +27,14 @@ def figures(out):
 def test_ray_gives_the_local_executors_figures(local_ray, tmp_path):
     root = need(LFW_SMALL)
     common = ["scenario=[1,3]", "system=sface", f"dataset.root={root}", "progress=false", "bootstrap.n_resamples=50",
-              "batch_size=8"]
+              "batch_size=8", "protocol=identification"]
     assert main([*common, f"store_dir={tmp_path / 'local'}", f"out_dir={tmp_path / 'a'}"]) == 0
     assert main([*common, "executor=ray", f"store_dir={tmp_path / 'ray'}", f"out_dir={tmp_path / 'b'}"]) == 0
     (a, _), (b, doc) = figures(tmp_path / "a"), figures(tmp_path / "b")
     assert a == b
+    # the 1:N searches of protocol=identification ran as Ray tasks: the same figures
+    assert doc["identification"] == json.loads((tmp_path / "a" / "metrics.json").read_text())["identification"]
+    assert doc["identification"]["rows"][1]["mated_searches"] == 45
     assert doc["engine"]["parallel"] == "ray" and doc["engine"]["workers"] == 2
     assert doc["engine"]["computed"] == 240 and doc["engine"]["reused"] == 0  # original + greyscale, 120 each
     # the driver committed every chunk: a second Ray run reuses all of them
@@ -102,3 +105,18 @@ def test_actors_ask_for_a_gpu_when_the_system_runs_on_cuda():
     assert workers_for_gpus(8, 0.0, 0.0) == 8
     with pytest.raises(ConfigError, match="the Ray cluster has 0 GPU"):
         workers_for_gpus(8, 1.0, 0.0)
+
+
+def test_search_on_ray_tasks_equals_the_local_search_to_the_bit(local_ray):
+    import numpy as np
+    from fr_eval import identification as I
+    rng = np.random.default_rng(5)
+    g = rng.normal(size=(300, 32)).astype(np.float32)
+    x = rng.normal(size=(1000, 32)).astype(np.float32)
+    subj, gsubj = rng.integers(0, 450, 1000), np.arange(300)
+    ok = rng.random(1000) > 0.05
+    a = I.search_gallery(x, subj, g, gsubj, k=7, search_ok=ok)
+    b = I.search_gallery(x, subj, g, gsubj, k=7, search_ok=ok, executor="ray", tasks=3)
+    for f in ("mated", "acquired", "mate_rank", "top_entry", "top_score"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert np.array_equal(a.mate_score, b.mate_score, equal_nan=True) and (a.mate_rank > 1).sum() > 50

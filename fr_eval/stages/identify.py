@@ -73,7 +73,7 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         if len(subjects) == 0:
             emb = np.zeros((0, side.emb.shape[1]), np.float32)
         return I.search_gallery(side.emb, names, emb, subjects, k=settings.max_rank, search_ok=side.ok,
-                                budget_bytes=plan.stream.budget_bytes)
+                                budget_bytes=plan.stream.budget_bytes, executor=plan.stream.executor)
 
     base = search("original", "original")
     top1 = base.top1[~mated].astype(np.float64)
@@ -127,7 +127,7 @@ def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str) -> list
                                               "probe")
             emb, subjects = gallery(plan, acquired, ref_variant, part, metric)
             res = I.search_gallery(side.emb[keep], names[keep], emb, subjects, k=1, search_ok=side.ok[keep],
-                                   budget_bytes=plan.stream.budget_bytes)
+                                   budget_bytes=plan.stream.budget_bytes, executor=plan.stream.executor)
             rank = np.where(res.mated, res.mate_rank, I.NO_RANK)[mated]
             return rank, np.where(res.mated, res.mate_score, np.nan).astype(np.float64)[mated], \
                 res.top1[~mated].astype(np.float64)
