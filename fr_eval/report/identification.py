@@ -62,7 +62,7 @@ def write_identification(out: Path, ident) -> list[Section]:
              f"{split['held_out']} held out, whose probes are the non-mated searches ({split['rule']})."]
     for t, rec in ident.thresholds.items():
         notes.append(f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
-                     f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarms allowed; "
+                     f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarm(s) allowed; "
                      f"achieved FPIR {N.pct(rec['fpir_achieved'], rec['n_nonmated'])}%)"
                      + ("" if rec["supported"] else f"; {N.DAGGER} too few non-mated searches to support this "
                                                     "target (its figures are shown, not ranked)"))
