@@ -3,6 +3,7 @@ measured in the same run, on synthetic unit embeddings (half the searches mated)
 
     python benchmarks/bench_identification.py                               # the default grid, each case in a fresh process
     python benchmarks/bench_identification.py --searches 1e5 --gallery 1e5 --dim 512   # issue 27's target: 10^10
+    python benchmarks/bench_identification.py --searches 1e5 --gallery 1e5 --executor ray  # the same on a local Ray
 
 Each case prints one JSON line: searches, gallery, dim, comparisons, seconds, peak_rss_bytes (of the
 process that ran the case), the GEMM bound (seconds of the bare float32 products of the same blocks on
@@ -59,20 +60,25 @@ def gemm_bound(x, g, budget: int) -> float:
     return time.perf_counter() - t0
 
 
-def one_case(searches: int, gallery: int, dim: int, budget: int, k: int) -> dict:
+def one_case(searches: int, gallery: int, dim: int, budget: int, k: int, executor: str = "local") -> dict:
     from fr_eval import identification as I
     x, subj, g, gsubj = embeddings(searches, gallery, dim)
     I.search_gallery(x[:8], subj[:8], g[:64], gsubj[:64], k=k)  # the compiled pass loaded outside the timing
+    if executor == "ray":  # a local Ray instance on this machine's CPUs, started outside the timing
+        import ray
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        I.search_gallery(x[:8], subj[:8], g[:64], gsubj[:64], k=k, executor="ray")  # workers warmed up
     t0 = time.perf_counter()
-    res = I.search_gallery(x, subj, g, gsubj, k=k, budget_bytes=budget)
+    res = I.search_gallery(x, subj, g, gsubj, k=k, budget_bytes=budget, executor=executor)
     seconds = time.perf_counter() - t0
     bound = gemm_bound(x, g, budget)
     rank, _ = res.mated_searches()
-    return {"searches": searches, "gallery": gallery, "dim": dim, "comparisons": searches * gallery, "k": k,
+    return {"executor": executor, "searches": searches, "gallery": gallery, "dim": dim, "comparisons": searches * gallery, "k": k,
             "seconds": round(seconds, 3), "gemm_seconds": round(bound, 3),
             "fraction_of_gemm_bound": round(bound / seconds, 3),
             "comparisons_per_s": round(searches * gallery / seconds),
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # the driver's (Ray: its
+            # tasks' own peaks are in worker processes, each holding one block and its range of searches)
             "rank1": round(float(I.cmc(rank, 1)[0]), 4), "budget_bytes": budget}
 
 
@@ -83,14 +89,15 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--budget", type=float, default=256 * 2 ** 20, help="bytes of scores per block")
+    ap.add_argument("--executor", choices=("local", "ray"), default="local")
     args = ap.parse_args()
     if args.searches:
         print(json.dumps(one_case(int(args.searches), int(args.gallery or args.searches), args.dim, int(args.budget),
-                                  args.k)), flush=True)
+                                  args.k, args.executor)), flush=True)
         return
     for n, gal in ((1e4, 1e4), (1e4, 1e5), (3e4, 1e5)):  # each case in a process of its own (its own peak RSS)
         subprocess.run([sys.executable, __file__, "--searches", str(n), "--gallery", str(gal), "--dim", str(args.dim),
-                        "--k", str(args.k), "--budget", str(args.budget)], check=True)
+                        "--k", str(args.k), "--budget", str(args.budget), "--executor", args.executor], check=True)
 
 
 if __name__ == "__main__":
