@@ -650,7 +650,11 @@ def typed(cfg) -> Config:
 def validate(cfg) -> Config:
     """Parse a resolved config (plain containers, e.g. an older saved ``config.yaml``) into :class:`Config`
     and check it: every value once, here, before any model file, image or folder is touched."""
-    return typed(cfg)
+    config = typed(cfg)
+    if config.protocol == "identification" and (config.scores or str(config.scenario) == "generated"):
+        raise ConfigError("protocol=identification searches a gallery of embeddings: it runs on images or "
+                          "embeddings=<file>, not on score files or the generated-image audit")
+    return config
 
 
 #: the keys a run writes into its config.yaml (not set by a user)

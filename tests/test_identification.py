@@ -266,12 +266,15 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
     ("identification.fpir", [0.001, 2], "identification.fpir[1]=2 is not valid"),
     ("identification.gallery_template", "median", "identification.gallery_template=median is not valid"),
     ("protocol", "search", "protocol=search is not valid"),
+    ("scores", "x.bob4", "protocol=identification searches a gallery of embeddings"),
 ])
 def test_identification_keys_are_checked_at_parse_time(key, value, says):
     from fr_eval.errors import ConfigError
-    from fr_eval.settings import defaults, typed
+    from fr_eval.settings import defaults, validate
     cfg = defaults()
     node, leaf = (cfg["identification"], key.split(".")[1]) if "." in key else (cfg, key)
     node[leaf] = value
+    if key == "scores":
+        cfg["protocol"] = "identification"
     with pytest.raises(ConfigError, match=re.escape(says)):
-        typed(cfg)
+        validate(cfg)

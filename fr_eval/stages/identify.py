@@ -75,6 +75,9 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         return I.search_gallery(side.emb, names, emb, subjects, k=settings.max_rank, search_ok=side.ok,
                                 budget_bytes=plan.stream.budget_bytes, executor=plan.stream.executor)
 
+    if not mated.any():
+        raise ConfigError("identification: no probe of an enrolled subject, so no mated search (the enrolled "
+                          "subjects have reference images only); give a dataset with probes of them")
     base = search("original", "original")
     top1 = base.top1[~mated].astype(np.float64)
     if not np.isfinite(top1).any():
