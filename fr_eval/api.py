@@ -130,6 +130,27 @@ class Evaluation:
             "d_prime_difference": c["d_prime_difference"], "small_sample": c["small_sample"],
             "sentence": c["sentence"]} for c in self.comparisons])
 
+    def identification_table(self):
+        """``protocol=identification``: one row per scenario row (index: its label) as a pandas DataFrame of
+        fractions: gallery and search counts, rank-1 with its 95% interval, rank-R, and per FPIR target the
+        threshold, FPIR and FNIR at rank 1 (columns ``fpir@<target>``, ``fnir_rank1@<target>``,
+        ``threshold@<target>``). Raises when the run was not an identification run."""
+        ident = self.result.identification
+        if ident is None:
+            raise ValueError("this run has no identification figures: run it with protocol=identification")
+        out = []
+        for r in ident.rows:
+            R = ident.split["max_rank"]
+            line = {"label": r["label"], "gallery_size": r["gallery_size"], "mated_searches": r["mated_searches"],
+                    "nonmated_searches": r["nonmated_searches"], "mated_fta": r["mated_fta"], "rank1": r["rank1"],
+                    "rank1_low": r["rank1_interval"]["low"], "rank1_high": r["rank1_interval"]["high"],
+                    f"rank{R}": r[f"rank{R}"]}
+            for t, a in r["at_fpir"].items():
+                line.update({f"threshold@{t:g}": a["threshold"], f"fpir@{t:g}": a["fpir"],
+                             f"fnir_rank1@{t:g}": a["fnir_rank1"]})
+            out.append(line)
+        return pd.DataFrame(out).set_index("label")
+
     def _repr_html_(self) -> str:
         """In Jupyter: the headline (Table 3's paper columns in percent with their intervals), the
         answers to the paired comparisons, and the DET."""

@@ -278,3 +278,20 @@ def test_identification_keys_are_checked_at_parse_time(key, value, says):
         cfg["protocol"] = "identification"
     with pytest.raises(ConfigError, match=re.escape(says)):
         validate(cfg)
+
+
+def test_the_api_gives_the_identification_table(tmp_path):
+    import fr_eval
+    from conftest import LFW_SMALL, need
+    ev = fr_eval.evaluate(scenario="[1,2]", system="sface", protocol="identification",
+                          dataset={"root": str(need(LFW_SMALL)), "limit_subjects": 12},
+                          identification={"nonmated_subjects": 4}, store_dir=str(tmp_path / "s"),
+                          bootstrap={"n_resamples": 50})
+    t = ev.identification_table()
+    rows = {r["label"]: r for r in ev.result.identification.rows}
+    assert list(t.index) == ["1", "2"] and set(t["gallery_size"]) == {8}
+    assert t.loc["2", "rank1"] == rows["2"]["rank1"] and t.loc["2", "fpir@0.01"] == rows["2"]["at_fpir"][0.01]["fpir"]
+    assert (t["mated_searches"] + t["nonmated_searches"] == 36).all()  # 12 subjects x 3 probes
+    with pytest.raises(ValueError, match="protocol=identification"):
+        fr_eval.evaluate(scenario="[1]", system="sface", dataset={"root": str(LFW_SMALL), "limit_subjects": 4},
+                         store_dir=str(tmp_path / "s")).identification_table()
