@@ -43,7 +43,7 @@ def embeddings(searches: int, gallery: int, dim: int, seed: int = 0):
 
 def gemm_bound(x, g, budget: int) -> float:
     """The bare products of the same blocks, in the same slices and threads, into one reused buffer."""
-    from fr_eval.identification import CHUNK, _products
+    from fr_eval.identification import CHUNK, _products, slices
     from fr_eval.streaming import _cpus, budget_rows
     from threadpoolctl import threadpool_limits
     step = max(CHUNK, budget_rows(budget, len(g), x.shape[1]) // CHUNK * CHUNK)
@@ -54,9 +54,7 @@ def gemm_bound(x, g, budget: int) -> float:
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
         for start in range(0, len(x), step):
             rows = x[start:start + step]
-            cuts = np.unique(np.r_[np.arange(0, len(rows), CHUNK)[::max(1, -(-len(rows) // CHUNK // threads))],
-                                   len(rows)])
-            list(pool.map(lambda ab: _products(rows[ab[0]:ab[1]], gt, buf[ab[0]:ab[1]]), zip(cuts[:-1], cuts[1:])))
+            list(pool.map(lambda ab: _products(rows[ab[0]:ab[1]], gt, buf[ab[0]:ab[1]]), slices(len(rows), threads)))
     return time.perf_counter() - t0
 
 

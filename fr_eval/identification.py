@@ -197,18 +197,10 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
     -------
     SearchResults
     """
-    search = np.ascontiguousarray(search, np.float32)
-    gallery = np.ascontiguousarray(gallery, np.float32)
-    n, g = len(search), len(gallery)
-    if len(np.asarray(gallery_subject)) != g or len(np.asarray(search_subject)) != n:
-        raise ValueError("one subject per search and per gallery entry")
-    if search.ndim != 2 or gallery.ndim != 2 or (n and g and search.shape[1] != gallery.shape[1]):
-        raise ValueError(f"searches {search.shape} and gallery {gallery.shape} must be (n, d) and (g, d)")
-    if not (np.isfinite(search).all() and np.isfinite(gallery).all()):
-        raise ValueError("an embedding holds a non-finite value; searches and gallery must be finite")
+    search, gallery = _checked(search, search_subject, gallery, gallery_subject)
     subjects, entry_subject, col = gallery_columns(search_subject, gallery_subject)
+    n, m = len(search), len(subjects)
     ok = np.ones(n, bool) if search_ok is None else np.asarray(search_ok, bool)
-    m = len(subjects)
     kk = min(int(k), m)
     out = SearchResults(mated=col >= 0, acquired=ok.copy(), mate_score=np.full(n, np.nan, np.float32),
                         mate_rank=np.full(n, NO_RANK, np.int64), top_score=np.full((n, kk), NO_SCORE, np.float32),
@@ -220,25 +212,52 @@ def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int =
         return _on_ray(search, search_subject, gallery, gallery_subject, rows, out, k, budget_bytes, tasks)
     if executor != "local":
         raise ValueError(f"executor={executor}: choose local or ray")
+    return _search_local(search, gallery, entry_subject, col, rows, out, budget_bytes, threads or _cpus())
+
+
+def _checked(search, search_subject, gallery, gallery_subject) -> tuple[np.ndarray, np.ndarray]:
+    """The searches and the gallery as float32 rows, their shapes, subjects and values checked."""
+    search = np.ascontiguousarray(search, np.float32)
+    gallery = np.ascontiguousarray(gallery, np.float32)
+    n, g = len(search), len(gallery)
+    if len(np.asarray(gallery_subject)) != g or len(np.asarray(search_subject)) != n:
+        raise ValueError("one subject per search and per gallery entry")
+    if search.ndim != 2 or gallery.ndim != 2 or (n and g and search.shape[1] != gallery.shape[1]):
+        raise ValueError(f"searches {search.shape} and gallery {gallery.shape} must be (n, d) and (g, d)")
+    if not (np.isfinite(search).all() and np.isfinite(gallery).all()):
+        raise ValueError("an embedding holds a non-finite value; searches and gallery must be finite")
+    return search, gallery
+
+
+def slices(n: int, parts: int) -> list[tuple[int, int]]:
+    """``n`` rows cut into at most ``parts`` ranges of whole :data:`CHUNK`-row products (the last range
+    ends at ``n``): how a block is shared among threads, and the searches among Ray tasks."""
+    per = max(1, -(-n // CHUNK // max(1, parts))) * CHUNK
+    return [(a, min(a + per, n)) for a in range(0, n, per)]
+
+
+def _search_local(search, gallery, entry_subject, col, rows, out: SearchResults, budget_bytes: int,
+                  threads: int) -> SearchResults:
+    """The acquired searches ``rows`` in blocks of whole products, each block's slices on threads (the
+    products and the compiled pass both release the GIL), written into ``out``."""
+    g, m, k = len(gallery), out.gallery_size, out.top_score.shape[1]
     several = m < g  # a subject with several entries: the best of them is its score
     if several:
         by = np.argsort(entry_subject, kind="stable")
         gallery, starts = gallery[by], np.searchsorted(entry_subject[by], np.arange(m))
-    step = max(CHUNK, budget_rows(budget_bytes, g, search.shape[1]) // CHUNK * CHUNK)  # whole products
+    step = max(CHUNK, budget_rows(budget_bytes, g, search.shape[1]) // CHUNK * CHUNK)
     gallery_t = np.ascontiguousarray(gallery.T)
     buf = np.empty((min(step, len(rows)), g), np.float32)
-    threads = max(1, min(threads or _cpus(), len(rows) // CHUNK))
+    threads = max(1, min(threads, len(rows) // CHUNK))
 
-    def part(at, scores):  # one slice of a block: its products and its pass (both release the GIL)
+    def part(at, scores):  # one slice of a block, written to disjoint rows of the buffer and of out
         _products(search[at], gallery_t, scores)
-        _keep(np.maximum.reduceat(scores, starts, axis=1) if several else scores, at, col[at], kk, out)
+        _keep(np.maximum.reduceat(scores, starts, axis=1) if several else scores, at, col[at], k, out)
 
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
         for start in range(0, len(rows), step):
             at = rows[start:start + step]
-            # slices of whole products, one per thread, written to disjoint rows of the buffer and of out
-            cuts = np.unique(np.r_[np.arange(0, len(at), CHUNK)[::max(1, -(-len(at) // CHUNK // threads))], len(at)])
-            list(pool.map(lambda ab: part(at[ab[0]:ab[1]], buf[ab[0]:ab[1]]), zip(cuts[:-1], cuts[1:])))
+            list(pool.map(lambda ab: part(at[ab[0]:ab[1]], buf[ab[0]:ab[1]]), slices(len(at), threads)))
     return out
 
 
@@ -247,12 +266,11 @@ def _on_ray(search, search_subject, gallery, gallery_subject, rows, out: SearchR
     import ray  # optional heavy dependency (ray), loaded only when used
 
     n_tasks = tasks or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    per = max(1, -(-len(rows) // CHUNK // n_tasks)) * CHUNK
     side = ray.put((gallery, np.asarray(gallery_subject)))
     subjects = np.asarray(search_subject)
     task = ray.remote(num_cpus=1)(_search_part)
     parts = [(at, task.remote(search[at], subjects[at], side, k, budget_bytes))
-             for at in (rows[i:i + per] for i in range(0, len(rows), per))]
+             for at in (rows[a:b] for a, b in slices(len(rows), n_tasks))]
     for at, part in parts:
         r = ray.get(part)
         out.mate_score[at], out.mate_rank[at] = r.mate_score, r.mate_rank
