@@ -65,10 +65,10 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
     probe_subj = plan.subject_index("probe")
     mated = split.enrolled[probe_subj]
     names = [s.subject for s in probes]
+    sides = probe_sides(plan, acquired, metric)
 
     def search(ref_variant, probe_variant):
-        side = SideData.from_acquisitions([acquired.acquisitions[(s.rel, probe_variant)] for s in probes], metric,
-                                          "probe")
+        side = sides(probe_variant)
         emb, subjects = gallery(plan, acquired, ref_variant, split, metric)
         if len(subjects) == 0:
             emb = np.zeros((0, side.emb.shape[1]), np.float32)
@@ -107,10 +107,22 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
                              plan.min_subjects)
     return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves,
                       paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
-                      by_size=by_gallery_size(plan, acquired, split, metric))
+                      by_size=by_gallery_size(plan, acquired, split, metric, sides))
 
 
-def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str) -> list[dict]:
+def probe_sides(plan, acquired: Acquired, metric: str):
+    """The searches' score vectors per probe variant, built once for every row and gallery size."""
+    probes, cache = plan.samples("probe"), {}
+
+    def side(variant: str) -> SideData:
+        if variant not in cache:
+            cache[variant] = SideData.from_acquisitions([acquired.acquisitions[(s.rel, variant)] for s in probes],
+                                                        metric, "probe")
+        return cache[variant]
+    return side
+
+
+def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str, sides) -> list[dict]:
     """The figures with the gallery cut to its first N enrolled subjects (the draw's order), for each N of
     ``identification.gallery_sizes``: mated searches are those of the N, non-mated ones every held-out probe;
     each size fixes its own FPIR thresholds on the baseline's non-mated searches (a larger gallery offers
@@ -126,8 +138,7 @@ def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str) -> list
         mated = sub[probe_subj][keep]
 
         def search(ref_variant, probe_variant):
-            side = SideData.from_acquisitions([acquired.acquisitions[(s.rel, probe_variant)] for s in probes], metric,
-                                              "probe")
+            side = sides(probe_variant)
             emb, subjects = gallery(plan, acquired, ref_variant, part, metric)
             res = I.search_gallery(side.emb[keep], names[keep], emb, subjects, k=1, search_ok=side.ok[keep],
                                    budget_bytes=plan.stream.budget_bytes, executor=plan.stream.executor)
