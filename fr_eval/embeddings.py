@@ -126,8 +126,10 @@ def _check_columns(cols: dict, need, p) -> None:
         raise FrEvalError(f"embeddings={p}: missing {', '.join(missing)} (needs {', '.join(need)})")
 
 
-def embeddings_dataset(cols: dict, path) -> Dataset:
-    """The file's samples as a dataset (each sample once per role, whatever its variants)."""
+def embeddings_dataset(cols: dict, path, single_image_subjects: str = "drop") -> Dataset:
+    """The file's samples as a dataset (each sample once per role, whatever its variants). A subject with
+    references and no probe is left out and counted (``single_image_subjects="drop"``) or kept as references
+    only (``"impostor"``: impostor comparisons, gallery entries), as a folder's single-image subjects are."""
     seen, refs, probes = set(), [], []
     for s, subj, role in zip(cols["sample"], cols["subject"], cols["role"]):
         if (s, role) in seen:
@@ -135,8 +137,17 @@ def embeddings_dataset(cols: dict, path) -> Dataset:
         seen.add((s, role))
         (refs if role == "reference" else probes).append(Sample(path=Path(s), rel=s, subject=subj, role=role))
     p = Path(path)
-    return Dataset(name=p.stem, root=p.parent.resolve(), references=refs, probes=probes,
-                   settings={"type": "embeddings", "path": str(p.resolve())})
+    with_probe = {x.subject for x in probes}
+    ds = Dataset(name=p.stem, root=p.parent.resolve(), references=[x for x in refs if x.subject in with_probe],
+                 probes=probes, settings={"type": "embeddings", "path": str(p.resolve()),
+                                          "single_image_subjects": single_image_subjects})
+    alone: dict = {}
+    for x in refs:
+        if x.subject not in with_probe:
+            alone.setdefault(x.subject, []).append(x)
+    for subj, mine in sorted(alone.items()):
+        ds.keep_reference_only(subj, mine, len(mine), single_image_subjects, "no probe in the embeddings file")
+    return ds
 
 
 def acquired_from_embeddings(plan, cols: dict, path):

@@ -143,7 +143,8 @@ class RowScores:
     sample failed to acquire, or a score file has no score for it). ``attempt_subject``: the
     subject index of each attempt (None when unknown: intervals are then not given).
     ``sample_failed`` / ``sample_subject`` / ``sample_is_reference``: one entry per sample of the
-    row (None when only scores are known: the FTA is then the transaction-level one).
+    row (None when only scores are known: the FTA is then the transaction-level one); the references
+    of reference-only subjects (impostor comparisons only) are not among them.
     ``impostor``: the impostor scores the row's FMR figures use (the baseline's, as the paper): an
     :class:`~fr_eval.streaming.ImpostorSummary`, or an array (kept whole).
     """
@@ -158,14 +159,18 @@ class RowScores:
 
     @classmethod
     def from_sides(cls, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, impostor: np.ndarray,
-                   ref_subject_idx: np.ndarray, probe_subject_idx: np.ndarray, n_subjects: int) -> "RowScores":
+                   ref_subject_idx: np.ndarray, probe_subject_idx: np.ndarray, n_subjects: int,
+                   reference_used: np.ndarray | None = None) -> "RowScores":
+        """``reference_used``: per reference, whether it is a sample of the row's FTA (False for a
+        reference-only subject's: it takes part in impostor comparisons only); None: all."""
         n_gen = len(genuine_pairs)
+        used = np.ones(ref.ok.size, bool) if reference_used is None else np.asarray(reference_used, bool)
         return cls(genuine=scores_or_nan(ref, probe, genuine_pairs), impostor=impostor,
                    n_subjects=n_subjects,
                    attempt_subject=probe_subject_idx[genuine_pairs[:, 1]] if n_gen else np.zeros(0, dtype=int),
-                   sample_failed=np.concatenate([~ref.ok, ~probe.ok]),
-                   sample_subject=np.concatenate([ref_subject_idx, probe_subject_idx]),
-                   sample_is_reference=np.concatenate([np.ones(ref.ok.size, bool), np.zeros(probe.ok.size, bool)]))
+                   sample_failed=np.concatenate([~ref.ok[used], ~probe.ok]),
+                   sample_subject=np.concatenate([ref_subject_idx[used], probe_subject_idx]),
+                   sample_is_reference=np.concatenate([np.ones(int(used.sum()), bool), np.zeros(probe.ok.size, bool)]))
 
 
 def evaluate_row(*, ref: SideData, probe: SideData, genuine_pairs: np.ndarray, impostor_scores: np.ndarray,

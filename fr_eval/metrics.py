@@ -446,6 +446,8 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     attempts, ...). ``statistic(**arrays)`` must accept arrays with a trailing resample
     axis and reduce over ``axis=-1``; it is evaluated on each resample of subjects.
     Uses ``scipy.stats.bootstrap`` with ``paired=True`` so that a subject's counts stay together.
+    Subjects whose every entry is 0 (no attempt of this figure) are left out before resampling;
+    the statistic must be a function of sums over subjects (as every rate here is).
 
     Parameters
     ----------
@@ -463,6 +465,11 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     """
     names = list(per_subject)
     data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
+    # a subject with nothing in any array (no attempt of this figure, e.g. a held-out or reference-only
+    # subject) is not a unit of this sample: resampling it would only vary how many real units a resample has
+    present = np.any([np.any(d.reshape(d.shape[0], -1) != 0, axis=1) for d in data], axis=0)
+    if not present.all():
+        data = tuple(d[present] for d in data)
     if data[0].shape[0] < 2:
         nan = np.full(data[0].shape[1:], np.nan)
         return (float("nan"), float("nan")) if data[0].ndim == 1 else (nan, nan.copy())

@@ -24,7 +24,9 @@ def run(cfg: Config, *, progress: bool = True) -> RunResult:
     set_max_pixels(cfg.max_image_pixels)
     if cfg.embeddings:  # a model fr-eval does not wrap: the vectors come from a file
         cols = read_embeddings(cfg.embeddings)
-        plan = make_plan(cfg, embeddings_dataset(cols, cfg.embeddings), build_colourisers=False)
+        plan = make_plan(cfg, embeddings_dataset(cols, cfg.embeddings,
+                                                  getattr(cfg.dataset, "single_image_subjects", None) or "drop"),
+                         build_colourisers=False)
         acquired = acquired_from_embeddings(plan, cols, cfg.embeddings)
     else:
         plan = make_plan(cfg)

@@ -476,6 +476,10 @@ class DatasetSettings:
                                            "duplicates too (null: not checked)",
                                            _null_or(lambda k, v: p.number(k, v, -1.0, 1.0)))
     seed: int = key(0, "seeded choices of the dataset (limit_subjects, fill_mismatched)", p.integer)
+    single_image_subjects: Optional[str] = key(
+        None, "subjects with a reference but no probe (a single image): drop (left out, counted) | impostor (kept as "
+        "references only: impostor comparisons in verification, gallery entries in identification); null: impostor "
+        "under protocol=identification, else drop", _null_or(lambda k, v: p.choice(k, v, ("drop", "impostor"))))
 
 
 @dataclass
@@ -483,7 +487,8 @@ class FolderSettings(DatasetSettings):
     """<root>/<subject>/<image>: references by a list, a pattern, else sorted position."""
     type: str = key("folder", "<root>/<subject>/<image>")
     references_per_subject: int = key(1, "references per subject", lambda k, v: p.integer(k, v, 1))
-    min_images: int = key(2, "subjects with fewer images (or no probe) are left out and counted",
+    min_images: int = key(2, "subjects with fewer images are left out and counted (1: single-image subjects reach "
+                          "dataset.single_image_subjects)",
                           lambda k, v: p.integer(k, v, 1))
     reference_list: Optional[str] = key(None, "a text file of relative paths (<subject>/<file>), one per line")
     reference_pattern: Optional[str] = key(None, "a file-name glob, e.g. *_0001.jpg")
@@ -498,7 +503,8 @@ class LfwSettings(DatasetSettings):
     """LFW: people (subjects with min_images) or the View-2 pairs protocol."""
     type: str = key("lfw", "LFW's <Name>/<Name>_NNNN.jpg")
     mode: str = key("people", "people | pairs (pairs.txt, 10 folds)", lambda k, v: p.choice(k, v, ("people", "pairs")))
-    min_images: int = key(2, "people mode: subjects with fewer images are left out", lambda k, v: p.integer(k, v, 1))
+    min_images: int = key(2, "people mode: subjects with fewer images are left out (1: LFW's one-image people reach "
+                          "dataset.single_image_subjects)", lambda k, v: p.integer(k, v, 1))
     pairs: Optional[str] = key(None, "pairs mode: pairs.txt (null: beside root, one level up, or ../protocol/)")
     extra_roots: list = key([], "pairs mode: more folders to look for images in", _str_list)
     fill_mismatched: Union[int, str] = key(0, "pairs mode without the protocol's mismatched pairs: draw N among the "
@@ -654,7 +660,22 @@ def validate(cfg) -> Config:
     if config.protocol == "identification" and (config.scores or str(config.scenario) == "generated"):
         raise ConfigError("protocol=identification searches a gallery of embeddings: it runs on images or "
                           "embeddings=<file>, not on score files or the generated-image audit")
+    _settle_single_image_subjects(config)
     return config
+
+
+def _settle_single_image_subjects(config: Config) -> None:
+    """``dataset.single_image_subjects`` made definite (null: impostor under protocol=identification, where they
+    join the gallery, else drop); a pairs protocol names its own comparisons, so it keeps no such subject."""
+    ds = config.dataset
+    if not isinstance(ds, DatasetSettings):
+        return
+    pairs = isinstance(ds, LfwSettings) and ds.mode == "pairs"
+    if pairs and ds.single_image_subjects == "impostor":
+        raise ConfigError("dataset.single_image_subjects=impostor does not apply to dataset.mode=pairs (the pairs "
+                          "protocol names every comparison); use dataset.mode=people")
+    if ds.single_image_subjects is None:
+        ds.single_image_subjects = "impostor" if config.protocol == "identification" and not pairs else "drop"
 
 
 #: the keys a run writes into its config.yaml (not set by a user)

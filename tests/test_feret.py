@@ -75,7 +75,7 @@ def test_feret_real_layout(lfw_small, tmp_path):
     assert probes["dvd2/data/images/00001/00001_940128_fb_a.ppm.bz2"]["session_gap_days"] == "150"
     assert probes["dvd1/data/images/00002/00002_930831_fb_a.ppm.bz2"]["same_session"] == "true"
     assert {e["subject"]: e["reason"] for e in ds.excluded} == {
-        "00003": "no regular frontal image (pose fa)", "00004": "no frontal probe image"}
+        "00003": "no regular frontal image (pose fa)", "00004": "no frontal probe image (dataset.single_image_subjects=drop)"}
     assert [i["path"].split("/")[-1] for i in ds.ignored] == ["notes_fa.ppm"]
     skipped = {s["folder"]: (s["files"], s["reason"]) for s in ds.settings["skipped"]}
     assert skipped["dvd1/data/smaller"] == (7, "downscaled copies of data/images under the same names")

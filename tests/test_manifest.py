@@ -42,7 +42,7 @@ def test_manifest_rows_metadata_and_problems(images, tmp_path):
     kinds = sorted(p["kind"] for p in ds.problems)
     assert kinds == ["duplicate path", "malformed row", "malformed row", "missing file", "probe without reference",
                      "unknown role"]
-    assert {e["subject"]: e["reason"] for e in ds.excluded} == {"B": "no probe", "C": "no reference"}
+    assert {e["subject"]: e["reason"] for e in ds.excluded} == {"B": "no probe (dataset.single_image_subjects=drop)", "C": "no reference"}
     with pytest.raises(FrEvalError) as e:
         load_dataset({"type": "manifest", "path": str(m), "strict": True})
     msg = str(e.value)

@@ -30,29 +30,34 @@ def _folder(s: FolderSettings, exclude=()):
     return load_folder(s.root, name=s.name, nested=s.nested, exclude=exclude,
                        references_per_subject=s.references_per_subject, min_images=s.min_images,
                        reference_pattern=s.reference_pattern, probe_pattern=s.probe_pattern,
-                       reference_list=s.reference_list, probe_list=s.probe_list)
+                       reference_list=s.reference_list, probe_list=s.probe_list,
+                       single_image_subjects=s.single_image_subjects or "drop")
 
 
 def _lfw(s: LfwSettings, exclude=()):
     if s.mode == "people":
-        return load_lfw_people(s.root, min_images=s.min_images, name=s.name, exclude=exclude)
+        return load_lfw_people(s.root, min_images=s.min_images, name=s.name, exclude=exclude,
+                               single_image_subjects=s.single_image_subjects or "drop")
     return load_lfw_pairs(s.root, pairs=s.pairs, extra_roots=s.extra_roots, fill_mismatched=s.fill_mismatched,
                           seed=s.seed, name=s.name)
 
 
 def _feret(s: FeretSettings, exclude=()):
     return load_feret(s.root, name=s.name, reference_pose=s.reference_pose, probe_poses=tuple(s.probe_poses),
-                      prefer_other_session=s.prefer_other_session)
+                      prefer_other_session=s.prefer_other_session,
+                      single_image_subjects=s.single_image_subjects or "drop")
 
 
 def _frgc(s: FrgcSettings, exclude=()):
     return load_frgc(s.root, name=s.name, controlled=s.controlled, uncontrolled=s.uncontrolled, metadata=s.metadata,
                      reference_condition=s.reference_condition, probe_conditions=tuple(s.probe_conditions),
-                     prefer_other_session=s.prefer_other_session)
+                     prefer_other_session=s.prefer_other_session,
+                     single_image_subjects=s.single_image_subjects or "drop")
 
 
 def _manifest(s: ManifestSettings, exclude=()):
-    return load_manifest(s.path, root=s.root, name=s.name, strict=s.strict, allow_outside=s.allow_outside)
+    return load_manifest(s.path, root=s.root, name=s.name, strict=s.strict, allow_outside=s.allow_outside,
+                         single_image_subjects=s.single_image_subjects or "drop")
 
 
 def _plugin(s: PluginDatasetSettings, exclude=()):
@@ -84,7 +89,8 @@ def load_dataset(settings, exclude=()) -> Dataset:
 
 
 def limit_subjects(ds: Dataset, n: int, seed: int = 0) -> None:
-    """Keep a seeded uniform sample of ``n`` of the subjects that have a reference and a probe."""
+    """Keep a seeded uniform sample of ``n`` of the subjects that have a reference and a probe (reference-only
+    subjects, :attr:`Dataset.reference_only`, are left out too)."""
     if n < 1:
         raise ConfigError(f"dataset.limit_subjects={n} must be a positive integer (or null for all)")
     eligible = sorted({s.subject for s in ds.references} & {s.subject for s in ds.probes})

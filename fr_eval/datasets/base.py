@@ -6,6 +6,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import FrEvalError
 
 #: File extensions read as images by the folder-style loaders.
@@ -54,6 +56,23 @@ class Dataset:
     settings: dict = field(default_factory=dict)
     #: explicit comparisons (pairs protocols); None: every reference x every probe
     pairs: list[ProtocolPair] | None = None
+    #: subjects kept with references and no probe (``dataset.single_image_subjects=impostor``): impostor-only
+    #: references in verification, gallery entries in identification; never in a genuine attempt
+    reference_only: set = field(default_factory=set)
+
+    def keep_reference_only(self, subject: str, references: list, images: int, policy: str, why: str) -> None:
+        """A subject with references and no probe: kept as references only (``policy`` impostor) or excluded
+        with ``why`` (drop)."""
+        if policy == "impostor" and references:
+            self.references += references
+            self.reference_only.add(subject)
+        else:
+            self.excluded.append({"subject": subject, "images": images,
+                                  "reason": f"{why} (dataset.single_image_subjects=drop)"})
+
+    def reference_mask(self) -> np.ndarray:
+        """Per reference: whether its subject has probes (False for :attr:`reference_only` subjects)."""
+        return np.array([s.subject not in self.reference_only for s in self.references], dtype=bool)
 
     @property
     def subjects(self) -> list[str]:
@@ -69,6 +88,7 @@ class Dataset:
             "excluded_subjects": len(self.excluded),
             "ignored_files": len(self.ignored),
             "problems": len(self.problems),
+            **({"reference_only_subjects": len(self.reference_only)} if self.reference_only else {}),
             **({} if self.pairs is None else {"pairs": len(self.pairs)}),
         }
 
@@ -76,6 +96,7 @@ class Dataset:
         """Keep only these subjects' samples (and pairs whose two images are both kept)."""
         self.references = [s for s in self.references if s.subject in keep]
         self.probes = [s for s in self.probes if s.subject in keep]
+        self.reference_only &= {s.subject for s in self.references}
         if self.pairs is not None:
             rels = {s.rel for s in self.references} | {s.rel for s in self.probes}
             self.pairs = [p for p in self.pairs if p.rel1 in rels and p.rel2 in rels]

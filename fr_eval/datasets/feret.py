@@ -30,16 +30,20 @@ def _date(yymmdd: str) -> datetime:
 
 
 def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "fa",
-               probe_poses=("fa", "fb"), prefer_other_session: bool = True) -> Dataset:
+               probe_poses=("fa", "fb"), prefer_other_session: bool = True,
+               single_image_subjects: str = "drop") -> Dataset:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FrEvalError(f"dataset.root={root} is not a directory (the colour FERET root with dvd1/, dvd2/)")
     by_subject, ignored, skipped = _scan(root)
-    refs, probes, excluded = [], [], []
+    refs, probes, excluded, alone = [], [], [], []
     for subject, items in sorted(by_subject.items()):
         chosen, why = _choose(items, reference_pose, probe_poses, prefer_other_session)
         if why:
-            excluded.append({"subject": subject, "images": len(items), "reason": why})
+            if chosen:  # a reference and no probe
+                alone.append((subject, [_sample(chosen[0], chosen[0], subject, "reference")], len(items), why))
+            else:
+                excluded.append({"subject": subject, "images": len(items), "reason": why})
             continue
         ref = chosen[0]
         refs.append(_sample(ref, ref, subject, "reference"))
@@ -48,15 +52,19 @@ def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "
         raise FrEvalError(f"dataset.root={root}: no FERET subject with a reference and a probe "
                           f"({len(by_subject)} subjects seen in data/images, {len(ignored)} files not in the FERET "
                           f"naming, {sum(skipped.values())} files outside data/images skipped)")
-    return Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
-                   ignored=ignored,
-                   settings={"type": "feret", "reference_pose": reference_pose, "probe_poses": list(probe_poses),
-                             "prefer_other_session": prefer_other_session,
-                             "reference_rule": "earliest regular frontal (fa) image",
-                             "image_folders": "data/images/ only (of every DVD)",
-                             "skipped": [{"folder": k, "files": n, "reason": GREY_REASON if "gray_feret" in k else
-                                          SKIP_REASONS.get(k.rsplit("/", 1)[-1], "not data/images")}
-                                         for k, n in sorted(skipped.items())]})
+    ds = Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
+                 ignored=ignored,
+                 settings={"type": "feret", "reference_pose": reference_pose, "probe_poses": list(probe_poses),
+                           "prefer_other_session": prefer_other_session,
+                           "single_image_subjects": single_image_subjects,
+                           "reference_rule": "earliest regular frontal (fa) image",
+                           "image_folders": "data/images/ only (of every DVD)",
+                           "skipped": [{"folder": k, "files": n, "reason": GREY_REASON if "gray_feret" in k else
+                                        SKIP_REASONS.get(k.rsplit("/", 1)[-1], "not data/images")}
+                                       for k, n in sorted(skipped.items())]})
+    for subject, references, images, why in alone:
+        ds.keep_reference_only(subject, references, images, single_image_subjects, why)
+    return ds
 
 
 def _scan(root: Path) -> tuple[dict, list, dict]:
@@ -88,7 +96,8 @@ def _scan(root: Path) -> tuple[dict, list, dict]:
 
 
 def _choose(items: list, reference_pose: str, probe_poses, prefer_other_session: bool) -> tuple[list, str]:
-    """([reference, probe, ...], "") for one subject, or ([], why the subject is excluded)."""
+    """([reference, probe, ...], "") for one subject, or ([] or [reference] when it has no probe, why the subject
+    is excluded)."""
     items.sort(key=lambda t: (t[0], t[2], t[3]))  # date, unflagged first, path
     regular = [t for t in items if t[1] == reference_pose]
     if not regular:
@@ -98,7 +107,7 @@ def _choose(items: list, reference_pose: str, probe_poses, prefer_other_session:
     other = [t for t in frontal if t[0] != ref[0]]
     chosen = other if (prefer_other_session and other) else frontal
     if not chosen:
-        return [], "no frontal probe image"
+        return [ref], "no frontal probe image"
     return [ref, *chosen], ""
 
 

@@ -66,7 +66,8 @@ class _Rules:
 def load_folder(root: str | Path, *, name: str = "folder", references_per_subject: int = 1,
                 min_images: int = 2, reference_pattern: str | None = None, probe_pattern: str | None = None,
                 reference_list: str | Path | None = None, probe_list: str | Path | None = None,
-                extensions=IMAGE_EXTENSIONS, nested: str = "refuse", exclude=()) -> Dataset:
+                extensions=IMAGE_EXTENSIONS, nested: str = "refuse", exclude=(),
+                single_image_subjects: str = "drop") -> Dataset:
     """Read a folder-per-identity dataset.
 
     Each subject's images are sorted by their path. The references are, by the first rule given:
@@ -78,8 +79,10 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
 
     The probes are the subject's other images, restricted to those a ``probe_list`` names or
     whose file name matches ``probe_pattern`` when either is given; the rest are listed in
-    ``Dataset.ignored`` with the reason. Subjects with fewer than ``min_images`` images, with no
-    reference or with no probe are excluded and listed in ``Dataset.excluded``; files with no
+    ``Dataset.ignored`` with the reason. Subjects with fewer than ``min_images`` images or with no
+    reference are excluded and listed in ``Dataset.excluded``; so are subjects with no probe (one
+    image), unless ``single_image_subjects="impostor"`` keeps them as references only
+    (``Dataset.reference_only``); files with no
     image extension are listed in ``Dataset.ignored``; listed paths that do not exist are
     ``Dataset.problems``.
 
@@ -108,18 +111,19 @@ def load_folder(root: str | Path, *, name: str = "folder", references_per_subjec
                     "file at the top level (not in a subject folder)"} for p in sorted(root.iterdir()) if p.is_file()]
     for sdir in subject_dirs:
         files = _subject_files(sdir, root, exts, ds, seen)
-        _add_subject(ds, sdir.name, files, rules, min_images)
+        _add_subject(ds, sdir.name, files, rules, min_images, single_image_subjects)
     ds.problems += [{"kind": "missing file", "where": what, "detail": f"{rel} is not an image under {root}"}
                     for what, listed in (("dataset.reference_list", rules.ref_set),
                                          ("dataset.probe_list", rules.probe_set))
                     for rel in sorted(listed or ()) if rel not in seen]
-    if not ds.references:
+    if not ds.probes:
         ex = ds.excluded
         raise FrEvalError(f"dataset.root={root}: no subject folder has a reference and a probe "
                           f"({len(subject_dirs)} folders, {len(ex)} excluded"
                           + (f"; first: {ex[0]['subject']}: {ex[0]['reason']}" if ex else "") + ")")
     ds.settings.update({"type": "folder", "references_per_subject": references_per_subject,
-                        "min_images": min_images, "nested": nested, **_rule_texts(rules, reference_list, probe_list)})
+                        "min_images": min_images, "nested": nested,
+                        "single_image_subjects": single_image_subjects, **_rule_texts(rules, reference_list, probe_list)})
     return ds
 
 
@@ -179,7 +183,7 @@ def _subject_files(sdir: Path, root: Path, exts, ds: Dataset, seen: set) -> list
     return files
 
 
-def _add_subject(ds: Dataset, subject: str, files, rules: _Rules, min_images: int) -> None:
+def _add_subject(ds: Dataset, subject: str, files, rules: _Rules, min_images: int, single: str) -> None:
     """The subject's references and probes into ``ds``, or the subject into ``ds.excluded`` with why."""
     if len(files) < min_images:
         ds.excluded.append({"subject": subject, "images": len(files),
@@ -198,11 +202,11 @@ def _add_subject(ds: Dataset, subject: str, files, rules: _Rules, min_images: in
             ds.ignored.append({"path": rel, "reason": refusal})
         else:
             probes.append((rel, f))
+    refs = [Sample(path=f.resolve(), rel=rel, subject=subject, role="reference") for rel, f in chosen]
     if not probes:
-        ds.excluded.append({"subject": subject, "images": len(files),
-                            "reason": f"no probe left after {len(chosen)} reference(s)"})
+        ds.keep_reference_only(subject, refs, len(files), single, f"no probe left after {len(chosen)} reference(s)")
         return
-    ds.references += [Sample(path=f.resolve(), rel=rel, subject=subject, role="reference") for rel, f in chosen]
+    ds.references += refs
     ds.probes += [Sample(path=f.resolve(), rel=rel, subject=subject, role="probe") for rel, f in probes]
 
 

@@ -150,7 +150,8 @@ def _listed_images(root: Path, sets: dict[str, list[Path]], recordings: dict, pr
 
 
 def _choose(items: list[dict], reference_condition: str, probe_conditions, prefer_other_session: bool):
-    """(reference, probes) of one subject, or (None, reason)."""
+    """(reference, probes) of one subject, or (None, reason) without a reference, or (reference, reason)
+    without a probe."""
     items.sort(key=lambda t: (t["when"] or datetime.max, t["session"], t["recording"]))
     ref_ok = [t for t in items if t["condition"] == reference_condition]
     if not ref_ok:
@@ -159,7 +160,7 @@ def _choose(items: list[dict], reference_condition: str, probe_conditions, prefe
     allowed = [t for t in items if t is not ref and t["condition"] in probe_conditions]
     other = [t for t in allowed if t["session"] != ref["session"]]
     chosen = other if (prefer_other_session and other) else allowed
-    return (ref, chosen) if chosen else (None, "no probe image")
+    return (ref, chosen) if chosen else (ref, "no probe image")
 
 
 def _sample(t: dict, ref: dict, subject: str, role: str) -> Sample:
@@ -172,7 +173,7 @@ def _sample(t: dict, ref: dict, subject: str, role: str) -> Sample:
 
 def load_frgc(root: str | Path, *, name: str = "frgc", controlled=None, uncontrolled=None, metadata=None,
               reference_condition: str = "controlled", probe_conditions=("controlled", "uncontrolled"),
-              prefer_other_session: bool = True) -> Dataset:
+              prefer_other_session: bool = True, single_image_subjects: str = "drop") -> Dataset:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FrEvalError(f"dataset.root={root} is not a directory (the FRGC v2 root with nd1/ and BEE_DIST/)")
@@ -193,20 +194,24 @@ def load_frgc(root: str | Path, *, name: str = "frgc", controlled=None, uncontro
         log.warning("dataset %s: %d of %d images have no usable capture date (%d with a capturedate in no known "
                     "format; metadata %s); their session is their folder (coarser)", name, fallback, len(images),
                     unparsed, meta_file or "not found")
-    refs, probes, excluded = [], [], []
+    refs, probes, excluded, alone = [], [], [], []
     for subject, items in sorted(by_subject.items()):
         ref, chosen = _choose(items, reference_condition, probe_conditions, prefer_other_session)
-        if ref is None:
-            excluded.append({"subject": subject, "images": len(items), "reason": chosen})
+        if isinstance(chosen, str):  # why the subject has no reference, or no probe
+            if ref is None:
+                excluded.append({"subject": subject, "images": len(items), "reason": chosen})
+            else:
+                alone.append((subject, [_sample(ref, ref, subject, "reference")], len(items), chosen))
             continue
         refs.append(_sample(ref, ref, subject, "reference"))
         probes += [_sample(t, ref, subject, "probe") for t in chosen]
     if not refs:
         raise FrEvalError(f"dataset.root={root}: no FRGC subject with a reference and a probe ({len(by_subject)} "
                           f"subjects in the signature sets, {len(problems)} problems)")
-    return Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
-                   problems=problems,
-                   settings={"type": "frgc", "reference_condition": reference_condition,
+    ds = Dataset(name=name, root=root.resolve(), references=refs, probes=probes, excluded=excluded,
+                 problems=problems,
+                 settings={"type": "frgc", "reference_condition": reference_condition,
+                           "single_image_subjects": single_image_subjects,
                              "probe_conditions": list(probe_conditions), "prefer_other_session": prefer_other_session,
                              "signature_sets": [f"{c}: {f}" for c, fs in sets.items() for f in fs],
                              "image_selection": "the images the signature sets list (folders are not scanned)",
@@ -215,6 +220,9 @@ def load_frgc(root: str | Path, *, name: str = "frgc", controlled=None, uncontro
                              "images_with_capture_date": len(images) - fallback,
                              "images_with_folder_session": fallback,
                              "reference_rule": f"first {reference_condition} image of the subject's first session"})
+    for subject, references, images, why in alone:
+        ds.keep_reference_only(subject, references, images, single_image_subjects, why)
+    return ds
 
 
 def _metadata_file(root: Path, given) -> Path | None:

@@ -99,19 +99,21 @@ def apply_duplicates(ds: Dataset, groups: list[DuplicateGroup], policy: str) -> 
 
 
 def drop_samples(ds: Dataset, rels: set, why: str) -> None:
-    """Leave the samples ``rels`` out; a subject then without a reference or a probe is excluded."""
+    """Leave the samples ``rels`` out; a subject then without a reference or a probe is excluded (a
+    reference-only subject, :attr:`Dataset.reference_only`, only when it has no reference left)."""
     before = {s.subject: 0 for s in ds.references + ds.probes}
     for s in ds.references + ds.probes:
         before[s.subject] += 1
     ds.references = [s for s in ds.references if s.rel not in rels]
     ds.probes = [s for s in ds.probes if s.rel not in rels]
     ds.ignored += [{"path": r, "reason": why} for r in sorted(rels)]
-    whole = {s.subject for s in ds.references} & {s.subject for s in ds.probes}
+    with_ref = {s.subject for s in ds.references}
+    whole = (with_ref & {s.subject for s in ds.probes}) | (with_ref & ds.reference_only)
     lost = sorted(set(before) - whole)  # without a reference or without a probe now
     if lost:
         ds.restrict_subjects(whole)
-        ds.excluded += [{"subject": s, "images": before[s], "reason": "no reference or no probe left after "
-                         "dropping duplicate images"} for s in lost]
+        ds.excluded += [{"subject": s, "images": before[s], "reason": f"no reference or no probe left after "
+                         f"dropping {why}"} for s in lost]
     elif ds.pairs is not None:  # pairs naming a dropped image go too
         ds.restrict_subjects(whole)
 

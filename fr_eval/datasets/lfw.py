@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ConfigError, FrEvalError
 from .base import Dataset, ProtocolPair, Sample, read_text
 from .folder import load_folder
+from .integrity import drop_samples
 
 NAME_RE = re.compile(r"^(?P<name>.+)_(?P<num>\d{4})\.jpg$")
 
@@ -75,17 +76,18 @@ def resolve_pairs(pairs: list[Pair], root: str | Path) -> tuple[list[Pair], list
     return present, missing
 
 
-def load_lfw_people(root: str | Path, *, min_images: int = 2, name: str = "lfw", exclude=()):
-    """People mode: a folder dataset restricted to subjects with at least ``min_images`` images;
-    files not named ``<Name>_NNNN.jpg`` after their folder are listed as ignored."""
-    ds = load_folder(root, name=name, references_per_subject=1, min_images=min_images, exclude=exclude)
+def load_lfw_people(root: str | Path, *, min_images: int = 2, name: str = "lfw", exclude=(),
+                    single_image_subjects: str = "drop"):
+    """People mode: a folder dataset restricted to subjects with at least ``min_images`` images
+    (one-image people kept as references only with ``single_image_subjects="impostor"``); files not
+    named ``<Name>_NNNN.jpg`` after their folder are listed as ignored (a subject then without a
+    reference, or without a probe when it had one, is excluded)."""
+    ds = load_folder(root, name=name, references_per_subject=1, min_images=min_images, exclude=exclude,
+                     single_image_subjects=single_image_subjects)
     odd = [s for s in ds.references + ds.probes
            if not (m := NAME_RE.match(s.path.name)) or m.group("name") != s.subject]
     if odd:
-        bad = {s.rel for s in odd}
-        ds.references = [s for s in ds.references if s.rel not in bad]
-        ds.probes = [s for s in ds.probes if s.rel not in bad]
-        ds.ignored += [{"path": r, "reason": "not named <Name>/<Name>_NNNN.jpg"} for r in sorted(bad)]
+        drop_samples(ds, {s.rel for s in odd}, "not named <Name>/<Name>_NNNN.jpg")
     ds.settings.update(type="lfw", mode="people")
     return ds
 

@@ -74,10 +74,12 @@ def relative_to(full: Path, base: Path) -> str:
 
 
 def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str = "manifest",
-                  strict: bool = False, allow_outside: bool = False) -> Dataset:
+                  strict: bool = False, allow_outside: bool = False, single_image_subjects: str = "drop") -> Dataset:
     """Read a manifest. Problems (malformed rows, unknown roles, missing files, duplicate
     paths, subjects with probes but no reference) are collected: ``strict=True`` stops with
-    all of them counted; otherwise the items are skipped and listed in ``Dataset.problems``."""
+    all of them counted; otherwise the items are skipped and listed in ``Dataset.problems``.
+    Subjects with references and no probe are excluded, or kept as references only
+    (``single_image_subjects="impostor"``, :attr:`Dataset.reference_only`)."""
     mpath = Path(path).expanduser()
     if not mpath.is_file():
         raise FrEvalError(f"dataset.path={mpath} is not a file (a CSV with columns {', '.join(REQUIRED)})")
@@ -121,13 +123,16 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
     with_probe = {s.subject for s in rows if s.role == "probe" and s.subject in with_ref}
     refs = [s for s in rows if s.role == "reference" and s.subject in with_probe]
     probes = [s for s in rows if s.role == "probe" and s.subject in with_ref]
-    excluded = [{"subject": subj, "images": sum(1 for s in rows if s.subject == subj),
-                 "reason": "no probe" if subj in with_ref else "no reference"}
-                for subj in sorted({s.subject for s in rows} - with_probe)]
+    excluded = [{"subject": subj, "images": sum(1 for s in rows if s.subject == subj), "reason": "no reference"}
+                for subj in sorted({s.subject for s in rows} - with_ref)]
     if not refs:
         raise FrEvalError(f"{mpath}: no subject has both a reference and a probe"
                           + (f" ({problems_message(problems)})" if problems else ""))
-    return Dataset(name=name, root=base.resolve(), references=refs, probes=probes, excluded=excluded,
-                   problems=problems,
-                   settings={"type": "manifest", "path": str(mpath.resolve()), "strict": strict,
-                             "metadata_columns": extra})
+    ds = Dataset(name=name, root=base.resolve(), references=refs, probes=probes, excluded=excluded,
+                 problems=problems,
+                 settings={"type": "manifest", "path": str(mpath.resolve()), "strict": strict,
+                           "metadata_columns": extra, "single_image_subjects": single_image_subjects})
+    for subj in sorted(with_ref - with_probe):
+        mine = [s for s in rows if s.subject == subj]
+        ds.keep_reference_only(subj, mine, len(mine), single_image_subjects, "no probe")
+    return ds

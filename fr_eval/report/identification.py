@@ -58,8 +58,11 @@ def write_identification(out: Path, ident) -> list[Section]:
                       N.with_interval(a["fnir_rank1"], a["fnir_rank1_interval"], nm) + flag]
         body.append(cells)
     notes = [f"Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). Gallery: "
-             f"{split['enrolled']} of {split['subjects']} subjects enrolled ({split['gallery_template']} template); "
-             f"{split['held_out']} held out, whose probes are the non-mated searches ({split['rule']})."]
+             f"{split['enrolled']} of {split['subjects']} subjects enrolled ({split['gallery_template']} template)"
+             + (f", {split['enrolled_reference_only']} of them with references only (single-image subjects, "
+                f"dataset.single_image_subjects=impostor: non-mates to every search)"
+                if split.get('enrolled_reference_only') else "")
+             + f"; {split['held_out']} held out, whose probes are the non-mated searches ({split['rule']})."]
     for t, rec in ident.thresholds.items():
         notes.append(f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
                      f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarm(s) allowed; "

@@ -208,7 +208,10 @@ def _write_table1(out: Path, result) -> Table:
                                        f"Subjects excluded: {len(ctx['dataset']['excluded'])}; input problems "
                                        f"skipped: {len(ctx['dataset']['problems'])} (listed in metrics.json)"]
                   + ([f"Subjects limited to a seeded sample: {ctx['dataset']['settings']['limit_subjects']}"]
-                     if ctx["dataset"]["settings"].get("limit_subjects") else []))
+                     if ctx["dataset"]["settings"].get("limit_subjects") else [])
+                  + ([f"{t1['reference_only_subjects']} of the subjects have a reference and no probe (single-image "
+                      f"subjects, dataset.single_image_subjects=impostor): their references are in impostor "
+                      f"comparisons only, and not in the FTA, FNMR or FRR"] if t1.get("reference_only_subjects") else []))
 
 
 def _write_table3(out: Path, result, fmr: float, min_false_matches: int) -> Table:

@@ -47,7 +47,8 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
                 for x in samples if not x["acquired"]]
     ds, comps = plan.dataset, plan.comparisons
     table1 = {"dataset": ds.name, "subjects": len(ds.subjects), "references": len(ds.references),
-              "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": comps.n_impostor}
+              "probes": len(ds.probes), "genuine": int(len(comps.genuine)), "impostor": comps.n_impostor,
+              **({"reference_only_subjects": len(ds.reference_only)} if ds.reference_only else {})}
     context = run_context(plan, acquired, ev, cfg)
     context["wall_time_s"] = time.perf_counter() - t0
     if acquired.changes:

@@ -105,7 +105,7 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
                            f"rank 1 at T(FPIR<={100 * first:g}%)": ~((rank == 1) & (score >= thresholds[first]["threshold"]))}
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects)
-    return Identified(split=split.describe(plan.subjects), thresholds=thresholds, rows=rows, curves=curves,
+    return Identified(split=split.describe(plan.subjects, plan.dataset.reference_only), thresholds=thresholds, rows=rows, curves=curves,
                       paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
                       by_size=by_gallery_size(plan, acquired, split, metric, sides))
 

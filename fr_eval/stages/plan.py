@@ -94,30 +94,38 @@ class Split:
     seed: int
     order: np.ndarray = None  # the enrolled subjects' indices in the draw's order (nested gallery sizes: the first N)
 
-    def describe(self, subjects: list) -> dict:
+    def describe(self, subjects: list, reference_only=()) -> dict:
         held = [s for s, e in zip(subjects, self.enrolled) if not e]
         return {"subjects": len(subjects), "enrolled": int(self.enrolled.sum()), "held_out": len(held),
+                "enrolled_reference_only": len(set(reference_only)),
                 "rule": f"identification.nonmated_subjects={self.settings.nonmated_subjects:g} (a "
-                        f"{'fraction' if self.settings.nonmated_subjects < 1 else 'count'} of the subjects, drawn "
+                        f"{'fraction' if self.settings.nonmated_subjects < 1 else 'count'} of the subjects with "
+                        f"probes, drawn "
                         f"with seed {self.seed})",
                 "held_out_subjects": held, "gallery_template": self.settings.gallery_template,
                 "max_rank": self.settings.max_rank}
 
 
-def split_subjects(subjects: list, settings: IdentificationSettings, seed: int) -> Split:
-    """A seeded draw of the held-out subjects (``nonmated_subjects``: a fraction or a count)."""
+def split_subjects(subjects: list, settings: IdentificationSettings, seed: int, reference_only=()) -> Split:
+    """A seeded draw of the held-out subjects (``nonmated_subjects``: a fraction or a count of the subjects
+    with probes). Reference-only subjects (``reference_only``: no probe to search with) are always enrolled:
+    they are gallery entries that can only be non-mates."""
     n, share = len(subjects), settings.nonmated_subjects
-    held = int(round(share * n)) if share < 1 else int(share)
-    if not 1 <= held <= n - 1:
-        raise ConfigError(f"identification.nonmated_subjects={share:g} holds out {held} of {n} subjects; "
+    alone = np.isin(np.asarray(subjects, dtype=object), list(reference_only))
+    m = n - int(alone.sum())  # subjects with probes
+    held = int(round(share * m)) if share < 1 else int(share)
+    if not 1 <= held <= m - 1:
+        raise ConfigError(f"identification.nonmated_subjects={share:g} holds out {held} of {m} subjects with probes; "
                           f"identification needs at least one enrolled and one held-out subject")
     draw = np.random.default_rng(seed).permutation(n)
+    out = draw[~alone[draw]][:held]  # the first `held` subjects with probes in the draw
     enrolled = np.ones(n, bool)
-    enrolled[draw[:held]] = False
-    too_big = [g for g in settings.gallery_sizes if g > n - held]
+    enrolled[out] = False
+    order = draw[enrolled[draw]]
+    too_big = [g for g in settings.gallery_sizes if g > order.size]
     if too_big:
-        raise ConfigError(f"identification.gallery_sizes: {too_big[0]} is more than the {n - held} subjects enrolled")
-    return Split(enrolled=enrolled, settings=settings, seed=seed, order=draw[held:])
+        raise ConfigError(f"identification.gallery_sizes: {too_big[0]} is more than the {order.size} subjects enrolled")
+    return Split(enrolled=enrolled, settings=settings, seed=seed, order=order)
 
 
 def parse_fmrs(cfg: Config) -> tuple[float, list[float]]:
@@ -205,7 +213,7 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
                 row_pairs=row_pairs(rows, as_list(cfg.report.compare)),
                 min_subjects=cfg.report.min_subjects,
                 stream=impostor_stream(cfg, max(fmrs)), ray=cfg.ray,
-                identification=split_subjects(ds.subjects, cfg.identification, cfg.seed)
+                identification=split_subjects(ds.subjects, cfg.identification, cfg.seed, ds.reference_only)
                 if cfg.protocol == "identification" else None)
 
 
