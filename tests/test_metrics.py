@@ -126,3 +126,19 @@ def test_rule_of_three_is_a_rate():
 def test_rate_interval_when_every_trial_fails():
     iv = M.rate_interval(np.array([3.0, 2.0]), np.array([3.0, 2.0]))
     assert (iv.low, iv.high, iv.method) == (pytest.approx(0.4), 1.0, "rule_of_3")
+
+
+def test_subjects_without_attempts_are_not_units_of_the_bootstrap():
+    """A subject with no attempt of a figure (held out of a gallery, reference-only) is left out before
+    resampling: appending such subjects leaves the interval as it is; resampling them would not."""
+    from fr_eval import metrics as M
+    rng = np.random.default_rng(3)
+    trials = rng.integers(1, 9, 40).astype(float)
+    errors = np.minimum(trials, rng.integers(0, 3, 40)).astype(float)
+    base = M.rate_interval(errors, trials, n_resamples=400)
+    padded = M.rate_interval(np.r_[errors, np.zeros(40)], np.r_[trials, np.zeros(40)], n_resamples=400)
+    assert (padded.low, padded.high) == (base.low, base.high)
+    stat = lambda e, t: e.sum(-1) / np.maximum(t.sum(-1), 1)  # noqa: E731
+    lo, hi = M.subject_bootstrap({"e": np.r_[errors, np.zeros(40)], "t": np.r_[trials, np.zeros(40)]}, stat,
+                                 n_resamples=400)
+    assert (lo, hi) == (base.low, base.high)
