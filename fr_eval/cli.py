@@ -149,7 +149,8 @@ def run_and_report(cfg: Config, how: dict | None = None) -> int:
     t0 = time.perf_counter()
     out = Path(cfg.out_dir)
     refuse_filled_out_dir(out, cfg.overwrite)
-    kind = "scores" if cfg.scores else "audit" if str(cfg.scenario) == "generated" else "scenarios"
+    kind = ("scores" if cfg.scores else "candidates" if cfg.candidates else
+            "audit" if str(cfg.scenario) == "generated" else "scenarios")
     with StagedDir(out) as staging:
         handler = logging.FileHandler(staging / "run.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -162,8 +163,8 @@ def run_and_report(cfg: Config, how: dict | None = None) -> int:
     print(console_summary(result, kind, out))
     for w in _warnings_of(result):
         print(f"warning: {w}", file=sys.stderr)
-    if kind == "scores":
-        print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; from score files)")
+    if kind in ("scores", "candidates"):
+        print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; from {kind[:-1]} files)")
         return 0
     engine = result.context["engine"]
     print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; {engine['computed']} acquisitions computed, "
@@ -194,6 +195,12 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
                       f"images of {g['n_identities']} identities" for g in ranked[:top]]
             if len(ranked) > top:
                 lines.append(f"  ... {len(ranked) - top} more ranked, and the unranked ones, in the report")
+        elif kind == "candidates":
+            ident = r.identification
+            lines.append(f"identification from candidate lists (gallery {ident.split['enrolled']}):")
+            lines += [f"  {x['label']}: rank-1 {pct(x['rank1'])} over {x['mated_searches']} mated searches; "
+                      + ", ".join(f"FNIR {pct(a['fnir_rank1'])} at FPIR {pct(a['fpir'])}" for a in x["at_fpir"].values())
+                      for x in ident.rows]
         else:
             rows = r.rows if hasattr(r, "rows") else r.evaluation.rows
             lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
@@ -220,6 +227,10 @@ def _pipeline(kind: str, several: bool):
         from .report.score_files import write_score_report  # the pipeline, loaded when a run starts
         from .stages.score_import import import_scores
         return import_scores, write_score_report
+    if kind == "candidates":
+        from .report.candidate_files import write_candidate_report  # the pipeline, loaded when a run starts
+        from .stages.candidate_import import import_candidates
+        return import_candidates, write_candidate_report
     if kind == "audit":
         from .auditing import run_audit, run_audit_systems  # the pipeline, loaded when a run starts
         from .report.audit import write_audit_report
@@ -232,7 +243,8 @@ def _pipeline(kind: str, several: bool):
 
 
 def _run_and_write(cfg: Config, out: Path, kind: str, how: dict):
-    """``kind``: ``scenarios``, ``audit`` (generated images) or ``scores`` (score import)."""
+    """``kind``: ``scenarios``, ``audit`` (generated images), ``scores`` (score import) or ``candidates``
+    (candidate-list import)."""
     if cfg.systems and kind == "scores":
         raise ConfigError("system=[...] does not apply to score files (their scores are one system's already)")
     compute, write = _pipeline(kind, bool(cfg.systems))

@@ -381,6 +381,9 @@ class Config:
     score_duplicates: str = key("error", "score files: a comparison (row, reference, probe) listed more than once: "
                                 "error | drop (keep the first; the report counts them)",
                                 lambda k, v: p.choice(k, v, ("error", "drop")))
+    candidates: Optional[str] = key(None, "identification figures from a 1:N system's candidate lists (CSV/Parquet: "
+                                    "search, search_subject, candidate_subject, rank, score[, row, mated, acquired, "
+                                    "gallery_size]) instead of images")
     embeddings: Optional[str] = key(None, ".npz/.parquet of precomputed embeddings (sample,subject,role,variant,"
                                     "embedding)")
     score_baseline: Optional[str] = key(None, "the row whose impostors fix the thresholds (default: the first "
@@ -660,6 +663,13 @@ def validate(cfg) -> Config:
     if config.protocol == "identification" and (config.scores or str(config.scenario) == "generated"):
         raise ConfigError("protocol=identification searches a gallery of embeddings: it runs on images or "
                           "embeddings=<file>, not on score files or the generated-image audit")
+    if config.candidates and (config.scores or config.embeddings or config.systems
+                              or str(config.scenario) == "generated"):
+        raise ConfigError("candidates=<file> gives identification figures from candidate lists alone: it does not "
+                          "combine with scores=, embeddings=, system=[...] or scenario=generated")
+    if config.candidates and config.score_kind != "similarity":
+        raise ConfigError("candidates=<file>: candidate lists hold similarities (rank 1 scores highest); give "
+                          "distances negated, as similarities")
     _settle_single_image_subjects(config)
     return config
 

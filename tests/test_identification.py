@@ -254,6 +254,18 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
     assert tops1 == first  # every acquired search, its first candidate
     for search, c in one.groupby("search"):
         assert list(c.sort_values("rank")["score"]) == sorted(c["score"], reverse=True)
+    # the lists read back (fr-eval candidates=<file>) give the run's figures: ranks, thresholds, rates, intervals
+    # and paired comparisons, to the bit (a mate beyond the lists of 5 ranks beyond them: every figure to rank 5
+    # is the same)
+    back = tmp_path / "back"
+    assert main([f"candidates={out / 'identification_candidates.parquet'}", f"out_dir={back}", "progress=false",
+                 "identification.max_rank=5", "bootstrap.n_resamples=50"]) == 0
+    b = json.loads((back / "metrics.json").read_text())["identification"]
+    assert b["thresholds"] == m["thresholds"]
+    for x, y in zip(m["rows"], b["rows"]):
+        same = {k for k in x if k not in ("reference_variant", "probe_variant", "enrolled_subjects", "failed_to_enrol")}
+        assert {k: x[k] for k in same} == {k: y[k] for k in same}
+    assert b["paired_comparisons"] == m["paired_comparisons"]
     # the section of the page and its files
     html = (out / "report.html").read_text()
     assert "Identification (1:N)" in html and "identification_cmc.png" in html

@@ -57,12 +57,13 @@ def write_identification(out: Path, ident) -> list[Section]:
             cells += [N.with_interval(a["fpir"], a["fpir_interval"], nn) + flag,
                       N.with_interval(a["fnir_rank1"], a["fnir_rank1_interval"], nm) + flag]
         body.append(cells)
-    notes = [f"Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). Gallery: "
+    notes = [f"Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). " + (
+        _source_note(split) if split.get("source") else f"Gallery: "
              f"{split['enrolled']} of {split['subjects']} subjects enrolled ({split['gallery_template']} template)"
              + (f", {split['enrolled_reference_only']} of them with references only (single-image subjects, "
                 f"dataset.single_image_subjects=impostor: non-mates to every search)"
                 if split.get('enrolled_reference_only') else "")
-             + f"; {split['held_out']} held out, whose probes are the non-mated searches ({split['rule']})."]
+             + f"; {split['held_out']} held out, whose probes are the non-mated searches ({split['rule']}).")]
     for t, rec in ident.thresholds.items():
         notes.append(f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
                      f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarm(s) allowed; "
@@ -75,7 +76,7 @@ def write_identification(out: Path, ident) -> list[Section]:
     n_lists = write_candidates(out / "identification_candidates.parquet", ident)
     notes.append(f"Candidate lists: identification_candidates.parquet, the top {R} candidates of every search in "
                  f"every row ({n_lists} rows: row, search, search_subject, mated, acquired, rank, candidate_subject, "
-                 "score; a search that failed to acquire has one row with rank 0 and no candidate).")
+                 "score, gallery_size; fr-eval candidates=<file> reads it back; a search that failed to acquire has one row with rank 0 and no candidate).")
     _plot_cmc(ident, out / "identification_cmc.png")
     _plot_tradeoff(ident, out / "identification_tradeoff.png")
     items = [table, *_paired_table(out, ident), *_size_table(out, ident, targets[0])]
@@ -86,6 +87,16 @@ def write_identification(out: Path, ident) -> list[Section]:
         Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR (log axis), every threshold, per row "
                "(NIST FRTE's error tradeoff); markers: each row at the thresholds fixed on the baseline for the "
                "FPIR targets.")])]
+
+
+def _source_note(split: dict) -> str:
+    """What a report from imported candidate lists says of its gallery and searches."""
+    return (f"From the candidate lists of {split['source']}: a gallery of {split['enrolled']} subjects"
+            + ("" if split["gallery_size_given"] else " (at least: the candidates seen, the file gives no gallery_size)")
+            + f"; mated searches are those whose subject is enrolled, non-mated ones of {split['held_out']} named "
+              f"subjects" + (f" and {split['searches_without_subject']} searches naming none (each its own unit in the "
+                             f"intervals)" if split["searches_without_subject"] else "")
+            + f". A mate not in a list of {split['max_rank']} ranks beyond it.")
 
 
 def _paired_table(out: Path, ident) -> list:
@@ -125,7 +136,7 @@ def write_candidates(path: Path, ident) -> int:
     """Every search's candidate list (the top ``max_rank``, in rank order) per row, as Parquet; returns its rows."""
     ids, subjects, mated = ident.searches
     cols = {k: [] for k in ("row", "search", "search_subject", "mated", "acquired", "rank", "candidate_subject",
-                            "score")}
+                            "score", "gallery_size")}
     for label, (entry, score, gallery, acquired) in ident.candidates.items():
         n, k = entry.shape
         has = entry >= 0
@@ -141,6 +152,7 @@ def write_candidates(path: Path, ident) -> int:
         cols["rank"] += rank.tolist()
         cols["candidate_subject"] += [str(gallery[c]) if c >= 0 else None for c in cand]
         cols["score"] += np.where(rank > 0, score[idx, np.maximum(rank - 1, 0)].astype(np.float64), np.nan).tolist()
+        cols["gallery_size"] += [len(gallery)] * len(idx)
     pq.write_table(pa.table(cols), path)
     return len(cols["row"])
 

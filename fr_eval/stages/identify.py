@@ -83,14 +83,8 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
     if not np.isfinite(top1).any():
         raise ConfigError("identification: no non-mated search of the baseline returned a candidate (every "
                           "held-out probe failed to acquire); the FPIR thresholds cannot be fixed")
-    thresholds = {}
-    for t in settings.fpir:
-        thr = I.threshold_at_fpir(top1, t)
-        thresholds[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
-                         "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
-                         "supported": M.fmr_supported(t, top1.size, min_false_alarms)}
+    thresholds = fpir_thresholds(top1, settings, min_false_alarms)
     rows, curves, misses, candidates = [], {}, {}, {}
-    first = settings.fpir[0]
     for r in plan.rows:
         res = base if (r.reference_variant, r.probe_variant) == ("original", "original") else \
             search(r.reference_variant, r.probe_variant)
@@ -100,14 +94,32 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
                      **figures})
         curves[r.label] = curve
         candidates[r.label] = (res.top_entry, res.top_score, res.subjects, res.acquired)
-        rank, score = curve.pop("rank"), curve.pop("score")
-        misses[r.label] = {"rank 1": rank != 1,
-                           f"rank 1 at T(FPIR<={100 * first:g}%)": ~((rank == 1) & (score >= thresholds[first]["threshold"]))}
+        misses[r.label] = search_misses(curve, thresholds, settings.fpir[0])
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects)
     return Identified(split=split.describe(plan.subjects, plan.dataset.reference_only), thresholds=thresholds, rows=rows, curves=curves,
                       paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
                       by_size=by_gallery_size(plan, acquired, split, metric, sides))
+
+
+def fpir_thresholds(top1: np.ndarray, settings, min_false_alarms: int) -> dict:
+    """The threshold of each FPIR target on the baseline's non-mated searches' top scores (float64), by the
+    conservative rule, with what the report states beside it."""
+    out = {}
+    for t in settings.fpir:
+        thr = I.threshold_at_fpir(top1, t)
+        out[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
+                  "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
+                  "supported": M.fmr_supported(t, top1.size, min_false_alarms)}
+    return out
+
+
+def search_misses(curve: dict, thresholds: dict, first: float) -> dict:
+    """A row's mated searches missed at rank 1, and at rank 1 at the first FPIR threshold (what the paired
+    comparisons compare); the mates' ranks and scores leave ``curve`` (they are not plotted)."""
+    rank, score = curve.pop("rank"), curve.pop("score")
+    return {"rank 1": rank != 1,
+            f"rank 1 at T(FPIR<={100 * first:g}%)": ~((rank == 1) & (score >= thresholds[first]["threshold"]))}
 
 
 def probe_sides(plan, acquired: Acquired, metric: str):
