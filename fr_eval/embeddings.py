@@ -141,12 +141,8 @@ def embeddings_dataset(cols: dict, path, single_image_subjects: str = "drop") ->
     ds = Dataset(name=p.stem, root=p.parent.resolve(), references=[x for x in refs if x.subject in with_probe],
                  probes=probes, settings={"type": "embeddings", "path": str(p.resolve()),
                                           "single_image_subjects": single_image_subjects})
-    alone: dict = {}
-    for x in refs:
-        if x.subject not in with_probe:
-            alone.setdefault(x.subject, []).append(x)
-    for subj, mine in sorted(alone.items()):
-        ds.keep_reference_only(subj, mine, len(mine), single_image_subjects, "no probe in the embeddings file")
+    ds.keep_reference_only_samples([x for x in refs if x.subject not in with_probe], single_image_subjects,
+                                   "no probe in the embeddings file")
     return ds
 
 

@@ -31,13 +31,13 @@ def _folder(s: FolderSettings, exclude=()):
                        references_per_subject=s.references_per_subject, min_images=s.min_images,
                        reference_pattern=s.reference_pattern, probe_pattern=s.probe_pattern,
                        reference_list=s.reference_list, probe_list=s.probe_list,
-                       single_image_subjects=s.single_image_subjects or "drop")
+                       single_image_subjects=s.single_image_subjects)
 
 
 def _lfw(s: LfwSettings, exclude=()):
     if s.mode == "people":
         return load_lfw_people(s.root, min_images=s.min_images, name=s.name, exclude=exclude,
-                               single_image_subjects=s.single_image_subjects or "drop")
+                               single_image_subjects=s.single_image_subjects)
     return load_lfw_pairs(s.root, pairs=s.pairs, extra_roots=s.extra_roots, fill_mismatched=s.fill_mismatched,
                           seed=s.seed, name=s.name)
 
@@ -45,19 +45,19 @@ def _lfw(s: LfwSettings, exclude=()):
 def _feret(s: FeretSettings, exclude=()):
     return load_feret(s.root, name=s.name, reference_pose=s.reference_pose, probe_poses=tuple(s.probe_poses),
                       prefer_other_session=s.prefer_other_session,
-                      single_image_subjects=s.single_image_subjects or "drop")
+                      single_image_subjects=s.single_image_subjects)
 
 
 def _frgc(s: FrgcSettings, exclude=()):
     return load_frgc(s.root, name=s.name, controlled=s.controlled, uncontrolled=s.uncontrolled, metadata=s.metadata,
                      reference_condition=s.reference_condition, probe_conditions=tuple(s.probe_conditions),
                      prefer_other_session=s.prefer_other_session,
-                     single_image_subjects=s.single_image_subjects or "drop")
+                     single_image_subjects=s.single_image_subjects)
 
 
 def _manifest(s: ManifestSettings, exclude=()):
     return load_manifest(s.path, root=s.root, name=s.name, strict=s.strict, allow_outside=s.allow_outside,
-                         single_image_subjects=s.single_image_subjects or "drop")
+                         single_image_subjects=s.single_image_subjects)
 
 
 def _plugin(s: PluginDatasetSettings, exclude=()):
@@ -76,7 +76,9 @@ def load_dataset(settings, exclude=()) -> Dataset:
     ``strict`` (stop on any problem) and ``limit_subjects`` (a seeded random subset of N subjects, for
     quick runs). ``exclude``: folders never read as data (the run's own report and store folders)."""
     s = dataset_settings(settings) if isinstance(settings, dict) else settings
-    s = dataclasses.replace(s, root=resolve_root(s))  # the given root, else the local copy, else fetched (LFW)
+    # the given root, else the local copy, else fetched (LFW); an unsettled single_image_subjects (a node that
+    # did not pass settings.validate) is drop, verification's default
+    s = dataclasses.replace(s, root=resolve_root(s), single_image_subjects=s.single_image_subjects)
     if not s.root and s.type != "manifest":
         raise ConfigError("dataset.root must be given, e.g. dataset.root=<folder of images>")
     ds = LOADERS.get(s.type, _plugin)(s, exclude)

@@ -70,6 +70,15 @@ class Dataset:
             self.excluded.append({"subject": subject, "images": images,
                                   "reason": f"{why} (dataset.single_image_subjects=drop)"})
 
+    def keep_reference_only_samples(self, references: list, policy: str, why: str) -> None:
+        """:meth:`keep_reference_only` for each subject of ``references`` (samples of subjects with no probe)."""
+        by_subject: dict = {}
+        for s in references:
+            by_subject.setdefault(s.subject, []).append(s)
+        for subject in sorted(by_subject):
+            mine = by_subject[subject]
+            self.keep_reference_only(subject, mine, len(mine), policy, why)
+
     def reference_mask(self) -> np.ndarray:
         """Per reference: whether its subject has probes (False for :attr:`reference_only` subjects)."""
         return np.array([s.subject not in self.reference_only for s in self.references], dtype=bool)

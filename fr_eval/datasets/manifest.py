@@ -132,7 +132,6 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
                  problems=problems,
                  settings={"type": "manifest", "path": str(mpath.resolve()), "strict": strict,
                            "metadata_columns": extra, "single_image_subjects": single_image_subjects})
-    for subj in sorted(with_ref - with_probe):
-        mine = [s for s in rows if s.subject == subj]
-        ds.keep_reference_only(subj, mine, len(mine), single_image_subjects, "no probe")
+    ds.keep_reference_only_samples([s for s in rows if s.subject in with_ref - with_probe], single_image_subjects,
+                                   "no probe")
     return ds

@@ -76,7 +76,8 @@ def write_identification(out: Path, ident) -> list[Section]:
     n_lists = write_candidates(out / "identification_candidates.parquet", ident)
     notes.append(f"Candidate lists: identification_candidates.parquet, the top {R} candidates of every search in "
                  f"every row ({n_lists} rows: row, search, search_subject, mated, acquired, rank, candidate_subject, "
-                 "score, gallery_size; fr-eval candidates=<file> reads it back; a search that failed to acquire has one row with rank 0 and no candidate).")
+                 "score, gallery_size; fr-eval candidates=<file> reads it back; a search that failed to acquire "
+                 "has one row with rank 0 and no candidate).")
     _plot_cmc(ident, out / "identification_cmc.png")
     _plot_tradeoff(ident, out / "identification_tradeoff.png")
     items = [table, *_paired_table(out, ident), *_size_table(out, ident, targets[0])]

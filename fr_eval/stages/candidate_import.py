@@ -14,7 +14,7 @@ search that failed to acquire is one entry with no candidate (rank 0). fr-eval's
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -212,7 +212,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
     if settings.max_rank > k:
         notes.append(f"identification.max_rank={settings.max_rank} is more than the lists' {k} candidates: the CMC "
                      f"and rank-R figures stop at rank {k}")
-        settings = type(settings)(**{**settings.__dict__, "max_rank": k})
+        settings = replace(settings, max_rank=k)
     units = sorted({first[s].subject if first[s].subject is not None else f"search:{s}" for s in order})
     unit_of = {u: j for j, u in enumerate(units)}
     subj = np.array([unit_of[first[s].subject if first[s].subject is not None else f"search:{s}"] for s in order])

@@ -75,7 +75,7 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
     thresholds = {f: r["threshold"] for f, r in threshold_records.items()}
     keep = export_impostors or (lambda rec: rec)
     rows, scores, compared, records, used, samples = [], {}, {}, [], {}, {}
-    n_subj, in_fta = len(plan.subjects), plan.dataset.reference_mask()  # reference-only subjects: not in the FTA
+    n_subj, in_fta = len(plan.subjects), plan.fta_references
     for r in plan.rows:
         ref, probe = side("reference", r.reference_variant), side("probe", r.probe_variant)
         samples[r.label] = (np.bincount(subj[0][in_fta], (~ref.ok[in_fta]).astype(float), n_subj)
@@ -126,7 +126,7 @@ def impostor_record(label: str, ref: SideData, probe: SideData, comps, subj, bud
 def _row(plan: Plan, r: Row, ref: SideData, probe: SideData, imp: ImpostorSummary, thresholds: dict):
     comps, n = plan.comparisons, len(plan.subjects)
     ref_subj, probe_subj = plan.subject_index("reference"), plan.subject_index("probe")
-    rs = RowScores.from_sides(ref, probe, comps.genuine, imp, ref_subj, probe_subj, n, plan.dataset.reference_mask())
+    rs = RowScores.from_sides(ref, probe, comps.genuine, imp, ref_subj, probe_subj, n, plan.fta_references)
     figures, gen = row_figures(rs, thresholds=thresholds, fmr_target=plan.fmr, bootstrap=plan.bootstrap)
     if comps.genuine_folds is not None:
         figures["pairs_accuracy"] = pairs_accuracy(ref, probe, comps)

@@ -97,8 +97,8 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         misses[r.label] = search_misses(curve, thresholds, settings.fpir[0])
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects)
-    return Identified(split=split.describe(plan.subjects, plan.dataset.reference_only), thresholds=thresholds, rows=rows, curves=curves,
-                      paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
+    return Identified(split=split.describe(plan.subjects, plan.dataset.reference_only), thresholds=thresholds,
+                      rows=rows, curves=curves, paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
                       by_size=by_gallery_size(plan, acquired, split, metric, sides))
 
 

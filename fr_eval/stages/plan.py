@@ -74,6 +74,12 @@ class Plan:
         return {role: np.array([idx[s.subject] for s in self.samples(role)], dtype=int)
                 for role in ("reference", "probe")}
 
+    @cached_property
+    def fta_references(self) -> np.ndarray:
+        """Per reference: whether it is a sample of the FTA (False for a reference-only subject's, which takes
+        part in impostor comparisons only); built once per plan."""
+        return self.dataset.reference_mask()
+
     def subject_index(self, role: str) -> np.ndarray:
         """Each sample's index in :attr:`subjects`, in the dataset's order of ``role``'s samples."""
         return self._subject_indices[role]
