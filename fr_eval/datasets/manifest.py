@@ -73,6 +73,32 @@ def relative_to(full: Path, base: Path) -> str:
         return full.resolve().as_posix()
 
 
+def _samples(raw_rows, mpath: Path, base: Path, extra: list, allow_outside: bool, problems: list) -> list[Sample]:
+    """The manifest's rows as samples; a malformed row, an unknown role or a file that cannot be used goes
+    to ``problems`` with its line."""
+    rows, seen = [], {}
+    for line, raw in raw_rows:
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        where = f"{mpath.name}:{line}"
+        if None in raw:  # more fields than the header names
+            problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+            continue
+        empty = [c for c in REQUIRED if not row.get(c)]
+        if empty:
+            problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
+            continue
+        role = row["role"].lower()
+        if role not in ROLES:
+            problems.append({"kind": "unknown role", "where": where,
+                             "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
+            continue
+        found = row_file(row, base, seen, line, where, problems, extra, allow_outside, "dataset.allow_outside")
+        if found is not None:
+            full, rel, meta = found
+            rows.append(Sample(path=full, rel=rel, subject=row["subject"], role=role, meta=meta))
+    return rows
+
+
 def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str = "manifest",
                   strict: bool = False, allow_outside: bool = False, single_image_subjects: str = "drop") -> Dataset:
     """Read a manifest. Problems (malformed rows, unknown roles, missing files, duplicate
@@ -91,28 +117,7 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
         raise ConfigError(f"{mpath}: missing column(s) {', '.join(missing_cols)}; the header must have "
                           f"{', '.join(REQUIRED)} (found: {', '.join(header) or 'nothing'})")
     extra = [h for h in header if h not in REQUIRED]
-    rows = []
-    seen: dict[str, int] = {}
-    for line, raw in raw_rows:
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-        where = f"{mpath.name}:{line}"
-        if None in raw:  # more fields than the header names
-            problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
-            continue
-        empty = [c for c in REQUIRED if not row.get(c)]
-        if empty:
-            problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
-            continue
-        role = row["role"].lower()
-        if role not in ROLES:
-            problems.append({"kind": "unknown role", "where": where,
-                             "detail": f"role={row['role']} (use {' or '.join(ROLES)})"})
-            continue
-        found = row_file(row, base, seen, line, where, problems, extra, allow_outside, "dataset.allow_outside")
-        if found is None:
-            continue
-        full, rel, meta = found
-        rows.append(Sample(path=full, rel=rel, subject=row["subject"], role=role, meta=meta))
+    rows = _samples(raw_rows, mpath, base, extra, allow_outside, problems)
     with_ref = {s.subject for s in rows if s.role == "reference"}
     for s in rows:
         if s.role == "probe" and s.subject not in with_ref:
