@@ -35,6 +35,30 @@ def score_vectors(raw: np.ndarray, metric: str = "cosine", side: str = "referenc
     return np.hstack([raw, *extra]).astype(np.float32)
 
 
+def gallery_templates(raw, subjects, template: str = "mean", metric: str = "cosine") -> tuple[np.ndarray, list]:
+    """A 1:N gallery from enrolment embeddings: (entries' score vectors, their subjects).
+
+    ``mean``: one template per subject (cosine: the mean of its unit embeddings, normalised again;
+    euclidean: the plain mean, as :func:`fr_eval.identity.identity_scores`); ``best``: every
+    embedding an entry, a subject scored by its best one. The entries are reference-side rows of
+    :func:`score_vectors` (a search's probe-side row times an entry is the score).
+    """
+    raw, subjects = np.asarray(raw), list(subjects)
+    if not subjects:
+        return np.zeros((0, 0), np.float32), []
+    if template == "best":
+        return score_vectors(raw, metric, "reference"), subjects
+    by_subject: dict = {}
+    for v, s in zip(raw, subjects):
+        v = v.astype(np.float64).ravel()
+        by_subject.setdefault(s, []).append(v / np.linalg.norm(v) if metric == "cosine" else v)
+    names = list(by_subject)
+    mean = np.stack([np.mean(by_subject[s], axis=0) for s in names])
+    if metric == "cosine":
+        return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32), names
+    return score_vectors(mean, metric, "reference"), names
+
+
 @dataclass
 class SideData:
     """Acquisitions of all references (or all probes) in one variant, as arrays."""

@@ -91,14 +91,18 @@ def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=M.N_R
 
 def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarray, rank1_correct: np.ndarray,
                   identity: np.ndarray, threshold: float, csim: np.ndarray | None = None,
-                  ssim: np.ndarray | None = None, bootstrap: dict | None = None) -> dict:
+                  ssim: np.ndarray | None = None, bootstrap: dict | None = None, mate_rank: np.ndarray | None = None,
+                  mate_score: np.ndarray | None = None, rank_k: int = 5, fpir_thresholds: dict | None = None) -> dict:
     """The figures of one group of generated images.
 
     ``acquired``: a face was found and embedded; ``own``: similarity to the image's own identity's
     enrolment (ignored where not acquired); ``other_max``: the highest similarity to any *other*
     enrolled identity; ``rank1_correct``: the own identity scored highest of all enrolled ones;
-    ``identity``: the resampling unit of the intervals; ``csim``/``ssim``: ``nan`` where absent.
-    All rates are fractions.
+    ``identity``: the resampling unit of the intervals; ``csim``/``ssim``: ``nan`` where absent;
+    ``mate_rank``/``mate_score``: the own identity's rank (0: none) and score in the 1:N search
+    (:func:`fr_eval.identification.search_gallery`), giving the rank-``rank_k`` accuracy and, at each
+    ``fpir_thresholds`` target (``{target: {"threshold": T, ...}}``), FNIR(rank 1, T) over all the
+    images (a failure to acquire is a miss, as NIST FRTE counts it). All rates are fractions.
     """
     kw = interval_kwargs(bootstrap)
     acquired = np.asarray(acquired, bool)
@@ -138,6 +142,9 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
             "rank1_accuracy": complement_interval(M.rate_interval(ok_ - per_id(rank1), ok_, **kw).as_dict()),
         },
     }
+    if mate_rank is not None:
+        out.update(_search_figures(acquired, np.asarray(mate_rank), np.asarray(mate_score, np.float64), rank_k,
+                                   fpir_thresholds or {}, per_id, all_, ok_, kw))
     for name, arr in (("csim", csim), ("ssim", ssim)):
         if arr is not None:
             v = np.asarray(arr, float)
@@ -145,6 +152,20 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
             if have.any():
                 out[name] = {**_summary(v[have]), "interval": mean_interval(v[have], identity[have], **kw)}
     return out
+
+
+def _search_figures(acquired, rank, score, k: int, thresholds: dict, per_id, all_, ok_, kw) -> dict:
+    """Rank-k accuracy (of the acquired images) and FNIR(1, T) at each FPIR threshold (of all images)."""
+    n, n_ok = int(acquired.size), int(acquired.sum())
+    hit_k = acquired & (rank >= 1) & (rank <= k)
+    out = {"rank_k": int(k), "rank_k_accuracy": hit_k.sum() / n_ok if n_ok else float("nan"), "fnir_at_fpir": {}}
+    out_iv = complement_interval(M.rate_interval(ok_ - per_id(hit_k), ok_, **kw).as_dict())
+    for target, rec in thresholds.items():
+        miss = ~(acquired & (rank == 1) & (score >= rec["threshold"]))  # nan >= T is False: a miss
+        out["fnir_at_fpir"][target] = {"threshold": rec["threshold"], "supported": rec.get("supported", True),
+                                       "fnir": miss.sum() / n if n else float("nan"),
+                                       "interval": M.rate_interval(per_id(miss), all_, **kw).as_dict()}
+    return {**out, "rank_k_interval": out_iv}
 
 
 def complement_interval(interval: dict) -> dict:

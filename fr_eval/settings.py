@@ -334,6 +334,8 @@ class Generated:
                                  "genuine scores between different real photos", lambda k, v: p.number(k, v, 50.0, 100.0))
     compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
                                       lambda k, v: p.integer(k, v, 1))
+    rank_k: int = key(5, "rank-k accuracy: a generated image's own identity among the k best-scoring enrolled "
+                      "identities (1:N search, ties counted against it)", lambda k, v: p.integer(k, v, 1))
 
 
 @dataclass
@@ -346,7 +348,8 @@ class IdentificationSettings:
                                 lambda k, v: p.choice(k, v, TEMPLATES))
     max_rank: int = key(20, "the CMC's ranks 1..R and the R of FNIR at rank R", lambda k, v: p.integer(k, v, 1))
     fpir: list = key([0.001, 0.01], "FPIR targets (fractions): thresholds fixed on the baseline row's non-mated "
-                     "searches by the conservative rule (achieved <= target)", p.fraction_list)
+                     "searches by the conservative rule (achieved <= target); the audit fixes them on the enrolment "
+                     "photos' non-mated searches", p.fraction_list)
     gallery_sizes: list = key([], "also evaluate nested subsets of the gallery: the first N enrolled subjects of the "
                               "seeded draw, for each N here (NIST reports FNIR at several gallery sizes); each size "
                               "fixes its own FPIR thresholds on the baseline's non-mated searches",

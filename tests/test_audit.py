@@ -53,6 +53,27 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
             assert sum(sims) / len(rows) == pytest.approx(g["similarity_failures_as_zero"]["mean"])
     wrong_rows = [r for r in images if r["method"] == "wrong"]
     assert all(r["best_other_identity"] == names[(names.index(r["identity"]) + 1) % 6] for r in wrong_rows)
+    # the 1:N search (the identification protocol's code): 6 identities in the gallery, each of the 6 enrolment
+    # photos a non-mated search of the other 5; 6 searches allow no false alarm at 0.1% or 1%: flagged
+    search = doc["search"]
+    assert (search["gallery_size"], search["nonmated_searches"], search["rank_k"]) == (6, 6, 5)
+    for t, rec in search["thresholds"].items():
+        assert rec["allowed_false_alarms"] == 0 and not rec["supported"] and rec["fpir_achieved"] == 0.0
+    assert photo["rank_k_accuracy"] == 1.0 and wrong["rank_k_accuracy"] <= 1.0
+    for name, g in methods.items():
+        rows = [r for r in images if r["method"] == name]
+        got = [r for r in rows if r["status"] == "acquired"]
+        assert all((r["identity_rank"] == "1") == (r["rank1_correct"] == "True") for r in rows)
+        if got:
+            assert g["rank_k_accuracy"] == sum(1 <= int(r["identity_rank"]) <= 5 for r in got) / len(got)
+        for t, a in g["fnir_at_fpir"].items():
+            T = search["thresholds"][t]["threshold"]
+            hits = sum(r["identity_rank"] == "1" and float(r["similarity"]) >= T for r in got)
+            assert a["fnir"] == pytest.approx(1 - hits / len(rows)) and a["threshold"] == T
+    assert methods["photo"]["fnir_at_fpir"]["0.01"]["fnir"] == 0.0 and methods["wrong"]["fnir_at_fpir"]["0.01"]["fnir"] == 1.0
+    header = table.splitlines()[table.splitlines().index(next(x for x in table.splitlines() if x.startswith("| Rank |")))]
+    assert "Rank-5 of acquired (%)" in header and "FNIR at T(FPIR<=1%) (%)" in header
+    assert "†" in table and "T fixed on 6 non-mated searches" in table
     styles = {g["value"]: g for g in doc["groups"]["category"]}
     assert set(styles) == {"Context", *STYLES} and all(styles[s]["n"] == 1 for s in STYLES)
     for f in ("generated_methods.csv", "generated_methods.md", "generated_by_category.csv", "failures.csv",

@@ -3,7 +3,6 @@ not run, from its lists alone: a gallery worked out by hand, every malformed fil
 trip of a run's own lists to its figures is in tests/test_identification.py.)"""
 import json
 
-import numpy as np
 import pytest
 
 from fr_eval.cli import main

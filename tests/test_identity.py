@@ -57,3 +57,23 @@ def test_audit_figures_by_hand():
     g = audit_figures(acquired=acquired, own=own, other_max=np.full(5, -1.0), rank1_correct=rank1,
                       identity=ident, threshold=0.5)
     assert g["intervals"]["impersonation_rate"] == {"low": 0.0, "high": 0.75, "method": "rule_of_3"}
+
+
+def test_audit_search_figures_by_hand():
+    # the five images above with their identity's rank in the 1:N search and its score there: ranks 1, 3, 1,
+    # (failed), 2; rank-2 accuracy: 1, 1, 2 of the 4 acquired -> 3/4; FNIR(1, T=0.55): hits are rank 1 with a
+    # score >= 0.55 (0.8 and 0.6) -> 3 misses of 5 (the failure is a miss); at T=0.9 every image misses
+    acquired = np.array([True, True, True, False, True])
+    own = np.array([0.8, 0.3, 0.6, np.nan, 0.5])
+    rank = np.array([1, 3, 1, 0, 2])
+    f = audit_figures(acquired=acquired, own=own, other_max=np.full(5, 0.1), rank1_correct=rank == 1,
+                      identity=np.array(["a", "a", "b", "b", "c"]), threshold=0.5, mate_rank=rank, mate_score=own,
+                      rank_k=2, fpir_thresholds={0.01: {"threshold": 0.55, "supported": True},
+                                                 0.001: {"threshold": 0.9, "supported": False}})
+    assert f["rank_k"] == 2 and f["rank_k_accuracy"] == pytest.approx(0.75)
+    assert f["fnir_at_fpir"][0.01]["fnir"] == pytest.approx(0.6) and f["fnir_at_fpir"][0.01]["supported"]
+    assert f["fnir_at_fpir"][0.001]["fnir"] == 1.0 and not f["fnir_at_fpir"][0.001]["supported"]
+    iv = f["fnir_at_fpir"][0.01]["interval"]
+    assert iv["low"] <= 0.6 <= iv["high"] and f["rank_k_interval"]["low"] <= 0.75 <= f["rank_k_interval"]["high"]
+    # every image of identity b and c missed at 0.9: a rate of 1 has the rule of 3 on the hits' side only
+    assert f["fnir_at_fpir"][0.001]["interval"]["high"] == 1.0

@@ -32,13 +32,25 @@ RATES = (("FTA (%)", "fta", "n"), ("Verified of acquired (%)", "verified_rate", 
                                                                       "n_acquired"))
 
 
+def _rates(r: dict):
+    """(column, value, interval, the count its digits follow, flag) of a group's rates: RATES, then the 1:N
+    search's rank-k accuracy and FNIR at each FPIR threshold (flagged where the target is unsupported)."""
+    for name, fig, count in RATES:
+        yield name, r.get(fig), (r.get("intervals") or {}).get(fig), r.get(count), ""
+    if "rank_k" in r:
+        yield f"Rank-{r['rank_k']} of acquired (%)", r["rank_k_accuracy"], r["rank_k_interval"], r["n_acquired"], ""
+    for t, a in (r.get("fnir_at_fpir") or {}).items():
+        yield (f"FNIR at T(FPIR<={N.fmr_label(t)}) (%)", a["fnir"], a["interval"], r["n"],
+               "" if a["supported"] else N.DAGGER)
+
+
 def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, csv: bool = False):
     """One line per group: counts, the similarity, and every rate with its 95% interval ("x [low, high]",
     or with ``csv=True`` in ``_low``/``_high`` columns) at the digits its count justifies."""
     header = (["Rank"] if ranked else []) + [key.capitalize(), "Images", "Identities", "Similarity mean",
                                              *(["Similarity mean low", "Similarity mean high"] if csv else
                                                ["95% interval"]), "Median", "Std", "Similarity mean, failures as 0"]
-    for name, _, _ in RATES:
+    for name, *_ in _rates(rows[0] if rows else {}):
         header += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
     header += ["CSIM", "SSIM"] if with_target else []
     body = []
@@ -49,10 +61,9 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
             str(r["value"]), str(r["n"]), str(r["n_identities"]), _f(ex["mean"]),
             *([_f(ex["interval"].get("low")), _f(ex["interval"].get("high"))] if csv else [_ci(ex["interval"])]),
             _f(ex["median"]), _f(ex["std"]), _f(z["mean"])]
-        for _, fig, count in RATES:
-            iv, n = r["intervals"].get(fig), r[count]
-            line += ([N.pct(r[fig], n), N.pct((iv or {}).get("low"), n), N.pct((iv or {}).get("high"), n)] if csv
-                     else [N.with_interval(r[fig], iv, n)])
+        for _, value, iv, n, flag in _rates(r):
+            line += ([N.pct(value, n), N.pct((iv or {}).get("low"), n), N.pct((iv or {}).get("high"), n)] if csv
+                     else [N.with_interval(value, iv, n) + flag])
         if with_target:
             line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
         body.append(line)
@@ -81,7 +92,7 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
         if key != "method":
             h2, b2 = group_table(rows, key, False, with_target)
             sections.append(Section(f"by-{key}", f"By {key}", [
-                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:3],
+                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:4],
                            csv_table=group_table(rows, key, False, with_target, csv=True))]))
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
@@ -123,12 +134,30 @@ def _notes(result, config: Config) -> list[str]:
         "all = FTA + FNMR (1 - FTA). Impersonation: the image matches another enrolled identity at the threshold. "
         "Rank-1: closed-set identification among all enrolled identities. Rates in percent, each with its 95% "
         "interval [low, high] (the CSV: _low/_high columns), digits from the counts as in Table 3.",
+        _search_note(ctx["search"]),
         f"Methods with at least generated.min_per_method={config.generated.min_per_method} images and "
         f"report.min_subjects={config.report.min_subjects} identities ranked by verified of all, then by "
         f"similarity with failures as 0; methods with fewer are listed after them, not ranked, marked 'n too small' "
         f"({few}): their intervals are too wide to order them. Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
         f"({ctx['system_choice']}).",
     ] + machine_notes(ctx["engine"]) + run_notes(ctx)
+
+
+def _search_note(search: dict) -> str:
+    """What the rank and FNIR columns rest on: the 1:N search's gallery, non-mated searches and thresholds."""
+    head = (f"Rank-1 and rank-{search['rank_k']}: each generated image searched (1:N) against a gallery of the "
+            f"{search['gallery_size']} enrolled identities ({search['template']} template); its identity's rank is 1 + "
+            "the other identities scoring at or above it (ties count against it). ")
+    if not search["thresholds"]:
+        return head + f"No FNIR at an FPIR threshold: {search.get('why_no_thresholds', 'no threshold')}."
+    parts = [f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f} (achieved FPIR "
+             f"{N.pct(rec['fpir_achieved'], rec['n_nonmated'])}%, {rec['allowed_false_alarms']} false alarm(s) allowed"
+             + ("" if rec["supported"] else f"; {N.DAGGER} too few non-mated searches to support this target") + ")"
+             for t, rec in search["thresholds"].items()]
+    return (head + f"FNIR at T(FPIR<=x): generated images whose identity is not first at or above T, over all images "
+            f"(failures to acquire are misses); T fixed on {search['nonmated_searches']} non-mated searches, each "
+            "enrolment photo against the other identities' enrolments (its own left out), by the conservative rule: "
+            + "; ".join(parts) + ".")
 
 
 METHOD_HEADER = ["Method b vs method a", "Identities shared", "Images a / b", "Verified a (%)", "Verified b (%)",

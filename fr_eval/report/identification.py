@@ -57,7 +57,7 @@ def write_identification(out: Path, ident) -> list[Section]:
             cells += [N.with_interval(a["fpir"], a["fpir_interval"], nn) + flag,
                       N.with_interval(a["fnir_rank1"], a["fnir_rank1_interval"], nm) + flag]
         body.append(cells)
-    notes = [f"Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). " + (
+    notes = ["Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). " + (
         _source_note(split) if split.get("source") else f"Gallery: "
              f"{split['enrolled']} of {split['subjects']} subjects enrolled ({split['gallery_template']} template)"
              + (f", {split['enrolled_reference_only']} of them with references only (single-image subjects, "

@@ -34,8 +34,15 @@ CONVENTIONS = {
     "frr": "1 - verified_rate_of_all = FTA + FNMR (1 - FTA) (ISO/IEC 19795-1)",
     "impersonation_rate": "acquired generated images whose similarity to some OTHER enrolled identity is >= the "
                           "threshold / acquired generated images",
-    "rank1_accuracy": "acquired generated images whose own identity scores highest among all enrolled identities "
-                      "/ acquired generated images (closed set); rank1_accuracy_of_all: / all generated images",
+    "rank1_accuracy": "acquired generated images whose own identity ranks first in a 1:N search of all enrolled "
+                      "identities (rank = 1 + the other identities scoring at or above it: ties count against it) / "
+                      "acquired generated images (closed set); rank1_accuracy_of_all: / all generated images",
+    "rank_k_accuracy": "acquired generated images whose own identity ranks k or better (generated.rank_k) / acquired "
+                       "generated images",
+    "fnir_at_fpir": "FNIR(rank 1, T): generated images whose own identity is not first at or above T / all generated "
+                    "images (a failure to acquire is a miss); T fixed at the FPIR target on the non-mated searches of "
+                    "the enrolment photos (each against the other identities' enrolments), conservative rule "
+                    "(achieved FPIR <= target)",
     "csim": "cosine similarity of the generated face to its target frame's face (both acquired)",
     "fmr_equivalent": "per image: the fraction of the threshold's impostor comparisons scoring at least its similarity, "
                       "i.e. the FMR at which the judge would accept it (comparable across judges; with N impostors "
@@ -67,7 +74,8 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
         return audit_figures(acquired=sc.acquired[m], own=sc.own[m], other_max=sc.other_max[m],
                              rank1_correct=sc.rank1[m], identity=sc.gid[m], threshold=sc.threshold,
                              csim=sc.csim[m] if plan.targets else None, ssim=sc.ssim[m] if plan.targets else None,
-                             bootstrap=bootstrap)
+                             bootstrap=bootstrap, mate_rank=sc.mate_rank[m], mate_score=sc.mate_score[m],
+                             rank_k=plan.rank_k, fpir_thresholds=sc.search["thresholds"])
 
     groups = _groups(plan, sc, meta, figures)
     scores = {}
@@ -148,6 +156,7 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
                        "best_other_similarity": float(sc.other_max[i]) if other else "",
                        "impersonates": bool(got and sc.other_max[i] >= thr),
                        "rank1_correct": bool(got and sc.rank1[i]),
+                       "identity_rank": int(sc.mate_rank[i]) if got else "",  # 1:N: 1 + others at or above it
                        "target": targets[s.rel].rel if s.rel in targets else "",
                        "target_status": sc.target_status[i],
                        "csim": "" if not np.isfinite(sc.csim[i]) else float(sc.csim[i]),
@@ -189,6 +198,7 @@ def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
                       "not_enrolled_all_references_failed": int((~sc.in_audit).sum()),
                       "with_target": len(plan.targets)},
         "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
+        "search": sc.search,
         "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],
                         "headline": f"similarity_failures_excluded (with fta beside it), template={plan.template}; "
                                     "methods with at least generated.min_per_method images and report.min_subjects "

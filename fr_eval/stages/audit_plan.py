@@ -36,6 +36,9 @@ class AuditPlan:
     min_identities: int  # report.min_subjects: methods of fewer identities are listed apart, unranked
     compare: tuple  # generated.compare: "auto" and "a:b" items, names checked
     compare_min_identities: int
+    rank_k: int = 5  # generated.rank_k
+    fpir: tuple = (0.001, 0.01)  # identification.fpir: the audit's FNIR thresholds, on the enrolment's non-mated searches
+    min_false_alarms: int = 3  # report.min_false_matches: an FPIR target with fewer allowed false alarms is flagged
 
 
 def plan_audit(cfg: Config) -> AuditPlan:
@@ -71,7 +74,8 @@ def plan_audit(cfg: Config) -> AuditPlan:
                      template=g.template, fmr=fmr, min_per_method=g.min_per_method,
                      min_identities=cfg.report.min_subjects,
                      compare=_compare_spec(g.compare, {dict(s.meta).get("method", "") for s in gen}),
-                     compare_min_identities=g.compare_min_identities)
+                     compare_min_identities=g.compare_min_identities, rank_k=g.rank_k,
+                     fpir=tuple(cfg.identification.fpir), min_false_alarms=cfg.report.min_false_matches)
 
 
 def _compare_spec(spec, methods: set) -> tuple:

@@ -1,7 +1,9 @@
 """The audit's acquire-and-score stage: every enrolment photo, generated image and target frame
 acquired through the store (the engine the scenarios use), the threshold fixed (on the enrolment's
 impostors, a dataset's, or given), and per generated image its similarity to its own identity, the
-best other one, rank-1, CSIM/SSIM against its target and its closeness to its input photos."""
+best other one, its identity's rank in a 1:N search of the enrolled identities (the identification
+protocol's code, :func:`fr_eval.identification.search_gallery`), CSIM/SSIM against its target and its
+closeness to its input photos."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,11 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from .. import identification as I
 from .. import metrics as M
 from ..datasets import load_dataset
 from ..datasets.generated import LINKS
 from ..errors import ConfigError, FrEvalError
-from ..evaluation import SideData, fixed_threshold, impostor_summary, score_vectors
+from ..evaluation import SideData, fixed_threshold, gallery_templates, impostor_summary, score_vectors
 from ..identity import enrolment_impostor_scores, identity_scores, pairwise_similarity
 from ..images import ImageLoadError, load_image
 from ..protocol import build_comparisons
@@ -25,6 +28,7 @@ from ..systems.base import metric_of
 from ..variants import ORIGINAL
 from .acquire import Session, session
 from .audit_plan import AuditPlan
+from .identify import fpir_thresholds
 from .plan import impostor_stream
 
 
@@ -46,6 +50,9 @@ class AuditScores:
     other_max: np.ndarray
     other_arg: np.ndarray
     rank1: np.ndarray
+    mate_rank: np.ndarray  # the own identity's rank in the 1:N search (0: not acquired or not enrolled)
+    mate_score: np.ndarray  # its score there (float32 products; nan where no rank)
+    search: dict  # audit_searches(): the gallery, the non-mated searches and the FPIR thresholds fixed on them
     in_audit: np.ndarray
     acquired: np.ndarray
     csim: np.ndarray
@@ -79,15 +86,46 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     own = S[rows, gid]
     others = np.where(np.isfinite(S), S, -np.inf)
     others[rows, gid] = -np.inf
-    rank1 = np.argmax(np.where(np.isfinite(S), S, -np.inf), axis=1) == gid
+    mate_rank, mate_score, search = audit_searches(plan, gen_side, ref_side, ref_id, gid, metric)
     csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs, metric)
     return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=run.note, ref_ok=ok,
                        enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
                        other_max=others.max(axis=1),
-                       other_arg=np.argmax(others, axis=1), rank1=rank1, in_audit=enrolled[gid],
+                       other_arg=np.argmax(others, axis=1), rank1=mate_rank == 1,
+                       mate_rank=mate_rank, mate_score=mate_score, search=search, in_audit=enrolled[gid],
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
                        copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile))
+
+
+def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_id: np.ndarray, gid: np.ndarray,
+                   metric: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The audit as 1:N search: a gallery of the enrolled identities (``generated.template``), each
+    generated image a mated search (its identity's rank, ties counted against it, and score), and each
+    acquired enrolment photo a non-mated search of the gallery less its own identity (its best other
+    identity's score: the top of a 2-candidate list that is not its own), on whose top scores the
+    thresholds at the FPIR targets are fixed by the conservative rule.
+
+    Returns (each generated image's identity rank, 0 where it has none; its score, nan there; what the
+    report states of the search: gallery, non-mated searches, thresholds)."""
+    ok = ref_side.ok
+    gallery, subjects = gallery_templates(ref_side.emb[ok], ref_id[ok], plan.template, metric)
+    out = {"gallery_size": len(set(subjects)), "template": plan.template, "rank_k": plan.rank_k,
+           "nonmated_searches": 0, "thresholds": {}}
+    if not subjects:
+        return (np.zeros(len(gid), np.int64), np.full(len(gid), np.nan, np.float32),
+                {**out, "why_no_thresholds": "no identity enrolled"})
+    gen = I.search_gallery(score_vectors(gen_side.emb, metric, "probe"), gid, gallery, subjects,
+                           k=plan.rank_k, search_ok=gen_side.ok)
+    if out["gallery_size"] < 2:
+        return gen.mate_rank, gen.mate_score, {**out, "why_no_thresholds": "one identity enrolled: an enrolment "
+                                                                           "photo has no other identity to search"}
+    enrol = I.search_gallery(score_vectors(ref_side.emb[ok], metric, "probe"), ref_id[ok], gallery, subjects, k=2)
+    own = enrol.subjects[enrol.top_entry[:, 0]] == ref_id[ok]
+    top1 = np.where(own, enrol.top_score[:, 1], enrol.top_score[:, 0]).astype(np.float64)
+    out.update(nonmated_searches=int(top1.size),
+               thresholds=fpir_thresholds(top1, plan.fpir, plan.min_false_alarms))
+    return gen.mate_rank, gen.mate_score, out
 
 
 def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosine") -> list:

@@ -222,7 +222,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
                           f"need mated searches (CMC, FNIR) and non-mated ones (FPIR thresholds)")
     results = {label: search_results(rows[label], order, k, sizes[label]) for label in labels}
     baseline = "1" if "1" in results else labels[0]
-    thresholds = fpir_thresholds(results[baseline].top1[~mated].astype(np.float64), settings,
+    thresholds = fpir_thresholds(results[baseline].top1[~mated].astype(np.float64), settings.fpir,
                                  cfg.report.min_false_matches)
     out, curves, misses = [], {}, {}
     for label in labels:

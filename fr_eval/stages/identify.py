@@ -12,7 +12,7 @@ import numpy as np
 from .. import identification as I
 from .. import metrics as M
 from ..errors import ConfigError
-from ..evaluation import SideData, score_vectors
+from ..evaluation import SideData, gallery_templates
 from ..paired import clear_difference, p_text, paired_rate_difference
 from ..systems.base import metric_of
 from .acquire import Acquired
@@ -33,26 +33,14 @@ class Identified:
 
 
 def gallery(plan, acquired: Acquired, variant: str, split: Split, metric: str) -> tuple[np.ndarray, list]:
-    """The gallery in one variant: (entries' score vectors, their subjects). ``mean``: one template per
-    enrolled subject with an acquired reference (cosine: the mean of its unit embeddings, normalised
-    again; euclidean: the plain mean, as :func:`fr_eval.identity.identity_scores`); ``best``: every acquired
-    reference, a subject scored by its best one."""
+    """The gallery in one variant (:func:`fr_eval.evaluation.gallery_templates` of the acquired references of
+    the enrolled subjects): (entries' score vectors, their subjects)."""
     refs = plan.samples("reference")
     subj_idx = plan.subject_index("reference")
     acqs = [acquired.acquisitions[(s.rel, variant)] for s in refs]
     keep = [i for i, a in enumerate(acqs) if a.ok and split.enrolled[subj_idx[i]]]
-    if split.settings.gallery_template == "best" or not keep:
-        side = SideData.from_acquisitions(acqs, metric, "reference")
-        return side.emb[keep], [refs[i].subject for i in keep]
-    by_subject: dict = {}
-    for i in keep:
-        v = acqs[i].embedding.astype(np.float64).ravel()
-        by_subject.setdefault(refs[i].subject, []).append(v / np.linalg.norm(v) if metric == "cosine" else v)
-    names = list(by_subject)
-    mean = np.stack([np.mean(by_subject[s], axis=0) for s in names])
-    if metric == "cosine":
-        return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32), names
-    return score_vectors(mean, metric, "reference"), names
+    raw = np.stack([acqs[i].embedding.ravel() for i in keep]) if keep else np.zeros((0, 0), np.float32)
+    return gallery_templates(raw, [refs[i].subject for i in keep], split.settings.gallery_template, metric)
 
 
 def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) -> Identified:
@@ -83,7 +71,7 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
     if not np.isfinite(top1).any():
         raise ConfigError("identification: no non-mated search of the baseline returned a candidate (every "
                           "held-out probe failed to acquire); the FPIR thresholds cannot be fixed")
-    thresholds = fpir_thresholds(top1, settings, min_false_alarms)
+    thresholds = fpir_thresholds(top1, settings.fpir, min_false_alarms)
     rows, curves, misses, candidates = [], {}, {}, {}
     for r in plan.rows:
         res = base if (r.reference_variant, r.probe_variant) == ("original", "original") else \
@@ -102,11 +90,11 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
                       by_size=by_gallery_size(plan, acquired, split, metric, sides))
 
 
-def fpir_thresholds(top1: np.ndarray, settings, min_false_alarms: int) -> dict:
+def fpir_thresholds(top1: np.ndarray, targets, min_false_alarms: int) -> dict:
     """The threshold of each FPIR target on the baseline's non-mated searches' top scores (float64), by the
     conservative rule, with what the report states beside it."""
     out = {}
-    for t in settings.fpir:
+    for t in targets:
         thr = I.threshold_at_fpir(top1, t)
         out[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
                   "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
