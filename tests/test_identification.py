@@ -1,5 +1,5 @@
 """Identification (1:N): the streamed search and the figures, on a gallery worked out by hand, against the
-full score matrix (to the bit), and against bob.measure's cmc, recognition_rate,
+full score matrix (to the bit), against pyeer's CMC, and against bob.measure's cmc, recognition_rate,
 detection_identification_rate and false_alarm_rate on random and on tied scores."""
 import json
 import re
@@ -135,6 +135,11 @@ out = {"cmc": bm.cmc(mated)[:d["max_rank"]].tolist(),
        "rr": [bm.recognition_rate(mated, rank=r) for r in range(1, d["max_rank"] + 1)],
        "dir": {f"{t}|{r}": bm.detection_identification_rate(cmc_scores, t, r) for t in d["thresholds"] for r in (1, 5)},
        "far": {str(t): bm.false_alarm_rate(cmc_scores, t) for t in d["thresholds"]}}
+from pyeer.cmc_stats import get_cmc_curve  # pyeer's CMC: candidates sorted by score (a stable sort), the mate listed
+# first so that among tied scores it is found first (its most favourable order)
+lists = {str(i): ([str(c)], sorted([(str(c), float(row[c]))] + [(str(j), float(v)) for j, v in enumerate(row) if j != c],
+                                   key=lambda t: -t[1])) for i, (row, c) in enumerate(zip(s, col)) if c >= 0}
+out["pyeer"] = get_cmc_curve(lists, d["max_rank"])
 print(json.dumps(out))
 """
 
@@ -167,6 +172,12 @@ def test_figures_agree_with_bob_measure(tmp_path, ties):
     assert out.returncode == 0, out.stderr[-2000:]
     ref = json.loads(out.stdout.strip().splitlines()[-1])
     assert I.cmc(rank, 10).tolist() == ref["cmc"] == ref["rr"]  # every rank, exactly
+    # pyeer resolves ties by list order (the mate first here): equal without ties, never below ours with them
+    ours = I.cmc(rank, 10)
+    if ties:
+        assert (ours <= np.array(ref["pyeer"]) + 1e-12).all() and (ours < np.array(ref["pyeer"]) - 1e-3).any()
+    else:
+        assert ours == pytest.approx(ref["pyeer"], abs=1e-12)
     for t in thresholds:
         assert I.fpir(top1, t) == ref["far"][str(t)]
         for R in (1, 5):
