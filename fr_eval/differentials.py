@@ -93,8 +93,8 @@ def gini(x, axis: int = -1) -> np.ndarray:
         return np.full(x.shape[:-1], np.nan)
     mad = np.abs(x[..., :, None] - x[..., None, :]).sum(axis=(-1, -2))
     mean = x.mean(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(mean > 0, n / (n - 1) * mad / (2 * n * n * mean), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):  # all rates 0 (rates are >= 0): equal, G = 0
+        return np.where(mean > 0, n / (n - 1) * mad / (2 * n * n * mean), np.where(mean == 0, 0.0, np.nan))
 
 
 def garbe(fmr, fnmr, alpha: float = 0.5) -> np.ndarray:
@@ -129,10 +129,20 @@ def summary_indices(counts: dict, group: np.ndarray, names: list, *, alpha: floa
                     bootstrap: dict | None = None) -> dict:
     """GARBE and FDR of the groups' FMR and FNMR, with 95% stratified-bootstrap intervals, and the ratios."""
     kw = M.interval_kwargs(bootstrap)
+    group = np.asarray(group)
     c = {k: np.asarray(counts[k], np.float64) for k in COUNTS}
-    point = [_rates({k: v[np.asarray(group) == g].sum() for k, v in c.items()}) for g in range(len(names))]
+    point = [_rates({k: v[group == g].sum() for k, v in c.items()}) for g in range(len(names))]
+    usable = [g for g, p in enumerate(point) if np.isfinite(p["fmr"]) and np.isfinite(p["fnmr"])]
+    left_out = [names[g] for g in range(len(names)) if g not in usable]
+    if len(usable) < len(names):  # a group with no within-group impostor (one subject) or no genuine attempt
+        remap = np.full(len(names) + 1, -1)
+        remap[usable] = np.arange(len(usable))
+        return {**summary_indices(c, remap[np.where(group >= 0, group, len(names))], [names[g] for g in usable],
+                                  alpha=alpha, bootstrap=bootstrap),
+                "groups_left_out": left_out,
+                "left_out_why": "no within-group impostor comparison or no genuine attempt (FMR or FNMR undefined)"}
     fmr, fnmr = (np.array([float(p[k]) for p in point]) for k in ("fmr", "fnmr"))
-    out = {"alpha": alpha, "groups": list(names), "garbe": float(garbe(fmr, fnmr, alpha)),
+    out = {"alpha": alpha, "groups": list(names), "groups_left_out": [], "garbe": float(garbe(fmr, fnmr, alpha)),
            "fdr": float(fdr(fmr, fnmr, alpha)),
            "fmr_ratios": _plain(ratios(fmr)), "fnmr_ratios": _plain(ratios(fnmr))}
     if len(names) < 2:

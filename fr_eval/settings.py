@@ -274,6 +274,9 @@ class Report:
     curves_per_panel: int = key(6, "DET curves per panel (more rows or methods: further panels); box and bar plots "
                                 "take twice as many", lambda k, v: p.integer(k, v, 1))
     breakdown: list = key([], "metadata fields to break FNMR/FRR down by, e.g. [condition]")
+    differentials: bool = key(False, "figures per group of subjects (skin tone measured as ITA, metadata, "
+                              "dataset.attributes): FTA/FNMR/FRR/FMR, NIST's ratios, GARBE, FDR, the colourisation "
+                              "effect per group, and the colourisers' colour fidelity (see differentials.*)", p.boolean)
     breakdown_bins: Optional[dict] = key(None, "numeric fields grouped into intervals, e.g. "
                                          "{session_gap_days: [1, 30, 365]}")
 
@@ -358,6 +361,26 @@ class IdentificationSettings:
 
 
 @dataclass
+class DifferentialsSettings:
+    """report.differentials=true: figures per group of subjects (ISO/IEC 19795-10) and colourisers' colour fidelity."""
+    by: list = key(["skin_tone"], "the attributes grouped by: skin_tone (ITA measured on the colour photos) and "
+                   "any metadata field of the dataset or column of dataset.attributes (e.g. [skin_tone, race, gender])",
+                   lambda k, v: [str(x) for x in (v if isinstance(v, (list, tuple)) else [v])])
+    ita_groups: Any = key("chardon", "chardon (Chardon's six categories) or an integer K (K quantile groups of the "
+                          "subjects' ITA)", lambda k, v: "chardon" if str(v) == "chardon" else p.integer(k, v, 2))
+    white_balance: str = key("none", "before CIELAB: none | grey_world (each channel's mean scaled to the grey mean; "
+                             "an illumination-robust variant)", lambda k, v: p.choice(k, v, ("none", "grey_world")))
+    max_ita_spread: float = key(20.0, "a subject whose photos' ITA has an interquartile range above this (degrees) is "
+                                "uncertain: left out of the skin-tone groups, counted and listed",
+                                lambda k, v: p.number(k, v, 0.0))
+    alpha: float = key(0.5, "GARBE's and FDR's weight of the FMR term (1 - alpha: the FNMR term)",
+                       lambda k, v: p.number(k, v, 0.0, 1.0))
+    contact_sheet: int = key(8, "faces shown with the skin region measured", lambda k, v: p.integer(k, v, 0))
+    fidelity: bool = key(True, "the colourisers' colour fidelity against the originals (CIEDE2000, ITA shift, ...)",
+                         p.boolean)
+
+
+@dataclass
 class RaySettings:
     address: Optional[str] = key(None, "a Ray cluster to join (ray.init(address=...)); null: a local Ray instance")
     num_cpus: Optional[int] = key(None, "CPUs of the local Ray instance (null: all)", p.positive_or_null)
@@ -396,6 +419,8 @@ class Config:
                         lambda k, v: p.choice(k, v, ("verification", "identification")))
     identification: IdentificationSettings = node(IdentificationSettings, "protocol=identification: gallery and "
                                                   "searches")
+    differentials: DifferentialsSettings = node(DifferentialsSettings, "report.differentials=true: groups and colour "
+                                                "fidelity")
     fmr: float = key(0.001, "the operating point, as a fraction (0.001 = FMR 0.1%)", p.fraction)
     fmr_extra: list = key([0.01, 0.0001], "further operating points reported beside it (fractions)", p.fraction_list)
     impostors: Any = key("all", "all cross-subject reference x probe pairs, or an integer N (seeded sample)",
@@ -482,6 +507,8 @@ class DatasetSettings:
                                            "duplicates too (null: not checked)",
                                            _null_or(lambda k, v: p.number(k, v, -1.0, 1.0)))
     seed: int = key(0, "seeded choices of the dataset (limit_subjects, fill_mismatched)", p.integer)
+    attributes: Optional[str] = key(None, "a CSV of subject attributes (column subject plus any others, e.g. race, "
+                                    "gender): groups for report.differentials")
     single_image_subjects: Optional[str] = key(
         None, "subjects with a reference but no probe (a single image): drop (left out, counted) | impostor (kept as "
         "references only: impostor comparisons in verification, gallery entries in identification); null: impostor "

@@ -14,7 +14,7 @@ def counts(**kw):
 
 
 def test_gini_garbe_fdr_by_hand():
-    assert D.gini([0.1, 0.1]) == 0.0
+    assert D.gini([0.1, 0.1]) == 0.0 and D.gini([0.0, 0.0]) == 0.0  # all zero: equal
     # two groups, rates 0 and 0.2: sum |xi - xj| = 0.4, mean 0.1: 2/1 * 0.4 / (2 * 4 * 0.1) = 1
     assert D.gini([0.0, 0.2]) == pytest.approx(1.0)
     # three groups 0.1, 0.2, 0.3: sum |xi - xj| = 2 (0.1 + 0.2 + 0.1) = 0.8, mean 0.2: 3/2 * 0.8 / (2 * 9 * 0.2) = 1/3
@@ -73,3 +73,15 @@ def test_colourisation_helps_one_group_only():
     # no effect anywhere: the difference of differences is not significant
     same = D.effect_by_group(a, a, group, ["g0", "g1"], "fnmr", bootstrap={"n_resamples": 200}, n_permutations=500)
     assert same["pairs"][0]["difference_of_differences"] == 0.0 and same["pairs"][0]["p_value"] == 1.0
+
+
+def test_indices_leave_out_a_group_without_impostors():
+    # three groups; group c has one subject: no impostor comparison within it, so FMR is undefined there and
+    # GARBE/FDR are taken over a and b alone (as a run on a and b's subjects would give them)
+    c = counts(fnm=[1, 0, 2, 0, 5], compared=[10] * 5, samples=[10] * 5, attempts=[10] * 5,
+               fm=[1, 0, 0, 0, 0], impostor=[50, 50, 50, 50, 0])
+    group = np.array([0, 0, 1, 1, 2])
+    s = D.summary_indices(c, group, ["a", "b", "c"], bootstrap={"n_resamples": 100})
+    two = D.summary_indices({k: v[:4] for k, v in c.items()}, group[:4], ["a", "b"], bootstrap={"n_resamples": 100})
+    assert s["groups"] == ["a", "b"] and s["groups_left_out"] == ["c"]
+    assert s["garbe"] == two["garbe"] and s["fdr"] == two["fdr"] == pytest.approx(1 - 0.5 * 0.01 - 0.5 * 0.05)

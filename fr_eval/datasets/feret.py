@@ -36,18 +36,20 @@ def load_feret(root: str | Path, *, name: str = "feret", reference_pose: str = "
     if not root.is_dir():
         raise FrEvalError(f"dataset.root={root} is not a directory (the colour FERET root with dvd1/, dvd2/)")
     by_subject, ignored, skipped = _scan(root)
+    truth = ground_truth(root)
     refs, probes, excluded, alone = [], [], [], []
     for subject, items in sorted(by_subject.items()):
         chosen, why = _choose(items, reference_pose, probe_poses, prefer_other_session)
         if why:
             if chosen:  # a reference and no probe
-                alone.append((subject, [_sample(chosen[0], chosen[0], subject, "reference")], len(items), why))
+                alone.append((subject, [_sample(chosen[0], chosen[0], subject, "reference", truth)], len(items),
+                              why))
             else:
                 excluded.append({"subject": subject, "images": len(items), "reason": why})
             continue
         ref = chosen[0]
-        refs.append(_sample(ref, ref, subject, "reference"))
-        probes += [_sample(t, ref, subject, "probe") for t in chosen[1:]]
+        refs.append(_sample(ref, ref, subject, "reference", truth))
+        probes += [_sample(t, ref, subject, "probe", truth) for t in chosen[1:]]
     if not refs:
         raise FrEvalError(f"dataset.root={root}: no FERET subject with a reference and a probe "
                           f"({len(by_subject)} subjects seen in data/images, {len(ignored)} files not in the FERET "
@@ -111,11 +113,36 @@ def _choose(items: list, reference_pose: str, probe_poses, prefer_other_session:
     return [ref, *chosen], ""
 
 
-def _sample(t, ref, subject: str, role: str) -> Sample:
+def _sample(t, ref, subject: str, role: str, truth: dict | None = None) -> Sample:
     when, pose, flag, rel, f = t
     meta = (("date", when.strftime("%Y-%m-%d")), ("pose", pose), ("flag", flag),
-            ("session_gap_days", str((when - ref[0]).days)), ("same_session", str(when == ref[0]).lower()))
+            ("session_gap_days", str((when - ref[0]).days)), ("same_session", str(when == ref[0]).lower()),
+            *sorted((truth or {}).get(subject, {}).items()))
     return Sample(path=f.resolve(), rel=rel, subject=subject, role=role, meta=meta)
+
+
+#: the subject-level fields of the DVDs' ground truths (``data/ground_truths/name_value/<subject>/*.txt``,
+#: ``name=value`` lines), kept in every sample's metadata: groups for report.differentials
+TRUTH_FIELDS = ("gender", "race", "yob")
+
+
+def ground_truth(root: Path) -> dict:
+    """{subject: {field: value}} of :data:`TRUTH_FIELDS` from the ground-truth files (the first value a subject's
+    files give; the files of one subject agree on the DVDs)."""
+    out: dict = {}
+    for f in sorted(root.rglob("name_value/*/*.txt")):
+        if "ground_truths" not in f.parts:
+            continue
+        try:
+            lines = f.read_text(encoding="latin-1").splitlines()
+        except OSError:
+            continue
+        fields = out.setdefault(f.parent.name, {})
+        for line in lines:
+            k, sep, v = line.partition("=")
+            if sep and k.strip() in TRUTH_FIELDS and v.strip() and k.strip() not in fields:
+                fields[k.strip()] = v.strip()
+    return {k: v for k, v in out.items() if v}
 
 
 SKIP_REASONS = {"smaller": "downscaled copies of data/images under the same names",

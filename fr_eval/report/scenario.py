@@ -17,6 +17,8 @@ from ..systems.base import metric_of
 from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, table_file, write_page
+from .differentials import metrics_entry as differentials_entry
+from .differentials import write_differentials
 from .identification import metrics_entry, write_identification
 from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
@@ -73,6 +75,8 @@ def write_report(out_dir: str | Path, result, config: Config) -> Path:
     sections += write_quality(out, result, ctx)
     if result.identification is not None:
         sections += write_identification(out, result.identification)
+    if result.differentials is not None:
+        sections += write_differentials(out, result.differentials, config.report.min_subjects)
     if result.failures:  # an empty section is left out (failures.csv and samples.csv are still written)
         sections.append(_failures_section(result))
     _write_html(out, result, config, env, t3, stand_in, sections)
@@ -191,6 +195,7 @@ def _write_metrics(out: Path, result, config: Config, env: dict) -> None:
             {"variant": t.name, "shown": t.image is not None, **({"note": t.note} if t.note else {})}
             for t in tiles]} for label, tiles in result.examples]} if result.examples else {}),
         **({"identification": metrics_entry(result.identification)} if result.identification is not None else {}),
+        **({"differentials": differentials_entry(result.differentials)} if result.differentials is not None else {}),
         "config": plain(config),
         "environment": env,
     }

@@ -12,6 +12,7 @@ from ..evaluation import separation_warnings
 from ..settings import Config, Report
 from ..systems import substitute_warnings
 from .acquire import Acquired
+from .differentials import differentials
 from .evaluate import evaluate
 from .identify import identify
 from .plan import Plan
@@ -37,6 +38,7 @@ class RunResult:
     embeddings: tuple = ()  # (acquisitions, dataset) when report.export_embeddings
     row_comparisons: list = field(default_factory=list)  # paired comparisons of rows (dicts, report.compare)
     identification: object = None  # protocol=identification: stages.identify.Identified
+    differentials: object = None  # report.differentials: stages.differentials.Differentials
 
 
 def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResult:
@@ -66,7 +68,9 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
                      examples=acquired.examples, changes=acquired.changes.get("rows", []), quality=quality,
                      row_comparisons=[c.as_dict() for c in ev.row_comparisons],
                      identification=identify(plan, acquired, plan.identification, cfg.report.min_false_matches)
-                     if plan.identification else None)
+                     if plan.identification else None,
+                     differentials=differentials(plan, acquired, ev.scores, ev.thresholds[plan.fmr], cfg)
+                     if cfg.report.differentials else None)
 
 
 def sample_rows(plan: Plan, acquired: Acquired) -> list[dict]:

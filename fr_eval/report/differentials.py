@@ -1,0 +1,258 @@
+"""The report's "Differentials" section: the group tables per attribute and row, GARBE and FDR, the
+colourisation effect per group, FMR between groups, the skin-tone measurement (per subject, its spread,
+the contact sheet of measured regions, the agreement with labels) and the colourisers' colour fidelity.
+Everything here is rendered from :class:`fr_eval.stages.differentials.Differentials`; nothing is computed."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import numbers as N
+from .html import Figure, Section, Text, table_file
+from .io import write_csv
+from .plots import save, subplots
+
+RATES = (("FTA", "fta", "n_samples"), ("FNMR", "fnmr", "n_compared"), ("FRR", "frr", "n_compared"),
+         ("FMR (within group)", "fmr", "n_impostor"))
+
+
+def _ci(iv: dict | None, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
+    if not iv or iv.get("low") is None or not math.isfinite(iv["low"]):
+        return "n/a"
+    f = f"{{:{'+' if signed else ''}.{digits}f}}"
+    return f"[{f.format(scale * iv['low'])}, {f.format(scale * iv['high'])}]"
+
+
+def _num(x, digits: int = 3) -> str:
+    return "n/a" if x is None or not (isinstance(x, (int, float)) and math.isfinite(x)) else f"{x:.{digits}f}"
+
+
+def metrics_entry(d) -> dict:
+    """What metrics.json holds of the differentials (fractions; ITA in degrees)."""
+    return {"threshold": d.threshold, "settings": d.settings, "attributes": d.attributes,
+            "skin_tone": {k: v for k, v in d.skin.items() if k != "images"}, "rows": d.rows,
+            "colourisation": d.colourisation, "agreement": d.agreement,
+            "colour_fidelity": {k: v for k, v in d.fidelity.items() if k != "images"}}
+
+
+def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
+    """differentials_*.csv/.md, skin_tone*.csv, colour_fidelity*.csv/.md, the plots and their section."""
+    items = [Text([f"Every figure at the baseline's threshold {d.threshold:.4f} (fixed on all impostors at the run's "
+                   "FMR target and held fixed for every group and row), counted per subject: a group's figures equal "
+                   "a run on that group's subjects alone at that threshold. Rates in percent with 95% intervals "
+                   "(subject bootstrap within the group; rule of 3 at zero errors). FMR within a group: impostor "
+                   f"comparisons whose two subjects are both in it. Groups of fewer than report.min_subjects="
+                   f"{min_subjects} subjects are marked {N.DAGGER} (too small to support a figure: shown, never "
+                   "ranked)."])]
+    for attr, rows in d.rows.items():
+        items += _group_tables(out, attr, rows, d, min_subjects)
+        items += _colourisation_table(out, attr, d.colourisation.get(attr) or [])
+        if _plot_groups(attr, rows, out / f"differentials_{attr}.png"):
+            items.append(Figure(f"differentials_{attr}.png", f"FNMR and FMR (within group) per {attr} group and "
+                                "row, with 95% intervals; groups with no figure are left out of a panel."))
+    items += _skin_items(out, d)
+    items += _fidelity_items(out, d)
+    return [Section("differentials", "Differentials: who pays for colourisation?", items)]
+
+
+def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> list:
+    header = ["Scenario", attr.replace("_", " "), "Subjects", *[h for name, _, _ in RATES for h in (f"{name} (%)",)],
+              "FMR / lowest", "FNMR / lowest", "FMR / geo. mean", "FNMR / geo. mean"]
+    body, idx = [], []
+    for r in rows:
+        fmr_ratio, fnmr_ratio = r["indices"]["fmr_ratios"], r["indices"]["fnmr_ratios"]
+        included = r["indices"]["groups"]
+        for g in r["groups"]:
+            flag = N.DAGGER if g["too_small"] else ""
+            k = included.index(g["group"]) if g["group"] in included else None
+            ratio = (lambda x, key: _num(x[key][k], 2) if k is not None else "n/a")  # noqa: E731
+            body.append([r["label"], g["group"] + flag, str(g["n_subjects"])]
+                        + [N.with_interval(g[key], g["intervals"][key], g[n]) for _, key, n in RATES]
+                        + [ratio(fmr_ratio, "over_lowest"), ratio(fnmr_ratio, "over_lowest"),
+                           ratio(fmr_ratio, "over_geometric_mean"), ratio(fnmr_ratio, "over_geometric_mean")])
+        i = r["indices"]
+        idx.append([r["label"], ", ".join(included) or "none", ", ".join(i.get("groups_left_out") or []) or "none",
+                    _num(i["garbe"]), _ci(i.get("intervals", {}).get("garbe"), 1, 3), _num(i["fdr"]),
+                    _ci(i.get("intervals", {}).get("fdr"), 1, 3)])
+    a = d.attributes[attr]
+    groups = table_file(out, f"differentials_{attr}", header, body, f"Figures per {attr.replace('_', ' ')} group", [
+        f"Groups from {a['source']}; {a['unassigned']} subject(s) in no group (left out). Ratios (NIST IR 8280): "
+        "each group's rate over the lowest group's and over the geometric mean of the groups' (n/a where that is 0 "
+        "or the group has no figure)."])
+    indices = table_file(out, f"differentials_{attr}_indices", [
+        "Scenario", "Groups", "Left out", "GARBE", "95% CI", "FDR", "95% CI"], idx,
+        f"GARBE and FDR over the {attr.replace('_', ' ')} groups", [
+            f"GARBE (Howard et al., 2022) = α G(FMR) + (1-α) G(FNMR), G the Gini coefficient with the n/(n-1) "
+            f"correction (0: equal); FDR (de Freitas Pereira and Marcel, 2021) = 1 - (α max|ΔFMR| + (1-α) "
+            f"max|ΔFNMR|) (1: equal); α = {d.settings['alpha']}. Intervals: 95%, subjects resampled within each "
+            "group. Groups without a within-group impostor or a genuine attempt are left out."])
+    return [groups, indices, *_between_table(out, attr, rows[0], d)]
+
+
+def _between_table(out: Path, attr: str, row: dict, d) -> list:
+    names = d.attributes[attr]["groups"]
+    b = row["between"]
+    if len(names) < 2:
+        return []
+    body = [[names[i]] + [f"{N.pct(b['fmr'][i][j], int(b['comparisons'][i][j]))} ({int(b['false_matches'][i][j])}/"
+                          f"{int(b['comparisons'][i][j])})" for j in range(len(names))] for i in range(len(names))]
+    return [table_file(out, f"differentials_{attr}_between", ["Reference group \\ probe group", *names], body,
+                       f"FMR between {attr.replace('_', ' ')} groups, scenario {row['label']}", [
+                           "Percent of the impostor comparisons of a reference of the row's group with a probe of the "
+                           "column's group at or above the threshold (false matches / comparisons)."])]
+
+
+def _colourisation_table(out: Path, attr: str, effects: list) -> list:
+    if not effects:
+        return []
+    body, pairs = [], []
+    for e in effects:
+        for rate in ("fnmr", "frr"):
+            for g in e[rate]["groups"]:
+                body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"], str(g["n_subjects"]),
+                             _num(100 * g["a"], 2), _num(100 * g["b"], 2), f"{100 * g['difference']:+.2f}",
+                             _ci(g["interval"], signed=True), f"{g['p_value']:.2g}"])
+            for p in e[rate]["pairs"]:
+                pairs.append([f"{e['b']} vs {e['a']}", rate.upper(), f"{p['group_j']} minus {p['group_i']}",
+                              f"{100 * p['difference_of_differences']:+.2f}", _ci(p["interval"], signed=True),
+                              f"{p['p_value']:.2g}", f"{p['p_holm']:.2g}"])
+    t1 = table_file(out, f"differentials_{attr}_colourisation", [
+        "Rows", "Rate", "Group", "Subjects", "Greyscale row (%)", "Colourised row (%)", "Difference (points)",
+        "95% CI", "p"], body, f"Does colourisation help each {attr.replace('_', ' ')} group?", [
+        "Colourised row minus its greyscale counterpart (scenario 4 against 3, 5 against 2) on the same subjects: a "
+        "negative difference means colourisation lowered the error. Interval: paired subject bootstrap; p: paired "
+        "permutation test (each subject's two rows swapped or not)."])
+    t2 = table_file(out, f"differentials_{attr}_colourisation_between", [
+        "Rows", "Rate", "Groups", "Difference of differences (points)", "95% CI", "p", "p (Holm)"], pairs,
+        f"Does colourisation help some {attr.replace('_', ' ')} groups less?", [
+        "The colourisation effect in one group minus that in another; a positive value: it helps the first group "
+        "less (or harms it more). Interval: subjects resampled within each group; p: permutation test of the "
+        "group labels among the two groups' subjects (10,000 permutations), Holm-adjusted over the table's pairs "
+        "of the same rows and rate."])
+    return [t1, t2]
+
+
+def _plot_groups(attr: str, rows: list, path: Path) -> bool:
+    """Dot plot: per group (y), per row (marker), FNMR and FMR with their intervals."""
+    groups = [g["group"] for g in rows[0]["groups"]]
+    if not groups:
+        return False
+    fig, axes = subplots(1, 2, figsize=(9.5, 0.45 * len(groups) * max(1, len(rows)) ** 0.5 + 1.6))
+    for ax, (name, key) in zip(axes, (("FNMR", "fnmr"), ("FMR within group", "fmr"))):
+        for k, r in enumerate(rows):
+            y = np.arange(len(groups)) + (k - (len(rows) - 1) / 2) * 0.12
+            v = np.array([g[key] for g in r["groups"]], float) * 100
+            lo = np.array([g["intervals"][key]["low"] for g in r["groups"]], float) * 100
+            hi = np.array([g["intervals"][key]["high"] for g in r["groups"]], float) * 100
+            ok = np.isfinite(v)
+            ax.errorbar(v[ok], y[ok], xerr=[np.clip(v - lo, 0, None)[ok], np.clip(hi - v, 0, None)[ok]], fmt="o",
+                        ms=4, capsize=2, label=f"scenario {r['label']}")
+        ax.set_yticks(np.arange(len(groups)), groups)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{name} (%)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    save(fig, path)
+    return True
+
+
+def _skin_items(out: Path, d) -> list:
+    s = d.skin
+    per = [{"subject": k, **v} for k, v in sorted(s["subjects"].items())]
+    write_csv(out / "skin_tone.csv", ["subject", "ita", "iqr", "range", "n_images", "status", "group"], per)
+    write_csv(out / "skin_tone_images.csv", ["path", "subject", "ita", "pixels", "reason"], s["images"])
+    items = [Text([
+        f"Skin tone: the Individual Typology Angle ITA° = arctan((L* - 50) / b*) · 180/π of each colour photo's skin "
+        f"pixels (CIELAB, D65; white balance: {s['white_balance']}), the median over a region of both cheeks and "
+        "the forehead of the face aligned by its 5 landmarks (eyes, brows, nose and mouth outside it), keeping the "
+        f"pixels with L* in {list(s['skin_range']['L'])}, 0 < a* <= {s['skin_range']['a'][1]:g}, "
+        f"0 < b* <= {s['skin_range']['b'][1]:g}. A subject's ITA is the median over its photos "
+        f"({s['n_images_measured']} of {s['n_images']} measured); its spread is their interquartile range, and a "
+        f"subject whose spread exceeds {s['max_ita_spread']:g}° is uncertain and in no skin-tone group "
+        f"({len(s['uncertain'])}: {', '.join(s['uncertain']) or 'none'}); "
+        f"{len(s['no_colour_photo'])} subject(s) have no measured colour photo. How fragile this is on these photos: "
+        f"the median within-subject interquartile range is {_num(s['median_iqr'], 1)}°, the median range "
+        f"{_num(s['median_range'], 1)}° (largest {_num(s['max_range'], 1)}°), against Chardon bins 13-40° wide. "
+        "Per subject: skin_tone.csv; per photo: skin_tone_images.csv."])]
+    if d.sheet:
+        _plot_sheet(d.sheet, out / "skin_regions.png")
+        items.append(Figure("skin_regions.png", "The region measured on a few faces: green, the skin pixels the ITA "
+                            "is the median of; magenta, pixels of the region outside the skin range (hair, shadow, "
+                            "highlight, a blue cast)."))
+    for attr, a in d.agreement.items():
+        items.append(table_file(out, f"skin_tone_vs_{attr}", [f"{attr} \\ ITA group", *a["columns"]],
+                                [[r, *map(str, c)] for r, c in zip(a["rows"], a["counts"])],
+                                f"Measured skin tone against the {attr} labels (subjects)", [
+                                    "How the ITA groups and the labels agree: a label spread over many ITA groups "
+                                    "means lighting, not skin, drives the measurement."]))
+    return items
+
+
+def _plot_sheet(sheet: list, path: Path) -> None:
+    cols = min(8, len(sheet))
+    fig, axes = subplots(math.ceil(len(sheet) / cols), cols, figsize=(1.5 * cols, 1.75 * math.ceil(len(sheet) / cols)),
+                         squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (caption, img) in zip(axes.ravel(), sheet):
+        ax.imshow(img)
+        ax.set_title(caption, fontsize=6)
+    save(fig, path, dpi=110)
+
+
+def _fidelity_items(out: Path, d) -> list:
+    f = d.fidelity
+    if not f:
+        return []
+    if "reason" in f:
+        return [Text([f"Colour fidelity not measured: {f['reason']}."])]
+    cols = ["colouriser", "path", "subject", "skin_tone", "delta_e_skin", "delta_e_image", "skin_pixels",
+            "ita_original", "ita_colourised", "ita_shift", "chroma_skin_original", "chroma_skin_colourised",
+            "colourfulness_original", "colourfulness_colourised", "psnr_ab", "ssim_ab"]
+    write_csv(out / "colour_fidelity_images.csv", cols, f["images"])
+    names = (("ΔE00 skin", "delta_e_skin"), ("ΔE00 image", "delta_e_image"), ("ITA shift (°)", "ita_shift"),
+             ("C* skin, original", "chroma_skin_original"), ("C* skin, colourised", "chroma_skin_colourised"),
+             ("Colourfulness, original", "colourfulness_original"),
+             ("Colourfulness, colourised", "colourfulness_colourised"), ("PSNR a*b* (dB)", "psnr_ab"),
+             ("SSIM a*b*", "ssim_ab"))
+    body = [[r["colouriser"], r["skin_tone"], str(r["n_images"]), str(r["n_subjects"])]
+            + [f"{_num(r[k], 2)} {_ci(r[f'{k}_interval'], 1, 2)}" for _, k in names] for r in f["table"]]
+    table = table_file(out, "colour_fidelity", ["Colouriser", "Skin tone", "Images", "Subjects", *[n for n, _ in names]],
+                       body, "Colour fidelity of each colouriser against the original colour photos", [
+                           "Means over the colourised images with a 95% interval (subjects resampled). ΔE00: "
+                           "CIEDE2000 (scikit-image), mean over the original face's skin pixels and over the whole "
+                           "image; ITA shift: colourised minus original; C*: CIELAB chroma; colourfulness: Hasler and "
+                           "Süsstrunk (2003); PSNR and SSIM of the a*b* channels (data range 255). "
+                           f"{f['not_measured']} image(s) not measured ({f['not_measured_why']}). Per image: "
+                           "colour_fidelity_images.csv."])
+    items = [table]
+    if _plot_ita(f["images"], out / "colour_fidelity_ita.png"):
+        items.append(Figure("colour_fidelity_ita.png", "ITA of each colourised face against its original's, per "
+                            "colouriser; the dashed line is identity (a colouriser that kept the skin tone)."))
+    return items
+
+
+def _plot_ita(images: list, path: Path) -> bool:
+    cols = sorted({x["colouriser"] for x in images})
+    pts = {c: np.array([(x["ita_original"], x["ita_colourised"]) for x in images if x["colouriser"] == c], float)
+           for c in cols}
+    pts = {c: p[np.isfinite(p).all(axis=1)] for c, p in pts.items()}
+    if not any(len(p) for p in pts.values()):
+        return False
+    fig, axes = subplots(1, len(cols), figsize=(3.6 * len(cols), 3.6), squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        p = pts[c]
+        ax.scatter(p[:, 0], p[:, 1], s=8, alpha=0.6)
+        lim = [min(-60, p.min() - 5), max(80, p.max() + 5)] if len(p) else [-60, 80]
+        ax.plot(lim, lim, "k--", lw=1)
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+        ax.set_xlabel("ITA of the original (°)")
+        ax.set_ylabel("ITA of the colourised image (°)")
+        ax.set_title(c, fontsize=9)
+        ax.grid(alpha=0.3)
+    save(fig, path)
+    return True
+

@@ -1,0 +1,450 @@
+"""Stage 3c, differentials (``report.differentials=true``): who pays for colourisation?
+
+Each subject gets its groups (its skin tone, measured as the ITA of its colour photos; the dataset's
+metadata; the columns of ``dataset.attributes``); each scenario row's figures are then counted per group at
+the baseline's threshold (:mod:`fr_eval.differentials`), the colourised rows are compared with their
+greyscale counterparts group by group, and each colouriser's colours are measured against the originals
+(:func:`fr_eval.colour.fidelity`). Every figure is computed here; the report only renders it."""
+from __future__ import annotations
+
+import csv
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import colour as C
+from .. import differentials as D
+from ..errors import ConfigError
+from ..evaluation import SideData
+from ..identity import mean_interval
+from ..images import ImageLoadError, load_image
+from ..metrics import interval_kwargs
+from ..store import open_store
+from ..streaming import products
+from ..systems.align import norm_crop
+from ..systems.base import metric_of
+from .acquire import Acquired
+from .plan import Plan
+
+SKIN = "skin_tone"
+#: the figures of the colour-fidelity table (per image, then per colouriser and group)
+FIDELITY = ("delta_e_skin", "delta_e_image", "ita_shift", "chroma_skin_original", "chroma_skin_colourised",
+            "colourfulness_original", "colourfulness_colourised", "psnr_ab", "ssim_ab")
+
+
+@dataclass
+class Differentials:
+    attributes: dict  # attribute -> {"groups": [...], "subjects": {group: n}, "unassigned": n, "source": ...}
+    skin: dict  # the ITA measurement: per subject and per image, uncertain subjects, spread, settings
+    rows: dict  # attribute -> [{"label", "groups": group_figures, "indices": summary_indices, "between": ...}]
+    colourisation: dict  # attribute -> [{"a", "b", "fnmr": effect_by_group, "frr": effect_by_group}]
+    fidelity: dict = field(default_factory=dict)  # {"images": [...], "table": [...]} or {"reason": ...}
+    agreement: dict = field(default_factory=dict)  # label attribute -> contingency table with the ITA groups
+    sheet: list = field(default_factory=list)  # (caption, the aligned face with its skin pixels marked)
+    threshold: float = float("nan")
+    settings: dict = field(default_factory=dict)
+
+
+def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float, cfg) -> Differentials:
+    """Every group figure of the run at ``threshold`` (the baseline's at the run's FMR target). ``scores``:
+    the evaluate stage's (row label -> genuine scores and their subjects)."""
+    settings = cfg.differentials
+    skin = measure_skin(plan, acquired, settings)
+    attrs = subject_groups(plan, skin, settings, cfg.dataset.attributes)
+    for subj, g in zip(plan.subjects, attrs[SKIN]["values"] if SKIN in attrs else ()):
+        if subj in skin.per_subject:
+            skin.per_subject[subj]["group"] = g
+    codes = {a: (np.array([v["groups"].index(x) if x in v["groups"] else -1 for x in v["values"]]), v["groups"])
+             for a, v in attrs.items()}
+    metric = metric_of(acquired.system)
+    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric) for r in plan.rows}
+    rows, effects = {}, {}
+    for a, (code, names) in codes.items():
+        rows[a] = []
+        for r in plan.rows:
+            c = counts[r.label].per_group(code, len(names))
+            figures = D.group_figures(c, code, names, bootstrap=plan.bootstrap)
+            for g in figures:  # too few subjects to support a figure: shown flagged, never ranked
+                g["too_small"] = g["n_subjects"] < plan.min_subjects
+            rows[a].append({"label": r.label, "groups": figures,
+                            "indices": D.summary_indices(c, code, names, alpha=settings.alpha,
+                                                         bootstrap=plan.bootstrap),
+                            "between": counts[r.label].between(code, len(names))})
+        effects[a] = [{"a": x, "b": y, **{rate: D.effect_by_group(counts[x].per_group(code, len(names)),
+                                                                   counts[y].per_group(code, len(names)), code,
+                                                                   names, rate, bootstrap=plan.bootstrap)
+                                          for rate in ("fnmr", "frr")}}
+                      for x, y in colourisation_pairs(plan)]
+    out = Differentials(attributes={a: {k: v for k, v in x.items() if k != "values"} for a, x in attrs.items()},
+                        skin=skin.describe(plan.subjects), rows=rows, colourisation=effects, threshold=threshold,
+                        agreement=agreement(attrs), sheet=skin.sheet,
+                        settings={"by": list(settings.by), "ita_groups": settings.ita_groups,
+                                  "white_balance": settings.white_balance, "max_ita_spread": settings.max_ita_spread,
+                                  "alpha": settings.alpha})
+    if settings.fidelity:
+        store = open_store(cfg)
+        try:
+            out.fidelity = colour_fidelity(plan, acquired, attrs.get(SKIN), store, plan.bootstrap)
+        finally:
+            store.close()
+    return out
+
+
+# ------------------------------------------------------------------------------------------- skin tone
+@dataclass
+class Skin:
+    """Per image and per subject ITA (degrees) and the faces shown."""
+
+    images: list  # {"path", "subject", "ita", "pixels", "reason"}
+    per_subject: dict  # subject -> {"ita", "iqr", "range", "n_images", "status"}
+    sheet: list
+    white_balance: str
+    max_spread: float
+
+    def describe(self, subjects: list) -> dict:
+        status = [self.per_subject.get(s, {}).get("status", "no colour photo") for s in subjects]
+        spreads = [v["iqr"] for v in self.per_subject.values() if v["n_images"] >= 2]
+        ranges = [v["range"] for v in self.per_subject.values() if v["n_images"] >= 2]
+        return {"white_balance": self.white_balance, "max_ita_spread": self.max_spread,
+                "n_images": len(self.images), "n_images_measured": int(sum(np.isfinite(x["ita"]) for x in self.images)),
+                "n_subjects": len(subjects), "measured": status.count("measured"),
+                "uncertain": sorted(s for s, v in self.per_subject.items() if v["status"] == "uncertain"),
+                "no_colour_photo": [s for s, st in zip(subjects, status) if st == "no colour photo"],
+                "median_iqr": float(np.median(spreads)) if spreads else float("nan"),
+                "median_range": float(np.median(ranges)) if ranges else float("nan"),
+                "max_range": float(np.max(ranges)) if ranges else float("nan"),
+                "subjects": self.per_subject, "images": self.images,
+                "region": {k: list(v) for k, v in C.REGIONS.items()}, "skin_range": C.SKIN_RANGE}
+
+
+def measure_skin(plan: Plan, acquired: Acquired, settings) -> Skin:
+    """The ITA of every acquired colour photo (original variant: references and probes) and, per subject,
+    the median over its photos with its spread (interquartile range; above ``max_ita_spread``: uncertain)."""
+    samples = list({s.rel: s for s in plan.dataset.references + plan.dataset.probes}.values())
+    todo = [(s, acquired.acquisitions.get((s.rel, "original"))) for s in samples]
+    todo = [(s, a) for s, a in todo if a is not None and a.ok and a.detection is not None]
+
+    def one(item):
+        s, a = item
+        try:
+            rgb = load_image(s.path)
+        except ImageLoadError as exc:
+            return s, {"ita": float("nan"), "pixels": 0, "reason": f"unreadable: {exc}"}, None
+        if is_grey(rgb):
+            return s, {"ita": float("nan"), "pixels": 0, "reason": "a greyscale photo (no colour to measure)"}, None
+        return s, C.face_ita(rgb, a.detection.landmarks, settings.white_balance), (rgb, a.detection.landmarks)
+
+    with ThreadPoolExecutor(2) as pool:  # image decoding and the CIELAB conversion release the GIL
+        done = list(pool.map(one, todo))
+    images, by_subject, sheet = [], {}, []
+    for s, r, face in done:
+        images.append({"path": s.rel, "subject": s.subject, "ita": r["ita"], "pixels": r["pixels"],
+                       "reason": r.get("reason", "")})
+        if np.isfinite(r["ita"]):
+            by_subject.setdefault(s.subject, []).append(r["ita"])
+            if face is not None and len(sheet) < settings.contact_sheet and len(by_subject[s.subject]) == 1:
+                sheet.append((f"{s.subject}: ITA {r['ita']:.0f}°", marked_face(*face, settings.white_balance)))
+    per_subject = {}
+    for subj, v in by_subject.items():
+        v = np.asarray(v)
+        q1, q3 = np.percentile(v, [25, 75])
+        iqr = float(q3 - q1)
+        per_subject[subj] = {"ita": float(np.median(v)), "iqr": iqr, "range": float(np.ptp(v)), "n_images": int(v.size),
+                             "status": "uncertain" if iqr > settings.max_ita_spread else "measured", "group": ""}
+    return Skin(images, per_subject, sheet, settings.white_balance, settings.max_ita_spread)
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """A photo without colour: its three channels differ by at most 2 levels everywhere."""
+    x = rgb.astype(np.int16)
+    return bool(np.abs(x[..., 0] - x[..., 1]).max() <= 2 and np.abs(x[..., 1] - x[..., 2]).max() <= 2)
+
+
+def marked_face(rgb, landmarks, white_balance: str) -> np.ndarray:
+    """The aligned face with its measured skin pixels tinted green and the region's outline kept visible."""
+    lab, mask = C.face_skin(rgb, landmarks, white_balance)
+    face = norm_crop(rgb, np.asarray(landmarks, np.float32).reshape(5, 2)).astype(np.float64)
+    face[mask] = 0.55 * face[mask] + 0.45 * np.array([0.0, 255.0, 0.0])
+    edge = C.region_mask() & ~mask
+    face[edge] = 0.7 * face[edge] + 0.3 * np.array([255.0, 0.0, 255.0])  # in the region, not skin: magenta
+    return face.clip(0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------- groups
+def subject_groups(plan: Plan, skin: Skin, settings, attributes_file) -> dict:
+    """attribute -> {"values": per subject (in plan.subjects' order; "" = no group), "groups": ordered names,
+    "subjects": {group: count}, "unassigned": count, "source": where it came from}."""
+    subjects = plan.subjects
+    file_attrs = read_attributes(attributes_file, subjects) if attributes_file else {}
+    meta = subject_metadata(plan)
+    out = {}
+    for a in settings.by:
+        if a == SKIN:
+            values, groups, source = skin_groups(subjects, skin, settings.ita_groups)
+        elif a in file_attrs:
+            values, source = file_attrs[a], f"dataset.attributes ({attributes_file})"
+            groups = sorted(set(values) - {""})
+        elif a in meta:
+            values, source = meta[a], f"the dataset's metadata ({plan.dataset.name})"
+            groups = sorted(set(values) - {""})
+        else:
+            known = sorted({SKIN, *file_attrs, *meta})
+            raise ConfigError(f"differentials.by: {a} is not an attribute of this run; known: {', '.join(known)}")
+        groups = [g for g in groups if g in set(values)]
+        out[a] = {"values": values, "groups": groups, "source": source,
+                  "subjects": {g: int(sum(v == g for v in values)) for g in groups},
+                  "unassigned": int(sum(v == "" for v in values))}
+    return out
+
+
+def skin_groups(subjects: list, skin: Skin, rule) -> tuple[list, list, str]:
+    """Each subject's skin-tone group (measured, not uncertain) by Chardon's categories or ITA quantiles."""
+    ita = np.array([skin.per_subject[s]["ita"] if skin.per_subject.get(s, {}).get("status") == "measured"
+                    else np.nan for s in subjects])
+    if rule == "chardon":
+        return [C.chardon(x) for x in ita], C.chardon_order(), "ITA measured on the colour photos, Chardon's categories"
+    k = int(rule)
+    ok = np.isfinite(ita)
+    edges = np.percentile(ita[ok], np.linspace(0, 100, k + 1)) if ok.any() else np.zeros(k + 1)
+    names = [f"Q{i + 1} [{edges[i]:.0f}°, {edges[i + 1]:.0f}°]" for i in range(k)]
+    where = np.clip(np.searchsorted(edges[1:-1], ita, side="right"), 0, k - 1)
+    # Q1 is the lowest ITA (darkest); listed lightest first as the Chardon categories are
+    return ([names[w] if f else "" for w, f in zip(where, ok)], names[::-1],
+            f"ITA measured on the colour photos, {k} quantile groups of the subjects")
+
+
+def subject_metadata(plan: Plan) -> dict:
+    """field -> per subject value: the single value its samples' metadata give ("" when none or conflicting)."""
+    by: dict = {}
+    for s in plan.dataset.references + plan.dataset.probes:
+        for k, v in s.meta:
+            if v not in ("", None):
+                by.setdefault(k, {}).setdefault(s.subject, set()).add(str(v))
+    return {k: [next(iter(d[s])) if len(d.get(s, ())) == 1 else "" for s in plan.subjects] for k, d in by.items()
+            if all(len(x) == 1 for x in d.values())}  # per-image fields (date, pose) are not subject groups
+
+
+def read_attributes(path, subjects: list) -> dict:
+    """dataset.attributes: column -> per subject value ("" for a subject the file does not name)."""
+    p = Path(path).expanduser()
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise ConfigError(f"dataset.attributes={path}: cannot be read ({exc.strerror or exc})") from exc
+    if not rows or "subject" not in rows[0]:
+        raise ConfigError(f"dataset.attributes={path}: needs a header with a 'subject' column and at least one row")
+    table: dict = {}
+    for i, r in enumerate(rows, start=2):
+        s = (r.get("subject") or "").strip()
+        if s in table:
+            raise ConfigError(f"dataset.attributes={path}, line {i}: subject {s} is listed twice")
+        table[s] = {k: (v or "").strip() for k, v in r.items() if k != "subject" and k is not None}
+    cols = [c for c in rows[0] if c not in ("subject", None)]
+    return {c: [table.get(s, {}).get(c, "") for s in subjects] for c in cols}
+
+
+def agreement(attrs: dict) -> dict:
+    """For each labelled attribute: how its groups and the measured skin-tone groups agree (counts of subjects)."""
+    if SKIN not in attrs:
+        return {}
+    skin = attrs[SKIN]
+    out = {}
+    for a, x in attrs.items():
+        if a == SKIN:
+            continue
+        table = {g: {t: int(sum(1 for u, v in zip(x["values"], skin["values"]) if u == g and v == t))
+                     for t in skin["groups"] + [""]} for g in x["groups"]}
+        out[a] = {"rows": x["groups"], "columns": skin["groups"] + ["(no ITA group)"],
+                  "counts": [[table[g][t] for t in skin["groups"] + [""]] for g in x["groups"]]}
+    return out
+
+
+# ------------------------------------------------------------------------------------------- counts
+@dataclass
+class RowCounts:
+    """A row's per-subject counts at the threshold, before any grouping: samples and failures (FTA),
+    genuine attempts compared and false non-matches (FNMR), acquired references and probes per subject
+    (how many impostor comparisons any grouping has), and the false matches as subject pairs."""
+
+    base: dict  # failed, samples, fnm, compared, attempts: (n_subjects,)
+    refs_ok: np.ndarray  # acquired references per subject (the impostor side)
+    probes_ok: np.ndarray
+    fm_pairs: np.ndarray  # (m, 3): reference subject, probe subject, false matches between them
+    listed: np.ndarray | None = None  # listed impostor pairs: (k, 2) reference subject, probe subject (compared)
+
+    def _pairs_counts(self, code: np.ndarray):
+        """(reference group, probe subject) counts of impostor comparisons and of false matches."""
+        n = len(self.refs_ok)
+        if self.listed is not None:
+            cmp = self.listed
+            within = code[cmp[:, 0]] == code[cmp[:, 1]]
+            imp = np.bincount(cmp[within, 1], minlength=n).astype(float)
+        else:
+            g = max(int(code.max()) + 1, 1) if code.size else 1
+            refs_in = np.bincount(code[code >= 0], weights=self.refs_ok[code >= 0], minlength=g)
+            imp = np.where(code >= 0, self.probes_ok * (refs_in[np.maximum(code, 0)] - self.refs_ok), 0.0)
+        fm = self.fm_pairs
+        same = code[fm[:, 0]] == code[fm[:, 1]] if len(fm) else np.zeros(0, bool)
+        fmc = np.bincount(fm[same, 1], weights=fm[same, 2], minlength=n) if len(fm) else np.zeros(n)
+        return imp, fmc
+
+    def per_group(self, code: np.ndarray, n_groups: int) -> dict:
+        """:data:`fr_eval.differentials.COUNTS` with the impostors counted within each subject's group."""
+        imp, fm = self._pairs_counts(code)
+        return {**self.base, "impostor": np.where(code >= 0, imp, 0.0), "fm": np.where(code >= 0, fm, 0.0)}
+
+    def between(self, code: np.ndarray, n_groups: int) -> dict:
+        """FMR between groups: (reference group x probe group) impostor comparisons and false matches."""
+        cmp = np.zeros((n_groups, n_groups))
+        fmm = np.zeros((n_groups, n_groups))
+        if self.listed is not None:
+            c = self.listed[(code[self.listed[:, 0]] >= 0) & (code[self.listed[:, 1]] >= 0)]
+            np.add.at(cmp, (code[c[:, 0]], code[c[:, 1]]), 1.0)
+        else:
+            ok = code >= 0
+            r = np.bincount(code[ok], weights=self.refs_ok[ok], minlength=n_groups)
+            p = np.bincount(code[ok], weights=self.probes_ok[ok], minlength=n_groups)
+            same = np.bincount(code[ok], weights=self.refs_ok[ok] * self.probes_ok[ok], minlength=n_groups)
+            cmp = np.outer(r, p) - np.diag(same)
+        fm = self.fm_pairs
+        if len(fm):
+            f = fm[(code[fm[:, 0]] >= 0) & (code[fm[:, 1]] >= 0)]
+            np.add.at(fmm, (code[f[:, 0]], code[f[:, 1]]), f[:, 2])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(cmp > 0, fmm / np.maximum(cmp, 1), np.nan)
+        return {"comparisons": cmp.tolist(), "false_matches": fmm.tolist(), "fmr": rate.tolist()}
+
+
+def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: float, metric: str) -> RowCounts:
+    """One row's :class:`RowCounts` at ``threshold``; its impostors are the row's own variants' when the run
+    compares impostors per scenario, else the baseline's (as the row's FMR is)."""
+    n = len(plan.subjects)
+    rs, ps = plan.subject_index("reference"), plan.subject_index("probe")
+    acqs = acquired.acquisitions
+
+    def side(role, variant):
+        return SideData.from_acquisitions([acqs[(s.rel, variant)] for s in plan.samples(role)], metric, role)
+
+    ref, probe = side("reference", row.reference_variant), side("probe", row.probe_variant)
+    in_fta = plan.fta_references
+    failed = np.bincount(rs[in_fta], (~ref.ok[in_fta]).astype(float), n) + np.bincount(ps, (~probe.ok).astype(float), n)
+    samples = (np.bincount(rs[in_fta], minlength=n) + np.bincount(ps, minlength=n)).astype(float)
+    subj, gen = np.asarray(genuine["subject"]), np.asarray(genuine["genuine"])
+    base = {"failed": failed, "samples": samples, "fnm": np.bincount(subj[gen < threshold], minlength=n).astype(float),
+            "compared": np.bincount(subj, minlength=n).astype(float),
+            "attempts": np.bincount(ps[plan.comparisons.genuine[:, 1]], minlength=n).astype(float)}
+    if not plan.per_scenario_impostors:
+        ref, probe = side("reference", "original"), side("probe", "original")
+    comps = plan.comparisons
+    if comps.impostor is not None:  # listed impostor pairs (pairs protocols, a sampled set)
+        pairs = comps.impostor[ref.ok[comps.impostor[:, 0]] & probe.ok[comps.impostor[:, 1]]]
+        s = np.einsum("ij,ij->i", ref.emb[pairs[:, 0]], probe.emb[pairs[:, 1]])
+        hit = pairs[s >= threshold]
+        fm = np.column_stack([rs[hit[:, 0]], ps[hit[:, 1]], np.ones(len(hit))]) if len(hit) else np.zeros((0, 3))
+        return RowCounts(base, np.zeros(n), np.zeros(n), _merged(fm), listed=np.column_stack(
+            [rs[pairs[:, 0]], ps[pairs[:, 1]]]))
+    refs_ok = np.bincount(rs, ref.ok.astype(float), n)
+    probes_ok = np.bincount(ps, probe.ok.astype(float), n)
+    return RowCounts(base, refs_ok, probes_ok, false_match_pairs(ref, probe, rs, ps, threshold,
+                                                                 plan.stream.budget_bytes))
+
+
+def false_match_pairs(ref: SideData, probe: SideData, rs, ps, threshold: float, budget: int) -> np.ndarray:
+    """Every cross-subject (reference, probe) score at or above ``threshold``, as (reference subject, probe
+    subject, count) rows: the blocked products of the impostor scan (never every score at once)."""
+    r_idx, p_idx = np.flatnonzero(ref.ok), np.flatnonzero(probe.ok)
+    found = []
+    step_rows = 0
+    for block in products(ref.emb[r_idx], rs[r_idx], probe.emb[p_idx], ps[p_idx], budget):
+        hit = block.scores >= threshold
+        hit[block.excluded] = False
+        i, j = np.nonzero(hit)
+        found.append(np.column_stack([rs[r_idx[step_rows + i]], ps[p_idx[j]]]))
+        step_rows += block.scores.shape[0]
+    fm = np.concatenate(found) if found else np.zeros((0, 2), int)
+    return _merged(np.column_stack([fm, np.ones(len(fm))]) if len(fm) else np.zeros((0, 3)))
+
+
+def _merged(fm: np.ndarray) -> np.ndarray:
+    """(reference subject, probe subject, count) rows with each subject pair once."""
+    if len(fm) == 0:
+        return np.zeros((0, 3), np.int64)
+    fm = np.asarray(fm, np.int64)
+    keys, inv = np.unique(fm[:, :2], axis=0, return_inverse=True)
+    return np.column_stack([keys, np.bincount(inv.ravel(), weights=fm[:, 2])]).astype(np.int64)
+
+
+def colourisation_pairs(plan: Plan) -> list[tuple[str, str]]:
+    """(greyscale row, colourised row) on the same sides: each row with a colourised variant against the row
+    with greyscale in its place (scenario 4 against 3, 5 against 2)."""
+    by_variants = {(r.reference_variant, r.probe_variant): r.label for r in plan.rows}
+    out = []
+    for r in plan.rows:
+        if "colourised" not in r.reference_variant + r.probe_variant:
+            continue
+        grey = tuple("greyscale" if v.startswith("colourised") else v for v in (r.reference_variant, r.probe_variant))
+        if grey in by_variants:
+            out.append((by_variants[grey], r.label))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- colour fidelity
+def colour_fidelity(plan: Plan, acquired: Acquired, skin_attr: dict | None, store, bootstrap) -> dict:
+    """Each colourised image kept in the store against its original: :func:`fr_eval.colour.fidelity` per
+    image; per colouriser (and per skin-tone group) the mean of each figure with a subject-bootstrap interval."""
+    variants = [v for name, v in plan.variants.items() if name.startswith("colourised")]
+    if not variants:
+        return {"reason": "no colourised variant in this run (scenarios 4 and 5 make them)"}
+    samples = list({s.rel: s for s in plan.dataset.references + plan.dataset.probes}.values())
+    shas = store.file_shas([s.path for s in samples])
+    group_of = dict(zip(plan.subjects, skin_attr["values"])) if skin_attr else {}
+    work = []
+    for v in variants:
+        for s in samples:
+            a = acquired.acquisitions.get((s.rel, "original"))
+            sha = shas.get(s.path)
+            if a is None or not a.ok or sha is None:
+                continue
+            work.append((v, s, a, store.image_path(v.name, sha, v.key(s))))
+
+    def one(item):
+        v, s, a, kept = item
+        if not kept.is_file():
+            return None
+        try:
+            o, c = load_image(s.path), load_image(kept)
+        except ImageLoadError:
+            return None
+        if is_grey(o) or o.shape != c.shape:
+            return None
+        return {"colouriser": v.colouriser.name, "path": s.rel, "subject": s.subject,
+                "skin_tone": group_of.get(s.subject, ""), **C.fidelity(o, c, a.detection.landmarks)}
+
+    with ThreadPoolExecutor(2) as pool:
+        images = [x for x in pool.map(one, work) if x is not None]
+    return {"images": images, "table": fidelity_table(images, bootstrap),
+            "not_measured": len(work) - len(images),
+            "not_measured_why": "the colourised image is not kept in the store, or its original is greyscale or "
+                                "unreadable"}
+
+
+def fidelity_table(images: list, bootstrap) -> list[dict]:
+    """Per colouriser, then per (colouriser, skin-tone group): n images and subjects, and each figure's mean
+    with its 95% subject-bootstrap interval."""
+    out = []
+    keys = sorted({(x["colouriser"], "(all)") for x in images} | {(x["colouriser"], x["skin_tone"]) for x in images
+                                                                  if x["skin_tone"]})
+    for col, grp in keys:
+        sel = [x for x in images if x["colouriser"] == col and (grp == "(all)" or x["skin_tone"] == grp)]
+        subj = np.array([x["subject"] for x in sel], dtype=object)
+        row = {"colouriser": col, "skin_tone": grp, "n_images": len(sel), "n_subjects": int(len(set(subj)))}
+        for f in FIDELITY:
+            v = np.array([x[f] for x in sel], float)
+            ok = np.isfinite(v)
+            row[f] = float(v[ok].mean()) if ok.any() else float("nan")
+            row[f"{f}_interval"] = mean_interval(v[ok], subj[ok], **interval_kwargs(bootstrap))
+        out.append(row)
+    return out
