@@ -36,6 +36,12 @@ MIN_PIXELS = 40
 WHITE_BALANCE = ("none", "grey_world")
 
 
+def is_grey(rgb: np.ndarray) -> bool:
+    """A photo without colour: its three channels differ by at most 2 levels everywhere."""
+    x = np.asarray(rgb).astype(np.int16)
+    return bool(np.abs(x[..., 0] - x[..., 1]).max() <= 2 and np.abs(x[..., 1] - x[..., 2]).max() <= 2)
+
+
 def ita(L, b) -> np.ndarray:
     """ITA in degrees: arctan((L* - 50) / b*) · 180/π (b* = 0 gives ±90)."""
     L, b = np.asarray(L, np.float64), np.asarray(b, np.float64)

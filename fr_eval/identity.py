@@ -92,7 +92,8 @@ def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=M.N_R
 def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarray, rank1_correct: np.ndarray,
                   identity: np.ndarray, threshold: float, csim: np.ndarray | None = None,
                   ssim: np.ndarray | None = None, bootstrap: dict | None = None, mate_rank: np.ndarray | None = None,
-                  mate_score: np.ndarray | None = None, rank_k: int = 5, fpir_thresholds: dict | None = None) -> dict:
+                  mate_score: np.ndarray | None = None, rank_k: int = 5, fpir_thresholds: dict | None = None,
+                  ita_shift: np.ndarray | None = None) -> dict:
     """The figures of one group of generated images.
 
     ``acquired``: a face was found and embedded; ``own``: similarity to the image's own identity's
@@ -102,7 +103,8 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     ``mate_rank``/``mate_score``: the own identity's rank (0: none) and score in the 1:N search
     (:func:`fr_eval.identification.search_gallery`), giving the rank-``rank_k`` accuracy and, at each
     ``fpir_thresholds`` target (``{target: {"threshold": T, ...}}``), FNIR(rank 1, T) over all the
-    images (a failure to acquire is a miss, as NIST FRTE counts it). All rates are fractions.
+    images (a failure to acquire is a miss, as NIST FRTE counts it); ``ita_shift``: the generated face's
+    skin tone (ITA, degrees) minus its identity's (``nan`` where either is missing). All rates are fractions.
     """
     kw = interval_kwargs(bootstrap)
     acquired = np.asarray(acquired, bool)
@@ -145,7 +147,7 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     if mate_rank is not None:
         out.update(_search_figures(acquired, np.asarray(mate_rank), np.asarray(mate_score, np.float64), rank_k,
                                    fpir_thresholds or {}, per_id, all_, ok_, kw))
-    for name, arr in (("csim", csim), ("ssim", ssim)):
+    for name, arr in (("csim", csim), ("ssim", ssim), ("ita_shift", ita_shift)):
         if arr is not None:
             v = np.asarray(arr, float)
             have = np.isfinite(v)

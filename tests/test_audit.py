@@ -74,6 +74,15 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     header = table.splitlines()[table.splitlines().index(next(x for x in table.splitlines() if x.startswith("| Rank |")))]
     assert "Rank-5 of acquired (%)" in header and "FNIR at T(FPIR<=1%) (%)" in header
     assert "†" in table and "T fixed on 6 non-mated searches" in table
+    # skin tone: each face's ITA against its identity's (the median over its references), the shift per method
+    measured = [r for r in images if r["ita"] != "" and r["ita_identity"] != ""]
+    assert len(measured) >= 12
+    for r in measured:
+        assert float(r["ita_shift"]) == pytest.approx(float(r["ita"]) - float(r["ita_identity"]), abs=0.011)
+    shifts = [float(r["ita_shift"]) for r in measured if r["method"] == "photo"]
+    assert methods["photo"]["ita_shift"]["n"] == len(shifts)
+    assert methods["photo"]["ita_shift"]["mean"] == pytest.approx(np.mean(shifts), abs=0.01)
+    assert "ITA shift (°)" in header
     styles = {g["value"]: g for g in doc["groups"]["category"]}
     assert set(styles) == {"Context", *STYLES} and all(styles[s]["n"] == 1 for s in STYLES)
     for f in ("generated_methods.csv", "generated_methods.md", "generated_by_category.csv", "failures.csv",

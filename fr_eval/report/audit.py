@@ -53,6 +53,7 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
     for name, *_ in _rates(rows[0] if rows else {}):
         header += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
     header += ["CSIM", "SSIM"] if with_target else []
+    header += ["ITA shift (°)"]
     body = []
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
@@ -66,6 +67,8 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
                      else [N.with_interval(value, iv, n) + flag])
         if with_target:
             line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
+        shift = r.get("ita_shift") or {}
+        line += [f"{_f(shift.get('mean'), 1)} {_ci(shift.get('interval'), 1)}" if shift else "n/a"]
         body.append(line)
     return header, body
 
@@ -92,7 +95,7 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
         if key != "method":
             h2, b2 = group_table(rows, key, False, with_target)
             sections.append(Section(f"by-{key}", f"By {key}", [
-                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:4],
+                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:5],
                            csv_table=group_table(rows, key, False, with_target, csv=True))]))
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
@@ -135,6 +138,8 @@ def _notes(result, config: Config) -> list[str]:
         "Rank-1: closed-set identification among all enrolled identities. Rates in percent, each with its 95% "
         "interval [low, high] (the CSV: _low/_high columns), digits from the counts as in Table 3.",
         _search_note(ctx["search"]),
+        "ITA shift: " + ctx["conventions"]["ita_shift"] + "; mean over the images measured, 95% interval over "
+        "identities.",
         f"Methods with at least generated.min_per_method={config.generated.min_per_method} images and "
         f"report.min_subjects={config.report.min_subjects} identities ranked by verified of all, then by "
         f"similarity with failures as 0; methods with fewer are listed after them, not ranked, marked 'n too small' "

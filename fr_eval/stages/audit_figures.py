@@ -48,6 +48,9 @@ CONVENTIONS = {
                       "i.e. the FMR at which the judge would accept it (comparable across judges; with N impostors "
                       "nothing below 1/N is resolved: 0 means above every impostor)",
     "ssim": "SSIM (scikit-image, RGB, data range 255) of the two faces aligned to 112x112 with their own landmarks",
+    "ita_shift": "skin tone: the generated face's ITA (arctan((L*-50)/b*), median over the cheeks and forehead of "
+                 "the aligned face, fr_eval.colour.face_ita) minus its identity's (the median over its reference "
+                 "photos), in degrees; negative: darker or yellower than the person",
     "intervals": "95%: percentile bootstrap resampling identities; rule of 3 for rates with no errors",
 }
 
@@ -75,7 +78,8 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
                              rank1_correct=sc.rank1[m], identity=sc.gid[m], threshold=sc.threshold,
                              csim=sc.csim[m] if plan.targets else None, ssim=sc.ssim[m] if plan.targets else None,
                              bootstrap=bootstrap, mate_rank=sc.mate_rank[m], mate_score=sc.mate_score[m],
-                             rank_k=plan.rank_k, fpir_thresholds=sc.search["thresholds"])
+                             rank_k=plan.rank_k, fpir_thresholds=sc.search["thresholds"],
+                             ita_shift=sc.ita["shift"][m] if sc.ita else None)
 
     groups = _groups(plan, sc, meta, figures)
     scores = {}
@@ -157,6 +161,7 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
                        "impersonates": bool(got and sc.other_max[i] >= thr),
                        "rank1_correct": bool(got and sc.rank1[i]),
                        "identity_rank": int(sc.mate_rank[i]) if got else "",  # 1:N: 1 + others at or above it
+                       **_ita_columns(sc.ita, i, sc.gid[i]),
                        "target": targets[s.rel].rel if s.rel in targets else "",
                        "target_status": sc.target_status[i],
                        "csim": "" if not np.isfinite(sc.csim[i]) else float(sc.csim[i]),
@@ -164,6 +169,17 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
                        "best_reference": sc.best_ref[i].rel if sc.best_ref[i] is not None else "",
                        **_copy_columns(sc.copy, i)})
     return images
+
+
+def _ita_columns(ita: dict, i: int, identity: int) -> dict:
+    """The generated face's skin tone (ITA, degrees), its identity's and the shift ("" where unmeasured)."""
+    def cell(x):
+        return "" if not np.isfinite(x) else round(float(x), 2)
+
+    if not ita:
+        return {}
+    return {"ita": cell(ita["generated"][i]), "ita_identity": cell(ita["identity"][identity]),
+            "ita_shift": cell(ita["shift"][i])}
 
 
 def _failures(plan: AuditPlan, sc: AuditScores) -> list[dict]:

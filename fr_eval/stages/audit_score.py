@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from .. import colour as C
 from .. import identification as I
 from .. import metrics as M
 from ..datasets import load_dataset
@@ -60,6 +61,8 @@ class AuditScores:
     target_status: list
     best_ref: list
     copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
+    #: skin_tones(): each generated face's ITA and its identity's (the median over its reference photos), degrees
+    ita: dict = field(default_factory=dict)
 
 
 def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
@@ -95,7 +98,8 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        mate_rank=mate_rank, mate_score=mate_score, search=search, in_audit=enrolled[gid],
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
-                       copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile))
+                       copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile),
+                       ita=skin_tones(plan, acqs, gid, len(plan.identities)))
 
 
 def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_id: np.ndarray, gid: np.ndarray,
@@ -126,6 +130,31 @@ def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_
     out.update(nonmated_searches=int(top1.size),
                thresholds=fpir_thresholds(top1, plan.fpir, plan.min_false_alarms))
     return gen.mate_rank, gen.mate_score, out
+
+
+def skin_tones(plan: AuditPlan, acqs: dict, gid: np.ndarray, n_identities: int) -> dict:
+    """The ITA (:func:`fr_eval.colour.face_ita`) of every acquired generated face and, per identity, the median
+    over its acquired colour reference photos: ``generated`` (n,), ``identity`` (n_identities,), ``shift``
+    (n,: generated minus its identity's; nan where either is missing)."""
+    def ita_of(smp):
+        a = acqs[(smp.rel, ORIGINAL.name)]
+        if not a.ok or a.detection is None:
+            return float("nan")
+        try:
+            rgb = load_image(smp.path)
+        except ImageLoadError:
+            return float("nan")
+        return float("nan") if C.is_grey(rgb) else C.face_ita(rgb, a.detection.landmarks)["ita"]
+
+    idx = {name: i for i, name in enumerate(plan.identities)}
+    per_identity: dict = {}
+    for r in plan.refs:
+        v = ita_of(r)
+        if np.isfinite(v):
+            per_identity.setdefault(idx[r.subject], []).append(v)
+    identity = np.array([np.median(per_identity[i]) if i in per_identity else np.nan for i in range(n_identities)])
+    generated = np.array([ita_of(g) for g in plan.gen])
+    return {"generated": generated, "identity": identity, "shift": generated - identity[gid]}
 
 
 def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosine") -> list:

@@ -132,7 +132,7 @@ def measure_skin(plan: Plan, acquired: Acquired, settings) -> Skin:
             rgb = load_image(s.path)
         except ImageLoadError as exc:
             return s, {"ita": float("nan"), "pixels": 0, "reason": f"unreadable: {exc}"}, None
-        if is_grey(rgb):
+        if C.is_grey(rgb):
             return s, {"ita": float("nan"), "pixels": 0, "reason": "a greyscale photo (no colour to measure)"}, None
         return s, C.face_ita(rgb, a.detection.landmarks, settings.white_balance), (rgb, a.detection.landmarks)
 
@@ -154,12 +154,6 @@ def measure_skin(plan: Plan, acquired: Acquired, settings) -> Skin:
         per_subject[subj] = {"ita": float(np.median(v)), "iqr": iqr, "range": float(np.ptp(v)), "n_images": int(v.size),
                              "status": "uncertain" if iqr > settings.max_ita_spread else "measured", "group": ""}
     return Skin(images, per_subject, sheet, settings.white_balance, settings.max_ita_spread)
-
-
-def is_grey(rgb: np.ndarray) -> bool:
-    """A photo without colour: its three channels differ by at most 2 levels everywhere."""
-    x = rgb.astype(np.int16)
-    return bool(np.abs(x[..., 0] - x[..., 1]).max() <= 2 and np.abs(x[..., 1] - x[..., 2]).max() <= 2)
 
 
 def marked_face(rgb, landmarks, white_balance: str) -> np.ndarray:
@@ -418,7 +412,7 @@ def colour_fidelity(plan: Plan, acquired: Acquired, skin_attr: dict | None, stor
             o, c = load_image(s.path), load_image(kept)
         except ImageLoadError:
             return None
-        if is_grey(o) or o.shape != c.shape:
+        if C.is_grey(o) or o.shape != c.shape:
             return None
         return {"colouriser": v.colouriser.name, "path": s.rel, "subject": s.subject,
                 "skin_tone": group_of.get(s.subject, ""), **C.fidelity(o, c, a.detection.landmarks)}
