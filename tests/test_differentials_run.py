@@ -77,6 +77,18 @@ def test_differentials_on_lfw(lfw_small, tmp_path):
     fmr = np.array([g["fmr"] for g in r1["groups"]])
     fnmr = np.array([g["fnmr"] for g in r1["groups"]])
     assert r1["indices"]["fdr"] == pytest.approx(1 - 0.5 * np.ptp(fmr) - 0.5 * np.ptp(fnmr))
+    # listed impostor pairs (a seeded sample): the within-group FMR counts the listed pairs of two team-b subjects
+    run(["scenario=1", f"dataset.root={lfw_small}", "report.differentials=true", "impostors=800",
+         f"dataset.attributes={tmp_path / 'attrs.csv'}", "differentials.by=[team]", f"out_dir={tmp_path / 'l'}",
+         "differentials.fidelity=false", *common])
+    listed = json.loads((tmp_path / "l" / "metrics.json").read_text())["differentials"]
+    import pandas as pd
+    comps = pd.read_csv(tmp_path / "l" / "scores" / "comparisons.csv.gz")
+    imp = comps[(comps["kind"] == "impostor") & comps["score"].notna()]
+    both_b = imp[imp["reference_subject"].map(team).eq("b") & imp["probe_subject"].map(team).eq("b")]
+    gb = next(g for g in listed["rows"]["team"][0]["groups"] if g["group"] == "b")
+    assert len(imp) <= 800 and gb["n_impostor"] > 20 and (gb["n_impostor"], gb["n_false_matches"]) == (
+        len(both_b), int((both_b["score"] >= listed["threshold"]).sum()))
     # colour fidelity: every colourised image of scenario 4 against its original
     images = rows_of(out / "colour_fidelity_images.csv")
     assert len(images) == 120 and {r["colouriser"] for r in images} == {"exemplar"}

@@ -17,12 +17,12 @@ import numpy as np
 from .. import colour as C
 from .. import differentials as D
 from ..errors import ConfigError
-from ..evaluation import SideData
+from ..evaluation import SideData, pair_scores
 from ..identity import mean_interval
 from ..images import ImageLoadError, load_image
 from ..metrics import interval_kwargs
 from ..store import open_store
-from ..streaming import products
+from ..streaming import _cpus, products
 from ..systems.align import norm_crop
 from ..systems.base import metric_of
 from .acquire import Acquired
@@ -59,7 +59,8 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
     codes = {a: (np.array([v["groups"].index(x) if x in v["groups"] else -1 for x in v["values"]]), v["groups"])
              for a, v in attrs.items()}
     metric = metric_of(acquired.system)
-    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric) for r in plan.rows}
+    cache: dict = {}  # the impostors' false matches, per pair of variants (the baseline's serve every row)
+    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric, cache) for r in plan.rows}
     rows, effects = {}, {}
     for a, (code, names) in codes.items():
         rows[a] = []
@@ -136,7 +137,7 @@ def measure_skin(plan: Plan, acquired: Acquired, settings) -> Skin:
             return s, {"ita": float("nan"), "pixels": 0, "reason": "a greyscale photo (no colour to measure)"}, None
         return s, C.face_ita(rgb, a.detection.landmarks, settings.white_balance), (rgb, a.detection.landmarks)
 
-    with ThreadPoolExecutor(2) as pool:  # image decoding and the CIELAB conversion release the GIL
+    with ThreadPoolExecutor(_cpus()) as pool:  # image decoding and the CIELAB conversion release the GIL
         done = list(pool.map(one, todo))
     images, by_subject, sheet = [], {}, []
     for s, r, face in done:
@@ -312,9 +313,10 @@ class RowCounts:
         return {"comparisons": cmp.tolist(), "false_matches": fmm.tolist(), "fmr": rate.tolist()}
 
 
-def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: float, metric: str) -> RowCounts:
+def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: float, metric: str,
+               cache: dict | None = None) -> RowCounts:
     """One row's :class:`RowCounts` at ``threshold``; its impostors are the row's own variants' when the run
-    compares impostors per scenario, else the baseline's (as the row's FMR is)."""
+    compares impostors per scenario, else the baseline's (as the row's FMR is; scanned once, kept in ``cache``)."""
     n = len(plan.subjects)
     rs, ps = plan.subject_index("reference"), plan.subject_index("probe")
     acqs = acquired.acquisitions
@@ -330,20 +332,27 @@ def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: fl
     base = {"failed": failed, "samples": samples, "fnm": np.bincount(subj[gen < threshold], minlength=n).astype(float),
             "compared": np.bincount(subj, minlength=n).astype(float),
             "attempts": np.bincount(ps[plan.comparisons.genuine[:, 1]], minlength=n).astype(float)}
-    if not plan.per_scenario_impostors:
-        ref, probe = side("reference", "original"), side("probe", "original")
+    key = (row.reference_variant, row.probe_variant) if plan.per_scenario_impostors else ("original", "original")
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache[key] = impostor_counts(plan, side("reference", key[0]), side("probe", key[1]), threshold)
+    return RowCounts(base, *cache[key])
+
+
+def impostor_counts(plan: Plan, ref: SideData, probe: SideData, threshold: float) -> tuple:
+    """(acquired references per subject, acquired probes per subject, false-match subject pairs, the listed
+    impostor pairs' subjects or None) of one pair of variants at ``threshold``."""
+    n = len(plan.subjects)
+    rs, ps = plan.subject_index("reference"), plan.subject_index("probe")
     comps = plan.comparisons
-    if comps.impostor is not None:  # listed impostor pairs (pairs protocols, a sampled set)
-        pairs = comps.impostor[ref.ok[comps.impostor[:, 0]] & probe.ok[comps.impostor[:, 1]]]
-        s = np.einsum("ij,ij->i", ref.emb[pairs[:, 0]], probe.emb[pairs[:, 1]])
+    if comps.impostor is not None:  # listed impostor pairs (pairs protocols, a sampled set): the row's own scores
+        s, both = pair_scores(ref, probe, comps.impostor)
+        pairs = comps.impostor[both]
         hit = pairs[s >= threshold]
         fm = np.column_stack([rs[hit[:, 0]], ps[hit[:, 1]], np.ones(len(hit))]) if len(hit) else np.zeros((0, 3))
-        return RowCounts(base, np.zeros(n), np.zeros(n), _merged(fm), listed=np.column_stack(
-            [rs[pairs[:, 0]], ps[pairs[:, 1]]]))
-    refs_ok = np.bincount(rs, ref.ok.astype(float), n)
-    probes_ok = np.bincount(ps, probe.ok.astype(float), n)
-    return RowCounts(base, refs_ok, probes_ok, false_match_pairs(ref, probe, rs, ps, threshold,
-                                                                 plan.stream.budget_bytes))
+        return np.zeros(n), np.zeros(n), _merged(fm), np.column_stack([rs[pairs[:, 0]], ps[pairs[:, 1]]])
+    return (np.bincount(rs, ref.ok.astype(float), n), np.bincount(ps, probe.ok.astype(float), n),
+            false_match_pairs(ref, probe, rs, ps, threshold, plan.stream.budget_bytes), None)
 
 
 def false_match_pairs(ref: SideData, probe: SideData, rs, ps, threshold: float, budget: int) -> np.ndarray:
@@ -417,7 +426,7 @@ def colour_fidelity(plan: Plan, acquired: Acquired, skin_attr: dict | None, stor
         return {"colouriser": v.colouriser.name, "path": s.rel, "subject": s.subject,
                 "skin_tone": group_of.get(s.subject, ""), **C.fidelity(o, c, a.detection.landmarks)}
 
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(_cpus()) as pool:
         images = [x for x in pool.map(one, work) if x is not None]
     return {"images": images, "table": fidelity_table(images, bootstrap),
             "not_measured": len(work) - len(images),
