@@ -134,6 +134,11 @@ def summary_indices(counts: dict, group: np.ndarray, names: list, *, alpha: floa
     point = [_rates({k: v[group == g].sum() for k, v in c.items()}) for g in range(len(names))]
     usable = [g for g, p in enumerate(point) if np.isfinite(p["fmr"]) and np.isfinite(p["fnmr"])]
     left_out = [names[g] for g in range(len(names)) if g not in usable]
+    if len(usable) < 2:  # no differential to measure: nothing to compare a group with
+        return {"alpha": alpha, "groups": [names[g] for g in usable], "groups_left_out": left_out,
+                "garbe": float("nan"), "fdr": float("nan"), "fmr_ratios": _plain(ratios([])),
+                "fnmr_ratios": _plain(ratios([])), "intervals": {},
+                "note": f"{len(usable)} group(s) with both an FMR and an FNMR: GARBE and FDR need two"}
     if len(usable) < len(names):  # a group with no within-group impostor (one subject) or no genuine attempt
         remap = np.full(len(names) + 1, -1)
         remap[usable] = np.arange(len(usable))
@@ -145,8 +150,6 @@ def summary_indices(counts: dict, group: np.ndarray, names: list, *, alpha: floa
     out = {"alpha": alpha, "groups": list(names), "groups_left_out": [], "garbe": float(garbe(fmr, fnmr, alpha)),
            "fdr": float(fdr(fmr, fnmr, alpha)),
            "fmr_ratios": _plain(ratios(fmr)), "fnmr_ratios": _plain(ratios(fnmr))}
-    if len(names) < 2:
-        return {**out, "intervals": {}, "note": "one group: no differential"}
     sums = stratified_sums(c, group, len(names), n_resamples=kw["n_resamples"], seed=kw["seed"])
     r = _rates(sums)  # (groups, resamples)
     q = (100 * (1 - kw["confidence"]) / 2, 100 * (1 + kw["confidence"]) / 2)

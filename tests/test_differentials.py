@@ -85,3 +85,13 @@ def test_indices_leave_out_a_group_without_impostors():
     two = D.summary_indices({k: v[:4] for k, v in c.items()}, group[:4], ["a", "b"], bootstrap={"n_resamples": 100})
     assert s["groups"] == ["a", "b"] and s["groups_left_out"] == ["c"]
     assert s["garbe"] == two["garbe"] and s["fdr"] == two["fdr"] == pytest.approx(1 - 0.5 * 0.01 - 0.5 * 0.05)
+
+
+def test_indices_need_two_groups():
+    # one group; no subject in any group; two groups of one subject each (no within-group impostor: no FMR)
+    c = counts(fnm=[1, 0], compared=[10, 10], samples=[10, 10], attempts=[10, 10], fm=[0, 0], impostor=[10, 10])
+    c0 = {**c, "impostor": np.zeros(2)}
+    for cc, group, names in ((c, np.array([0, 0]), ["a"]), (c, np.array([-1, -1]), ["a", "b"]),
+                             (c0, np.array([0, 1]), ["a", "b"])):
+        s = D.summary_indices(cc, group, names, bootstrap={"n_resamples": 50})
+        assert np.isnan(s["garbe"]) and np.isnan(s["fdr"]) and "need two" in s["note"]
