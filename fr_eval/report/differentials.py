@@ -111,11 +111,13 @@ def _colourisation_table(out: Path, attr: str, effects: list) -> list:
     for e in effects:
         for rate in ("fnmr", "frr"):
             for g in e[rate]["groups"]:
-                body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"], str(g["n_subjects"]),
+                body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"] + (N.DAGGER if g["too_small"] else ""),
+                             str(g["n_subjects"]),
                              _num(100 * g["a"], 2), _num(100 * g["b"], 2), f"{100 * g['difference']:+.2f}",
                              _ci(g["interval"], signed=True), f"{g['p_value']:.2g}"])
             for p in e[rate]["pairs"]:
-                pairs.append([f"{e['b']} vs {e['a']}", rate.upper(), f"{p['group_j']} minus {p['group_i']}",
+                pairs.append([f"{e['b']} vs {e['a']}", rate.upper(),
+                              f"{p['group_j']} minus {p['group_i']}" + (N.DAGGER if p["too_small"] else ""),
                               f"{100 * p['difference_of_differences']:+.2f}", _ci(p["interval"], signed=True),
                               f"{p['p_value']:.2g}", f"{p['p_holm']:.2g}"])
     t1 = table_file(out, f"differentials_{attr}_colourisation", [
@@ -123,14 +125,15 @@ def _colourisation_table(out: Path, attr: str, effects: list) -> list:
         "95% CI", "p"], body, f"Does colourisation help each {attr.replace('_', ' ')} group?", [
         "Colourised row minus its greyscale counterpart (scenario 4 against 3, 5 against 2) on the same subjects: a "
         "negative difference means colourisation lowered the error. Interval: paired subject bootstrap; p: paired "
-        "permutation test (each subject's two rows swapped or not)."])
+        "permutation test (each subject's two rows swapped or not). † fewer than report.min_subjects subjects: no "
+        "finding (the interval and p rest on too few subjects)."])
     t2 = table_file(out, f"differentials_{attr}_colourisation_between", [
         "Rows", "Rate", "Groups", "Difference of differences (points)", "95% CI", "p", "p (Holm)"], pairs,
         f"Does colourisation help some {attr.replace('_', ' ')} groups less?", [
         "The colourisation effect in one group minus that in another; a positive value: it helps the first group "
         "less (or harms it more). Interval: subjects resampled within each group; p: permutation test of the "
         "group labels among the two groups' subjects (10,000 permutations), Holm-adjusted over the table's pairs "
-        "of the same rows and rate."])
+        "of the same rows and rate. † a group of fewer than report.min_subjects subjects: no finding."])
     return [t1, t2]
 
 

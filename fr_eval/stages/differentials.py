@@ -73,11 +73,10 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
                             "indices": D.summary_indices(c, code, names, alpha=settings.alpha,
                                                          bootstrap=plan.bootstrap),
                             "between": counts[r.label].between(code, len(names))})
-        effects[a] = [{"a": x, "b": y, **{rate: D.effect_by_group(counts[x].per_group(code, len(names)),
-                                                                   counts[y].per_group(code, len(names)), code,
-                                                                   names, rate, bootstrap=plan.bootstrap)
-                                          for rate in ("fnmr", "frr")}}
-                      for x, y in colourisation_pairs(plan)]
+        effects[a] = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
+            counts[x].per_group(code, len(names)), counts[y].per_group(code, len(names)), code, names, rate,
+            bootstrap=plan.bootstrap), plan.min_subjects) for rate in ("fnmr", "frr")}}
+            for x, y in colourisation_pairs(plan)]
     out = Differentials(attributes={a: {k: v for k, v in x.items() if k != "values"} for a, x in attrs.items()},
                         skin=skin.describe(plan.subjects), rows=rows, colourisation=effects, threshold=threshold,
                         agreement=agreement(attrs), sheet=skin.sheet,
@@ -91,6 +90,17 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
         finally:
             store.close()
     return out
+
+
+def flag_small(effect: dict, min_subjects: int) -> dict:
+    """Marks the groups, and the pairs of groups, with fewer than ``min_subjects`` subjects (report.min_subjects):
+    their intervals and p-values rest on too few units to support a finding."""
+    size = {g["group"]: g["n_subjects"] for g in effect["groups"]}
+    for g in effect["groups"]:
+        g["too_small"] = g["n_subjects"] < min_subjects
+    for p in effect["pairs"]:
+        p["too_small"] = min(size[p["group_i"]], size[p["group_j"]]) < min_subjects
+    return effect
 
 
 # ------------------------------------------------------------------------------------------- skin tone
