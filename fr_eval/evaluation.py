@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import differentials as D
 from . import metrics as M
 from .errors import FrEvalError
 from .metrics import interval_kwargs
@@ -367,16 +368,18 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
         m = values == v
         n, n_cmp = int(m.sum()), int((m & compared).sum())
         failed, errors = int((m & ~compared).sum()), int((m & fnm).sum())
+        # the value's attempts as one group of the differentials' code (transaction level: an attempt is the
+        # sample, so its FRR = FTA + FNMR (1 - FTA) = (failed + false non-matches) / attempts)
+        counts = {"failed": count(m & ~compared), "samples": count(m), "fnm": count(m & fnm),
+                  "compared": count(m & compared), "attempts": count(m), "fm": np.zeros(n_subjects),
+                  "impostor": np.zeros(n_subjects)}
+        (g,) = D.group_figures(counts, np.zeros(n_subjects, int), [v], bootstrap=kw)
         out.append({
             "value": v if v != "" else "(none)", "n_attempts": n, "n_subjects": int(len(np.unique(subj[m]))),
             "n_compared": n_cmp, "n_failed_to_acquire": failed, "n_false_non_matches": errors,
-            "fta_transaction": failed / n, "fnmr": errors / n_cmp if n_cmp else float("nan"),
-            "frr_transaction": (failed + errors) / n,
-            "intervals": {
-                "fta_transaction": M.rate_interval(count(m & ~compared), count(m), **kw).as_dict(),
-                "fnmr": M.rate_interval(count(m & fnm), count(m & compared), **kw).as_dict(),
-                "frr_transaction": M.rate_interval(count(m & (fnm | ~compared)), count(m), **kw).as_dict(),
-            },
+            "fta_transaction": g["fta"], "fnmr": g["fnmr"], "frr_transaction": g["frr"],
+            "intervals": {"fta_transaction": g["intervals"]["fta"], "fnmr": g["intervals"]["fnmr"],
+                          "frr_transaction": g["intervals"]["frr"]},
         })
     return out
 

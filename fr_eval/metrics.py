@@ -592,6 +592,12 @@ def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=N_RESA
         n = int(np.sum(attempts))
         return Interval(0.0, rule_of_three(n), "rule_of_3") if n else Interval(
             float("nan"), float("nan"), "none")
+    if (samples.sum() > 0 and failed.sum() >= samples.sum()) or (compared.sum() > 0 and fnm.sum() >= compared.sum()):
+        # every attempt rejected (FRR = 1): the rule of 3 for the complement, as rate_interval does (a
+        # bootstrap would give the empty-width [1, 1])
+        n = int(np.sum(attempts))
+        return Interval(1.0 - rule_of_three(n), 1.0, "rule_of_3") if n else Interval(
+            float("nan"), float("nan"), "none")
 
     def stat(f, s, e, c):
         fta_ = f.sum(-1) / np.maximum(s.sum(-1), 1)

@@ -34,6 +34,8 @@ def test_breakdown_by_a_field_counts_by_hand():
     assert u["fta_transaction"] == pytest.approx(1 / 3) and u["fnmr"] == 1.0 and u["frr_transaction"] == 1.0
     assert u["intervals"]["fnmr"] == {"low": 0.0, "high": 1.0, "method": "rule_of_3"}  # all wrong, N = 2
     assert u["intervals"]["fta_transaction"]["method"] == "subject_bootstrap"
+    # every attempt rejected: the rule of 3 for the complement (N = 3 attempts), not a bootstrap's [1, 1]
+    assert u["intervals"]["frr_transaction"] == {"low": 0.0, "high": 1.0, "method": "rule_of_3"}
     nums = breakdown(values=np.array(["10", "2", "", "2", "10"], dtype=object), ref=ref, probe=probe,
                      genuine_pairs=gen, threshold=0.6, probe_subject_idx=subj, n_subjects=3, bootstrap={})
     assert [g["value"] for g in nums] == ["2", "10", "(none)"]  # numeric order, missing values last
