@@ -77,6 +77,19 @@ def test_differentials_on_lfw(lfw_small, tmp_path):
     fmr = np.array([g["fmr"] for g in r1["groups"]])
     fnmr = np.array([g["fnmr"] for g in r1["groups"]])
     assert r1["indices"]["fdr"] == pytest.approx(1 - 0.5 * np.ptp(fmr) - 0.5 * np.ptp(fnmr))
+    # the run's own score export read back (score files with dataset.attributes): the same threshold, and per
+    # group the same genuine comparisons, false non-matches, within-group impostors and false matches
+    run([f"scores={out / 'scores' / 'comparisons.csv.gz'}", "report.differentials=true", "differentials.by=[team]",
+         f"dataset.attributes={tmp_path / 'attrs.csv'}", f"out_dir={tmp_path / 'sc'}", *common[2:]])
+    back = json.loads((tmp_path / "sc" / "metrics.json").read_text())["differentials"]
+    assert back["threshold"] == T and back["attributes"]["team"]["subjects"] == {"a": 20, "b": 10}
+    keys = ("n_compared", "n_false_non_matches", "n_impostor", "n_false_matches", "fnmr", "fmr")
+    for r_img, r_sc in zip(doc["rows"]["team"], back["rows"]["team"]):
+        assert r_img["label"] == r_sc["label"]
+        for g_img, g_sc in zip(r_img["groups"], r_sc["groups"]):
+            assert {k: g_img[k] for k in keys} == {k: g_sc[k] for k in keys}
+    assert [(e["a"], e["b"]) for e in back["colourisation"]["team"]] == [("3", "4 [exemplar]"), ("2", "5 [exemplar]")]
+    assert "Differentials" in (tmp_path / "sc" / "report.html").read_text()
     # listed impostor pairs (a seeded sample): the within-group FMR counts the listed pairs of two team-b subjects
     run(["scenario=1", f"dataset.root={lfw_small}", "report.differentials=true", "impostors=800",
          f"dataset.attributes={tmp_path / 'attrs.csv'}", "differentials.by=[team]", f"out_dir={tmp_path / 'l'}",

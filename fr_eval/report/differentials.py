@@ -52,7 +52,7 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
         if _plot_groups(attr, rows, out / f"differentials_{attr}.png"):
             items.append(Figure(f"differentials_{attr}.png", f"FNMR and FMR (within group) per {attr} group and "
                                 "row, with 95% intervals; groups with no figure are left out of a panel."))
-    items += _skin_items(out, d)
+    items += _skin_items(out, d) if d.skin else []
     items += _fidelity_items(out, d)
     return [Section("differentials", "Differentials: who pays for colourisation?", items)]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..provenance import environment, run_date
 from ..settings import Config, plain
 from ..stages.score_import import ScoreImportResult
+from .differentials import metrics_entry, write_differentials
 from .html import Figure, Section, Table, table_file, write_page
 from .io import clean, write_config, write_json
 from .plots import band_note, det_bands, fmr_label, plot_det
@@ -41,6 +42,8 @@ def write_score_report(out: Path, result: ScoreImportResult, config: Config) -> 
                 Section("det", "DET curves", [Figure("det.png", f"DET curves of every row of the score files on "
                                                      f"normal-deviate axes; dotted: the FMR target {fmr_label(fmr)}; "
                                                      f"open markers: each row's operating point." + bands_said)])]
+    if result.differentials is not None:
+        sections += write_differentials(out, result.differentials, config.report.min_subjects)
     write_page(out, "scores", title=f"fr-eval report: scores from {result.fmt} files", sections=sections,
                config=plain(config), env=env, system={"models": []}, run=run, warnings=data_notes(result.context),
                headline=Table(t3.header[:5], [r[:5] for r in t3.body], id="headline"))
@@ -59,6 +62,7 @@ def _metrics(result: ScoreImportResult, thr: dict, rule: str, sign: float, confi
                         "threshold": f"fixed on row {ev.baseline}'s impostor scores: the lowest whose FMR <= target",
                         "intervals": "95%, rule of 3 or subject bootstrap; none where subjects are unknown"},
         "rows": rows, **result.context, "config": plain(config), "environment": env,
+        **({"differentials": metrics_entry(result.differentials)} if result.differentials is not None else {}),
     }
 
 

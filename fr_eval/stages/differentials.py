@@ -461,3 +461,81 @@ def fidelity_table(images: list, bootstrap) -> list[dict]:
             row[f"{f}_interval"] = mean_interval(v[ok], subj[ok], **interval_kwargs(bootstrap))
         out.append(row)
     return out
+
+
+# ------------------------------------------------------------------------------------------- score files
+#: the paper's colourised scenarios and their greyscale counterparts, by scenario id (score files name rows only)
+PAPER_PAIRS = {"4": "3", "5": "2"}
+
+
+def score_differentials(table, ev, cfg) -> Differentials:
+    """report.differentials for score files: the groups of ``dataset.attributes`` (joined on the files'
+    subject columns), each row counted per subject at the baseline's threshold as a scenario run counts it
+    (transaction level: a genuine comparison without a score failed to acquire; impostors within a group:
+    both subjects in it), and rows "4 [x]"/"5 [x]" against "3"/"2" where the files have them. Skin tone
+    and colour fidelity need images: they are said to be absent."""
+    settings = cfg.differentials
+    if not cfg.dataset.attributes:
+        raise ConfigError("report.differentials on score files needs dataset.attributes=<csv> (subject plus the "
+                          "group columns): the files carry no images to measure skin tone on")
+    by = [a for a in settings.by if a != SKIN]
+    t = ev.thresholds[cfg.fmr]
+    names = sorted({str(x) for x in np.concatenate([table.reference_subject, table.probe_subject])} - {""})
+    idx = {x: i for i, x in enumerate(names)}
+    file_attrs = read_attributes(cfg.dataset.attributes, names)
+    unknown = [a for a in by if a not in file_attrs]
+    if unknown or not by:
+        raise ConfigError(f"differentials.by: {', '.join(unknown) or 'skin_tone alone'} cannot be grouped by on "
+                          f"score files; the columns of dataset.attributes: {', '.join(sorted(file_attrs))}")
+    bootstrap, labels = cfg.intervals(), [r["label"] for r in ev.rows]
+    counts = {r: _score_counts(table, r, ev.baseline, t, idx) for r in labels}
+    pairs = [(f"{PAPER_PAIRS[x.split()[0]]}", x) for x in labels if x.split()[0] in PAPER_PAIRS
+             and PAPER_PAIRS[x.split()[0]] in labels]
+    attrs, rows, effects = {}, {}, {}
+    for a in by:
+        values = file_attrs[a]
+        groups = sorted(set(values) - {""})
+        code = np.array([groups.index(v) if v else -1 for v in values])
+        attrs[a] = {"groups": groups, "source": f"dataset.attributes ({cfg.dataset.attributes})",
+                    "subjects": {g: int(sum(v == g for v in values)) for g in groups},
+                    "unassigned": int(sum(v == "" for v in values))}
+        rows[a] = []
+        for r in labels:
+            c = counts[r].per_group(code, len(groups))
+            figures = D.group_figures(c, code, groups, bootstrap=bootstrap)
+            for g in figures:
+                g["too_small"] = g["n_subjects"] < cfg.report.min_subjects
+            rows[a].append({"label": r, "groups": figures, "between": counts[r].between(code, len(groups)),
+                            "indices": D.summary_indices(c, code, groups, alpha=settings.alpha, bootstrap=bootstrap)})
+        effects[a] = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
+            counts[x].per_group(code, len(groups)), counts[y].per_group(code, len(groups)), code, groups, rate,
+            bootstrap=bootstrap), cfg.report.min_subjects) for rate in ("fnmr", "frr")}} for x, y in pairs]
+    return Differentials(attributes=attrs, skin={}, rows=rows, colourisation=effects, threshold=t,
+                         fidelity={"reason": "score files carry no images (no colourised image to compare)"},
+                         settings={"by": by, "alpha": settings.alpha, "source": "score files"})
+
+
+def _score_counts(table, row: str, baseline: str, threshold: float, idx: dict) -> RowCounts:
+    """One score-file row's :class:`RowCounts`: genuine comparisons by probe subject (no score: failed), and its
+    impostor comparisons (the baseline's where the row has none) as listed subject pairs."""
+    n = len(idx)
+    gen = (table.row == row) & table.genuine
+    ps = np.array([idx.get(str(x), -1) for x in table.probe_subject[gen]])
+    s = table.score[gen]
+    named = ps >= 0
+    ok = np.isfinite(s)
+
+    def count(mask):
+        return np.bincount(ps[named & mask], minlength=n).astype(float)
+
+    base = {"failed": count(~ok), "samples": count(np.ones_like(ok)), "fnm": count(ok & (s < threshold)),
+            "compared": count(ok), "attempts": count(np.ones_like(ok))}
+    imp = (table.row == row) & ~table.genuine
+    if not imp.any():
+        imp = (table.row == baseline) & ~table.genuine
+    r = np.array([idx.get(str(x), -1) for x in table.reference_subject[imp]])
+    p = np.array([idx.get(str(x), -1) for x in table.probe_subject[imp]])
+    keep = (r >= 0) & (p >= 0) & np.isfinite(table.score[imp])
+    hit = keep & (table.score[imp] >= threshold)
+    fm = np.column_stack([r[hit], p[hit], np.ones(int(hit.sum()))]) if hit.any() else np.zeros((0, 3))
+    return RowCounts(base, np.zeros(n), np.zeros(n), _merged(fm), listed=np.column_stack([r[keep], p[keep]]))

@@ -13,6 +13,7 @@ from ..evaluation import TableEvaluation, evaluate_table, separation_warnings
 from ..scores import read_scores, repeated_comparisons
 from ..settings import Config
 from ..store import sha256_file
+from .differentials import score_differentials
 from .plan import parse_fmrs
 
 
@@ -23,6 +24,7 @@ class ScoreImportResult:
     score_kind: str
     fmt: str
     context: dict = field(default_factory=dict)
+    differentials: object = None  # report.differentials: stages.differentials.Differentials
 
 
 def import_scores(cfg: Config, *, progress: bool = True) -> ScoreImportResult:
@@ -37,7 +39,8 @@ def import_scores(cfg: Config, *, progress: bool = True) -> ScoreImportResult:
     inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
               for p in paths]
     return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=cfg.score_kind, fmt=fmt,
-                             context={"duplicates": duplicates, "warnings": score_warnings(ev, cfg.score_kind, fmt)})
+                             context={"duplicates": duplicates, "warnings": score_warnings(ev, cfg.score_kind, fmt)},
+                             differentials=score_differentials(table, ev, cfg) if cfg.report.differentials else None)
 
 
 def drop_repeated(table, policy: str, paths):
