@@ -318,6 +318,34 @@ def read_scores(paths, fmt: str, score_kind: str = "similarity") -> ScoreTable:
     return t
 
 
+def subject_columns(paths, fmt: str) -> dict:
+    """Group columns of a CSV or Parquet score file: ``reference_<name>`` and ``probe_<name>`` (each the group of
+    that side's subject), as ``{name: {subject: value}}``; a subject given two values is a one-line error."""
+    if fmt not in ("csv", "parquet"):
+        return {}
+    path = Path(paths[0] if isinstance(paths, (list, tuple)) else paths).expanduser()
+    if fmt == "csv":
+        text = _gunzip_text(path) if str(path).endswith(".gz") else read_text(path, "scores")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        header = list(rows[0]) if rows else []
+        data = {k: [r.get(k) or "" for r in rows] for k in header}
+    else:
+        data = {k: ["" if x is None else str(x) for x in v] for k, v in pq.read_table(path).to_pydict().items()}
+    out: dict = {}
+    for side in ("reference", "probe"):
+        for col in (c for c in data if c.startswith(f"{side}_") and c not in COLUMNS):
+            name = col[len(side) + 1:]
+            seen = out.setdefault(name, {})
+            for subject, value in zip(data.get(f"{side}_subject", []), data[col]):
+                subject, value = str(subject).strip(), str(value).strip()
+                if not subject or not value:
+                    continue
+                if seen.setdefault(subject, value) != value:
+                    raise FrEvalError(f"scores={path}: subject {subject} has two values of {name} ({seen[subject]} "
+                                      f"and {value}); a group column must give one value per subject")
+    return out
+
+
 def repeated_comparisons(t: ScoreTable) -> tuple[np.ndarray, bool]:
     """(a mask of the entries that repeat an earlier one: the same row, kind, reference and probe ids;
     whether the check could be made: every entry names both samples). Files that name no samples

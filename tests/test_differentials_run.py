@@ -90,12 +90,25 @@ def test_differentials_on_lfw(lfw_small, tmp_path):
             assert {k: g_img[k] for k in keys} == {k: g_sc[k] for k in keys}
     assert [(e["a"], e["b"]) for e in back["colourisation"]["team"]] == [("3", "4 [exemplar]"), ("2", "5 [exemplar]")]
     assert "Differentials" in (tmp_path / "sc" / "report.html").read_text()
+    # the same groups carried by the score file itself (reference_team, probe_team), no attributes file
+    import pandas as pd
+    table = pd.read_csv(out / "scores" / "comparisons.csv.gz")
+    table["reference_team"], table["probe_team"] = table["reference_subject"].map(team), table["probe_subject"].map(team)
+    table.to_csv(tmp_path / "with_groups.csv", index=False)
+    run([f"scores={tmp_path / 'with_groups.csv'}", "report.differentials=true", "differentials.by=[team]",
+         f"out_dir={tmp_path / 'sc2'}", *common[2:]])
+    cols = json.loads((tmp_path / "sc2" / "metrics.json").read_text())["differentials"]
+    assert cols["rows"]["team"] == back["rows"]["team"] and "group columns" in cols["attributes"]["team"]["source"]
+    table.loc[0, "probe_team"] = "c" if table.loc[0, "probe_team"] != "c" else "a"  # one subject, two groups
+    table.to_csv(tmp_path / "conflict.csv", index=False)
+    from fr_eval.cli import main
+    assert main([f"scores={tmp_path / 'conflict.csv'}", "report.differentials=true", f"out_dir={tmp_path / 'sc3'}",
+                 *common[2:]]) == 2
     # listed impostor pairs (a seeded sample): the within-group FMR counts the listed pairs of two team-b subjects
     run(["scenario=1", f"dataset.root={lfw_small}", "report.differentials=true", "impostors=800",
          f"dataset.attributes={tmp_path / 'attrs.csv'}", "differentials.by=[team]", f"out_dir={tmp_path / 'l'}",
          "differentials.fidelity=false", *common])
     listed = json.loads((tmp_path / "l" / "metrics.json").read_text())["differentials"]
-    import pandas as pd
     comps = pd.read_csv(tmp_path / "l" / "scores" / "comparisons.csv.gz")
     imp = comps[(comps["kind"] == "impostor") & comps["score"].notna()]
     both_b = imp[imp["reference_subject"].map(team).eq("b") & imp["probe_subject"].map(team).eq("b")]

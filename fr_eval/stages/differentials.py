@@ -468,25 +468,31 @@ def fidelity_table(images: list, bootstrap) -> list[dict]:
 PAPER_PAIRS = {"4": "3", "5": "2"}
 
 
-def score_differentials(table, ev, cfg) -> Differentials:
+def score_differentials(table, ev, cfg, file_groups: dict | None = None) -> Differentials:
     """report.differentials for score files: the groups of ``dataset.attributes`` (joined on the files'
     subject columns), each row counted per subject at the baseline's threshold as a scenario run counts it
     (transaction level: a genuine comparison without a score failed to acquire; impostors within a group:
     both subjects in it), and rows "4 [x]"/"5 [x]" against "3"/"2" where the files have them. Skin tone
     and colour fidelity need images: they are said to be absent."""
     settings = cfg.differentials
-    if not cfg.dataset.attributes:
-        raise ConfigError("report.differentials on score files needs dataset.attributes=<csv> (subject plus the "
-                          "group columns): the files carry no images to measure skin tone on")
-    by = [a for a in settings.by if a != SKIN]
-    t = ev.thresholds[cfg.fmr]
     names = sorted({str(x) for x in np.concatenate([table.reference_subject, table.probe_subject])} - {""})
     idx = {x: i for i, x in enumerate(names)}
-    file_attrs = read_attributes(cfg.dataset.attributes, names)
+    file_attrs = {a: [m.get(x, "") for x in names] for a, m in (file_groups or {}).items()}
+    source = {a: "the score files' group columns (reference_<name>, probe_<name>)" for a in file_attrs}
+    if cfg.dataset.attributes:
+        given = read_attributes(cfg.dataset.attributes, names)
+        file_attrs.update(given)
+        source.update({a: f"dataset.attributes ({cfg.dataset.attributes})" for a in given})
+    if not file_attrs:
+        raise ConfigError("report.differentials on score files needs group columns in the file (reference_<name>, "
+                          "probe_<name>) or dataset.attributes=<csv> (subject plus group columns): the files carry "
+                          "no images to measure skin tone on")
+    by = [a for a in settings.by if a != SKIN] or sorted(file_attrs)
+    t = ev.thresholds[cfg.fmr]
     unknown = [a for a in by if a not in file_attrs]
-    if unknown or not by:
-        raise ConfigError(f"differentials.by: {', '.join(unknown) or 'skin_tone alone'} cannot be grouped by on "
-                          f"score files; the columns of dataset.attributes: {', '.join(sorted(file_attrs))}")
+    if unknown:
+        raise ConfigError(f"differentials.by: {', '.join(unknown)} cannot be grouped by on these score files; their "
+                          f"groups: {', '.join(sorted(file_attrs))}")
     bootstrap, labels = cfg.intervals(), [r["label"] for r in ev.rows]
     counts = {r: _score_counts(table, r, ev.baseline, t, idx) for r in labels}
     pairs = [(f"{PAPER_PAIRS[x.split()[0]]}", x) for x in labels if x.split()[0] in PAPER_PAIRS
@@ -496,7 +502,7 @@ def score_differentials(table, ev, cfg) -> Differentials:
         values = file_attrs[a]
         groups = sorted(set(values) - {""})
         code = np.array([groups.index(v) if v else -1 for v in values])
-        attrs[a] = {"groups": groups, "source": f"dataset.attributes ({cfg.dataset.attributes})",
+        attrs[a] = {"groups": groups, "source": source[a],
                     "subjects": {g: int(sum(v == g for v in values)) for g in groups},
                     "unassigned": int(sum(v == "" for v in values))}
         rows[a] = []
