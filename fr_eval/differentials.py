@@ -171,7 +171,8 @@ def effect_by_group(a: dict, b: dict, group: np.ndarray, names: list, rate: str 
     probes) move ``rate`` (``fnmr`` or ``frr``) by the same amount in every group?
 
     Per group: the difference b - a with a paired subject-bootstrap interval (a subject's counts in both
-    rows kept together) and the paired permutation test's p (:func:`fr_eval.metrics.paired_permutation_test`).
+    rows kept together) and the paired permutation test's p (:func:`fr_eval.metrics.paired_permutation_test`),
+    Holm-adjusted over the groups.
     Per pair of groups (i, j): the difference of the differences (j's minus i's) with a stratified-bootstrap
     interval, and a permutation test of the group labels among the two groups' subjects (under the null
     hypothesis the effect does not depend on the group); p Holm-adjusted over the pairs.
@@ -203,6 +204,8 @@ def effect_by_group(a: dict, b: dict, group: np.ndarray, names: list, rate: str 
                           "b": float(rate_of({k: v.sum() for k, v in sb.items()})), "difference": diff,
                           "interval": {"low": lo, "high": hi, "method": "paired_subject_bootstrap"},
                           "p_value": test["p_value"], "test": "paired permutation test (subjects' rows swapped)"})
+    for g, adj in zip(per_group, M.holm([g["p_value"] for g in per_group]) if per_group else []):
+        g["p_holm"] = float(adj)  # the groups' tests are one family
     pairs = _group_pairs(A, B, group, names, rate_of, kw, n_permutations)
     p_adj = M.holm([p["p_value"] for p in pairs]) if pairs else []
     for p, adj in zip(pairs, p_adj):

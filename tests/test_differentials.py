@@ -65,6 +65,7 @@ def test_colourisation_helps_one_group_only():
     g0, g1 = e["groups"]
     assert g0["difference"] == pytest.approx(fnm_b[:n].sum() / 600 - fnm_a[:n].sum() / 600)
     assert g0["difference"] < -0.1 and g0["interval"]["high"] < 0 and g0["p_value"] < 0.01
+    assert g0["p_holm"] == pytest.approx(min(1.0, 2 * g0["p_value"]))  # the smaller of two p-values, times 2
     assert abs(g1["difference"]) < 0.06 and g1["interval"]["low"] < 0 < g1["interval"]["high"] + 0.02
     (pair,) = e["pairs"]
     assert pair["difference_of_differences"] == pytest.approx(g1["difference"] - g0["difference"])

@@ -114,7 +114,7 @@ def _colourisation_table(out: Path, attr: str, effects: list) -> list:
                 body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"] + (N.DAGGER if g["too_small"] else ""),
                              str(g["n_subjects"]),
                              _num(100 * g["a"], 2), _num(100 * g["b"], 2), f"{100 * g['difference']:+.2f}",
-                             _ci(g["interval"], signed=True), f"{g['p_value']:.2g}"])
+                             _ci(g["interval"], signed=True), f"{g['p_value']:.2g}", f"{g['p_holm']:.2g}"])
             for p in e[rate]["pairs"]:
                 pairs.append([f"{e['b']} vs {e['a']}", rate.upper(),
                               f"{p['group_j']} minus {p['group_i']}" + (N.DAGGER if p["too_small"] else ""),
@@ -122,10 +122,11 @@ def _colourisation_table(out: Path, attr: str, effects: list) -> list:
                               f"{p['p_value']:.2g}", f"{p['p_holm']:.2g}"])
     t1 = table_file(out, f"differentials_{attr}_colourisation", [
         "Rows", "Rate", "Group", "Subjects", "Greyscale row (%)", "Colourised row (%)", "Difference (points)",
-        "95% CI", "p"], body, f"Does colourisation help each {attr.replace('_', ' ')} group?", [
+        "95% CI", "p", "p (Holm)"], body, f"Does colourisation help each {attr.replace('_', ' ')} group?", [
         "Colourised row minus its greyscale counterpart (scenario 4 against 3, 5 against 2) on the same subjects: a "
         "negative difference means colourisation lowered the error. Interval: paired subject bootstrap; p: paired "
-        "permutation test (each subject's two rows swapped or not). † fewer than report.min_subjects subjects: no "
+        "permutation test (each subject's two rows swapped or not), Holm-adjusted over the groups of the same rows "
+        "and rate. † fewer than report.min_subjects subjects: no "
         "finding (the interval and p rest on too few subjects)."])
     t2 = table_file(out, f"differentials_{attr}_colourisation_between", [
         "Rows", "Rate", "Groups", "Difference of differences (points)", "95% CI", "p", "p (Holm)"], pairs,
