@@ -150,3 +150,20 @@ def test_frgc_end_to_end_with_breakdowns(tmp_path, lfw_small):
     assert [(g["value"], g["n_attempts"]) for g in bd["condition"]] == [("controlled", 2), ("uncontrolled", 2)]
     assert [(g["value"], g["n_attempts"]) for g in bd["session_gap_days"]] == [("< 1", 2), (">= 30", 2)]
     assert [bin_label(v, [1, 30]) for v in ("0", "1", "29.5", "30", "")] == ["< 1", "[1, 30)", "[1, 30)", ">= 30", ""]
+
+
+def test_frgc_subject_attributes_from_the_metadata(tmp_path, lfw_small):
+    """Subject attributes a Recording carries (gender, race, yob) reach every sample of the subject: groups for
+    report.differentials."""
+    root = build(tmp_path, lfw_small)
+    meta = next(root.rglob("FRGC_2.0_Metadata.xml"))
+    text = meta.read_text()
+    text = text.replace('subject_id="nd1S04201"', 'subject_id="nd1S04201" gender="Female" race="Asian" yob="1980"')
+    text = text.replace('subject_id="nd1S04202"', 'subject_id="nd1S04202" gender="Male"')
+    meta.write_text(text)
+    ds = load_dataset({"type": "frgc", "root": str(root)})
+    by = {}
+    for s in ds.references + ds.probes:
+        m = dict(s.meta)
+        by.setdefault(s.subject, set()).add((m.get("gender"), m.get("race"), m.get("yob")))
+    assert by == {"04201": {("Female", "Asian", "1980")}, "04202": {("Male", None, None)}}

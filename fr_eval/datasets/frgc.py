@@ -145,7 +145,8 @@ def _listed_images(root: Path, sets: dict[str, list[Path]], recordings: dict, pr
                     {"rel": path.relative_to(root).as_posix(), "path": path, "condition": cond,
                      "recording": int(m.group("recording")) if m else 0, "recording_id": rec, "when": when,
                      "session": when.strftime("%Y-%m-%d") if when else path.parent.name,
-                     "session_source": "metadata capturedate" if when else "folder"})
+                     "session_source": "metadata capturedate" if when else "folder",
+                     "attributes": {k: v for k, v in recordings.get(rec, {}).items() if k in SUBJECT_FIELDS and v}})
     return by_subject
 
 
@@ -163,11 +164,16 @@ def _choose(items: list[dict], reference_condition: str, probe_conditions, prefe
     return (ref, chosen) if chosen else (ref, "no probe image")
 
 
+#: subject attributes a Recording element may carry in the metadata (kept in the samples' metadata: groups for
+#: report.differentials; FRGC releases differ in what they hold)
+SUBJECT_FIELDS = ("gender", "sex", "race", "ethnicity", "yob")
+
+
 def _sample(t: dict, ref: dict, subject: str, role: str) -> Sample:
     gap = (t["when"] - ref["when"]).days if t["when"] and ref["when"] else ""
     meta = (("session", t["session"]), ("session_source", t["session_source"]), ("condition", t["condition"]),
             ("recording", str(t["recording"])), ("session_gap_days", str(gap)),
-            ("same_session", str(t["session"] == ref["session"]).lower()))
+            ("same_session", str(t["session"] == ref["session"]).lower()), *sorted(t.get("attributes", {}).items()))
     return Sample(path=t["path"].resolve(), rel=t["rel"], subject=subject, role=role, meta=meta)
 
 
