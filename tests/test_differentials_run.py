@@ -140,6 +140,10 @@ def test_feret_ground_truth_groups(lfw_small, tmp_path):
     for i, p in enumerate(people):
         sid = f"{i + 1:05d}"
         src = sorted(p.glob("*.jpg"))
+        if i == 7:  # the last subject's photos in greyscale: no colour to measure
+            for k in (0, 1):
+                Image.open(src[k]).convert("L").save(tmp_path / f"grey{k}.png")
+            src = [tmp_path / "grey0.png", tmp_path / "grey1.png"]
         put(root, "dvd1", sid, f"{sid}_930831_fa_a", src[0])
         put(root, "dvd1", sid, f"{sid}_940128_fb_a", src[1])
         truth[sid] = ("White" if i < 5 else "Black-or-African-American", "Male" if i % 2 else "Female")
@@ -161,6 +165,11 @@ def test_feret_ground_truth_groups(lfw_small, tmp_path):
     agree = doc["agreement"]["race"]
     assert agree["rows"] == ["Black-or-African-American", "White"] and sum(map(sum, agree["counts"])) == 8
     assert (out / "skin_tone_vs_race.md").is_file() and "White" in (out / "skin_tone_vs_race.md").read_text()
+    # a subject without a colour photo gets no skin-tone group: counted, named, and each photo says why
+    assert doc["skin_tone"]["no_colour_photo"] == ["00008"] and doc["attributes"]["skin_tone"]["unassigned"] >= 1
+    grey = [r for r in rows_of(out / "skin_tone_images.csv") if r["subject"] == "00008"]
+    assert len(grey) == 2 and all(r["reason"] == "a greyscale photo (no colour to measure)" for r in grey)
+    assert "00008" not in {r["subject"] for r in rows_of(out / "skin_tone.csv")}
 
 
 def test_unknown_attribute_is_a_one_line_error(lfw_small, tmp_path, capsys):
