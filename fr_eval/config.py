@@ -5,6 +5,7 @@ what is accepted. :mod:`fr_eval.settings` names the parser of every key.
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -198,3 +199,15 @@ def score_format(key, value):
     if value in (None, "", "null"):
         return None
     return choice(key, value, ("csv", "parquet", "bob4", "bob5", "pyeer"))
+
+
+#: generated.video.frames: which frames of a video are kept
+FRAME_RULE = re.compile(r"^(all|every:(?P<every>\d+)|uniform:(?P<uniform>\d+))$")
+
+
+def frame_rule(key, value) -> str:
+    """``all`` | ``every:N`` | ``uniform:K`` (N, K >= 1)."""
+    m = FRAME_RULE.match(str(value).strip())
+    if not m or any(m.group(g) is not None and int(m.group(g)) < 1 for g in ("every", "uniform")):
+        raise _bad(key, value, "choose all, every:N or uniform:K (N, K >= 1)")
+    return str(value).strip()

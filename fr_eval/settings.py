@@ -308,6 +308,18 @@ class Edc:
 
 
 @dataclass
+class VideoSettings:
+    """Generated rows that are videos (mp4, webm, mov, avi, mkv, gif with frames): how frames are sampled and judged."""
+    frames: str = key("uniform:16", "frames kept per video: all | every:N | uniform:K (K spread from the first to "
+                      "the last)", p.frame_rule)
+    max_seconds: Optional[float] = key(None, "only the frames of the first this many seconds (null: the whole video)",
+                                       lambda k, v: None if v in (None, "", "null") else p.number(k, v, 0.0))
+    verified_share: float = key(0.5, "a video is verified when at least this share of its sampled frames is "
+                                "(failures to acquire count as not verified)", lambda k, v: p.number(k, v, 0.0, 1.0))
+    strip: int = key(4, "the worst videos shown by their lowest-similarity frame", lambda k, v: p.integer(k, v, 0))
+
+
+@dataclass
 class Generated:
     """scenario=generated: does an image generator preserve the identity it was given?"""
     manifest: Optional[str] = key(None, "CSV: path,identity,method[,role,prompt,category,seed,target,...]")
@@ -337,6 +349,7 @@ class Generated:
                                  "genuine scores between different real photos", lambda k, v: p.number(k, v, 50.0, 100.0))
     compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
                                       lambda k, v: p.integer(k, v, 1))
+    video: VideoSettings = node(VideoSettings, "generated rows that are videos: frame sampling and the video rule")
     rank_k: int = key(5, "rank-k accuracy: a generated image's own identity among the k best-scoring enrolled "
                       "identities (1:N search, ties counted against it)", lambda k, v: p.integer(k, v, 1))
 

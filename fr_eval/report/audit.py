@@ -12,6 +12,7 @@ from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
+from .videos import write_videos
 from .tables import as_sentence, axis_score, data_notes, machine_notes, pct, run_notes, score_name
 
 
@@ -101,6 +102,8 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
     sections.append(_copy_section(out, ctx.get("copy") or {}))
+    if ctx.get("videos"):
+        sections += write_videos(out, ctx["videos"], score_name(ctx["system"]), config.generated.video.strip)
     sections[2:2] = _plots(out, result, config)
     sections.append(_problems_section(result))
     how = ctx.get("invocation") or {}

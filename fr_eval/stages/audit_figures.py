@@ -19,6 +19,7 @@ from ..systems import substitute_warnings
 from ..variants import ORIGINAL
 from .audit_plan import AuditPlan
 from .audit_score import AuditScores
+from .audit_video import rel_positions, video_figures
 
 ENROLMENT = ("manifest", "dataset")
 CONVENTIONS = {
@@ -89,6 +90,9 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     context = _audit_context(plan, sc)
     context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
     context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit)
+    if plan.videos:
+        context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
+                                          plan.identities, bootstrap)
     return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
                        context=context, sheet=_sheet(plan, sc, meta, cfg.generated.contact_sheet))

@@ -1,16 +1,18 @@
 """The audit's plan stage (``scenario=generated``): the manifest of generated images, the enrolment of
 their identities (the manifest's reference rows or a dataset), the grouping and the method pairs to
-compare; checked before any image is decoded."""
+compare; checked before any image is decoded (a video row's frames are sampled here, kept in the store,
+and join the generated images: :mod:`.audit_video`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..datasets import Sample, load_dataset
 from ..datasets.generated import load_generated_manifest
 from ..datasets.manifest import problems_message
 from ..errors import ConfigError, FrEvalError
 from ..settings import Config
+from .audit_video import expand_videos, frames_dir
 from .plan import as_list, parse_fmrs
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class AuditPlan:
     rank_k: int = 5  # generated.rank_k
     fpir: tuple = (0.001, 0.01)  # identification.fpir: the audit's FNIR thresholds, on the enrolment's non-mated searches
     min_false_alarms: int = 3  # report.min_false_matches: an FPIR target with fewer allowed false alarms is flagged
+    videos: list = field(default_factory=list)  # audit_video.VideoRow per video row (its frames are in gen)
 
 
 def plan_audit(cfg: Config) -> AuditPlan:
@@ -49,6 +52,7 @@ def plan_audit(cfg: Config) -> AuditPlan:
         raise ConfigError("scenario=generated needs generated.manifest=<csv> (columns path,identity,method)")
     fmr, _ = parse_fmrs(cfg)
     gset = load_generated_manifest(g.manifest, root=g.root, strict=g.strict, allow_outside=g.allow_outside)
+    gset, videos = expand_videos(gset, g.video, frames_dir(cfg.store_dir))
     refs, enrol_source = _enrolment(cfg, gset)
     identities = sorted({s.subject for s in refs})
     problems = list(gset.problems)
@@ -75,7 +79,8 @@ def plan_audit(cfg: Config) -> AuditPlan:
                      min_identities=cfg.report.min_subjects,
                      compare=_compare_spec(g.compare, {dict(s.meta).get("method", "") for s in gen}),
                      compare_min_identities=g.compare_min_identities, rank_k=g.rank_k,
-                     fpir=tuple(cfg.identification.fpir), min_false_alarms=cfg.report.min_false_matches)
+                     fpir=tuple(cfg.identification.fpir), min_false_alarms=cfg.report.min_false_matches,
+                     videos=[v for v in videos if v.subject in identities])
 
 
 def _compare_spec(spec, methods: set) -> tuple:

@@ -63,6 +63,8 @@ class AuditScores:
     copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
     #: skin_tones(): each generated face's ITA and its identity's (the median over its reference photos), degrees
     ita: dict = field(default_factory=dict)
+    gen_emb: np.ndarray | None = None  # the generated images' score vectors (a video's frames compared pairwise)
+    metric: str = "cosine"
 
 
 def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
@@ -99,7 +101,7 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
                        copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile),
-                       ita=skin_tones(plan, acqs, gid, len(plan.identities)))
+                       ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric)
 
 
 def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_id: np.ndarray, gid: np.ndarray,

@@ -1,0 +1,135 @@
+"""Videos in the audit, made here from LFW photos (no video is committed): a steady video of one person, a video
+that cuts to another person halfway, one with blank frames, an animated GIF, and a corrupt file; the sampling
+rules, a rerun that reuses every frame, and two judges on the same videos."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+av = pytest.importorskip("av", reason="PyAV is not installed (a dependency of fr-eval: pip install -e .)")
+
+pytestmark = pytest.mark.slow
+
+
+def rgb(path, size=256):
+    return np.asarray(Image.open(path).convert("RGB").resize((size, size)))
+
+
+def make_video(path, frames, fps=8):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for img in frames:
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+
+
+def build(lfw_small, tmp_path):
+    people = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:6]
+    photos = {p.name: sorted(p.glob("*.jpg")) for p in people}
+    a, b = people[0].name, people[1].name
+    rows = ["path,identity,role,method"]
+    rows += [f"{f},{n},reference," for n, fs in photos.items() for f in fs[:2]]  # enrolment: two photos each
+    v = tmp_path / "videos"
+    v.mkdir()
+    make_video(v / "steady.mp4", [rgb(f) for f in photos[a][2:] for _ in range(8)])  # 16 frames, two photos
+    make_video(v / "cut.mp4", [rgb(photos[a][2])] * 8 + [rgb(photos[b][2])] * 8)  # cuts to b at frame 8
+    make_video(v / "blank.mp4", [rgb(photos[a][3])] * 8 + [np.full((256, 256, 3), 128, np.uint8)] * 8)
+    gif = [Image.open(f).convert("RGB") for f in photos[b][2:]]
+    gif += [g.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for g in gif]  # four distinct frames (GIF merges repeats)
+    gif[0].save(v / "moving.gif", save_all=True, append_images=gif[1:], duration=100, loop=0)
+    (v / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    rows += [f"{v / 'steady.mp4'},{a},generated,steady", f"{v / 'cut.mp4'},{a},generated,cut",
+             f"{v / 'blank.mp4'},{a},generated,blank", f"{v / 'moving.gif'},{b},generated,gif",
+             f"{v / 'corrupt.mp4'},{a},generated,corrupt"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "m.csv", a, b
+
+
+def rows_of(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def audit(args):
+    from fr_eval.cli import main
+    assert main(["scenario=generated", "generated.allow_outside=true", "progress=false", "bootstrap.n_resamples=50",
+                 "generated.min_per_method=1", "report.min_subjects=1", *args]) == 0
+
+
+def test_videos_in_the_audit(lfw_small, tmp_path):
+    manifest, a, b = build(lfw_small, tmp_path)
+    store, out = tmp_path / "s", tmp_path / "r"
+    audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={out}"])
+    doc = json.loads((out / "metrics.json").read_text())
+    v = doc["videos"]
+    methods = {m["method"]: m for m in v["methods"]}
+    videos = {r["method"]: r for r in rows_of(out / "generated_videos.csv")}
+    # sampling: uniform:16 of 16-frame videos keeps every frame; the GIF has 4 frames
+    assert (videos["steady"]["n_frames"], videos["steady"]["n_frames_video"]) == ("16", "16")
+    assert videos["gif"]["n_frames"] == "4" and videos["gif"]["status"] == "read"
+    # a steady video of the person: every frame acquired and verified, consistent over time
+    s = methods["steady"]
+    assert s["frame_fta"] == 0.0 and s["videos_verified"] == 1.0 and videos["steady"]["verified"] == "True"
+    assert s["similarity_min"] > v["threshold"] and s["drift_min_pair"] > v["threshold"]
+    # the cut: the drift (lowest frame pair) falls to an impostor's level and the worst frame is after the cut
+    c = videos["cut"]
+    assert float(c["drift_min_pair"]) < v["threshold"] < float(s["drift_min_pair"])
+    assert int(c["worst_frame"].rsplit("#", 1)[1]) >= 8 and float(c["verified_share"]) == pytest.approx(0.5)
+    # blank frames: half the frames not acquired (frame FTA), the other half verified
+    assert methods["blank"]["frame_fta"] == pytest.approx(0.5) and float(videos["blank"]["acquired_share"]) == 0.5
+    # a corrupt file: a counted, explained failure of its row, not a crash
+    bad = videos["corrupt"]
+    assert bad["status"] == "failed" and bad["reason"].startswith("cannot be opened as a video")
+    assert methods["corrupt"]["n_failed_videos"] == 1 and methods["corrupt"]["videos_verified"] == 0.0
+    assert any(p["kind"] == "unreadable video" for p in doc["problems"])
+    # the report: tables, the similarity-over-time plot, the strip; each frame also an image of its method
+    table = (out / "generated_video_methods.md").read_text()
+    assert "| steady | 1 | 0 | 1 | 16 |" in table and "| corrupt | 1 | 1 | 1 | 0 |" in table
+    for f in ("video_similarity_over_time.png", "video_worst_frames.png"):
+        assert Image.open(out / f).size[0] > 300
+    images = rows_of(out / "generated_images.csv")
+    assert sum(r["method"] == "steady" for r in images) == 16 and "Videos" in (out / "report.html").read_text()
+    # a rerun reuses every frame (no frame written again) and every acquisition
+    frames = sorted((store / "frames").rglob("*.png"))
+    stamps = [f.stat().st_mtime_ns for f in frames]
+    audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={tmp_path / 'r2'}"])
+    assert [f.stat().st_mtime_ns for f in frames] == stamps
+    again = json.loads((tmp_path / "r2" / "metrics.json").read_text())
+    assert again["engine"]["computed"] == 0 and again["videos"]["methods"] == v["methods"]
+    # another rule: every:5 of 16 frames keeps frames 0, 5, 10, 15
+    audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={tmp_path / 'r3'}",
+           "generated.video.frames=every:5"])
+    every = {r["method"]: r for r in rows_of(tmp_path / "r3" / "generated_videos.csv")}
+    assert every["steady"]["n_frames"] == "4" and every["gif"]["n_frames"] == "1"
+    imgs = rows_of(tmp_path / "r3" / "generated_images.csv")
+    assert sorted(r["path"].rsplit("#", 1)[1] for r in imgs if r["method"] == "cut") == [
+        "000000", "000005", "000010", "000015"]
+
+
+def test_sampling_rules():
+    from fr_eval.video import sample_indices
+    assert sample_indices(20, "all") == list(range(20)) and sample_indices(20, "every:6") == [0, 6, 12, 18]
+    assert sample_indices(20, "uniform:5") == [0, 5, 10, 14, 19] and sample_indices(3, "uniform:16") == [0, 1, 2]
+    assert sample_indices(0, "uniform:4") == []
+    with pytest.raises(Exception, match="generated.video.frames=uniform:0 is not valid"):
+        sample_indices(5, "uniform:0")
+
+
+def test_two_judges_on_videos(lfw_small, tmp_path):
+    pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
+    manifest, _, _ = build(lfw_small, tmp_path)
+    out = tmp_path / "r"
+    audit([f"generated.manifest={manifest}", "system=[sface,dlib]", f"store_dir={tmp_path / 's'}", f"out_dir={out}"])
+    subs = {n: json.loads((out / n / "metrics.json").read_text()) for n in ("sface", "dlib")}
+    for n, sub in subs.items():
+        m = {x["method"]: x for x in sub["videos"]["methods"]}
+        assert m["steady"]["videos_verified"] == 1.0 and m["corrupt"]["n_failed_videos"] == 1, n
+        assert m["blank"]["frame_fta"] == pytest.approx(0.5), n
+    judges = json.loads((out / "metrics.json").read_text())["judges"]
+    rows = {r["method"]: r for r in judges["methods"]}
+    assert set(rows["steady"]["verified"]) == {"sface", "dlib"}
