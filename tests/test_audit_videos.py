@@ -32,8 +32,8 @@ def build(lfw_small, tmp_path):
     people = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:6]
     photos = {p.name: sorted(p.glob("*.jpg")) for p in people}
     a, b = people[0].name, people[1].name
-    rows = ["path,identity,role,method"]
-    rows += [f"{f},{n},reference," for n, fs in photos.items() for f in fs[:2]]  # enrolment: two photos each
+    rows = ["path,identity,role,method,target"]
+    rows += [f"{f},{n},reference,," for n, fs in photos.items() for f in fs[:2]]  # enrolment: two photos each
     v = tmp_path / "videos"
     v.mkdir()
     make_video(v / "steady.mp4", [rgb(f) for f in photos[a][2:] for _ in range(8)])  # 16 frames, two photos
@@ -43,9 +43,12 @@ def build(lfw_small, tmp_path):
     gif += [g.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for g in gif]  # four distinct frames (GIF merges repeats)
     gif[0].save(v / "moving.gif", save_all=True, append_images=gif[1:], duration=100, loop=0)
     (v / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
-    rows += [f"{v / 'steady.mp4'},{a},generated,steady", f"{v / 'cut.mp4'},{a},generated,cut",
-             f"{v / 'blank.mp4'},{a},generated,blank", f"{v / 'moving.gif'},{b},generated,gif",
-             f"{v / 'corrupt.mp4'},{a},generated,corrupt"]
+    # a talking head and its driving video: frame i of one against frame i of the other (CSIM, SSIM)
+    make_video(v / "head.mp4", [rgb(photos[a][2])] * 4 + [rgb(photos[a][3])] * 4)
+    make_video(v / "driving.mp4", [rgb(photos[a][2])] * 8)
+    rows += [f"{v / 'steady.mp4'},{a},generated,steady,", f"{v / 'cut.mp4'},{a},generated,cut,",
+             f"{v / 'blank.mp4'},{a},generated,blank,", f"{v / 'moving.gif'},{b},generated,gif,",
+             f"{v / 'corrupt.mp4'},{a},generated,corrupt,", f"{v / 'head.mp4'},{a},generated,head,{v / 'driving.mp4'}"]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     return tmp_path / "m.csv", a, b
 
@@ -94,6 +97,13 @@ def test_videos_in_the_audit(lfw_small, tmp_path):
         assert Image.open(out / f).size[0] > 300
     images = rows_of(out / "generated_images.csv")
     assert sum(r["method"] == "steady" for r in images) == 16 and "Videos" in (out / "report.html").read_text()
+    # the talking head: each frame against the driving video's frame of the same index; the first four frames
+    # are the driving frame's own photo (CSIM near 1, SSIM high), the last four another photo
+    head = sorted((r for r in images if r["method"] == "head"), key=lambda r: r["path"])
+    assert len(head) == 8 and all(r["target"].endswith(f"driving.mp4#{r['path'].rsplit('#', 1)[1]}") for r in head)
+    same, other = [float(r["csim"]) for r in head[:4]], [float(r["csim"]) for r in head[4:]]
+    assert min(same) > 0.95 > max(other) and min(float(r["ssim"]) for r in head[:4]) > 0.8
+    assert float(videos["head"]["csim_mean"]) == pytest.approx(np.mean(same + other), abs=1e-6)
     # a rerun reuses every frame (no frame written again) and every acquisition
     frames = sorted((store / "frames").rglob("*.png"))
     stamps = [f.stat().st_mtime_ns for f in frames]

@@ -15,7 +15,7 @@ from .plots import save, subplots
 
 VIDEO_COLUMNS = ["video", "identity", "method", "status", "reason", "n_frames_video", "n_frames", "n_acquired",
                  "acquired_share", "similarity_mean", "similarity_min", "similarity_std", "verified_share",
-                 "verified", "drift_min_pair", "worst_frame"]
+                 "verified", "drift_min_pair", "csim_mean", "ssim_mean", "worst_frame"]
 
 
 def _f(x, digits=3) -> str:

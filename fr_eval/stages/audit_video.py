@@ -105,7 +105,8 @@ def one_video(v: VideoRow, rel_index: dict, sc, share: float) -> dict:
     if v.error or idx.size == 0:
         return {**base, "n_acquired": 0, "acquired_share": 0.0, "verified_share": 0.0, "verified": False,
                 "similarity_mean": float("nan"), "similarity_min": float("nan"), "similarity_std": float("nan"),
-                "drift_min_pair": float("nan"), "worst_frame": "", "worst_frame_file": "", "_series": None}
+                "drift_min_pair": float("nan"), "csim_mean": float("nan"), "ssim_mean": float("nan"),
+                "worst_frame": "", "worst_frame_file": "", "_series": None}
     ok = sc.acquired[idx]
     own = sc.own[idx]
     verified = ok & (own >= sc.threshold)
@@ -120,9 +121,16 @@ def one_video(v: VideoRow, rel_index: dict, sc, share: float) -> dict:
             "similarity_mean": float(sims.mean()) if sims.size else float("nan"),
             "similarity_min": float(sims.min()) if sims.size else float("nan"),
             "similarity_std": float(sims.std()) if sims.size else float("nan"), "drift_min_pair": drift,
+            "csim_mean": _mean(sc.csim[idx]), "ssim_mean": _mean(sc.ssim[idx]),
             "worst_frame": v.frames[worst].rel if worst is not None else "",
             "worst_frame_file": str(v.frames[worst].path) if worst is not None else "",
             "_series": (times, np.where(ok, own, np.nan))}
+
+
+def _mean(x: np.ndarray) -> float:
+    """The mean of the finite values (CSIM/SSIM exist only for frames with a target), nan when none."""
+    x = np.asarray(x, float)
+    return float(x[np.isfinite(x)].mean()) if np.isfinite(x).any() else float("nan")
 
 
 def method_row(method: str, rows: list[dict], identities: list, bootstrap) -> dict:
