@@ -111,6 +111,13 @@ def test_videos_in_the_audit(lfw_small, tmp_path):
     assert [f.stat().st_mtime_ns for f in frames] == stamps
     again = json.loads((tmp_path / "r2" / "metrics.json").read_text())
     assert again["engine"]["computed"] == 0 and again["videos"]["methods"] == v["methods"]
+    # a changed video (a new digest) is decoded again: its frames go to a folder of their own
+    before = {d.name for d in (store / "frames").glob("*/*")}
+    (tmp_path / "videos" / "steady.mp4").write_bytes((tmp_path / "videos" / "cut.mp4").read_bytes())
+    audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={tmp_path / 'r4'}"])
+    changed = {r["method"]: r for r in rows_of(tmp_path / "r4" / "generated_videos.csv")}
+    assert {d.name for d in (store / "frames").glob("*/*")} == before  # the cut video's digest: already there
+    assert changed["steady"]["drift_min_pair"] == changed["cut"]["drift_min_pair"] != videos["steady"]["drift_min_pair"]
     # another rule: every:5 of 16 frames keeps frames 0, 5, 10, 15
     audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={tmp_path / 'r3'}",
            "generated.video.frames=every:5"])
