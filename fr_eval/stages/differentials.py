@@ -63,20 +63,8 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
     counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric, cache) for r in plan.rows}
     rows, effects = {}, {}
     for a, (code, names) in codes.items():
-        rows[a] = []
-        for r in plan.rows:
-            c = counts[r.label].per_group(code, len(names))
-            figures = D.group_figures(c, code, names, bootstrap=plan.bootstrap)
-            for g in figures:  # too few subjects to support a figure: shown flagged, never ranked
-                g["too_small"] = g["n_subjects"] < plan.min_subjects
-            rows[a].append({"label": r.label, "groups": figures,
-                            "indices": D.summary_indices(c, code, names, alpha=settings.alpha,
-                                                         bootstrap=plan.bootstrap),
-                            "between": counts[r.label].between(code, len(names))})
-        effects[a] = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
-            counts[x].per_group(code, len(names)), counts[y].per_group(code, len(names)), code, names, rate,
-            bootstrap=plan.bootstrap), plan.min_subjects) for rate in ("fnmr", "frr")}}
-            for x, y in colourisation_pairs(plan)]
+        rows[a], effects[a] = group_rows(counts, code, names, colourisation_pairs(plan), settings.alpha,
+                                         plan.bootstrap, plan.min_subjects)
     out = Differentials(attributes={a: {k: v for k, v in x.items() if k != "values"} for a, x in attrs.items()},
                         skin=skin.describe(plan.subjects), rows=rows, colourisation=effects, threshold=threshold,
                         agreement=agreement(attrs), sheet=skin.sheet,
@@ -90,6 +78,24 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
         finally:
             store.close()
     return out
+
+
+def group_rows(counts: dict, code: np.ndarray, names: list, pairs: list, alpha: float, bootstrap,
+               min_subjects: int) -> tuple[list, list]:
+    """One attribute's figures: per row (``counts``: label -> :class:`RowCounts`, in the rows' order) the groups'
+    rates, GARBE/FDR and FMR between groups; per (greyscale, colourised) pair of rows the effect per group."""
+    rows = []
+    for label, rc in counts.items():
+        c = rc.per_group(code, len(names))
+        figures = D.group_figures(c, code, names, bootstrap=bootstrap)
+        for g in figures:  # too few subjects to support a figure: shown flagged, never ranked
+            g["too_small"] = g["n_subjects"] < min_subjects
+        rows.append({"label": label, "groups": figures, "between": rc.between(code, len(names)),
+                     "indices": D.summary_indices(c, code, names, alpha=alpha, bootstrap=bootstrap)})
+    effects = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
+        counts[x].per_group(code, len(names)), counts[y].per_group(code, len(names)), code, names, rate,
+        bootstrap=bootstrap), min_subjects) for rate in ("fnmr", "frr")}} for x, y in pairs]
+    return rows, effects
 
 
 def flag_small(effect: dict, min_subjects: int) -> dict:
@@ -505,17 +511,8 @@ def score_differentials(table, ev, cfg, file_groups: dict | None = None) -> Diff
         attrs[a] = {"groups": groups, "source": source[a],
                     "subjects": {g: int(sum(v == g for v in values)) for g in groups},
                     "unassigned": int(sum(v == "" for v in values))}
-        rows[a] = []
-        for r in labels:
-            c = counts[r].per_group(code, len(groups))
-            figures = D.group_figures(c, code, groups, bootstrap=bootstrap)
-            for g in figures:
-                g["too_small"] = g["n_subjects"] < cfg.report.min_subjects
-            rows[a].append({"label": r, "groups": figures, "between": counts[r].between(code, len(groups)),
-                            "indices": D.summary_indices(c, code, groups, alpha=settings.alpha, bootstrap=bootstrap)})
-        effects[a] = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
-            counts[x].per_group(code, len(groups)), counts[y].per_group(code, len(groups)), code, groups, rate,
-            bootstrap=bootstrap), cfg.report.min_subjects) for rate in ("fnmr", "frr")}} for x, y in pairs]
+        rows[a], effects[a] = group_rows(counts, code, groups, pairs, settings.alpha, bootstrap,
+                                         cfg.report.min_subjects)
     return Differentials(attributes=attrs, skin={}, rows=rows, colourisation=effects, threshold=t,
                          fidelity={"reason": "score files carry no images (no colourised image to compare)"},
                          settings={"by": by, "alpha": settings.alpha, "source": "score files"})
