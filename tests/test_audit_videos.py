@@ -150,3 +150,24 @@ def test_two_judges_on_videos(lfw_small, tmp_path):
     judges = json.loads((out / "metrics.json").read_text())["judges"]
     rows = {r["method"]: r for r in judges["methods"]}
     assert set(rows["steady"]["verified"]) == {"sface", "dlib"}
+
+
+def test_unreadable_videos_say_why(lfw_small, tmp_path):
+    from fr_eval.video import VideoError, extract
+    photo = rgb(sorted(lfw_small.rglob("*.jpg"))[0])
+    make_video(tmp_path / "ok.mp4", [photo] * 6)
+    data = (tmp_path / "ok.mp4").read_bytes()
+    (tmp_path / "cut_short.mp4").write_bytes(data[: len(data) // 3])  # a download cut short
+    with pytest.raises(VideoError, match="cannot be opened as a video"):
+        extract(tmp_path / "cut_short.mp4", "a" * 64, tmp_path / "f", "all")
+    with av.open(str(tmp_path / "sound.mp4"), "w", format="wav") as c:  # a sound file named .mp4
+        s = c.add_stream("pcm_s16le", rate=8000)
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        f.sample_rate = 8000
+        for pkt in [*s.encode(f), *s.encode()]:
+            c.mux(pkt)
+    with pytest.raises(VideoError, match="holds no video stream"):
+        extract(tmp_path / "sound.mp4", "b" * 64, tmp_path / "f", "all")
+    frames, n = extract(tmp_path / "ok.mp4", "c" * 64, tmp_path / "f", "uniform:3", max_seconds=0.5)
+    assert n == 5 and [f.index for f in frames] == [0, 2, 4]  # 8 fps: frames at 0 ... 0.5 s
+    assert all(f.path.is_file() and f.path.parent.name == "c" * 64 for f in frames)
