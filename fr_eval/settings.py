@@ -713,6 +713,10 @@ def validate(cfg) -> Config:
     if config.candidates and config.score_kind != "similarity":
         raise ConfigError("candidates=<file>: candidate lists hold similarities (rank 1 scores highest); give "
                           "distances negated, as similarities")
+    if config.report.differentials and (config.candidates or str(config.scenario) == "generated"):
+        raise ConfigError("report.differentials counts verification figures per group of subjects (scenario runs "
+                          "and score files); it does not apply to candidates= or scenario=generated (the audit "
+                          "reports each generated face's skin-tone shift on its own)")
     _settle_single_image_subjects(config)
     return config
 

@@ -179,3 +179,5 @@ def test_unknown_attribute_is_a_one_line_error(lfw_small, tmp_path, capsys):
                  f"out_dir={tmp_path / 'r'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: differentials.by: ethnicity is not an attribute of this run; known: ")
+    assert main(["scenario=generated", "generated.manifest=x.csv", "report.differentials=true"]) == 2
+    assert "report.differentials counts verification figures" in capsys.readouterr().err
