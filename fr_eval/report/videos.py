@@ -69,16 +69,17 @@ def _plot_over_time(series: dict, threshold: float, path: Path, score: str) -> b
     if not series:
         return False
     methods = sorted(series)
-    fig, axes = subplots(1, len(methods), figsize=(3.6 * len(methods), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(methods), figsize=(3.8 * len(methods), 3.2), squeeze=False)
     grid = np.linspace(0, 1, 21)
-    for ax, m in zip(axes[0], methods):
+    for k, (ax, m) in enumerate(zip(axes[0], methods)):
         curves = []
         for s in series[m]:
             t, y = np.asarray(s["time"], float), np.asarray(s["similarity"], float)
             u = (t - t.min()) / (np.ptp(t) or 1.0)
-            ok = np.isfinite(y)
-            ax.plot(u, y, color="0.8", lw=0.6)
-            curves.append(np.interp(grid, u[ok], y[ok]) if ok.sum() >= 2 else np.full(grid.size, np.nan))
+            ax.plot(u, y, color="0.8", lw=0.6)  # a frame not acquired is a gap
+            # each grid point takes its nearest sampled frame (a failed frame stays a gap: nothing is drawn
+            # across the frames with no face)
+            curves.append(y[np.abs(u[None, :] - grid[:, None]).argmin(axis=1)])
         c = np.array(curves)
         if np.isfinite(c).any():
             with np.errstate(all="ignore"):
@@ -88,7 +89,8 @@ def _plot_over_time(series: dict, threshold: float, path: Path, score: str) -> b
         ax.axhline(threshold, ls="--", color="k", lw=0.8)
         ax.set_title(f"{m} ({len(series[m])} videos)", fontsize=9)
         ax.set_xlabel("time (share of the sampled span)")
-        ax.set_ylabel(score)
+        if k == 0:
+            ax.set_ylabel(score)
         ax.grid(alpha=0.3)
     save(fig, path)
     return True
