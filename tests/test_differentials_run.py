@@ -31,7 +31,8 @@ def test_differentials_on_lfw(lfw_small, tmp_path):
     common = ["system=sface", f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=200", "fmr=0.05"]
     out = tmp_path / "r"
     run(["scenario=all", f"dataset.root={lfw_small}", "report.differentials=true", f"dataset.attributes={tmp_path / 'attrs.csv'}",
-         "differentials.by=[skin_tone,team]", "differentials.ita_groups=2", f"out_dir={out}", *common])
+         "differentials.by=[skin_tone,team]", "differentials.ita_groups=2", f"out_dir={out}",
+         "report.export_embeddings=true", *common])
     doc = json.loads((out / "metrics.json").read_text())["differentials"]
     T = doc["threshold"]
     assert doc["attributes"]["team"]["subjects"] == {"a": 20, "b": 10}
@@ -77,6 +78,11 @@ def test_differentials_on_lfw(lfw_small, tmp_path):
     fmr = np.array([g["fmr"] for g in r1["groups"]])
     fnmr = np.array([g["fnmr"] for g in r1["groups"]])
     assert r1["indices"]["fdr"] == pytest.approx(1 - 0.5 * np.ptp(fmr) - 0.5 * np.ptp(fnmr))
+    # its embeddings read back (embeddings=): the same team figures; skin tone and colour fidelity said absent
+    run(["scenario=all", f"embeddings={out / 'embeddings.npz'}", "report.differentials=true", "differentials.by=[team]",
+         f"dataset.attributes={tmp_path / 'attrs.csv'}", f"out_dir={tmp_path / 'e'}", *common[2:]])
+    emb = json.loads((tmp_path / "e" / "metrics.json").read_text())["differentials"]
+    assert emb["rows"]["team"] == doc["rows"]["team"] and "carries no images" in emb["colour_fidelity"]["reason"]
     # the run's own score export read back (score files with dataset.attributes): the same threshold, and per
     # group the same genuine comparisons, false non-matches, within-group impostors and false matches
     run([f"scores={out / 'scores' / 'comparisons.csv.gz'}", "report.differentials=true", "differentials.by=[team]",

@@ -164,6 +164,8 @@ def _plot_groups(attr: str, rows: list, path: Path) -> bool:
 
 def _skin_items(out: Path, d) -> list:
     s = d.skin
+    if s.get("why_none"):
+        return [Text([f"Skin tone not measured: {s['why_none']}."])]
     per = [{"subject": k, **v} for k, v in sorted(s["subjects"].items())]
     write_csv(out / "skin_tone.csv", ["subject", "ita", "iqr", "range", "n_images", "status", "group"], per)
     write_csv(out / "skin_tone_images.csv", ["path", "subject", "ita", "pixels", "reason"], s["images"])

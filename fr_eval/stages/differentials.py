@@ -71,7 +71,10 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
                         settings={"by": list(settings.by), "ita_groups": settings.ita_groups,
                                   "white_balance": settings.white_balance, "max_ita_spread": settings.max_ita_spread,
                                   "alpha": settings.alpha})
-    if settings.fidelity:
+    if cfg.embeddings:  # vectors read from a file: no image behind them to measure
+        out.skin["why_none"] = f"embeddings={cfg.embeddings} carries no images (skin tone needs the photos)"
+        out.fidelity = {"reason": f"embeddings={cfg.embeddings} carries no images (no colourised image to compare)"}
+    elif settings.fidelity:
         store = open_store(cfg)
         try:
             out.fidelity = colour_fidelity(plan, acquired, attrs.get(SKIN), store, plan.bootstrap)
