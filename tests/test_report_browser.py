@@ -37,7 +37,7 @@ def scenario_report(tmp_path_factory, request):
     out = tmp_path_factory.mktemp("browser") / "r"
     assert main(["scenario=all", "system=sface", f"dataset.root={root}", f"out_dir={out}", "progress=false",
                  f"store_dir={out.parent / 's'}", "quality=[sharpness,exposure]", "report.det_bands=true",
-                 "bootstrap.n_resamples=100"]) == 0
+                 "bootstrap.n_resamples=100", "report.differentials=true"]) == 0
     return out
 
 
@@ -107,7 +107,11 @@ def test_scenario_report_in_a_browser(browser, scenario_report):
     answers = page.locator(".answer li").all_inner_texts()
     assert [a.rstrip(".") for a in answers] == [c["sentence"][0].upper() + c["sentence"][1:]
                                                for c in m["paired_comparisons"]]
-    assert {"#table3", "#paired", "#det", "#quality", "#edc", "#examples", "#files", "#details"} <= set(facts["toc"])
+    assert {"#table3", "#paired", "#det", "#quality", "#edc", "#examples", "#files", "#details",
+            "#differentials"} <= set(facts["toc"])
+    diff = page.locator("#differentials")
+    assert "skin_regions.png" in diff.inner_html() and "colour_fidelity_ita.png" in diff.inner_html()
+    assert diff.locator("table").count() >= 5  # groups, GARBE/FDR, colourisation (2), colour fidelity
     assert {"det.pdf", "table3.csv", "paired.csv", "metrics.json", "config.yaml"} <= set(facts["files"])
     # EDC rows with false non-matches carry the areas' subject-bootstrap intervals, also in edc.csv
     failing = [r for r in m["edc"] if r["fnmr_at_0"] > 0]
@@ -175,6 +179,26 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     assert grey.count() >= 1 and "blank" in grey.first.inner_text()
     colour = grey.first.locator("td").first.evaluate("td => getComputedStyle(td).color")
     assert colour == "rgb(153, 153, 153)" and "blank" not in page.locator("#headline").inner_text()
+    page.close()
+
+
+def test_video_audit_in_a_browser(browser, lfw_small, tmp_path):
+    pytest.importorskip("av", reason="PyAV is not installed (a dependency of fr-eval: pip install -e .)")
+    from test_audit_videos import build
+
+    from fr_eval.cli import main
+    manifest, _, _ = build(lfw_small, tmp_path)
+    out = tmp_path / "r"
+    assert main(["scenario=generated", f"generated.manifest={manifest}", "system=sface", f"out_dir={out}",
+                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
+                 "generated.allow_outside=true", "generated.min_per_method=1", "report.min_subjects=1"]) == 0
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    assert "#videos" in facts["toc"]
+    rows = page.locator("#tab-generated_video_methods tr")
+    assert rows.count() == 1 + 6  # the header and the six methods
+    over_time = page.locator("#videos img").first
+    assert not_blank(over_time.screenshot()) > 0.02
     page.close()
 
 
