@@ -25,7 +25,7 @@ import io
 import math
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,26 +68,34 @@ class ScoreTable:
     reference_subject: np.ndarray
     probe_subject: np.ndarray
     score: np.ndarray  # (n,) float64 similarities; NaN where there is no score
+    #: the files' group columns (``reference_<name>``, ``probe_<name>``): name -> {subject: value}; a property of
+    #: the subjects, not of the rows, so it travels unchanged through select() and merges in concat()
+    groups: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.score.size)
 
     @classmethod
-    def build(cls, **cols) -> "ScoreTable":
+    def build(cls, groups: dict | None = None, **cols) -> "ScoreTable":
         n = len(cols["score"])
         out = {k: np.asarray(cols.get(k, [""] * n), dtype=object) for k in COLUMNS if k not in ("kind", "score")}
-        return cls(genuine=np.asarray(cols["genuine"], bool), score=np.asarray(cols["score"], np.float64), **out)
+        return cls(genuine=np.asarray(cols["genuine"], bool), score=np.asarray(cols["score"], np.float64),
+                   groups=groups or {}, **out)
 
     def rows(self) -> list[str]:
         """Row labels in order of first appearance."""
         return list(dict.fromkeys(self.row.tolist()))
 
     def select(self, mask) -> "ScoreTable":
-        return ScoreTable(**{k: getattr(self, k)[mask] for k in FIELDS})
+        return ScoreTable(**{k: getattr(self, k)[mask] for k in FIELDS}, groups=self.groups)
 
     @staticmethod
     def concat(tables: list["ScoreTable"]) -> "ScoreTable":
-        return ScoreTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in FIELDS})
+        groups: dict = {}
+        for t in tables:
+            for name, values in t.groups.items():
+                groups.setdefault(name, {}).update(values)
+        return ScoreTable(**{k: np.concatenate([getattr(t, k) for t in tables]) for k in FIELDS}, groups=groups)
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -318,19 +326,9 @@ def read_scores(paths, fmt: str, score_kind: str = "similarity") -> ScoreTable:
     return t
 
 
-def subject_columns(paths, fmt: str) -> dict:
-    """Group columns of a CSV or Parquet score file: ``reference_<name>`` and ``probe_<name>`` (each the group of
-    that side's subject), as ``{name: {subject: value}}``; a subject given two values is a one-line error."""
-    if fmt not in ("csv", "parquet"):
-        return {}
-    path = Path(paths[0] if isinstance(paths, (list, tuple)) else paths).expanduser()
-    if fmt == "csv":
-        text = _gunzip_text(path) if str(path).endswith(".gz") else read_text(path, "scores")
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-        header = list(rows[0]) if rows else []
-        data = {k: [r.get(k) or "" for r in rows] for k in header}
-    else:
-        data = {k: ["" if x is None else str(x) for x in v] for k, v in pq.read_table(path).to_pydict().items()}
+def _groups(data: dict, where: str) -> dict:
+    """A score file's group columns (``reference_<name>``, ``probe_<name>``: each the group of that side's subject)
+    as ``{name: {subject: value}}``; a subject given two values is a one-line error."""
     out: dict = {}
     for side in ("reference", "probe"):
         for col in (c for c in data if c.startswith(f"{side}_") and c not in COLUMNS):
@@ -341,8 +339,8 @@ def subject_columns(paths, fmt: str) -> dict:
                 if not subject or not value:
                     continue
                 if seen.setdefault(subject, value) != value:
-                    raise FrEvalError(f"scores={path}: subject {subject} has two values of {name} ({seen[subject]} "
-                                      f"and {value}); a group column must give one value per subject")
+                    raise FrEvalError(f"{where}: subject {subject} has two values of {name} ({seen[subject]} and "
+                                      f"{value}); a group column must give one value per subject")
     return out
 
 
@@ -402,7 +400,8 @@ def _read_csv(paths) -> ScoreTable:
                 raise FrEvalError(f"scores={path}: the columns are separated by {sep!r}, not commas; save it as "
                                   f"comma-separated CSV (columns: {', '.join(COLUMNS)})")
         raise FrEvalError(f"scores={path}: missing column(s) {', '.join(missing)} (columns: {', '.join(COLUMNS)})")
-    cols = {k: [] for k in COLUMNS}
+    extra = [h for h in header if h and h.startswith(("reference_", "probe_")) and h not in COLUMNS]
+    cols = {k: [] for k in (*COLUMNS, *extra)}
     lines = []
     try:
         for r in reader:
@@ -411,11 +410,11 @@ def _read_csv(paths) -> ScoreTable:
                                   f"{len(header)} columns (a decimal comma? write 0.95, not 0,95; quote text "
                                   f"that holds commas)")
             lines.append(reader.line_num)
-            for k in COLUMNS:
+            for k in cols:
                 cols[k].append((r.get(k) or "").strip())
     except csv.Error as exc:
         raise FrEvalError(f"{path.name}:{reader.line_num}: not readable as CSV ({exc})") from None
-    return _from_columns(cols, path.name, lines)
+    return _from_columns(cols, path.name, lines, groups=_groups(cols, f"scores={path}"))
 
 
 def _read_parquet(paths) -> ScoreTable:
@@ -430,10 +429,14 @@ def _read_parquet(paths) -> ScoreTable:
     n = len(tab["score"])
     cols = {k: [("" if x is None else str(x)) for x in tab.get(k, [""] * n)] for k in COLUMNS}
     cols["score"] = [repr(float(x)) if x is not None else "nan" for x in tab["score"]]
-    return _from_columns(cols, str(paths[0].name), None)
+    extra = {k: ["" if x is None else str(x) for x in v] for k, v in tab.items()
+             if k.startswith(("reference_", "probe_")) and k not in COLUMNS}
+    return _from_columns(cols, str(paths[0].name), None,
+                         groups=_groups({**extra, **{k: cols[k] for k in ("reference_subject", "probe_subject")}},
+                                        f"scores={paths[0]}"))
 
 
-def _from_columns(cols: dict, where: str, lines=None) -> ScoreTable:
+def _from_columns(cols: dict, where: str, lines=None, groups: dict | None = None) -> ScoreTable:
     """``lines``: each entry's line in the file (CSV), else entries are named by row number (Parquet)."""
     kinds = set(cols["kind"])
     if not kinds <= {"genuine", "impostor"}:
@@ -443,7 +446,7 @@ def _from_columns(cols: dict, where: str, lines=None) -> ScoreTable:
     return ScoreTable.build(row=row, genuine=[k == "genuine" for k in cols["kind"]],
                             reference=cols["reference"], probe=cols["probe"],
                             reference_subject=cols["reference_subject"], probe_subject=cols["probe_subject"],
-                            score=[_float(s or "nan", at(i)) for i, s in enumerate(cols["score"])])
+                            score=[_float(s or "nan", at(i)) for i, s in enumerate(cols["score"])], groups=groups)
 
 
 def _read_bob(path: Path, columns: int) -> ScoreTable:

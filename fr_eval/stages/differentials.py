@@ -477,7 +477,7 @@ def fidelity_table(images: list, bootstrap) -> list[dict]:
 PAPER_PAIRS = {"4": "3", "5": "2"}
 
 
-def score_differentials(table, ev, cfg, file_groups: dict | None = None) -> Differentials:
+def score_differentials(table, ev, cfg) -> Differentials:
     """report.differentials for score files: the groups of ``dataset.attributes`` (joined on the files'
     subject columns), each row counted per subject at the baseline's threshold as a scenario run counts it
     (transaction level: a genuine comparison without a score failed to acquire; impostors within a group:
@@ -486,7 +486,7 @@ def score_differentials(table, ev, cfg, file_groups: dict | None = None) -> Diff
     settings = cfg.differentials
     names = sorted({str(x) for x in np.concatenate([table.reference_subject, table.probe_subject])} - {""})
     idx = {x: i for i, x in enumerate(names)}
-    file_attrs = {a: [m.get(x, "") for x in names] for a, m in (file_groups or {}).items()}
+    file_attrs = {a: [m.get(x, "") for x in names] for a, m in table.groups.items()}
     source = {a: "the score files' group columns (reference_<name>, probe_<name>)" for a in file_attrs}
     if cfg.dataset.attributes:
         given = read_attributes(cfg.dataset.attributes, names)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ConfigError, FrEvalError
 from ..evaluation import TableEvaluation, evaluate_table, separation_warnings
-from ..scores import read_scores, repeated_comparisons, subject_columns
+from ..scores import read_scores, repeated_comparisons
 from ..settings import Config
 from ..store import sha256_file
 from .differentials import score_differentials
@@ -40,7 +40,7 @@ def import_scores(cfg: Config, *, progress: bool = True) -> ScoreImportResult:
               for p in paths]
     return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=cfg.score_kind, fmt=fmt,
                              context={"duplicates": duplicates, "warnings": score_warnings(ev, cfg.score_kind, fmt)},
-                             differentials=score_differentials(table, ev, cfg, subject_columns(paths, fmt))
+                             differentials=score_differentials(table, ev, cfg)
                              if cfg.report.differentials else None)
 
 
