@@ -104,7 +104,11 @@ def face_skin(rgb: np.ndarray, landmarks, white_balance: str = "none") -> tuple[
 def face_ita(rgb: np.ndarray, landmarks, white_balance: str = "none") -> dict:
     """A face's ITA: the median of its skin pixels' ITA, with the pixel count (nan below :data:`MIN_PIXELS`,
     with the reason)."""
-    lab, mask = face_skin(rgb, landmarks, white_balance)
+    return ita_of(*face_skin(rgb, landmarks, white_balance))
+
+
+def ita_of(lab: np.ndarray, mask: np.ndarray) -> dict:
+    """:func:`face_ita` of an aligned face already in CIELAB and its skin mask."""
     n = int(mask.sum())
     if n < MIN_PIXELS:
         return {"ita": float("nan"), "pixels": n,
@@ -139,7 +143,7 @@ def fidelity(original: np.ndarray, colourised: np.ndarray, landmarks, white_bala
     lab_o, lab_c = rgb2lab(o), rgb2lab(c)
     face_o, mask = face_skin(o, landmarks, white_balance)
     face_c = aligned_lab(c, landmarks, white_balance)
-    ita_o, ita_c = face_ita(o, landmarks, white_balance), face_ita(c, landmarks, white_balance)
+    ita_o, ita_c = ita_of(face_o, mask), ita_of(face_c, region_mask() & skin_pixels(face_c))
     skin = int(mask.sum())
     ab_o, ab_c = lab_o[..., 1:], lab_c[..., 1:]
     return {
