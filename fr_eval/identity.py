@@ -147,7 +147,15 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
     if mate_rank is not None:
         out.update(_search_figures(acquired, np.asarray(mate_rank), np.asarray(mate_score, np.float64), rank_k,
                                    fpir_thresholds or {}, per_id, all_, ok_, kw))
-    for name, arr in (("csim", csim), ("ssim", ssim), ("ita_shift", ita_shift)):
+    out.update(_optional_means(identity, kw, csim=csim, ssim=ssim, ita_shift=ita_shift))
+    return out
+
+
+def _optional_means(identity: np.ndarray, kw: dict, **arrays) -> dict:
+    """Summary and identity-bootstrap interval of each per-image figure given (``nan`` where absent), for
+    those with at least one value."""
+    out = {}
+    for name, arr in arrays.items():
         if arr is not None:
             v = np.asarray(arr, float)
             have = np.isfinite(v)
