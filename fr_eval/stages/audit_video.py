@@ -53,31 +53,31 @@ def expand_videos(gset, settings, frames_dir) -> tuple[object, list[VideoRow]]:
             row.error = str(exc)
             problems.append({"kind": "unreadable video", "where": s.rel, "detail": row.error})
             continue
-        target = targets.pop(s.rel, None)
-        target_frames = _target_frames(target, settings, frames_dir, s.rel, problems)
+        target_of = _target_frames(targets.pop(s.rel, None), settings, frames_dir, s.rel, problems)
         for f in frames:
             frame = Sample(path=f.path, rel=f"{s.rel}#{f.index:06d}", subject=s.subject, role="generated",
                            meta=(*s.meta, ("video", s.rel), ("frame", str(f.index)), ("time", f"{f.time:.3f}")))
             row.frames.append(frame)
             generated.append(frame)
-            if target_frames is not None:
-                targets[frame.rel] = target_frames.get(f.index, target) if isinstance(target_frames, dict) else target
+            if target_of(f.index) is not None:
+                targets[frame.rel] = target_of(f.index)
     return dataclasses.replace(gset, generated=generated, targets=targets, problems=problems), videos
 
 
 def _target_frames(target, settings, frames_dir, where: str, problems: list):
-    """A video target's frames by index ({index: Sample}), the still target itself (a non-dict), or None."""
-    if target is None:
-        return None
-    if not is_video(target.path):
-        return target
+    """frame index -> the target a generated frame is compared with: a still target for every frame, a video
+    target's frame of the same index, None where there is none (no target, an unreadable target video, a
+    target video shorter than the generated one)."""
+    if target is None or not is_video(target.path):
+        return lambda index: target
     try:
         frames, _ = extract(target.path, file_sha256(target.path), frames_dir, "all", settings.max_seconds)
     except (VideoError, OSError) as exc:
         problems.append({"kind": "unreadable target video", "where": where, "detail": str(exc)})
-        return {}
-    return {f.index: Sample(path=f.path, rel=f"{target.rel}#{f.index:06d}", subject=target.subject, role="target")
-            for f in frames}
+        return lambda index: None
+    by_index = {f.index: Sample(path=f.path, rel=f"{target.rel}#{f.index:06d}", subject=target.subject,
+                                role="target") for f in frames}
+    return by_index.get
 
 
 def video_figures(videos: list[VideoRow], rel_index: dict, sc, settings, identities: list, bootstrap) -> dict:
