@@ -146,15 +146,20 @@ def test_scenario_report_in_a_browser(browser, scenario_report):
     page.close()
 
 
-def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
+def audit_report(browser, manifest, tmp_path, *keys):
+    """An sface audit of ``manifest`` into ``tmp_path / "r"``, loaded in the browser: (out, page, errors)."""
     from fr_eval.cli import main
 
-    manifest, _ = build_manifest(lfw_small, tmp_path)
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={manifest}", "system=sface", f"out_dir={out}",
-                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100",
-                 "generated.min_per_method=2", "report.min_subjects=2", "report.curves_per_panel=2"]) == 0
-    page, errors = load(browser, out / "report.html")
+                 f"store_dir={tmp_path / 's'}", "progress=false", *keys]) == 0
+    return (out, *load(browser, out / "report.html"))
+
+
+def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
+    manifest, _ = build_manifest(lfw_small, tmp_path)
+    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=100",
+                                     "generated.min_per_method=2", "report.min_subjects=2", "report.curves_per_panel=2")
     facts = check_page(page, errors, out)
     doc = json.loads((out / "metrics.json").read_text())
     ranked = [g["value"] for g in doc["groups"]["method"] if g["rank"] is not None]
@@ -186,13 +191,10 @@ def test_video_audit_in_a_browser(browser, lfw_small, tmp_path):
     pytest.importorskip("av", reason="PyAV is not installed (a dependency of fr-eval: pip install -e .)")
     from test_audit_videos import build
 
-    from fr_eval.cli import main
     manifest, _, _ = build(lfw_small, tmp_path)
-    out = tmp_path / "r"
-    assert main(["scenario=generated", f"generated.manifest={manifest}", "system=sface", f"out_dir={out}",
-                 f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
-                 "generated.allow_outside=true", "generated.min_per_method=1", "report.min_subjects=1"]) == 0
-    page, errors = load(browser, out / "report.html")
+    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=50",
+                                     "generated.allow_outside=true", "generated.min_per_method=1",
+                                     "report.min_subjects=1")
     facts = check_page(page, errors, out)
     assert "#videos" in facts["toc"]
     rows = page.locator("#tab-generated_video_methods tr")
