@@ -7,15 +7,14 @@ greyscale counterparts group by group, and each colouriser's colours are measure
 (:func:`fr_eval.colour.fidelity`). Every figure is computed here; the report only renders it."""
 from __future__ import annotations
 
-import csv
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from .. import colour as C
 from .. import differentials as D
+from ..datasets.base import read_csv_rows
 from ..errors import ConfigError
 from ..evaluation import SideData, pair_scores
 from ..identity import mean_interval
@@ -242,21 +241,16 @@ def subject_metadata(plan: Plan) -> dict:
 
 def read_attributes(path, subjects: list) -> dict:
     """dataset.attributes: column -> per subject value ("" for a subject the file does not name)."""
-    p = Path(path).expanduser()
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as exc:
-        raise ConfigError(f"dataset.attributes={path}: cannot be read ({exc.strerror or exc})") from exc
-    if not rows or "subject" not in rows[0]:
+    header, rows = read_csv_rows(path, "dataset.attributes")
+    if not rows or "subject" not in header:
         raise ConfigError(f"dataset.attributes={path}: needs a header with a 'subject' column and at least one row")
     table: dict = {}
-    for i, r in enumerate(rows, start=2):
-        s = (r.get("subject") or "").strip()
-        if s in table:
-            raise ConfigError(f"dataset.attributes={path}, line {i}: subject {s} is listed twice")
-        table[s] = {k: (v or "").strip() for k, v in r.items() if k != "subject" and k is not None}
-    cols = [c for c in rows[0] if c not in ("subject", None)]
+    for line, r in rows:
+        r = {(k or "").strip(): (v or "").strip() for k, v in r.items() if k is not None}
+        if r.get("subject", "") in table:
+            raise ConfigError(f"dataset.attributes={path}, line {line}: subject {r['subject']} is listed twice")
+        table[r.get("subject", "")] = r
+    cols = [c for c in header if c != "subject"]
     return {c: [table.get(s, {}).get(c, "") for s in subjects] for c in cols}
 
 
