@@ -7,6 +7,7 @@ import shlex
 import sqlite3
 import sys
 import time
+import traceback
 from dataclasses import fields
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def entry() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` in this process; returns the exit status (0 done, 2 a one-line
-    error, 3 a report with errors of the machine). A KeyboardInterrupt is not caught here (see :func:`entry`)."""
+    error, 3 a fault of fr-eval, its traceback in ``<out_dir>/error.log``, or a report with errors of the
+    machine). A KeyboardInterrupt is not caught here (see :func:`entry`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
         print(USAGE.format(datasets=", ".join(dataset_names()),
@@ -84,17 +86,21 @@ def main(argv: list[str] | None = None) -> int:
             cfg = replay_config(path, rest, allow_change)
         else:
             cfg = resolve_config(overrides)
-        if show_cfg:
-            print(OmegaConf.to_yaml(plain(cfg)), end="")
-            return 0
+    except FrEvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (HydraException, OmegaConfBaseException) as exc:  # composing the user's overrides: their mistake
+        print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
+        return 2
+    if show_cfg:
+        print(OmegaConf.to_yaml(plain(cfg)), end="")
+        return 0
+    try:
         return run_and_report(cfg, invocation(argv))
     except FrEvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # Hydra's composition errors
-        if isinstance(exc, (HydraException, OmegaConfBaseException)):
-            print(f"error: {_one_line(exc, overrides)}", file=sys.stderr)
-            return 2
+    except Exception as exc:  # after composition, only a full disk or a damaged store is the user's to fix
         if is_disk_full(exc):
             print("error: disk full while writing; everything committed to the store before is kept and the report "
                   "was not written; free space and run again to resume", file=sys.stderr)
@@ -103,7 +109,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: the store failed ({' '.join(str(exc).split())}); run again: a damaged store is moved "
                   f"aside (kept for inspection) and a new one started", file=sys.stderr)
             return 2
-        raise
+        return report_fault(exc, cfg, argv)
+
+
+#: exit status of a fault of fr-eval itself (a bug), and of a report with errors of the machine
+EXIT_FAULT = 3
+
+
+def report_fault(exc: BaseException, cfg: Config, argv: list[str]) -> int:
+    """An exception that is no known input error is a fault of fr-eval: never printed as the user's
+    mistake. Its full traceback goes to ``<out_dir>/error.log`` (the store's folder when the out_dir cannot
+    be written), and one line says so, where the log is and what was kept. Exit status 3."""
+    text = (f"fr-eval fault, {utc_now()}\ncommand: {invocation(argv)['command']}\ncwd: {Path.cwd()}\n"
+            f"python {sys.version.split()[0]} on {sys.platform}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    log_path = None
+    for folder in (Path(cfg.out_dir), Path(cfg.store_dir)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "error.log").write_text(text, encoding="utf-8")
+            log_path = folder / "error.log"
+            break
+        except OSError:
+            continue
+    where = f"the traceback is in {log_path}" if log_path else "the traceback could not be written (below)"
+    if log_path is None:
+        print(text, file=sys.stderr)
+    first = " ".join(str(exc).split())[:200]
+    print(f"error: a fault of fr-eval, not of your input ({type(exc).__name__}: {first}); {where}; every "
+          f"acquisition committed to the store ({cfg.store_dir}) is kept and no report was written; please report "
+          f"it with that file", file=sys.stderr)
+    return EXIT_FAULT
 
 
 def keys_text(argv: list[str]) -> str:
@@ -132,7 +168,7 @@ def keys_text(argv: list[str]) -> str:
 
 
 #: exit status of a run whose report was written but some samples hit errors of the machine
-EXIT_TRANSIENT = 3
+EXIT_TRANSIENT = EXIT_FAULT
 
 
 def invocation(argv: list[str]) -> dict:
@@ -144,7 +180,8 @@ def invocation(argv: list[str]) -> dict:
 
 def run_and_report(cfg: Config, how: dict | None = None) -> int:
     """Run and write the report into a staging folder that becomes ``out_dir`` once complete."""
-    from .report.io import StagedDir, refuse_filled_out_dir  # the pipeline, loaded when a run starts
+    from .report.console import console_summary, warnings_of  # the pipeline, loaded when a run starts
+    from .report.io import StagedDir, refuse_filled_out_dir
 
     t0 = time.perf_counter()
     out = Path(cfg.out_dir)
@@ -161,7 +198,7 @@ def run_and_report(cfg: Config, how: dict | None = None) -> int:
             logging.getLogger().removeHandler(handler)
             handler.close()
     print(console_summary(result, kind, out))
-    for w in _warnings_of(result):
+    for w in warnings_of(result):
         print(f"warning: {w}", file=sys.stderr)
     if kind in ("scores", "candidates"):
         print(f"report: {out}  ({time.perf_counter() - t0:.1f} s; from {kind[:-1]} files)")
@@ -175,49 +212,6 @@ def run_and_report(cfg: Config, how: dict | None = None) -> int:
               f"stored, so running again retries them", file=sys.stderr)
         return EXIT_TRANSIENT
     return 0
-
-
-def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
-    """A few lines for the console (the tables are in the report): each row's headline figures, or the
-    audit's best-ranked methods and its judges' verdict."""
-    def pct(x):
-        return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
-
-    lines = []
-    runs = result.results if hasattr(result, "results") else {"": result}
-    for name, r in runs.items():
-        tag = f"{name}: " if name else ""
-        if kind == "audit":
-            ranked = [g for g in r.groups["method"] if g.get("rank") is not None]
-            lines.append(f"{tag}identity preservation by method ({len(ranked)} ranked of {len(r.groups['method'])}; "
-                         f"overall FTA {pct(r.overall['fta'])}, verified of all {pct(r.overall['verified_rate_of_all'])})")
-            lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])} over {g['n']} "
-                      f"images of {g['n_identities']} identities" for g in ranked[:top]]
-            if len(ranked) > top:
-                lines.append(f"  ... {len(ranked) - top} more ranked, and the unranked ones, in the report")
-        elif kind == "candidates":
-            ident = r.identification
-            lines.append(f"identification from candidate lists (gallery {ident.split['enrolled']}):")
-            lines += [f"  {x['label']}: rank-1 {pct(x['rank1'])} over {x['mated_searches']} mated searches; "
-                      + ", ".join(f"FNIR {pct(a['fnir_rank1'])} at FPIR {pct(a['fpir'])}" for a in x["at_fpir"].values())
-                      for x in ident.rows]
-        else:
-            rows = r.rows if hasattr(r, "rows") else r.evaluation.rows
-            lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
-            lines += [f"  {x['label']}: FRR {pct(x['frr'])}, FTA {pct(x['fta'])}, FNMR {pct(x['fnmr'])}, "
-                      f"d' {x['d_prime']:.3f}" for x in rows]
-    verdict = getattr(result, "judges", {}).get("verdict") if hasattr(result, "judges") else None
-    if verdict:
-        lines.append(verdict)
-    lines.append(f"every table, interval and plot: {out / 'report.html'}")
-    return "\n".join(lines)
-
-
-def _warnings_of(result) -> list[str]:
-    """The run's warnings about its data (one system's, or each system's, named)."""
-    if hasattr(result, "results"):
-        return [f"{n}: {w}" for n, r in result.results.items() for w in r.context.get("warnings") or []]
-    return list(result.context.get("warnings") or [])
 
 
 def _pipeline(kind: str, several: bool):

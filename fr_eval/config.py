@@ -71,6 +71,14 @@ def boolean(key, value) -> bool:
     raise _bad(key, value, "give true or false")
 
 
+def names(key, value) -> list[str]:
+    """One name or a list of names, always as a list (``colouriser=exemplar`` is ``[exemplar]``)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items or any(x is None or isinstance(x, (dict, list, tuple)) or not str(x).strip() for x in items):
+        raise _bad(key, value, "give a name or a list of names, e.g. [exemplar,deoldify-stable]")
+    return [str(x).strip() for x in items]
+
+
 def workers(key, value):
     if value in (None, "auto"):
         return "auto"

@@ -13,12 +13,13 @@ usual rule), the acquire stage reads the vectors instead of computing them.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from .datasets.base import Dataset, Sample
+from .datasets.base import Dataset, Sample, stripped_columns
 from .engine import EngineStats
 from .errors import FrEvalError
 from .evaluation import METRICS
@@ -27,6 +28,8 @@ from .store import sha256_file
 from .systems.base import Acquisition
 
 ROLES = ("reference", "probe")
+#: the variant names a file may give (what the plan asks the acquire stage for)
+VARIANT = re.compile(r"original|greyscale|colourised\[[^\[\]]+\]")
 #: the fewest dimensions an embedding file may hold: face recognisers give 64 to 512 (SFace, dlib 128;
 #: ArcFace 512); a vector of a few numbers carries no identity and gives meaningless figures
 MIN_DIM = 8
@@ -42,7 +45,7 @@ def read_embeddings(path) -> dict:
     try:
         if p.suffix == ".npz":
             with np.load(p, allow_pickle=False) as z:
-                cols = {k: z[k] for k in z.files}
+                cols = stripped_columns({k: z[k] for k in z.files}, "embeddings", p)
             _check_columns(cols, need, p)
             emb = np.asarray(cols.get("embedding"), np.float32)
             if emb.ndim != 2:
@@ -50,7 +53,7 @@ def read_embeddings(path) -> dict:
                                   f"shape (n, d)")
             cols["embedding"] = list(emb)
         elif p.suffix == ".parquet":
-            cols = pq.read_table(p).to_pydict()
+            cols = stripped_columns(pq.read_table(p).to_pydict(), "embeddings", p)
             _check_columns(cols, need, p)
             cols["embedding"] = [np.full(0, np.nan, np.float32) if not v else np.asarray(
                 [np.nan if x is None else x for x in v], np.float32) for v in cols.get("embedding", [])]
@@ -77,6 +80,11 @@ def read_embeddings(path) -> dict:
     bad = sorted(set(out["role"]) - set(ROLES))
     if bad:
         raise FrEvalError(f"embeddings={p}: role must be reference or probe, found {bad[:3]}")
+    unknown = sorted(v for v in set(out["variant"]) if not VARIANT.fullmatch(v))
+    if unknown:
+        raise FrEvalError(f"embeddings={p}: variant {unknown[0]!r} is not known"
+                          + (f" ({len(unknown) - 1} more)" if len(unknown) > 1 else "")
+                          + "; the variants are original, greyscale and colourised[<colouriser>] (lower case)")
     _check_unique(out, p)
     return out
 

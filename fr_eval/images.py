@@ -55,8 +55,8 @@ def load_image(source: str | Path | bytes) -> np.ndarray:
 
     EXIF orientation is applied; ``.bz2``-compressed files are read transparently. Every Pillow mode is converted to 8-bit RGB:
     palettes are expanded, alpha is composited on white, CMYK and YCbCr are converted
-    by Pillow, 16/32-bit greyscale (``I;16``, ``I``, ``F``) is scaled from its
-    full range to 8 bits.
+    by Pillow, 16-bit greyscale (``I;16``) is scaled from its full range to 8 bits, 32-bit integer and float
+    greyscale (``I``, ``F``) from the range their values occupy (:func:`_scale_wide`).
     Raises :class:`ImageLoadError` with the reason for anything unreadable.
     """
     try:
@@ -102,10 +102,8 @@ def to_rgb8(im: Image.Image) -> np.ndarray:
         arr = np.asarray(im, dtype=np.float64)
         if mode.startswith("I;16"):
             arr = arr / 65535.0 * 255.0
-        elif arr.size and arr.max() > 255:
-            # 32-bit integer / float images: scale the observed range (no standard range)
-            lo, hi = float(arr.min()), float(arr.max())
-            arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        else:
+            arr = _scale_wide(arr, mode)
         grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
     if mode == "P":
@@ -117,6 +115,24 @@ def to_rgb8(im: Image.Image) -> np.ndarray:
         im = Image.alpha_composite(background, im)
     rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
     return np.ascontiguousarray(rgb)
+
+
+def _scale_wide(arr: np.ndarray, mode: str) -> np.ndarray:
+    """A 32-bit integer (``I``) or float (``F``) greyscale image on the 0..255 scale, from the range its values
+    actually occupy (these modes have no standard range): a float image within [0, 1] (the usual float
+    convention) is multiplied by 255; values within [0, 255] are kept; anything wider is stretched from its
+    minimum to its maximum. Non-finite pixels are a one-line error (no face can be read from them)."""
+    if not arr.size:
+        return arr
+    if not np.isfinite(arr).all():
+        raise ImageLoadError(f"unreadable image: {int((~np.isfinite(arr)).sum())} of its {arr.size} pixels are "
+                             f"NaN or infinite (a 32-bit {'float' if mode == 'F' else 'integer'} image)")
+    lo, hi = float(arr.min()), float(arr.max())
+    if mode == "F" and lo >= 0.0 and hi <= 1.0:
+        return arr * 255.0
+    if lo >= 0.0 and hi <= 255.0:
+        return arr
+    return (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
 
 
 def greyscale_rec709(rgb: np.ndarray) -> np.ndarray:

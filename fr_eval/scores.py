@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import io
 import math
 import re
 import zlib
@@ -32,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .datasets.base import read_text
+from .datasets.base import read_csv_rows, read_text, stripped_columns
 from .errors import FrEvalError
 from .protocol import sample_cross_subject
 from .streaming import count_cross_subject, products
@@ -391,8 +390,7 @@ def _read_csv(paths) -> ScoreTable:
 
     path = paths[0]
     text = _gunzip_text(path) if str(path).endswith(".gz") else read_text(path, "scores")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    header, rows = read_csv_rows(path, "scores", text)
     missing = [c for c in ("kind", "score") if c not in header]
     if missing:
         for sep in (";", "\t", "|"):
@@ -403,24 +401,21 @@ def _read_csv(paths) -> ScoreTable:
     extra = [h for h in header if h and h.startswith(("reference_", "probe_")) and h not in COLUMNS]
     cols = {k: [] for k in (*COLUMNS, *extra)}
     lines = []
-    try:
-        for r in reader:
-            if None in r:  # more cells than the header names: a decimal comma, or a stray separator
-                raise FrEvalError(f"{path.name}:{reader.line_num}: {len(header) + len(r[None])} cells for "
-                                  f"{len(header)} columns (a decimal comma? write 0.95, not 0,95; quote text "
-                                  f"that holds commas)")
-            lines.append(reader.line_num)
-            for k in cols:
-                cols[k].append((r.get(k) or "").strip())
-    except csv.Error as exc:
-        raise FrEvalError(f"{path.name}:{reader.line_num}: not readable as CSV ({exc})") from None
+    for line, r in rows:
+        if None in r:  # more cells than the header names: a decimal comma, or a stray separator
+            raise FrEvalError(f"{path.name}:{line}: {len(header) + len(r[None])} cells for "
+                              f"{len(header)} columns (a decimal comma? write 0.95, not 0,95; quote text "
+                              f"that holds commas)")
+        lines.append(line)
+        for k in cols:
+            cols[k].append((r.get(k) or "").strip())
     return _from_columns(cols, path.name, lines, groups=_groups(cols, f"scores={path}"))
 
 
 def _read_parquet(paths) -> ScoreTable:
 
     try:
-        tab = pq.read_table(paths[0]).to_pydict()
+        tab = stripped_columns(pq.read_table(paths[0]).to_pydict(), "scores", paths[0])
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
         raise FrEvalError(f"scores={paths[0]} is not a readable Parquet file ({exc})") from None
     missing = [c for c in ("kind", "score") if c not in tab]

@@ -407,7 +407,8 @@ class Config:
     """The main configuration (the ``dataset`` and ``system`` groups are chosen beside it)."""
     scenario: Any = key("all", "1..5, all, a list such as [1,4], or generated (the audit)")
     scenarios: str = key("paper", "scenario definitions: ./scenarios/<name>.yaml, else the shipped ones")
-    colouriser: list = key(["exemplar"], "for scenarios 4 and 5: names defined under colourisers (one row each)")
+    colouriser: list = key(["exemplar"], "for scenarios 4 and 5: names defined under colourisers (one row each)",
+                           p.names)
     colourisers: dict = key(colouriser_defaults(), "colouriser definitions: colourisers.<name>.type=exemplar|"
                             "precomputed|deoldify|deoldify_kelley|<plug-in> (each type's keys below)")
     systems: Optional[list] = key(None, "set by system=[a,b,...]: each system's resolved node (every scenario runs "

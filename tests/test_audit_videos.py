@@ -3,6 +3,7 @@ that cuts to another person halfway, one with blank frames, an animated GIF, and
 rules, a rerun that reuses every frame, and two judges on the same videos."""
 import csv
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -17,12 +18,19 @@ def rgb(path, size=256):
     return np.asarray(Image.open(path).convert("RGB").resize((size, size)))
 
 
-def make_video(path, frames, fps=8):
+def make_video(path, frames, fps=8, rotation=0, start=0.0):
+    """An H.264 video of ``frames``; ``rotation``: a display matrix (degrees counter-clockwise, as a phone
+    writes for portrait video); ``start``: the first frame's timestamp (s)."""
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for img in frames:
-            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+        if rotation:
+            s.set_display_rotation(rotation)
+        s.codec_context.time_base = Fraction(1, fps)
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = int(round(start * fps)) + i, Fraction(1, fps)
+            for pkt in s.encode(frame):
                 c.mux(pkt)
         for pkt in s.encode():
             c.mux(pkt)
@@ -168,6 +176,47 @@ def test_unreadable_videos_say_why(lfw_small, tmp_path):
             c.mux(pkt)
     with pytest.raises(VideoError, match="holds no video stream"):
         extract(tmp_path / "sound.mp4", "b" * 64, tmp_path / "f", "all")
-    frames, n = extract(tmp_path / "ok.mp4", "c" * 64, tmp_path / "f", "uniform:3", max_seconds=0.5)
-    assert n == 5 and [f.index for f in frames] == [0, 2, 4]  # 8 fps: frames at 0 ... 0.5 s
-    assert all(f.path.is_file() and f.path.parent.name == "c" * 64 for f in frames)
+    got = extract(tmp_path / "ok.mp4", "c" * 64, tmp_path / "f", "uniform:3", max_seconds=0.5)
+    assert got.n_frames == 5 and [f.index for f in got.frames] == [0, 2, 4]  # 8 fps: frames at 0 ... 0.5 s
+    assert all(f.path.is_file() and f.path.parent.name == "c" * 64 for f in got.frames)
+
+
+def test_rotated_and_offset_videos(lfw_small, tmp_path):
+    """A phone's portrait video (frames stored sideways, a display matrix of -90 degrees) is read upright; a
+    stream whose timestamps start at 10 s keeps its first max_seconds of video, not nothing."""
+    from fr_eval.video import extract
+    photo = rgb(sorted(lfw_small.rglob("*.jpg"))[0], size=128)
+    photo = photo.copy()
+    photo[:16, :48] = 255  # a mark at the top left, to see which way the frames were turned
+    # stored turned a quarter clockwise (np.rot90 with k=-1), played back turned a quarter counter-clockwise
+    make_video(tmp_path / "portrait.mp4", [np.rot90(photo, -1).copy()] * 4, rotation=90)
+    got = extract(tmp_path / "portrait.mp4", "p" * 64, tmp_path / "f", "all")
+    assert got.rotation == 90 and got.n_frames == 4
+    frame = np.asarray(Image.open(got.frames[0].path), np.int16)
+    assert frame.shape == photo.shape and np.abs(frame - photo).mean() < 6  # upright: the photo again
+    assert frame[:16, :48].mean() > 200 and frame[-16:, -48:].mean() < 200
+    make_video(tmp_path / "late.mkv", [photo] * 16, start=10.0)  # 8 fps from t = 10 s
+    got = extract(tmp_path / "late.mkv", "o" * 64, tmp_path / "f", "all", max_seconds=1)
+    assert got.start == pytest.approx(10.0) and got.n_frames == 9  # 0, 0.125, ..., 1.0 s after the first frame
+    assert [f.time for f in got.frames][:3] == [0.0, 0.125, 0.25]
+
+
+def test_rotated_video_in_the_audit_and_a_video_as_reference(lfw_small, tmp_path):
+    """The audit of a portrait video finds the faces the display matrix turns upright (0 of 4 before), says
+    the rotation per video; a video given as a reference is a counted problem that says why."""
+    people = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:3]
+    photos = {p.name: sorted(p.glob("*.jpg")) for p in people}
+    a = people[0].name
+    make_video(tmp_path / "portrait.mp4", [np.rot90(rgb(photos[a][3]), -1).copy()] * 4, rotation=90)
+    make_video(tmp_path / "ref.mp4", [rgb(photos[a][2])] * 4)
+    rows = ["path,identity,role,method"] + [f"{f},{n},reference," for n, fs in photos.items() for f in fs[:2]]
+    rows += [f"{tmp_path / 'portrait.mp4'},{a},generated,phone", f"{tmp_path / 'ref.mp4'},{a},reference,"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r"
+    audit([f"generated.manifest={tmp_path / 'm.csv'}", "system=sface", f"store_dir={tmp_path / 's'}",
+           f"out_dir={out}"])
+    video = rows_of(out / "generated_videos.csv")[0]
+    assert video["display_rotation"] == "90" and video["n_acquired"] == "4" and video["verified"] == "True"
+    problems = json.loads((out / "metrics.json").read_text())["problems"]
+    ref = [p for p in problems if p["kind"] == "video as reference"]
+    assert len(ref) == 1 and "references are enrolled from still photos" in ref[0]["detail"]

@@ -79,7 +79,8 @@ def test_figures_from_lists_worked_by_hand(tmp_path):
     (lambda s: s.replace("s1,A,true,E,2,0.3", "s1,B,true,E,2,0.3"), "search s1 has another search_subject"),
     (lambda s: s.replace("s4,D,true,,0,", "s4,D,true,,2,"), "a candidate needs a rank >= 1 and a finite score"),
     (lambda s: s.replace("s2,B,true", "s2,,true"), "search s2 is mated but names no search_subject"),
-    (lambda s: s.replace(",true,", ",false,"), "no search is mated; the figures need mated searches"),
+    (lambda s: s.replace("A,true", "P,false").replace("B,true", "Q,false").replace("C,true", "R,false")
+     .replace("D,true", "S,false"), "no search is mated; the figures need mated searches"),
 ])
 def test_malformed_lists_are_one_line_errors(tmp_path, capsys, change, says):
     src = write(tmp_path / "lists.csv")
@@ -96,3 +97,59 @@ def test_candidates_do_not_mix_with_other_inputs(tmp_path, capsys):
     assert "give distances negated, as similarities" in capsys.readouterr().err
     assert main([f"candidates={src}", f"scores={src}", f"out_dir={tmp_path / 'r'}"]) == 2
     assert "does not combine with scores=" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda s: s.replace("s5,X,false,B,1,0.8", "s5,X,false,X,1,0.8"),
+     "search s5 is non-mated (mated=false), yet its list holds its own subject X at rank 1"),
+    (lambda s: "gallery_size," + s.replace("\ns", "\n3,s"), "gallery_size 3, but its lists name 5 different"),
+])
+def test_lists_that_contradict_themselves(tmp_path, capsys, change, says):
+    """A gallery smaller than the subjects its lists name, and a non-mated search whose list holds its own
+    subject (so it is enrolled), are one-line errors, not figures."""
+    src = write(tmp_path / "lists.csv")
+    src.write_text(change(src.read_text()))
+    assert main([f"candidates={src}", f"out_dir={tmp_path / 'r'}", "progress=false"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1
+
+
+def test_header_with_spaces_after_commas(tmp_path):
+    """Many tools write ', ' between cells: the header's names are read without the spaces (the same figures)."""
+    plain, spaced = tmp_path / "a.csv", tmp_path / "b.csv"
+    write(plain)
+    write(spaced, header="search, search_subject, mated, candidate_subject, rank, score")
+    for src, out in ((plain, "ra"), (spaced, "rb")):
+        assert main([f"candidates={src}", f"out_dir={tmp_path / out}", "progress=false", "identification.fpir=[0.34]",
+                     "bootstrap.n_resamples=20"]) == 0
+    a, b = (json.loads((tmp_path / o / "metrics.json").read_text())["identification"]["rows"] for o in ("ra", "rb"))
+    assert a == b and a[0]["mated_searches"] == 4
+
+
+def test_a_tie_at_the_cut_is_said_and_bounded(tmp_path):
+    """Lists cut at 2 of a gallery of 4: s2's mate is listed second with the score of the list's last entry, so
+    an unlisted candidate may tie with it (ties count against the mate): its rank-2 hit is a best case, and the
+    report gives the rate if the tie is lost. Full lists (every enrolled subject) say every rank is known."""
+    lists = [("s1", "A", True, [("A", .9), ("B", .3)]),
+             ("s2", "B", True, [("C", .7), ("B", .5)]),  # mate at the cut's score: a hidden tie is possible
+             ("s3", "C", True, [("C", .8), ("A", .6)]),  # mate above the cut: exact
+             ("s4", "X", False, [("B", .8), ("A", .2)])]
+    src = tmp_path / "cut.csv"
+    write(src, lists, header="gallery_size,search,search_subject,mated,candidate_subject,rank,score")
+    src.write_text(src.read_text().replace("\ns", "\n4,s"))
+    out = tmp_path / "r"
+    assert main([f"candidates={src}", f"out_dir={out}", "progress=false", "identification.max_rank=2",
+                 "identification.fpir=[0.5]", "bootstrap.n_resamples=20"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    row = m["identification"]["rows"][0]
+    assert row["rank2"] == 1.0 and row["mates_tied_at_cut"] == 1 and row["rank2_if_ties_lose"] == pytest.approx(2 / 3)
+    assert any("1 mated search(es) list the mate with the score of the list's last candidate" in w
+               for w in m["warnings"])
+    assert "A mate not in a list of 2 ranks beyond it" in (out / "identification.md").read_text()
+    full = tmp_path / "full.csv"
+    write(full, [("s1", "A", True, [("A", .9), ("B", .3)]), ("s2", "B", True, [("B", .7), ("A", .5)]),
+                 ("s3", "X", False, [("B", .8), ("A", .2)])])
+    assert main([f"candidates={full}", f"out_dir={tmp_path / 'f'}", "progress=false", "identification.max_rank=2",
+                 "identification.fpir=[0.5]", "bootstrap.n_resamples=20"]) == 0
+    md = (tmp_path / "f" / "identification.md").read_text()
+    assert "Every list holds the whole gallery" in md and "ranks beyond it" not in md

@@ -193,7 +193,7 @@ def test_missing_weights_name_both_published_files(tmp_path):
 def readme_kelley_command() -> list:
     text = (PROJECT / "README.md").read_text()
     line = re.search(r"^fr-eval (scenario=\S+ .*deoldify-kelley.*)$", text, re.M).group(1)
-    return shlex.split(line)
+    return shlex.split(line, comments=True)
 
 
 def test_readme_command_without_weights_is_one_line(tmp_path, monkeypatch, capsys):

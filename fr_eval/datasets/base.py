@@ -127,15 +127,48 @@ def read_text(path: str | Path, what: str) -> str:
                           f"save it as UTF-8") from exc
 
 
-def read_csv_rows(path: str | Path, what: str):
-    """(header, [(line number, row dict)]) of a UTF-8 CSV file; malformed CSV is a one-line error."""
-    reader = csv.DictReader(io.StringIO(read_text(path, what), newline=""))
+def read_csv_rows(path: str | Path, what: str, text: str | None = None):
+    """(header, [(line number, row dict)]) of a UTF-8 CSV file (``text``: its content, already read): the one
+    CSV reader of every file fr-eval takes (score, candidate, attribute, manifest files).
+
+    Header names are stripped of surrounding spaces, in the header and in every row's keys alike (many tools
+    write ``", "`` between cells: ``row,kind, score`` names the column ``score``); a name given twice after
+    that is a one-line error. A row with more cells than the header keeps the extra ones under the key
+    ``None`` (as :class:`csv.DictReader` does), a shorter one has ``None`` for the missing cells; blank lines
+    are skipped. Malformed CSV is a one-line error."""
+    reader = csv.reader(io.StringIO(read_text(path, what) if text is None else text, newline=""))
     try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        rows = [(reader.line_num, raw) for raw in reader]
+        header = [h.strip() for h in next(reader, [])]
+        twice = sorted({h for h in header if h and header.count(h) > 1})
+        if twice:
+            raise FrEvalError(f"{what}={path}: the header names column {twice[0]!r} twice (names are compared "
+                              f"without surrounding spaces)")
+        rows = []
+        for cells in reader:
+            if not cells:
+                continue
+            row = dict(zip(header, cells))
+            if len(cells) > len(header):
+                row[None] = cells[len(header):]
+            for h in header[len(cells):]:
+                row[h] = None
+            rows.append((reader.line_num, row))
     except csv.Error as exc:
         raise FrEvalError(f"{what}={path} is not a readable CSV file (line {reader.line_num}: {exc})") from exc
     return header, rows
+
+
+def stripped_columns(cols: dict, what: str, path) -> dict:
+    """A Parquet (or NumPy) file's columns keyed by their names stripped of surrounding spaces, as
+    :func:`read_csv_rows` reads a CSV header; a name given twice after that is a one-line error."""
+    out = {}
+    for k, v in cols.items():
+        name = str(k).strip()
+        if name in out:
+            raise FrEvalError(f"{what}={path}: column {name!r} is given twice (names are compared without "
+                              f"surrounding spaces)")
+        out[name] = v
+    return out
 
 
 def read_list(path: str | Path, what: str) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, FrEvalError
+from ..video import is_video
 from .base import Sample, read_csv_rows
 from .manifest import outside, problems_message, relative_to, row_file
 
@@ -33,6 +34,7 @@ class GeneratedSet:
     root: Path | None = None
     path: Path | None = None
     details: str = ""  # where link columns the manifest lacks were read from (manifest_details.csv), if anywhere
+    set_aside_references: list = field(default_factory=list)  # the problems of role=reference rows not enrolled
 
 
 def _target(row: dict, base: Path, allow_outside: bool, where: str, problems: list) -> Sample | None:
@@ -47,7 +49,7 @@ def _target(row: dict, base: Path, allow_outside: bool, where: str, problems: li
     if not t.is_file():
         problems.append({"kind": "missing target", "where": where, "detail": str(t)})
         return None
-    return Sample(path=t.resolve(), rel=relative_to(t, base), subject=row["identity"], role="target")
+    return Sample(path=t.resolve(), rel=relative_to(t, base, row["target"]), subject=row["identity"], role="target")
 
 
 def load_generated_manifest(path: str | Path, *, root: str | Path | None = None, strict: bool = False,
@@ -59,7 +61,7 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
     if not mpath.is_file():
         raise FrEvalError(f"generated.manifest={mpath} is not a file (a CSV with columns path,identity,method)")
     base = Path(root).expanduser() if root else mpath.parent
-    problems, generated, references, targets, seen = [], [], [], {}, {}
+    problems, generated, references, targets, seen, set_aside = [], [], [], {}, {}, []
     header, raw_rows = read_csv_rows(mpath, "generated.manifest")
     missing = [c for c in (*REQUIRED, "method") if c not in header]
     if missing:
@@ -71,25 +73,21 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         extra += [c for c in LINKS if c in next(iter(links.values()), {}) and c not in extra]
     for line, raw in raw_rows:
         where = f"{mpath.name}:{line}"
-        if None in raw:
-            problems.append({"kind": "malformed row", "where": where, "detail": "more fields than columns"})
+        row, role, problem = _checked_row(raw, links, where)
+        if problem:
+            problems.append(problem)
             continue
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-        row = {**links.get(row.get("path", ""), {}), **row}
-        role = (row.get("role") or "generated").lower()
-        if role not in ROLES:
-            problems.append({"kind": "unknown role", "where": where,
-                             "detail": f"role={row.get('role')} (use {' or '.join(ROLES)})"})
-            continue
-        need = REQUIRED if role == "reference" else (*REQUIRED, "method")
-        empty = [c for c in need if not row.get(c)]
-        if empty:
-            problems.append({"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"})
-            continue
+        before = len(problems)
         found = row_file(row, base, seen, line, where, problems, extra, allow_outside, "generated.allow_outside")
         if found is None:
+            if role == "reference":
+                set_aside += problems[before:]
             continue
         full, rel, meta = found
+        if role == "reference" and is_video(full):
+            problems.append(_video_reference(rel, where))
+            set_aside.append(problems[-1])
+            continue
         if role == "reference":
             references.append(Sample(path=full, rel=rel, subject=row["identity"], role="reference",
                                      meta=meta))
@@ -107,7 +105,31 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
         raise FrEvalError(f"{mpath}: no generated image to audit"
                           + (f" ({problems_message(problems)})" if problems else ""))
     return GeneratedSet(generated=generated, references=references, targets=targets, problems=problems,
-                        columns=extra, root=base.resolve(), path=mpath.resolve(), details=details)
+                        columns=extra, root=base.resolve(), path=mpath.resolve(), details=details,
+                        set_aside_references=set_aside)
+
+
+def _checked_row(raw: dict, links: dict, where: str) -> tuple[dict, str, dict | None]:
+    """(row, role, None) of a manifest line (link columns from the details file joined), or the problem that
+    sets it aside."""
+    if None in raw:
+        return {}, "", {"kind": "malformed row", "where": where, "detail": "more fields than columns"}
+    row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+    row = {**links.get(row.get("path", ""), {}), **row}
+    role = (row.get("role") or "generated").lower()
+    if role not in ROLES:
+        return row, role, {"kind": "unknown role", "where": where,
+                           "detail": f"role={row.get('role')} (use {' or '.join(ROLES)})"}
+    empty = [c for c in (REQUIRED if role == "reference" else (*REQUIRED, "method")) if not row.get(c)]
+    if empty:
+        return row, role, {"kind": "malformed row", "where": where, "detail": f"empty {', '.join(empty)}"}
+    return row, role, None
+
+
+def _video_reference(rel: str, where: str) -> dict:
+    return {"kind": "video as reference", "where": where,
+            "detail": f"{rel} is a video: references are enrolled from still photos (a video's frames are read only "
+                      f"as generated rows); give frames as images with role=reference"}
 
 
 def _details_links(mpath: Path, header: list[str]) -> tuple[dict, str]:

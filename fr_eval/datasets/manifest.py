@@ -52,7 +52,7 @@ def resolve_row_path(value: str, base: Path, seen: dict, line: int, where: str,
     if not full.is_file():
         problems.append({"kind": "missing file", "where": where, "detail": str(full)})
         return None
-    return full.resolve(), relative_to(full, base)
+    return full.resolve(), relative_to(full, base, value)
 
 
 def row_file(row: dict, base: Path, seen: dict, line: int, where: str, problems: list,
@@ -65,11 +65,15 @@ def row_file(row: dict, base: Path, seen: dict, line: int, where: str, problems:
     return (*found, tuple((c, row.get(c, "")) for c in extra))
 
 
-def relative_to(full: Path, base: Path) -> str:
-    """``full`` relative to ``base`` (POSIX separators), or its absolute path when outside it."""
+def relative_to(full: Path, base: Path, given: str | None = None) -> str:
+    """``full`` relative to ``base`` (POSIX separators); outside it, the path as the manifest ``given`` it
+    (``..`` and ``.`` steps folded, links not followed: the reports name a file as its user wrote it), else
+    its absolute path."""
     try:
         return full.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
+        if given:
+            return Path(os.path.normpath(given)).as_posix()
         return full.resolve().as_posix()
 
 

@@ -67,7 +67,8 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
         for g in r["groups"]:
             flag = N.DAGGER if g["too_small"] else ""
             k = included.index(g["group"]) if g["group"] in included else None
-            ratio = (lambda x, key: _num(x[key][k], 2) if k is not None else "n/a")  # noqa: E731
+            # a group outside the ratios (fewer than two groups with both rates give none) reads n/a
+            ratio = (lambda x, key: _num(x[key][k], 2) if k is not None and k < len(x[key]) else "n/a")  # noqa: E731
             body.append([r["label"], g["group"] + flag, str(g["n_subjects"])]
                         + [N.with_interval(g[key], g["intervals"][key], g[n]) for _, key, n in RATES]
                         + [ratio(fmr_ratio, "over_lowest"), ratio(fnmr_ratio, "over_lowest"),

@@ -64,6 +64,11 @@ def write_identification(out: Path, ident) -> list[Section]:
                 f"dataset.single_image_subjects=impostor: non-mates to every search)"
                 if split.get('enrolled_reference_only') else "")
              + f"; {split['held_out']} held out, whose probes are the non-mated searches ({split['rule']}).")]
+    if split.get("max_rank_asked"):
+        why = (f"the gallery holds {split['enrolled']} subjects (a rank beyond the gallery finds every mate)"
+               if R >= split["enrolled"] else f"the candidate lists hold {R} candidates")
+        notes.append(f"identification.max_rank={split['max_rank_asked']} was asked; the CMC and the rank-R figures "
+                     f"stop at rank {R}: {why}.")
     for t, rec in ident.thresholds.items():
         notes.append(f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
                      f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarm(s) allowed; "
@@ -97,7 +102,8 @@ def _source_note(split: dict) -> str:
             + f"; mated searches are those whose subject is enrolled, non-mated ones of {split['held_out']} named "
               f"subjects" + (f" and {split['searches_without_subject']} searches naming none (each its own unit in the "
                              f"intervals)" if split["searches_without_subject"] else "")
-            + f". A mate not in a list of {split['max_rank']} ranks beyond it.")
+            + (f". A mate not in a list of {split['max_rank']} ranks beyond it." if split.get("lists_cut") else
+               ". Every list holds the whole gallery, so every mate's rank is known."))
 
 
 def _paired_table(out: Path, ident) -> list:

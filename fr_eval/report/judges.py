@@ -51,7 +51,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: Config) -> P
            ("Judges", ", ".join(f"{n} ({j['families'][n]} family)" for n in result.results)),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
     write_page(out, "judges", title=f"Identity preservation, judged by {', '.join(result.results)}",
-               sections=sections, config=config, env=env, system=models_of(result.results),
+               sections=sections, config=plain(config), env=env, system=models_of(result.results),
                run=run, warnings=[], headline=_headline(j, result), answers=_sentences(j))
     return out
 

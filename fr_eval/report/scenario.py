@@ -269,7 +269,7 @@ def _write_files(out: Path, result, config: Config, env: dict) -> None:
     ctx = result.context
     write_csv(out / "failures.csv", ["variant", "role", "subject", "path", "kind", "reason"], result.failures)
     write_csv(out / "samples.csv", ["variant", "role", "subject", "path", "acquired", "failure_kind", "reason",
-                                    "det_score", "n_faces", "bbox"], result.samples)
+                                    "det_score", "n_faces", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"], result.samples)
     if config.report.export and result.comparisons:
         export_scores(out / "scores", result.comparisons, result.used_impostors, result.ids)
     if result.embeddings:

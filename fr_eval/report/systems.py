@@ -60,7 +60,7 @@ def write_systems_report(out_dir: str | Path, result, config: Config) -> Path:
     notes = [n for r in result.results.values() for n in machine_notes(r.context["engine"])]
     notes += [f"{name}: {n}" for name, r in result.results.items() for n in data_notes(r.context)]
     write_page(out, "systems", title=f"fr-eval report: {t1['dataset']}, systems {', '.join(result.results)}",
-               sections=sections, config=config, env=env, system=models_of(result.results),
+               sections=sections, config=plain(config), env=env, system=models_of(result.results),
                run=run, warnings=notes, headline=Table(t3.header[:6], [row[:6] for row in t3.body], id="headline"),
                answers=[as_sentence(a["sentence"]) for a in result.agreement])
     return out

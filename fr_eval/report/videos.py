@@ -14,7 +14,8 @@ from .html import Figure, Section, table_file
 from .io import write_csv
 from .plots import save, subplots
 
-VIDEO_COLUMNS = ["video", "identity", "method", "status", "reason", "n_frames_video", "n_frames", "n_acquired",
+VIDEO_COLUMNS = ["video", "identity", "method", "status", "reason", "display_rotation", "stream_start_s",
+                 "n_frames_video", "n_frames", "n_acquired",
                  "acquired_share", "similarity_mean", "similarity_min", "similarity_std", "verified_share",
                  "verified", "drift_min_pair", "csim_mean", "ssim_mean", "worst_frame"]
 

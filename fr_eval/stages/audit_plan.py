@@ -101,6 +101,9 @@ def _compare_spec(spec, methods: set) -> tuple:
 
 def _enrolment(cfg: Config, gset) -> tuple[list[Sample], str]:
     if cfg.generated.enrolment == "manifest":
+        if not gset.references and gset.set_aside_references:
+            raise FrEvalError(f"{gset.path}: every row with role=reference was set aside, so no identity can be "
+                              f"enrolled: {problems_message(gset.set_aside_references, first=2)}")
         if not gset.references:
             raise FrEvalError(f"{gset.path}: no row with role=reference to enrol the identities; add them, or "
                               f"enrol from a dataset: generated.enrolment=dataset dataset=<name>")

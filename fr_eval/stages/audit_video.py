@@ -28,6 +28,8 @@ class VideoRow:
     meta: tuple
     frames: list = field(default_factory=list)  # frame samples, in time order
     n_frames: int = 0  # frames of the video (within max_seconds)
+    rotation: int = 0  # the display matrix's rotation applied to its frames (degrees counter-clockwise)
+    start: float = 0.0  # the stream's first timestamp (s); max_seconds and frame times count from it
     error: str = ""
 
     @property
@@ -47,12 +49,12 @@ def expand_videos(gset, settings, frames_dir) -> tuple[object, list[VideoRow]]:
         row = VideoRow(rel=s.rel, subject=s.subject, meta=s.meta)
         videos.append(row)
         try:
-            frames, row.n_frames = extract(s.path, file_sha256(s.path), frames_dir, settings.frames,
-                                           settings.max_seconds)
+            got = extract(s.path, file_sha256(s.path), frames_dir, settings.frames, settings.max_seconds)
         except (VideoError, OSError) as exc:
             row.error = str(exc)
             problems.append({"kind": "unreadable video", "where": s.rel, "detail": row.error})
             continue
+        frames, row.n_frames, row.rotation, row.start = got.frames, got.n_frames, got.rotation, got.start
         target_of = _target_frames(targets.pop(s.rel, None), settings, frames_dir, s.rel, problems)
         for f in frames:
             frame = Sample(path=f.path, rel=f"{s.rel}#{f.index:06d}", subject=s.subject, role="generated",
@@ -71,7 +73,7 @@ def _target_frames(target, settings, frames_dir, where: str, problems: list):
     if target is None or not is_video(target.path):
         return lambda index: target
     try:
-        frames, _ = extract(target.path, file_sha256(target.path), frames_dir, "all", settings.max_seconds)
+        frames = extract(target.path, file_sha256(target.path), frames_dir, "all", settings.max_seconds).frames
     except (VideoError, OSError) as exc:
         problems.append({"kind": "unreadable target video", "where": where, "detail": str(exc)})
         return lambda index: None
@@ -100,7 +102,8 @@ def video_figures(videos: list[VideoRow], rel_index: dict, sc, settings, identit
 def one_video(v: VideoRow, rel_index: dict, sc, share: float) -> dict:
     """One video's figures (similarities in the judge's scale; shares are fractions)."""
     base = {"video": v.rel, "identity": v.subject, "method": v.method, "n_frames_video": v.n_frames,
-            "n_frames": len(v.frames), "status": "failed" if v.error else "read", "reason": v.error}
+            "n_frames": len(v.frames), "status": "failed" if v.error else "read", "reason": v.error,
+            "display_rotation": v.rotation, "stream_start_s": v.start}
     idx = np.array([rel_index[f.rel] for f in v.frames], int)
     if v.error or idx.size == 0:
         return {**base, "n_acquired": 0, "acquired_share": 0.0, "verified_share": 0.0, "verified": False,

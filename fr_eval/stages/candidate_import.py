@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .. import identification as I
-from ..datasets.base import read_csv_rows
+from ..datasets.base import read_csv_rows, stripped_columns
 from ..errors import FrEvalError
 from ..settings import Config
 from ..store import sha256_file
@@ -50,7 +50,7 @@ def read_candidates(path) -> dict:
                           f"{', '.join(REQUIRED)})")
     if p.suffix.lower() == ".parquet":
         try:
-            cols = pq.read_table(p).to_pydict()
+            cols = stripped_columns(pq.read_table(p).to_pydict(), "candidates", p)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
             raise FrEvalError(f"candidates={p} is not a readable Parquet file ({exc})") from None
         where = [f"{p.name} entry {i + 1}" for i in range(len(next(iter(cols.values()), [])))]
@@ -137,6 +137,11 @@ def parse_lists(cols: dict) -> tuple[list, dict, dict]:
         sizes.setdefault(label, None)
         for sid, s in searches.items():
             _check_list(sid, s)
+        named = {e[1] for s in searches.values() for e in s.entries}
+        if sizes[label] is not None and sizes[label] < len(named):
+            raise FrEvalError(f"candidates: row {label} gives gallery_size {sizes[label]}, but its lists name "
+                              f"{len(named)} different candidate subjects; a gallery holds every subject a list can "
+                              f"name (give the number of enrolled subjects)")
     _check_same_searches(rows)
     return list(rows), rows, sizes
 
@@ -156,6 +161,11 @@ def _check_list(sid: str, s: _Search) -> None:
                           f"names each enrolled subject once)")
     if s.entries and not s.acquired:
         raise FrEvalError(f"{s.entries[0][3]}: search {sid} has candidates but acquired=false")
+    own = next((e for e in s.entries if s.subject is not None and e[1] == s.subject), None)
+    if own is not None and not s.mated:
+        raise FrEvalError(f"{own[3]}: search {sid} is non-mated (mated=false), yet its list holds its own subject "
+                          f"{s.subject} at rank {own[0]}: a non-mated search's subject is not enrolled, so it cannot "
+                          f"be a candidate (is mated wrong, or the subject's name?)")
 
 
 def _check_same_searches(rows: dict) -> None:
@@ -171,6 +181,36 @@ def _check_same_searches(rows: dict) -> None:
             if (s.subject, s.mated) != (t.subject, t.mated):
                 raise FrEvalError(f"candidates: search {sid} has another subject or mated in row {label} than in "
                                   f"row {labels[0]}")
+
+
+def tied_at_cut(searches: dict, order: list, size: int) -> np.ndarray:
+    """The mated searches whose mate is listed with the score of its list's last entry in a list cut below
+    the gallery (fewer than ``size`` candidates): a candidate cut off with the same score would rank ahead of
+    the mate (ties count against it, as bob.measure counts them over all candidates), so the listed rank is a
+    best case."""
+    out = np.zeros(len(order), bool)
+    for i, sid in enumerate(order):
+        s = searches[sid]
+        if not (s.mated and s.acquired and s.entries) or len(s.entries) >= size:
+            continue
+        mate = next((e[2] for e in s.entries if e[1] == s.subject), None)
+        out[i] = mate is not None and mate <= s.entries[-1][2]
+    return out
+
+
+def ties_at_cut(figures: dict, searches: dict, order: list, res, mated, k: int, R: int, label: str) -> list[str]:
+    """A row's mates tied with the cut of their list (:func:`tied_at_cut`): counted in ``figures`` with the
+    rank-R rate when every such tie goes against the mate (each ranks behind the lists), and said."""
+    tied = tied_at_cut(searches, order, res.gallery_size)
+    if not tied.any():
+        return []
+    worst = np.where(tied, k + 1, np.where(res.mated, res.mate_rank, I.NO_RANK))[mated]
+    figures["mates_tied_at_cut"] = int(tied.sum())
+    figures[f"rank{R}_if_ties_lose"] = float(I.cmc(worst, R)[-1])
+    return [f"row {label}: {int(tied.sum())} mated search(es) list the mate with the score of the list's last "
+            f"candidate in a list cut below the gallery of {res.gallery_size}: a candidate cut off with the same "
+            f"score would rank ahead of it, so their ranks are best cases (rank-{R} {100 * figures[f'rank{R}']:.2f}%, "
+            f"or {100 * figures[f'rank{R}_if_ties_lose']:.2f}% if every such tie goes against the mate)"]
 
 
 def search_results(searches: dict, order: list, k: int, size: int | None) -> I.SearchResults:
@@ -208,7 +248,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
     first = rows[labels[0]]
     k = max([len(s.entries) for r in rows.values() for s in r.values()] + [1])
     settings = cfg.identification
-    notes = []
+    notes, asked = [], settings.max_rank
     if settings.max_rank > k:
         notes.append(f"identification.max_rank={settings.max_rank} is more than the lists' {k} candidates: the CMC "
                      f"and rank-R figures stop at rank {k}")
@@ -229,6 +269,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
         res = results[label]
         figures, curve = row_figures(res, mated, subj, len(units), res.gallery_size, thresholds, settings,
                                      cfg.intervals())
+        notes += ties_at_cut(figures, rows[label], order, res, mated, k, settings.max_rank, label)
         out.append({"label": label, "reference_variant": "(from the file)", "probe_variant": "(from the file)",
                     **figures})
         curves[label], misses[label] = curve, search_misses(curve, thresholds, settings.fpir[0])
@@ -239,7 +280,11 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
              "enrolled": results[baseline].gallery_size, "gallery_size_given": sizes[baseline] is not None,
              "held_out": len(held), "held_out_subjects": held, "rule": f"the candidate lists of {path.name}",
              "gallery_template": "the file's system's", "max_rank": settings.max_rank, "baseline": baseline,
-             "searches_without_subject": int(sum(first[s].subject is None for s in order))}
+             "searches_without_subject": int(sum(first[s].subject is None for s in order)),
+             "lists_cut": any(len(s.entries) < results[label].gallery_size for label in labels
+                              for s in rows[label].values() if s.acquired)}
+    if asked > settings.max_rank:
+        split["max_rank_asked"] = asked
     ident = Identified(split=split, thresholds=thresholds, rows=out, curves=curves,
                        paired=paired_searches(pairs, misses, subj[mated], len(units), cfg.intervals(),
                                               cfg.report.min_subjects),

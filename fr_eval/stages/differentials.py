@@ -7,6 +7,7 @@ greyscale counterparts group by group, and each colouriser's colours are measure
 (:func:`fr_eval.colour.fidelity`). Every figure is computed here; the report only renders it."""
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ class Differentials:
     sheet: list = field(default_factory=list)  # (caption, the aligned face with its skin pixels marked)
     threshold: float = float("nan")
     settings: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # what a reader must know before any group figure (console and page)
 
 
 def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float, cfg) -> Differentials:
@@ -51,7 +53,7 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
     the evaluate stage's (row label -> genuine scores and their subjects)."""
     settings = cfg.differentials
     skin = measure_skin(plan, acquired, settings)
-    attrs = subject_groups(plan, skin, settings, cfg.dataset.attributes)
+    attrs, notes = subject_groups(plan, skin, settings, cfg.dataset.attributes)
     for subj, g in zip(plan.subjects, attrs[SKIN]["values"] if SKIN in attrs else ()):
         if subj in skin.per_subject:
             skin.per_subject[subj]["group"] = g
@@ -66,7 +68,7 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
                                          plan.bootstrap, plan.min_subjects)
     out = Differentials(attributes={a: {k: v for k, v in x.items() if k != "values"} for a, x in attrs.items()},
                         skin=skin.describe(plan.subjects), rows=rows, colourisation=effects, threshold=threshold,
-                        agreement=agreement(attrs), sheet=skin.sheet,
+                        agreement=agreement(attrs), sheet=skin.sheet, notes=notes,
                         settings={"by": list(settings.by), "ita_groups": settings.ita_groups,
                                   "white_balance": settings.white_balance, "max_ita_spread": settings.max_ita_spread,
                                   "alpha": settings.alpha})
@@ -186,11 +188,12 @@ def marked_face(rgb, landmarks, white_balance: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- groups
-def subject_groups(plan: Plan, skin: Skin, settings, attributes_file) -> dict:
-    """attribute -> {"values": per subject (in plan.subjects' order; "" = no group), "groups": ordered names,
-    "subjects": {group: count}, "unassigned": count, "source": where it came from}."""
+def subject_groups(plan: Plan, skin: Skin, settings, attributes_file) -> tuple[dict, list[str]]:
+    """(attribute -> {"values": per subject (in plan.subjects' order; "" = no group), "groups": ordered names,
+    "subjects": {group: count}, "unassigned": count, "source": where it came from}; the attributes file's
+    notes)."""
     subjects = plan.subjects
-    file_attrs = read_attributes(attributes_file, subjects) if attributes_file else {}
+    file_attrs, notes = read_attributes(attributes_file, subjects) if attributes_file else ({}, [])
     meta = subject_metadata(plan)
     out = {}
     for a in settings.by:
@@ -209,7 +212,7 @@ def subject_groups(plan: Plan, skin: Skin, settings, attributes_file) -> dict:
         out[a] = {"values": values, "groups": groups, "source": source,
                   "subjects": {g: int(sum(v == g for v in values)) for g in groups},
                   "unassigned": int(sum(v == "" for v in values))}
-    return out
+    return out, notes
 
 
 def skin_groups(subjects: list, skin: Skin, rule) -> tuple[list, list, str]:
@@ -239,8 +242,17 @@ def subject_metadata(plan: Plan) -> dict:
             if all(len(x) == 1 for x in d.values())}  # per-image fields (date, pose) are not subject groups
 
 
-def read_attributes(path, subjects: list) -> dict:
-    """dataset.attributes: column -> per subject value ("" for a subject the file does not name)."""
+def _name_key(name: str) -> str:
+    """A subject name as the attributes file is matched on it when the exact name is absent: runs of spaces and
+    underscores alike (LFW's folders are ``Aaron_Peirsol``, people write ``Aaron Peirsol``)."""
+    return re.sub(r"[\s_]+", " ", name).strip()
+
+
+def read_attributes(path, subjects: list) -> tuple[dict, list[str]]:
+    """dataset.attributes: (column -> per subject value, "" for a subject the file does not name; the notes a
+    reader needs: subjects matched only with spaces and underscores alike, subjects of the run the file does
+    not name, names of the file that are no subject of the run). A file that names none of the run's subjects
+    is a one-line error."""
     header, rows = read_csv_rows(path, "dataset.attributes")
     if not rows or "subject" not in header:
         raise ConfigError(f"dataset.attributes={path}: needs a header with a 'subject' column and at least one row")
@@ -250,8 +262,37 @@ def read_attributes(path, subjects: list) -> dict:
         if r.get("subject", "") in table:
             raise ConfigError(f"dataset.attributes={path}, line {line}: subject {r['subject']} is listed twice")
         table[r.get("subject", "")] = r
+    loose: dict = {}
+    for name in table:
+        loose.setdefault(_name_key(name), []).append(name)
+    found, loosely = {}, []
+    for s in subjects:
+        if s in table:
+            found[s] = table[s]
+        elif len(loose.get(_name_key(s), ())) == 1:
+            found[s] = table[loose[_name_key(s)][0]]
+            loosely.append((loose[_name_key(s)][0], s))
+    if not found:
+        raise ConfigError(f"dataset.attributes={path} names none of the run's {len(subjects)} subjects (the file: "
+                          f"{', '.join(repr(x) for x in list(table)[:3])}; the run: "
+                          f"{', '.join(repr(x) for x in subjects[:3])}); the subject column must hold the run's "
+                          f"subject names (folder names)")
+    notes = []
+    if loosely:
+        notes.append(f"dataset.attributes: {len(loosely)} subject name(s) matched with spaces and underscores taken "
+                     f"alike (e.g. {loosely[0][0]!r} as the subject {loosely[0][1]})")
+    missing = [s for s in subjects if s not in found]
+    if missing:
+        notes.append(f"dataset.attributes names {len(found)} of the run's {len(subjects)} subjects; the other "
+                     f"{len(missing)} are in no group and left out of every per-group figure ("
+                     f"{', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+    used = {id(r) for r in found.values()}
+    extra = [n for n, r in table.items() if id(r) not in used]
+    if extra:
+        notes.append(f"dataset.attributes: {len(extra)} subject(s) of the file are not in this run (ignored: "
+                     f"{', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")
     cols = [c for c in header if c != "subject"]
-    return {c: [table.get(s, {}).get(c, "") for s in subjects] for c in cols}
+    return {c: [found.get(s, {}).get(c, "") for s in subjects] for c in cols}, notes
 
 
 def agreement(attrs: dict) -> dict:
@@ -481,9 +522,10 @@ def score_differentials(table, ev, cfg) -> Differentials:
     names = sorted({str(x) for x in np.concatenate([table.reference_subject, table.probe_subject])} - {""})
     idx = {x: i for i, x in enumerate(names)}
     file_attrs = {a: [m.get(x, "") for x in names] for a, m in table.groups.items()}
+    notes = []
     source = {a: "the score files' group columns (reference_<name>, probe_<name>)" for a in file_attrs}
     if cfg.dataset.attributes:
-        given = read_attributes(cfg.dataset.attributes, names)
+        given, notes = read_attributes(cfg.dataset.attributes, names)
         file_attrs.update(given)
         source.update({a: f"dataset.attributes ({cfg.dataset.attributes})" for a in given})
     if not file_attrs:
@@ -512,7 +554,7 @@ def score_differentials(table, ev, cfg) -> Differentials:
                                          cfg.report.min_subjects)
     return Differentials(attributes=attrs, skin={}, rows=rows, colourisation=effects, threshold=t,
                          fidelity={"reason": "score files carry no images (no colourised image to compare)"},
-                         settings={"by": by, "alpha": settings.alpha, "source": "score files"})
+                         settings={"by": by, "alpha": settings.alpha, "source": "score files"}, notes=notes)
 
 
 def _score_counts(table, row: str, baseline: str, threshold: float, idx: dict) -> RowCounts:

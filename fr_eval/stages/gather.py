@@ -61,6 +61,9 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
                                   ev.thresholds[plan.fmr], cfg.edc.max_discard, plan.bootstrap)
         context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
                                        "settings": e.settings()} for e in plan.estimators}
+    diff = differentials(plan, acquired, ev.scores, ev.thresholds[plan.fmr], cfg) if cfg.report.differentials else None
+    if diff is not None:
+        context["warnings"] = [*context.get("warnings", []), *diff.notes]
     ids = tuple(np.array(x, dtype=object) for x in ([s.rel for s in ds.references], [s.rel for s in ds.probes],
                                                      [s.subject for s in ds.references], [s.subject for s in ds.probes]))
     return RunResult(rows=ev.rows, table1=table1, failures=failures, samples=samples, scores=ev.scores,
@@ -69,8 +72,11 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
                      row_comparisons=[c.as_dict() for c in ev.row_comparisons],
                      identification=identify(plan, acquired, plan.identification, cfg.report.min_false_matches)
                      if plan.identification else None,
-                     differentials=differentials(plan, acquired, ev.scores, ev.thresholds[plan.fmr], cfg)
-                     if cfg.report.differentials else None)
+                     differentials=diff)
+
+
+#: the detected face's box in samples.csv, one number per column (image pixels)
+BBOX = ("x1", "y1", "x2", "y2")
 
 
 def sample_rows(plan: Plan, acquired: Acquired) -> list[dict]:
@@ -87,7 +93,8 @@ def sample_rows(plan: Plan, acquired: Acquired) -> list[dict]:
                     "failure_kind": "" if a.ok else a.kind, "reason": a.reason or "",
                     "det_score": "" if d is None else round(float(d.score), 4),
                     "n_faces": "" if d is None else d.n_faces,
-                    "bbox": "" if d is None else " ".join(f"{v:.1f}" for v in d.bbox)})
+                    **{f"bbox_{k}": "" if d is None else round(float(v), 1)
+                       for k, v in zip(BBOX, d.bbox if d is not None else [None] * 4)}})
     return out
 
 

@@ -48,6 +48,9 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
     whose non-mated searches allow fewer than ``min_false_alarms`` false alarms (report.min_false_matches)
     is marked unsupported."""
     metric = metric_of(acquired.system)
+    asked, n_enrolled = split.settings.max_rank, int(split.enrolled.sum())
+    if asked > n_enrolled:  # a rank beyond the gallery is every enrolled subject: a rate of 100 % that says nothing
+        split = replace(split, settings=replace(split.settings, max_rank=n_enrolled))
     settings = split.settings
     probes = plan.samples("probe")
     probe_subj = plan.subject_index("probe")
@@ -85,7 +88,10 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         misses[r.label] = search_misses(curve, thresholds, settings.fpir[0])
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects)
-    return Identified(split=split.describe(plan.subjects, plan.dataset.reference_only), thresholds=thresholds,
+    described = split.describe(plan.subjects, plan.dataset.reference_only)
+    if asked > n_enrolled:
+        described["max_rank_asked"] = asked
+    return Identified(split=described, thresholds=thresholds,
                       rows=rows, curves=curves, paired=paired, candidates=candidates, searches=([s.rel for s in probes], names, mated),
                       by_size=by_gallery_size(plan, acquired, split, metric, sides))
 

@@ -38,10 +38,11 @@ def import_scores(cfg: Config, *, progress: bool = True) -> ScoreImportResult:
     ev = evaluate_table(table, fmr=fmr, fmrs=fmrs, bootstrap=cfg.intervals(), baseline=cfg.score_baseline)
     inputs = [{"path": str(Path(p).resolve()), "bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
               for p in paths]
+    diff = score_differentials(table, ev, cfg) if cfg.report.differentials else None
     return ScoreImportResult(evaluation=ev, inputs=inputs, score_kind=cfg.score_kind, fmt=fmt,
-                             context={"duplicates": duplicates, "warnings": score_warnings(ev, cfg.score_kind, fmt)},
-                             differentials=score_differentials(table, ev, cfg)
-                             if cfg.report.differentials else None)
+                             context={"duplicates": duplicates, "warnings": score_warnings(ev, cfg.score_kind, fmt)
+                                      + (diff.notes if diff is not None else [])},
+                             differentials=diff)
 
 
 def drop_repeated(table, policy: str, paths):

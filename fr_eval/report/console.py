@@ -1,0 +1,48 @@
+"""What a run prints on the console when its report is written: a few lines of headline figures (the tables
+are in the report) and the run's warnings about its data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
+    """A few lines for the console (the tables are in the report): each row's headline figures, or the
+    audit's best-ranked methods and its judges' verdict."""
+    def pct(x):
+        return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
+
+    lines = []
+    runs = result.results if hasattr(result, "results") else {"": result}
+    for name, r in runs.items():
+        tag = f"{name}: " if name else ""
+        if kind == "audit":
+            ranked = [g for g in r.groups["method"] if g.get("rank") is not None]
+            lines.append(f"{tag}identity preservation by method ({len(ranked)} ranked of {len(r.groups['method'])}; "
+                         f"overall FTA {pct(r.overall['fta'])}, verified of all {pct(r.overall['verified_rate_of_all'])})")
+            lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])} over {g['n']} "
+                      f"images of {g['n_identities']} identities" for g in ranked[:top]]
+            if len(ranked) > top:
+                lines.append(f"  ... {len(ranked) - top} more ranked, and the unranked ones, in the report")
+        elif kind == "candidates":
+            ident = r.identification
+            lines.append(f"identification from candidate lists (gallery {ident.split['enrolled']}):")
+            lines += [f"  {x['label']}: rank-1 {pct(x['rank1'])} over {x['mated_searches']} mated searches; "
+                      + ", ".join(f"FNIR {pct(a['fnir_rank1'])} at FPIR {pct(a['fpir'])}" for a in x["at_fpir"].values())
+                      for x in ident.rows]
+        else:
+            rows = r.rows if hasattr(r, "rows") else r.evaluation.rows
+            lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
+            lines += [f"  {x['label']}: FRR {pct(x['frr'])}, FTA {pct(x['fta'])}, FNMR {pct(x['fnmr'])}, "
+                      f"d' {x['d_prime']:.3f}" for x in rows]
+    verdict = getattr(result, "judges", {}).get("verdict") if hasattr(result, "judges") else None
+    if verdict:
+        lines.append(verdict)
+    lines.append(f"every table, interval and plot: {out / 'report.html'}")
+    return "\n".join(lines)
+
+
+def warnings_of(result) -> list[str]:
+    """The run's warnings about its data (one system's, or each system's, named)."""
+    if hasattr(result, "results"):
+        return [f"{n}: {w}" for n, r in result.results.items() for w in r.context.get("warnings") or []]
+    return list(result.context.get("warnings") or [])
