@@ -8,7 +8,6 @@ small set for ``dataset=lfw_min20``) and ``progress=false`` added. Each run must
 command whose README comment says it downloads is skipped with that reason."""
 import csv
 import json
-import re
 import shlex
 import shutil
 import time
@@ -105,14 +104,14 @@ def workspace(tmp_path_factory):
     for kind in ("genuine", "impostor"):  # pyeer files of distances: 1 - cosine similarity
         sims = np.loadtxt(work / f"reports/run/scores/1_{kind}.txt", ndmin=1)
         np.savetxt(work / f"{kind}.txt", 1.0 - sims, fmt="%.6f")
-    shutil.copytree(small, work / "precomputed")
-    people = sorted(p for p in small.iterdir() if p.is_dir())[:4]
+    shutil.copytree(small, work / "precomputed")  # also the photos videos.csv enrols, inside its folder
+    people = sorted(p.name for p in small.iterdir() if p.is_dir())[:4]
     frames = [np.asarray(Image.open(f).convert("RGB").resize((256, 256)))
-              for f in sorted(people[0].glob("*.jpg"))[2:4] for _ in range(8)]
+              for f in sorted((small / people[0]).glob("*.jpg"))[2:4] for _ in range(8)]
     _make_video(work / "talking.mp4", frames)
-    rows = ["path,identity,role,method"] + [f"{f},{p.name},reference," for p in people
-                                             for f in sorted(p.glob("*.jpg"))[:2]]
-    rows.append(f"{work / 'talking.mp4'},{people[0].name},generated,video_method")
+    rows = ["path,identity,role,method"] + [f"precomputed/{n}/{f.name},{n},reference," for n in people
+                                             for f in sorted((small / n).glob("*.jpg"))[:2]]
+    rows.append(f"talking.mp4,{people[0]},generated,video_method")
     (work / "videos.csv").write_text("\n".join(rows) + "\n")
     yield {"work": work, "small": small, "precomputed": work / "precomputed"}
     mp.undo()

@@ -4,7 +4,6 @@ occupy, attribute files with one group or with names that differ from the folder
 unknown variant, a manifest whose references were all set aside, several systems with a colouriser override,
 and every CSV of the three run kinds one number per cell."""
 import gzip
-import json
 import re
 
 import numpy as np

@@ -60,7 +60,7 @@ def load_generated_manifest(path: str | Path, *, root: str | Path | None = None,
     mpath = Path(path).expanduser()
     if not mpath.is_file():
         raise FrEvalError(f"generated.manifest={mpath} is not a file (a CSV with columns path,identity,method)")
-    base = Path(root).expanduser() if root else mpath.parent
+    base = (Path(root).expanduser() if root else mpath.parent).absolute()  # named whole in every problem
     problems, generated, references, targets, seen, set_aside = [], [], [], {}, {}, []
     header, raw_rows = read_csv_rows(mpath, "generated.manifest")
     missing = [c for c in (*REQUIRED, "method") if c not in header]

@@ -113,7 +113,7 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, name: str
     mpath = Path(path).expanduser()
     if not mpath.is_file():
         raise FrEvalError(f"dataset.path={mpath} is not a file (a CSV with columns {', '.join(REQUIRED)})")
-    base = Path(root).expanduser() if root else mpath.parent
+    base = (Path(root).expanduser() if root else mpath.parent).absolute()  # named whole in every problem
     problems: list[dict] = []
     header, raw_rows = read_csv_rows(mpath, "dataset.path")
     missing_cols = [c for c in REQUIRED if c not in header]
