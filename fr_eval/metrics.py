@@ -12,6 +12,7 @@ Conventions, used everywhere in fr-eval:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -477,9 +478,14 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     def stat(*arrays, axis=-1):
         return statistic(**{k: np.moveaxis(a, axis, -1) for k, a in zip(names, arrays)})
 
-    res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
-                          confidence_level=confidence, method="percentile", axis=0,
-                          random_state=np.random.default_rng(seed))
+    with warnings.catch_warnings():
+        # scipy warns "The BCa confidence interval cannot be calculated" whenever the interval holds a NaN (a
+        # statistic undefined in some resamples, e.g. a rate over no attempt), whatever the method asked; the
+        # percentile interval asked here is then NaN, which the report states as no interval
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
+                              confidence_level=confidence, method="percentile", axis=0,
+                              random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
     return (float(lo), float(hi)) if np.ndim(lo) == 0 else (np.asarray(lo), np.asarray(hi))
 

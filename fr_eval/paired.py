@@ -273,6 +273,17 @@ def p_text(t: dict) -> str:
     return f"p = {t['p_value']:.2g}"
 
 
+def ci_words(low: float, high: float, confidence: float, fmt=lambda v: f"{100 * v:+.2f}") -> str:
+    """"95% CI [a, b]" for a sentence; "no interval" where there is none; "no spread over the units" where it
+    has zero width (every unit gave the same difference: a bootstrap over them cannot say how sure it is, and a
+    zero-width interval would look surer than any data)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "no interval"
+    if fmt(low) == fmt(high):
+        return "no spread over the units (every one gave the same difference)"
+    return f"{100 * confidence:g}% CI [{fmt(low)}, {fmt(high)}]"
+
+
 def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     """One plain sentence. A direction only where the interval excludes 0 and the sample is large
     enough; else "no clear difference" (or "n too small") with the figures."""
@@ -282,8 +293,7 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
         return f"{noun}{b} and {noun}{a} share no genuine attempt to compare"
     which = "FRR" if c.frr_definition == "paper" else "FRR (transaction)"
     at = "the fixed threshold" if c.same_threshold else "each one's own threshold"
-    ci = (f"{100 * confidence:g}% CI [{100 * iv['low']:+.2f}, {100 * iv['high']:+.2f}]"
-          if math.isfinite(iv.get("low", float("nan"))) else "no interval")
+    ci = ci_words(iv.get("low", float("nan")), iv.get("high", float("nan")), confidence)
     t = c.frr_test
     p = p_text(t)
     if "p_holm" in t and math.isfinite(t["p_holm"]):
@@ -291,9 +301,9 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
         p += f", Holm-adjusted over the page's {t['family']} comparisons {'<= ' if bound else ''}{t['p_holm']:.2g}"
     figures = (f"{which} at {at}: {100 * c.frr_a:.2f}% vs {100 * c.frr_b:.2f}%, b - a = {100 * diff:+.2f} points, {ci}; "
                f"paired permutation test over {c.n_subjects} subjects, {p}")
-    if c.small_sample:
+    if c.small_sample:  # the figures without an interval: over so few subjects it would look surer than it is
         return (f"{noun}{b} against {noun}{a}: n too small ({c.n_subjects} subjects < report.min_subjects="
-                f"{c.min_subjects}), no conclusion ({figures})")
+                f"{c.min_subjects}), no conclusion ({figures.replace(ci + '; ', '')})")
     if not clear_difference(c.frr_interval, t, 1 - confidence):
         return f"no clear difference between {noun}{b} and {noun}{a} ({figures})"
     how = "more" if diff > 0 else "fewer"
@@ -369,8 +379,7 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     lead = (f"method {b} verifies as many of its images as method {a}" if pts == 0 else
             f"method {b} verifies {abs(pts):.1f} points {'more' if pts > 0 else 'fewer'} of its images than "
             f"method {a}")
-    ci = (f"{100 * kw['confidence']:g}% CI [{100 * v_i.low:.1f}, {100 * v_i.high:.1f}]" if math.isfinite(v_i.low)
-          else "no interval")
+    ci = ci_words(v_i.low, v_i.high, kw["confidence"], lambda v: f"{100 * v:.1f}")
     figures = (f"{shared.size} identities both generated ({int(na.sum())} and {int(nb.sum())} images), verified "
                f"b - a = {pts:+.1f} points, {ci}; mean similarity (failures as 0) {s_d:+.3f}, Wilcoxon signed-rank "
                f"p = {test['p_value']:.2g} over {nz} identities that differ")
@@ -378,7 +387,7 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     clear = math.isfinite(v_i.low) and (v_i.low > 0 or v_i.high < 0)
     if small:
         text = (f"method {b} against method {a}: n too small ({shared.size} identities < report.min_subjects="
-                f"{min_identities}), no conclusion ({figures})")
+                f"{min_identities}), no conclusion ({figures.replace(', ' + ci + ';', ';')})")
     elif not clear:
         text = f"no clear difference between method {b} and method {a} ({figures})"
     else:

@@ -86,10 +86,12 @@ def test_videos_in_the_audit(lfw_small, tmp_path):
     # a steady video of the person: every frame acquired and verified, consistent over time
     s = methods["steady"]
     assert s["frame_fta"] == 0.0 and s["videos_verified"] == 1.0 and videos["steady"]["verified"] == "True"
-    assert s["similarity_min"] > v["threshold"] and s["drift_min_pair"] > v["threshold"]
-    # the cut: the drift (lowest frame pair) falls to an impostor's level and the worst frame is after the cut
+    assert s["similarity_min"] > v["threshold"] and s["drift_adjacent_p10"] > v["threshold"]
+    # the cut: one adjacent pair (frames 7-8) of 15 crosses people: TL-ID stays high, TG-ID falls (half the pairs
+    # cross), the lowest pair falls to an impostor's level; the worst frame is after the cut
     c = videos["cut"]
-    assert float(c["drift_min_pair"]) < v["threshold"] < float(s["drift_min_pair"])
+    assert float(c["lowest_pair"]) < v["threshold"] < float(videos["steady"]["lowest_pair"])
+    assert float(c["tg_id"]) < float(c["tl_id"]) and float(c["tg_id"]) < float(videos["steady"]["tg_id"])
     assert int(c["worst_frame"].rsplit("#", 1)[1]) >= 8 and float(c["verified_share"]) == pytest.approx(0.5)
     # blank frames: half the frames not acquired (frame FTA), the other half verified
     assert methods["blank"]["frame_fta"] == pytest.approx(0.5) and float(videos["blank"]["acquired_share"]) == 0.5
@@ -125,7 +127,7 @@ def test_videos_in_the_audit(lfw_small, tmp_path):
     audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={tmp_path / 'r4'}"])
     changed = {r["method"]: r for r in rows_of(tmp_path / "r4" / "generated_videos.csv")}
     assert {d.name for d in (store / "frames").glob("*/*")} == before  # the cut video's digest: already there
-    assert changed["steady"]["drift_min_pair"] == changed["cut"]["drift_min_pair"] != videos["steady"]["drift_min_pair"]
+    assert changed["steady"]["tg_id"] == changed["cut"]["tg_id"] != videos["steady"]["tg_id"]
     # another rule: every:5 of 16 frames keeps frames 0, 5, 10, 15
     audit([f"generated.manifest={manifest}", "system=sface", f"store_dir={store}", f"out_dir={tmp_path / 'r3'}",
            "generated.video.frames=every:5"])
@@ -134,6 +136,17 @@ def test_videos_in_the_audit(lfw_small, tmp_path):
     imgs = rows_of(tmp_path / "r3" / "generated_images.csv")
     assert sorted(r["path"].rsplit("#", 1)[1] for r in imgs if r["method"] == "cut") == [
         "000000", "000005", "000010", "000015"]
+
+
+def test_tl_id_and_tg_id_by_hand():
+    """Four frames with known similarities: TL-ID the mean of the three adjacent pairs, TG-ID of all six, the
+    drift the 10th percentile of the adjacent ones."""
+    from fr_eval.stages.audit_video import consistency
+    s = np.array([[1.0, 0.9, 0.5, 0.4], [0.9, 1.0, 0.6, 0.3], [0.5, 0.6, 1.0, 0.8], [0.4, 0.3, 0.8, 1.0]])
+    c = consistency(s)
+    assert c["tl_id"] == pytest.approx((0.9 + 0.6 + 0.8) / 3) and c["tg_id"] == pytest.approx(3.5 / 6)
+    assert c["drift_adjacent_p10"] == pytest.approx(np.percentile([0.9, 0.6, 0.8], 10)) and c["lowest_pair"] == 0.3
+    assert np.isnan(consistency(None)["tl_id"])
 
 
 def test_sampling_rules():

@@ -28,7 +28,7 @@ def test_det_is_drawn_for_a_paper():
     assert np.isclose(op.get_ydata()[0], norm.ppf(max(np.mean(rows[0][1] < thr), 0.5 / 90)))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     labels = [" ".join(t.split()) for t in labels]  # long labels are wrapped
-    assert "no false non-match in 90" in labels[3] and "no false non-match" not in labels[0]
+    assert labels[3].startswith("scenario 9 (90 genuine): no false non-match") and "no false non-match" not in labels[0]
     assert labels[-1] == "FMR target 0.1% (not supported: 2 false matches allowed)"
     assert min(float(t.get_text()) for t in ax.get_xticklabels()) >= 100 * 0.5 / 2610
 
@@ -41,9 +41,12 @@ def test_stand_in_rows_say_so_in_the_legend():
            "colouriser_descriptions": {"exemplar": "exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify"}}
     fig, ax = plotting.subplots()
     plot_det(scores, ctx, 0.001, None, ax=ax)
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0] == "scenario 1" and " ".join(labels[1].split()).startswith(
-        "scenario 4 [exemplar]: exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify")
+    labels = [" ".join(t.get_text().split()) for t in ax.get_legend().get_texts()]
+    # each row named with its own genuine count; the stand-in said once, not in every entry
+    assert labels[0] == "scenario 1 (90 genuine)" and labels[1] == "scenario 4 [exemplar] (90 genuine)"
+    assert sum("a weight-free stand-in, not DeOldify" in x for x in labels) == 1
+    assert "[exemplar]: exemplar colour transfer [WAM02], a weight-free stand-in, not DeOldify" in labels
+    assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
 
 
 def test_det_bands_and_panels(tmp_path):

@@ -6,6 +6,7 @@ details element as YAML."""
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -72,15 +73,28 @@ def check_page(page, errors, out: Path) -> dict:
     assert all(c.startswith("Figure ") and len(c) > 60 for c in captions), captions
     config = page.locator("details", has=page.locator("pre"))
     assert config.get_attribute("open") is None  # collapsed until asked
-    # at 1280 px nothing makes the page scroll sideways: wide tables scroll inside their own box
+    # at 1280 px nothing makes the page scroll sideways, and no table, figure or block is wider than its
+    # container: every column is on the screen (and on paper), none hidden behind a scroll bar
     page.set_viewport_size({"width": 1280, "height": 900})
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    wide = page.evaluate("Array.from(document.querySelectorAll('table')).filter(t => !t.closest('.table-wrap')"
-                         " && !t.closest('#files') && !t.closest('details')).length")
+    wider = page.evaluate(WIDER_THAN_CONTAINER)
     page.set_viewport_size({"width": 1200, "height": 900})
-    assert overflow <= 0 and wide == 0, (overflow, wide)
+    assert overflow <= 0 and wider == [], (overflow, wider)
+    # no interval of zero width anywhere on the page (it would look surer than any data)
+    text = page.inner_text("body")
+    assert not ZERO_WIDTH.findall(text), ZERO_WIDTH.findall(text)[:3]
     assert errors == []
     return {"images": images, "files": files, "toc": toc}
+
+
+#: elements wider than the element that holds them (tables, figures, code, lists, answers), at the current viewport
+WIDER_THAN_CONTAINER = """Array.from(document.querySelectorAll('table, figure img, pre, dl.run, .answer, ul, p'))
+    .filter(e => !e.closest('details'))
+    .map(e => [e.tagName + (e.id ? '#' + e.id : ''), e.getBoundingClientRect().width,
+               e.parentElement.getBoundingClientRect().width])
+    .filter(([, w, p]) => w > p + 1)"""
+#: "[x, x]": an interval whose two ends print alike
+ZERO_WIDTH = re.compile(r"\[([-+\u2212]?\d+(?:\.\d+)?), \1\]")
 
 
 def not_blank(png: bytes) -> float:
@@ -162,8 +176,13 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
                                      "generated.min_per_method=2", "report.min_subjects=2", "report.curves_per_panel=2")
     facts = check_page(page, errors, out)
     doc = json.loads((out / "metrics.json").read_text())
+    # every method on the first screen: the ranked ones first, in rank order, then the others with why, and (all)
     ranked = [g["value"] for g in doc["groups"]["method"] if g["rank"] is not None]
-    assert page.locator("#headline tr td:nth-child(2)").all_inner_texts() == ranked
+    shown = page.locator("#headline tr td:nth-child(2)").all_inner_texts()
+    assert shown[:len(ranked)] == ranked and shown[-1] == "(all)"
+    assert sorted(shown[:-1]) == sorted(g["value"] for g in doc["groups"]["method"])
+    unranked = page.locator("#headline tr.small-n td:last-child").all_inner_texts()
+    assert len(unranked) == len(shown) - 1 - len(ranked) and all(unranked), unranked
     assert {"#methods", "#paired-methods", "#det-generated", "#contact-sheet"} <= set(facts["toc"])
     # the methods compared by identity: every pair sharing >= 5 identities (blank has 1), better-ranked first
     import csv
@@ -350,4 +369,29 @@ def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
     assert page.locator("#headline tr.small-n").count() == sum(r["rank_all"] is None for r in j["methods"])
     assert {"#judges", "#bars", "#det", "#copy"} <= set(facts["toc"])
     assert "The copy rate could not be computed" in page.locator("#copy").inner_text()
+    page.close()
+
+
+def test_identification_first_screen_in_a_browser(browser, lfw_small, tmp_path):
+    """protocol=identification: the page's title, headline and answers are the identification's (rank-1 and FNIR
+    at the supported FPIR point, "does colourisation hurt search?"); a sentence at an unsupported FPIR target
+    carries the dagger and draws no conclusion; the identification section comes before Table 3."""
+    from fr_eval.cli import main
+
+    out = tmp_path / "r"
+    assert main(["scenario=all", "protocol=identification", "system=sface", f"dataset.root={lfw_small}",
+                 f"out_dir={out}", f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"]) == 0
+    page, errors = load(browser, out / "report.html")
+    facts = check_page(page, errors, out)
+    assert page.locator("h1").inner_text().startswith("fr-eval report: identification (1:N)")
+    head = page.locator("#headline th").all_inner_texts()
+    assert head[:4] == ["Scenario", "Gallery", "Mated searches", "Rank-1 identification rate (%)"]
+    assert head[4].startswith("FNIR rank 1 at T(FPIR<=")
+    assert page.locator(".answer strong").inner_text() == "Does colourisation hurt search?"
+    m = json.loads((out / "metrics.json").read_text())["identification"]
+    unsupported = [f"T(FPIR<={100 * float(t):g}%)" for t, rec in m["thresholds"].items() if not rec["supported"]]
+    for sentence in page.locator(".answer li").all_inner_texts():
+        if any(u in sentence for u in unsupported):
+            assert "\u2020" in sentence and "no conclusion" in sentence, sentence
+    assert facts["toc"].index("#identification") < facts["toc"].index("#table3")
     page.close()

@@ -17,9 +17,7 @@ from .tables import as_sentence, axis_score, data_notes, machine_notes, pct, run
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
-    if not i or i.get("low") is None or not math.isfinite(i["low"]):
-        return "n/a"
-    return f"[{scale * i['low']:.{digits}f}, {scale * i['high']:.{digits}f}]"
+    return N.ci_text(i, lambda v: f"{scale * v:.{digits}f}") or "n/a"
 
 
 def _f(x, digits=3) -> str:
@@ -45,9 +43,12 @@ def _rates(r: dict):
                "" if a["supported"] else N.DAGGER)
 
 
-def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, csv: bool = False):
-    """One line per group: counts, the similarity, and every rate with its 95% interval ("x [low, high]",
-    or with ``csv=True`` in ``_low``/``_high`` columns) at the digits its count justifies."""
+def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, csv: bool = False,
+                min_units: int | None = None):
+    """One line per group: counts, the similarity, and every rate with its 95% interval over identities ("x
+    [low, high]", or with ``csv=True`` in ``_low``/``_high`` columns) at the digits its count justifies; a group
+    of fewer than ``min_units`` identities (report.min_subjects) shows its figures with "n too small" instead of
+    an interval that would look precise (the CSV leaves its bounds empty)."""
     header = (["Rank"] if ranked else []) + [key.capitalize(), "Images", "Identities", "Similarity mean",
                                              *(["Similarity mean low", "Similarity mean high"] if csv else
                                                ["95% interval"]), "Median", "Std", "Similarity mean, failures as 0"]
@@ -58,18 +59,24 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
     body = []
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
-        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked (n too small)" if r.get("too_small")
+        # below report.min_subjects identities: the figures without intervals, "n too small" once in the row
+        small = N.too_few(r.get("n_identities"), min_units, "identities")
+        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked (video frames)" if r.get("video_frames")
+                 else "not ranked (n too small)" if r.get("too_small")
                  else "not ranked"] if ranked else []) + [
             str(r["value"]), str(r["n"]), str(r["n_identities"]), _f(ex["mean"]),
-            *([_f(ex["interval"].get("low")), _f(ex["interval"].get("high"))] if csv else [_ci(ex["interval"])]),
+            *([_f(ex["interval"].get("low")), _f(ex["interval"].get("high"))] if csv and not small else ["", ""]
+              if csv else [small or _ci(ex["interval"])]),  # a group too small says so once, here
             _f(ex["median"]), _f(ex["std"]), _f(z["mean"])]
         for _, value, iv, n, flag in _rates(r):
+            iv = None if small else iv
             line += ([N.pct(value, n), N.pct((iv or {}).get("low"), n), N.pct((iv or {}).get("high"), n)] if csv
-                     else [N.with_interval(value, iv, n) + flag])
+                     else [(N.pct(value, n) if small else N.with_interval(value, iv, n)) + flag])
         if with_target:
             line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
         shift = r.get("ita_shift") or {}
-        line += [f"{_f(shift.get('mean'), 1)} {_ci(shift.get('interval'), 1)}" if shift else "n/a"]
+        line += [(_f(shift.get('mean'), 1) if small else f"{_f(shift.get('mean'), 1)} {_ci(shift.get('interval'), 1)}")
+                 if shift else "n/a"]
         body.append(line)
     return header, body
 
@@ -86,18 +93,19 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_config(out, config)
     notes = _notes(result, config)
     everything = result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}]
-    h, b = group_table(everything, "method", True, with_target)
+    mu = config.report.min_subjects
+    h, b = group_table(everything, "method", True, with_target, min_units=mu)
     methods = table_file(out, "generated_methods", h, b, "Identity preservation by method", notes,
-                         csv_table=group_table(everything, "method", True, with_target, csv=True))
+                         csv_table=group_table(everything, "method", True, with_target, csv=True, min_units=mu))
     sections = [Section("methods", "Methods, ranked", [methods]),
                 Section("paired-methods", "Methods compared on the same identities",
                         _write_method_comparisons(out, ctx.get("method_comparisons") or []))]
     for key, rows in result.groups.items():
         if key != "method":
-            h2, b2 = group_table(rows, key, False, with_target)
+            h2, b2 = group_table(rows, key, False, with_target, min_units=mu)
             sections.append(Section(f"by-{key}", f"By {key}", [
                 table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:5],
-                           csv_table=group_table(rows, key, False, with_target, csv=True))]))
+                           csv_table=group_table(rows, key, False, with_target, csv=True, min_units=mu))]))
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
@@ -115,10 +123,12 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
                          f"{enr['reference_images_acquired']} of {enr['reference_images']} reference images acquired)"),
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),
            ("Threshold", notes[0]), ("Units", "rates in percent in this page; metrics.json holds fractions")]
-    ranked = [r for r in b if not r[0].startswith("not ranked") and r[0] != "-"]
+    # every method on the first screen: the ranked ones first, then the others with their counts and why not
+    why = {str(g["value"]): g.get("too_small") or "" for g in result.groups["method"]}
     cols = [h.index(c) for c in ("Rank", "Method", "Images", "Identities", "FTA (%)", "Verified of all (%)",
                                  "Similarity mean", "95% interval")]
-    headline = Table([h[c] for c in cols], [[r[c] for c in cols] for r in ranked], id="headline")
+    headline = Table([h[c] for c in cols] + ["Not ranked because"],  # the table's own digits (one format)
+                     [[r[c] for c in cols] + [why.get(r[1], "")] for r in methods.body], id="headline")
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
                sections=sections, config=plain(config), env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), headline=headline,
@@ -236,13 +246,16 @@ def _plots(out: Path, result, config: Config) -> list[Section]:
 def _problems_section(result) -> Section:
     reasons = Counter((f["role"], f["reason"]) for f in result.failures)
     problems = Counter(p["kind"] for p in result.context["problems"])
+    items = [Table(["Role", "Reason", "Count"], [[r, x, n] for (r, x), n in reasons.most_common()],
+                   ["Every failure is in failures.csv, every generated image in generated_images.csv."],
+                   ["failures.csv", "generated_images.csv"]) if reasons else
+             Text(["Every image was acquired (no failure to acquire); every generated image is in "
+                   "generated_images.csv."])]
+    items.append(Table(["Problem", "Count"], [[k, n] for k, n in problems.most_common()],
+                       ["Each problem is named in metrics.json (problems)."]) if problems else
+                 Text(["The manifest had no problem (every row was read and its file found)."]))
     return Section("failures", f"Failures to acquire ({len(result.failures)}) and input problems "
-                               f"({len(result.context['problems'])})", [
-        Table(["Role", "Reason", "Count"], [[r, x, n] for (r, x), n in reasons.most_common()],
-              ["Every failure is in failures.csv, every generated image in generated_images.csv."],
-              ["failures.csv", "generated_images.csv"]),
-        Table(["Problem", "Count"], [[k, n] for k, n in problems.most_common()],
-              ["Each problem is named in metrics.json (problems)."])])
+                               f"({len(result.context['problems'])})", items)
 
 
 def _copy_section(out: Path, copy: dict) -> Section:

@@ -30,6 +30,18 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
                       + ", ".join(f"FNIR {pct(a['fnir_rank1'])} at FPIR {pct(a['fpir'])}" for a in x["at_fpir"].values())
                       for x in ident.rows]
         else:
+            ident = getattr(r, "identification", None)
+            if ident is not None:  # a 1:N run: its first screen's figures first, as the page shows them
+                t = next((x for x, rec in ident.thresholds.items() if rec["supported"]), next(iter(ident.thresholds)))
+                flag = "" if ident.thresholds[t]["supported"] else " (unsupported: too few non-mated searches)"
+                lines.append(f"{tag}Identification (1:N), gallery of {ident.split['enrolled']} subjects; FNIR at rank 1 "
+                             f"at T(FPIR<={100 * t:g}%){flag}:")
+                lines += [f"  {x['label']}: rank-1 {pct(x['rank1'])}, FNIR {pct(x['at_fpir'][t]['fnir_rank1'])} over "
+                          f"{x['mated_searches']} mated searches" for x in ident.rows]
+                said = [c["sentence"] for c in ident.paired
+                        if c["figure"].startswith(f"FNIR rank 1 at T(FPIR<={100 * t:g}%)")]
+                lines += [f"  {x}" for x in said[:2]] + ([f"  ... {len(said) - 2} more comparisons in the report"]
+                                                         if len(said) > 2 else [])
             rows = r.rows if hasattr(r, "rows") else r.evaluation.rows
             lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
             lines += [f"  {x['label']}: FRR {pct(x['frr'])}, FTA {pct(x['fta'])}, FNMR {pct(x['fnmr'])}, "

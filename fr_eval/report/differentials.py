@@ -19,10 +19,8 @@ RATES = (("FTA", "fta", "n_samples"), ("FNMR", "fnmr", "n_compared"), ("FRR", "f
 
 
 def _ci(iv: dict | None, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
-    if not iv or iv.get("low") is None or not math.isfinite(iv["low"]):
-        return "n/a"
     f = f"{{:{'+' if signed else ''}.{digits}f}}"
-    return f"[{f.format(scale * iv['low'])}, {f.format(scale * iv['high'])}]"
+    return N.ci_text(iv, lambda v: f.format(scale * v)) or "n/a"
 
 
 def _num(x, digits: int = 3) -> str:
@@ -53,7 +51,7 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
             items.append(Figure(f"differentials_{attr}.png", f"FNMR and FMR (within group) per {attr} group and "
                                 "row, with 95% intervals; groups with no figure are left out of a panel."))
     items += _skin_items(out, d) if d.skin else []
-    items += _fidelity_items(out, d)
+    items += _fidelity_items(out, d, min_subjects)
     return [Section("differentials", "Differentials: who pays for colourisation?", items)]
 
 
@@ -70,7 +68,8 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
             # a group outside the ratios (fewer than two groups with both rates give none) reads n/a
             ratio = (lambda x, key: _num(x[key][k], 2) if k is not None and k < len(x[key]) else "n/a")  # noqa: E731
             body.append([r["label"], g["group"] + flag, str(g["n_subjects"])]
-                        + [N.with_interval(g[key], g["intervals"][key], g[n]) for _, key, n in RATES]
+                        + [N.with_interval(g[key], g["intervals"][key], g[n], g["n_subjects"], min_subjects)
+                           for _, key, n in RATES]
                         + [ratio(fmr_ratio, "over_lowest"), ratio(fnmr_ratio, "over_lowest"),
                            ratio(fmr_ratio, "over_geometric_mean"), ratio(fnmr_ratio, "over_geometric_mean")])
         i = r["indices"]
@@ -209,7 +208,7 @@ def _plot_sheet(sheet: list, path: Path) -> None:
     save(fig, path, dpi=110)
 
 
-def _fidelity_items(out: Path, d) -> list:
+def _fidelity_items(out: Path, d, min_subjects: int) -> list:
     f = d.fidelity
     if not f:
         return []
@@ -225,7 +224,8 @@ def _fidelity_items(out: Path, d) -> list:
              ("Colourfulness, colourised", "colourfulness_colourised"), ("PSNR a*b* (dB)", "psnr_ab"),
              ("SSIM a*b*", "ssim_ab"))
     body = [[r["colouriser"], r["skin_tone"], str(r["n_images"]), str(r["n_subjects"])]
-            + [f"{_num(r[k], 2)} {_ci(r[f'{k}_interval'], 1, 2)}" for _, k in names] for r in f["table"]]
+            + [f"{_num(r[k], 2)} {N.too_few(r['n_subjects'], min_subjects) or _ci(r[f'{k}_interval'], 1, 2)}"
+               for _, k in names] for r in f["table"]]
     table = table_file(out, "colour_fidelity", ["Colouriser", "Skin tone", "Images", "Subjects", *[n for n, _ in names]],
                        body, "Colour fidelity of each colouriser against the original colour photos", [
                            "Means over the colourised images with a 95% interval (subjects resampled). ΔE00: "

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import numbers as N
-from .html import Figure, Section, table_file
-from .plots import save, subplots
+from .html import Figure, Section, Table, table_file
+from .plots import save, style_of, subplots
+from .tables import as_sentence
 
 DEFINITIONS = {
     "gallery": "one candidate per enrolled subject: the mean of its references' unit embeddings (template=mean), "
@@ -89,10 +90,48 @@ def write_identification(out: Path, ident) -> list[Section]:
     return [Section("identification", "Identification (1:N): searches against a gallery", [
         *items,
         Figure("identification_cmc.png", f"Closed-set CMC of every row: the identification rate at ranks 1-{R} "
-               f"over the mated searches (gallery of {split['enrolled']} subjects; failures to acquire are misses)."),
-        Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR (log axis), every threshold, per row "
-               "(NIST FRTE's error tradeoff); markers: each row at the thresholds fixed on the baseline for the "
-               "FPIR targets.")])]
+               f"over the mated searches (gallery of {split['enrolled']} subjects; failures to acquire are misses); "
+               f"each row in the style it has in every plot of the report."),
+        Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR, both in percent (FPIR on a log axis), "
+               "every threshold, per row (NIST FRTE's error tradeoff); open markers: each row at the threshold of "
+               "each FPIR target (one marker shape per target, fixed on the baseline's non-mated searches; "
+               f"{N.DAGGER} unsupported: too few non-mated searches); a point with no false alarm is drawn at half "
+               "a non-mated search (the dotted line), a log axis having no 0.")])]
+
+
+def compared_target(ident) -> float:
+    """The FPIR target a 1:N run's first screen and its paired comparisons use: the first supported one (see
+    :func:`fr_eval.stages.identify.compared_target`), else the first (flagged)."""
+    return next((t for t, rec in ident.thresholds.items() if rec["supported"]), next(iter(ident.thresholds)))
+
+
+def identification_first_screen(ident, dataset: str, system: str) -> dict:
+    """What a ``protocol=identification`` page shows first: its title, the identification headline (per row: the
+    gallery, rank-1 and FNIR at rank 1 at the supported FPIR threshold, with intervals over subjects) and the
+    paired sentences "does colourisation hurt search?" at that point."""
+    t = compared_target(ident)
+    ok = ident.thresholds[t]["supported"]
+    flag = "" if ok else N.DAGGER
+    label = N.fmr_label(t)
+    body = [[r["label"], str(r["gallery_size"]), str(r["mated_searches"]),
+             N.with_interval(r["rank1"], r["rank1_interval"], r["mated_searches"]),
+             N.with_interval(r["at_fpir"][t]["fnir_rank1"], r["at_fpir"][t]["fnir_rank1_interval"],
+                             r["mated_searches"]) + flag] for r in ident.rows]
+    notes = [f"FNIR at rank 1 at T(FPIR<={label}) = {ident.thresholds[t]['threshold']:.4f}, fixed on the baseline's "
+             f"{ident.thresholds[t]['n_nonmated']} non-mated searches"
+             + ("" if ok else f"; {N.DAGGER} unsupported: too few non-mated searches for any FPIR target (shown, "
+                              "not compared)")
+             + ". Intervals: 95%, resampling subjects."]
+    headline = Table(["Scenario", "Gallery", "Mated searches", "Rank-1 identification rate (%)",
+                      f"FNIR rank 1 at T(FPIR<={label}) (%)"], body, notes, id="headline")
+    return {"title": f"fr-eval report: identification (1:N), {dataset}, system {system}", "headline": headline,
+            "headline_intro": "Identification (1:N), rates in percent with 95% intervals over subjects; the full "
+                              "identification table, the CMC and the FNIR-FPIR trade-off follow, then verification "
+                              "(Table 3):",
+            "question": "Does colourisation hurt search?",
+            "answers_intro": "Paired comparisons of rows on the same mated searches (<a href=\"#identification\">"
+                             "details</a>):",
+            "answers": [as_sentence(c["sentence"]) for c in ident.paired]}
 
 
 def _source_note(split: dict) -> str:
@@ -112,7 +151,8 @@ def _paired_table(out: Path, ident) -> list:
         return []
     return [table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a", "b", "b - a [95% CI]",
                                                       "p (Holm)", "Finding"],
-                       [[c["a"], c["b"], c["figure"], f"{100 * c['a_value']:.2f}", f"{100 * c['b_value']:.2f}",
+                       [[c["a"], c["b"], c["figure"] + ("" if c.get("supported", True) else f"{N.DAGGER} unsupported"),
+                         f"{100 * c['a_value']:.2f}", f"{100 * c['b_value']:.2f}",
                          f"{100 * c['difference']:+.2f} [{100 * c['interval']['low']:+.2f}, "
                          f"{100 * c['interval']['high']:+.2f}]", f"{c['test']['p_holm']:.2g}", c["sentence"]]
                         for c in ident.paired],
@@ -164,32 +204,54 @@ def write_candidates(path: Path, ident) -> int:
     return len(cols["row"])
 
 
+#: the marker of each FPIR target's operating point on the trade-off plot (the row's colour; a row's own marker
+#: is on its line): targets are told apart by shape, rows by colour and line style
+TARGET_MARKERS = ("o", "s", "^", "D", "v")
+
+
 def _plot_cmc(ident, path: Path) -> None:
-    fig, ax = subplots(figsize=(6, 4))
+    """The CMC per row in the row's style (colour, line style and marker as in the DET and every other plot),
+    at integer ranks up to the gallery's size; the legend outside the axes."""
+    from matplotlib.ticker import MaxNLocator
+    fig, ax = subplots(figsize=(7, 4))
     for i, r in enumerate(ident.rows):
-        cmc = ident.curves[r["label"]]["cmc"]
-        ax.plot(np.arange(1, len(cmc) + 1), 100 * cmc, marker="os^vD<>"[i % 7], label=r["label"])
+        cmc = ident.curves[r["label"]]["cmc"][: max(1, int(r["gallery_size"]))]
+        colour, ls, mk = style_of(i)
+        ax.plot(np.arange(1, len(cmc) + 1), 100 * cmc, color=colour, ls=ls, marker=mk, ms=4, label=r["label"])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("rank")
     ax.set_ylabel("identification rate (%)")
     ax.grid(alpha=0.3)
-    ax.legend(title="scenario row", fontsize=8)
+    ax.legend(title="scenario row", fontsize=9, title_fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))
     save(fig, path)
 
 
 def _plot_tradeoff(ident, path: Path) -> None:
-    fig, ax = subplots(figsize=(6, 4))
-    floor = min(r["nonmated_searches"] for r in ident.rows)
+    """FNIR at rank 1 against FPIR, both in percent (FPIR on a log axis), per row in its style; each FPIR
+    target's operating point by a marker of its own (unsupported targets say so in the legend); a point with no
+    false alarm is drawn at half a non-mated search, the floor the caption names."""
+    from matplotlib.lines import Line2D
+    fig, ax = subplots(figsize=(7, 4))
+    floor = 0.5 / max(1, min(r["nonmated_searches"] for r in ident.rows))
     for i, r in enumerate(ident.rows):
         thr, fpir, fnir = ident.curves[r["label"]]["tradeoff"]
         keep = fpir > 0
-        line, = ax.step(fpir[keep], 100 * fnir[keep], where="post", label=r["label"])
-        for t in ident.thresholds:
+        colour, ls, mk = style_of(i)
+        ax.step(100 * fpir[keep], 100 * fnir[keep], where="post", color=colour, ls=ls, label=r["label"])
+        for j, t in enumerate(ident.thresholds):
             a = r["at_fpir"][t]
-            # an operating point with no false alarm is drawn at half a search (a log axis has no 0)
-            ax.plot(max(a["fpir"], 0.5 / floor), 100 * a["fnir_rank1"], "o", mfc="none", color=line.get_color())
+            ax.plot(100 * max(a["fpir"], floor), 100 * a["fnir_rank1"], TARGET_MARKERS[j % len(TARGET_MARKERS)],
+                    mfc="none", mew=1.5, ms=8, color=colour, ls="none")
+    handles, _ = ax.get_legend_handles_labels()
+    for j, (t, rec) in enumerate(ident.thresholds.items()):
+        handles.append(Line2D([], [], marker=TARGET_MARKERS[j % len(TARGET_MARKERS)], mfc="none", color="0.2",
+                              ls="none", label=f"T(FPIR<={N.fmr_label(t)})" + ("" if rec["supported"] else
+                                                                              f"{N.DAGGER} unsupported")))
+    ax.axvline(100 * floor, color="0.6", lw=0.8, ls=":")
+    handles.append(Line2D([], [], color="0.6", lw=0.8, ls=":", label="no false alarm (drawn at half a search)"))
     ax.set_xscale("log")
-    ax.set_xlabel("FPIR (non-mated searches with a candidate >= T)")
+    ax.set_xlabel("FPIR (%): non-mated searches with a candidate >= T")
     ax.set_ylabel("FNIR at rank 1 (%)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(title="scenario row", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))
     save(fig, path)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..provenance import environment, run_date
 from ..settings import Config, plain
+from . import numbers as N
 from . import plots
 from .audit import group_table, write_audit_report
 from .html import Figure, Section, Table, Text, models_of, table_file, write_each, write_page
@@ -30,7 +31,7 @@ def write_audit_systems_report(out_dir: str | Path, result, config: Config) -> P
                         "groups": r.groups, "overall": r.overall} for n, r in result.results.items()},
         "judges": j, "config": plain(config), "environment": env})
     write_config(out, config)
-    sections = [Section("methods", "Methods: every judge", [_methods(out, result)]),
+    sections = [Section("methods", "Methods: every judge", [_methods(out, result, config.report.min_subjects)]),
                 Section("judges", "Do the judges agree?", [_judges_table(out, result), _kappa(out, j),
                                                              _kendall(out, j), _images(out, j)]),
                 Section("bars", "Verified rate per method and judge", [_bars(out, result, config)]),
@@ -56,12 +57,13 @@ def write_audit_systems_report(out_dir: str | Path, result, config: Config) -> P
     return out
 
 
-def _methods(out: Path, result) -> Table:
+def _methods(out: Path, result, min_units: int) -> Table:
     body, csv_body, header, csv_header = [], [], None, None
     for name, r in result.results.items():
         with_target = r.context["generated"]["with_target"] > 0
-        h, b = group_table(r.groups["method"], "method", True, with_target)
-        hc, bc = group_table(r.groups["method"], "method", True, with_target, csv=True)
+        h, b = group_table(r.groups["method"], "method", True, with_target, min_units=min_units)
+        hc, bc = group_table(r.groups["method"], "method", True, with_target, csv=True,
+                             min_units=min_units)
         header, csv_header = ["System", *h], ["System", *hc]
         body += [[name, *line] for line in b]
         csv_body += [[name, *line] for line in bc]
@@ -115,8 +117,8 @@ def _kappa(out: Path, j: dict) -> Table:
     k = j["kappa"]
 
     def cell(x):
-        iv = f" [{x['low']:.2f}, {x['high']:.2f}]" if math.isfinite(x["low"]) else ""
-        return f"{_f(x['kappa'], 2)}{iv}"
+        iv = N.ci_text(x, lambda v: f"{v:.2f}")
+        return f"{_f(x['kappa'], 2)}{' ' + iv if iv else ''}"
 
     body = [["all judges (Fleiss)", str(k["n_images"]), str(k["n_identities"]), cell(k["fleiss"]), k["fleiss"]["words"]]]
     body += [[f"{c['a']} and {c['b']} (Cohen)", str(k["n_images"]), str(k["n_identities"]), cell(c), c["words"]]

@@ -38,13 +38,43 @@ def pct(x, n: int | None) -> str:
     return f"{100 * x:.{decimals(n)}f}"
 
 
-def with_interval(x, interval: dict | None, n: int | None) -> str:
-    """``x [low, high]`` in percent, or ``x`` alone where no interval could be given."""
+def ci_text(interval: dict | None, fmt=lambda v: f"{v:.2f}") -> str:
+    """``[low, high]`` of an interval, each end printed by ``fmt``; "" where there is none; "(no spread)" where
+    it has zero width: every unit gave the same figure, so a bootstrap over them cannot say how sure it is (a
+    zero-width interval is never printed: it would look surer than any data)."""
+    if not interval or interval.get("method") == "none":
+        return ""
+    low, high = interval.get("low"), interval.get("high")
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    if fmt(low) == fmt(high):
+        return "(no spread)"
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def too_few(units: int | None, min_units: int | None, unit: str = "subjects") -> str:
+    """"(2 identities: n too small)" when a figure rests on fewer independent units than ``min_units``
+    (report.min_subjects), else "": such a figure is shown with its count instead of an interval."""
+    if units is None or not min_units or units >= min_units:
+        return ""
+    word = SINGULAR.get(unit, unit) if units == 1 else unit
+    return f"({units} {word}: n too small)"
+
+
+#: the independent units a figure rests on, one of each
+SINGULAR = {"subjects": "subject", "identities": "identity", "videos": "video", "groups": "group"}
+
+
+def with_interval(x, interval: dict | None, n: int | None, units: int | None = None, min_units: int | None = None,
+                  unit: str = "subjects") -> str:
+    """``x [low, high]`` in percent; ``x (2 identities: n too small)`` below ``min_units`` independent units;
+    ``x (no spread)`` for a zero-width interval; ``x`` alone where no interval could be given."""
     text = pct(x, n)
-    low = None if not interval else interval.get("low")
-    if not interval or interval.get("method") in (None, "none") or low is None or not math.isfinite(low):
-        return text
-    return f"{text} [{pct(interval['low'], n)}, {pct(interval['high'], n)}]"
+    small = too_few(units, min_units, unit) if text != "n/a" else ""
+    if small:
+        return f"{text} {small}"
+    ci = ci_text(interval, lambda v: pct(v, n))
+    return f"{text} {ci}" if ci else text
 
 
 def allowed_false_matches(fmr: float, n_impostor: int) -> int:

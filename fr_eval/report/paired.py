@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 from ..paired import FRR_DEFINITIONS
+from . import numbers as N
 from .html import Text, table_file
 from .tables import as_sentence
 
@@ -14,9 +15,7 @@ def _pts(x: float) -> str:
 
 
 def _ci(iv: dict, scale: float = 100.0) -> str:
-    if iv["method"] == "none" or not math.isfinite(iv["low"]):
-        return "n/a"
-    return f"[{scale * iv['low']:+.2f}, {scale * iv['high']:+.2f}]"
+    return N.ci_text(iv, lambda v: f"{scale * v:+.2f}") or "n/a"
 
 
 HEADER = ["Row b vs row a", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR CI",

@@ -72,12 +72,18 @@ def chunks(items: list, size: int) -> list[list]:
 
 
 def legend_label(label: str, ctx: dict) -> str:
-    """A row's label in a plot legend, with its colouriser's description where it has one (the
-    exemplar stand-in says what it is wherever its rows appear)."""
-    for name, text in (ctx.get("colouriser_descriptions") or {}).items():
-        if label.endswith(f"[{name}]"):
-            return f"{label}: {text}"
+    """A row's label in a plot legend: the label alone (a stand-in colouriser is said once per legend, by
+    :func:`stand_in_handles`, not repeated in every entry)."""
     return label
+
+
+def stand_in_handles(ctx: dict, labels) -> list:
+    """One legend entry (no line) per colouriser description whose rows the legend shows: "[exemplar]: exemplar
+    colour transfer ..., a weight-free stand-in, not DeOldify", said once."""
+    from matplotlib.lines import Line2D
+    return [Line2D([], [], ls="none", label=textwrap.fill(f"[{name}]: {text}", 46, subsequent_indent="  "))
+            for name, text in (ctx.get("colouriser_descriptions") or {}).items()
+            if any(str(x).rstrip().endswith(f"[{name}]") or f"[{name}]" in str(x) for x in labels)]
 
 
 #: one (line style, marker) per row, cycled
@@ -159,7 +165,7 @@ def band_note(bands: dict | None, each: str = "row") -> str:
 
 def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: int | None = None,
              bands: dict | None = None, styles: dict | None = None, min_false_matches: int | None = None,
-             fta: str = "exclude") -> dict:
+             fta: str = "exclude", context: dict | None = None) -> dict:
     """Draw ``curves`` (:class:`Curve` or tuples of its fields) on ``ax``.
 
     ``bands``: the keyword arguments of :func:`fr_eval.metrics.fnmr_band` (n_resamples, confidence,
@@ -191,9 +197,9 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
         colour, ls, mk = style_of(styles.get(c.label, i))
         lift = (lambda v: c.fta + np.asarray(v) * (1 - c.fta)) if fold and c.fta else (lambda v: np.asarray(v))
         no_errors = not np.any(lift(y)[x >= lo_x] > 0)
-        text = c.label + (f" (no false non-match in {len(c.genuine)} at FMR >= {100 * lo_x:.2g}%: drawn at the "
-                          f"floor)" if no_errors else "") + (f"; FTA {100 * c.fta:.2g}% folded in" if fold and c.fta
-                                                             else "")
+        text = c.label + f" ({len(c.genuine):,} genuine)" + (
+            f": no false non-match at FMR >= {100 * lo_x:.2g}%, drawn at the floor" if no_errors else "") + (
+            f"; FTA {100 * c.fta:.2g}% folded in" if fold and c.fta else "")
         text = textwrap.fill(text, 46, subsequent_indent="  ")  # the legend beside the axes stays narrow
         line, = ax.plot(px(x), py(lift(y)), ls=ls, marker=mk, markevery=0.1, ms=4, lw=1.4, label=text, color=colour)
         if bands is not None and c.subject is not None and len(c.genuine) and x.size:
@@ -217,9 +223,12 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
     ax.set_xlim(norm.ppf(lo_x), norm.ppf(hi_x))
     ax.set_ylim(norm.ppf(lo_y), norm.ppf(hi_y))
     ax.set_xlabel(f"FMR (%), {n_imp} impostor comparisons")
-    ax.set_ylabel(f"FNMR (%), {n_gen} genuine comparisons" + (", failures to acquire counted" if fold else ""))
+    ax.set_ylabel("FNMR (%), each row's genuine comparisons in the legend"
+                  + (", failures to acquire counted" if fold else ""))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + stand_in_handles(context or {}, [c.label for c in curves]), fontsize=9,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return {"fmr": lo_x, "fnmr": lo_y, "fmr_max": hi_x, "fnmr_max": hi_y}
 
 
@@ -261,7 +270,7 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: s
     ``scores``). Returns the first panel's axis limits (for the caption)."""
     curves = det_curves(scores, {**ctx, "fmr": fmr}, prefix)
     styles = {c.label: (styles or {}).get(c.label[len(prefix):], i) for i, c in enumerate(curves)}
-    kw = {"bands": bands, "styles": styles, "min_false_matches": min_false_matches, "fta": fta}
+    kw = {"bands": bands, "styles": styles, "min_false_matches": min_false_matches, "fta": fta, "context": ctx}
     n_imp = max((c.impostor.n for c in curves), default=0)
     allowed = N.allowed_false_matches(fmr, n_imp)
     ok = min_false_matches is None or allowed >= min_false_matches
@@ -297,7 +306,9 @@ def draw_frr_threshold(ax, rows: list[dict], scores: dict, ctx: dict, fmr: float
     ax.set_ylabel("FRR (%)")
     ax.set_title("FRR = FTA + FNMR (1 - FTA) against the threshold", fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + stand_in_handles(ctx, [r["label"] for r in rows]), fontsize=9, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def plot_frr_threshold(result, ctx, fmr, path: Path | None, *, ax=None) -> None:
@@ -417,15 +428,15 @@ def draw_similarity_box(ax, groups: list[dict], scores: dict, threshold: float, 
         patch.set_facecolor("#dddddd" if f else "#cfe0f3")
     if any(few):  # the divider before the first unranked method (at the left edge when all are)
         ax.axvline(few.index(True) + 0.5, color="grey", lw=1)
-        ax.text(few.index(True) + 0.6, 0.98, f"not ranked: n < {min_n}", fontsize=7, color="grey", va="top",
-                transform=ax.get_xaxis_transform())
+        ax.text(few.index(True) + 0.6, 0.98, f"not ranked: < {min_n} images or too few identities",
+                fontsize=9, color="grey", va="top", transform=ax.get_xaxis_transform())
     ax.set_xticks(range(1, len(groups) + 1),
                   [f"{g['value']}\n(n={g['n']}, FTA {100 * g['fta']:.0f}%)" for g in groups], rotation=60,
                   ha="right", fontsize=7)
     ax.axhline(threshold, color="red", ls="--", lw=1, label=f"verification threshold {threshold:.3f}")
     ax.set_ylabel(f"{score} to the identity's enrolment")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def plot_similarity_by_method(groups: list[dict], scores: dict, threshold: float, min_n: int, path: Path,

@@ -19,7 +19,7 @@ from . import plots
 from .html import Figure, Section, Table, table_file, write_page
 from .differentials import metrics_entry as differentials_entry
 from .differentials import write_differentials
-from .identification import metrics_entry, write_identification
+from .identification import identification_first_screen, metrics_entry, write_identification
 from .io import clean, write_config, write_csv, write_json
 from .paired import write_paired
 from .plots import fmr_label
@@ -73,8 +73,8 @@ def write_report(out_dir: str | Path, result, config: Config) -> Path:
     _write_files(out, result, config, env)
     sections += _plots(out, result, config, fmr, mfm)
     sections += write_quality(out, result, ctx)
-    if result.identification is not None:
-        sections += write_identification(out, result.identification)
+    if result.identification is not None:  # a 1:N run answers its own question first
+        sections = write_identification(out, result.identification) + sections
     if result.differentials is not None:
         sections += write_differentials(out, result.differentials, config.report.min_subjects)
     if result.failures:  # an empty section is left out (failures.csv and samples.csv are still written)
@@ -161,11 +161,16 @@ def _write_html(out: Path, result, config: Config, env: dict, t3: Table, stand_i
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
     headline = Table(t3.header[:5], [r[:5] for r in t3.body], [n for n in t3.notes if n.startswith(N.DAGGER)],
                      id="headline")
-    write_page(out, "scenario", title=f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}",
-               sections=sections, config=plain(config), env=env, system=ctx["system"], system_note=ctx["system_choice"],
-               run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), standins=stand_in, headline=headline,
-               answers=[as_sentence(c["sentence"]) for c in result.row_comparisons],
-               question=headline_question(ctx, result.rows))
+    first = {"title": f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}", "headline": headline,
+             "answers": [as_sentence(c["sentence"]) for c in result.row_comparisons],
+             "question": headline_question(ctx, result.rows), "headline_intro": "",
+             "answers_intro": "The paired comparisons of rows, on the same genuine attempts at the same threshold "
+                              "(<a href=\"#paired\">details</a>):"}
+    if result.identification is not None:  # a 1:N run: its first screen is identification
+        first.update(identification_first_screen(result.identification, t1["dataset"], ctx["system"]["name"]))
+    write_page(out, "scenario", sections=sections, config=plain(config), env=env, system=ctx["system"],
+               system_note=ctx["system_choice"], run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx),
+               standins=stand_in, **first)
 
 
 def headline_question(ctx: dict, rows: list) -> str:
@@ -344,10 +349,8 @@ def _area(x: float, interval: dict | None) -> str:
     """An EDC area (a fraction x a fraction, 5 decimals) with its interval where there is one."""
     if not math.isfinite(x):
         return "n/a"
-    iv = interval or {}
-    if iv.get("method") in (None, "none"):
-        return f"{x:.5f}"
-    return f"{x:.5f} [{iv['low']:.5f}, {iv['high']:.5f}]"
+    iv = N.ci_text(interval if (interval or {}).get("method") is not None else None, lambda v: f"{v:.5f}")
+    return f"{x:.5f} {iv}" if iv else f"{x:.5f}"
 
 
 def _area_bounds(interval: dict | None) -> list[str]:

@@ -17,7 +17,8 @@ from .plots import save, subplots
 VIDEO_COLUMNS = ["video", "identity", "method", "status", "reason", "display_rotation", "stream_start_s",
                  "n_frames_video", "n_frames", "n_acquired",
                  "acquired_share", "similarity_mean", "similarity_min", "similarity_std", "verified_share",
-                 "verified", "drift_min_pair", "csim_mean", "ssim_mean", "worst_frame"]
+                 "verified", "tl_id", "tg_id", "drift_adjacent_p10", "lowest_pair", "csim_mean", "ssim_mean",
+                 "worst_frame"]
 
 
 def _f(x, digits=3) -> str:
@@ -25,9 +26,8 @@ def _f(x, digits=3) -> str:
 
 
 def _ci(iv) -> str:
-    if not iv or iv.get("low") is None or not math.isfinite(iv["low"]):
-        return ""
-    return f" [{iv['low']:.3f}, {iv['high']:.3f}]"
+    text = N.ci_text(iv, lambda v: f"{v:.3f}")
+    return f" {text}" if text else ""
 
 
 def write_videos(out: Path, v: dict, score: str, strip: int = 4) -> list[Section]:
@@ -39,19 +39,26 @@ def write_videos(out: Path, v: dict, score: str, strip: int = 4) -> list[Section
              N.with_interval(m["videos_verified"], m["intervals"]["videos_verified"], m["n_videos"]),
              _f(m["similarity_mean"]) + _ci(m["intervals"]["similarity_mean"]),
              _f(m["similarity_min"]) + _ci(m["intervals"]["similarity_min"]),
-             _f(m["similarity_std"]), _f(m["drift_min_pair"]) + _ci(m["intervals"]["drift_min_pair"])]
+             _f(m["similarity_std"]), _f(m["tl_id"]) + _ci(m["intervals"]["tl_id"]),
+             _f(m["tg_id"]) + _ci(m["intervals"]["tg_id"]),
+             _f(m["drift_adjacent_p10"]) + _ci(m["intervals"]["drift_adjacent_p10"])]
             for m in v["methods"]]
     limit = "" if v["max_seconds"] is None else f" within the first {v['max_seconds']:g} s"
     table = table_file(out, "generated_video_methods", [
         "Method", "Videos", "Unreadable", "Identities", "Frames sampled", "Frame FTA (%)", "Videos verified (%)",
-        "Similarity mean", "Similarity min", "Similarity spread (std)", "Drift (lowest frame pair)"], body,
+        "Similarity mean", "Similarity min", "Similarity spread (std)", "TL-ID (adjacent frames)",
+        "TG-ID (all frame pairs)", "Drift (10th percentile, adjacent)"], body,
         "Videos: identity preservation per method", [
             f"Frames sampled by generated.video.frames={v['rule']}{limit}; every sampled frame is judged as a "
             f"generated image ({score}, threshold {v['threshold']:.4f}). Per video: the mean and minimum similarity "
             "of its acquired frames, their spread, the share of its frames verified (failures count as not "
             f"verified) and the video verified when that share is at least {v['verified_share']:g} "
-            "(generated.video.verified_share); drift: the lowest similarity between two frames of the same video "
-            "(identity consistency over time). Per method: the share of frames not acquired, the share of videos "
+            "(generated.video.verified_share); identity over time, between the video's own acquired sampled "
+            "frames: TL-ID, the mean similarity of adjacent frames, TG-ID, the mean over every pair (STIT's "
+            "local and global identity consistency, here on the sampled frames, so 'adjacent' depends on the "
+            "sampling rule), and the drift, the 10th percentile of the adjacent-frame similarities (a low "
+            "quantile: the lowest pair of all falls as more frames are sampled; it is in generated_videos.csv as "
+            "lowest_pair). Video figures are never pooled with still images. Per method: the share of frames not acquired, the share of videos "
             "verified, and the means over its videos, with 95% intervals resampling identities (the frames of one "
             "video are never independent units). An unreadable video counts as a video with no frame acquired. "
             "Every video: generated_videos.csv."])
@@ -111,7 +118,7 @@ def _plot_strip(shown: list, path: Path) -> bool:
         except ImageLoadError:
             ax.text(0.5, 0.5, "unreadable", ha="center", va="center", transform=ax.transAxes)
         frame = r["worst_frame"].rsplit("#", 1)[-1]
-        ax.set_title(f"{r['method']}, {r['identity']}\nframe {int(frame)}, mean {_f(r['similarity_mean'], 2)}",
-                     fontsize=6)
+        ax.set_title(f"{r['method']}, {r['identity']}\nframe {int(frame)}: {_f(r['similarity_min'], 3)} "
+                     f"(video mean {_f(r['similarity_mean'], 2)})", fontsize=8)
     save(fig, path, dpi=110)
     return drawn

@@ -82,7 +82,10 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
                              rank_k=plan.rank_k, fpir_thresholds=sc.search["thresholds"],
                              ita_shift=sc.ita["shift"][m] if sc.ita else None)
 
-    groups = _groups(plan, sc, meta, figures)
+    # video frames are figures of their videos (the Videos section), never pooled with still images: "(all)" and
+    # every group are over the still images; a method made only of videos keeps a row over its frames, not ranked
+    still = np.array(["video" not in m for m in meta], bool)
+    groups = _groups(plan, sc, meta, figures, still)
     scores = {}
     for r in groups["method"]:
         m = np.array([x.get("method") == r["value"] for x in meta]) & sc.acquired
@@ -93,7 +96,8 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     if plan.videos:
         context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
                                           plan.identities, bootstrap)
-    return AuditResult(groups=groups, overall=figures(np.ones(len(plan.gen), bool)),
+    return AuditResult(groups=groups, overall={**figures(still if still.any() else np.ones(len(plan.gen), bool)),
+                                               "n_video_frames": int((~still).sum())},
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
                        context=context, sheet=_sheet(plan, sc, meta, cfg.generated.contact_sheet))
 
@@ -123,14 +127,17 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
     return judges
 
 
-def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
+def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures, still: np.ndarray) -> dict:
     groups = {}
     for key in plan.by:
         values = np.array([m.get(key, "") or "(none)" for m in meta], dtype=object)
-        groups[key] = [{"value": v, **figures(values == v)} for v in sorted(set(values.tolist()))
-                       if (values[sc.in_audit] == v).any()]
+        groups[key] = [{"value": v, **figures((values == v) & still)} if ((values == v) & still).any() else
+                       {"value": v, **figures(values == v), "video_frames": True}
+                       for v in sorted(set(values.tolist())) if (values[sc.in_audit] == v).any()]
+
     def enough(r):  # images (generated.min_per_method) and identities (report.min_subjects) to be ranked
-        return r["n"] >= plan.min_per_method and r["n_identities"] >= plan.min_identities
+        return (r["n"] >= plan.min_per_method and r["n_identities"] >= plan.min_identities
+                and not r.get("video_frames"))
 
     ranked = sorted((r for r in groups["method"] if enough(r)),
                     key=lambda r: (-_num(r["verified_rate_of_all"]), -_num(r["similarity_failures_as_zero"]["mean"]),
@@ -140,7 +147,9 @@ def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures) -> dict:
         r["rank"] = rank
     for r in apart:  # too few images or identities to rank: listed after the ranked ones, flagged
         r["rank"] = None
-        r["too_small"] = (f"{r['n']} images < generated.min_per_method={plan.min_per_method}"
+        r["too_small"] = ("video frames: not ranked with still images (figures per video in the Videos section)"
+                          if r.get("video_frames") else
+                          f"{r['n']} images < generated.min_per_method={plan.min_per_method}"
                           if r["n"] < plan.min_per_method else
                           f"{r['n_identities']} identities < report.min_subjects={plan.min_identities}")
     groups["method"] = ranked + apart

@@ -2,7 +2,7 @@
 each an ordinary generated image of the row's identity and method (so every judge scores them as it scores
 images, through the store), and the frames are gathered back per video: the share acquired, the similarity
 over the frames (mean, minimum, spread), the share verified, the video's verdict under
-``generated.video.verified_share``, and the drift (the lowest similarity between two of its frames). The
+``generated.video.verified_share``, identity over time (TL-ID, TG-ID, the drift: :func:`consistency`). The
 unit of every interval is the identity: frames of one video are never independent."""
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def one_video(v: VideoRow, rel_index: dict, sc, share: float) -> dict:
     if v.error or idx.size == 0:
         return {**base, "n_acquired": 0, "acquired_share": 0.0, "verified_share": 0.0, "verified": False,
                 "similarity_mean": float("nan"), "similarity_min": float("nan"), "similarity_std": float("nan"),
-                "drift_min_pair": float("nan"), "csim_mean": float("nan"), "ssim_mean": float("nan"),
+                **consistency(None), "csim_mean": float("nan"), "ssim_mean": float("nan"),
                 "worst_frame": "", "worst_frame_file": "", "_series": None}
     ok = sc.acquired[idx]
     own = sc.own[idx]
@@ -116,18 +116,36 @@ def one_video(v: VideoRow, rel_index: dict, sc, share: float) -> dict:
     sims = own[ok]
     emb = sc.gen_emb[idx[ok]] if sc.gen_emb is not None else None
     pairs = pairwise_similarity(emb, emb, sc.metric) if emb is not None and len(emb) > 1 else None
-    drift = float(pairs[np.triu_indices(len(emb), 1)].min()) if pairs is not None else float("nan")
     times = np.array([float(dict(f.meta)["time"]) for f in v.frames])
     worst = int(np.flatnonzero(ok)[np.argmin(sims)]) if sims.size else None
     return {**base, "n_acquired": int(ok.sum()), "acquired_share": float(ok.mean()),
             "verified_share": float(verified.mean()), "verified": bool(verified.mean() >= share),
             "similarity_mean": float(sims.mean()) if sims.size else float("nan"),
             "similarity_min": float(sims.min()) if sims.size else float("nan"),
-            "similarity_std": float(sims.std()) if sims.size else float("nan"), "drift_min_pair": drift,
+            "similarity_std": float(sims.std()) if sims.size else float("nan"), **consistency(pairs),
             "csim_mean": _mean(sc.csim[idx]), "ssim_mean": _mean(sc.ssim[idx]),
             "worst_frame": v.frames[worst].rel if worst is not None else "",
             "worst_frame_file": str(v.frames[worst].path) if worst is not None else "",
             "_series": (times, np.where(ok, own, np.nan))}
+
+
+#: the quantile of adjacent-frame similarity that stands for a video's drift
+DRIFT_QUANTILE = 10
+
+
+def consistency(pairs: np.ndarray | None) -> dict:
+    """Identity over time from the similarities between a video's acquired sampled frames (in time order):
+    TL-ID, the mean similarity of adjacent frames, and TG-ID, the mean over every pair of frames (as STIT, Tzaban
+    et al. 2022, define them; here on the frames the sampling rule kept, so adjacent means adjacent among those);
+    the drift, the 10th percentile of the adjacent-frame similarities (a low quantile: unlike the lowest pair of
+    all, it does not fall as more frames are sampled); and the lowest pair of all, kept for reference."""
+    nan = float("nan")
+    if pairs is None or len(pairs) < 2:
+        return {"tl_id": nan, "tg_id": nan, "drift_adjacent_p10": nan, "lowest_pair": nan}
+    adjacent = np.diagonal(pairs, offset=1)
+    upper = pairs[np.triu_indices(len(pairs), 1)]
+    return {"tl_id": float(adjacent.mean()), "tg_id": float(upper.mean()),
+            "drift_adjacent_p10": float(np.percentile(adjacent, DRIFT_QUANTILE)), "lowest_pair": float(upper.min())}
 
 
 def _mean(x: np.ndarray) -> float:
@@ -156,7 +174,7 @@ def method_row(method: str, rows: list[dict], identities: list, bootstrap) -> di
            "intervals": {"frame_fta": M.rate_interval(per_id(n_frames - acquired), per_id(n_frames), **kw).as_dict(),
                          "videos_verified": complement_interval(M.rate_interval(
                              per_id(1 - verified), per_id(np.ones(len(rows))), **kw).as_dict())}}
-    for key in ("similarity_mean", "similarity_min", "similarity_std", "drift_min_pair"):
+    for key in ("similarity_mean", "similarity_min", "similarity_std", "tl_id", "tg_id", "drift_adjacent_p10"):
         v = np.array([r[key] for r in rows], float)
         have = np.isfinite(v)
         out[key] = float(v[have].mean()) if have.any() else float("nan")

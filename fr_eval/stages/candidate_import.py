@@ -26,7 +26,7 @@ from ..datasets.base import read_csv_rows, stripped_columns
 from ..errors import FrEvalError
 from ..settings import Config
 from ..store import sha256_file
-from .identify import Identified, fpir_thresholds, paired_searches, row_figures, search_misses
+from .identify import Identified, compared_target, fpir_thresholds, paired_searches, row_figures, search_misses
 from .plan import row_pairs
 
 REQUIRED = ("search", "search_subject", "candidate_subject", "rank", "score")
@@ -272,7 +272,8 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
         notes += ties_at_cut(figures, rows[label], order, res, mated, k, settings.max_rank, label)
         out.append({"label": label, "reference_variant": "(from the file)", "probe_variant": "(from the file)",
                     **figures})
-        curves[label], misses[label] = curve, search_misses(curve, thresholds, settings.fpir[0])
+        curves[label], misses[label] = curve, search_misses(curve, thresholds,
+                                                            compared_target(thresholds, settings.fpir))
     pairs = row_pairs(tuple(SimpleNamespace(label=x, scenario=SimpleNamespace(id=x.split(" ")[0])) for x in labels),
                       list(cfg.report.compare or []))
     held = sorted({first[s].subject for s in order if not first[s].mated and first[s].subject is not None})
@@ -287,7 +288,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
         split["max_rank_asked"] = asked
     ident = Identified(split=split, thresholds=thresholds, rows=out, curves=curves,
                        paired=paired_searches(pairs, misses, subj[mated], len(units), cfg.intervals(),
-                                              cfg.report.min_subjects),
+                                              cfg.report.min_subjects, thresholds),
                        candidates={x: (r.top_entry, r.top_score, r.subjects, r.acquired) for x, r in results.items()},
                        searches=(order, [first[s].subject for s in order], mated))
     inputs = [{"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": sha256_file(path)}]

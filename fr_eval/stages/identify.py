@@ -12,8 +12,11 @@ import numpy as np
 from .. import identification as I
 from .. import metrics as M
 from ..errors import ConfigError
+
+#: the mark of a figure at an operating point the data do not support (as the report prints it)
+DAGGER = "\u2020"
 from ..evaluation import SideData, gallery_templates
-from ..paired import clear_difference, p_text, paired_rate_difference
+from ..paired import ci_words, clear_difference, p_text, paired_rate_difference
 from ..systems.base import metric_of
 from .acquire import Acquired
 from .plan import Split
@@ -85,9 +88,9 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
                      **figures})
         curves[r.label] = curve
         candidates[r.label] = (res.top_entry, res.top_score, res.subjects, res.acquired)
-        misses[r.label] = search_misses(curve, thresholds, settings.fpir[0])
+        misses[r.label] = search_misses(curve, thresholds, compared_target(thresholds, settings.fpir))
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
-                             plan.min_subjects)
+                             plan.min_subjects, thresholds)
     described = split.describe(plan.subjects, plan.dataset.reference_only)
     if asked > n_enrolled:
         described["max_rank_asked"] = asked
@@ -108,9 +111,17 @@ def fpir_thresholds(top1: np.ndarray, targets, min_false_alarms: int) -> dict:
     return out
 
 
+def compared_target(thresholds: dict, targets) -> float:
+    """The FPIR target the paired comparisons compare at: the first of ``targets`` whose threshold the non-mated
+    searches support (report.min_false_matches false alarms allowed), else the first (its comparisons are then
+    flagged unsupported and draw no conclusion)."""
+    return next((t for t in targets if thresholds[t]["supported"]), targets[0])
+
+
 def search_misses(curve: dict, thresholds: dict, first: float) -> dict:
-    """A row's mated searches missed at rank 1, and at rank 1 at the first FPIR threshold (what the paired
-    comparisons compare); the mates' ranks and scores leave ``curve`` (they are not plotted)."""
+    """A row's mated searches missed at rank 1, and at rank 1 at the FPIR threshold ``first``
+    (:func:`compared_target`: what the paired comparisons compare); the mates' ranks and scores leave ``curve``
+    (they are not plotted)."""
     rank, score = curve.pop("rank"), curve.pop("score")
     return {"rank 1": rank != 1,
             f"rank 1 at T(FPIR<={100 * first:g}%)": ~((rank == 1) & (score >= thresholds[first]["threshold"]))}
@@ -163,7 +174,8 @@ def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str, sides) 
     return out
 
 
-def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, min_subjects: int) -> list[dict]:
+def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, min_subjects: int,
+                    thresholds: dict | None = None) -> list[dict]:
     """Two rows on the same mated searches (``report.compare``'s pairs): the miss rate at rank 1, and at rank 1
     at the first FPIR threshold, b minus a, with a paired subject-bootstrap interval and a paired permutation
     test whose unit is the subject (a subject's searches in both rows swapped together: McNemar's question,
@@ -178,10 +190,12 @@ def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, mi
             counts = [{"e": np.bincount(subject, e.astype(float), n_subjects),
                        "t": np.bincount(subject, minlength=n_subjects).astype(float)} for e in (ea, eb)]
             test = M.paired_permutation_test(*counts, lambda e, t: e / np.maximum(t, 1), seed=kw["seed"])
+            target = next((t for t in thresholds or {} if what.endswith(f"T(FPIR<={100 * t:g}%)")), None)
             out.append({"a": a, "b": b, "figure": f"FNIR {what} (miss rate of mated searches)",
                         "a_value": float(ea.mean()), "b_value": float(eb.mean()), "difference": diff,
                         "interval": {"low": iv.low, "high": iv.high, "method": iv.method}, "test": test,
-                        "subjects": n_with, "small_sample": n_with < min_subjects})
+                        "subjects": n_with, "small_sample": n_with < min_subjects,
+                        "supported": target is None or bool(thresholds[target]["supported"])})
     for c, p in zip(out, M.holm([c["test"]["p_value"] for c in out]) if out else []):
         c["test"]["p_holm"], c["test"]["family"] = float(p), len(out)
         c["sentence"] = search_sentence(c)
@@ -192,9 +206,13 @@ def search_sentence(c: dict) -> str:
     """Does row b find people more often than row a? One plain sentence, a direction only where the interval
     excludes 0 and the Holm-adjusted test agrees (:func:`fr_eval.paired.clear_difference`)."""
     figures = (f"{c['figure']}: {100 * c['a_value']:.2f}% in {c['a']} vs {100 * c['b_value']:.2f}% in {c['b']}, "
-               f"b - a = {100 * c['difference']:+.2f} points, 95% CI [{100 * c['interval']['low']:+.2f}, "
-               f"{100 * c['interval']['high']:+.2f}]; paired permutation test over {c['subjects']} subjects, "
+               f"b - a = {100 * c['difference']:+.2f} points, "
+               f"{ci_words(c['interval']['low'], c['interval']['high'], 0.95)}; paired permutation test over "
+               f"{c['subjects']} subjects, "
                f"{p_text(c['test'])}, Holm-adjusted over the {c['test']['family']} tests p = {c['test']['p_holm']:.2g}")
+    if not c.get("supported", True):
+        return (f"search in {c['b']} against {c['a']} at an unsupported operating point{DAGGER} (too few non-mated "
+                f"searches for this FPIR target), no conclusion ({figures})")
     if c["small_sample"]:
         return f"search in {c['b']} against {c['a']}: n too small ({c['subjects']} subjects), no conclusion ({figures})"
     if not clear_difference(c["interval"], c["test"]):

@@ -1,0 +1,118 @@
+"""The report's rules for a figure that claims more than its data (issue 37), on hand-made figures: the
+small-sample rule (below report.min_subjects units a figure shows its count and "n too small"; a zero-width
+interval is never printed), the unsupported-operating-point rule (a comparison at an FPIR target the non-mated
+searches cannot support draws no conclusion and says so; the first screen compares at a supported target), and
+the styles of the identification plots (each row as in the DET; one marker shape per FPIR target)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from fr_eval.report import numbers as N
+
+
+# -- small samples ---------------------------------------------------------------------------------------------------
+def test_one_unit_with_an_error_shows_its_count_not_an_interval():
+    assert N.with_interval(0.25, {"low": 0.25, "high": 0.25, "method": "subject_bootstrap"}, 4, units=1,
+                           min_units=10, unit="subjects") == "25 (1 subject: n too small)"
+
+
+def test_one_unit_without_an_error_is_not_given_rule_of_three_as_if_it_were_many():
+    assert N.with_interval(0.0, {"low": 0.0, "high": 0.75, "method": "rule_of_3"}, 4, units=1, min_units=10,
+                           unit="identities") == "0 (1 identity: n too small)"
+
+
+def test_two_units_are_too_few_and_enough_units_keep_their_interval():
+    iv = {"low": 0.92, "high": 1.0, "method": "identity_bootstrap"}
+    assert N.with_interval(0.94, iv, 50, units=2, min_units=10, unit="identities") == "94.0 (2 identities: n too small)"
+    assert N.with_interval(0.94, iv, 50, units=12, min_units=10, unit="identities") == "94.0 [92.0, 100.0]"
+    assert N.with_interval(0.94, iv, 50) == "94.0 [92.0, 100.0]"  # no unit count given: the interval as before
+
+
+def test_a_zero_width_interval_is_never_printed():
+    same = {"low": -1.0, "high": -1.0, "method": "paired_identity_bootstrap"}
+    assert N.ci_text(same, lambda v: f"{100 * v:.1f}") == "(no spread)"
+    assert N.with_interval(0.0, {"low": 0.0, "high": 0.0, "method": "subject_bootstrap"}, 90) == "0.0 (no spread)"
+    assert N.ci_text(None) == "" and N.ci_text({"low": float("nan"), "high": 1.0, "method": "x"}) == ""
+    from fr_eval.paired import ci_words
+    assert ci_words(-1.0, -1.0, 0.95) == "no spread over the units (every one gave the same difference)"
+    assert ci_words(-0.5, 0.25, 0.95) == "95% CI [-50.00, +25.00]" and ci_words(np.nan, 1, 0.95) == "no interval"
+
+
+# -- unsupported operating points ------------------------------------------------------------------------------------
+THRESHOLDS = {0.001: {"threshold": 0.62, "supported": False, "n_nonmated": 120},
+              0.01: {"threshold": 0.48, "supported": True, "n_nonmated": 120}}
+
+
+def test_comparisons_are_made_at_the_first_supported_target():
+    from fr_eval.stages.identify import compared_target
+    assert compared_target(THRESHOLDS, [0.001, 0.01]) == 0.01
+    assert compared_target({0.001: {"supported": False}}, [0.001]) == 0.001  # none supported: the first, flagged
+
+
+def test_a_comparison_at_an_unsupported_target_draws_no_conclusion():
+    from fr_eval.stages.identify import paired_searches
+    subject = np.repeat(np.arange(20), 3)
+    a = np.zeros(60, bool)
+    b = np.ones(60, bool)  # every search missed in b: a clear difference, were the point supported
+    misses = {"a": {"rank 1 at T(FPIR<=0.1%)": a, "rank 1 at T(FPIR<=1%)": a},
+              "b": {"rank 1 at T(FPIR<=0.1%)": b, "rank 1 at T(FPIR<=1%)": b}}
+    out = paired_searches([("a", "b")], misses, subject, 20, {"n_resamples": 200, "seed": 0}, 10, THRESHOLDS)
+    by = {c["figure"]: c for c in out}
+    bad, good = by["FNIR rank 1 at T(FPIR<=0.1%) (miss rate of mated searches)"], \
+        by["FNIR rank 1 at T(FPIR<=1%) (miss rate of mated searches)"]
+    assert bad["supported"] is False and "unsupported operating point\u2020" in bad["sentence"]
+    assert "no conclusion" in bad["sentence"] and "misses" not in bad["sentence"].split("(")[0]
+    assert good["supported"] is True and good["sentence"].startswith("search in b misses 100.00 points more")
+
+
+# -- the identification plots ------------------------------------------------------------------------------------------
+def _ident(n_rows=4, targets=(0.001, 0.01)):
+    rows, curves = [], {}
+    for i in range(n_rows):
+        cmc = np.minimum(1.0, 0.8 + 0.02 * i + 0.01 * np.arange(20))
+        fpir = np.array([0.0, 0.01, 0.05, 0.2, 1.0])
+        curves[f"row{i}"] = {"cmc": cmc, "tradeoff": (np.linspace(1, 0, 5), fpir, np.array([.3, .2, .1, .05, 0.]))}
+        rows.append({"label": f"row{i}", "gallery_size": 15, "nonmated_searches": 100,
+                     "at_fpir": {t: {"fpir": 0.0 if t < 0.005 else 0.01, "fnir_rank1": 0.2} for t in targets}})
+    th = {t: {"threshold": 0.5, "supported": t >= 0.01, "n_nonmated": 100} for t in targets}
+    return SimpleNamespace(rows=rows, curves=curves, thresholds=th)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    import fr_eval.report.identification as ident_report
+    figures = []
+    monkeypatch.setattr(ident_report, "save", lambda fig, path: figures.append(fig))
+    return ident_report, figures
+
+
+def test_cmc_rows_keep_their_det_style_at_integer_ranks_within_the_gallery(drawn):
+    from fr_eval.report.plots import style_of
+    module, figures = drawn
+    module._plot_cmc(_ident(), None)
+    ax = figures[0].axes[0]
+    lines = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
+    assert [(ln.get_color(), ln.get_linestyle(), ln.get_marker()) for ln in lines] == [
+        (c, ls, mk) for c, ls, mk in (style_of(i) for i in range(4))]
+    assert max(ln.get_xdata().max() for ln in lines) == 15  # the gallery's 15 subjects, not the 20 ranks asked
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 15]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    legend = ax.get_legend()
+    assert min(t.get_fontsize() for t in legend.get_texts()) >= 9
+
+
+def test_tradeoff_in_one_unit_with_a_marker_per_target(drawn):
+    from fr_eval.report.plots import style_of
+    module, figures = drawn
+    module._plot_tradeoff(_ident(), None)
+    ax = figures[0].axes[0]
+    assert "(%)" in ax.get_xlabel() and "(%)" in ax.get_ylabel()
+    steps = [ln for ln in ax.lines if ln.get_label().startswith("row")]
+    assert [(ln.get_color(), ln.get_linestyle()) for ln in steps] == [(c, ls) for c, ls, _ in (style_of(i) for i in range(4))]
+    points = [ln for ln in ax.lines if ln.get_linestyle() == "None"]
+    assert len({ln.get_marker() for ln in points}) == 2  # one shape per FPIR target
+    assert all(ln.get_xdata()[0] == pytest.approx(100 * 0.5 / 100) for ln in points if ln.get_marker() == "o")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "T(FPIR<=0.1%)\u2020 unsupported" in labels and "T(FPIR<=1%)" in labels
+    assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
