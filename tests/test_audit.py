@@ -18,7 +18,8 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
                  "generated.min_per_method=2"]) == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["generated"] == {"rows": 19, "audited": 18, "not_enrolled_identity": 1,
-                                "not_enrolled_all_references_failed": 0, "with_target": 1}
+                                "not_enrolled_all_references_failed": 0, "with_target": 1,
+                                "video_frames": 0, "video_frames_audited": 0, "videos": 0}
     assert sorted(p["kind"] for p in doc["problems"]) == ["identity with no reference", "missing file",
                                                            "unknown role"]
     thr = doc["threshold"]

@@ -167,7 +167,7 @@ def test_several_systems_with_a_colouriser_override(tmp_path):
 # -- CSVs for machines ----------------------------------------------------------------------------------------------------
 def test_machine_table_cells():
     from fr_eval.report.io import machine_table
-    header = ["Scenario", "FTA (%)", "b - a (points)", "95% CI", "Rank", "Images a / b", "Group", "p"]
+    header = ["Scenario", "FTA (%)", "b - a (points)", "95% CI (subjects)", "Rank", "Images a / b", "Group", "p"]
     body = [["4 [exemplar]", "0 [0, 75]", "+2.38", "[+1.47, +3.69]", "not ranked (n too small)", "7 / 5", "very light\u2020",
              "p \u2264 0.0001"],
             ["1", "2.38 [1.47, 3.69]\u2020", "\u22120.50", "n/a", "1", "5 / 5", "tan", "0.24"],
@@ -217,6 +217,10 @@ def test_every_csv_of_the_three_run_kinds_is_machine_readable(tmp_path):
     counts = {k: assert_machine_readable(tmp_path / k) for k in ("v", "i", "a")}
     assert min(counts.values()) >= 10, counts
     paired = pd.read_csv(tmp_path / "v" / "paired.csv")
-    assert {"FRR CI low", "FRR CI high", "Rejected by b only", "Rejected by a only"} <= set(paired.columns)
+    assert {"FRR 95% CI (subjects) low", "FRR 95% CI (subjects) high", "Rejected by b only",
+            "Rejected by a only"} <= set(paired.columns)
+    methods = pd.read_csv(tmp_path / "a" / "generated_methods.csv")
+    ceiling = methods[methods["Method"] == "(real photos, each left out)"]  # the real-photo ceiling, read as a method
+    assert len(ceiling) == 1 and ceiling["Verified of all (%)"].iloc[0] >= 90 and ceiling["Identities"].iloc[0] >= 10
     images = pd.read_csv(tmp_path / "a" / "generated_images.csv", dtype=str)
     assert not images["path"].str.startswith("/").any()  # the manifest's relative paths, as written

@@ -179,6 +179,9 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     # every method on the first screen: the ranked ones first, in rank order, then the others with why, and (all)
     ranked = [g["value"] for g in doc["groups"]["method"] if g["rank"] is not None]
     shown = page.locator("#headline tr td:nth-child(2)").all_inner_texts()
+    # one reference photo per identity here: no photo can be left out, and the page says why there is no ceiling
+    assert not doc["ceiling"]["available"] and "(real photos, each left out)" not in shown
+    assert "No real-photo ceiling: no identity has two acquired reference photos" in page.inner_text("#methods")
     assert shown[:len(ranked)] == ranked and shown[-1] == "(all)"
     assert sorted(shown[:-1]) == sorted(g["value"] for g in doc["groups"]["method"])
     unranked = page.locator("#headline tr.small-n td:last-child").all_inner_texts()
@@ -198,11 +201,12 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     assert wrong["verified_a"] == pytest.approx(photo_rate) and wrong["verified_b"] == 0.0
     assert wrong["verified_difference"] == pytest.approx(-photo_rate) and wrong["verified_interval"]["high"] < 0
     assert len(page.locator(".answer li").all_inner_texts()) == len(pairs)
-    # a method too small to rank is shown, greyed, never in the headline
+    # a method too small to rank is shown greyed, in the method table and on the first screen with why
     grey = page.locator("#tab-generated_methods tr.small-n")
     assert grey.count() >= 1 and "blank" in grey.first.inner_text()
     colour = grey.first.locator("td").first.evaluate("td => getComputedStyle(td).color")
-    assert colour == "rgb(153, 153, 153)" and "blank" not in page.locator("#headline").inner_text()
+    blank = page.locator("#headline tr.small-n", has_text="blank")
+    assert colour == "rgb(153, 153, 153)" and "generated.min_per_method=2" in blank.inner_text()
     page.close()
 
 

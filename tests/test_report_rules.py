@@ -116,3 +116,27 @@ def test_tradeoff_in_one_unit_with_a_marker_per_target(drawn):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "T(FPIR<=0.1%)\u2020 unsupported" in labels and "T(FPIR<=1%)" in labels
     assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
+
+
+# -- the audit's real-photo ceiling -----------------------------------------------------------------------------------
+def test_real_photo_ceiling_leaves_each_photo_out_of_its_own_enrolment():
+    """Three identities on a circle (2-D embeddings): identity 0 has photos at 0 and 20 degrees, identity 1 at 90
+    and 100, identity 2 one photo at 200 (too few to leave one out). Photo 0 against identity 0 enrolled from the
+    photo at 20 alone scores cos 20 deg; its best other identity is 1 (mean of 90 and 100: cos 95 deg)."""
+    from fr_eval.evaluation import SideData
+    from fr_eval.stages.audit_score import real_photo_ceiling
+
+    def at(deg):
+        return [np.cos(np.radians(deg)), np.sin(np.radians(deg))]
+
+    emb = np.array([at(0), at(20), at(90), at(100), at(200)], np.float32)
+    side = SimpleNamespace(emb=emb, ok=np.array([True, True, True, True, True]))
+    c = real_photo_ceiling(side, np.array([0, 0, 1, 1, 2]), 3, "mean", "cosine")
+    assert c["identity"].tolist() == [0, 0, 1, 1]  # identity 2 has one photo: none to leave out
+    assert c["own"][0] == pytest.approx(np.cos(np.radians(20)), abs=1e-6)
+    assert c["other_max"][0] == pytest.approx(np.cos(np.radians(95)), abs=1e-6)
+    assert c["mate_rank"].tolist() == [1, 1, 1, 1]
+    failed = SimpleNamespace(emb=emb, ok=np.array([True, False, True, True, True]))
+    c = real_photo_ceiling(failed, np.array([0, 0, 1, 1, 2]), 3, "mean", "cosine")
+    assert c["identity"].tolist() == [1, 1]  # identity 0 has one acquired photo left
+    assert SideData  # the stage's own side type carries the same two fields

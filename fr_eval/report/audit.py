@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..provenance import environment, run_date
+from ..stages.audit_figures import CEILING
 from ..settings import Config, plain
 from . import numbers as N
 from . import plots
@@ -51,7 +52,7 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
     an interval that would look precise (the CSV leaves its bounds empty)."""
     header = (["Rank"] if ranked else []) + [key.capitalize(), "Images", "Identities", "Similarity mean",
                                              *(["Similarity mean low", "Similarity mean high"] if csv else
-                                               ["95% interval"]), "Median", "Std", "Similarity mean, failures as 0"]
+                                               ["95% CI (identities)"]), "Median", "Std", "Similarity mean, failures as 0"]
     for name, *_ in _rates(rows[0] if rows else {}):
         header += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
     header += ["CSIM", "SSIM"] if with_target else []
@@ -92,7 +93,10 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
         **{k: v for k, v in ctx.items() if k != "conventions"}, "config": plain(config), "environment": env})
     write_config(out, config)
     notes = _notes(result, config)
-    everything = result.groups["method"] + [{**result.overall, "value": "(all)", "rank": "-"}]
+    ceiling = ctx.get("ceiling") or {}
+    # the ceiling first: the row every method is read against
+    everything = ([ceiling] if ceiling.get("available") else []) + result.groups["method"] + [
+        {**result.overall, "value": "(all)", "rank": "-"}]
     mu = config.report.min_subjects
     h, b = group_table(everything, "method", True, with_target, min_units=mu)
     methods = table_file(out, "generated_methods", h, b, "Identity preservation by method", notes,
@@ -117,16 +121,16 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     how = ctx.get("invocation") or {}
     enr = ctx["enrolment"]
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(ctx, env)),
-           ("Manifest", f"{ctx['manifest']}: {ctx['generated']['rows']} generated images, "
-                        f"{ctx['generated']['audited']} audited"),
+           ("Manifest", _manifest_fact(ctx)),
            ("Enrolment", f"{enr['source']} ({enr['identities_enrolled']} identities, "
                          f"{enr['reference_images_acquired']} of {enr['reference_images']} reference images acquired)"),
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),
            ("Threshold", notes[0]), ("Units", "rates in percent in this page; metrics.json holds fractions")]
     # every method on the first screen: the ranked ones first, then the others with their counts and why not
     why = {str(g["value"]): g.get("too_small") or "" for g in result.groups["method"]}
+    why[str(ceiling.get("value"))] = "the ceiling: real photos of the identities, scored as the methods' images are"
     cols = [h.index(c) for c in ("Rank", "Method", "Images", "Identities", "FTA (%)", "Verified of all (%)",
-                                 "Similarity mean", "95% interval")]
+                                 "Similarity mean", "95% CI (identities)")]
     headline = Table([h[c] for c in cols] + ["Not ranked because"],  # the table's own digits (one format)
                      [[r[c] for c in cols] + [why.get(r[1], "")] for r in methods.body], id="headline")
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
@@ -158,7 +162,27 @@ def _notes(result, config: Config) -> list[str]:
         f"similarity with failures as 0; methods with fewer are listed after them, not ranked, marked 'n too small' "
         f"({few}): their intervals are too wide to order them. Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
         f"({ctx['system_choice']}).",
-    ] + machine_notes(ctx["engine"]) + run_notes(ctx)
+    ] + _ceiling_note(ctx.get("ceiling") or {}) + machine_notes(ctx["engine"]) + run_notes(ctx)
+
+
+def _manifest_fact(ctx: dict) -> str:
+    """The manifest's rows as the audit reads them: still images and videos apart (a video's frames are figures
+    of the video, never counted as images)."""
+    g = ctx["generated"]
+    frames, videos = g.get("video_frames", 0), g.get("videos", 0)
+    return (f"{ctx['manifest']}: {g['rows'] - frames} generated still images" + (
+        f" and {videos} video(s) ({frames} frames sampled)" if videos else "") + f"; "
+        f"{g['audited'] - g.get('video_frames_audited', 0)} still images audited (of enrolled identities)")
+
+
+def _ceiling_note(ceiling: dict) -> list[str]:
+    """What the real-photo row is, or why there is none."""
+    if not ceiling:
+        return []
+    if not ceiling.get("available"):
+        return [f"No real-photo ceiling: {ceiling.get('reason', '')}."]
+    return [f"{CEILING}: the ceiling to read every method against: {ceiling['rule']}. It has no ITA shift (a "
+            "photo is its own skin tone's reference)."]
 
 
 def _search_note(search: dict) -> str:

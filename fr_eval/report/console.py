@@ -19,6 +19,11 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
             ranked = [g for g in r.groups["method"] if g.get("rank") is not None]
             lines.append(f"{tag}identity preservation by method ({len(ranked)} ranked of {len(r.groups['method'])}; "
                          f"overall FTA {pct(r.overall['fta'])}, verified of all {pct(r.overall['verified_rate_of_all'])})")
+            ceiling = r.context.get("ceiling") or {}
+            if ceiling.get("available"):
+                lines.append(f"  ceiling, real photos each left out of their enrolment: verified of all "
+                             f"{pct(ceiling['verified_rate_of_all'])} over {ceiling['n']} photos of "
+                             f"{ceiling['n_identities']} identities")
             lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])} over {g['n']} "
                       f"images of {g['n_identities']} identities" for g in ranked[:top]]
             if len(ranked) > top:

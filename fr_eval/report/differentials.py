@@ -12,7 +12,7 @@ import numpy as np
 from . import numbers as N
 from .html import Figure, Section, Text, table_file
 from .io import write_csv
-from .plots import save, subplots
+from .plots import save, style_of, subplots
 
 RATES = (("FTA", "fta", "n_samples"), ("FNMR", "fnmr", "n_compared"), ("FRR", "frr", "n_compared"),
          ("FMR (within group)", "fmr", "n_impostor"))
@@ -82,7 +82,7 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
         "each group's rate over the lowest group's and over the geometric mean of the groups' (n/a where that is 0 "
         "or the group has no figure)."])
     indices = table_file(out, f"differentials_{attr}_indices", [
-        "Scenario", "Groups", "Left out", "GARBE", "95% CI", "FDR", "95% CI"], idx,
+        "Scenario", "Groups", "Left out", "GARBE", "95% CI (subjects)", "FDR", "95% CI (subjects)"], idx,
         f"GARBE and FDR over the {attr.replace('_', ' ')} groups", [
             f"GARBE (Howard et al., 2022) = α G(FMR) + (1-α) G(FNMR), G the Gini coefficient with the n/(n-1) "
             f"correction (0: equal); FDR (de Freitas Pereira and Marcel, 2021) = 1 - (α max|ΔFMR| + (1-α) "
@@ -122,14 +122,14 @@ def _colourisation_table(out: Path, attr: str, effects: list) -> list:
                               f"{p['p_value']:.2g}", f"{p['p_holm']:.2g}"])
     t1 = table_file(out, f"differentials_{attr}_colourisation", [
         "Rows", "Rate", "Group", "Subjects", "Greyscale row (%)", "Colourised row (%)", "Difference (points)",
-        "95% CI", "p", "p (Holm)"], body, f"Does colourisation help each {attr.replace('_', ' ')} group?", [
+        "95% CI (subjects)", "p", "p (Holm)"], body, f"Does colourisation help each {attr.replace('_', ' ')} group?", [
         "Colourised row minus its greyscale counterpart (scenario 4 against 3, 5 against 2) on the same subjects: a "
         "negative difference means colourisation lowered the error. Interval: paired subject bootstrap; p: paired "
         "permutation test (each subject's two rows swapped or not), Holm-adjusted over the groups of the same rows "
         "and rate. † fewer than report.min_subjects subjects: no "
         "finding (the interval and p rest on too few subjects)."])
     t2 = table_file(out, f"differentials_{attr}_colourisation_between", [
-        "Rows", "Rate", "Groups", "Difference of differences (points)", "95% CI", "p", "p (Holm)"], pairs,
+        "Rows", "Rate", "Groups", "Difference of differences (points)", "95% CI (subjects)", "p", "p (Holm)"], pairs,
         f"Does colourisation help some {attr.replace('_', ' ')} groups less?", [
         "The colourisation effect in one group minus that in another; a positive value: it helps the first group "
         "less (or harms it more). Interval: subjects resampled within each group; p: permutation test of the "
@@ -146,18 +146,20 @@ def _plot_groups(attr: str, rows: list, path: Path) -> bool:
     fig, axes = subplots(1, 2, figsize=(9.5, 0.45 * len(groups) * max(1, len(rows)) ** 0.5 + 1.6))
     for ax, (name, key) in zip(axes, (("FNMR", "fnmr"), ("FMR within group", "fmr"))):
         for k, r in enumerate(rows):
+            colour, _, mk = style_of(k)  # each row as in every other plot of the report
             y = np.arange(len(groups)) + (k - (len(rows) - 1) / 2) * 0.12
             v = np.array([g[key] for g in r["groups"]], float) * 100
             lo = np.array([g["intervals"][key]["low"] for g in r["groups"]], float) * 100
             hi = np.array([g["intervals"][key]["high"] for g in r["groups"]], float) * 100
             ok = np.isfinite(v)
-            ax.errorbar(v[ok], y[ok], xerr=[np.clip(v - lo, 0, None)[ok], np.clip(hi - v, 0, None)[ok]], fmt="o",
-                        ms=4, capsize=2, label=f"scenario {r['label']}")
+            ax.errorbar(v[ok], y[ok], xerr=[np.clip(v - lo, 0, None)[ok], np.clip(hi - v, 0, None)[ok]], fmt=mk,
+                        color=colour, ms=4, capsize=2, label=f"scenario {r['label']}")
         ax.set_yticks(np.arange(len(groups)), groups)
-        ax.invert_yaxis()
+        ax.set_ylim(len(groups) - 0.5, -0.5)  # half a group of room above the first and below the last: no label
+        ax.margins(x=0.08)  # or marker on the frame's edge
         ax.set_xlabel(f"{name} (%)")
         ax.grid(axis="x", alpha=0.3)
-    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    axes[1].legend(fontsize=9, loc="center left", bbox_to_anchor=(1.02, 0.5))
     save(fig, path)
     return True
 

@@ -233,7 +233,7 @@ def machine_table(header: list, body: list) -> tuple[list, list]:
         items = [_counts(w) if isinstance(w, dict) else {} for w in words]
         has = {k: any(i.get(k) not in (None, "") for i in items) for k in ("value", "low", "flag", "note", "k")}
         base = str(name)
-        if not has["value"] and base.strip().lower().replace("95% ", "") in ("ci", "[ci]", "interval") and previous:
+        if not has["value"] and re.fullmatch(r"(95% )?(ci|\[ci\]|interval)( \(\w+\))?", base.strip().lower()) and previous:
             base = previous
         previous = base
         parts = ([("value", base)] if has["value"] else []) + (

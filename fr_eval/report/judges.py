@@ -123,7 +123,7 @@ def _kappa(out: Path, j: dict) -> Table:
     body = [["all judges (Fleiss)", str(k["n_images"]), str(k["n_identities"]), cell(k["fleiss"]), k["fleiss"]["words"]]]
     body += [[f"{c['a']} and {c['b']} (Cohen)", str(k["n_images"]), str(k["n_identities"]), cell(c), c["words"]]
              for c in k["cohen"]]
-    return table_file(out, "kappa", ["Judges", "Images", "Identities", "Kappa [95% interval]", "Landis and Koch"], body,
+    return table_file(out, "kappa", ["Judges", "Images", "Identities", "Kappa [95% CI (identities)]", "Landis and Koch"], body,
                       "Agreement on verified / not verified, corrected for chance", [
                           "Kappa: agreement beyond what the judges' own verified rates give by chance (1: perfect, 0: "
                           "chance). Fleiss' kappa over every judge, Cohen's for each pair; 95% percentile bootstrap "

@@ -18,9 +18,9 @@ def _ci(iv: dict, scale: float = 100.0) -> str:
     return N.ci_text(iv, lambda v: f"{scale * v:+.2f}") or "n/a"
 
 
-HEADER = ["Row b vs row a", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR CI",
-          "p (subjects)", "p (Holm)", "Rejected by b only / a only", "FNMR b - a (points)", "FNMR CI", "d' b - a",
-          "d' CI"]
+HEADER = ["Row b vs row a", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR 95% CI (subjects)",
+          "p (subjects)", "p (Holm)", "Rejected by b only / a only", "FNMR b - a (points)", "FNMR 95% CI (subjects)", "d' b - a",
+          "d' 95% CI (subjects)"]
 
 
 def _p(test: dict, key: str) -> str:

@@ -332,7 +332,7 @@ def draw_quality_cdf(ax, q: dict, name: str) -> None:
         lo, hi = np.percentile(allv, [0.5, 99.5])
         if hi > lo:
             ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     else:
         ax.text(0.5, 0.5, "no sample has a value", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(name, fontsize=10)
@@ -373,7 +373,7 @@ def draw_edc(ax, q: dict, row: str) -> None:
     ax.set_xlabel("fraction of genuine comparisons discarded (lowest quality first)", fontsize=8)
     ax.set_ylabel("FNMR (%)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
 
 
 def plot_edc(q: dict, path: Path) -> None:
@@ -470,7 +470,7 @@ def draw_group_bars(ax, groups: list[dict], key: str, score: str = "cosine simil
     ax.set_ylabel(f"mean {score} (95% interval)")
     ax.set_title(f"Identity similarity by {key}", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def plot_group_bars(groups: list[dict], key: str, path: Path, per_panel: int = 12, score: str = "cosine similarity") -> None:
@@ -536,7 +536,7 @@ def draw_judges_bars(ax, rows: list[dict], judges: list[str], intervals: dict | 
     ax.set_ylabel("verified of all images (%)")
     ax.set_ylim(0, 105)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def plot_judges_bars(rows: list[dict], judges: list[str], path: Path, per_panel: int = 12,

@@ -92,6 +92,7 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
         scores[r["value"]] = {"genuine": sc.own[m], "impostor": sc.impostor}
     context = _audit_context(plan, sc)
     context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
+    context["ceiling"] = _ceiling(plan, sc, bootstrap)
     context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit)
     if plan.videos:
         context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
@@ -125,6 +126,31 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
     }
     judges["verdict"] = J.verdict(judges["kappa"], judges["methods"])
     return judges
+
+
+#: the real-photo ceiling's row in the method tables
+CEILING = "(real photos, each left out)"
+
+
+def _ceiling(plan: AuditPlan, sc: AuditScores, bootstrap) -> dict:
+    """The real-photo ceiling (:func:`fr_eval.stages.audit_score.real_photo_ceiling`) as a method row: the same
+    figures, intervals over identities, threshold and FPIR thresholds as every method; ``available`` False with
+    why where no identity has two acquired reference photos."""
+    c = sc.ceiling or {}
+    if not len(c.get("own", ())):
+        return {"available": False, "reason": "no identity has two acquired reference photos (one is left out of "
+                                              "its own enrolment to be scored)"}
+    n = len(c["own"])
+    figures = audit_figures(acquired=np.ones(n, bool), own=c["own"], other_max=c["other_max"],
+                            rank1_correct=c["mate_rank"] == 1, identity=c["identity"], threshold=sc.threshold,
+                            csim=np.full(n, np.nan) if plan.targets else None,
+                            ssim=np.full(n, np.nan) if plan.targets else None, bootstrap=bootstrap,
+                            mate_rank=c["mate_rank"], mate_score=c["own"], rank_k=plan.rank_k,
+                            fpir_thresholds=sc.search["thresholds"], ita_shift=None)
+    return {"available": True, "value": CEILING, "rank": "ceiling", **figures,
+            "rule": f"each acquired reference photo of an identity with at least two, scored against its identity "
+                    f"enrolled from its other photos ({plan.template} template), every other identity enrolled as "
+                    f"for the methods; {n} photos of {len(set(c['identity'].tolist()))} identities"}
 
 
 def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures, still: np.ndarray) -> dict:
@@ -225,7 +251,11 @@ def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
         "generated": {"rows": len(plan.gset.generated), "audited": int(sc.in_audit.sum()),
                       "not_enrolled_identity": len(plan.unenrolled),
                       "not_enrolled_all_references_failed": int((~sc.in_audit).sum()),
-                      "with_target": len(plan.targets)},
+                      "with_target": len(plan.targets),
+                      "video_frames": sum(1 for s in plan.gset.generated if "video" in dict(s.meta)),
+                      "video_frames_audited": int(sum(ok for s, ok in zip(plan.gen, sc.in_audit)
+                                                      if "video" in dict(s.meta))),
+                      "videos": len(plan.videos)},
         "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
         "search": sc.search,
         "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],

@@ -61,6 +61,8 @@ class AuditScores:
     target_status: list
     best_ref: list
     copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
+    #: real_photo_ceiling(): each real reference photo scored against its identity enrolled without it
+    ceiling: dict = field(default_factory=dict)
     #: skin_tones(): each generated face's ITA and its identity's (the median over its reference photos), degrees
     ita: dict = field(default_factory=dict)
     gen_emb: np.ndarray | None = None  # the generated images' score vectors (a video's frames compared pairwise)
@@ -101,7 +103,35 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
                        copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile),
-                       ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric)
+                       ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric,
+                       ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric))
+
+
+def real_photo_ceiling(ref_side: SideData, ref_id: np.ndarray, n_identities: int, template: str,
+                       metric: str) -> dict:
+    """The figures a perfect generator could reach here: each acquired real reference photo of an identity with
+    at least two, scored as a generated image would be against its identity enrolled from the *other* photos
+    (left out of its own template; every other identity enrolled as for the methods). The same judge, threshold
+    and template rule as every method, so a method's figures read against real photos of the same people.
+
+    Returns arrays over those photos: ``identity`` (index), ``own`` (to its own identity without it),
+    ``other_max`` (the best other identity), ``mate_rank`` (1 + the others at or above ``own``: ties against it);
+    empty where no identity has two acquired photos."""
+    ok = np.flatnonzero(ref_side.ok)
+    counts = np.bincount(ref_id[ok], minlength=n_identities)
+    keep = [j for j in ok if counts[ref_id[j]] >= 2]
+    out = {"identity": np.array([ref_id[j] for j in keep], int), "own": np.zeros(len(keep)),
+           "other_max": np.full(len(keep), -np.inf), "mate_rank": np.zeros(len(keep), np.int64)}
+    for k, j in enumerate(keep):  # one photo left out at a time (a few hundred photos: a loop is fine)
+        rest = ok[ok != j]
+        S = identity_scores(ref_side.emb[j:j + 1], ref_side.emb[rest], ref_id[rest], n_identities, template, metric)[0]
+        own = S[ref_id[j]]
+        others = np.delete(S, ref_id[j])
+        others = others[np.isfinite(others)]
+        out["own"][k] = own
+        out["other_max"][k] = others.max() if others.size else -np.inf
+        out["mate_rank"][k] = 1 + int((others >= own).sum())
+    return out
 
 
 def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_id: np.ndarray, gid: np.ndarray,
