@@ -143,6 +143,9 @@ class RowComparison:
     min_subjects: int
     sentence: str
     noun: str = "scenario "
+    operating_point: str = ""  # e.g. "FMR<=1%": the target whose threshold the rows are compared at
+    fmr: float = float("nan")  # that target as a fraction
+    supported: bool = True  # whether the impostors support that target (report.min_false_matches false matches)
     same_threshold: bool = True
 
     def as_dict(self) -> dict:
@@ -159,7 +162,8 @@ def _paper_counts(samples: tuple, fnm: np.ndarray, compared: np.ndarray) -> dict
 def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, threshold: float, impostor_a: tuple,
                  impostor_b: tuple, *, bootstrap: dict, threshold_b: float | None = None,
                  noun: str = "scenario ", samples_a: tuple | None = None, samples_b: tuple | None = None,
-                 min_subjects: int = MIN_SUBJECTS) -> RowComparison:
+                 min_subjects: int = MIN_SUBJECTS, operating_point: str = "", supported: bool = True,
+                 fmr: float = float("nan")) -> RowComparison:
     """Row ``b`` against row ``a``.
 
     ``gen_a`` / ``gen_b``: one score per genuine attempt (the same attempts in the same order), NaN
@@ -223,7 +227,8 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
         fnmr_difference=fnmr_d, fnmr_interval=fnmr_i.as_dict(),
         fnmr_test={"method": "paired permutation over subjects", **fnmr_t},
         d_prime_difference=dp_d, d_prime_interval=dp_i.as_dict(), small_sample=n_subj < min_subjects,
-        min_subjects=int(min_subjects), sentence="", noun=noun, same_threshold=threshold_b is None)
+        min_subjects=int(min_subjects), sentence="", noun=noun, same_threshold=threshold_b is None,
+        operating_point=operating_point, supported=bool(supported), fmr=float(fmr))
     return replace(c, sentence=sentence(c, kw["confidence"]))
 
 
@@ -292,7 +297,8 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     if not math.isfinite(diff):
         return f"{noun}{b} and {noun}{a} share no genuine attempt to compare"
     which = "FRR" if c.frr_definition == "paper" else "FRR (transaction)"
-    at = "the fixed threshold" if c.same_threshold else "each one's own threshold"
+    at = ("the fixed threshold" if c.same_threshold else "each one's own threshold") + (
+        f" ({c.operating_point})" if c.operating_point else "")
     ci = ci_words(iv.get("low", float("nan")), iv.get("high", float("nan")), confidence)
     t = c.frr_test
     p = p_text(t)
@@ -301,9 +307,14 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
         p += f", Holm-adjusted over the page's {t['family']} comparisons {'<= ' if bound else ''}{t['p_holm']:.2g}"
     figures = (f"{which} at {at}: {100 * c.frr_a:.2f}% vs {100 * c.frr_b:.2f}%, b - a = {100 * diff:+.2f} points, {ci}; "
                f"paired permutation test over {c.n_subjects} subjects, {p}")
+    unsupported = (f"at an unsupported operating point\u2020 ({c.operating_point}: too few impostor comparisons to "
+                   f"support it)") if not c.supported else ""
     if c.small_sample:  # the figures without an interval: over so few subjects it would look surer than it is
         return (f"{noun}{b} against {noun}{a}: n too small ({c.n_subjects} subjects < report.min_subjects="
-                f"{c.min_subjects}), no conclusion ({figures.replace(ci + '; ', '')})")
+                f"{c.min_subjects}){', ' + unsupported if unsupported else ''}, no conclusion "
+                f"({figures.replace(ci + '; ', '')})")
+    if unsupported:  # a threshold resting on the top few impostor scores: said, never a finding
+        return f"{noun}{b} against {noun}{a} {unsupported}, no conclusion ({figures})"
     if not clear_difference(c.frr_interval, t, 1 - confidence):
         return f"no clear difference between {noun}{b} and {noun}{a} ({figures})"
     how = "more" if diff > 0 else "fewer"

@@ -244,7 +244,8 @@ def test_banners_and_small_samples_in_a_browser(browser, lfw_small, tmp_path):
     assert any("system=auto fell back to SFace" in w for w in top), top
     assert page.locator(".answer strong").inner_text() == "Does exemplar colour transfer (a stand-in for DeOldify) help?"
     answer = page.locator(".answer li").inner_text()
-    assert "n too small (8 subjects < report.min_subjects=10), no conclusion" in answer
+    assert "n too small (8 subjects < report.min_subjects=10)" in answer and "no conclusion" in answer
+    assert "at an unsupported operating point\u2020 (FMR<=0.1%" in answer  # 8 subjects' impostors support none
     row = page.locator("#tab-paired tr.small-n")
     assert row.count() == 1 and row.locator("td").first.evaluate("td => getComputedStyle(td).color") == "rgb(153, 153, 153)"
     page.close()
@@ -304,7 +305,8 @@ def test_compare_two_systems_on_the_same_attempts(browser, scenario_report, shar
         assert c["frr_definition"] == "transaction" and "p_holm" in c["frr_test"]
         assert f"arcface (B), scenario {c['row']}" in c["sentence"]
     assert doc["a"]["system"] == "sface" and doc["b"]["system"] == "arcface"
-    assert "| arcface (B), scenario 4 [exemplar] vs sface (A), scenario 4 [exemplar] | 30 | 90 |" in (out / "compare.md").read_text()
+    assert "| arcface (B), scenario 4 [exemplar] vs sface (A), scenario 4 [exemplar] | FMR<=0.1% | 30 | 90 |" in \
+        (out / "compare.md").read_text()
     page, errors = load(browser, out / "report.html")
     facts = check_page(page, errors, out)
     assert "det_compare.pdf" in facts["files"] and len(page.locator(".answer li").all_inner_texts()) == 3

@@ -18,17 +18,22 @@ def _ci(iv: dict, scale: float = 100.0) -> str:
     return N.ci_text(iv, lambda v: f"{scale * v:+.2f}") or "n/a"
 
 
-HEADER = ["Row b vs row a", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR 95% CI (subjects)",
+HEADER = ["Row b vs row a", "At", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR 95% CI (subjects)",
           "p (subjects)", "p (Holm)", "Rejected by b only / a only", "FNMR b - a (points)", "FNMR 95% CI (subjects)", "d' b - a",
           "d' 95% CI (subjects)"]
 
 
 def _p(test: dict, key: str) -> str:
+    """A p-value as the sentences write it: below the permutations' resolution the raw p is "< 0.0001" (none of
+    the random swaps as extreme) and its Holm adjustment "<= x" (a bound multiplied by the family's size)."""
     v = test.get(key, float("nan"))
     if not math.isfinite(v):
         return "n/a"
     bound = not test.get("exact", True) and test.get("n_extreme") == 0  # below the permutations' resolution
-    return f"<= {v:.1g}" if bound else f"{v:.2g}"
+    if bound:
+        return f"< {1 / test['n_permutations']:.1g}" if key == "p_value" and test.get("n_permutations") else \
+            f"<= {v:.1g}"
+    return f"{v:.2g}"
 
 
 def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -40,7 +45,8 @@ def paired_table(comparisons: list[dict]) -> tuple[list[str], list[list[str]]]:
     for c in comparisons:
         d = c["discordant"]
         subjects = f"{c['n_subjects']}" + (" (n too small)" if c.get("small_sample") else "")
-        body.append([f"{c['b']} vs {c['a']}", subjects, str(c["n_attempts"]), f"{100 * c['frr_a']:.2f}",
+        at = (c.get("operating_point") or "") + ("" if c.get("supported", True) else "\u2020 unsupported")
+        body.append([f"{c['b']} vs {c['a']}", at, subjects, str(c["n_attempts"]), f"{100 * c['frr_a']:.2f}",
                      f"{100 * c['frr_b']:.2f}", _pts(c["frr_difference"]), _ci(c["frr_interval"]),
                      _p(c["frr_test"], "p_value"), _p(c["frr_test"], "p_holm"), f"{d['b_only']} / {d['a_only']}",
                      _pts(c["fnmr_difference"]), _ci(c["fnmr_interval"]), f"{c['d_prime_difference']:+.3f}",
@@ -58,6 +64,10 @@ def write_paired(out: Path, comparisons: list[dict], stand_in: list[str] = ()) -
 
     defs = sorted({c["frr_definition"] for c in comparisons})
     notes = [
+        "At: the operating point whose threshold (fixed on the baseline's impostors) both rows are compared at: the "
+        "run's FMR target where its impostors support it (report.min_false_matches false matches allowed), else the "
+        "strictest supported one of fmr_extra (Table 3 gives every target's figures); \u2020: none is supported, "
+        "the comparison is shown and draws no conclusion. "
         "Differences are row b minus row a, in percentage points (d' in its own units). FRR: "
         + "; ".join(FRR_DEFINITIONS[d] for d in defs) + ": the same FRR as Table 3's column and the headline. "
         "The transaction-level FRR and its difference are in metrics.json (paired_comparisons: frr_transaction_*) "

@@ -142,7 +142,8 @@ def compare_runs(a: Run, b: Run, bootstrap: dict) -> list[dict]:
         _, idx = np.unique(subj, return_inverse=True)
         c = compare_rows(f"{a.system} (A), scenario {label}", f"{b.system} (B), scenario {label}", ga, gb, idx,
                          int(idx.max()) + 1, a.threshold, a.moments[label], b.moments[label], bootstrap=bootstrap,
-                         threshold_b=b.threshold, noun="")
+                         threshold_b=b.threshold, noun="", operating_point=f"FMR<={100 * a.fmr:g}%",
+                         fmr=a.fmr)
         out.append(c)
         extra.append({"row": label, "attempts_only_in_a": only_a, "attempts_only_in_b": only_b})
     return [{**x, **c.as_dict()} for x, c in zip(extra, adjust_family(out))]

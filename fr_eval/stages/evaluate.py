@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import metrics as M
 from .. import ray_executor
 from ..errors import ConfigError
 from ..evaluation import (
@@ -99,18 +100,32 @@ def evaluate(plan: Plan, acquired: Acquired, *, export_impostors=None) -> Evalua
     return Evaluated(rows=rows, thresholds=thresholds, threshold_records=threshold_records, baseline_impostor=base,
                      n_baseline_impostor_failed=int(comps.n_impostor - base.n), scores=scores,
                      compared=compared, comparisons=records, used_impostors=used,
-                     row_comparisons=paired_rows(plan, genuine, scores, thresholds[plan.fmr], samples))
+                     row_comparisons=paired_rows(plan, genuine, scores, thresholds, samples, base.n))
 
 
-def paired_rows(plan: Plan, genuine: dict, scores: dict, threshold: float, samples: dict) -> list:
-    """Each ``report.compare`` pair of rows, attempt by attempt, at the threshold of the operating point:
-    the paper's FRR (``samples``: each row's failed samples and samples per subject), the tests
-    Holm-adjusted over the run's pairs (one family)."""
+def compared_fmr(fmr: float, fmrs, n_impostor: int, min_false_matches: int) -> tuple[float, bool]:
+    """The FMR target the rows are compared at: the run's ``fmr`` where the baseline's ``n_impostor`` scores
+    support it (at least ``min_false_matches`` false matches allowed), else the strictest supported target of
+    ``fmrs`` looser than it (FMR 1 % where 0.1 % rests on too few impostors), else ``fmr``, unsupported."""
+    def ok(f):
+        return M.fmr_supported(f, n_impostor, min_false_matches)
+    if ok(fmr):
+        return fmr, True
+    looser = sorted(f for f in fmrs if f > fmr and ok(f))
+    return (looser[0], True) if looser else (fmr, False)
+
+
+def paired_rows(plan: Plan, genuine: dict, scores: dict, thresholds: dict, samples: dict, n_impostor: int) -> list:
+    """Each ``report.compare`` pair of rows, attempt by attempt, at the threshold of the first supported operating
+    point (:func:`compared_fmr`): the paper's FRR (``samples``: each row's failed samples and samples per subject),
+    the tests Holm-adjusted over the run's pairs (one family)."""
+    fmr, ok = compared_fmr(plan.fmr, plan.fmrs, n_impostor, plan.min_false_matches)
     attempt_subject = plan.subject_index("probe")[plan.comparisons.genuine[:, 1]]
     moments = {k: (v["impostor"].mean, v["impostor"].var) for k, v in scores.items()}
-    return adjust_family([compare_rows(a, b, genuine[a], genuine[b], attempt_subject, len(plan.subjects), threshold,
-                                       moments[a], moments[b], bootstrap=plan.bootstrap, samples_a=samples[a],
-                                       samples_b=samples[b], min_subjects=plan.min_subjects)
+    return adjust_family([compare_rows(a, b, genuine[a], genuine[b], attempt_subject, len(plan.subjects),
+                                       thresholds[fmr], moments[a], moments[b], bootstrap=plan.bootstrap,
+                                       samples_a=samples[a], samples_b=samples[b], min_subjects=plan.min_subjects,
+                                       operating_point=f"FMR<={100 * fmr:g}%", supported=ok, fmr=fmr)
                           for a, b in plan.row_pairs])
 
 

@@ -56,6 +56,7 @@ class Plan:
     breakdown_values: dict = field(default_factory=dict)
     row_pairs: tuple = ()  # (a, b) row labels compared attempt by attempt (report.compare)
     min_subjects: int = 10  # report.min_subjects: fewer subjects and a comparison is flagged, not a finding
+    min_false_matches: int = 3  # report.min_false_matches: an FMR target allowing fewer is not supported
     stream: ImpostorStream = ImpostorStream()  # how impostor scores are summarised
     ray: object = None  # executor=ray: where Ray runs (fr_eval.settings.RaySettings)
     identification: "Split | None" = None  # protocol=identification: who is enrolled in the gallery
@@ -217,7 +218,7 @@ def make_plan(cfg: Config, dataset: Dataset | None = None, *, build_colourisers:
                 colourisers=colourisers, variants=variants, estimators=estimators,
                 breakdown_values=breakdown_values,
                 row_pairs=row_pairs(rows, as_list(cfg.report.compare)),
-                min_subjects=cfg.report.min_subjects,
+                min_subjects=cfg.report.min_subjects, min_false_matches=cfg.report.min_false_matches,
                 stream=impostor_stream(cfg, max(fmrs)), ray=cfg.ray,
                 identification=split_subjects(ds.subjects, cfg.identification, cfg.seed, ds.reference_only)
                 if cfg.protocol == "identification" else None)
