@@ -37,13 +37,18 @@ def metrics_entry(d) -> dict:
 
 def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
     """differentials_*.csv/.md, skin_tone*.csv, colour_fidelity*.csv/.md, the plots and their section."""
-    items = [Text([f"Every figure at the baseline's threshold {d.threshold:.4f} (fixed on all impostors at the run's "
-                   "FMR target and held fixed for every group and row), counted per subject: a group's figures equal "
+    at = d.settings.get("operating_point") or "the run's FMR target"
+    unsupported = "" if d.settings.get("supported", True) else (
+        f" {N.DAGGER} Unsupported: no FMR target is supported by the impostors (report.min_false_matches), so no "
+        "figure below is a finding.")
+    items = [Text([f"Every figure at the baseline's threshold {d.threshold:.4f} (fixed on all impostors for {at}, the "
+                   "first FMR target they support, as the paired comparisons; held fixed for every group and row), "
+                   "counted per subject: a group's figures equal "
                    "a run on that group's subjects alone at that threshold. Rates in percent with 95% intervals "
                    "(subject bootstrap within the group; rule of 3 at zero errors). FMR within a group: impostor "
                    f"comparisons whose two subjects are both in it. Groups of fewer than report.min_subjects="
                    f"{min_subjects} subjects are marked {N.DAGGER} (too small to support a figure: shown, never "
-                   "ranked)."])]
+                   "ranked)." + unsupported])]
     for attr, rows in d.rows.items():
         items += _group_tables(out, attr, rows, d, min_subjects)
         items += _colourisation_table(out, attr, d.colourisation.get(attr) or [])

@@ -26,6 +26,7 @@ from ..streaming import _cpus, products
 from ..systems.align import norm_crop
 from ..systems.base import metric_of
 from .acquire import Acquired
+from .evaluate import compared_fmr
 from .plan import Plan
 
 SKIN = "skin_tone"
@@ -533,7 +534,9 @@ def score_differentials(table, ev, cfg) -> Differentials:
                           "probe_<name>) or dataset.attributes=<csv> (subject plus group columns): the files carry "
                           "no images to measure skin tone on")
     by = [a for a in settings.by if a != SKIN] or sorted(file_attrs)
-    t = ev.thresholds[cfg.fmr]
+    base = next(r for r in ev.rows if r["label"] == ev.baseline)
+    fmr, ok = compared_fmr(cfg.fmr, list(ev.thresholds), int(base["n_impostor"]), cfg.report.min_false_matches)
+    t = ev.thresholds[fmr]
     unknown = [a for a in by if a not in file_attrs]
     if unknown:
         raise ConfigError(f"differentials.by: {', '.join(unknown)} cannot be grouped by on these score files; their "
@@ -554,7 +557,9 @@ def score_differentials(table, ev, cfg) -> Differentials:
                                          cfg.report.min_subjects)
     return Differentials(attributes=attrs, skin={}, rows=rows, colourisation=effects, threshold=t,
                          fidelity={"reason": "score files carry no images (no colourised image to compare)"},
-                         settings={"by": by, "alpha": settings.alpha, "source": "score files"}, notes=notes)
+                         settings={"by": by, "alpha": settings.alpha, "source": "score files",
+                                   "operating_point": f"FMR<={100 * fmr:g}%", "fmr": fmr, "supported": ok},
+                         notes=notes)
 
 
 def _score_counts(table, row: str, baseline: str, threshold: float, idx: dict) -> RowCounts:

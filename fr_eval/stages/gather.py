@@ -13,7 +13,7 @@ from ..settings import Config, Report
 from ..systems import substitute_warnings
 from .acquire import Acquired
 from .differentials import differentials
-from .evaluate import evaluate
+from .evaluate import compared_fmr, evaluate
 from .identify import identify
 from .plan import Plan
 from .quality import quality_figures
@@ -61,7 +61,11 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
                                   ev.thresholds[plan.fmr], cfg.edc.max_discard, plan.bootstrap)
         context["quality"] = {e.name: {"unit": e.unit, "higher_is_better": e.higher_is_better,
                                        "settings": e.settings()} for e in plan.estimators}
-    diff = differentials(plan, acquired, ev.scores, ev.thresholds[plan.fmr], cfg) if cfg.report.differentials else None
+    diff = None
+    if cfg.report.differentials:  # at the first supported operating point, as the paired comparisons
+        fmr, ok = compared_fmr(plan.fmr, plan.fmrs, ev.baseline_impostor.n, plan.min_false_matches)
+        diff = differentials(plan, acquired, ev.scores, ev.thresholds[fmr], cfg)
+        diff.settings.update(operating_point=f"FMR<={100 * fmr:g}%", fmr=fmr, supported=ok)
     if diff is not None:
         context["warnings"] = [*context.get("warnings", []), *diff.notes]
     ids = tuple(np.array(x, dtype=object) for x in ([s.rel for s in ds.references], [s.rel for s in ds.probes],
