@@ -140,3 +140,53 @@ def test_real_photo_ceiling_leaves_each_photo_out_of_its_own_enrolment():
     c = real_photo_ceiling(failed, np.array([0, 0, 1, 1, 2]), 3, "mean", "cosine")
     assert c["identity"].tolist() == [1, 1]  # identity 0 has one acquired photo left
     assert SideData  # the stage's own side type carries the same two fields
+
+
+# -- labels that do not overlap ----------------------------------------------------------------------------------------
+def overlapping_texts(fig) -> list:
+    """Pairs of drawn, non-empty, unrotated texts of a figure (the tick labels matplotlib draws, titles, axis
+    labels, legend entries, notes) whose boxes overlap: what a reader could not read. (Rotated labels are left
+    out: the box of a rotated text is not its outline.)"""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)  # the report's figures are drawn without pyplot: give this one a canvas
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            texts += [t.label1 for t in axis._update_ticks() if t.label1.get_visible()]
+            texts.append(axis.label)
+        texts += [ax.title, *ax.texts]
+        if ax.get_legend() is not None:
+            texts += [*ax.get_legend().get_texts(), ax.get_legend().get_title()]
+    seen, boxes = set(), []
+    for t in texts:
+        if id(t) in seen or not t.get_visible() or not str(t.get_text()).strip() or t.get_rotation() not in (0, 90):
+            continue
+        seen.add(id(t))
+        boxes.append((t.get_text(), t.get_window_extent(renderer).expanded(0.98, 0.9)))
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
+
+
+def test_identification_plots_have_no_overlapping_labels(drawn):
+    module, figures = drawn
+    module._plot_cmc(_ident(6), None)
+    module._plot_tradeoff(_ident(6), None)
+    for fig in figures:
+        assert overlapping_texts(fig) == []
+
+
+def test_the_dot_plot_labels_are_off_the_frame_and_apart(monkeypatch):
+    """The differentials dot plot: group labels and the legend readable (its outer groups off the frame's edge)."""
+    import fr_eval.report.differentials as diff_report
+    figures = []
+    monkeypatch.setattr(diff_report, "save", lambda fig, path: figures.append(fig))
+    iv = {"low": 0.0, "high": 0.05}
+    rows = [{"label": f"{k}", "groups": [{"group": g, "fnmr": 0.02, "fmr": 0.001,
+                                          "intervals": {"fnmr": iv, "fmr": iv}} for g in ("light", "tan", "dark")]}
+            for k in (1, 3, 4)]
+    assert diff_report._plot_groups("skin_tone", rows, None)
+    assert overlapping_texts(figures[0]) == []
+    for ax in figures[0].axes:  # half a group of room above the first group and below the last
+        lo, hi = sorted(ax.get_ylim())
+        assert lo <= -0.5 + 1e-9 and hi >= 2.5 - 1e-9

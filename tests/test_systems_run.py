@@ -24,8 +24,9 @@ def test_two_systems_in_one_run(lfw_small, tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     args = ["scenario=[1,3,4]", f"dataset.root={lfw_small}", "dataset.limit_subjects=8", "workers=1", "parallel=thread",
             f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=100"]
+    # a colouriser named on the command line (a string, not a list) once crashed the combined report
     assert main([*args, "system=[sface,dlib]", "system.dlib.upsample=1", "system.sface.det_thresh=0.85",
-                 f"out_dir={out}"]) == 0
+                 "colouriser=exemplar", f"out_dir={out}"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert list(m["systems"]) == ["sface", "dlib"]
     subs = {n: json.loads((out / n / "metrics.json").read_text()) for n in m["systems"]}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 import pyarrow.parquet as pq
 
 from . import numbers as N
@@ -212,7 +214,6 @@ TARGET_MARKERS = ("o", "s", "^", "D", "v")
 def _plot_cmc(ident, path: Path) -> None:
     """The CMC per row in the row's style (colour, line style and marker as in the DET and every other plot),
     at integer ranks up to the gallery's size; the legend outside the axes."""
-    from matplotlib.ticker import MaxNLocator
     fig, ax = subplots(figsize=(7, 4))
     for i, r in enumerate(ident.rows):
         cmc = ident.curves[r["label"]]["cmc"][: max(1, int(r["gallery_size"]))]
@@ -230,7 +231,6 @@ def _plot_tradeoff(ident, path: Path) -> None:
     """FNIR at rank 1 against FPIR, both in percent (FPIR on a log axis), per row in its style; each FPIR
     target's operating point by a marker of its own (unsupported targets say so in the legend); a point with no
     false alarm is drawn at half a non-mated search, the floor the caption names."""
-    from matplotlib.lines import Line2D
     fig, ax = subplots(figsize=(7, 4))
     floor = 0.5 / max(1, min(r["nonmated_searches"] for r in ident.rows))
     for i, r in enumerate(ident.rows):

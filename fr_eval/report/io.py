@@ -169,6 +169,8 @@ def _parse(cell) -> dict | None:
     text = str(cell).strip()
     if text.lower() in _EMPTY:
         return "empty"
+    if text == "(no spread)":  # a zero-width interval, never printed: its bounds are in metrics.json
+        return {"value": None, "low": None, "high": None, "flag": "", "note": "no spread"}
     m = _PAIR.match(text)
     if m:
         return {"pair": (_number(m["a"]), _number(m["b"]))}

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy.stats import norm
 
@@ -80,7 +81,6 @@ def legend_label(label: str, ctx: dict) -> str:
 def stand_in_handles(ctx: dict, labels) -> list:
     """One legend entry (no line) per colouriser description whose rows the legend shows: "[exemplar]: exemplar
     colour transfer ..., a weight-free stand-in, not DeOldify", said once."""
-    from matplotlib.lines import Line2D
     return [Line2D([], [], ls="none", label=textwrap.fill(f"[{name}]: {text}", 46, subsequent_indent="  "))
             for name, text in (ctx.get("colouriser_descriptions") or {}).items()
             if any(str(x).rstrip().endswith(f"[{name}]") or f"[{name}]" in str(x) for x in labels)]
