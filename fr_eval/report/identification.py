@@ -151,12 +151,14 @@ def _paired_table(out: Path, ident) -> list:
     """identification_paired.csv/.md: the paired comparisons of rows on the same mated searches."""
     if not ident.paired:
         return []
-    return [table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a", "b", "b - a [95% CI]",
-                                                      "p (Holm)", "Finding"],
+    n = ident.rows[0]["mated_searches"] if ident.rows else None
+    d = N.decimals(n)  # the digits identification.md gives these rates (one format per figure)
+    return [table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a (%)", "b (%)",
+                                                      "b - a (points) [95% CI (subjects)]", "p (Holm)", "Finding"],
                        [[c["a"], c["b"], c["figure"] + ("" if c.get("supported", True) else f"{N.DAGGER} unsupported"),
-                         f"{100 * c['a_value']:.2f}", f"{100 * c['b_value']:.2f}",
-                         f"{100 * c['difference']:+.2f} [{100 * c['interval']['low']:+.2f}, "
-                         f"{100 * c['interval']['high']:+.2f}]", f"{c['test']['p_holm']:.2g}", c["sentence"]]
+                         N.pct(c["a_value"], n), N.pct(c["b_value"], n),
+                         f"{100 * c['difference']:+.{d}f} " + (N.ci_text(c["interval"], lambda v: f"{100 * v:+.{d}f}")
+                                                               or "n/a"), f"{c['test']['p_holm']:.2g}", c["sentence"]]
                         for c in ident.paired],
                        "Does it help search? Paired comparisons of rows on the same mated searches",
                        ["Percent of the mated searches missed; b - a with a paired subject-bootstrap interval; "
