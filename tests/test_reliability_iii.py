@@ -179,6 +179,11 @@ def test_machine_table_cells():
     assert b[0] == ["4 [exemplar]", "0", "0", "75", "", "2.38", "1.47", "3.69", "", "not ranked (n too small)", "7", "5",
                     "very light", "\u2020", "0.0001", "\u2264"]
     assert b[1][1:8] == ["2.38", "1.47", "3.69", "\u2020", "-0.50", "", ""] and b[2][8:10] == ["5", "n too small"]
+    # an interval left out over too few units: no number, its count as a note (the column stays numeric)
+    h, b = machine_table(["d (points)", "95% CI (subjects)"], [["+0.50", "(2 subjects: n too small)"],
+                                                              ["-1.00", "[-2.00, +0.25]"]])
+    assert h == ["d (points)", "d (points) low", "d (points) high", "d (points) note"]
+    assert b == [["0.50", "", "", "2 subjects: n too small"], ["-1.00", "-2.00", "0.25", ""]]
 
 
 RATE = re.compile(r"(%|points|\blow$|\bhigh$|rate|fnmr|fmr|frr|fta|fpir|fnir|verified|similarity|garbe|fdr|d'|"

@@ -51,7 +51,7 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
                    "ranked)." + unsupported])]
     for attr, rows in d.rows.items():
         items += _group_tables(out, attr, rows, d, min_subjects)
-        items += _colourisation_table(out, attr, d.colourisation.get(attr) or [])
+        items += _colourisation_table(out, attr, d.colourisation.get(attr) or [], min_subjects)
         if _plot_groups(attr, rows, out / f"differentials_{attr}.png"):
             items.append(Figure(f"differentials_{attr}.png", f"FNMR and FMR (within group) per {attr} group and "
                                 "row, with 95% intervals; groups with no figure are left out of a panel."))
@@ -109,21 +109,26 @@ def _between_table(out: Path, attr: str, row: dict, d) -> list:
                            "column's group at or above the threshold (false matches / comparisons)."])]
 
 
-def _colourisation_table(out: Path, attr: str, effects: list) -> list:
+def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int) -> list:
     if not effects:
         return []
     body, pairs = [], []
     for e in effects:
         for rate in ("fnmr", "frr"):
             for g in e[rate]["groups"]:
+                small = N.too_few(g["n_subjects"], min_subjects) if g["too_small"] else ""
                 body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"] + (N.DAGGER if g["too_small"] else ""),
                              str(g["n_subjects"]),
                              _num(100 * g["a"], 2), _num(100 * g["b"], 2), f"{100 * g['difference']:+.2f}",
-                             _ci(g["interval"], signed=True), f"{g['p_value']:.2g}", f"{g['p_holm']:.2g}"])
+                             small or _ci(g["interval"], signed=True), f"{g['p_value']:.2g}", f"{g['p_holm']:.2g}"])
+            sizes = {g["group"]: g["n_subjects"] for g in e[rate]["groups"]}
             for p in e[rate]["pairs"]:
+                fewest = min(sizes.get(p["group_i"], 0), sizes.get(p["group_j"], 0))
                 pairs.append([f"{e['b']} vs {e['a']}", rate.upper(),
                               f"{p['group_j']} minus {p['group_i']}" + (N.DAGGER if p["too_small"] else ""),
-                              f"{100 * p['difference_of_differences']:+.2f}", _ci(p["interval"], signed=True),
+                              f"{100 * p['difference_of_differences']:+.2f}",
+                              (N.too_few(fewest, min_subjects) or N.too_few(0, 1)) if p["too_small"]
+                              else _ci(p["interval"], signed=True),
                               f"{p['p_value']:.2g}", f"{p['p_holm']:.2g}"])
     t1 = table_file(out, f"differentials_{attr}_colourisation", [
         "Rows", "Rate", "Group", "Subjects", "Greyscale row (%)", "Colourised row (%)", "Difference (points)",

@@ -148,6 +148,7 @@ _CELL = re.compile(
     rf"(?:\[\s*(?P<low>{_NUM}),\s*(?P<high>{_NUM})\s*\]|(?P<na>n/a))?\s*(?P<flag>[{_FLAGS}]*)\s*"
     rf"(?:\((?P<note>[^()]*)\))?\s*(?P<flag2>[{_FLAGS}]*)$")
 _PAIR = re.compile(rf"^(?P<a>{_NUM})\s*/\s*(?P<b>{_NUM})$")
+_TOO_FEW = re.compile(r"\(\d+ \w+: n too small\)")
 _EMPTY = ("", "n/a", "-", "\u2013", "\u2014", "none", "nan")
 
 
@@ -171,6 +172,8 @@ def _parse(cell) -> dict | None:
         return "empty"
     if text == "(no spread)":  # a zero-width interval, never printed: its bounds are in metrics.json
         return {"value": None, "low": None, "high": None, "flag": "", "note": "no spread"}
+    if _TOO_FEW.fullmatch(text):  # an interval not shown over too few units: its count, as a note
+        return {"value": None, "low": None, "high": None, "flag": "", "note": text.strip("()")}
     m = _PAIR.match(text)
     if m:
         return {"pair": (_number(m["a"]), _number(m["b"]))}
