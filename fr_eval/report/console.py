@@ -37,7 +37,7 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
         else:
             ident = getattr(r, "identification", None)
             if ident is not None:  # a 1:N run: its first screen's figures first, as the page shows them
-                t = next((x for x, rec in ident.thresholds.items() if rec["supported"]), next(iter(ident.thresholds)))
+                t = ident.split["compared_fpir"]
                 flag = "" if ident.thresholds[t]["supported"] else " (unsupported: too few non-mated searches)"
                 lines.append(f"{tag}Identification (1:N), gallery of {ident.split['enrolled']} subjects; FNIR at rank 1 "
                              f"at T(FPIR<={100 * t:g}%){flag}:")

@@ -101,17 +101,11 @@ def write_identification(out: Path, ident) -> list[Section]:
                "a non-mated search (the dotted line), a log axis having no 0.")])]
 
 
-def compared_target(ident) -> float:
-    """The FPIR target a 1:N run's first screen and its paired comparisons use: the first supported one (see
-    :func:`fr_eval.stages.identify.compared_target`), else the first (flagged)."""
-    return next((t for t, rec in ident.thresholds.items() if rec["supported"]), next(iter(ident.thresholds)))
-
-
 def identification_first_screen(ident, dataset: str, system: str) -> dict:
     """What a ``protocol=identification`` page shows first: its title, the identification headline (per row: the
     gallery, rank-1 and FNIR at rank 1 at the supported FPIR threshold, with intervals over subjects) and the
     paired sentences "does colourisation hurt search?" at that point."""
-    t = compared_target(ident)
+    t = ident.split["compared_fpir"]  # chosen by the stage (stages.identify.compared_target)
     ok = ident.thresholds[t]["supported"]
     flag = "" if ok else N.DAGGER
     label = N.fmr_label(t)

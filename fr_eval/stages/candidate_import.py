@@ -264,6 +264,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
     baseline = "1" if "1" in results else labels[0]
     thresholds = fpir_thresholds(results[baseline].top1[~mated].astype(np.float64), settings.fpir,
                                  cfg.report.min_false_matches)
+    compared = compared_target(thresholds, settings.fpir)  # where the rows' searches are compared
     out, curves, misses = [], {}, {}
     for label in labels:
         res = results[label]
@@ -272,8 +273,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
         notes += ties_at_cut(figures, rows[label], order, res, mated, k, settings.max_rank, label)
         out.append({"label": label, "reference_variant": "(from the file)", "probe_variant": "(from the file)",
                     **figures})
-        curves[label], misses[label] = curve, search_misses(curve, thresholds,
-                                                            compared_target(thresholds, settings.fpir))
+        curves[label], misses[label] = curve, search_misses(curve, thresholds, compared)
     pairs = row_pairs(tuple(SimpleNamespace(label=x, scenario=SimpleNamespace(id=x.split(" ")[0])) for x in labels),
                       list(cfg.report.compare or []))
     held = sorted({first[s].subject for s in order if not first[s].mated and first[s].subject is not None})
@@ -284,6 +284,7 @@ def import_candidates(cfg: Config, *, progress: bool = True) -> CandidateImportR
              "searches_without_subject": int(sum(first[s].subject is None for s in order)),
              "lists_cut": any(len(s.entries) < results[label].gallery_size for label in labels
                               for s in rows[label].values() if s.acquired)}
+    split["compared_fpir"] = compared
     if asked > settings.max_rank:
         split["max_rank_asked"] = asked
     ident = Identified(split=split, thresholds=thresholds, rows=out, curves=curves,

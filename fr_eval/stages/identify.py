@@ -78,6 +78,7 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         raise ConfigError("identification: no non-mated search of the baseline returned a candidate (every "
                           "held-out probe failed to acquire); the FPIR thresholds cannot be fixed")
     thresholds = fpir_thresholds(top1, settings.fpir, min_false_alarms)
+    compared = compared_target(thresholds, settings.fpir)  # where the rows' searches are compared
     rows, curves, misses, candidates = [], {}, {}, {}
     for r in plan.rows:
         res = base if (r.reference_variant, r.probe_variant) == ("original", "original") else \
@@ -88,10 +89,11 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
                      **figures})
         curves[r.label] = curve
         candidates[r.label] = (res.top_entry, res.top_score, res.subjects, res.acquired)
-        misses[r.label] = search_misses(curve, thresholds, compared_target(thresholds, settings.fpir))
+        misses[r.label] = search_misses(curve, thresholds, compared)
     paired = paired_searches(plan.row_pairs, misses, probe_subj[mated], len(plan.subjects), plan.bootstrap,
                              plan.min_subjects, thresholds)
     described = split.describe(plan.subjects, plan.dataset.reference_only)
+    described["compared_fpir"] = compared
     if asked > n_enrolled:
         described["max_rank_asked"] = asked
     return Identified(split=described, thresholds=thresholds,
