@@ -235,6 +235,11 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
                  "bootstrap.n_resamples=50"]) == 0
     cmp = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
     assert all(c["frr_b"] == c["frr_a"] for c in cmp["comparisons"])  # the same scores, streamed or not
+    # 2,610 impostors allow 2.6 false matches at FMR 0.1 % (< report.min_false_matches = 3): compared at 1 %
+    assert {(c["fmr"], c["supported"]) for c in cmp["comparisons"]} == {(0.01, True)}
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "FMR &lt;= 1% (the runs&#39; FMR 0.1% rests on too few impostor comparisons" in page or \
+        "FMR <= 1% (the runs' FMR 0.1% rests on too few impostor comparisons" in page
     assert (tmp_path / "cmp" / "det_compare.pdf").is_file() and "Not drawn" not in (tmp_path / "cmp" / "report.html").read_text()
     # a run without the baseline row still exports the baseline's impostors (those of the thresholds)
     only3 = fr_eval.evaluate(**{**common, "scenario": [3]}, impostor_keep_all=0, **{"report.export": True})

@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from ..paired import adjust_family, compare_rows
+from .. import metrics as M
+from ..paired import MIN_SUBJECTS, adjust_family, compare_rows
 from ..streaming import ImpostorSummary
 
 
@@ -28,8 +29,10 @@ class Run:
     folder: Path
     system: str
     dataset: str
-    fmr: float
-    threshold: float
+    fmr: float  # the run's FMR target (config fmr)
+    thresholds: dict  # FMR target -> the run's threshold for it (fmr and fmr_extra)
+    supported: dict  # FMR target -> whether the run's baseline impostors support it (report.min_false_matches)
+    min_subjects: int  # the run's report.min_subjects
     digest: str | None  # the sha256 over the run's images (dataset.settings.content_digest; None in older reports)
     n_images: tuple  # (references, probes)
     labels: list  # the rows, in the report's order
@@ -51,6 +54,13 @@ def load_run(folder: str | Path) -> Run:
         raise ConfigError(f"fr-eval compare: {folder} has no scores/comparisons.parquet (the run had "
                           f"report.export=false; run it again with report.export=true)")
     fmr = float(m["config"]["fmr"])
+    report_cfg = m["config"].get("report") or {}
+    n_impostor = int((m.get("impostor_scores") or {}).get("n", 0))
+    least = int(report_cfg.get("min_false_matches", 3))
+    thresholds = {float(f): float(r["threshold"]) for f, r in m["thresholds"].items()}
+    # older reports carry no "supported" flag: it is worked out from the baseline's impostor count as the run would
+    supported = {float(f): bool(r["supported"]) if "supported" in r else M.fmr_supported(float(f), n_impostor, least)
+                 for f, r in m["thresholds"].items()}
     t = pq.read_table(export, columns=["row", "kind", "reference", "probe", "probe_subject", "score"]).to_pydict()
     row, kind = np.array(t["row"], dtype=object), np.array(t["kind"], dtype=object)
     keys = np.char.add(np.char.add(np.array(t["reference"], dtype=str), "|"), np.array(t["probe"], dtype=str))
@@ -77,8 +87,9 @@ def load_run(folder: str | Path) -> Run:
                 src = str(npz[f"{label}|impostor_from"])
                 impostor[label], moments[label] = impostor.get(src), moments.get(src, (float("nan"), float("nan")))
     digest = ((m.get("dataset") or {}).get("settings") or {}).get("content_digest")
-    return Run(folder, m["system"]["name"], m["table1"]["dataset"], fmr, float(m["thresholds"][str(fmr)]["threshold"]),
-               digest, (m["table1"].get("references"), m["table1"].get("probes")), labels, genuine, impostor, moments)
+    return Run(folder, m["system"]["name"], m["table1"]["dataset"], fmr, thresholds, supported,
+               int(report_cfg.get("min_subjects", MIN_SUBJECTS)), digest,
+               (m["table1"].get("references"), m["table1"].get("probes")), labels, genuine, impostor, moments)
 
 
 def check_same_data(a: Run, b: Run, allow: bool) -> str:
@@ -124,11 +135,26 @@ def align(a: tuple, b: tuple) -> tuple:
     return a[1][ia], b[1][ib], a[2][ia], int(ka.size - ia.size), int(kb.size - ib.size)
 
 
-def compare_runs(a: Run, b: Run, bootstrap: dict) -> list[dict]:
-    """B against A on every row both reports hold, each at its own threshold."""
+def operating_point(a: Run, b: Run) -> tuple[float, bool]:
+    """The FMR target the two runs are compared at, the rule of a run's own paired rows
+    (:func:`fr_eval.stages.evaluate.compared_fmr`) applied to both: their shared ``fmr`` where both runs'
+    impostors support it, else the strictest target both hold and support that is looser, else ``fmr``,
+    unsupported (every figure then carries the dagger and no conclusion is drawn)."""
     if a.fmr != b.fmr:
         raise ConfigError(f"fr-eval compare: the reports are at different FMR targets ({a.fmr:g} and {b.fmr:g}); "
                           f"compare runs made at the same fmr=")
+    def ok(f):
+        return a.supported.get(f, False) and b.supported.get(f, False)
+    if ok(a.fmr):
+        return a.fmr, True
+    looser = sorted(f for f in a.thresholds if f > a.fmr and f in b.thresholds and ok(f))
+    return (looser[0], True) if looser else (a.fmr, False)
+
+
+def compare_runs(a: Run, b: Run, bootstrap: dict) -> list[dict]:
+    """B against A on every row both reports hold, each at its own threshold for the FMR target of
+    :func:`operating_point`."""
+    fmr, supported = operating_point(a, b)
     shared = [label for label in a.labels if label in b.labels]
     if not shared:
         raise ConfigError(f"fr-eval compare: the reports share no row (A: {', '.join(a.labels)}; B: "
@@ -141,9 +167,9 @@ def compare_runs(a: Run, b: Run, bootstrap: dict) -> list[dict]:
                               f"same data: {a.dataset} and {b.dataset})")
         _, idx = np.unique(subj, return_inverse=True)
         c = compare_rows(f"{a.system} (A), scenario {label}", f"{b.system} (B), scenario {label}", ga, gb, idx,
-                         int(idx.max()) + 1, a.threshold, a.moments[label], b.moments[label], bootstrap=bootstrap,
-                         threshold_b=b.threshold, noun="", operating_point=f"FMR<={100 * a.fmr:g}%",
-                         fmr=a.fmr)
+                         int(idx.max()) + 1, a.thresholds[fmr], a.moments[label], b.moments[label],
+                         bootstrap=bootstrap, threshold_b=b.thresholds[fmr], noun="", min_subjects=a.min_subjects,
+                         operating_point=f"FMR<={100 * fmr:g}%", supported=supported, fmr=fmr)
         out.append(c)
         extra.append({"row": label, "attempts_only_in_a": only_a, "attempts_only_in_b": only_b})
     return [{**x, **c.as_dict()} for x, c in zip(extra, adjust_family(out))]
