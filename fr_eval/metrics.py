@@ -535,7 +535,8 @@ def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=N_RESAM
                   seed=0) -> Interval:
     """95% interval for ``sum(errors) / sum(trials)`` given per-subject counts.
 
-    Zero errors: ``[0, 3/N]`` (rule of 3); every trial an error: ``[1 - 3/N, 1]`` (the same rule
+    Zero errors: ``[0, 3/U]`` (rule of 3 over the U subjects with a trial, the independent units, not
+    over the trials); every trial an error: ``[1 - 3/U, 1]`` (the same rule
     for the complementary rate; a bootstrap would give the empty-width [1, 1]). Otherwise a
     subject bootstrap.
 
@@ -558,10 +559,13 @@ def rate_interval(errors: np.ndarray, trials: np.ndarray, *, n_resamples=N_RESAM
     n = int(trials.sum())
     if n == 0:
         return Interval(float("nan"), float("nan"), "none")
+    # the rule of 3's N is the independent units (subjects with a trial), never the trials: a subject's
+    # attempts are not independent of each other, so they are not separate draws of the rate
+    units = int(np.count_nonzero(trials))
     if errors.sum() == 0:
-        return Interval(0.0, rule_of_three(n), "rule_of_3")
+        return Interval(0.0, rule_of_three(units), "rule_of_3")
     if errors.sum() == n:
-        return Interval(1.0 - rule_of_three(n), 1.0, "rule_of_3")
+        return Interval(1.0 - rule_of_three(units), 1.0, "rule_of_3")
     lo, hi = subject_bootstrap(
         {"e": errors, "t": trials},
         lambda e, t: e.sum(-1) / np.maximum(t.sum(-1), 1),
@@ -574,7 +578,8 @@ def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=N_RESA
     """Interval for FRR = FTA + FNMR (1 - FTA) from per-subject counts.
 
     ``failed``/``samples`` give the sample-level FTA, ``fnm``/``compared`` the FNMR, and
-    ``attempts`` (genuine transactions) the N of the rule of 3 when nothing was rejected.
+    ``attempts`` (genuine transactions) marks the subjects whose count is the N of the rule of 3 when
+    nothing (or everything) was rejected: the independent units, not the attempts.
 
     Parameters
     ----------
@@ -583,7 +588,7 @@ def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=N_RESA
     fnm, compared : (n_subjects,) arrays
         Per subject: false non-matches, and attempts compared.
     attempts : (n_subjects,) array
-        Per subject: genuine attempts (the N of the rule of 3).
+        Per subject: genuine attempts (the subjects with any are the rule of 3's N).
     n_resamples, confidence, seed
         The bootstrap's resamples, coverage (a fraction) and seed.
 
@@ -594,14 +599,16 @@ def frr_interval(failed, samples, fnm, compared, attempts, *, n_resamples=N_RESA
     """
     failed, samples, fnm, compared = (np.asarray(a, dtype=np.float64)
                                       for a in (failed, samples, fnm, compared))
+    # the rule of 3's N: the subjects with a genuine attempt (the independent units), as in rate_interval
+    units = int(np.count_nonzero(np.asarray(attempts)))
     if failed.sum() == 0 and fnm.sum() == 0:
-        n = int(np.sum(attempts))
+        n = units
         return Interval(0.0, rule_of_three(n), "rule_of_3") if n else Interval(
             float("nan"), float("nan"), "none")
     if (samples.sum() > 0 and failed.sum() >= samples.sum()) or (compared.sum() > 0 and fnm.sum() >= compared.sum()):
         # every attempt rejected (FRR = 1): the rule of 3 for the complement, as rate_interval does (a
         # bootstrap would give the empty-width [1, 1])
-        n = int(np.sum(attempts))
+        n = units
         return Interval(1.0 - rule_of_three(n), 1.0, "rule_of_3") if n else Interval(
             float("nan"), float("nan"), "none")
 

@@ -42,7 +42,8 @@ def test_group_figures_from_subject_counts():
     assert (a["fta"], a["fnmr"], a["fmr"]) == pytest.approx((1 / 20, 2 / 19, 1 / 200))
     assert a["frr"] == pytest.approx(1 / 20 + 2 / 19 * (1 - 1 / 20))
     assert (b["fta"], b["fnmr"], b["fmr"]) == pytest.approx((2 / 20, 0.0, 0.0))
-    assert b["intervals"]["fmr"] == {"low": 0.0, "high": 3 / 200, "method": "rule_of_3"}
+    # rule of 3 over group b's 2 subjects (not its 200 impostor comparisons): 3/2, capped at 1
+    assert b["intervals"]["fmr"] == {"low": 0.0, "high": 1.0, "method": "rule_of_3"}
     assert b["intervals"]["fnmr"]["method"] == "rule_of_3" and a["n_subjects"] == 2 and a["n_compared"] == 19
     s = D.summary_indices(c, np.array([0, 0, 1, 1]), ["a", "b"], bootstrap={"n_resamples": 200})
     assert s["fdr"] == pytest.approx(1 - 0.5 * (1 / 200) - 0.5 * (2 / 19))

@@ -105,16 +105,17 @@ def test_paper_arithmetic_feret_scenario_3_fta():
 
 def test_intervals():
     iv = M.rate_interval(np.zeros(10), np.full(10, 30))
-    assert iv.method == "rule_of_3" and iv.low == 0 and iv.high == pytest.approx(3 / 300)
+    # the rule of 3's N is the 10 subjects (the independent units), not their 300 trials
+    assert iv.method == "rule_of_3" and iv.low == 0 and iv.high == pytest.approx(3 / 10)
     errors = np.array([0, 1, 0, 3, 0, 0, 2, 0, 0, 1], float)
     trials = np.full(10, 20.0)
     iv = M.rate_interval(errors, trials, n_resamples=500, seed=1)
     assert iv.method == "subject_bootstrap"
     assert iv.low <= errors.sum() / trials.sum() <= iv.high
     assert iv == M.rate_interval(errors, trials, n_resamples=500, seed=1)  # seeded
-    # FRR interval with no error at all: rule of 3 over the genuine attempts
+    # FRR interval with no error at all: rule of 3 over the 5 subjects with genuine attempts (not the 15 attempts)
     iv = M.frr_interval(np.zeros(5), np.full(5, 4), np.zeros(5), np.full(5, 3), np.full(5, 3))
-    assert iv.method == "rule_of_3" and iv.high == pytest.approx(3 / 15)
+    assert iv.method == "rule_of_3" and iv.high == pytest.approx(3 / 5)
 
 
 def test_rule_of_three_is_a_rate():
@@ -124,8 +125,11 @@ def test_rule_of_three_is_a_rate():
 
 
 def test_rate_interval_when_every_trial_fails():
-    iv = M.rate_interval(np.array([3.0, 2.0]), np.array([3.0, 2.0]))
-    assert (iv.low, iv.high, iv.method) == (pytest.approx(0.4), 1.0, "rule_of_3")
+    iv = M.rate_interval(np.array([3.0, 2.0, 1.0, 1.0, 1.0, 2.0]), np.array([3.0, 2.0, 1.0, 1.0, 1.0, 2.0]))
+    assert (iv.low, iv.high, iv.method) == (pytest.approx(1 - 3 / 6), 1.0, "rule_of_3")  # over 6 subjects
+    # a subject with no trial is not a unit of the rule
+    iv = M.rate_interval(np.array([0.0, 0.0, 0.0]), np.array([5.0, 0.0, 5.0]))
+    assert (iv.low, iv.high) == (0.0, 1.0)  # 2 units: 3/2, capped at 1
 
 
 def test_subjects_without_attempts_are_not_units_of_the_bootstrap():

@@ -226,8 +226,8 @@ def test_kept_fnmr_interval():
     from fr_eval.stages.quality import kept_fnmr_interval
     g = np.array([0.1, 0.9, 0.8, 0.2, 0.9, 0.95, 0.7, 0.3])
     subj = np.array([0, 0, 1, 1, 2, 2, 3, 3])
-    kept = g > 0.35  # no error left among the kept: the rule of 3 over the 5 kept
-    assert kept_fnmr_interval(g, subj, kept, 0.5, {"n_resamples": 200}) == {"low": 0.0, "high": 0.6,
+    kept = g > 0.35  # no error left among the kept: the rule of 3 over the 4 subjects with a kept comparison
+    assert kept_fnmr_interval(g, subj, kept, 0.5, {"n_resamples": 200}) == {"low": 0.0, "high": 0.75,
                                                                             "method": "rule_of_3"}
     iv = kept_fnmr_interval(g, subj, None, 0.5, {"n_resamples": 200})
     assert iv["method"] == "subject_bootstrap" and 0 <= iv["low"] < 3 / 8 < iv["high"] <= 1

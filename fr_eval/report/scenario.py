@@ -49,8 +49,8 @@ DEFINITIONS = {
     "far": "FMR x (1 - FTA)",
     "threshold": "fixed on the baseline's impostor scores: the lowest threshold whose FMR <= target",
     "d_prime": "|mu_g - mu_i| / sqrt((sd_g^2 + sd_i^2) / 2), population sd",
-    "intervals": "95%: rule of 3 (upper = 3/N) when there are no errors, else percentile bootstrap "
-                 "over subjects",
+    "intervals": "95%: rule of 3 (upper = 3/N, N the subjects with an attempt, not the attempts) when there "
+                 "are no errors, else percentile bootstrap over subjects",
 }
 
 

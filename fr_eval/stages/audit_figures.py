@@ -52,7 +52,8 @@ CONVENTIONS = {
     "ita_shift": "skin tone: the generated face's ITA (arctan((L*-50)/b*), median over the cheeks and forehead of "
                  "the aligned face, fr_eval.colour.face_ita) minus its identity's (the median over its reference "
                  "photos), in degrees; negative: darker or yellower than the person",
-    "intervals": "95%: percentile bootstrap resampling identities; rule of 3 for rates with no errors",
+    "intervals": "95%: percentile bootstrap resampling identities; rule of 3 over the identities (not the images or "
+                 "frames) for rates with no errors",
 }
 
 
