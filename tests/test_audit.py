@@ -92,7 +92,7 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
         assert (out / f).is_file(), f
     assert "blank" in (out / "failures.csv").read_text()
     console = capsys.readouterr().out  # a short summary, not the tables (they are in the report)
-    assert "identity preservation by method" in console and "  1. photo: verified of all 100.00% over 6 images" in console
+    assert "identity preservation by method" in console and "  1. photo: verified of all 100.00% [50.0, 100.0] over 6 images" in console
     assert f"every table, interval and plot: {out / 'report.html'}" in console and "|" not in console
 
 

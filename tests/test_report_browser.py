@@ -361,11 +361,20 @@ def test_systems_report_in_a_browser(browser, lfw_small, tmp_path):
         sub.close()
 
 
-def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
+def test_judges_report_in_a_browser(browser, lfw_small, tmp_path, capsys):
     from fr_eval.cli import main
 
     pytest.importorskip("dlib", reason="dlib is not installed (pip install -e '.[dlib]')")
-    manifest, _ = build_manifest(lfw_small, tmp_path)
+    manifest, names = build_manifest(lfw_small, tmp_path)
+    # a second reference photo per identity (its first one mirrored; every photo of lfw_small is in use): each is
+    # scored against its identity enrolled without it, the real-photo ceiling
+    from fr_eval.images import load_image
+    from generated_faces import save
+    with manifest.open("a") as f:
+        for n in names:
+            save(tmp_path / "faces" / n / "mirrored.png",
+                 load_image(sorted((tmp_path / "faces" / n).glob("*.jpg"))[0])[:, ::-1])
+            f.write(f"{tmp_path / 'faces' / n / 'mirrored.png'},{n},reference,,,,\n")
     out = tmp_path / "r"
     assert main(["scenario=generated", f"generated.manifest={manifest}", "system=[sface,dlib]", f"out_dir={out}",
                  f"store_dir={tmp_path / 's'}", "progress=false", "bootstrap.n_resamples=50",
@@ -376,10 +385,30 @@ def test_judges_report_in_a_browser(browser, lfw_small, tmp_path):
             "det_judges.pdf"} <= set(facts["files"])
     j = json.loads((out / "metrics.json").read_text())["judges"]
     assert page.locator(".answer li").first.inner_text().rstrip(".") == j["verdict"].rstrip(".")
-    # the headline lists every method: the ranked ones first, then the unranked ones greyed, with counts
+    # the console as the first screen: the verdict first, then each judge's ceiling, ranked and unranked methods
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == j["verdict"] and said[1].startswith("sface: identity preservation by method")
+    assert said[2].startswith("  ceiling, real photos each left out of their enrolment: verified of all ")
+    assert any(ln.startswith("  not ranked (1: ") and "blank (1 image, 1 identity)" in ln for ln in said)
+    # the judges' verdict and the ceiling above the headline table, on the first screen
+    box = page.locator(".answer").bounding_box()
+    assert box["y"] < page.locator("#headline").bounding_box()["y"] and box["y"] + box["height"] < 900
+    # the headline: the real-photo ceiling first, then every method (the ranked ones first, then the unranked ones
+    # greyed, with counts and why), each judge's verified rate with its interval over identities
     methods = page.locator("#headline tr td:nth-child(2)").all_inner_texts()
-    assert sorted(methods) == sorted(r["method"] for r in j["methods"]) and methods[-1] == "blank"
+    assert methods[0] == "(real photos, each left out)" and set(j["ceiling"]) == {"sface", "dlib"}
+    assert sorted(methods[1:]) == sorted(r["method"] for r in j["methods"]) and methods[-1] == "blank"
     assert page.locator("#headline tr.small-n").count() == sum(r["rank_all"] is None for r in j["methods"])
+    heads = page.locator("#headline th").all_inner_texts()
+    c = j["ceiling"]["dlib"]
+    cell = page.locator("#headline tr").nth(1).locator("td").nth(heads.index("Verified of all, dlib (%) [95% CI, "
+                                                                            "identities]")).inner_text()
+    assert cell.split()[0] == f"{100 * c['verified_rate_of_all']:.{len(cell.split()[0].partition('.')[2])}f}"
+    assert "ceiling" in page.locator(".answer").inner_text() and f"({c['n']} photos" in page.locator(".answer").inner_text()
+    for r in j["methods"]:
+        if r["rank_all"] is None:
+            assert page.locator("#headline tr", has_text=r["method"]).first.locator("td").last.inner_text() == \
+                r["not_ranked_because"] != ""
     assert {"#judges", "#bars", "#det", "#copy"} <= set(facts["toc"])
     assert "The copy rate could not be computed" in page.locator("#copy").inner_text()
     page.close()

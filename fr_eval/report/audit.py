@@ -121,7 +121,7 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     how = ctx.get("invocation") or {}
     enr = ctx["enrolment"]
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(ctx, env)),
-           ("Manifest", _manifest_fact(ctx)),
+           ("Manifest", manifest_fact(ctx)),
            ("Enrolment", f"{enr['source']} ({enr['identities_enrolled']} identities, "
                          f"{enr['reference_images_acquired']} of {enr['reference_images']} reference images acquired)"),
            ("System", f"{ctx['system']['name']} (details at the end of the page)"),
@@ -165,7 +165,7 @@ def _notes(result, config: Config) -> list[str]:
     ] + _ceiling_note(ctx.get("ceiling") or {}) + machine_notes(ctx["engine"]) + run_notes(ctx)
 
 
-def _manifest_fact(ctx: dict) -> str:
+def manifest_fact(ctx: dict) -> str:
     """The manifest's rows as the audit reads them: still images and videos apart (a video's frames are figures
     of the video, never counted as images)."""
     g = ctx["generated"]

@@ -2,6 +2,7 @@
 are in the report) and the run's warnings about its data."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
@@ -11,7 +12,14 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
     def pct(x):
         return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
 
-    lines = []
+    def iv(d):  # " [low, high]" in percent; nothing for a missing or zero-width interval (never printed)
+        lo, hi = (d or {}).get("low"), (d or {}).get("high")
+        ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo != hi
+        return f" [{100 * lo:.1f}, {100 * hi:.1f}]" if ok else ""
+
+    # as the first screen: the judges' verdict first, then each judge's ceiling and methods
+    verdict = getattr(result, "judges", {}).get("verdict") if hasattr(result, "judges") else None
+    lines = [verdict] if verdict else []
     runs = result.results if hasattr(result, "results") else {"": result}
     for name, r in runs.items():
         tag = f"{name}: " if name else ""
@@ -22,12 +30,19 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
             ceiling = r.context.get("ceiling") or {}
             if ceiling.get("available"):
                 lines.append(f"  ceiling, real photos each left out of their enrolment: verified of all "
-                             f"{pct(ceiling['verified_rate_of_all'])} over {ceiling['n']} photos of "
-                             f"{ceiling['n_identities']} identities")
-            lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])} over {g['n']} "
-                      f"images of {g['n_identities']} identities" for g in ranked[:top]]
+                             f"{pct(ceiling['verified_rate_of_all'])}{iv(ceiling['intervals']['verified_rate_of_all'])}"
+                             f" over {ceiling['n']} photos of {ceiling['n_identities']} identities")
+            lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])}"
+                      f"{iv(g['intervals']['verified_rate_of_all'])} over {g['n']} images of {g['n_identities']} "
+                      f"identities" for g in ranked[:top]]
             if len(ranked) > top:
-                lines.append(f"  ... {len(ranked) - top} more ranked, and the unranked ones, in the report")
+                lines.append(f"  ... {len(ranked) - top} more ranked in the report")
+            apart = [g for g in r.groups["method"] if g.get("rank") is None]
+            if apart:
+                lines.append(f"  not ranked ({len(apart)}: too few images or identities, or video frames): "
+                             + ", ".join(f"{g['value']} ({g['n']} image{'' if g['n'] == 1 else 's'}, {g['n_identities']} "
+                                         f"identit{'y' if g['n_identities'] == 1 else 'ies'})"
+                                         for g in apart[:top]) + (" ..." if len(apart) > top else ""))
         elif kind == "candidates":
             ident = r.identification
             lines.append(f"identification from candidate lists (gallery {ident.split['enrolled']}):")
@@ -51,9 +66,6 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
             lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
             lines += [f"  {x['label']}: FRR {pct(x['frr'])}, FTA {pct(x['fta'])}, FNMR {pct(x['fnmr'])}, "
                       f"d' {x['d_prime']:.3f}" for x in rows]
-    verdict = getattr(result, "judges", {}).get("verdict") if hasattr(result, "judges") else None
-    if verdict:
-        lines.append(verdict)
     lines.append(f"every table, interval and plot: {out / 'report.html'}")
     return "\n".join(lines)
 

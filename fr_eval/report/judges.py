@@ -12,7 +12,8 @@ from ..provenance import environment, run_date
 from ..settings import Config, plain
 from . import numbers as N
 from . import plots
-from .audit import group_table, write_audit_report
+from ..stages.audit_figures import CEILING
+from .audit import group_table, manifest_fact, write_audit_report
 from .html import Figure, Section, Table, Text, models_of, table_file, write_each, write_page
 from .io import write_config, write_json
 
@@ -48,12 +49,12 @@ def write_audit_systems_report(out_dir: str | Path, result, config: Config) -> P
     first = next(iter(result.results.values()))
     how = result.context.get("invocation") or {}
     run = [("Command", how.get("command", "(a library call)")), ("Date", run_date(result.context, env)),
-           ("Manifest", f"{first.context['manifest']}: {first.context['generated']['rows']} generated images"),
+           ("Manifest", manifest_fact(first.context)),
            ("Judges", ", ".join(f"{n} ({j['families'][n]} family)" for n in result.results)),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
     write_page(out, "judges", title=f"Identity preservation, judged by {', '.join(result.results)}",
                sections=sections, config=plain(config), env=env, system=models_of(result.results),
-               run=run, warnings=[], headline=_headline(j, result), answers=_sentences(j))
+               run=run, warnings=[], headline=_headline(j, config.report.min_subjects), answers=_sentences(j))
     return out
 
 
@@ -152,31 +153,55 @@ def _images(out: Path, j: dict) -> Table:
                                                    "counts as not verified."])
 
 
-def _headline(j: dict, result=None) -> Table:
-    """Every ranked method (enough images and identities for every judge), best first, with its counts; the
-    methods too small to rank follow, marked and greyed, never among the ranked."""
-    counts = {}
-    for r in (result.results.values() if result is not None else []):
-        for g in r.groups["method"]:
-            counts.setdefault(g["value"], (g["n"], g["n_identities"]))
+def _headline(j: dict, min_units: int | None = None) -> Table:
+    """The real-photo ceiling first (each judge's verified rate on the identities' own held-out photos), then
+    every ranked method, best first, then the methods too small to rank, greyed, with why: each with its counts,
+    every judge's verified rate and its 95% interval over identities, and the means over the judges."""
+    names = list(j["families"])
     ranked = [r for r in j["methods"] if r["rank_all"] is not None]
     apart = [r for r in j["methods"] if r["rank_all"] is None]
 
     def line(r, rank):
-        n, ids = counts.get(r["method"], ("?", "?"))
-        return [rank, r["method"], str(n), str(ids), r["conditioning"], _f(100 * r["mean_all"], 1),
-                _f(100 * r["mean_outside_family"], 1), str(r["rank_outside_family"] or "-")]
+        n, ids = r.get("n", 0), r.get("n_identities", 0)
+        rates = [N.with_interval(r["verified"][x], r.get("intervals", {}).get(x), n, ids, min_units, "identities") +
+                 (OWN if x in r["judged_by_own_family"] else "") if x in r["verified"] else "n/a" for x in names]
+        return [rank, r["method"], str(n), str(ids), r["conditioning"], *rates, _f(100 * r["mean_all"], 1),
+                _f(100 * r["mean_outside_family"], 1), str(r["rank_outside_family"] or "-"),
+                r.get("not_ranked_because", "")]
 
-    body = [line(r, str(r["rank_all"])) for r in ranked] + [line(r, "not ranked (n too small)") for r in apart]
-    return Table(["Rank", "Method", "Images", "Identities", "Conditioned on", "Mean verified, every judge (%)",
-                  "Mean, judges outside its family (%)", "Rank outside"], body,
+    body = []
+    ceiling = j.get("ceiling") or {}
+    if ceiling:
+        rates = [N.with_interval(ceiling[x]["verified_rate_of_all"], ceiling[x]["interval"], ceiling[x]["n"],
+                                 ceiling[x]["n_identities"], min_units, "identities")
+                 if x in ceiling else "n/a" for x in names]
+        mean = sum(c["verified_rate_of_all"] for c in ceiling.values()) / len(ceiling)
+
+        def counts(key):  # each judge acquires its own reference photos: the counts can differ
+            return " / ".join(dict.fromkeys(str(c[key]) for c in ceiling.values()))
+        body.append(["ceiling", CEILING, counts("n"), counts("n_identities"), "-", *rates, _f(100 * mean, 1), "-",
+                     "-", "the ceiling: the identities' own real photos, each scored against its identity enrolled "
+                          "without it"])
+    body += [line(r, str(r["rank_all"])) for r in ranked] + [line(r, "not ranked") for r in apart]
+    header = ["Rank", "Method", "Images", "Identities", "Conditioned on",
+              *[f"Verified of all, {x} (%) [95% CI, identities]" for x in names], "Mean verified, every judge (%)",
+              "Mean, judges outside its family (%)", "Rank outside", "Not ranked because"]
+    return Table(header, N.uniform_digits(header, body),
                  [f"{len(ranked)} methods ranked (each judge's generated.min_per_method images and report.min_subjects "
                   f"identities); {len(apart)} listed after them, not ranked: their intervals are too wide to order "
-                  f"them. Each judge's intervals are in the table below and in its own report."], id="headline")
+                  f"them. Means over the judges are the ranking score (each judge's interval is beside it); "
+                  f"{OWN}: the judge shares the method's conditioning family."], id="headline")
 
 
 def _sentences(j: dict) -> list[str]:
     out = [j["verdict"]] if j.get("verdict") else []
+    ceiling = j.get("ceiling") or {}
+    if ceiling:
+        out.append("The ceiling to read the methods against, the identities' own real photos each scored against its "
+                   "identity enrolled without it: verified of all " + "; ".join(
+                       f"{N.pct(c['verified_rate_of_all'], c['n'])}% "
+                       f"{N.ci_text(c['interval'], lambda v, n=c['n']: N.pct(v, n))} by {x} ({c['n']} photos "
+                       f"of {c['n_identities']} identities)" for x, c in ceiling.items()) + ".")
     out += [f"Kendall's tau between {k['a']} and {k['b']}: {_f(k['tau'], 2)} over {k['n_methods']} methods "
             f"(p = {_f(k['p_value'], 2, 'g')}" + (f"; with {k['n_methods']} methods the smallest possible p is "
                                                   f"{2 / math.factorial(k['n_methods']):.2g}: n too small to test"

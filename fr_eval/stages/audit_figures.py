@@ -110,7 +110,9 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
     names = list(results)
     conditioning = conditioning_of(cfg.generated.conditioning, next(iter(results.values())).images)
     families = {n: J.SYSTEM_FAMILY.get(str(configs[n].system.name), n) for n in names}
-    verified = {n: {i["path"]: bool(i["verified"]) for i in r.images if i["status"] in ("acquired", "failed")}
+    # over the still images: a video's frames are figures of the video, never pooled with stills
+    verified = {n: {i["path"]: bool(i["verified"]) for i in r.images
+                    if i["status"] in ("acquired", "failed") and not i.get("video")}
                 for n, r in results.items()}
     judges = {
         "families": families, "conditioning": conditioning,
@@ -126,6 +128,20 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
                                    bootstrap=cfg.intervals()),
     }
     judges["verdict"] = J.verdict(judges["kappa"], judges["methods"])
+    # each judge's real-photo ceiling, and why a method is not ranked (the first judge that sets it aside)
+    judges["ceiling"] = {n: {k: c[k] for k in ("verified_rate_of_all", "n", "n_identities")} | {
+        "interval": c["intervals"]["verified_rate_of_all"]}
+        for n, r in results.items() if (c := r.context.get("ceiling") or {}).get("available")}
+    why = {}
+    for r in results.values():
+        for g in r.groups["method"]:
+            if g.get("too_small"):
+                why.setdefault(g["value"], g["too_small"])
+    for row in judges["methods"]:
+        row["not_ranked_because"] = "" if row["rank_all"] is not None else why.get(row["method"], "")
+        per = {n: next((g for g in r.groups["method"] if g["value"] == row["method"]), None) for n, r in results.items()}
+        row["intervals"] = {n: g["intervals"]["verified_rate_of_all"] for n, g in per.items() if g is not None}
+        row["n"], row["n_identities"] = next(((g["n"], g["n_identities"]) for g in per.values() if g), (0, 0))
     return judges
 
 
@@ -191,6 +207,7 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
         other = got and np.isfinite(sc.other_max[i])
         status = "not enrolled (every reference failed)" if not sc.in_audit[i] else ("acquired" if a.ok else "failed")
         images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in plan.gset.columns},
+                       "video": meta[i].get("video", ""),  # a frame's video ("" for a still image)
                        "status": status, "reason": a.reason or "",
                        "similarity": float(sc.own[i]) if got else "",
                        # the judge's own scale: the FMR at which this score would be accepted (>= 1/N resolved)
