@@ -97,3 +97,25 @@ def test_indices_need_two_groups():
                              (c0, np.array([0, 1]), ["a", "b"])):
         s = D.summary_indices(cc, group, names, bootstrap={"n_resamples": 50})
         assert np.isnan(s["garbe"]) and np.isnan(s["fdr"]) and "need two" in s["note"]
+
+
+def test_fmr_between_groups_by_hand():
+    """FMR between (reference group x probe group), each cell's interval over its probe subjects (rule of 3 over
+    them at zero false matches), from per-subject acquisition counts and from listed impostor pairs alike."""
+    from fr_eval.stages.differentials import RowCounts
+    code = np.array([0, 0, 1, 1])
+    refs, probes = np.array([1.0, 1.0, 2.0, 1.0]), np.array([2.0, 1.0, 1.0, 1.0])
+    fm = np.array([[0, 2, 1]])  # a reference of subject 0 falsely matched a probe of subject 2
+    base = {k: np.zeros(4) for k in ("failed", "samples", "fnm", "compared", "attempts")}
+    b = RowCounts(base, refs, probes, fm).between(code, 2, {"n_resamples": 200})
+    # a probe is compared with every reference of the other subjects: group 0's 2 references, group 1's 3
+    assert b["comparisons"] == [[2 * 1 + 1 * 1, 1 * 2 + 1 * 2], [2 * 3 + 1 * 3, 1 * 1 + 1 * 2]]
+    assert b["false_matches"] == [[0, 1], [0, 0]] and b["fmr"][0][1] == 0.25 and b["subjects"] == [2, 2]
+    # no false match: [0, 3 / 2 probe subjects] capped at 1, not 3 / 9 comparisons
+    assert (b["low"][1][0], b["high"][1][0]) == (0.0, 1.0)
+    assert 0.0 <= b["low"][0][1] <= 0.25 <= b["high"][0][1] <= 1.0
+    # the same impostors listed pair by pair (reference subject, probe subject; one row per comparison)
+    listed = np.array([(r, p) for p in range(4) for r in range(4) if r != p
+                       for _ in range(int(probes[p] * refs[r]))])
+    lb = RowCounts(base, np.zeros(4), np.zeros(4), fm, listed=listed).between(code, 2, {"n_resamples": 200})
+    assert lb["comparisons"] == b["comparisons"] and lb["fmr"] == b["fmr"] and lb["high"] == b["high"]

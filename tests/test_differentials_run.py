@@ -4,6 +4,7 @@ same threshold, the colourisation effect per group, the colourisers' colour fide
 (race, gender) as groups."""
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -168,6 +169,18 @@ def test_feret_ground_truth_groups(lfw_small, tmp_path):
     assert g["White"]["n_samples"] == 10 and g["White"]["n_impostor"] == 5 * 4  # 5 references x 4 other probes
     table = (out / "differentials_race.md").read_text()
     assert "| 1 | White† | 5 |" in table  # fewer than report.min_subjects=10: flagged
+    # FMR between groups: the counts, and 'n too small' instead of an interval (both groups under 10 subjects)
+    b = doc["rows"]["race"][0]["between"]
+    assert b["subjects"] == [3, 5] and b["comparisons"][1][1] == 5 * 4 and b["comparisons"][0][1] == 3 * 5
+    between = {(r["Reference group"], r["Probe group"]): r for r in rows_of(out / "differentials_race_between.csv")}
+    ww = between[("White", "White")]
+    assert (ww["Reference subjects"], ww["Probe subjects"], ww["Comparisons"]) == ("5", "5", "20")
+    assert float(ww["FMR (%)"]) == pytest.approx(100 * b["fmr"][1][1], abs=0.05) and ww["False matches"] == \
+        str(int(b["false_matches"][1][1]))
+    assert (ww["FMR low (%)"], ww["FMR high (%)"], ww["Note"]) == ("", "", "n too small") and len(between) == 4
+    md = (out / "differentials_race_between.md").read_text()
+    assert f"(3 subjects: n too small) ({int(b['false_matches'][1][0])}/15)" in md
+    assert "| White (5 subjects) |" in md and not re.search(r"\[\d", md)  # no interval on 3 or 5 subjects
     agree = doc["agreement"]["race"]
     assert agree["rows"] == ["Black-or-African-American", "White"] and sum(map(sum, agree["counts"])) == 8
     assert (out / "skin_tone_vs_race.md").is_file() and "White" in (out / "skin_tone_vs_race.md").read_text()

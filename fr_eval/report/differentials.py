@@ -93,20 +93,45 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
             f"correction (0: equal); FDR (de Freitas Pereira and Marcel, 2021) = 1 - (α max|ΔFMR| + (1-α) "
             f"max|ΔFNMR|) (1: equal); α = {d.settings['alpha']}. Intervals: 95%, subjects resampled within each "
             "group. Groups without a within-group impostor or a genuine attempt are left out."])
-    return [groups, indices, *_between_table(out, attr, rows[0], d)]
+    return [groups, indices, *_between_table(out, attr, rows[0], d, min_subjects)]
 
 
-def _between_table(out: Path, attr: str, row: dict, d) -> list:
+def _between_table(out: Path, attr: str, row: dict, d, min_subjects: int) -> list:
     names = d.attributes[attr]["groups"]
     b = row["between"]
     if len(names) < 2:
         return []
-    body = [[names[i]] + [f"{N.pct(b['fmr'][i][j], int(b['comparisons'][i][j]))} ({int(b['false_matches'][i][j])}/"
-                          f"{int(b['comparisons'][i][j])})" for j in range(len(names))] for i in range(len(names))]
-    return [table_file(out, f"differentials_{attr}_between", ["Reference group \\ probe group", *names], body,
+    subjects = b.get("subjects") or [None] * len(names)
+
+    def cell(i, j):
+        n = int(b["comparisons"][i][j])
+        units = None if subjects[i] is None else min(subjects[i], subjects[j])  # the smaller side decides
+        iv = {"low": b["low"][i][j], "high": b["high"][i][j]} if "low" in b else None
+        return (f"{N.with_interval(b['fmr'][i][j], iv, n, units, min_subjects)} "
+                f"({int(b['false_matches'][i][j])}/{n})")
+
+    body = [[f"{names[i]} ({subjects[i]} subjects)" if subjects[i] is not None else names[i]] +
+            [cell(i, j) for j in range(len(names))] for i in range(len(names))]
+    # the machine CSV: one cell per (reference group, probe group), one number per column
+    csv_body = []
+    for i in range(len(names)):
+        for j in range(len(names)):
+            n = int(b["comparisons"][i][j])
+            small = None not in (subjects[i], subjects[j]) and min(subjects[i], subjects[j]) < min_subjects
+            bound = (["", ""] if small or "low" not in b else [N.pct(b["low"][i][j], n), N.pct(b["high"][i][j], n)])
+            csv_body.append([names[i], names[j], "" if subjects[i] is None else str(subjects[i]),
+                             "" if subjects[j] is None else str(subjects[j]), str(n), str(int(b["false_matches"][i][j])),
+                             N.pct(b["fmr"][i][j], n), *bound, "n too small" if small else ""])
+    csv_header = ["Reference group", "Probe group", "Reference subjects", "Probe subjects", "Comparisons",
+                  "False matches", "FMR (%)", "FMR low (%)", "FMR high (%)", "Note"]
+    return [table_file(out, f"differentials_{attr}_between", ["Reference group \\ probe group (%)", *names], body,
                        f"FMR between {attr.replace('_', ' ')} groups, scenario {row['label']}", [
                            "Percent of the impostor comparisons of a reference of the row's group with a probe of the "
-                           "column's group at or above the threshold (false matches / comparisons)."])]
+                           "column's group at or above the threshold, with its 95% interval over the column's probe "
+                           "subjects (rule of 3 over them at zero false matches; false matches / comparisons in "
+                           "brackets). A cell where either group has fewer than report.min_subjects="
+                           f"{min_subjects} subjects shows its count and 'n too small' instead of an interval."],
+                       csv_table=(csv_header, csv_body))]
 
 
 def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int) -> list:

@@ -46,8 +46,9 @@ def write_identification(out: Path, ident) -> list[Section]:
     split, R = ident.split, ident.split["max_rank"]
     targets = list(ident.thresholds)
     header = ["Scenario", "Reference", "Probe", "Gallery", "Mated searches", "Non-mated searches",
-              "Search FTA (mated)", "Rank-1 identification rate", f"Rank-{R} identification rate"]
-    header += [h for t in targets for h in (f"FPIR at T(FPIR<={N.fmr_label(t)})", f"FNIR rank 1 at T(FPIR<={N.fmr_label(t)})")]
+              "Search FTA, mated (%)", "Rank-1 identification rate (%)", f"Rank-{R} identification rate (%)"]
+    header += [h for t in targets for h in (f"FPIR at T(FPIR<={N.fmr_label(t)}) (%)",
+                                            f"FNIR rank 1 at T(FPIR<={N.fmr_label(t)}) (%)")]
     body = []
     for r in ident.rows:
         nm, nn = r["mated_searches"], r["nonmated_searches"]
@@ -165,8 +166,8 @@ def _size_table(out: Path, ident, first: float) -> list:
     if not ident.by_size:
         return []
     return [table_file(out, "identification_by_gallery_size", [
-        "Gallery size", "Scenario", "Mated searches", "Non-mated searches", "Rank-1 identification rate",
-        f"T(FPIR<={N.fmr_label(first)})", "FPIR", "FNIR rank 1"],
+        "Gallery size", "Scenario", "Mated searches", "Non-mated searches", "Rank-1 identification rate (%)",
+        f"T(FPIR<={N.fmr_label(first)}) (similarity)", "FPIR (%)", "FNIR rank 1 (%)"],
         [[str(r["gallery_size"]), r["row"], str(r["mated_searches"]), str(r["nonmated_searches"]),
           N.pct(r["rank1"], r["mated_searches"]), f"{r['at_fpir'][first]['threshold']:.4f}",
           N.pct(r["at_fpir"][first]["fpir"], r["nonmated_searches"]),

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..evaluation import SideData, pair_scores
 from ..identity import mean_interval
 from ..images import ImageLoadError, load_image
-from ..metrics import interval_kwargs
+from ..metrics import interval_kwargs, rate_interval
 from ..store import open_store
 from ..streaming import _cpus, products
 from ..systems.align import norm_crop
@@ -95,7 +95,7 @@ def group_rows(counts: dict, code: np.ndarray, names: list, pairs: list, alpha: 
         figures = D.group_figures(c, code, names, bootstrap=bootstrap)
         for g in figures:  # too few subjects to support a figure: shown flagged, never ranked
             g["too_small"] = g["n_subjects"] < min_subjects
-        rows.append({"label": label, "groups": figures, "between": rc.between(code, len(names)),
+        rows.append({"label": label, "groups": figures, "between": rc.between(code, len(names), bootstrap),
                      "indices": D.summary_indices(c, code, names, alpha=alpha, bootstrap=bootstrap)})
     effects = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
         counts[x].per_group(code, len(names)), counts[y].per_group(code, len(names)), code, names, rate,
@@ -346,26 +346,39 @@ class RowCounts:
         imp, fm = self._pairs_counts(code)
         return {**self.base, "impostor": np.where(code >= 0, imp, 0.0), "fm": np.where(code >= 0, fm, 0.0)}
 
-    def between(self, code: np.ndarray, n_groups: int) -> dict:
-        """FMR between groups: (reference group x probe group) impostor comparisons and false matches."""
-        cmp = np.zeros((n_groups, n_groups))
-        fmm = np.zeros((n_groups, n_groups))
+    def between(self, code: np.ndarray, n_groups: int, bootstrap: dict | None = None) -> dict:
+        """FMR between groups: (reference group x probe group) impostor comparisons and false matches, each
+        cell's 95% interval over its probe subjects (the unit of an FMR here, as within a group: rule of 3 over
+        them at zero false matches, else their bootstrap) and the subjects on each side."""
+        n = len(self.refs_ok)
+        # per (reference group, probe subject): comparisons and false matches
+        cmp_s, fm_s = np.zeros((n_groups, n)), np.zeros((n_groups, n))
+        ok = code >= 0
         if self.listed is not None:
-            c = self.listed[(code[self.listed[:, 0]] >= 0) & (code[self.listed[:, 1]] >= 0)]
-            np.add.at(cmp, (code[c[:, 0]], code[c[:, 1]]), 1.0)
+            c = self.listed[ok[self.listed[:, 0]] & ok[self.listed[:, 1]]]
+            np.add.at(cmp_s, (code[c[:, 0]], c[:, 1]), 1.0)
         else:
-            ok = code >= 0
             r = np.bincount(code[ok], weights=self.refs_ok[ok], minlength=n_groups)
-            p = np.bincount(code[ok], weights=self.probes_ok[ok], minlength=n_groups)
-            same = np.bincount(code[ok], weights=self.refs_ok[ok] * self.probes_ok[ok], minlength=n_groups)
-            cmp = np.outer(r, p) - np.diag(same)
+            own = np.zeros((n_groups, n))  # a probe is never compared with its own subject's references
+            own[code[ok], np.flatnonzero(ok)] = self.refs_ok[ok]
+            cmp_s = np.where(ok, self.probes_ok * (r[:, None] - own), 0.0)
         fm = self.fm_pairs
         if len(fm):
-            f = fm[(code[fm[:, 0]] >= 0) & (code[fm[:, 1]] >= 0)]
-            np.add.at(fmm, (code[f[:, 0]], code[f[:, 1]]), f[:, 2])
+            f = fm[ok[fm[:, 0]] & ok[fm[:, 1]]]
+            np.add.at(fm_s, (code[f[:, 0]], f[:, 1]), f[:, 2])
+        cmp, fmm = np.zeros((n_groups, n_groups)), np.zeros((n_groups, n_groups))
+        low, high = np.full((n_groups, n_groups), np.nan), np.full((n_groups, n_groups), np.nan)
+        for j in range(n_groups):
+            probes = code == j
+            cmp[:, j], fmm[:, j] = cmp_s[:, probes].sum(1), fm_s[:, probes].sum(1)
+            for i in range(n_groups):
+                iv = rate_interval(fm_s[i, probes], cmp_s[i, probes], **interval_kwargs(bootstrap))
+                low[i, j], high[i, j] = iv.low, iv.high
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(cmp > 0, fmm / np.maximum(cmp, 1), np.nan)
-        return {"comparisons": cmp.tolist(), "false_matches": fmm.tolist(), "fmr": rate.tolist()}
+        subjects = np.bincount(code[ok], minlength=n_groups)
+        return {"comparisons": cmp.tolist(), "false_matches": fmm.tolist(), "fmr": rate.tolist(),
+                "low": low.tolist(), "high": high.tolist(), "subjects": subjects.tolist()}
 
 
 def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: float, metric: str,
