@@ -3,6 +3,7 @@ small-sample rule (below report.min_subjects units a figure shows its count and 
 interval is never printed), the unsupported-operating-point rule (a comparison at an FPIR target the non-mated
 searches cannot support draws no conclusion and says so; the first screen compares at a supported target), and
 the styles of the identification plots (each row as in the DET; one marker shape per FPIR target)."""
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -190,3 +191,15 @@ def test_the_dot_plot_labels_are_off_the_frame_and_apart(monkeypatch):
     for ax in figures[0].axes:  # half a group of room above the first group and below the last
         lo, hi = sorted(ax.get_ylim())
         assert lo <= -0.5 + 1e-9 and hi >= 2.5 - 1e-9
+
+
+def test_console_summary_follows_the_verification_first_screen():
+    """The console of a verification run: Table 3's figures, then the first answers of the page's box."""
+    from fr_eval.report.console import console_summary
+    rows = [{"label": k, "frr": f, "fta": 0.01, "fnmr": 0.02, "d_prime": 5.0} for k, f in (("1", 0.004), ("3", 0.025))]
+    said = ["scenario 4 rejects 3.48 points more", "scenario 5 rejects 3.09 points more", "scenario 2 rejects 1.96"]
+    r = SimpleNamespace(rows=rows, identification=None, row_comparisons=[{"sentence": s} for s in said])
+    lines = console_summary(r, "scenario", Path("/r")).splitlines()
+    assert lines[1:3] == ["  1: FRR 0.40%, FTA 1.00%, FNMR 2.00%, d' 5.000", "  3: FRR 2.50%, FTA 1.00%, FNMR 2.00%, d' 5.000"]
+    assert lines[3:6] == [f"  {said[0]}", f"  {said[1]}", "  ... 1 more comparisons in the report"]
+    assert lines[-1] == "every table, interval and plot: /r/report.html"

@@ -66,6 +66,10 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
             lines.append(f"{tag}Table 3 (FRR = FTA + FNMR x (1 - FTA) at the operating point; d'):")
             lines += [f"  {x['label']}: FRR {pct(x['frr'])}, FTA {pct(x['fta'])}, FNMR {pct(x['fnmr'])}, "
                       f"d' {x['d_prime']:.3f}" for x in rows]
+            said = [c["sentence"] for c in (getattr(r, "row_comparisons", None) or [])]
+            if ident is None and said:  # a verification run's first screen: Table 3's columns, then its answers
+                lines += [f"  {x}" for x in said[:2]] + ([f"  ... {len(said) - 2} more comparisons in the report"]
+                                                         if len(said) > 2 else [])
     lines.append(f"every table, interval and plot: {out / 'report.html'}")
     return "\n".join(lines)
 

@@ -54,7 +54,8 @@ def write_audit_systems_report(out_dir: str | Path, result, config: Config) -> P
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
     write_page(out, "judges", title=f"Identity preservation, judged by {', '.join(result.results)}",
                sections=sections, config=plain(config), env=env, system=models_of(result.results),
-               run=run, warnings=[], headline=_headline(j, config.report.min_subjects), answers=_sentences(j))
+               run=run, warnings=[], headline=(head := _headline(j, config.report.min_subjects)),
+               answers=_sentences(j, head))
     return out
 
 
@@ -193,15 +194,20 @@ def _headline(j: dict, min_units: int | None = None) -> Table:
                   f"{OWN}: the judge shares the method's conditioning family."], id="headline")
 
 
-def _sentences(j: dict) -> list[str]:
+def _sentences(j: dict, headline: Table | None = None) -> list[str]:
+    """The answers box: the verdict, the ceiling (in the headline table's digits), the rankings' and the images'
+    agreement, and the methods judged by their own family."""
     out = [j["verdict"]] if j.get("verdict") else []
     ceiling = j.get("ceiling") or {}
-    if ceiling:
+    if ceiling and headline is not None and headline.body and headline.body[0][0] == "ceiling":
+        def shown(x):  # the headline's own cell, "100 [88, 100]" -> "100% [88, 100]"
+            value, _, ci = headline.body[0][headline.header.index(
+                f"Verified of all, {x} (%) [95% CI, identities]")].partition(" ")
+            return f"{value}% {ci}".rstrip()
         out.append("The ceiling to read the methods against, the identities' own real photos each scored against its "
                    "identity enrolled without it: verified of all " + "; ".join(
-                       f"{N.pct(c['verified_rate_of_all'], c['n'])}% "
-                       f"{N.ci_text(c['interval'], lambda v, n=c['n']: N.pct(v, n))} by {x} ({c['n']} photos "
-                       f"of {c['n_identities']} identities)" for x, c in ceiling.items()) + ".")
+                       f"{shown(x)} by {x} ({c['n']} photos of {c['n_identities']} identities)"
+                       for x, c in ceiling.items()) + ".")
     out += [f"Kendall's tau between {k['a']} and {k['b']}: {_f(k['tau'], 2)} over {k['n_methods']} methods "
             f"(p = {_f(k['p_value'], 2, 'g')}" + (f"; with {k['n_methods']} methods the smallest possible p is "
                                                   f"{2 / math.factorial(k['n_methods']):.2g}: n too small to test"
