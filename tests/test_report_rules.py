@@ -203,3 +203,59 @@ def test_console_summary_follows_the_verification_first_screen():
     assert lines[1:3] == ["  1: FRR 0.40%, FTA 1.00%, FNMR 2.00%, d' 5.000", "  3: FRR 2.50%, FTA 1.00%, FNMR 2.00%, d' 5.000"]
     assert lines[3:6] == [f"  {said[0]}", f"  {said[1]}", "  ... 1 more comparisons in the report"]
     assert lines[-1] == "every table, interval and plot: /r/report.html"
+
+
+def rotated_outlines(fig) -> list:
+    """Each drawn, non-empty, rotated tick label of a figure as its outline, the rectangle its text fills turned by
+    its angle (matplotlib centres that rectangle in the axis-aligned box it reports), with its text."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.path import Path as Outline
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    out = []
+    for ax in fig.axes:
+        for t in ax.get_xticklabels():
+            if not t.get_visible() or not t.get_text().strip() or t.get_rotation() in (0, 90):
+                continue
+            box = t.get_window_extent(renderer)
+            angle = t.get_rotation()
+            t.set_rotation(0)
+            flat = t.get_window_extent(renderer)
+            t.set_rotation(angle)
+            a = np.radians(angle)
+            turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+            corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * [flat.width / 2, flat.height / 2] * 0.97
+            out.append((t.get_text(), Outline((corners @ turn.T) + [box.x0 + box.width / 2, box.y0 + box.height / 2],
+                                              closed=False)))
+    return out
+
+
+def test_rotated_method_labels_do_not_overlap(monkeypatch):
+    """The audit's box plot and bars and the judges' bars name each method under its own bar at an angle: the
+    labels' outlines (not their axis-aligned boxes) must not overlap, with 12 methods of long names per panel."""
+    import fr_eval.report.plots as plots
+    figures = []
+    monkeypatch.setattr(plots, "save", lambda fig, path, **kw: figures.append(fig))
+    rng = np.random.default_rng(0)
+    names = [f"ipadapter_plus_face_sdxl_{k}" for k in range(12)]
+    iv = {"low": 0.4, "high": 0.6}
+    groups = [{"value": n, "n": 20 + k, "n_identities": 10, "fta": 0.05, "rank": k + 1 if k < 8 else None,
+               "similarity_failures_excluded": {"mean": 0.5, "interval": iv},
+               "similarity_failures_as_zero": {"mean": 0.45, "interval": iv}} for k, n in enumerate(names)]
+    scores = {n: {"genuine": rng.uniform(0.2, 0.8, 20)} for n in names}
+    plots.plot_similarity_by_method(groups, scores, 0.38, 10, None)
+    plots.plot_group_bars(groups, "method", None)
+    rows = [{"method": n, "conditioning": "arcface", "verified": {"sface": 0.5, "dlib": 0.7},
+             "judged_by_own_family": []} for n in names]
+    plots.plot_judges_bars(rows, ["sface", "dlib"], None,
+                           intervals={"sface": {n: (iv, 20, 10) for n in names},
+                                      "dlib": {n: ({"low": 0.6, "high": 0.8}, 20, 10) for n in names}})
+    assert len(figures) == 3
+    for fig in figures:
+        outlines = rotated_outlines(fig)
+        assert len(outlines) == 12
+        touching = [(a, b) for i, (a, pa) in enumerate(outlines) for b, pb in outlines[i + 1:]
+                    if pa.intersects_path(pb, filled=True)]
+        assert touching == []
+        assert overlapping_texts(fig) == []

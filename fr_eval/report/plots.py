@@ -428,8 +428,11 @@ def draw_similarity_box(ax, groups: list[dict], scores: dict, threshold: float, 
         patch.set_facecolor("#dddddd" if f else "#cfe0f3")
     if any(few):  # the divider before the first unranked method (at the left edge when all are)
         ax.axvline(few.index(True) + 0.5, color="grey", lw=1)
-        ax.text(few.index(True) + 0.6, 0.98, f"not ranked: < {min_n} images or too few identities",
-                fontsize=9, color="grey", va="top", transform=ax.get_xaxis_transform())
+        video = any(g.get("video_frames") for g in groups if g["rank"] is None)
+        # along the divider (turned 90 degrees): it fits the panel's height wherever the divider falls
+        ax.text(few.index(True) + 0.55, 0.98, f"not ranked: < {min_n} images\nor identities"
+                + (", or video" if video else ""), rotation=90, fontsize=9, color="grey", va="top", ha="left",
+                transform=ax.get_xaxis_transform())
     ax.set_xticks(range(1, len(groups) + 1),
                   [f"{g['value']}\n(n={g['n']}, FTA {100 * g['fta']:.0f}%)" for g in groups], rotation=60,
                   ha="right", fontsize=7)
