@@ -227,5 +227,8 @@ def test_every_csv_of_the_three_run_kinds_is_machine_readable(tmp_path):
     methods = pd.read_csv(tmp_path / "a" / "generated_methods.csv")
     ceiling = methods[methods["Method"] == "(real photos, each left out)"]  # the real-photo ceiling, read as a method
     assert len(ceiling) == 1 and ceiling["Verified of all (%)"].iloc[0] >= 90 and ceiling["Identities"].iloc[0] >= 10
+    # real photos of one person move in skin tone too: the ceiling's ITA shift is measured, with its interval
+    shift = [c for c in methods.columns if c.startswith("ITA shift")]
+    assert shift and np.isfinite(float(ceiling[shift[0]].iloc[0]))
     images = pd.read_csv(tmp_path / "a" / "generated_images.csv", dtype=str)
     assert not images["path"].str.startswith("/").any()  # the manifest's relative paths, as written

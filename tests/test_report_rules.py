@@ -143,6 +143,16 @@ def test_real_photo_ceiling_leaves_each_photo_out_of_its_own_enrolment():
     assert SideData  # the stage's own side type carries the same two fields
 
 
+def test_the_ceilings_skin_tone_shift_is_each_photo_against_its_identitys_others():
+    """Identity 0: photos at ITA 40, 50 and 10 degrees; identity 1: one measured photo (30) and one grey (nan)."""
+    from fr_eval.stages.audit_score import left_out_shift
+    ita = np.array([40.0, 50.0, 10.0, 30.0, np.nan])
+    ref_id = np.array([0, 0, 0, 1, 1])
+    shift = left_out_shift(ita, ref_id, np.array([0, 1, 2, 3, 4]))
+    # 40 - median(50, 10); 50 - median(40, 10); 10 - median(40, 50); identity 1: no other measured photo / no ITA
+    assert shift[:3].tolist() == [40 - 30, 50 - 25, 10 - 45] and np.isnan(shift[3]) and np.isnan(shift[4])
+
+
 # -- labels that do not overlap ----------------------------------------------------------------------------------------
 def overlapping_texts(fig) -> list:
     """Pairs of drawn, non-empty, unrotated texts of a figure (the tick labels matplotlib draws, titles, axis

@@ -181,8 +181,9 @@ def _ceiling_note(ceiling: dict) -> list[str]:
         return []
     if not ceiling.get("available"):
         return [f"No real-photo ceiling: {ceiling.get('reason', '')}."]
-    return [f"{CEILING}: the ceiling to read every method against: {ceiling['rule']}. It has no ITA shift (a "
-            "photo is its own skin tone's reference)."]
+    return [f"{CEILING}: the ceiling to read every method against: {ceiling['rule']}. Its ITA shift is each "
+            "left-out photo's ITA minus the median of its identity's other photos': how far real photos of the same "
+            "person already move in skin tone (lighting, camera), the floor under a method's shift."]
 
 
 def _search_note(search: dict) -> str:

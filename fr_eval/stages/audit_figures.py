@@ -18,7 +18,7 @@ from ..settings import Config
 from ..systems import substitute_warnings
 from ..variants import ORIGINAL
 from .audit_plan import AuditPlan
-from .audit_score import AuditScores
+from .audit_score import AuditScores, left_out_shift
 from .audit_video import rel_positions, video_figures
 
 ENROLMENT = ("manifest", "dataset")
@@ -158,12 +158,15 @@ def _ceiling(plan: AuditPlan, sc: AuditScores, bootstrap) -> dict:
         return {"available": False, "reason": "no identity has two acquired reference photos (one is left out of "
                                               "its own enrolment to be scored)"}
     n = len(c["own"])
+    # real photos move in skin tone too (lighting, camera): each left-out photo's ITA against its identity's others
+    shift = (left_out_shift(sc.ita["references"], c["ref_id"], c["photo"])
+             if sc.ita and "references" in sc.ita and "photo" in c else None)
     figures = audit_figures(acquired=np.ones(n, bool), own=c["own"], other_max=c["other_max"],
                             rank1_correct=c["mate_rank"] == 1, identity=c["identity"], threshold=sc.threshold,
                             csim=np.full(n, np.nan) if plan.targets else None,
                             ssim=np.full(n, np.nan) if plan.targets else None, bootstrap=bootstrap,
                             mate_rank=c["mate_rank"], mate_score=c["own"], rank_k=plan.rank_k,
-                            fpir_thresholds=sc.search["thresholds"], ita_shift=None)
+                            fpir_thresholds=sc.search["thresholds"], ita_shift=shift)
     return {"available": True, "value": CEILING, "rank": "ceiling", **figures,
             "rule": f"each acquired reference photo of an identity with at least two, scored against its identity "
                     f"enrolled from its other photos ({plan.template} template), every other identity enrolled as "

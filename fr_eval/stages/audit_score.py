@@ -104,7 +104,8 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
                        copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile),
                        ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric,
-                       ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric))
+                       ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric)
+                       | {"ref_id": ref_id})
 
 
 def real_photo_ceiling(ref_side: SideData, ref_id: np.ndarray, n_identities: int, template: str,
@@ -120,7 +121,7 @@ def real_photo_ceiling(ref_side: SideData, ref_id: np.ndarray, n_identities: int
     ok = np.flatnonzero(ref_side.ok)
     counts = np.bincount(ref_id[ok], minlength=n_identities)
     keep = [j for j in ok if counts[ref_id[j]] >= 2]
-    out = {"identity": np.array([ref_id[j] for j in keep], int), "own": np.zeros(len(keep)),
+    out = {"photo": np.array(keep, int), "identity": np.array([ref_id[j] for j in keep], int), "own": np.zeros(len(keep)),
            "other_max": np.full(len(keep), -np.inf), "mate_rank": np.zeros(len(keep), np.int64)}
     for k, j in enumerate(keep):  # one photo left out at a time (a few hundred photos: a loop is fine)
         rest = ok[ok != j]
@@ -167,7 +168,8 @@ def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_
 def skin_tones(plan: AuditPlan, acqs: dict, gid: np.ndarray, n_identities: int) -> dict:
     """The ITA (:func:`fr_eval.colour.face_ita`) of every acquired generated face and, per identity, the median
     over its acquired colour reference photos: ``generated`` (n,), ``identity`` (n_identities,), ``shift``
-    (n,: generated minus its identity's; nan where either is missing)."""
+    (n,: generated minus its identity's; nan where either is missing), ``references`` (each reference photo's,
+    in ``plan.refs`` order: the real-photo ceiling's shifts)."""
     def ita_of(smp):
         a = acqs[(smp.rel, ORIGINAL.name)]
         if not a.ok or a.detection is None:
@@ -180,13 +182,26 @@ def skin_tones(plan: AuditPlan, acqs: dict, gid: np.ndarray, n_identities: int) 
 
     idx = {name: i for i, name in enumerate(plan.identities)}
     per_identity: dict = {}
-    for r in plan.refs:
-        v = ita_of(r)
+    references = np.array([ita_of(r) for r in plan.refs], float)
+    for r, v in zip(plan.refs, references):
         if np.isfinite(v):
             per_identity.setdefault(idx[r.subject], []).append(v)
     identity = np.array([np.median(per_identity[i]) if i in per_identity else np.nan for i in range(n_identities)])
     generated = np.array([ita_of(g) for g in plan.gen])
-    return {"generated": generated, "identity": identity, "shift": generated - identity[gid]}
+    return {"generated": generated, "identity": identity, "shift": generated - identity[gid], "references": references}
+
+
+def left_out_shift(references: np.ndarray, ref_id: np.ndarray, photos: np.ndarray) -> np.ndarray:
+    """The ITA shift of each left-out real photo (``photos``: indices into the reference photos): its ITA minus
+    the median of its identity's *other* photos' (nan where either is missing), as a method's image is read
+    against its identity's: how far real photos of the same person already move (lighting, camera)."""
+    out = np.full(len(photos), np.nan)
+    for k, j in enumerate(photos):
+        others = references[(ref_id == ref_id[j]) & (np.arange(len(ref_id)) != j)]
+        others = others[np.isfinite(others)]
+        if np.isfinite(references[j]) and others.size:
+            out[k] = references[j] - np.median(others)
+    return out
 
 
 def _best_references(plan, gen_side, ref_side, ref_id, gid, metric: str = "cosine") -> list:
