@@ -6,17 +6,49 @@ import math
 from pathlib import Path
 
 
+def _pct(x) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
+
+
+def _iv(d) -> str:
+    """" [low, high]" in percent; nothing for a missing or zero-width interval (never printed)."""
+    lo, hi = (d or {}).get("low"), (d or {}).get("high")
+    ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo != hi
+    return f" [{100 * lo:.1f}, {100 * hi:.1f}]" if ok else ""
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _audit_lines(tag: str, r, top: int) -> list[str]:
+    """One judge's audit as its first screen shows it: the real-photo ceiling, the ranked methods with their
+    intervals, then the methods not ranked with their counts."""
+    ranked = [g for g in r.groups["method"] if g.get("rank") is not None]
+    lines = [f"{tag}identity preservation by method ({len(ranked)} ranked of {len(r.groups['method'])}; "
+             f"overall FTA {_pct(r.overall['fta'])}, verified of all {_pct(r.overall['verified_rate_of_all'])})"]
+    ceiling = r.context.get("ceiling") or {}
+    if ceiling.get("available"):
+        lines.append(f"  ceiling, real photos each left out of their enrolment: verified of all "
+                     f"{_pct(ceiling['verified_rate_of_all'])}{_iv(ceiling['intervals']['verified_rate_of_all'])}"
+                     f" over {ceiling['n']} photos of {ceiling['n_identities']} identities")
+    lines += [f"  {g['rank']}. {g['value']}: verified of all {_pct(g['verified_rate_of_all'])}"
+              f"{_iv(g['intervals']['verified_rate_of_all'])} over {g['n']} images of {g['n_identities']} "
+              f"identities" for g in ranked[:top]]
+    if len(ranked) > top:
+        lines.append(f"  ... {len(ranked) - top} more ranked in the report")
+    apart = [g for g in r.groups["method"] if g.get("rank") is None]
+    if apart:
+        lines.append(f"  not ranked ({len(apart)}: too few images or identities, or video frames): " + ", ".join(
+            f"{g['value']} ({_plural(g['n'], 'image', 'images')}, {_plural(g['n_identities'], 'identity', 'identities')})"
+            for g in apart[:top]) + (" ..." if len(apart) > top else ""))
+    return lines
+
+
 def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
     """A few lines for the console (the tables are in the report): each row's headline figures, or the
     audit's best-ranked methods and its judges' verdict."""
-    def pct(x):
-        return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
-
-    def iv(d):  # " [low, high]" in percent; nothing for a missing or zero-width interval (never printed)
-        lo, hi = (d or {}).get("low"), (d or {}).get("high")
-        ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo != hi
-        return f" [{100 * lo:.1f}, {100 * hi:.1f}]" if ok else ""
-
+    pct = _pct
     # as the first screen: the judges' verdict first, then each judge's ceiling and methods
     verdict = getattr(result, "judges", {}).get("verdict") if hasattr(result, "judges") else None
     lines = [verdict] if verdict else []
@@ -24,25 +56,7 @@ def console_summary(result, kind: str, out: Path, top: int = 5) -> str:
     for name, r in runs.items():
         tag = f"{name}: " if name else ""
         if kind == "audit":
-            ranked = [g for g in r.groups["method"] if g.get("rank") is not None]
-            lines.append(f"{tag}identity preservation by method ({len(ranked)} ranked of {len(r.groups['method'])}; "
-                         f"overall FTA {pct(r.overall['fta'])}, verified of all {pct(r.overall['verified_rate_of_all'])})")
-            ceiling = r.context.get("ceiling") or {}
-            if ceiling.get("available"):
-                lines.append(f"  ceiling, real photos each left out of their enrolment: verified of all "
-                             f"{pct(ceiling['verified_rate_of_all'])}{iv(ceiling['intervals']['verified_rate_of_all'])}"
-                             f" over {ceiling['n']} photos of {ceiling['n_identities']} identities")
-            lines += [f"  {g['rank']}. {g['value']}: verified of all {pct(g['verified_rate_of_all'])}"
-                      f"{iv(g['intervals']['verified_rate_of_all'])} over {g['n']} images of {g['n_identities']} "
-                      f"identities" for g in ranked[:top]]
-            if len(ranked) > top:
-                lines.append(f"  ... {len(ranked) - top} more ranked in the report")
-            apart = [g for g in r.groups["method"] if g.get("rank") is None]
-            if apart:
-                lines.append(f"  not ranked ({len(apart)}: too few images or identities, or video frames): "
-                             + ", ".join(f"{g['value']} ({g['n']} image{'' if g['n'] == 1 else 's'}, {g['n_identities']} "
-                                         f"identit{'y' if g['n_identities'] == 1 else 'ies'})"
-                                         for g in apart[:top]) + (" ..." if len(apart) > top else ""))
+            lines += _audit_lines(tag, r, top)
         elif kind == "candidates":
             ident = r.identification
             lines.append(f"identification from candidate lists (gallery {ident.split['enrolled']}):")

@@ -210,7 +210,7 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
         other = got and np.isfinite(sc.other_max[i])
         status = "not enrolled (every reference failed)" if not sc.in_audit[i] else ("acquired" if a.ok else "failed")
         images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in plan.gset.columns},
-                       "video": meta[i].get("video", ""),  # a frame's video ("" for a still image)
+                       "video": meta[i].get("video") or "",  # a frame's video ("" for a still image)
                        "status": status, "reason": a.reason or "",
                        "similarity": float(sc.own[i]) if got else "",
                        # the judge's own scale: the FMR at which this score would be accepted (>= 1/N resolved)

@@ -11,6 +11,7 @@ attempts that only one report holds are counted and left out."""
 from __future__ import annotations
 
 import json
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from .. import metrics as M
-from ..paired import MIN_SUBJECTS, adjust_family, compare_rows
+from ..paired import adjust_family, compare_rows
+from ..settings import Report
 from ..streaming import ImpostorSummary
 
 
@@ -54,9 +56,10 @@ def load_run(folder: str | Path) -> Run:
         raise ConfigError(f"fr-eval compare: {folder} has no scores/comparisons.parquet (the run had "
                           f"report.export=false; run it again with report.export=true)")
     fmr = float(m["config"]["fmr"])
-    report_cfg = m["config"].get("report") or {}
+    # the run's own report settings; a report older than a setting takes today's default (settings.Report)
+    recorded = {**dataclasses.asdict(Report()), **(m["config"].get("report") or {})}
     n_impostor = int((m.get("impostor_scores") or {}).get("n", 0))
-    least = int(report_cfg.get("min_false_matches", 3))
+    least = int(recorded["min_false_matches"])
     thresholds = {float(f): float(r["threshold"]) for f, r in m["thresholds"].items()}
     # older reports carry no "supported" flag: it is worked out from the baseline's impostor count as the run would
     supported = {float(f): bool(r["supported"]) if "supported" in r else M.fmr_supported(float(f), n_impostor, least)
@@ -88,7 +91,7 @@ def load_run(folder: str | Path) -> Run:
                 impostor[label], moments[label] = impostor.get(src), moments.get(src, (float("nan"), float("nan")))
     digest = ((m.get("dataset") or {}).get("settings") or {}).get("content_digest")
     return Run(folder, m["system"]["name"], m["table1"]["dataset"], fmr, thresholds, supported,
-               int(report_cfg.get("min_subjects", MIN_SUBJECTS)), digest,
+               int(recorded["min_subjects"]), digest,
                (m["table1"].get("references"), m["table1"].get("probes")), labels, genuine, impostor, moments)
 
 
