@@ -14,9 +14,13 @@ on that group's subjects alone at the same threshold, and its interval resamples
 * **FDR**, the Fairness Discrepancy Rate (de Freitas Pereira and Marcel, 2021): 1 - (α·max|FMR_i - FMR_j|
   + (1 - α)·max|FNMR_i - FNMR_j|); 1 = equal rates.
 
-Intervals of GARBE, FDR and the differences between groups resample subjects **within each group**
-(a stratified bootstrap: group sizes are fixed by design); written here because ``scipy.stats.bootstrap``
-does not stratify. Every rate is a fraction.
+Intervals of the differences between groups resample subjects **within each group** (a stratified
+bootstrap); those of GARBE and FDR resample subjects **across all groups together** (how many subjects a
+group gets varies as it would in another sample) and, in each resample, draw every group's FMR and FNMR from
+its Jeffreys posterior Beta(errors + 1/2, trials - errors + 1/2): a group with no error could never make one
+in a resample, so a bootstrap alone would print [0.500, 0.500] for a GARBE resting on one group's five errors.
+Written here because ``scipy.stats.bootstrap`` neither stratifies nor draws posteriors. Every rate is a
+fraction.
 """
 from __future__ import annotations
 
@@ -150,15 +154,40 @@ def summary_indices(counts: dict, group: np.ndarray, names: list, *, alpha: floa
     out = {"alpha": alpha, "groups": list(names), "groups_left_out": [], "garbe": float(garbe(fmr, fnmr, alpha)),
            "fdr": float(fdr(fmr, fnmr, alpha)),
            "fmr_ratios": _plain(ratios(fmr)), "fnmr_ratios": _plain(ratios(fnmr))}
-    sums = stratified_sums(c, group, len(names), n_resamples=kw["n_resamples"], seed=kw["seed"])
-    r = _rates(sums)  # (groups, resamples)
+    inside = group >= 0
+    out["errors"] = {"fnm": int(c["fnm"][inside].sum()), "fm": int(c["fm"][inside].sum())}
+    sums, empty = pooled_sums({k: v[inside] for k, v in c.items()}, group[inside], len(names),
+                              n_resamples=kw["n_resamples"], seed=kw["seed"])
+    rng = np.random.default_rng(kw["seed"] + 1)
+    drawn = {rate: rng.beta(sums[e] + 0.5, np.maximum(sums[n] - sums[e], 0) + 0.5)  # Jeffreys, (groups, resamples)
+             for rate, e, n in (("fmr", "fm", "impostor"), ("fnmr", "fnm", "compared"))}
+    keep = ~empty
     q = (100 * (1 - kw["confidence"]) / 2, 100 * (1 + kw["confidence"]) / 2)
-    for name, values in (("garbe", garbe(r["fmr"].T, r["fnmr"].T, alpha)), ("fdr", fdr(r["fmr"].T, r["fnmr"].T, alpha))):
-        v = values[np.isfinite(values)]
+    for name, values in (("garbe", garbe(drawn["fmr"].T, drawn["fnmr"].T, alpha)),
+                         ("fdr", fdr(drawn["fmr"].T, drawn["fnmr"].T, alpha))):
+        v = values[keep & np.isfinite(values)]
         lo, hi = np.percentile(v, q) if v.size else (np.nan, np.nan)
-        out.setdefault("intervals", {})[name] = {"low": float(lo), "high": float(hi),
-                                                 "method": "stratified_subject_bootstrap"}
+        out.setdefault("intervals", {})[name] = {
+            "low": float(lo), "high": float(hi), "median": float(np.median(v)) if v.size else float("nan"),
+            "method": "pooled_subject_bootstrap_jeffreys",
+            "resamples_with_an_empty_group": int(empty.sum())}
     return out
+
+
+def pooled_sums(counts: dict, group: np.ndarray, n_groups: int, *, n_resamples: int, seed: int) -> tuple[dict, np.ndarray]:
+    """Per count: (n_groups, n_resamples) sums over the subjects of each resample of **all** subjects together
+    (each keeps its group, so a group's size varies between resamples); and which resamples left a group with no
+    genuine attempt or no within-group impostor comparison (its rates undefined: those resamples are dropped)."""
+    rng = np.random.default_rng(seed)
+    group = np.asarray(group)
+    draw = rng.integers(0, group.size, (n_resamples, group.size))
+    out = {k: np.zeros((n_groups, n_resamples)) for k in counts}
+    for g in range(n_groups):
+        w = (group[draw] == g)  # (resamples, subjects drawn)
+        for k, v in counts.items():
+            out[k][g] = (np.asarray(v, np.float64)[draw] * w).sum(axis=1)
+    empty = ((out["compared"] <= 0) | (out["impostor"] <= 0)).any(axis=0)
+    return out, empty
 
 
 def _plain(r: dict) -> dict:

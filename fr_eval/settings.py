@@ -379,16 +379,24 @@ class DifferentialsSettings:
     by: list = key(["skin_tone"], "the attributes grouped by: skin_tone (ITA measured on the colour photos) and "
                    "any metadata field of the dataset or column of dataset.attributes (e.g. [skin_tone, race, gender])",
                    lambda k, v: [str(x) for x in (v if isinstance(v, (list, tuple)) else [v])])
-    ita_groups: Any = key("chardon", "chardon (Chardon's six categories) or an integer K (K quantile groups of the "
-                          "subjects' ITA)", lambda k, v: "chardon" if str(v) == "chardon" else p.integer(k, v, 2))
+    ita_groups: Any = key("chardon", "chardon (Chardon's six ITA categories) or an integer K (K quantile groups of the "
+                          "subjects' reading on differentials.skin_scale)",
+                          lambda k, v: "chardon" if str(v) == "chardon" else p.integer(k, v, 2))
+    skin_scale: str = key("ita", "the reading the skin-tone groups are made on: ita (Chardon's scale, comparable with "
+                          "the literature) | lightness (perceptual lightness L*, Thong et al. 2023; quantile groups)",
+                          lambda k, v: p.choice(k, v, ("ita", "lightness")))
+    min_group_confidence: float = key(0.6, "a subject joins a skin-tone group when at least this share of the "
+                                      "bootstrap medians over its fit photos falls in the same bin; else it is set "
+                                      "aside as uncertain, counted per bin", lambda k, v: p.number(k, v, 0.0, 1.0))
+    min_fit_photos: int = key(2, "fit colour photos a subject needs to be read (fewer: set aside, counted)",
+                              lambda k, v: p.integer(k, v, 2))
     white_balance: str = key("none", "before CIELAB: none | grey_world (each channel's mean scaled to the grey mean; "
                              "an illumination-robust variant)", lambda k, v: p.choice(k, v, ("none", "grey_world")))
-    max_ita_spread: float = key(20.0, "a subject whose photos' ITA has an interquartile range above this (degrees) is "
-                                "uncertain: left out of the skin-tone groups, counted and listed",
-                                lambda k, v: p.number(k, v, 0.0))
     alpha: float = key(0.5, "GARBE's and FDR's weight of the FMR term (1 - alpha: the FNMR term)",
                        lambda k, v: p.number(k, v, 0.0, 1.0))
-    contact_sheet: int = key(8, "faces shown with the skin region measured", lambda k, v: p.integer(k, v, 0))
+    contact_sheet: int = key(6, "photos shown per subject on the skin-region contact sheet (each group's typical "
+                             "subject, the lightest, the darkest and every uncertain one; 0: no sheet)",
+                             lambda k, v: p.integer(k, v, 0))
     fidelity: bool = key(True, "the colourisers' colour fidelity against the originals (CIEDE2000, ITA shift, ...)",
                          p.boolean)
 

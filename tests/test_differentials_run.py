@@ -188,7 +188,10 @@ def test_feret_ground_truth_groups(lfw_small, tmp_path):
     assert doc["skin_tone"]["no_colour_photo"] == ["00008"] and doc["attributes"]["skin_tone"]["unassigned"] >= 1
     grey = [r for r in rows_of(out / "skin_tone_images.csv") if r["subject"] == "00008"]
     assert len(grey) == 2 and all(r["reason"] == "a greyscale photo (no colour to measure)" for r in grey)
-    assert "00008" not in {r["subject"] for r in rows_of(out / "skin_tone.csv")}
+    # listed with its photos counted, none fit, and in no group
+    listed = {r["subject"]: r for r in rows_of(out / "skin_tone.csv")}["00008"]
+    assert (listed["n_photos"], listed["n_fit"], listed["status"], listed["group"]) == ("2", "0", "no colour photo", "")
+    assert listed["unfit_reasons"] == "a greyscale photo (no colour to measure): 2"
 
 
 def test_unknown_attribute_is_a_one_line_error(lfw_small, tmp_path, capsys):

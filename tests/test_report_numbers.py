@@ -19,3 +19,11 @@ def test_unsupported_operating_points_are_named():
     note = N.support_note([0.001, 0.01, 0.0001], 2610, 3)
     assert "FMR=0.1% allows 2, FMR=0.01% allows 0" in note and "FMR=1%" not in note
     assert N.support_note([0.01], 2610, 3) is None
+
+
+def test_a_count_in_words_does_not_set_a_columns_digits():
+    """"(8 subjects: n too small)" is a count, not a rate: it neither cuts the column to 0 decimals nor is rewritten."""
+    from fr_eval.report.numbers import uniform_digits
+    body = [["light", "0.41 [0.20, 0.73]"], ["tan", "2.50 (8 subjects: n too small)"], ["brown", "1.234 [0.500, 2.000]"]]
+    assert uniform_digits(["Group", "FNMR (%)"], body) == [
+        ["light", "0.41 [0.20, 0.73]"], ["tan", "2.50 (8 subjects: n too small)"], ["brown", "1.23 [0.50, 2.00]"]]

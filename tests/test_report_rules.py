@@ -164,7 +164,7 @@ def overlapping_texts(fig) -> list:
     renderer = canvas.get_renderer()
     texts = []
     for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
+        for axis in (ax.xaxis, ax.yaxis) if ax.axison else ():  # an axes turned off draws no tick or axis label
             texts += [t.label1 for t in axis._update_ticks() if t.label1.get_visible()]
             texts.append(axis.label)
         texts += [ax.title, *ax.texts]

@@ -5,6 +5,7 @@ Everything here is rendered from :class:`fr_eval.stages.differentials.Differenti
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,14 @@ RATES = (("FTA", "fta", "n_samples"), ("FNMR", "fnmr", "n_compared"), ("FRR", "f
 def _ci(iv: dict | None, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
     f = f"{{:{'+' if signed else ''}.{digits}f}}"
     return N.ci_text(iv, lambda v: f.format(scale * v)) or "n/a"
+
+
+def _posterior(indices: dict, name: str) -> str:
+    """"median [low, high]" of GARBE's or FDR's posterior-bootstrap interval; n/a without one."""
+    iv = (indices.get("intervals") or {}).get(name)
+    if not iv or "median" not in iv:
+        return _ci(iv, 1, 3)
+    return f"{_num(iv['median'])} {_ci(iv, 1, 3)}"
 
 
 def _num(x, digits: int = 3) -> str:
@@ -49,9 +58,11 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
                    f"comparisons whose two subjects are both in it. Groups of fewer than report.min_subjects="
                    f"{min_subjects} subjects are marked {N.DAGGER} (too small to support a figure: shown, never "
                    "ranked)." + unsupported])]
+    items += _bins_items(out, d, min_subjects)  # before any figure: what the scale could and could not measure
     for attr, rows in d.rows.items():
         items += _group_tables(out, attr, rows, d, min_subjects)
-        items += _colourisation_table(out, attr, d.colourisation.get(attr) or [], min_subjects)
+        ends = skin_ends(d, min_subjects) if attr == "skin_tone" else []  # said beside every between-group figure
+        items += _colourisation_table(out, attr, d.colourisation.get(attr) or [], min_subjects, ends)
         if _plot_groups(attr, rows, out / f"differentials_{attr}.png"):
             items.append(Figure(f"differentials_{attr}.png", f"FNMR and FMR (within group) per {attr} group and "
                                 "row, with 95% intervals; groups with no figure are left out of a panel."))
@@ -64,6 +75,7 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
     header = ["Scenario", attr.replace("_", " "), "Subjects", *[h for name, _, _ in RATES for h in (f"{name} (%)",)],
               "FMR / lowest", "FNMR / lowest", "FMR / geo. mean", "FNMR / geo. mean"]
     body, idx = [], []
+    least = int(d.settings["min_false_matches"])
     for r in rows:
         fmr_ratio, fnmr_ratio = r["indices"]["fmr_ratios"], r["indices"]["fnmr_ratios"]
         included = r["indices"]["groups"]
@@ -78,21 +90,35 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
                         + [ratio(fmr_ratio, "over_lowest"), ratio(fnmr_ratio, "over_lowest"),
                            ratio(fmr_ratio, "over_geometric_mean"), ratio(fnmr_ratio, "over_geometric_mean")])
         i = r["indices"]
+        e = i.get("errors") or {}
+        # a figure resting on fewer errors than report.min_false_matches in either rate: shown, flagged, no finding
+        weak = bool(e) and min(e["fnm"], e["fm"]) < least
+        flag = f"{N.DAGGER} unsupported" if weak else ""
         idx.append([r["label"], ", ".join(included) or "none", ", ".join(i.get("groups_left_out") or []) or "none",
-                    _num(i["garbe"]), _ci(i.get("intervals", {}).get("garbe"), 1, 3), _num(i["fdr"]),
-                    _ci(i.get("intervals", {}).get("fdr"), 1, 3)])
+                    f"{e['fnm']} / {e['fm']}" if e else "n/a",
+                    _num(i["garbe"]) + (N.DAGGER if weak else ""), _posterior(i, "garbe"),
+                    _num(i["fdr"]) + (N.DAGGER if weak else ""), _posterior(i, "fdr"), flag])
     a = d.attributes[attr]
     groups = table_file(out, f"differentials_{attr}", header, body, f"Figures per {attr.replace('_', ' ')} group", [
         f"Groups from {a['source']}; {a['unassigned']} subject(s) in no group (left out). Ratios (NIST IR 8280): "
         "each group's rate over the lowest group's and over the geometric mean of the groups' (n/a where that is 0 "
         "or the group has no figure)."])
     indices = table_file(out, f"differentials_{attr}_indices", [
-        "Scenario", "Groups", "Left out", "GARBE", "95% CI (subjects)", "FDR", "95% CI (subjects)"], idx,
+        "Scenario", "Groups", "Left out", "Errors (false non-matches / false matches within groups)", "GARBE",
+        "GARBE: posterior median [95% interval]", "FDR", "FDR: posterior median [95% interval]", "Flag"], idx,
         f"GARBE and FDR over the {attr.replace('_', ' ')} groups", [
             f"GARBE (Howard et al., 2022) = α G(FMR) + (1-α) G(FNMR), G the Gini coefficient with the n/(n-1) "
             f"correction (0: equal); FDR (de Freitas Pereira and Marcel, 2021) = 1 - (α max|ΔFMR| + (1-α) "
-            f"max|ΔFNMR|) (1: equal); α = {d.settings['alpha']}. Intervals: 95%, subjects resampled within each "
-            "group. Groups without a within-group impostor or a genuine attempt are left out."])
+            f"max|ΔFNMR|) (1: equal); α = {d.settings['alpha']}. Intervals: 95%, subjects resampled across all "
+            "groups together, and in each resample every group's FMR and FNMR drawn from its Jeffreys posterior "
+            "Beta(errors + 1/2, trials - errors + 1/2), so that a group with no error still carries its "
+            "uncertainty (resamples leaving a group without a genuine attempt or a within-group impostor are "
+            "dropped); the interval is centred on its own median, which noise in the rates pulls away from the "
+            "figure of the counts (a spread or a Gini of noisy rates is larger than of the rates: GARBE up, FDR "
+            f"down), so the figure can sit at its interval's edge. {N.DAGGER} unsupported: fewer than report.min_false_matches={least} false non-matches or "
+            "false matches within groups behind the figure; shown, never a finding. Groups without a within-group "
+            "impostor or a genuine attempt are left out.", *(skin_ends(d, min_subjects) if attr == "skin_tone"
+                                                             else [])])
     return [groups, indices, *_between_table(out, attr, rows[0], d, min_subjects)]
 
 
@@ -134,7 +160,7 @@ def _between_table(out: Path, attr: str, row: dict, d, min_subjects: int) -> lis
                        csv_table=(csv_header, csv_body))]
 
 
-def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int) -> list:
+def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int, ends: list = ()) -> list:
     if not effects:
         return []
     body, pairs = [], []
@@ -162,14 +188,14 @@ def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int)
         "negative difference means colourisation lowered the error. Interval: paired subject bootstrap; p: paired "
         "permutation test (each subject's two rows swapped or not), Holm-adjusted over the groups of the same rows "
         "and rate. † fewer than report.min_subjects subjects: no "
-        "finding (the interval and p rest on too few subjects)."])
+        "finding (the interval and p rest on too few subjects).", *ends])
     t2 = table_file(out, f"differentials_{attr}_colourisation_between", [
         "Rows", "Rate", "Groups", "Difference of differences (points)", "95% CI (subjects)", "p", "p (Holm)"], pairs,
         f"Does colourisation help some {attr.replace('_', ' ')} groups less?", [
         "The colourisation effect in one group minus that in another; a positive value: it helps the first group "
         "less (or harms it more). Interval: subjects resampled within each group; p: permutation test of the "
         "group labels among the two groups' subjects (10,000 permutations), Holm-adjusted over the table's pairs "
-        "of the same rows and rate. † a group of fewer than report.min_subjects subjects: no finding."])
+        "of the same rows and rate. † a group of fewer than report.min_subjects subjects: no finding.", *ends])
     return [t1, t2]
 
 
@@ -199,49 +225,121 @@ def _plot_groups(attr: str, rows: list, path: Path) -> bool:
     return True
 
 
+SKIN_COLUMNS = ["subject", "n_photos", "n_fit", "ita", "ita_low", "ita_high", "L", "L_low", "L_high", "hue", "hue_low",
+                "hue_high", "ita_p5", "ita_p95", "ita_iqr", "bin", "confidence", "status", "group", "reason",
+                "unfit_reasons"]
+
+
+def skin_ends(d, min_subjects: int) -> list[str]:
+    """What the skin-tone scale cannot say: for the bin at each end of the scale with fewer than ``min_subjects``
+    subjects measured, one sentence (said before every between-group figure)."""
+    bins = (d.skin or {}).get("bins") or []
+    if not bins:
+        return []
+    out = []
+    for order, side in ((bins[::-1], "darker"), (bins, "lighter")):
+        thin = []
+        for b in order:  # from the end inward, every bin too thin to support a figure
+            if b["measured"] >= min_subjects:
+                break
+            thin.append(f"{b['bin']} ({b['range']}): {b['measured']} measured, {b['uncertain']} set aside")
+        if thin:
+            out.append(f"No conclusion about {side} skin: " + "; ".join(thin) + f" (fewer than report.min_subjects="
+                       f"{min_subjects} subjects measured in each bin at the {side} end of the scale).")
+    return out
+
+
+def _bins_items(out: Path, d, min_subjects: int) -> list:
+    """Before any figure: every bin of the skin-tone scale with its subjects measured and set aside, and why."""
+    s = d.skin
+    if not s or s.get("why_none") or not s.get("bins"):
+        return []
+    body = [[b["bin"], b["range"], str(b["measured"]), str(b["uncertain"])] for b in s["bins"]]
+    body += [["(too few fit photos)", f"fewer than {d.settings.get('min_fit_photos', 2)} fit colour photos", "0",
+              str(len(s["too_few_fit_photos"]))],
+             ["(no colour photo)", "no colour photo acquired", "0", str(len(s["no_colour_photo"]))]]
+    conf = d.settings.get("min_group_confidence")
+    table = table_file(out, "skin_tone_bins", ["Bin", "Range", "Subjects measured", "Subjects set aside"], body,
+                       "Every bin of the skin-tone scale: subjects measured and set aside", [
+                           f"A subject is measured in the bin its median reading falls in when at least "
+                           f"{100 * conf:g}% of the bootstrap medians over its fit photos fall there too "
+                           f"(differentials.min_group_confidence); else it is set aside as uncertain, counted in the "
+                           f"bin its median falls in. Set aside: " + (", ".join(
+                               f"{k} ({v['reason']})" for k, v in sorted(s["subjects"].items())
+                               if v["status"] != "measured") or "none") + "."])
+    return [table, *([Text(skin_ends(d, min_subjects))] if skin_ends(d, min_subjects) else [])]
+
+
 def _skin_items(out: Path, d) -> list:
     s = d.skin
     if s.get("why_none"):
         return [Text([f"Skin tone not measured: {s['why_none']}."])]
-    per = [{"subject": k, **v} for k, v in sorted(s["subjects"].items())]
-    write_csv(out / "skin_tone.csv", ["subject", "ita", "iqr", "range", "n_images", "status", "group"], per)
-    write_csv(out / "skin_tone_images.csv", ["path", "subject", "ita", "pixels", "reason"], s["images"])
+    unfit: dict = {}
+    for x in s["images"]:
+        if not x["fit"]:
+            kind = x["reason"].split(":")[0]
+            unfit.setdefault(x["subject"], {}).setdefault(kind, 0)
+            unfit[x["subject"]][kind] += 1
+    per = [{"subject": k, **v, "unfit_reasons": "; ".join(f"{r}: {n}" for r, n in unfit.get(k, {}).items())}
+           for k, v in sorted(s["subjects"].items())]
+    write_csv(out / "skin_tone.csv", SKIN_COLUMNS, per)
+    write_csv(out / "skin_tone_images.csv", ["path", "subject", "ita", "L", "hue", "chroma", "pixels", "fit", "reason"],
+              s["images"])
+    rules = s["fit_rules"]
     items = [Text([
-        f"Skin tone: the Individual Typology Angle ITA° = arctan((L* - 50) / b*) · 180/π of each colour photo's skin "
-        f"pixels (CIELAB, D65; white balance: {s['white_balance']}), the median over a region of both cheeks and "
-        "the forehead of the face aligned by its 5 landmarks (eyes, brows, nose and mouth outside it), keeping the "
-        f"pixels with L* in {list(s['skin_range']['L'])}, 0 < a* <= {s['skin_range']['a'][1]:g}, "
-        f"0 < b* <= {s['skin_range']['b'][1]:g}. A subject's ITA is the median over its photos "
-        f"({s['n_images_measured']} of {s['n_images']} measured); its spread is their interquartile range, and a "
-        f"subject whose spread exceeds {s['max_ita_spread']:g}° is uncertain and in no skin-tone group "
-        f"({len(s['uncertain'])}: {', '.join(s['uncertain']) or 'none'}); "
-        f"{len(s['no_colour_photo'])} subject(s) have no measured colour photo. How fragile this is on these photos: "
-        f"the median within-subject interquartile range is {_num(s['median_iqr'], 1)}°, the median range "
-        f"{_num(s['median_range'], 1)}° (largest {_num(s['max_range'], 1)}°), against Chardon bins 13-40° wide. "
-        "Per subject: skin_tone.csv; per photo: skin_tone_images.csv."])]
+        f"Skin tone, as Thong, Joniak and Xiang (ICCV 2023) read it, in two dimensions: perceptual lightness L* and "
+        f"hue angle h* = atan2(b*, a*), each the median over the skin pixels of a colour photo (CIELAB, D65; white "
+        f"balance: {s['white_balance']}) in a region of both cheeks and the forehead of the face aligned by its 5 "
+        f"landmarks, pixels with L* in {list(s['skin_range']['L'])}, 0 < a* <= {s['skin_range']['a'][1]:g}, "
+        f"0 < b* <= {s['skin_range']['b'][1]:g}; beside them the Individual Typology Angle ITA° = arctan((L* - 50) / "
+        f"b*) · 180/π, for comparison with the literature. A photo counts only when it is fit to measure: not "
+        f"greyscale or toned (colourfulness >= {rules['min_colourfulness']:g}), skin chroma C* >= "
+        f"{rules['min_chroma']:g}, skin hue within {rules['hue'][0]:g}-{rules['hue'][1]:g}°, at most "
+        f"{100 * rules['max_clipped']:g}% of the region clipped, the photo's brightest 1% above L* "
+        f"{rules['min_top_L']:g}, no colour cast (mean a*b* chroma <= {rules['max_cast']:g}); "
+        f"{s['n_images_measured']} of {s['n_images']} photos fit (" + (", ".join(
+            f"{n} {r}" for r, n in s["unfit_reasons"].items()) or "none unfit") + "). A subject's reading is the "
+        "median over its fit photos with a 95% percentile bootstrap interval over them (not a cut on their spread). "
+        f"How fragile ITA is on these photos: the median within-subject interquartile range of ITA is "
+        f"{_num(s['median_iqr'], 1)}°, the median range {_num(s['median_range'], 1)}° (largest "
+        f"{_num(s['max_range'], 1)}°), against Chardon bins 13-40° wide. Per subject (with each reading's "
+        "interval, its bin, the share of bootstrap medians in it, and why photos were not used): skin_tone.csv; per "
+        "photo: skin_tone_images.csv."])]
     if d.sheet:
         _plot_sheet(d.sheet, out / "skin_regions.png")
-        items.append(Figure("skin_regions.png", "The region measured on a few faces: green, the skin pixels the ITA "
-                            "is the median of; magenta, pixels of the region outside the skin range (hair, shadow, "
-                            "highlight, a blue cast)."))
+        items.append(Figure("skin_regions.png", "Who the groups rest on: each group's most typical subject, the "
+                            "lightest and the darkest read, and every uncertain subject, each with a few of its "
+                            "photos spread over its range of ITA (their reading) and the photos not used (why); "
+                            "green, the skin pixels measured; magenta, pixels of the region outside the skin range."))
     for attr, a in d.agreement.items():
-        items.append(table_file(out, f"skin_tone_vs_{attr}", [f"{attr} \\ ITA group", *a["columns"]],
+        name = {"cohen_kappa": "Cohen's kappa", "cramers_v": "Cramér's V (the labels are not bins of the scale)"}
+        kappa = (f"{name[a['statistic']]} {a['value']:.2f} over the {a['n_subjects']} subjects with both."
+                 if a.get("statistic") in name else f"No agreement statistic: {a['why']}." if a.get("why") else "")
+        items.append(table_file(out, f"skin_tone_vs_{attr}", [f"{attr} \\ skin-tone group", *a["columns"]],
                                 [[r, *map(str, c)] for r, c in zip(a["rows"], a["counts"])],
                                 f"Measured skin tone against the {attr} labels (subjects)", [
-                                    "How the ITA groups and the labels agree: a label spread over many ITA groups "
-                                    "means lighting, not skin, drives the measurement."]))
+                                    "How the skin-tone groups and the labels agree: a label spread over many groups "
+                                    "means lighting, not skin, drives the measurement."
+                                    + (f" {kappa}" if kappa else "")]))
     return items
 
 
 def _plot_sheet(sheet: list, path: Path) -> None:
-    cols = min(8, len(sheet))
-    fig, axes = subplots(math.ceil(len(sheet) / cols), cols, figsize=(1.5 * cols, 1.75 * math.ceil(len(sheet) / cols)),
-                         squeeze=False)
+    """One row per subject shown: its reading in a first column of text, then its photos, each captioned (what it
+    read, or why it was not used); the label has its own column so that no caption runs into it."""
+    cols = max(len(r["tiles"]) for r in sheet) or 1
+    fig, axes = subplots(len(sheet), cols + 1, figsize=(2.3 + 1.45 * cols, 2.05 * len(sheet)), squeeze=False,
+                         gridspec_kw={"width_ratios": [2.3 / 1.45] + [1] * cols})
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, (caption, img) in zip(axes.ravel(), sheet):
-        ax.imshow(img)
-        ax.set_title(caption, fontsize=6)
+    for row, r in zip(axes, sheet):
+        row[0].text(0.0, 0.5, textwrap.fill(r["label"], 30), transform=row[0].transAxes, fontsize=7.5, va="center",
+                    ha="left")
+        for ax, (caption, img) in zip(row[1:], r["tiles"]):
+            ax.imshow(img)
+            ax.set_title(textwrap.fill(caption, 24), fontsize=6)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.45 / (2.05 * len(sheet)), bottom=0.01, wspace=0.08,
+                        hspace=0.55)
     save(fig, path, dpi=110)
 
 

@@ -99,6 +99,8 @@ def support_note(fmrs, n_impostor: int, min_false_matches: int) -> str | None:
 
 
 _NUMBER = re.compile(r"(?<![\w.])([-+]?\d+)(?:\.(\d+))?(?![\w.])")
+#: a count said in words ("(8 subjects: n too small)"): not a rate, so neither read nor rewritten as one
+_COUNT = re.compile(r"\(\d+ [a-z]+: n too small\)")
 
 
 def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
@@ -110,7 +112,8 @@ def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
         return body
     out = [list(r) for r in body]
     for i in rate:
-        digits = [len(m.group(2) or "") for r in body if i < len(r) for m in _NUMBER.finditer(str(r[i]))]
+        digits = [len(m.group(2) or "") for r in body if i < len(r)
+                  for m in _NUMBER.finditer(_COUNT.sub("", str(r[i])))]
         if not digits:
             continue
         d = min(digits)
@@ -123,7 +126,10 @@ def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
 
         for r in out:
             if i < len(r):
-                r[i] = _NUMBER.sub(fix, str(r[i]))
+                text = str(r[i])
+                counts = _COUNT.search(text)
+                head, tail = (text[:counts.start()], text[counts.start():]) if counts else (text, "")
+                r[i] = _NUMBER.sub(fix, head) + tail
     return out
 
 

@@ -8,10 +8,13 @@ greyscale counterparts group by group, and each colouriser's colours are measure
 from __future__ import annotations
 
 import re
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
+from sklearn.metrics import cohen_kappa_score
 
 from .. import colour as C
 from .. import differentials as D
@@ -53,11 +56,10 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
     """Every group figure of the run at ``threshold`` (the baseline's at the run's FMR target). ``scores``:
     the evaluate stage's (row label -> genuine scores and their subjects)."""
     settings = cfg.differentials
-    skin = measure_skin(plan, acquired, settings)
+    skin = measure_skin(plan, acquired, settings, plan.bootstrap)
     attrs, notes = subject_groups(plan, skin, settings, cfg.dataset.attributes)
-    for subj, g in zip(plan.subjects, attrs[SKIN]["values"] if SKIN in attrs else ()):
-        if subj in skin.per_subject:
-            skin.per_subject[subj]["group"] = g
+    if SKIN in attrs:
+        skin.sheet = skin_sheet(skin, settings)
     codes = {a: (np.array([v["groups"].index(x) if x in v["groups"] else -1 for x in v["values"]]), v["groups"])
              for a, v in attrs.items()}
     metric = metric_of(acquired.system)
@@ -68,11 +70,13 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
         rows[a], effects[a] = group_rows(counts, code, names, colourisation_pairs(plan), settings.alpha,
                                          plan.bootstrap, plan.min_subjects)
     out = Differentials(attributes={a: {k: v for k, v in x.items() if k != "values"} for a, x in attrs.items()},
-                        skin=skin.describe(plan.subjects), rows=rows, colourisation=effects, threshold=threshold,
-                        agreement=agreement(attrs), sheet=skin.sheet, notes=notes,
+                        skin=skin.describe(plan.subjects, skin.bins), rows=rows, colourisation=effects,
+                        threshold=threshold, agreement=agreement(attrs), sheet=skin.sheet, notes=notes,
                         settings={"by": list(settings.by), "ita_groups": settings.ita_groups,
-                                  "white_balance": settings.white_balance, "max_ita_spread": settings.max_ita_spread,
-                                  "alpha": settings.alpha})
+                                  "skin_scale": settings.skin_scale, "white_balance": settings.white_balance,
+                                  "min_group_confidence": settings.min_group_confidence,
+                                  "min_fit_photos": settings.min_fit_photos, "alpha": settings.alpha,
+                                  "min_false_matches": cfg.report.min_false_matches})
     if cfg.embeddings:  # vectors read from a file: no image behind them to measure
         out.skin["why_none"] = f"embeddings={cfg.embeddings} carries no images (skin tone needs the photos)"
         out.fidelity = {"reason": f"embeddings={cfg.embeddings} carries no images (no colourised image to compare)"}
@@ -115,25 +119,42 @@ def flag_small(effect: dict, min_subjects: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- skin tone
+#: the readings of a subject's skin, each the median over its fit photos with a bootstrap interval over them
+READINGS = ("ita", "L", "hue")
+
+
 @dataclass
 class Skin:
-    """Per image and per subject ITA (degrees) and the faces shown."""
+    """Per photo its readings (ITA, L*, h*, C*) and whether it was fit to measure; per subject the median of each
+    reading over its fit photos with a 95% bootstrap interval over them, and the resampled medians (kept for the
+    confidence of its group, not written)."""
 
-    images: list  # {"path", "subject", "ita", "pixels", "reason"}
-    per_subject: dict  # subject -> {"ita", "iqr", "range", "n_images", "status"}
-    sheet: list
+    images: list  # {"path", "subject", "ita", "L", "hue", "chroma", "pixels", "fit", "reason"}
+    per_subject: dict  # subject -> {"n_photos", "n_fit", <reading>, <reading>_low/_high, "status", "group", ...}
+    resampled: dict  # subject -> {reading: (n_resamples,) medians}
+    faces: dict  # path -> (Sample, landmarks): to draw the contact sheet of the subjects chosen after grouping
     white_balance: str
-    max_spread: float
+    sheet: list = field(default_factory=list)
+    bins: list = field(default_factory=list)  # skin_groups(): per bin of the scale, subjects measured and set aside
 
-    def describe(self, subjects: list) -> dict:
+    def describe(self, subjects: list, bins: list) -> dict:
         status = [self.per_subject.get(s, {}).get("status", "no colour photo") for s in subjects]
-        spreads = [v["iqr"] for v in self.per_subject.values() if v["n_images"] >= 2]
-        ranges = [v["range"] for v in self.per_subject.values() if v["n_images"] >= 2]
-        return {"white_balance": self.white_balance, "max_ita_spread": self.max_spread,
-                "n_images": len(self.images), "n_images_measured": int(sum(np.isfinite(x["ita"]) for x in self.images)),
+        spreads = [v["ita_iqr"] for v in self.per_subject.values() if v["n_fit"] >= 2]
+        ranges = [v["ita_range"] for v in self.per_subject.values() if v["n_fit"] >= 2]
+        unfit: dict = {}
+        for x in self.images:
+            if not x["fit"]:
+                key = re.sub(r"[-\d.]+", "#", x["reason"])  # one line per kind of reason, its figures masked
+                unfit[key] = unfit.get(key, 0) + 1
+        return {"white_balance": self.white_balance, "fit_rules": dict(C.FIT),
+                "n_images": len(self.images), "n_images_measured": int(sum(x["fit"] for x in self.images)),
+                "unfit_reasons": dict(sorted(unfit.items(), key=lambda kv: -kv[1])),
                 "n_subjects": len(subjects), "measured": status.count("measured"),
                 "uncertain": sorted(s for s, v in self.per_subject.items() if v["status"] == "uncertain"),
+                "too_few_fit_photos": sorted(s for s, v in self.per_subject.items()
+                                             if v["status"] == "too few fit photos"),
                 "no_colour_photo": [s for s, st in zip(subjects, status) if st == "no colour photo"],
+                "bins": bins,
                 "median_iqr": float(np.median(spreads)) if spreads else float("nan"),
                 "median_range": float(np.median(ranges)) if ranges else float("nan"),
                 "max_range": float(np.max(ranges)) if ranges else float("nan"),
@@ -141,9 +162,11 @@ class Skin:
                 "region": {k: list(v) for k, v in C.REGIONS.items()}, "skin_range": C.SKIN_RANGE}
 
 
-def measure_skin(plan: Plan, acquired: Acquired, settings) -> Skin:
-    """The ITA of every acquired colour photo (original variant: references and probes) and, per subject,
-    the median over its photos with its spread (interquartile range; above ``max_ita_spread``: uncertain)."""
+def measure_skin(plan: Plan, acquired: Acquired, settings, bootstrap: dict | None = None) -> Skin:
+    """Every acquired colour photo's skin readings (:func:`fr_eval.colour.skin_reading`, original variant:
+    references and probes), and per subject the median of each reading over its *fit* photos with a 95%
+    percentile bootstrap interval over those photos (``scipy.stats.bootstrap``): a subject with fewer than
+    ``min_fit_photos`` fit photos has none ("too few fit photos")."""
     samples = list({s.rel: s for s in plan.dataset.references + plan.dataset.probes}.values())
     todo = [(s, acquired.acquisitions.get((s.rel, "original"))) for s in samples]
     todo = [(s, a) for s, a in todo if a is not None and a.ok and a.detection is not None]
@@ -153,29 +176,105 @@ def measure_skin(plan: Plan, acquired: Acquired, settings) -> Skin:
         try:
             rgb = load_image(s.path)
         except ImageLoadError as exc:
-            return s, {"ita": float("nan"), "pixels": 0, "reason": f"unreadable: {exc}"}, None
-        if C.is_grey(rgb):
-            return s, {"ita": float("nan"), "pixels": 0, "reason": "a greyscale photo (no colour to measure)"}, None
-        return s, C.face_ita(rgb, a.detection.landmarks, settings.white_balance), (rgb, a.detection.landmarks)
+            return s, a, {"ita": float("nan"), "L": float("nan"), "hue": float("nan"), "chroma": float("nan"),
+                          "pixels": 0, "fit": False, "reason": f"unreadable: {exc}"}
+        return s, a, C.skin_reading(rgb, a.detection.landmarks, settings.white_balance)
 
     with ThreadPoolExecutor(_cpus()) as pool:  # image decoding and the CIELAB conversion release the GIL
         done = list(pool.map(one, todo))
-    images, by_subject, sheet = [], {}, []
-    for s, r, face in done:
-        images.append({"path": s.rel, "subject": s.subject, "ita": r["ita"], "pixels": r["pixels"],
-                       "reason": r.get("reason", "")})
-        if np.isfinite(r["ita"]):
-            by_subject.setdefault(s.subject, []).append(r["ita"])
-            if face is not None and len(sheet) < settings.contact_sheet and len(by_subject[s.subject]) == 1:
-                sheet.append((f"{s.subject}: ITA {r['ita']:.0f}°", marked_face(*face, settings.white_balance)))
-    per_subject = {}
-    for subj, v in by_subject.items():
-        v = np.asarray(v)
-        q1, q3 = np.percentile(v, [25, 75])
-        iqr = float(q3 - q1)
-        per_subject[subj] = {"ita": float(np.median(v)), "iqr": iqr, "range": float(np.ptp(v)), "n_images": int(v.size),
-                             "status": "uncertain" if iqr > settings.max_ita_spread else "measured", "group": ""}
-    return Skin(images, per_subject, sheet, settings.white_balance, settings.max_ita_spread)
+    images, fit, faces, seen, coloured = [], {}, {}, {}, set()
+    for s, a, r in done:
+        images.append({"path": s.rel, "subject": s.subject, **r})
+        faces[s.rel] = (s, a.detection.landmarks)
+        seen[s.subject] = seen.get(s.subject, 0) + 1
+        if not r["reason"].startswith(("a greyscale photo", "unreadable")):
+            coloured.add(s.subject)
+        if r["fit"]:
+            fit.setdefault(s.subject, []).append(tuple(r[k] for k in READINGS))
+    per_subject, resampled = {}, {}
+    kw = interval_kwargs(bootstrap)
+    for subj, n in seen.items():
+        v = np.asarray(fit.get(subj, []), float).reshape(-1, len(READINGS))
+        rec = {"n_photos": n, "n_fit": int(len(v)), "group": "", "confidence": float("nan")}
+        if len(v) < max(settings.min_fit_photos, 2):  # a bootstrap over one photo would claim certainty
+            rec.update({k: float(np.median(v[:, i])) if len(v) else float("nan") for i, k in enumerate(READINGS)})
+            rec.update(status="too few fit photos" if subj in coloured else "no colour photo",
+                       reason=f"{len(v)} fit photo(s) of {n} (at least {max(settings.min_fit_photos, 2)} needed)")
+        else:
+            resampled[subj] = {}
+            for i, k in enumerate(READINGS):
+                res = _median_bootstrap(v[:, i], kw)
+                resampled[subj][k] = res.bootstrap_distribution
+                rec.update({k: float(np.median(v[:, i])), f"{k}_low": float(res.confidence_interval.low),
+                            f"{k}_high": float(res.confidence_interval.high)})
+            q = np.percentile(v[:, 0], [5, 25, 75, 95])
+            rec.update(ita_p5=float(q[0]), ita_p95=float(q[3]), ita_iqr=float(q[2] - q[1]),
+                       ita_range=float(np.ptp(v[:, 0])), status="measured", reason="")
+        per_subject[subj] = rec
+    for rec in per_subject.values():
+        rec.setdefault("ita_iqr", float("nan"))
+        rec.setdefault("ita_range", float("nan"))
+    return Skin(images, per_subject, resampled, faces, settings.white_balance)
+
+
+def _median_bootstrap(values: np.ndarray, kw: dict):
+    """The percentile bootstrap of a median over a subject's photos (``scipy.stats.bootstrap``); its resampled
+    medians say how sure the subject's group is. Photos that all read alike give a zero-width interval and
+    scipy's warning about it, which is the answer here, not a problem: silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return stats.bootstrap((values,), np.median, n_resamples=kw["n_resamples"], confidence_level=kw["confidence"],
+                               method="percentile", vectorized=True, axis=-1,
+                               random_state=np.random.default_rng(kw["seed"]))
+
+
+def sheet_subjects(skin: Skin, key: str) -> list[tuple[str, str]]:
+    """Who the contact sheet shows, each with why: each group's most typical subject (its median nearest the
+    group's median of medians), the lightest and the darkest subject read, and every uncertain subject."""
+    chosen: dict = {}
+    placed = {s: v for s, v in skin.per_subject.items() if v.get("bin")}
+    for g in dict.fromkeys(v["group"] for v in placed.values() if v["group"]):
+        members = {s: v[key] for s, v in placed.items() if v["group"] == g}
+        centre = float(np.median(list(members.values())))
+        chosen.setdefault(min(members, key=lambda s: (abs(members[s] - centre), s)), f"typical of {g}")
+    if placed:
+        chosen.setdefault(max(placed, key=lambda s: (placed[s][key], s)), "the lightest read")
+        chosen.setdefault(min(placed, key=lambda s: (placed[s][key], s)), "the darkest read")
+    for s in sorted(s for s, v in placed.items() if v["status"] == "uncertain"):
+        chosen.setdefault(s, "uncertain")
+    return list(chosen.items())
+
+
+def skin_sheet(skin: Skin, settings) -> list[dict]:
+    """The contact sheet's rows (:func:`sheet_subjects`): per subject its reading and up to
+    ``settings.contact_sheet`` of its photos, the fit ones spread over its range of ITA and then the unfit ones,
+    each with its reading or the reason it was not used, its skin pixels marked."""
+    if settings.contact_sheet <= 0:
+        return []
+    key = "L" if settings.skin_scale == "lightness" else "ita"
+    rows = []
+    for subj, why in sheet_subjects(skin, key):
+        rec = skin.per_subject[subj]
+        mine = [x for x in skin.images if x["subject"] == subj]
+        fit = sorted((x for x in mine if x["fit"]), key=lambda x: x["ita"])
+        unfit = [x for x in mine if not x["fit"]][:max(1, settings.contact_sheet // 3)]
+        n_fit = max(settings.contact_sheet - len(unfit), 0)
+        picks = [fit[int(i)] for i in np.unique(np.linspace(0, len(fit) - 1, min(n_fit, len(fit))).round())] \
+            if fit and n_fit else []
+        tiles = []
+        for x in picks + unfit:
+            s, landmarks = skin.faces[x["path"]]
+            try:
+                face = marked_face(load_image(s.path), landmarks, settings.white_balance)
+            except ImageLoadError:
+                continue
+            tiles.append((f"ITA {x['ita']:.0f}°, L* {x['L']:.0f}" if x["fit"] else f"not used: {x['reason']}", face))
+        head = (f"{subj}: {why}; {rec['status']}" + (f" ({rec['group']})" if rec["group"] else
+                                                     f" (median in {rec['bin']})") +
+                f"; ITA {rec['ita']:.0f}° [{rec['ita_low']:.0f}, {rec['ita_high']:.0f}], L* {rec['L']:.0f}; "
+                f"{rec['n_fit']} of {rec['n_photos']} photos fit; {100 * rec['confidence']:.0f}% in its bin")
+        rows.append({"subject": subj, "why": why, "label": head, "tiles": tiles})
+    return rows
 
 
 def marked_face(rgb, landmarks, white_balance: str) -> np.ndarray:
@@ -199,7 +298,7 @@ def subject_groups(plan: Plan, skin: Skin, settings, attributes_file) -> tuple[d
     out = {}
     for a in settings.by:
         if a == SKIN:
-            values, groups, source = skin_groups(subjects, skin, settings.ita_groups)
+            values, groups, source = skin_groups(subjects, skin, settings)
         elif a in file_attrs:
             values, source = file_attrs[a], f"dataset.attributes ({attributes_file})"
             groups = sorted(set(values) - {""})
@@ -216,20 +315,57 @@ def subject_groups(plan: Plan, skin: Skin, settings, attributes_file) -> tuple[d
     return out, notes
 
 
-def skin_groups(subjects: list, skin: Skin, rule) -> tuple[list, list, str]:
-    """Each subject's skin-tone group (measured, not uncertain) by Chardon's categories or ITA quantiles."""
-    ita = np.array([skin.per_subject[s]["ita"] if skin.per_subject.get(s, {}).get("status") == "measured"
-                    else np.nan for s in subjects])
+def skin_groups(subjects: list, skin: Skin, settings) -> tuple[list, list, str]:
+    """Each subject's skin-tone group: the bin of the scale (``settings.skin_scale``: the ITA in Chardon's
+    categories or K quantile groups, or K quantile groups of L*) its median falls in, kept when at least
+    ``settings.min_group_confidence`` of its bootstrap medians fall in the same bin, else set aside as uncertain.
+    Sets each subject's ``group``, ``bin`` (where its median falls, set aside or not), ``confidence`` and
+    ``status``; returns (groups per subject, "" where none; the bins lightest first; where they come from), and
+    leaves the count of every bin, measured and set aside, in ``skin.bins``."""
+    rule, key = settings.ita_groups, ("L" if settings.skin_scale == "lightness" else "ita")
+    if key == "L" and rule == "chardon":
+        raise ConfigError("differentials.skin_scale=lightness groups subjects by quantiles of L*: set "
+                          "differentials.ita_groups=K (e.g. 3); Chardon's categories are bins of the ITA")
+    median = {s: v[key] for s, v in skin.per_subject.items() if s in skin.resampled}
     if rule == "chardon":
-        return [C.chardon(x) for x in ita], C.chardon_order(), "ITA measured on the colour photos, Chardon's categories"
-    k = int(rule)
-    ok = np.isfinite(ita)
-    edges = np.percentile(ita[ok], np.linspace(0, 100, k + 1)) if ok.any() else np.zeros(k + 1)
-    names = [f"Q{i + 1} [{edges[i]:.0f}°, {edges[i + 1]:.0f}°]" for i in range(k)]
-    where = np.clip(np.searchsorted(edges[1:-1], ita, side="right"), 0, k - 1)
-    # Q1 is the lowest ITA (darkest); listed lightest first as the Chardon categories are
-    return ([names[w] if f else "" for w, f in zip(where, ok)], names[::-1],
-            f"ITA measured on the colour photos, {k} quantile groups of the subjects")
+        names = C.chardon_order()  # lightest first; index 0 = very light
+
+        def bin_of(x):
+            x = np.asarray(x, float)
+            return np.where(np.isfinite(x), np.sum(x[..., None] <= np.array([b for _, b in C.CHARDON[:-1]]), -1), -1)
+        ranges = [f"ITA > {low:g}°" if i == 0 else f"ITA {low:g}° to {C.CHARDON[i - 1][1]:g}°" if np.isfinite(low)
+                  else f"ITA <= {C.CHARDON[i - 1][1]:g}°" for i, (_, low) in enumerate(C.CHARDON)]
+        source = "ITA (median over each subject's fit colour photos), Chardon's categories"
+    else:
+        k = int(rule)
+        values = np.array(list(median.values()), float)
+        edges = np.percentile(values, np.linspace(0, 100, k + 1)) if values.size else np.zeros(k + 1)
+        unit = "L*" if key == "L" else "ITA"
+        low_first = [f"Q{i + 1} {unit} [{edges[i]:.0f}, {edges[i + 1]:.0f}]" for i in range(k)]
+        names = low_first[::-1]  # Q1 is the lowest (darkest); listed lightest first as Chardon's categories are
+        ranges = [n.split(" ", 1)[1] for n in names]
+
+        def bin_of(x):
+            x = np.asarray(x, float)
+            low = np.clip(np.searchsorted(edges[1:-1], x, side="right"), 0, k - 1)
+            return np.where(np.isfinite(x), k - 1 - low, -1)
+        source = (f"{'L* (perceptual lightness)' if key == 'L' else 'ITA'} (median over each subject's fit colour "
+                  f"photos), {k} quantile groups of the subjects")
+    counts = {n: {"measured": 0, "uncertain": 0} for n in names}
+    for subj, m in median.items():
+        rec, b = skin.per_subject[subj], int(bin_of(m))
+        share = float(np.mean(bin_of(skin.resampled[subj][key]) == b))
+        rec.update(bin=names[b], confidence=share)
+        if share >= settings.min_group_confidence:
+            rec.update(group=names[b], status="measured")
+            counts[names[b]]["measured"] += 1
+        else:
+            rec.update(group="", status="uncertain",
+                       reason=f"{100 * share:.0f}% of its bootstrap medians in {names[b]} (at least "
+                              f"{100 * settings.min_group_confidence:g}% needed)")
+            counts[names[b]]["uncertain"] += 1
+    skin.bins = [{"bin": n, "range": r, **counts[n]} for n, r in zip(names, ranges)]
+    return [skin.per_subject.get(s, {}).get("group", "") for s in subjects], names, source
 
 
 def subject_metadata(plan: Plan) -> dict:
@@ -307,9 +443,27 @@ def agreement(attrs: dict) -> dict:
             continue
         table = {g: {t: int(sum(1 for u, v in zip(x["values"], skin["values"]) if u == g and v == t))
                      for t in skin["groups"] + [""]} for g in x["groups"]}
-        out[a] = {"rows": x["groups"], "columns": skin["groups"] + ["(no ITA group)"],
-                  "counts": [[table[g][t] for t in skin["groups"] + [""]] for g in x["groups"]]}
+        out[a] = {"rows": x["groups"], "columns": skin["groups"] + ["(no skin-tone group)"],
+                  "counts": [[table[g][t] for t in skin["groups"] + [""]] for g in x["groups"]],
+                  **label_agreement(x["values"], skin["values"], skin["groups"])}
     return out
+
+
+def label_agreement(labels: list, measured: list, bins: list) -> dict:
+    """How far the measured groups agree with labels, over the subjects that have both: Cohen's kappa
+    (``sklearn.metrics.cohen_kappa_score``) where the labels are bins of the same scale (a user's skin-tone
+    labels), else Cramer's V of the contingency table (``scipy.stats.contingency.association``: labels such as
+    race are not skin-tone bins, so agreement beyond chance is the association, not kappa)."""
+    both = [(u, v) for u, v in zip(labels, measured) if u and v]
+    if len(both) < 2 or len({u for u, _ in both}) < 2 or len({v for _, v in both}) < 2:
+        return {"statistic": "none", "value": float("nan"), "n_subjects": len(both),
+                "why": "fewer than two labels or two measured groups among the subjects with both"}
+    if {u for u, _ in both} <= set(bins):
+        return {"statistic": "cohen_kappa", "value": float(cohen_kappa_score(*zip(*both))), "n_subjects": len(both)}
+    rows, cols = sorted({u for u, _ in both}), sorted({v for _, v in both})
+    table = np.array([[sum(1 for u, v in both if u == r and v == c) for c in cols] for r in rows])
+    return {"statistic": "cramers_v", "value": float(stats.contingency.association(table, method="cramer")),
+            "n_subjects": len(both)}
 
 
 # ------------------------------------------------------------------------------------------- counts
@@ -571,7 +725,8 @@ def score_differentials(table, ev, cfg) -> Differentials:
     return Differentials(attributes=attrs, skin={}, rows=rows, colourisation=effects, threshold=t,
                          fidelity={"reason": "score files carry no images (no colourised image to compare)"},
                          settings={"by": by, "alpha": settings.alpha, "source": "score files",
-                                   "operating_point": f"FMR<={100 * fmr:g}%", "fmr": fmr, "supported": ok},
+                                   "operating_point": f"FMR<={100 * fmr:g}%", "fmr": fmr, "supported": ok,
+                                   "min_false_matches": cfg.report.min_false_matches},
                          notes=notes)
 
 
