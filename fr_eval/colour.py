@@ -38,13 +38,13 @@ WHITE_BALANCE = ("none", "grey_world")
 #: (Krishnapriya et al., WACV workshops 2022); these checks set aside the photos whose colour says more about
 #: the light or the file than about the skin, each with its reason. Thresholds fixed on lfw_min20's 3,022 photos
 #: (each rejects the tail of about 1 % where a photo's reading left its subject's by 40° or more):
-#: ``min_colourfulness`` (Hasler-Süsstrunk, whole image: below it nearly greyscale or toned), ``min_chroma``
-#: (median C* of the skin: desaturated), ``hue`` (median h* of the skin outside it: a colour cast on the face),
+#: ``min_chroma`` (median C* of the skin: a nearly grey or desaturated photo; a whole-image colourfulness cut
+#: was tried and dropped, since a dark face on a neutral background is less colourful in RGB), ``hue`` (median h* of the skin outside it: a colour cast on the face),
 #: ``max_clipped`` (share of the region's pixels with a channel >= 250, or every channel <= 15), ``min_top_L``
 #: (the whole image's 99th-percentile L* below it: under-exposed, nothing near white; kept low so that a dark
 #: face on a dark background is not what it rejects) and ``max_cast`` (the whole image's mean a*b* chroma, the
 #: grey-world deviation).
-FIT = {"min_colourfulness": 15.0, "min_chroma": 12.0, "hue": (25.0, 80.0), "max_clipped": 0.25, "min_top_L": 60.0,
+FIT = {"min_chroma": 12.0, "hue": (25.0, 80.0), "max_clipped": 0.25, "min_top_L": 60.0,
        "max_cast": 30.0}
 
 
@@ -133,17 +133,13 @@ def ita_of(lab: np.ndarray, mask: np.ndarray) -> dict:
 def skin_reading(rgb: np.ndarray, landmarks, white_balance: str = "none") -> dict:
     """One colour photo's skin, as Thong, Joniak and Xiang (ICCV 2023) read it, beside the ITA: perceptual
     lightness ``L`` (median L* of the skin pixels), hue angle ``hue`` (median h* = atan2(b*, a*), degrees),
-    chroma ``chroma`` (median C*) and ``ita`` (median of the pixels' ITA); ``pixels``; ``fit`` and ``reason``:
-    why the photo is not fit to measure (:data:`FIT`), "" when it is. The readings stay where they could be
+    chroma ``chroma`` (median C*) and ``ita`` (median of the pixels' ITA); ``pixels``; ``fit``, ``kind`` and
+    ``reason``: why the photo is not fit to measure (:data:`FIT`; ``kind`` names the check), "" when it is. The readings stay where they could be
     taken (a reader sees what an unfit photo would have said); nan where they could not."""
     x = np.asarray(rgb, np.uint8)
     nan = {"ita": float("nan"), "L": float("nan"), "hue": float("nan"), "chroma": float("nan"), "pixels": 0}
     if is_grey(x):
-        return {**nan, "fit": False, "reason": "a greyscale photo (no colour to measure)"}
-    m = colourfulness(x)
-    if m < FIT["min_colourfulness"]:
-        return {**nan, "fit": False, "reason": f"nearly greyscale or toned: colourfulness {m:.1f} < "
-                                               f"{FIT['min_colourfulness']:g}"}
+        return {**nan, "fit": False, "kind": "greyscale", "reason": "a greyscale photo (no colour to measure)"}
     whole = rgb2lab(x)  # the cast and the exposure of the photo as taken, before any white balance
     cast = float(np.hypot(whole[..., 1].mean(), whole[..., 2].mean()))
     top = float(np.percentile(whole[..., 0], 99))
@@ -153,7 +149,7 @@ def skin_reading(rgb: np.ndarray, landmarks, white_balance: str = "none") -> dic
     mask = region & skin_pixels(lab)
     n = int(mask.sum())
     if n < MIN_PIXELS:
-        return {**nan, "pixels": n, "fit": False,
+        return {**nan, "pixels": n, "fit": False, "kind": "too few skin pixels",
                 "reason": f"{n} skin pixels in the cheeks and forehead (at least {MIN_PIXELS} needed)"}
     L, a, b = lab[..., 0][mask], lab[..., 1][mask], lab[..., 2][mask]
     out = {"ita": float(np.median(ita(L, b))), "L": float(np.median(L)),
@@ -162,17 +158,19 @@ def skin_reading(rgb: np.ndarray, landmarks, white_balance: str = "none") -> dic
     peak = face[region].max(axis=-1)
     high, low = float(np.mean(peak >= 250)), float(np.mean(peak <= 15))
     reasons = [
-        (high > FIT["max_clipped"], f"highlights clipped on {100 * high:.0f}% of the skin region"),
-        (low > FIT["max_clipped"], f"shadows clipped on {100 * low:.0f}% of the skin region"),
-        (top < FIT["min_top_L"], f"under-exposed: the brightest 1% of the photo below L* {top:.0f} "
-                                 f"(< {FIT['min_top_L']:g})"),
-        (cast > FIT["max_cast"], f"a colour cast: the photo's mean a*b* chroma {cast:.0f} (> {FIT['max_cast']:g})"),
-        (out["chroma"] < FIT["min_chroma"], f"desaturated skin: C* {out['chroma']:.1f} (< {FIT['min_chroma']:g})"),
-        (not FIT["hue"][0] <= out["hue"] <= FIT["hue"][1],
+        (high > FIT["max_clipped"], "highlights clipped", f"highlights clipped on {100 * high:.0f}% of the skin region"),
+        (low > FIT["max_clipped"], "shadows clipped", f"shadows clipped on {100 * low:.0f}% of the skin region"),
+        (top < FIT["min_top_L"], "under-exposed", f"under-exposed: the brightest 1% of the photo below L* {top:.0f} "
+                                                  f"(< {FIT['min_top_L']:g})"),
+        (cast > FIT["max_cast"], "colour cast",
+         f"a colour cast: the photo's mean a*b* chroma {cast:.0f} (> {FIT['max_cast']:g})"),
+        (out["chroma"] < FIT["min_chroma"], "desaturated skin",
+         f"desaturated skin: C* {out['chroma']:.1f} (< {FIT['min_chroma']:g})"),
+        (not FIT["hue"][0] <= out["hue"] <= FIT["hue"][1], "skin hue outside skin",
          f"skin hue h* {out['hue']:.0f}° outside {FIT['hue'][0]:g}-{FIT['hue'][1]:g}° (a cast on the face)"),
     ]
-    why = next((text for bad, text in reasons if bad), "")
-    return {**out, "fit": not why, "reason": why}
+    kind, why = next(((k, text) for bad, k, text in reasons if bad), ("", ""))
+    return {**out, "fit": not why, "kind": kind, "reason": why}
 
 
 def colourfulness(rgb: np.ndarray) -> float:

@@ -191,7 +191,7 @@ def test_feret_ground_truth_groups(lfw_small, tmp_path):
     # listed with its photos counted, none fit, and in no group
     listed = {r["subject"]: r for r in rows_of(out / "skin_tone.csv")}["00008"]
     assert (listed["n_photos"], listed["n_fit"], listed["status"], listed["group"]) == ("2", "0", "no colour photo", "")
-    assert listed["unfit_reasons"] == "a greyscale photo (no colour to measure): 2"
+    assert listed["unfit_reasons"] == "greyscale: 2"
 
 
 def test_unknown_attribute_is_a_one_line_error(lfw_small, tmp_path, capsys):

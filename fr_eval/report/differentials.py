@@ -277,14 +277,13 @@ def _skin_items(out: Path, d) -> list:
     unfit: dict = {}
     for x in s["images"]:
         if not x["fit"]:
-            kind = x["reason"].split(":")[0]
-            unfit.setdefault(x["subject"], {}).setdefault(kind, 0)
-            unfit[x["subject"]][kind] += 1
+            unfit.setdefault(x["subject"], {}).setdefault(x["kind"], 0)
+            unfit[x["subject"]][x["kind"]] += 1
     per = [{"subject": k, **v, "unfit_reasons": "; ".join(f"{r}: {n}" for r, n in unfit.get(k, {}).items())}
            for k, v in sorted(s["subjects"].items())]
     write_csv(out / "skin_tone.csv", SKIN_COLUMNS, per)
-    write_csv(out / "skin_tone_images.csv", ["path", "subject", "ita", "L", "hue", "chroma", "pixels", "fit", "reason"],
-              s["images"])
+    write_csv(out / "skin_tone_images.csv", ["path", "subject", "ita", "L", "hue", "chroma", "pixels", "fit", "kind",
+                                             "reason"], s["images"])
     rules = s["fit_rules"]
     items = [Text([
         f"Skin tone, as Thong, Joniak and Xiang (ICCV 2023) read it, in two dimensions: perceptual lightness L* and "
@@ -293,7 +292,7 @@ def _skin_items(out: Path, d) -> list:
         f"landmarks, pixels with L* in {list(s['skin_range']['L'])}, 0 < a* <= {s['skin_range']['a'][1]:g}, "
         f"0 < b* <= {s['skin_range']['b'][1]:g}; beside them the Individual Typology Angle ITA° = arctan((L* - 50) / "
         f"b*) · 180/π, for comparison with the literature. A photo counts only when it is fit to measure: not "
-        f"greyscale or toned (colourfulness >= {rules['min_colourfulness']:g}), skin chroma C* >= "
+        f"greyscale, skin chroma C* >= "
         f"{rules['min_chroma']:g}, skin hue within {rules['hue'][0]:g}-{rules['hue'][1]:g}°, at most "
         f"{100 * rules['max_clipped']:g}% of the region clipped, the photo's brightest 1% above L* "
         f"{rules['min_top_L']:g}, no colour cast (mean a*b* chroma <= {rules['max_cast']:g}); "

@@ -144,8 +144,7 @@ class Skin:
         unfit: dict = {}
         for x in self.images:
             if not x["fit"]:
-                key = re.sub(r"[-\d.]+", "#", x["reason"])  # one line per kind of reason, its figures masked
-                unfit[key] = unfit.get(key, 0) + 1
+                unfit[x["kind"]] = unfit.get(x["kind"], 0) + 1
         return {"white_balance": self.white_balance, "fit_rules": dict(C.FIT),
                 "n_images": len(self.images), "n_images_measured": int(sum(x["fit"] for x in self.images)),
                 "unfit_reasons": dict(sorted(unfit.items(), key=lambda kv: -kv[1])),
@@ -177,7 +176,7 @@ def measure_skin(plan: Plan, acquired: Acquired, settings, bootstrap: dict | Non
             rgb = load_image(s.path)
         except ImageLoadError as exc:
             return s, a, {"ita": float("nan"), "L": float("nan"), "hue": float("nan"), "chroma": float("nan"),
-                          "pixels": 0, "fit": False, "reason": f"unreadable: {exc}"}
+                          "pixels": 0, "fit": False, "kind": "unreadable", "reason": f"unreadable: {exc}"}
         return s, a, C.skin_reading(rgb, a.detection.landmarks, settings.white_balance)
 
     with ThreadPoolExecutor(_cpus()) as pool:  # image decoding and the CIELAB conversion release the GIL
@@ -187,7 +186,7 @@ def measure_skin(plan: Plan, acquired: Acquired, settings, bootstrap: dict | Non
         images.append({"path": s.rel, "subject": s.subject, **r})
         faces[s.rel] = (s, a.detection.landmarks)
         seen[s.subject] = seen.get(s.subject, 0) + 1
-        if not r["reason"].startswith(("a greyscale photo", "unreadable")):
+        if r["kind"] not in ("greyscale", "unreadable"):
             coloured.add(s.subject)
         if r["fit"]:
             fit.setdefault(s.subject, []).append(tuple(r[k] for k in READINGS))
