@@ -73,7 +73,8 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
 
 def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> list:
     header = ["Scenario", attr.replace("_", " "), "Subjects", *[h for name, _, _ in RATES for h in (f"{name} (%)",)],
-              "FMR / lowest", "FNMR / lowest", "FMR / geo. mean", "FNMR / geo. mean"]
+              "Errors (false non-matches / false matches)", "FMR / lowest", "FNMR / lowest", "FMR / geo. mean",
+              "FNMR / geo. mean"]
     body, idx = [], []
     least = int(d.settings["min_false_matches"])
     for r in rows:
@@ -82,13 +83,21 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
         for g in r["groups"]:
             flag = N.DAGGER if g["too_small"] else ""
             k = included.index(g["group"]) if g["group"] in included else None
-            # a group outside the ratios (fewer than two groups with both rates give none) reads n/a
-            ratio = (lambda x, key: _num(x[key][k], 2) if k is not None and k < len(x[key]) else "n/a")  # noqa: E731
+            # a group outside the ratios (fewer than two groups with both rates give none) reads n/a; a ratio whose
+            # rate rests on fewer errors than report.min_false_matches is flagged unsupported
+            weak = {"fmr": g["n_false_matches"] < least, "fnmr": g["n_false_non_matches"] < least}
+
+            def ratio(x, key, rate):
+                if k is None or k >= len(x[key]):
+                    return "n/a"
+                return _num(x[key][k], 2) + (N.DAGGER if weak[rate] and _num(x[key][k], 2) != "n/a" else "")
             body.append([r["label"], g["group"] + flag, str(g["n_subjects"])]
                         + [N.with_interval(g[key], g["intervals"][key], g[n], g["n_subjects"], min_subjects)
                            for _, key, n in RATES]
-                        + [ratio(fmr_ratio, "over_lowest"), ratio(fnmr_ratio, "over_lowest"),
-                           ratio(fmr_ratio, "over_geometric_mean"), ratio(fnmr_ratio, "over_geometric_mean")])
+                        + [f"{g['n_false_non_matches']} / {g['n_false_matches']}",
+                           ratio(fmr_ratio, "over_lowest", "fmr"), ratio(fnmr_ratio, "over_lowest", "fnmr"),
+                           ratio(fmr_ratio, "over_geometric_mean", "fmr"),
+                           ratio(fnmr_ratio, "over_geometric_mean", "fnmr")])
         i = r["indices"]
         e = i.get("errors") or {}
         # a figure resting on fewer errors than report.min_false_matches in either rate: shown, flagged, no finding
@@ -102,7 +111,9 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
     groups = table_file(out, f"differentials_{attr}", header, body, f"Figures per {attr.replace('_', ' ')} group", [
         f"Groups from {a['source']}; {a['unassigned']} subject(s) in no group (left out). Ratios (NIST IR 8280): "
         "each group's rate over the lowest group's and over the geometric mean of the groups' (n/a where that is 0 "
-        "or the group has no figure)."])
+        f"or the group has no figure); {N.DAGGER} on a ratio: its group's rate rests on fewer than "
+        f"report.min_false_matches={least} errors (unsupported, never a finding).",
+        *(skin_ends(d, min_subjects) if attr == "skin_tone" else [])])
     indices = table_file(out, f"differentials_{attr}_indices", [
         "Scenario", "Groups", "Left out", "Errors (false non-matches / false matches within groups)", "GARBE",
         "GARBE: posterior median [95% interval]", "FDR", "FDR: posterior median [95% interval]", "Flag"], idx,
