@@ -199,3 +199,21 @@ def test_a_real_subjects_reading_barely_moves_when_one_photo_is_spoilt(lfw_small
             assert abs(moved) < width, (how, spoilt)
         else:
             assert spoilt["reason"], how
+
+
+def test_the_contact_sheet_labels_do_not_overlap(monkeypatch):
+    """Each subject's label in its own column, each photo's caption (a reading, or a long reason) above it."""
+    from test_report_rules import overlapping_texts
+
+    import fr_eval.report.differentials as R
+    figures = []
+    monkeypatch.setattr(R, "save", lambda fig, path, **kw: figures.append(fig))
+    face = np.zeros((112, 112, 3), np.uint8)
+    label = ("Serena_Williams: the darkest read; measured (brown); ITA -9° [-15, -4], L* 46; 48 of 52 photos fit; "
+             "100% in its bin")
+    tiles = [("ITA -41°, L* 37", face)] * 4 + [("not used: skin hue h* 83° outside 25-80° (a cast on the face)", face),
+                                               ("not used: under-exposed: the brightest 1% of the photo below L* 53 "
+                                                "(< 60)", face)]
+    R._plot_sheet([{"label": label, "tiles": tiles}] * 7, None)
+    assert len(figures) == 1 and overlapping_texts(figures[0]) == []
+    assert sum(t.get_text().startswith("Serena") for ax in figures[0].axes for t in ax.texts) == 7
