@@ -244,6 +244,11 @@ def sheet_subjects(skin: Skin, key: str) -> list[tuple[str, str]]:
     return list(chosen.items())
 
 
+def _deg(x: float) -> str:
+    """A reading in whole units, never "-0"."""
+    return str(int(round(x))) if np.isfinite(x) else "n/a"
+
+
 def skin_sheet(skin: Skin, settings) -> list[dict]:
     """The contact sheet's rows (:func:`sheet_subjects`): per subject its reading and up to
     ``settings.contact_sheet`` of its photos, the fit ones spread over its range of ITA and then the unfit ones,
@@ -267,10 +272,10 @@ def skin_sheet(skin: Skin, settings) -> list[dict]:
                 face = marked_face(load_image(s.path), landmarks, settings.white_balance)
             except ImageLoadError:
                 continue
-            tiles.append((f"ITA {x['ita']:.0f}°, L* {x['L']:.0f}" if x["fit"] else f"not used: {x['reason']}", face))
+            tiles.append((f"ITA {_deg(x['ita'])}°, L* {_deg(x['L'])}" if x["fit"] else f"not used: {x['reason']}", face))
         head = (f"{subj}: {why}; {rec['status']}" + (f" ({rec['group']})" if rec["group"] else
                                                      f" (median in {rec['bin']})") +
-                f"; ITA {rec['ita']:.0f}° [{rec['ita_low']:.0f}, {rec['ita_high']:.0f}], L* {rec['L']:.0f}; "
+                f"; ITA {_deg(rec['ita'])}° [{_deg(rec['ita_low'])}, {_deg(rec['ita_high'])}], L* {_deg(rec['L'])}; "
                 f"{rec['n_fit']} of {rec['n_photos']} photos fit; {100 * rec['confidence']:.0f}% in its bin")
         rows.append({"subject": subj, "why": why, "label": head, "tiles": tiles})
     return rows
