@@ -347,6 +347,12 @@ class Generated:
     copy_percentile: float = key(99.0, "a generated image linked to its input photos (manifest column group or "
                                  "source_reference) is a copy when closer to one than this percentile of the judge's "
                                  "genuine scores between different real photos", lambda k, v: p.number(k, v, 50.0, 100.0))
+    pose_copy_percentile: float = key(5.0, "a generated image linked to its input photos is a pose (expression) copy "
+                                      "when its head pose (expression) is closer to an input's than this percentile "
+                                      "of the distances between different real photos of one identity, and a scene "
+                                      "copy when it keeps more of an input's scene than 100 minus this percentile of "
+                                      "those pairs do",
+                                      lambda k, v: p.number(k, v, 0.0, 50.0))
     compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
                                       lambda k, v: p.integer(k, v, 1))
     video: VideoSettings = node(VideoSettings, "generated rows that are videos: frame sampling and the video rule")

@@ -88,3 +88,62 @@ def test_a_real_photo_and_its_mirror_read_opposite_yaws(lfw_small):
     mirrored = pose_of(np.ascontiguousarray(photos[k][:, ::-1]))
     assert abs(poses[k]["yaw"]) > 5 and np.sign(mirrored["yaw"]) == -np.sign(poses[k]["yaw"])
     assert mirrored["yaw"] == pytest.approx(-poses[k]["yaw"], abs=6)
+
+
+# -- pose, expression and scene copying (the audit's copy table) ------------------------------------------------------
+def _plan(tmp_path, n_ids=4, photos=4):
+    """Each identity: ``photos`` real photos, each its own link group, and one generated image per photo linked to
+    it (files written so that every photo has its own sha256)."""
+    from types import SimpleNamespace
+
+    from fr_eval.datasets.base import Sample
+    refs, gen = [], []
+    for i in range(n_ids):
+        for k in range(photos):
+            p = tmp_path / f"id{i}_ref{k}.bin"
+            p.write_bytes(f"{i}-{k}".encode())
+            refs.append(Sample(p, p.name, f"id{i}", "reference", (("group", f"g{i}{k}"),)))
+            gen.append(Sample(p, f"id{i}_gen{k}", f"id{i}", "generated", (("group", f"g{i}{k}"),)))
+    return SimpleNamespace(refs=refs, gen=gen, gset=SimpleNamespace(columns=["group"]))
+
+
+def _face(yaw, pitch=0.0, roll=0.0, ear=0.3, mouth=0.2, width=0.7):
+    return {"yaw": yaw, "pitch": pitch, "roll": roll, "ok": True, "reason": "", "eye_aspect_ratio": ear,
+            "mouth_opening": mouth, "mouth_width": width}
+
+
+def test_images_in_their_inputs_pose_are_flagged_new_poses_are_not(tmp_path):
+    from fr_eval.stages.audit_score import pose_copy
+    plan = _plan(tmp_path)
+    rng = np.random.default_rng(0)
+    refs = [_face(rng.uniform(-40, 40), rng.uniform(-15, 15), rng.uniform(-10, 10), rng.uniform(0.2, 0.35),
+                  rng.uniform(0.0, 0.4), rng.uniform(0.5, 0.8)) for _ in plan.refs]
+    copies = pose_copy(plan, {"available": True, "refs": refs, "gen": [dict(r) for r in refs]}, 5.0)
+    assert copies["available"] and copies["pose_copied"].all() and copies["expression_copied"].all()
+    assert np.allclose(copies["pose_to_inputs"], 0, atol=1e-6) and copies["n_real_pairs"] == 4 * 6
+    # the same people drawn in new poses: some 20-60 degrees from every input
+    new = [_face(r["yaw"] + rng.choice([-1, 1]) * rng.uniform(20, 60), r["pitch"], r["roll"],
+                 r["eye_aspect_ratio"] + 0.1, r["mouth_opening"] + 0.3, r["mouth_width"]) for r in refs]
+    fresh = pose_copy(plan, {"available": True, "refs": refs, "gen": new}, 5.0)
+    assert fresh["pose_copied"].mean() <= 0.1 and fresh["expression_copied"].mean() <= 0.1
+    assert np.all(fresh["pose_to_inputs"] >= 19)
+    # without dlib (or without a link column) the reason is kept, never a crash
+    assert pose_copy(plan, {"available": False, "reason": "dlib is not installed"}, 5.0)["reason"] == \
+        "dlib is not installed"
+
+
+def test_scene_similarity_and_framing_on_synthetic_thumbnails():
+    from fr_eval.stages.audit_score import SCENE_SIZE, framing_shift, scene_similarity
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:SCENE_SIZE, 0:SCENE_SIZE]
+    wall = (120 + 60 * np.sin(xx / 2.0) + 40 * np.cos(yy / 3.0)).clip(0, 255)  # a background with a layout
+    other = rng.uniform(0, 255, (SCENE_SIZE, SCENE_SIZE))
+    box = np.zeros((SCENE_SIZE, SCENE_SIZE), bool)
+    box[4:12, 5:11] = True
+    where = np.array([5, 4, 11, 12]) / SCENE_SIZE
+    same = scene_similarity((wall, box, where), (wall, box, where))
+    assert same == pytest.approx(1.0)
+    assert scene_similarity((wall, box, where), (other, box, where)) < 0.3
+    moved = where + np.array([0.1, 0, 0.1, 0])
+    assert framing_shift((wall, box, where), (wall, box, moved)) == pytest.approx(0.1)
+    assert framing_shift((wall, box, where), (wall, box, where)) == 0.0

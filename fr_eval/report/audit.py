@@ -113,7 +113,7 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
-    sections.append(_copy_section(out, ctx.get("copy") or {}))
+    sections.append(_copy_section(out, ctx.get("copy") or {}, config.report.min_subjects))
     if ctx.get("videos"):
         sections += write_videos(out, ctx["videos"], score_name(ctx["system"]), config.generated.video.strip)
     sections[2:2] = _plots(out, result, config)
@@ -283,21 +283,53 @@ def _problems_section(result) -> Section:
                                f"({len(result.context['problems'])})", items)
 
 
-def _copy_section(out: Path, copy: dict) -> Section:
+def _copy_section(out: Path, copy: dict, min_units: int | None = None) -> Section:
     """Copying the input photo is not preserving identity: the copy rate per method."""
     title = "Copying the input photos"
     if not copy.get("available"):
         return Section("copy", title, [Text([f"The copy rate could not be computed: {copy.get('reason', '')}."])])
+    pose, scene = copy.get("pose") or {}, copy.get("scene") or {}
+    posed, scened = "thresholds" in pose, "threshold" in scene
+
+    def rate(r, kind):  # a copy rate with its interval over identities (n too small below min_units of them)
+        n = r.get(f"n_{kind}_linked", r["n_linked"]) if kind != "identity" else r["n_linked"]
+        key = "copy" if kind == "identity" else f"{kind}_copy"
+        units = r.get("n_identities") if kind == "identity" else r.get(f"n_{kind}_identities")
+        return N.with_interval(r[f"{key}_rate"], r.get(f"{key}_interval"), n, units, min_units, "identities")
     body = [[r["method"], str(r["n_linked"]), _f(r["similarity_to_inputs"]), str(r["n_with_other_photos"]),
-             _f(r["similarity_to_other_photos"]), str(r["n_copied"]), N.with_interval(r["copy_rate"], None, r["n_linked"])]
+             _f(r["similarity_to_other_photos"]), str(r["n_copied"]), rate(r, "identity")]
+            + ([_f(r["pose_to_inputs"], 1), rate(r, "pose"), _f(r["expression_to_inputs"], 2),
+                rate(r, "expression")] if posed else [])
+            + ([_f(r["scene_to_inputs"], 3), rate(r, "scene")] if scened else [])
             for r in copy["methods"]]
+    pose_notes = ([f"Pose copy: the head pose (yaw, pitch, roll from dlib's 68 landmarks, fr_eval.pose) closer to an "
+                   f"input photo's than the {pose['percentile']:g}th percentile ({pose['thresholds']['pose']:.1f}°) of "
+                   f"the {pose['n_real_pairs']} pose distances between different real photos of one identity "
+                   f"(generated.pose_copy_percentile); expression copy: the same rule on the eye aspect ratio, mouth "
+                   f"opening and width (each over its spread among the real photos; cut {pose['thresholds']['expression']:.2f}). "
+                   f"A method that re-renders its input keeps its pose and expression; a new picture of the person "
+                   f"would not. Distances: the median over the method's linked images. Rates with 95% intervals over "
+                   f"identities."] if posed else
+                  [f"No pose or expression copy rate: {pose.get('reason', 'not measured')}."])
+    pose_notes += ([f"Scene copy: the structural similarity (SSIM on 16 x 16 grey thumbnails: a scene's layout, not its "
+                    f"texture; averaged outside both face boxes) to an input photo above the {scene['percentile']:g}th "
+                    f"percentile ({scene['threshold']:.3f}) of the {scene['n_real_pairs']} pairs of real photos of one "
+                    f"identity from different {copy['link']} values (photos taken apart; two inputs of one generation "
+                    f"are often crops of one shoot): the input's background and clothes kept. The framing shift (face box moved and "
+                    f"resized) is per image in generated_images.csv."] if scened else
+                   [f"No scene copy rate: {scene.get('reason', 'not measured')}."])
     return Section("copy", title, [table_file(
         out, "generated_copy", ["Method", "Images linked to their inputs", "Similarity to the inputs (mean of the "
                                 "highest)", "Images with other photos", "Similarity to the other photos", "Copies",
-                                "Copy rate (%)"], body, "Copying the input photos", [
+                                "Copy rate (%)"] + (["Pose distance to the inputs (°)", "Pose-copy rate (%)",
+                                                     "Expression distance to the inputs", "Expression-copy rate (%)"]
+                                                    if posed else [])
+        + (["Scene similarity to the inputs", "Scene-copy rate (%)"] if scened else []), body,
+        "Copying the input photos", [
             f"Each generated image is linked to the reference photos it was made from by the {copy['link']} column of "
             f"{copy.get('link_from', 'the manifest')}. Similarity to the inputs: the highest over its input photos; to the other photos: the highest "
             f"over the identity's real photos that were not its inputs (where it has any).",
             f"A copy: closer to one of its input photos than the {copy['percentile']:g}th percentile "
             f"({copy['threshold']:.4f}) of this judge's {copy['n_real_pairs']} genuine scores between different real "
-            f"photos of one identity (generated.copy_percentile). Copy rate: copies / linked, acquired images."])])
+            f"photos of one identity (generated.copy_percentile). Copy rate: copies / linked, acquired images, "
+            f"with its 95% interval over identities.", *pose_notes])])

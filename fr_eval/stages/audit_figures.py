@@ -94,7 +94,8 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     context = _audit_context(plan, sc)
     context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
     context["ceiling"] = _ceiling(plan, sc, bootstrap)
-    context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit)
+    context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit,
+                                   sc.pose, np.array([s.subject for s in plan.gen], dtype=object), bootstrap, sc.scene)
     if plan.videos:
         context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
                                           plan.identities, bootstrap)
@@ -227,7 +228,7 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
                        "csim": "" if not np.isfinite(sc.csim[i]) else float(sc.csim[i]),
                        "ssim": "" if not np.isfinite(sc.ssim[i]) else float(sc.ssim[i]),
                        "best_reference": sc.best_ref[i].rel if sc.best_ref[i] is not None else "",
-                       **_copy_columns(sc.copy, i)})
+                       **_copy_columns(sc.copy, i), **_pose_columns(sc.pose, i), **_scene_columns(sc.scene, i)})
     return images
 
 
@@ -340,17 +341,43 @@ def conditioning_of(setting, images: list[dict]) -> dict:
     return {str(k): str(v).lower() for k, v in base.items()}
 
 
-def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray) -> dict:
+def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dict | None = None,
+                 identity: np.ndarray | None = None, bootstrap=None, scene: dict | None = None) -> dict:
     """Per method: images linked to their inputs, mean similarity to the inputs and to the identity's
-    other photos, and the copy rate (of the linked, acquired images)."""
+    other photos, and the copy rate (of the linked, acquired images); with ``pose`` (:func:`pose_copy`), the
+    pose- and expression-copy rates beside it, each with its 95% interval over identities."""
     if not copy.get("available"):
         return {"available": False, "reason": copy.get("reason", "")}
     rows = []
+    pose, scene = pose or {}, scene or {}
+    kw = M.interval_kwargs(bootstrap)
+    # kind -> (its distance or similarity to the inputs, whether it copied)
+    kinds = {**({k: (pose[f"{k}_to_inputs"], pose[f"{k}_copied"]) for k in ("pose", "expression")}
+                if pose.get("available") else {}),
+             **({"scene": (scene["scene_to_inputs"], scene["scene_copied"])} if scene.get("available") else {})}
     for m in sorted(set(method.tolist())):
         sel = (method == m) & in_audit
         linked = sel & np.isfinite(copy["to_inputs"])
         others = linked & np.isfinite(copy["to_others"])
-        rows.append({"method": m, "n_linked": int(linked.sum()),
+        extra = {}
+        if identity is not None:
+            ids, inv = np.unique(identity[linked], return_inverse=True)
+            extra["n_identities"] = int(ids.size)
+            extra["copy_interval"] = M.rate_interval(np.bincount(inv, copy["copied"][linked].astype(float), ids.size),
+                                                     np.bincount(inv, minlength=ids.size).astype(float), **kw).as_dict()
+        if identity is not None:
+            for kind, (to_inputs, copied) in kinds.items():
+                have = sel & np.isfinite(to_inputs)
+                ids, inv = np.unique(identity[have], return_inverse=True)
+                hit = copied[have].astype(float)
+                extra.update({f"n_{kind}_linked": int(have.sum()), f"n_{kind}_copied": int(hit.sum()),
+                              f"n_{kind}_identities": int(ids.size),
+                              f"{kind}_copy_rate": float(hit.mean()) if have.any() else float("nan"),
+                              f"{kind}_to_inputs": float(np.median(to_inputs[have])) if have.any() else float("nan"),
+                              f"{kind}_copy_interval": M.rate_interval(np.bincount(inv, hit, ids.size),
+                                                                       np.bincount(inv, minlength=ids.size).astype(float),
+                                                                       **kw).as_dict()})
+        rows.append({"method": m, "n_linked": int(linked.sum()), **extra,
                      "similarity_to_inputs": float(np.mean(copy["to_inputs"][linked])) if linked.any() else float("nan"),
                      "n_with_other_photos": int(others.sum()),
                      "similarity_to_other_photos": (float(np.mean(copy["to_others"][others])) if others.any()
@@ -359,7 +386,11 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray) -> dict:
                      "copy_rate": float(copy["copied"][linked].mean()) if linked.any() else float("nan")})
     return {"available": True, "link": copy["link"], "link_from": copy.get("link_from", "the manifest"),
             "percentile": copy["percentile"], "threshold": copy["threshold"],
-            "n_real_pairs": copy["n_real_pairs"], "methods": rows}
+            "n_real_pairs": copy["n_real_pairs"], "methods": rows,
+            "pose": ({k: pose[k] for k in ("percentile", "thresholds", "n_real_pairs")} if pose.get("available")
+                     else {"available": False, "reason": pose.get("reason", "")}),
+            "scene": ({k: scene[k] for k in ("percentile", "threshold", "n_real_pairs")} if scene.get("available")
+                      else {"available": False, "reason": scene.get("reason", "")})}
 
 
 def _copy_columns(copy: dict, i: int) -> dict:
@@ -369,6 +400,35 @@ def _copy_columns(copy: dict, i: int) -> dict:
     return {"similarity_to_inputs": float(a) if np.isfinite(a) else "",
             "similarity_to_other_photos": float(b) if np.isfinite(b) else "",
             "copy": bool(copy["copied"][i]) if np.isfinite(a) else ""}
+
+
+def _pose_columns(pose: dict, i: int) -> dict:
+    """The image's head pose and expression (and, where linked, its pose and expression distance to its inputs)."""
+    faces = (pose.get("poses") or {})
+    if not faces.get("available"):
+        return {}
+    g = faces["gen"][i]
+
+    def cell(x):
+        return round(float(x), 3) if x is not None and np.isfinite(x) else ""
+    cols = {k: cell(g.get(k)) for k in ("yaw", "pitch", "roll", "eye_aspect_ratio", "mouth_opening", "mouth_width")}
+    cols["pose_reason"] = g.get("reason", "")
+    if pose.get("available"):
+        for kind in ("pose", "expression"):
+            d = pose[f"{kind}_to_inputs"][i]
+            cols[f"{kind}_to_inputs"] = cell(d)
+            cols[f"{kind}_copy"] = bool(pose[f"{kind}_copied"][i]) if np.isfinite(d) else ""
+    return cols
+
+
+def _scene_columns(scene: dict, i: int) -> dict:
+    if not scene.get("available"):
+        return {}
+    a, b, f = scene["scene_to_inputs"][i], scene["scene_to_others"][i], scene["framing_to_inputs"][i]
+    return {"scene_to_inputs": round(float(a), 4) if np.isfinite(a) else "",
+            "scene_to_other_photos": round(float(b), 4) if np.isfinite(b) else "",
+            "framing_shift_to_inputs": round(float(f), 4) if np.isfinite(f) else "",
+            "scene_copy": bool(scene["scene_copied"][i]) if np.isfinite(a) else ""}
 
 
 def _median_fmr_equivalent(images: list[dict]) -> dict:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
 from .. import colour as C
 from .. import identification as I
 from .. import metrics as M
+from .. import pose as P
 from ..datasets import load_dataset
 from ..datasets.generated import LINKS
 from ..errors import ConfigError, FrEvalError
@@ -61,6 +63,10 @@ class AuditScores:
     target_status: list
     best_ref: list
     copy: dict = field(default_factory=dict)  # copy_scores(): the generated images against their input photos
+    #: pose_copy(): head pose and expression of every face, and how close each generated one is to its inputs'
+    pose: dict = field(default_factory=dict)
+    #: scene_copy(): how much of the input photo's scene (outside the face) and framing a generated image keeps
+    scene: dict = field(default_factory=dict)
     #: real_photo_ceiling(): each real reference photo scored against its identity enrolled without it
     ceiling: dict = field(default_factory=dict)
     #: skin_tones(): each generated face's ITA and its identity's (the median over its reference photos), degrees
@@ -95,6 +101,11 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     others[rows, gid] = -np.inf
     mate_rank, mate_score, search = audit_searches(plan, gen_side, ref_side, ref_id, gid, metric)
     csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs, metric)
+    copy = copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile)
+    # two reference files the judge cannot tell apart (identity similarity above the copy cut) are one photo twice
+    # (the shared manifest reuses a photo across methods): never a pair of photos taken apart
+    same = (pairwise_similarity(ref_side.emb, ref_side.emb, metric) >= copy["threshold"]) & np.outer(ok, ok) \
+        if copy.get("available") else np.zeros((len(plan.refs), len(plan.refs)), bool)
     return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=run.note, ref_ok=ok,
                        enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
                        other_max=others.max(axis=1),
@@ -102,7 +113,9 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        mate_rank=mate_rank, mate_score=mate_score, search=search, in_audit=enrolled[gid],
                        acquired=gen_side.ok & enrolled[gid], csim=csim, ssim=ssim, target_status=target_status,
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
-                       copy=copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile),
+                       copy=copy,
+                       pose=pose_copy(plan, face_poses(plan, acqs), cfg.generated.pose_copy_percentile, same),
+                       scene=scene_copy(plan, acqs, 100.0 - cfg.generated.pose_copy_percentile, same),
                        ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric,
                        ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric)
                        | {"ref_id": ref_id})
@@ -277,20 +290,197 @@ def _target_figures(gen, targets, acqs, metric: str = "cosine"):
     return csim, ssim, status
 
 
+def _links(plan: "AuditPlan") -> dict:
+    """How generated images are linked to the photos they were made from: the manifest's link column, each
+    reference's key in it, its identity and its file's sha256 (one file listed twice is one photo)."""
+    link = next((c for c in LINKS if c in plan.gset.columns), None)
+    if link is None:
+        return {"available": False, "reason": f"the manifest has no {' or '.join(LINKS)} column linking a generated "
+                                              f"image to the photos it was made from"}
+    key = (lambda smp: dict(smp.meta).get("group", "")) if link == "group" else (lambda smp: smp.rel)
+    return {"available": True, "link": link, "ref_key": np.array([key(r) for r in plan.refs], dtype=object),
+            "ref_subject": np.array([r.subject for r in plan.refs], dtype=object),
+            "ref_sha": np.array([file_sha256(r.path) for r in plan.refs], dtype=object)}
+
+
+def face_poses(plan: "AuditPlan", acqs: dict) -> dict:
+    """Head pose and expression (:mod:`fr_eval.pose`) of every acquired face, references (``plan.refs`` order)
+    and generated images (``plan.gen``, frames included): dlib's 68-point predictor in the judge's face box. Where
+    dlib is not installed: ``available`` False with the reason; a face whose fit fails keeps its reason."""
+    try:
+        import dlib
+    except ImportError:
+        return {"available": False, "reason": "dlib is not installed (pip install -e '.[dlib]'): no 68-point landmarks "
+                                              "for head pose and expression"}
+    from ..systems.dlib import model_file
+    try:
+        predictor = dlib.shape_predictor(str(model_file("landmarks_68")))
+    except FrEvalError as exc:
+        return {"available": False, "reason": str(exc)}
+
+    def one(smp) -> dict:
+        a = acqs[(smp.rel, ORIGINAL.name)]
+        if not a.ok or a.detection is None:
+            return {"ok": False, "reason": "no face acquired"}
+        try:
+            rgb = load_image(smp.path)
+        except ImageLoadError as exc:
+            return {"ok": False, "reason": f"unreadable: {exc}"}
+        x1, y1, x2, y2 = (int(round(v)) for v in a.detection.bbox)
+        shape = predictor(np.ascontiguousarray(rgb), dlib.rectangle(x1, y1, x2, y2))
+        pts = np.array([(shape.part(k).x, shape.part(k).y) for k in range(shape.num_parts)], float)
+        pose = P.head_pose(pts, rgb.shape[1], rgb.shape[0])
+        return {**pose, **(P.expression(pts) if pose["ok"] else {})}
+
+    return {"available": True, "refs": [one(s) for s in plan.refs], "gen": [one(s) for s in plan.gen]}
+
+
+def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.ndarray | None = None) -> dict:
+    """Per generated image linked to its input photos: the smallest head-pose distance (degrees, geodesic) and
+    expression distance (eye aspect ratio, mouth opening and width, each over its spread among the real photos)
+    to an input and to the identity's other real photos; a pose (expression) copy is closer to an input than
+    ``percentile`` % of the distances between different real photos of one identity: a method that re-renders
+    its input photo keeps its pose, which a new picture of the person would not."""
+    if not poses.get("available"):
+        return {"available": False, "reason": poses.get("reason", ""), "poses": poses}
+    links = _links(plan)
+    if not links["available"]:
+        return {**links, "poses": poses}
+    link, ref_key, ref_subject, ref_sha = links["link"], links["ref_key"], links["ref_subject"], links["ref_sha"]
+    refs, gens = poses["refs"], poses["gen"]
+    ok = np.array([r["ok"] for r in refs], bool)
+    expr_keys = ("eye_aspect_ratio", "mouth_opening", "mouth_width")
+    scale = np.array([np.std([r[k] for r in refs if r["ok"]]) if ok.sum() > 1 else 1.0 for k in expr_keys])
+    scale = np.where(scale > 0, scale, 1.0)
+
+    def expr_distance(a, b):
+        return float(np.linalg.norm([(a[k] - b[k]) / s for k, s in zip(expr_keys, scale)]))
+    _, first = np.unique(ref_sha, return_index=True)
+    distinct = np.zeros(len(refs), bool)
+    distinct[first] = True
+    real_pose, real_expr = [], []
+    for i in range(len(refs)):
+        for j in range(i + 1, len(refs)):
+            if ok[i] and ok[j] and distinct[i] and distinct[j] and ref_subject[i] == ref_subject[j] \
+                    and ref_sha[i] != ref_sha[j] and ref_key[i] != ref_key[j] \
+                    and not (same_photo is not None and same_photo[i, j]):  # photos taken apart, as in scene_copy
+                real_pose.append(P.pose_distance(refs[i], refs[j]))
+                real_expr.append(expr_distance(refs[i], refs[j]))
+    if len(real_pose) < 10:
+        return {"available": False, "reason": f"only {len(real_pose)} pairs of real photos of one identity with a "
+                                              f"head pose (at least 10 are needed for the {percentile:g}th "
+                                              f"percentile)", "poses": poses}
+    cut = {"pose": float(np.percentile(real_pose, percentile)), "expression": float(np.percentile(real_expr, percentile))}
+    out = {k: np.full(len(gens), np.nan) for k in ("pose_to_inputs", "pose_to_others", "expression_to_inputs",
+                                                   "expression_to_others")}
+    for i, (g, smp) in enumerate(zip(gens, plan.gen)):
+        want = dict(smp.meta).get(link, "")
+        if not want or not g["ok"]:
+            continue
+        inputs = ok & (ref_key == want) & (ref_subject == smp.subject)
+        others = ok & (ref_key != want) & (ref_subject == smp.subject) & ~np.isin(ref_sha, ref_sha[inputs])
+        for name, where in (("inputs", inputs), ("others", others)):
+            if where.any():
+                out[f"pose_to_{name}"][i] = min(P.pose_distance(g, refs[j]) for j in np.flatnonzero(where))
+                out[f"expression_to_{name}"][i] = min(expr_distance(g, refs[j]) for j in np.flatnonzero(where))
+    return {"available": True, "link": link, "percentile": percentile, "thresholds": cut,
+            "n_real_pairs": len(real_pose), "poses": poses, **out,
+            "pose_copied": np.isfinite(out["pose_to_inputs"]) & (out["pose_to_inputs"] < cut["pose"]),
+            "expression_copied": np.isfinite(out["expression_to_inputs"])
+            & (out["expression_to_inputs"] < cut["expression"])}
+
+
+#: the side of the grey thumbnails whose scenes are compared: a background's layout, not its texture (at 128 px a
+#: re-rendered wooden wall, shifted a few pixels, scored 0.42; at 16 px 0.79, against 0.10-0.16 for new photos)
+SCENE_SIZE = 16
+
+
+def _scene(smp, acq) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A photo as a SCENE_SIZE grey thumbnail, the mask of its face box there, and the box as fractions of the
+    photo (x1, y1, x2, y2); None where it has no face or cannot be read."""
+    if not acq.ok or acq.detection is None:
+        return None
+    try:
+        rgb = load_image(smp.path)
+    except ImageLoadError:
+        return None
+    h, w = rgb.shape[:2]
+    grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (SCENE_SIZE, SCENE_SIZE), interpolation=cv2.INTER_AREA)
+    box = np.clip(np.asarray(acq.detection.bbox, float) / [w, h, w, h], 0.0, 1.0)
+    mask = np.zeros((SCENE_SIZE, SCENE_SIZE), bool)
+    x1, y1, x2, y2 = (box * SCENE_SIZE).round().astype(int)
+    mask[y1:y2, x1:x2] = True
+    return grey, mask, box
+
+
+def scene_similarity(a: tuple, b: tuple) -> float:
+    """SSIM (skimage, its local map) of two thumbnails averaged outside both face boxes: the background and
+    clothes a re-rendered photo keeps."""
+    _, ssim_map = structural_similarity(a[0], b[0], data_range=255.0, full=True)
+    outside = ~(a[1] | b[1])
+    return float(ssim_map[outside].mean()) if outside.any() else float("nan")
+
+
+def framing_shift(a: tuple, b: tuple) -> float:
+    """How far the face box moved between two photos: the distance between the boxes' centres plus the change of
+    their width, both as fractions of the photo's width (0: the same framing)."""
+    ca, cb = (a[2][:2] + a[2][2:]) / 2, (b[2][:2] + b[2][2:]) / 2
+    return float(np.hypot(*(ca - cb)) + abs((a[2][2] - a[2][0]) - (b[2][2] - b[2][0])))
+
+
+def scene_copy(plan: "AuditPlan", acqs: dict, percentile: float, same_photo: np.ndarray | None = None) -> dict:
+    """Per generated image linked to its input photos: the highest scene similarity to an input and to the
+    identity's other real photos, and the smallest framing shift to an input; a scene copy keeps more of an
+    input's scene than ``percentile`` % of the pairs of real photos of one identity from different links do (two
+    photos of a person taken apart share little background; a re-rendered photo shares it all)."""
+    links = _links(plan)
+    if not links["available"]:
+        return links
+    link, ref_key, ref_subject, ref_sha = links["link"], links["ref_key"], links["ref_subject"], links["ref_sha"]
+    refs = [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]
+    _, first = np.unique(ref_sha, return_index=True)
+    # pairs of real photos of one identity from different links: two inputs of one generation are often crops of
+    # one shoot or composite (the same background), which would set the bar at a copy's own level
+    real = [scene_similarity(refs[i], refs[j]) for i in first for j in first
+            if i < j and refs[i] is not None and refs[j] is not None and ref_subject[i] == ref_subject[j]
+            and ref_key[i] != ref_key[j] and not (same_photo is not None and same_photo[i, j])]
+    real = [x for x in real if np.isfinite(x)]
+    if len(real) < 10:
+        return {"available": False, "reason": f"only {len(real)} pairs of real photos of one identity from different "
+                                              f"{link} values with a face (at least 10 are needed for the "
+                                              f"{percentile:g}th percentile)"}
+    cut = float(np.percentile(real, percentile))
+    out = {k: np.full(len(plan.gen), np.nan) for k in ("scene_to_inputs", "scene_to_others", "framing_to_inputs")}
+    for i, smp in enumerate(plan.gen):
+        want = dict(smp.meta).get(link, "")
+        if not want:
+            continue
+        g = _scene(smp, acqs[(smp.rel, ORIGINAL.name)])
+        if g is None:
+            continue
+        inputs = [j for j, r in enumerate(plan.refs) if refs[j] is not None and ref_key[j] == want
+                  and ref_subject[j] == smp.subject]
+        others = [j for j, r in enumerate(plan.refs) if refs[j] is not None and ref_key[j] != want
+                  and ref_subject[j] == smp.subject and ref_sha[j] not in {ref_sha[k] for k in inputs}]
+        if inputs:
+            out["scene_to_inputs"][i] = max(scene_similarity(g, refs[j]) for j in inputs)
+            out["framing_to_inputs"][i] = min(framing_shift(g, refs[j]) for j in inputs)
+        if others:
+            out["scene_to_others"][i] = max(scene_similarity(g, refs[j]) for j in others)
+    return {"available": True, "link": link, "percentile": percentile, "threshold": cut, "n_real_pairs": len(real),
+            **out, "scene_copied": np.isfinite(out["scene_to_inputs"]) & (out["scene_to_inputs"] > cut)}
+
+
 def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: float) -> dict:
     """Per generated image linked to its input photos (a ``group`` shared with reference rows, or a
     ``source_reference`` path): the highest similarity to those inputs, the highest to the identity's
     other real photos, and whether it is a copy: closer to an input than ``percentile`` % of the
     judge's genuine scores between different real photos of one identity (files with the same sha256
     are one photo: listed twice, they would compare as 1.0)."""
-    link = next((c for c in LINKS if c in plan.gset.columns), None)
-    if link is None:
-        return {"available": False, "reason": f"the manifest has no {' or '.join(LINKS)} column linking a generated "
-                                              f"image to the photos it was made from"}
-    key = (lambda smp: dict(smp.meta).get("group", "")) if link == "group" else (lambda smp: smp.rel)
-    ref_key = np.array([key(r) for r in plan.refs], dtype=object)
-    ref_subject = np.array([r.subject for r in plan.refs], dtype=object)
-    ref_sha = np.array([file_sha256(r.path) for r in plan.refs], dtype=object)  # one file listed twice is one photo
+    links = _links(plan)
+    if not links["available"]:
+        return links
+    link, ref_key, ref_subject, ref_sha = links["link"], links["ref_key"], links["ref_subject"], links["ref_sha"]
     sims = pairwise_similarity(gen_side.emb, ref_side.emb, metric)
     real = pairwise_similarity(ref_side.emb, ref_side.emb, metric)
     same = (np.equal.outer(ref_subject, ref_subject) & np.outer(ref_side.ok, ref_side.ok)
