@@ -144,6 +144,10 @@ def test_scene_similarity_and_framing_on_synthetic_thumbnails():
     same = scene_similarity((wall, box, where), (wall, box, where))
     assert same == pytest.approx(1.0)
     assert scene_similarity((wall, box, where), (other, box, where)) < 0.3
+    # one photo in two files (re-encoded: a little noise) is one photo; another scene is not
+    from fr_eval.stages.audit_score import one_photo
+    noisy = (wall + rng.normal(0, 2, wall.shape)).clip(0, 255)
+    assert one_photo((wall, box, where), (noisy, box, where)) and not one_photo((wall, box, where), (other, box, where))
     moved = where + np.array([0.1, 0, 0.1, 0])
     assert framing_shift((wall, box, where), (wall, box, moved)) == pytest.approx(0.1)
     assert framing_shift((wall, box, where), (wall, box, where)) == 0.0

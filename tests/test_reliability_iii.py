@@ -230,5 +230,9 @@ def test_every_csv_of_the_three_run_kinds_is_machine_readable(tmp_path):
     # real photos of one person move in skin tone too: the ceiling's ITA shift is measured, with its interval
     shift = [c for c in methods.columns if c.startswith("ITA shift")]
     assert shift and np.isfinite(float(ceiling[shift[0]].iloc[0]))
+    # the scene-copy rule flags the reference-driven expression edits that keep their input's background
+    copies = pd.read_csv(tmp_path / "a" / "generated_copy.csv").set_index("Method")
+    scene = copies["Scene-copy rate (%)"]
+    assert scene["arc2face_expadapter"] > 0 and (scene.drop("arc2face_expadapter").fillna(0) == 0).all()
     images = pd.read_csv(tmp_path / "a" / "generated_images.csv", dtype=str)
     assert not images["path"].str.startswith("/").any()  # the manifest's relative paths, as written

@@ -102,10 +102,10 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     mate_rank, mate_score, search = audit_searches(plan, gen_side, ref_side, ref_id, gid, metric)
     csim, ssim, target_status = _target_figures(plan.gen, plan.gset.targets, acqs, metric)
     copy = copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile)
-    # two reference files the judge cannot tell apart (identity similarity above the copy cut) are one photo twice
-    # (the shared manifest reuses a photo across methods): never a pair of photos taken apart
-    same = (pairwise_similarity(ref_side.emb, ref_side.emb, metric) >= copy["threshold"]) & np.outer(ok, ok) \
-        if copy.get("available") else np.zeros((len(plan.refs), len(plan.refs)), bool)
+    # one photo in two files (the shared manifest reuses a photo across methods' folders) is never a pair of photos
+    # taken apart: the bar of the pose and scene copy rules is set on pairs that are not
+    thumbs = [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]
+    same = np.array([[a is not None and b is not None and one_photo(a, b) for b in thumbs] for a in thumbs], bool)
     return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=run.note, ref_ok=ok,
                        enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
                        other_max=others.max(axis=1),
@@ -413,6 +413,15 @@ def _scene(smp, acq) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     return grey, mask, box
 
 
+#: two files whose whole thumbnails (face included) are this alike are one photo twice (re-encoded, re-cropped)
+SAME_PHOTO = 0.95
+
+
+def one_photo(a: tuple, b: tuple) -> bool:
+    """Whether two thumbnails are one photo in two files (whole-image SSIM >= :data:`SAME_PHOTO`)."""
+    return structural_similarity(a[0], b[0], data_range=255.0) >= SAME_PHOTO
+
+
 def scene_similarity(a: tuple, b: tuple) -> float:
     """SSIM (skimage, its local map) of two thumbnails averaged outside both face boxes: the background and
     clothes a re-rendered photo keeps."""
@@ -440,7 +449,8 @@ def scene_copy(plan: "AuditPlan", acqs: dict, percentile: float, same_photo: np.
     refs = [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]
     _, first = np.unique(ref_sha, return_index=True)
     # pairs of real photos of one identity from different links: two inputs of one generation are often crops of
-    # one shoot or composite (the same background), which would set the bar at a copy's own level
+    # one shoot or composite (the same background), which would set the bar at a copy's own level; ``same_photo``:
+    # the pairs that are one photo in two files (:func:`one_photo`)
     real = [scene_similarity(refs[i], refs[j]) for i in first for j in first
             if i < j and refs[i] is not None and refs[j] is not None and ref_subject[i] == ref_subject[j]
             and ref_key[i] != ref_key[j] and not (same_photo is not None and same_photo[i, j])]
