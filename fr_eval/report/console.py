@@ -2,8 +2,9 @@
 are in the report) and the run's warnings about its data."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
+
+from . import numbers as N
 
 
 def _pct(x) -> str:
@@ -11,10 +12,10 @@ def _pct(x) -> str:
 
 
 def _iv(d) -> str:
-    """" [low, high]" in percent; nothing for a missing or zero-width interval (never printed)."""
-    lo, hi = (d or {}).get("low"), (d or {}).get("high")
-    ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo != hi
-    return f" [{100 * lo:.1f}, {100 * hi:.1f}]" if ok else ""
+    """" [low, high]" in percent (:func:`fr_eval.report.numbers.ci_text`); nothing for a missing or zero-width
+    interval (never printed)."""
+    text = N.ci_text(d, lambda v: f"{100 * v:.1f}")
+    return f" {text}" if text.startswith("[") else ""
 
 
 def _plural(n: int, one: str, many: str) -> str:

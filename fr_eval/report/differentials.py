@@ -60,8 +60,8 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
                    "ranked)." + unsupported])]
     items += _bins_items(out, d, min_subjects)  # before any figure: what the scale could and could not measure
     for attr, rows in d.rows.items():
-        items += _group_tables(out, attr, rows, d, min_subjects)
         ends = skin_ends(d, min_subjects) if attr == "skin_tone" else []  # said beside every between-group figure
+        items += _group_tables(out, attr, rows, d, min_subjects, ends)
         items += _colourisation_table(out, attr, d.colourisation.get(attr) or [], min_subjects, ends)
         if _plot_groups(attr, rows, out / f"differentials_{attr}.png"):
             items.append(Figure(f"differentials_{attr}.png", f"FNMR and FMR (within group) per {attr} group and "
@@ -71,7 +71,7 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
     return [Section("differentials", "Differentials: who pays for colourisation?", items)]
 
 
-def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> list:
+def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int, ends: list = ()) -> list:
     header = ["Scenario", attr.replace("_", " "), "Subjects", *[h for name, _, _ in RATES for h in (f"{name} (%)",)],
               "Errors (false non-matches / false matches)", "FMR / lowest", "FNMR / lowest", "FMR / geo. mean",
               "FNMR / geo. mean"]
@@ -113,7 +113,7 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
         "each group's rate over the lowest group's and over the geometric mean of the groups' (n/a where that is 0 "
         f"or the group has no figure); {N.DAGGER} on a ratio: its group's rate rests on fewer than "
         f"report.min_false_matches={least} errors (unsupported, never a finding).",
-        *(skin_ends(d, min_subjects) if attr == "skin_tone" else [])])
+        *ends])
     indices = table_file(out, f"differentials_{attr}_indices", [
         "Scenario", "Groups", "Left out", "Errors (false non-matches / false matches within groups)", "GARBE",
         "GARBE: posterior median [95% interval]", "FDR", "FDR: posterior median [95% interval]", "Flag"], idx,
@@ -126,10 +126,10 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int) -> lis
             "uncertainty (resamples leaving a group without a genuine attempt or a within-group impostor are "
             "dropped); the interval is centred on its own median, which noise in the rates pulls away from the "
             "figure of the counts (a spread or a Gini of noisy rates is larger than of the rates: GARBE up, FDR "
-            f"down), so the figure can sit at its interval's edge. {N.DAGGER} unsupported: fewer than report.min_false_matches={least} false non-matches or "
-            "false matches within groups behind the figure; shown, never a finding. Groups without a within-group "
-            "impostor or a genuine attempt are left out.", *(skin_ends(d, min_subjects) if attr == "skin_tone"
-                                                             else [])])
+            f"down), so the figure can sit at its interval's edge. {N.DAGGER} unsupported: fewer than "
+            f"report.min_false_matches={least} false non-matches or false matches within groups behind the figure; "
+            "shown, never a finding. Groups without a within-group impostor or a genuine attempt are left out.",
+            *ends])
     return [groups, indices, *_between_table(out, attr, rows[0], d, min_subjects)]
 
 
@@ -278,7 +278,8 @@ def _bins_items(out: Path, d, min_subjects: int) -> list:
                            f"bin its median falls in. Set aside: " + (", ".join(
                                f"{k} ({v['reason']})" for k, v in sorted(s["subjects"].items())
                                if v["status"] != "measured") or "none") + "."])
-    return [table, *([Text(skin_ends(d, min_subjects))] if skin_ends(d, min_subjects) else [])]
+    ends = skin_ends(d, min_subjects)
+    return [table, *([Text(ends)] if ends else [])]
 
 
 def _skin_items(out: Path, d) -> list:

@@ -361,22 +361,15 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dic
         others = linked & np.isfinite(copy["to_others"])
         extra = {}
         if identity is not None:
-            ids, inv = np.unique(identity[linked], return_inverse=True)
-            extra["n_identities"] = int(ids.size)
-            extra["copy_interval"] = M.rate_interval(np.bincount(inv, copy["copied"][linked].astype(float), ids.size),
-                                                     np.bincount(inv, minlength=ids.size).astype(float), **kw).as_dict()
-        if identity is not None:
+            extra["n_identities"], extra["copy_interval"] = _over_identities(copy["copied"][linked], identity[linked], kw)
             for kind, (to_inputs, copied) in kinds.items():
                 have = sel & np.isfinite(to_inputs)
-                ids, inv = np.unique(identity[have], return_inverse=True)
-                hit = copied[have].astype(float)
-                extra.update({f"n_{kind}_linked": int(have.sum()), f"n_{kind}_copied": int(hit.sum()),
-                              f"n_{kind}_identities": int(ids.size),
-                              f"{kind}_copy_rate": float(hit.mean()) if have.any() else float("nan"),
+                n_ids, interval = _over_identities(copied[have], identity[have], kw)
+                extra.update({f"n_{kind}_linked": int(have.sum()), f"n_{kind}_copied": int(copied[have].sum()),
+                              f"n_{kind}_identities": n_ids,
+                              f"{kind}_copy_rate": float(copied[have].mean()) if have.any() else float("nan"),
                               f"{kind}_to_inputs": float(np.median(to_inputs[have])) if have.any() else float("nan"),
-                              f"{kind}_copy_interval": M.rate_interval(np.bincount(inv, hit, ids.size),
-                                                                       np.bincount(inv, minlength=ids.size).astype(float),
-                                                                       **kw).as_dict()})
+                              f"{kind}_copy_interval": interval})
         rows.append({"method": m, "n_linked": int(linked.sum()), **extra,
                      "similarity_to_inputs": float(np.mean(copy["to_inputs"][linked])) if linked.any() else float("nan"),
                      "n_with_other_photos": int(others.sum()),
@@ -391,6 +384,14 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dic
                      else {"available": False, "reason": pose.get("reason", "")}),
             "scene": ({k: scene[k] for k in ("percentile", "threshold", "n_real_pairs")} if scene.get("available")
                       else {"available": False, "reason": scene.get("reason", "")})}
+
+
+def _over_identities(hit: np.ndarray, identity: np.ndarray, kw: dict) -> tuple[int, dict]:
+    """(identities, the 95% interval of a rate of images) with each identity's images kept together
+    (:func:`fr_eval.metrics.rate_interval` on per-identity counts)."""
+    ids, inv = np.unique(identity, return_inverse=True)
+    return int(ids.size), M.rate_interval(np.bincount(inv, np.asarray(hit, float), ids.size),
+                                          np.bincount(inv, minlength=ids.size).astype(float), **kw).as_dict()
 
 
 def _copy_columns(copy: dict, i: int) -> dict:

@@ -104,8 +104,8 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
     copy = copy_scores(plan, gen_side, ref_side, metric, cfg.generated.copy_percentile)
     # one photo in two files (the shared manifest reuses a photo across methods' folders) is never a pair of photos
     # taken apart: the bar of the pose and scene copy rules is set on pairs that are not
-    thumbs = [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]
-    same = np.array([[a is not None and b is not None and one_photo(a, b) for b in thumbs] for a in thumbs], bool)
+    thumbs = [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]  # each reference read once, here
+    same = same_photos(thumbs, [s.subject for s in plan.refs])
     return AuditScores(acqs=acqs, stats=stats, system=system.describe(), system_note=run.note, ref_ok=ok,
                        enrolled=enrolled, threshold=thr, impostor=imp, threshold_info=thr_info, gid=gid, own=own,
                        other_max=others.max(axis=1),
@@ -115,7 +115,7 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        best_ref=_best_references(plan, gen_side, ref_side, ref_id, gid, metric),
                        copy=copy,
                        pose=pose_copy(plan, face_poses(plan, acqs), cfg.generated.pose_copy_percentile, same),
-                       scene=scene_copy(plan, acqs, 100.0 - cfg.generated.pose_copy_percentile, same),
+                       scene=scene_copy(plan, acqs, 100.0 - cfg.generated.pose_copy_percentile, same, thumbs),
                        ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric,
                        ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric)
                        | {"ref_id": ref_id})
@@ -437,7 +437,20 @@ def framing_shift(a: tuple, b: tuple) -> float:
     return float(np.hypot(*(ca - cb)) + abs((a[2][2] - a[2][0]) - (b[2][2] - b[2][0])))
 
 
-def scene_copy(plan: "AuditPlan", acqs: dict, percentile: float, same_photo: np.ndarray | None = None) -> dict:
+def same_photos(thumbs: list, subjects: list) -> np.ndarray:
+    """(n, n) bool: pairs of reference files of one identity that are one photo twice (:func:`one_photo`); only
+    same-identity pairs are compared, the only ones a copy rule's bar is set on."""
+    n = len(thumbs)
+    same = np.zeros((n, n), bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if subjects[i] == subjects[j] and thumbs[i] is not None and thumbs[j] is not None:
+                same[i, j] = same[j, i] = one_photo(thumbs[i], thumbs[j])
+    return same
+
+
+def scene_copy(plan: "AuditPlan", acqs: dict, percentile: float, same_photo: np.ndarray | None = None,
+               ref_thumbs: list | None = None) -> dict:
     """Per generated image linked to its input photos: the highest scene similarity to an input and to the
     identity's other real photos, and the smallest framing shift to an input; a scene copy keeps more of an
     input's scene than ``percentile`` % of the pairs of real photos of one identity from different links do (two
@@ -446,7 +459,7 @@ def scene_copy(plan: "AuditPlan", acqs: dict, percentile: float, same_photo: np.
     if not links["available"]:
         return links
     link, ref_key, ref_subject, ref_sha = links["link"], links["ref_key"], links["ref_subject"], links["ref_sha"]
-    refs = [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]
+    refs = ref_thumbs if ref_thumbs is not None else [_scene(s, acqs[(s.rel, ORIGINAL.name)]) for s in plan.refs]
     _, first = np.unique(ref_sha, return_index=True)
     # pairs of real photos of one identity from different links: two inputs of one generation are often crops of
     # one shoot or composite (the same background), which would set the bar at a copy's own level; ``same_photo``:
