@@ -440,7 +440,7 @@ class Interval:
 
 
 def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamples: int = N_RESAMPLES,
-                      confidence: float = CONFIDENCE, seed: int = 0) -> tuple[float, float]:
+                      confidence: float = CONFIDENCE, seed: int = 0, with_se: bool = False) -> tuple:
     """Percentile bootstrap interval resampling **subjects** (not comparisons).
 
     ``per_subject`` maps names to arrays with one entry per subject (counts of errors,
@@ -463,6 +463,8 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
     -------
     low, high : float (or arrays, for a statistic with leading axes)
         The percentile interval; NaN with fewer than two subjects.
+    se : float, with ``with_se=True`` only
+        The standard deviation of the statistic over the resamples (the bootstrap standard error).
     """
     names = list(per_subject)
     data = tuple(np.asarray(per_subject[k], dtype=np.float64) for k in names)
@@ -473,7 +475,8 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
         data = tuple(d[present] for d in data)
     if data[0].shape[0] < 2:
         nan = np.full(data[0].shape[1:], np.nan)
-        return (float("nan"), float("nan")) if data[0].ndim == 1 else (nan, nan.copy())
+        out = (float("nan"), float("nan")) if data[0].ndim == 1 else (nan, nan.copy())
+        return (*out, float("nan") if data[0].ndim == 1 else nan.copy()) if with_se else out
 
     def stat(*arrays, axis=-1):
         return statistic(**{k: np.moveaxis(a, axis, -1) for k, a in zip(names, arrays)})
@@ -487,7 +490,11 @@ def subject_bootstrap(per_subject: dict[str, np.ndarray], statistic, *, n_resamp
                               confidence_level=confidence, method="percentile", axis=0,
                               random_state=np.random.default_rng(seed))
     lo, hi = res.confidence_interval
-    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (np.asarray(lo), np.asarray(hi))
+    out = (float(lo), float(hi)) if np.ndim(lo) == 0 else (np.asarray(lo), np.asarray(hi))
+    if with_se:
+        se = res.standard_error
+        return (*out, float(se) if np.ndim(se) == 0 else np.asarray(se))
+    return out
 
 
 def fnmr_band(genuine, subject, thresholds, *, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,

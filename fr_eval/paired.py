@@ -321,6 +321,60 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
     return f"{noun}{b} rejects {abs(100 * diff):.2f} points {how} genuine attempts than {noun}{a} ({figures})"
 
 
+#: the powers at which the smallest resolvable difference and the identities needed are given
+POWERS = (0.8, 0.95)
+
+
+def resolvable_difference(se: float, n_units: int, observed: float, *, alpha: float = 1 - M.CONFIDENCE,
+                          powers: tuple = POWERS) -> dict:
+    """How many units a claimed difference needs, from the bootstrap standard error ``se`` of the difference
+    over ``n_units`` units (identities): the smallest true difference a two-sided test at level ``alpha``
+    detects with each of ``powers`` (the minimum detectable effect, (z_{1-alpha/2} + z_power) x se, the normal
+    approximation that the percentile bootstrap's interval also rests on), and the units the ``observed``
+    difference would need for that power (se shrinking as 1/sqrt(units): n (z se / |observed|)^2, rounded up).
+    Written here because it is two lines of the normal approximation; ``statsmodels``' power classes need an
+    effect size in units of a per-unit standard deviation, which a bootstrap over pooled rates does not give.
+    A difference of exactly 0 needs no finite number of units (``None``); a zero or undefined spread gives no
+    figure (NaN) rather than a resolution that looks perfect."""
+    z_a = float(stats.norm.ppf(1 - alpha / 2))
+    ok = math.isfinite(se) and se > 0 and n_units > 1
+    out = {"se": float(se), "n_units": int(n_units), "alpha": float(alpha), "observed": float(observed),
+           "powers": [float(p) for p in powers], "mde": [], "units_needed": []}
+    for p in powers:
+        z = z_a + float(stats.norm.ppf(p))
+        out["mde"].append(z * se if ok else float("nan"))
+        if not ok or not math.isfinite(observed):
+            out["units_needed"].append(float("nan"))
+        elif observed == 0:
+            out["units_needed"].append(None)
+        else:
+            out["units_needed"].append(int(math.ceil(n_units * (z * se / abs(observed)) ** 2)))
+    return out
+
+
+def power_sentence(power: dict, what: str = "verified rate", unit: str = "identities",
+                   fmt=lambda v: f"{100 * v:.1f} points") -> str:
+    """"with 20 identities, differences under 9.0 points in verified rate cannot be told apart (...)": the
+    smallest resolvable difference at each power and the units the observed difference would need."""
+    n, mde, need = power["n_units"], power["mde"], power["units_needed"]
+    if not mde or not math.isfinite(mde[0]):
+        return (f"with {n} {unit}, every one gave the same difference in {what} (or too few were shared), so the "
+                f"bootstrap over {unit} has no spread from which to say which smaller differences could be resolved")
+    level = f"two-sided test at {100 * power['alpha']:g}%"
+    at = "; ".join(f"{fmt(m)} at {100 * p:g}% power" for m, p in zip(mde, power["powers"]))
+    obs = power["observed"]
+    if need[0] is None:
+        tail = f"the observed difference is 0 and no number of {unit} would resolve it"
+    elif need[0] <= n:
+        tail = (f"the observed {fmt(abs(obs))} is above that bar (it needs about {need[0]:,} {unit} at "
+                f"{100 * power['powers'][0]:g}% power)")
+    else:
+        more = ", ".join(f"{k:,} at {100 * p:g}% power" for k, p in zip(need, power["powers"]))
+        tail = f"the observed {fmt(abs(obs))} would need about {more} ({unit})"
+    return (f"with {n} {unit}, differences under {fmt(mde[0])} in {what} cannot be told apart ({level}: {at}, "
+            f"from the bootstrap spread over {unit}); {tail}")
+
+
 @dataclass(frozen=True)
 class MethodComparison:
     """Generator method b against method a on the identities both generated (paired by identity)."""
@@ -339,6 +393,8 @@ class MethodComparison:
     wilcoxon: dict
     sentence: str
     small_sample: bool = False  # fewer than min_identities shared identities: flagged, never a finding
+    power: dict = None  # :func:`resolvable_difference` of the verified-rate difference
+    power_sentence: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -378,7 +434,9 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
 
     per = {"x_a": va, "n_a": na, "x_b": vb, "n_b": nb}
     v_d = float(diff(va, na, vb, nb))
-    v_i = M.Interval(*M.subject_bootstrap(per, diff, **kw), "paired_identity_bootstrap")
+    *v_lh, v_se = M.subject_bootstrap(per, diff, **kw, with_se=True)
+    v_i = M.Interval(*v_lh, "paired_identity_bootstrap")
+    power = resolvable_difference(v_se, int(shared.size), v_d, alpha=1 - kw["confidence"])
     s_d = float(diff(sa, na, sb, nb))
     s_i = M.Interval(*M.subject_bootstrap({**per, "x_a": sa, "x_b": sb}, diff, **kw), "paired_identity_bootstrap")
     d = sb / nb - sa / na
@@ -404,7 +462,8 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     else:
         text = f"{lead} on the {figures}"
     return MethodComparison(a, b, int(shared.size), int(na.sum()), int(nb.sum()), float(va.sum() / na.sum()),
-                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text, small)
+                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text, small,
+                            power, power_sentence(power))
 
 
 def direction(comparison: dict) -> str:

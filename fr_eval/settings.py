@@ -334,7 +334,8 @@ class Generated:
                         lambda k, v: p.choice(k, v, TEMPLATES))
     threshold_from: Any = key("enrolment", "enrolment (impostors among the enrolment photos) | dataset | a cosine "
                               "threshold")
-    by: list = key(["method", "category"], "tables and plots per column (those the manifest has)")
+    by: list = key(["method", "category", "prompt"], "tables and plots per column (those the manifest has; a "
+                   "table per provenance is added where the images hold curated and random samples)")
     min_per_method: int = key(10, "methods with fewer generated images are listed apart, not ranked (too few to rank)",
                           lambda k, v: p.integer(k, v, 1))
     contact_sheet: int = key(6, "the N worst- and N best-preserved faces shown", lambda k, v: p.integer(k, v, 0))
@@ -353,6 +354,10 @@ class Generated:
                                       "copy when it keeps more of an input's scene than 100 minus this percentile of "
                                       "those pairs do",
                                       lambda k, v: p.number(k, v, 0.0, 50.0))
+    multi_order: str = key("left_to_right", "a row naming several identities (identity a|b): left_to_right (the "
+                           "names in the order of the faces from the left: a face matched to another name is a swap) | "
+                           "none (no order: a swap is a face more like another named identity than its match)",
+                           lambda k, v: p.choice(k, v, ("left_to_right", "none")))
     compare_min_identities: int = key(5, "generated.compare=auto: the identities two methods must share to be compared",
                                       lambda k, v: p.integer(k, v, 1))
     video: VideoSettings = node(VideoSettings, "generated rows that are videos: frame sampling and the video rule")

@@ -33,23 +33,24 @@ def build_manifest(lfw_small, tmp_path):
     files = {p.name: sorted((tmp_path / "faces" / p.name).glob("*.jpg")) for p in people}
     names = [p.name for p in people]
     root = tmp_path / "gen"
-    rows = ["path,identity,role,method,category,prompt,target"]
+    # provenance: the real photos stand for curated samples, the wrong ones for a random draw, the rest unknown
+    rows = ["path,identity,role,method,category,prompt,target,provenance"]
     for n in names:
-        rows.append(f"{files[n][0]},{n},reference,,,,")
+        rows.append(f"{files[n][0]},{n},reference,,,,,")
         rows.append(f"{files[n][1]},{n},generated,photo,Context,a photo of {n},"
-                    + (str(files[n][3]) if n == names[0] else ""))
+                    + (str(files[n][3]) if n == names[0] else "") + ",curated")
     for (style, fn), n in zip(STYLES.items(), names):
         out = root / "style" / f"{n}_{style}.png"
         save(out, fn(load_image(files[n][1])))
-        rows.append(f"{out},{n},generated,style,{style},a {style} portrait of {n},")
+        rows.append(f"{out},{n},generated,style,{style},a {style} portrait of {n},,")
     for k, n in enumerate(names):  # somebody else's photo, labelled as n
         other = names[(k + 1) % len(names)]
-        rows.append(f"{files[other][2]},{n},generated,wrong,Context,{n} at the beach,")
+        rows.append(f"{files[other][2]},{n},generated,wrong,Context,{n} at the beach,,Random")
     save(root / "blank.png", np.zeros((64, 64, 3), np.uint8))
-    rows.append(f"{root / 'blank.png'},{names[0]},generated,blank,Context,,")
-    rows.append(f"{files[names[2]][3]},nobody,generated,photo,Context,,")  # identity never enrolled
-    rows.append(f"{root / 'gone.png'},{names[1]},generated,photo,Context,,")  # missing file
-    rows.append(f"{files[names[1]][3]},{names[1]},portrait,photo,Context,,")  # unknown role
+    rows.append(f"{root / 'blank.png'},{names[0]},generated,blank,Context,,,")
+    rows.append(f"{files[names[2]][3]},nobody,generated,photo,Context,,,")  # identity never enrolled
+    rows.append(f"{root / 'gone.png'},{names[1]},generated,photo,Context,,,")  # missing file
+    rows.append(f"{files[names[1]][3]},{names[1]},portrait,photo,Context,,,")  # unknown role
     m = tmp_path / "generated.csv"
     m.write_text("\n".join(rows) + "\n")
     return m, names

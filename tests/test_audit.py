@@ -19,7 +19,7 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["generated"] == {"rows": 19, "audited": 18, "not_enrolled_identity": 1,
                                 "not_enrolled_all_references_failed": 0, "with_target": 1,
-                                "video_frames": 0, "video_frames_audited": 0, "videos": 0}
+                                "video_frames": 0, "video_frames_audited": 0, "videos": 0, "multi_person_rows": 0}
     assert sorted(p["kind"] for p in doc["problems"]) == ["identity with no reference", "missing file",
                                                            "unknown role"]
     thr = doc["threshold"]
@@ -91,8 +91,25 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
               "report.html"):
         assert (out / f).is_file(), f
     assert "blank" in (out / "failures.csv").read_text()
+    # prompts: a table per prompt (the manifest has the column); provenance: a table of its own (the images hold
+    # curated, random and unknown ones), a count per method, the curated mark where a method is ranked
+    prompts = {g["value"]: g for g in doc["groups"]["prompt"]}
+    assert prompts[f"a photo of {names[0]}"]["n"] == 1 and "(none)" in prompts  # the blank row has no prompt
+    kinds = {g["value"]: g["n"] for g in doc["groups"]["provenance"]}
+    assert kinds == {"curated": 6, "random": 6, "unknown": 6}  # 5 styles and the blank image: unknown
+    assert photo["provenance"]["counts"] == {"curated": 6} and wrong["provenance"]["counts"] == {"random": 6}
+    with open(out / "generated_methods.csv") as f:
+        rows = {r["Method"]: r for r in csv.DictReader(f)}
+    assert (rows["photo"]["Curated images"], rows["photo"]["Random images"], rows["wrong"]["Random images"],
+            rows["style"]["Provenance unknown"]) == ("6", "0", "6", "5")
+    body = {line.split(" | ")[1]: line for line in table.splitlines() if line.startswith("| ")}
+    assert body["photo"].startswith("| 1 ‡ |") and "| curated 6 |" in body["photo"]
+    assert "‡" not in body["wrong"].split(" | ")[0] and body["wrong"].endswith("| random 6 |")
+    assert "6 of 18 audited images are curated samples" in table
+    assert {r["provenance"] for r in images if r["method"] == "wrong"} == {"random"}
     console = capsys.readouterr().out  # a short summary, not the tables (they are in the report)
     assert "identity preservation by method" in console and "  1. photo: verified of all 100.00% [50.0, 100.0] over 6 images" in console
+    assert "of 6 identities (all curated samples)" in console
     assert f"every table, interval and plot: {out / 'report.html'}" in console and "|" not in console
 
 
@@ -162,3 +179,12 @@ def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
     lean = json.loads((tmp_path / "r3" / "metrics.json").read_text())["copy"]
     assert lean["link_from"] == "lean_details.csv" and lean["methods"] == copy["methods"]
     assert "the group column of lean_details.csv" in (tmp_path / "r3" / "generated_copy.md").read_text()
+
+
+def test_the_page_says_what_a_method_row_pools():
+    """Without category or prompt columns every prompt of a method is pooled: a sentence on the page says so."""
+    from fr_eval.report.audit import _grouping_note
+    assert "neither a category nor a prompt column" in _grouping_note({"manifest_columns": ["path", "method"],
+                                                                       "grouped_by": ["method"]})[0]
+    note = _grouping_note({"manifest_columns": ["method", "prompt"], "grouped_by": ["method", "prompt"]})[0]
+    assert note.startswith("Figures per prompt in their own tables below") and "no category column" in note

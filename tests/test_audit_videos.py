@@ -46,6 +46,7 @@ def build(lfw_small, tmp_path):
     v.mkdir()
     make_video(v / "steady.mp4", [rgb(f) for f in photos[a][2:] for _ in range(8)])  # 16 frames, two photos
     make_video(v / "cut.mp4", [rgb(photos[a][2])] * 8 + [rgb(photos[b][2])] * 8)  # cuts to b at frame 8
+    make_video(v / "alternating.mp4", [rgb(photos[a if i % 2 == 0 else b][2]) for i in range(16)])  # a, b, a, b ...
     make_video(v / "blank.mp4", [rgb(photos[a][3])] * 8 + [np.full((256, 256, 3), 128, np.uint8)] * 8)
     gif = [Image.open(f).convert("RGB") for f in photos[b][2:]]
     gif += [g.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for g in gif]  # four distinct frames (GIF merges repeats)
@@ -55,6 +56,7 @@ def build(lfw_small, tmp_path):
     make_video(v / "head.mp4", [rgb(photos[a][2])] * 4 + [rgb(photos[a][3])] * 4)
     make_video(v / "driving.mp4", [rgb(photos[a][2])] * 8)
     rows += [f"{v / 'steady.mp4'},{a},generated,steady,", f"{v / 'cut.mp4'},{a},generated,cut,",
+             f"{v / 'alternating.mp4'},{a},generated,alternating,",
              f"{v / 'blank.mp4'},{a},generated,blank,", f"{v / 'moving.gif'},{b},generated,gif,",
              f"{v / 'corrupt.mp4'},{a},generated,corrupt,", f"{v / 'head.mp4'},{a},generated,head,{v / 'driving.mp4'}"]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
@@ -92,6 +94,11 @@ def test_videos_in_the_audit(lfw_small, tmp_path):
     c = videos["cut"]
     assert float(c["lowest_pair"]) < v["threshold"] < float(videos["steady"]["lowest_pair"])
     assert float(c["tg_id"]) < float(c["tl_id"]) and float(c["tg_id"]) < float(videos["steady"]["tg_id"])
+    # alternating between the two people frame by frame: every adjacent pair crosses, so TL-ID falls below
+    # the threshold and under TG-ID (about half of all pairs are the same person); the steady video keeps both high
+    alt, st = videos["alternating"], videos["steady"]
+    assert float(alt["tl_id"]) < v["threshold"] < min(float(st["tl_id"]), float(st["tg_id"]))
+    assert float(alt["tl_id"]) < float(alt["tg_id"]) and float(c["tl_id"]) > float(alt["tl_id"])
     assert int(c["worst_frame"].rsplit("#", 1)[1]) >= 8 and float(c["verified_share"]) == pytest.approx(0.5)
     # blank frames: half the frames not acquired (frame FTA), the other half verified
     assert methods["blank"]["frame_fta"] == pytest.approx(0.5) and float(videos["blank"]["acquired_share"]) == 0.5

@@ -200,7 +200,18 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     photo_rate = np.mean([r["verified"] == "True" for r in images if r["method"] == "photo"])
     assert wrong["verified_a"] == pytest.approx(photo_rate) and wrong["verified_b"] == 0.0
     assert wrong["verified_difference"] == pytest.approx(-photo_rate) and wrong["verified_interval"]["high"] < 0
-    assert len(page.locator(".answer li").all_inner_texts()) == len(pairs)
+    # each comparison's sentence, then how many identities a claim needs (the power sentence)
+    answers = page.locator(".answer li").all_inner_texts()
+    assert len(answers) == 2 * len(pairs)
+    assert [a.split(",")[0] for a in answers[1::2]] == [f"How many identities: method {b} against method {a}"
+                                                        for a, b in pairs]
+    assert all("cannot be told apart" in a or "has no spread" in a for a in answers[1::2])
+    # prompts and provenance: a table per prompt, one per provenance (curated, random and unknown images), the
+    # provenance column, and the curated mark on the ranked method of curated samples, explained under the headline
+    assert {"#by-category", "#by-prompt", "#by-provenance"} <= set(facts["toc"])
+    photo_rank = page.locator("#headline tr", has_text="photo").first.locator("td").first.inner_text()
+    assert photo_rank.endswith("‡") and "‡ ranked on curated samples: 6 of 18" in page.inner_text("body")
+    assert page.locator("#tab-generated_by_provenance tr").count() == 1 + 3
     # a method too small to rank is shown greyed, in the method table and on the first screen with why
     grey = page.locator("#tab-generated_methods tr.small-n")
     assert grey.count() >= 1 and "blank" in grey.first.inner_text()
@@ -221,9 +232,26 @@ def test_video_audit_in_a_browser(browser, lfw_small, tmp_path):
     facts = check_page(page, errors, out)
     assert "#videos" in facts["toc"]
     rows = page.locator("#tab-generated_video_methods tr")
-    assert rows.count() == 1 + 6  # the header and the six methods
+    assert rows.count() == 1 + 7  # the header and the seven methods
     over_time = page.locator("#videos img").first
     assert not_blank(over_time.screenshot()) > 0.02
+    page.close()
+
+
+def test_several_people_in_a_browser(browser, lfw_small, tmp_path):
+    from test_audit_multi import build_pairs
+
+    manifest = build_pairs(lfw_small, tmp_path)
+    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=50",
+                                     "generated.allow_outside=true", "generated.min_per_method=1",
+                                     "report.min_subjects=1")
+    facts = check_page(page, errors, out)
+    assert "#multi" in facts["toc"]
+    rows = page.locator("#tab-generated_multi_methods tr")
+    assert rows.count() == 1 + 4  # the header, three methods and (all)
+    swapped = page.locator("#tab-generated_multi_methods tr", has_text="swapped").inner_text().split("\t")
+    assert swapped[:5] == ["swapped", "1", "1", "0", "2 / 2"] and swapped[6].startswith("100")
+    assert "Hungarian assignment" in page.inner_text("#multi")
     page.close()
 
 

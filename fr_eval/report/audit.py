@@ -13,6 +13,7 @@ from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
+from .multi import write_multi
 from .videos import write_videos
 from .tables import as_sentence, axis_score, data_notes, machine_notes, pct, run_notes, score_name
 
@@ -57,12 +58,14 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
         header += [name, name.replace(" (%)", " low (%)"), name.replace(" (%)", " high (%)")] if csv else [name]
     header += ["CSIM", "SSIM"] if with_target else []
     header += ["ITA shift (°)"]
+    header += ["Curated images", "Random images", "Provenance unknown"] if csv else ["Provenance"]
     body = []
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
         # below report.min_subjects identities: the figures without intervals, "n too small" once in the row
         small = N.too_few(r.get("n_identities"), min_units, "identities")
-        line = ([str(r["rank"]) if r["rank"] is not None else "not ranked (video frames)" if r.get("video_frames")
+        mark = f" {CURATED_MARK}" if ranked and not csv and (r.get("provenance") or {}).get("curated") else ""
+        line = ([str(r["rank"]) + mark if r["rank"] is not None else "not ranked (video frames)" if r.get("video_frames")
                  else "not ranked (n too small)" if r.get("too_small")
                  else "not ranked"] if ranked else []) + [
             str(r["value"]), str(r["n"]), str(r["n_identities"]), _f(ex["mean"]),
@@ -78,8 +81,38 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
         shift = r.get("ita_shift") or {}
         line += [(_f(shift.get('mean'), 1) if small else f"{_f(shift.get('mean'), 1)} {_ci(shift.get('interval'), 1)}")
                  if shift else "n/a"]
+        line += _provenance_cells(r.get("provenance"), csv, r.get("value") == CEILING)
         body.append(line)
     return header, body
+
+
+#: the mark of a ranked group that holds curated samples (chosen by their authors to be shown)
+CURATED_MARK = "\u2021"
+
+
+def _provenance_cells(p: dict | None, csv: bool, ceiling: bool) -> list[str]:
+    """The group's images by provenance: three counts for the CSV, one phrase for people."""
+    if ceiling or not p:
+        return ["", "", ""] if csv else ["real photos (the enrolment)" if ceiling else "n/a"]
+    c = p["counts"]
+    if csv:
+        return [str(c.get("curated", 0)), str(c.get("random", 0)), str(c.get("unknown", 0))]
+    parts = [f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [", ".join(parts) + (f" of {p['n']}" if len(parts) > 1 else "") if parts else "n/a"]
+
+
+def provenance_note(result) -> str:
+    """What the provenance column and the mark mean, with the sources the curated images come from."""
+    p = result.overall.get("provenance") or {}
+    if not p.get("curated"):
+        return ("Provenance: no image is marked curated (the manifest has no provenance column saying curated and "
+                "no source_repo column); add provenance=curated|random to tell chosen samples from random ones.")
+    src = "; ".join(f"{k} {v}" for k, v in list(p["sources"].items())[:6]) + ("; ..." if len(p["sources"]) > 6 else "")
+    return (f"Provenance: {p['curated']} of {p['n']} audited images are curated samples, chosen by their authors to "
+            f"be shown (the manifest's provenance column where it has one, else every image taken from a project's "
+            f"repository or page, its source_repo: {src}); a rank marked {CURATED_MARK} rests on curated samples, "
+            "the authors' best case rather than a random draw of the method's output. Per image: the provenance "
+            "column of generated_images.csv.")
 
 
 def write_audit_report(out_dir, result, config: Config) -> Path:
@@ -104,16 +137,14 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     sections = [Section("methods", "Methods, ranked", [methods]),
                 Section("paired-methods", "Methods compared on the same identities",
                         _write_method_comparisons(out, ctx.get("method_comparisons") or []))]
-    for key, rows in result.groups.items():
-        if key != "method":
-            h2, b2 = group_table(rows, key, False, with_target, min_units=mu)
-            sections.append(Section(f"by-{key}", f"By {key}", [
-                table_file(out, f"generated_by_{key}", h2, b2, f"Identity preservation by {key}", notes[:5],
-                           csv_table=group_table(rows, key, False, with_target, csv=True, min_units=mu))]))
+    sections += _by_sections(out, result, notes[:5] + [provenance_note(result)], with_target, mu)
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
     sections.append(_copy_section(out, ctx.get("copy") or {}, config.report.min_subjects))
+    if ctx.get("multi"):
+        sections += write_multi(out, ctx["multi"], score_name(ctx["system"]), ctx["threshold"]["threshold"],
+                                config.generated.multi_order == "left_to_right", config.report.min_subjects)
     if ctx.get("videos"):
         sections += write_videos(out, ctx["videos"], score_name(ctx["system"]), config.generated.video.strip)
     sections[2:2] = _plots(out, result, config)
@@ -136,8 +167,23 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
                sections=sections, config=plain(config), env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), headline=headline,
-               answers=[as_sentence(c["sentence"]) for c in ctx.get("method_comparisons") or []])
+               curated_note=(f"{CURATED_MARK} ranked on curated samples: " + provenance_note(result).split(": ", 1)[1]
+                             if (result.overall.get("provenance") or {}).get("curated") else ""),
+               answers=[as_sentence(t) for c in ctx.get("method_comparisons") or []
+                        for t in (c["sentence"], _power_words(c)) if t])
     return out
+
+
+def _by_sections(out: Path, result, notes: list, with_target: bool, mu: int) -> list[Section]:
+    """A table per grouping key other than the method (category, prompt, provenance, generated.by's)."""
+    sections = []
+    for key, rows in result.groups.items():
+        if key != "method":
+            h, b = group_table(rows, key, False, with_target, min_units=mu)
+            sections.append(Section(f"by-{key}", f"By {key}", [
+                table_file(out, f"generated_by_{key}", h, b, f"Identity preservation by {key}", notes,
+                           csv_table=group_table(rows, key, False, with_target, csv=True, min_units=mu))]))
+    return sections
 
 
 def _notes(result, config: Config) -> list[str]:
@@ -162,7 +208,24 @@ def _notes(result, config: Config) -> list[str]:
         f"similarity with failures as 0; methods with fewer are listed after them, not ranked, marked 'n too small' "
         f"({few}): their intervals are too wide to order them. Intervals: 95%, bootstrap over identities. System: {ctx['system']['name']} "
         f"({ctx['system_choice']}).",
-    ] + _ceiling_note(ctx.get("ceiling") or {}) + machine_notes(ctx["engine"]) + run_notes(ctx)
+        provenance_note(result),
+    ] + _grouping_note(ctx) + _ceiling_note(ctx.get("ceiling") or {}) + machine_notes(ctx["engine"]) + run_notes(ctx)
+
+
+def _grouping_note(ctx: dict) -> list[str]:
+    """The console's warning about the prompts, as a sentence on the page: what a method's row pools."""
+    columns = set(ctx.get("manifest_columns") or [])
+    have = [k for k in ("category", "prompt") if k in columns]
+    if not have:
+        return ["The manifest has neither a category nor a prompt column: each method's figures pool every prompt "
+                "it was given (realistic and stylised alike). Add a category column (e.g. realistic, stylised) to "
+                "see them apart."]
+    grouped = [k for k in have if k in (ctx.get("grouped_by") or [])]
+    missing = [k for k in ("category", "prompt") if k not in columns]
+    return [f"Figures per {' and per '.join(grouped) or 'method only'} in their own tables below"
+            + (f" (the manifest has {', '.join(have)}; generated.by={ctx.get('grouped_by')})" if grouped != have else "")
+            + (f"; the manifest has no {missing[0]} column, so prompts of one kind are not grouped"
+               if missing == ["category"] else "") + "."]
 
 
 def manifest_fact(ctx: dict) -> str:
@@ -170,8 +233,10 @@ def manifest_fact(ctx: dict) -> str:
     of the video, never counted as images)."""
     g = ctx["generated"]
     frames, videos = g.get("video_frames", 0), g.get("videos", 0)
-    return (f"{ctx['manifest']}: {g['rows'] - frames} generated still images" + (
-        f" and {videos} video(s) ({frames} frames sampled)" if videos else "") + f"; "
+    multi = g.get("multi_person_rows", 0)
+    return (f"{ctx['manifest']}: {g['rows'] - frames - multi} generated still images" + (
+        f" and {videos} video(s) ({frames} frames sampled)" if videos else "") + (
+        f", {multi} images of several people (their own section)" if multi else "") + f"; "
         f"{g['audited'] - g.get('video_frames_audited', 0)} still images audited (of enrolled identities)")
 
 
@@ -204,7 +269,22 @@ def _search_note(search: dict) -> str:
 
 
 METHOD_HEADER = ["Method b vs method a", "Identities shared", "Images a / b", "Verified a (%)", "Verified b (%)",
-                 "Verified b - a (points)", "CI", "Similarity b - a (failures as 0)", "CI", "Wilcoxon p (identities)", "p, Holm-adjusted"]
+                 "Verified b - a (points)", "CI", "Similarity b - a (failures as 0)", "CI", "Wilcoxon p (identities)",
+                 "p, Holm-adjusted", "Resolvable at 80% / 95% power (points)", "Identities the observed b - a needs (80%)"]
+
+
+def _power_words(c: dict) -> str:
+    """The power sentence of a method comparison, naming the pair."""
+    return (f"how many identities: method {c['b']} against method {c['a']}, {c['power_sentence']}"
+            if c.get("power_sentence") else "")
+
+
+def _power_cells(c: dict) -> list[str]:
+    p = c.get("power") or {}
+    mde, need = p.get("mde") or [], p.get("units_needed") or []
+    res = " / ".join(_f(100 * m, 1) for m in mde) if mde else "n/a"
+    n = need[0] if need else float("nan")
+    return [res, "no finite number (b - a = 0)" if n is None else "n/a" if not math.isfinite(n) else f"{n:,}"]
 
 
 def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
@@ -215,7 +295,8 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
              f"{c['n_images_a']} / {c['n_images_b']}",
              pct(c["verified_a"], 1), pct(c["verified_b"], 1), _f(100 * c["verified_difference"], 1),
              _ci(c["verified_interval"], 1, 100), _f(c["similarity_difference"]), _ci(c["similarity_interval"]),
-             *("n/a" if not math.isfinite(c["wilcoxon"][k]) else f"{c['wilcoxon'][k]:.3g}" for k in ("p_value", "p_holm"))]
+             *("n/a" if not math.isfinite(c["wilcoxon"][k]) else f"{c['wilcoxon'][k]:.3g}" for k in ("p_value", "p_holm")),
+             *_power_cells(c)]
             for c in comps]
     notes = ["Paired by identity: only the identities both methods generated count, each method's images of them "
              "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
@@ -223,8 +304,12 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
              "similarity (failures as 0); the methods need not hold one image per identity, so there are no paired "
              "attempts for McNemar. Holm: the p-values adjusted for the pairs of this table together. With n "
              "identities Wilcoxon's smallest possible p is 2 / 2^n (0.0625 for 5): a comparison over fewer than "
-             "report.min_subjects identities is marked 'n too small' and is no finding."] + [
-        as_sentence(c["sentence"]) for c in comps]
+             "report.min_subjects identities is marked 'n too small' and is no finding.",
+             "How many identities a claim needs: from the bootstrap standard error (se) of the verified-rate "
+             "difference over the shared identities, the smallest true difference a two-sided 5% test detects with "
+             "80% and 95% power ((1.96 + z_power) x se: 2.80 se and 3.60 se), and the identities the observed "
+             "difference would need for 80% power (se shrinking as 1 / sqrt(identities))."] + [
+        as_sentence(t) for c in comps for t in (c["sentence"], _power_words(c)) if t]
     return [table_file(out, "generated_paired", METHOD_HEADER, body,
                        "Methods compared on the same identities", notes)]
 

@@ -22,6 +22,13 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def _curated(g: dict) -> str:
+    """A ranked method's curated samples (chosen by their authors to be shown), said where it is ranked."""
+    p = g.get("provenance") or {}
+    return "" if not p.get("curated") else (
+        f" ({'all' if p['curated'] == p['n'] else p['curated']} curated samples)")
+
+
 def _audit_lines(tag: str, r, top: int) -> list[str]:
     """One judge's audit as its first screen shows it: the real-photo ceiling, the ranked methods with their
     intervals, then the methods not ranked with their counts."""
@@ -35,7 +42,7 @@ def _audit_lines(tag: str, r, top: int) -> list[str]:
                      f" over {ceiling['n']} photos of {ceiling['n_identities']} identities")
     lines += [f"  {g['rank']}. {g['value']}: verified of all {_pct(g['verified_rate_of_all'])}"
               f"{_iv(g['intervals']['verified_rate_of_all'])} over {g['n']} images of {g['n_identities']} "
-              f"identities" for g in ranked[:top]]
+              f"identities" + _curated(g) for g in ranked[:top]]
     if len(ranked) > top:
         lines.append(f"  ... {len(ranked) - top} more ranked in the report")
     apart = [g for g in r.groups["method"] if g.get("rank") is None]

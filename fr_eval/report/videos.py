@@ -63,10 +63,13 @@ def write_videos(out: Path, v: dict, score: str, strip: int = 4) -> list[Section
             "video are never independent units). An unreadable video counts as a video with no frame acquired. "
             "Every video: generated_videos.csv."])
     items = [table]
-    if _plot_over_time(v["series"], v["threshold"], out / "video_similarity_over_time.png", score):
+    consistency = {m["method"]: (m["tl_id"], m["tg_id"]) for m in v["methods"]}
+    if _plot_over_time(v["series"], v["threshold"], out / "video_similarity_over_time.png", score, consistency):
         items.append(Figure("video_similarity_over_time.png", "Similarity of each sampled frame to the identity's "
                             "enrolment over the video (time as a share of the sampled span), per method: the median "
-                            "across its videos and the band between their quartiles; dashed: the threshold."))
+                            "across its videos and the band between their quartiles; dashed: the threshold. Each "
+                            "panel's title gives the method's TL-ID and TG-ID (means over its videos, as in the "
+                            "table)."))
     worst = sorted((r for r in v["videos"] if r["worst_frame"]), key=lambda r: r["similarity_mean"])
     if worst and strip and _plot_strip(worst[:strip], out / "video_worst_frames.png"):
         items.append(Figure("video_worst_frames.png", "The videos with the lowest mean similarity, each by its "
@@ -74,7 +77,7 @@ def write_videos(out: Path, v: dict, score: str, strip: int = 4) -> list[Section
     return [Section("videos", "Videos", items)]
 
 
-def _plot_over_time(series: dict, threshold: float, path: Path, score: str) -> bool:
+def _plot_over_time(series: dict, threshold: float, path: Path, score: str, consistency: dict) -> bool:
     if not series:
         return False
     methods = sorted(series)
@@ -97,7 +100,8 @@ def _plot_over_time(series: dict, threshold: float, path: Path, score: str) -> b
             ax.fill_between(grid, q1, q3, alpha=0.3)
             ax.plot(grid, med, lw=1.5)
         ax.axhline(threshold, ls="--", color="k", lw=0.8)
-        ax.set_title(f"{m} ({len(series[m])} videos)", fontsize=9)
+        tl, tg = consistency.get(m, (float("nan"), float("nan")))
+        ax.set_title(f"{m} ({len(series[m])} videos)\nTL-ID {_f(tl)}, TG-ID {_f(tg)}", fontsize=9)
         ax.set_xlabel("time (share of the sampled span)")
         if k == 0:
             ax.set_ylabel(score)

@@ -4,6 +4,7 @@ ranked where the sample supports it, the method comparisons (paired by identity,
 copy figures, each image's row, and, with several judges, their agreement."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..paired import compare_methods
 from ..settings import Config
 from ..systems import substitute_warnings
 from ..variants import ORIGINAL
+from .audit_multi import multi_figures
 from .audit_plan import AuditPlan
 from .audit_score import AuditScores, left_out_shift
 from .audit_video import rel_positions, video_figures
@@ -71,7 +73,7 @@ class AuditResult:
 def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     """The audit's figures: per group (method, category, ...) and overall, each image's row, the
     failures, the method comparisons, the copy figures and the contact sheet."""
-    meta = [dict(s.meta) for s in plan.gen]
+    meta = [{**dict(s.meta), "provenance": provenance_of(dict(s.meta))[0]} for s in plan.gen]
     bootstrap = cfg.intervals()
 
     def figures(mask):
@@ -96,11 +98,14 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     context["ceiling"] = _ceiling(plan, sc, bootstrap)
     context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit,
                                    sc.pose, np.array([s.subject for s in plan.gen], dtype=object), bootstrap, sc.scene)
+    if plan.multi:
+        context["multi"] = multi_figures(sc.multi, bootstrap)
     if plan.videos:
         context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
                                           plan.identities, bootstrap)
-    return AuditResult(groups=groups, overall={**figures(still if still.any() else np.ones(len(plan.gen), bool)),
-                                               "n_video_frames": int((~still).sum())},
+    base = still if still.any() else np.ones(len(plan.gen), bool)
+    return AuditResult(groups=groups, overall={**figures(base), "n_video_frames": int((~still).sum()),
+                                               "provenance": provenance_counts(meta, base & sc.in_audit)},
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
                        context=context, sheet=_sheet(plan, sc, meta, cfg.generated.contact_sheet))
 
@@ -174,12 +179,41 @@ def _ceiling(plan: AuditPlan, sc: AuditScores, bootstrap) -> dict:
                     f"for the methods; {n} photos of {len(set(c['identity'].tolist()))} identities"}
 
 
+#: an image's provenance: the manifest's ``provenance`` column where it has one (curated, random, ...); else an image
+#: taken from a project's repository or page (``source_repo``) counts as curated (its authors chose to show it);
+#: else unknown
+CURATED = "curated"
+
+
+def provenance_of(m: dict) -> tuple[str, str]:
+    """(provenance, source) of one manifest row: see :data:`CURATED`."""
+    given, source = str(m.get("provenance") or "").strip().lower(), str(m.get("source_repo") or "").strip()
+    return (given or (CURATED if source else "unknown")), source
+
+
+def provenance_counts(meta: list, mask: np.ndarray) -> dict:
+    """Per provenance value the images of ``mask``, and per source (source_repo) its images."""
+    kinds = Counter(meta[i]["provenance"] for i in np.flatnonzero(mask))
+    sources = Counter(provenance_of(meta[i])[1] for i in np.flatnonzero(mask) if provenance_of(meta[i])[1])
+    return {"counts": dict(sorted(kinds.items())), "sources": dict(sources.most_common()),
+            "curated": int(kinds.get(CURATED, 0)), "n": int(mask.sum())}
+
+
+def _group_keys(plan: AuditPlan, meta: list) -> list:
+    """generated.by's keys the manifest has, and provenance where the images hold more than one kind of it."""
+    kinds = {m["provenance"] for m in meta}
+    return plan.by + (["provenance"] if len(kinds) > 1 and "provenance" not in plan.by else [])
+
+
 def _groups(plan: AuditPlan, sc: AuditScores, meta: list, figures, still: np.ndarray) -> dict:
     groups = {}
-    for key in plan.by:
+    for key in _group_keys(plan, meta):
         values = np.array([m.get(key, "") or "(none)" for m in meta], dtype=object)
-        groups[key] = [{"value": v, **figures((values == v) & still)} if ((values == v) & still).any() else
-                       {"value": v, **figures(values == v), "video_frames": True}
+        groups[key] = [{"value": v, **figures((values == v) & still),
+                        "provenance": provenance_counts(meta, (values == v) & still & sc.in_audit)}
+                       if ((values == v) & still).any() else
+                       {"value": v, **figures(values == v), "video_frames": True,
+                        "provenance": provenance_counts(meta, (values == v) & sc.in_audit)}
                        for v in sorted(set(values.tolist())) if (values[sc.in_audit] == v).any()]
 
     def enough(r):  # images (generated.min_per_method) and identities (report.min_subjects) to be ranked
@@ -211,6 +245,7 @@ def _image_rows(plan: AuditPlan, sc: AuditScores, meta: list) -> list[dict]:
         other = got and np.isfinite(sc.other_max[i])
         status = "not enrolled (every reference failed)" if not sc.in_audit[i] else ("acquired" if a.ok else "failed")
         images.append({"path": s.rel, "identity": s.subject, **{k: meta[i].get(k, "") for k in plan.gset.columns},
+                       "provenance": meta[i]["provenance"],
                        "video": meta[i].get("video") or "",  # a frame's video ("" for a still image)
                        "status": status, "reason": a.reason or "",
                        "similarity": float(sc.own[i]) if got else "",
@@ -277,7 +312,7 @@ def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
                       "video_frames": sum(1 for s in plan.gset.generated if "video" in dict(s.meta)),
                       "video_frames_audited": int(sum(ok for s, ok in zip(plan.gen, sc.in_audit)
                                                       if "video" in dict(s.meta))),
-                      "videos": len(plan.videos)},
+                      "videos": len(plan.videos), "multi_person_rows": len(plan.multi)},
         "threshold": {**sc.threshold_info, "fmr_target": plan.fmr},
         "search": sc.search,
         "conventions": {**CONVENTIONS, "template": CONVENTIONS["template"][plan.template],

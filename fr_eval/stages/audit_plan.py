@@ -12,6 +12,7 @@ from ..datasets.generated import load_generated_manifest
 from ..datasets.manifest import problems_message
 from ..errors import ConfigError, FrEvalError
 from ..settings import Config
+from .audit_multi import is_multi, names_of
 from .audit_video import expand_videos, frames_dir
 from .plan import as_list, parse_fmrs
 
@@ -42,6 +43,8 @@ class AuditPlan:
     fpir: tuple = (0.001, 0.01)  # identification.fpir: the audit's FNIR thresholds, on the enrolment's non-mated searches
     min_false_alarms: int = 3  # report.min_false_matches: an FPIR target with fewer allowed false alarms is flagged
     videos: list = field(default_factory=list)  # audit_video.VideoRow per video row (its frames are in gen)
+    multi: list = field(default_factory=list)  # rows naming several identities (a|b): stages.audit_multi
+    multi_ordered: bool = True  # generated.multi_order=left_to_right
 
 
 def plan_audit(cfg: Config) -> AuditPlan:
@@ -56,12 +59,19 @@ def plan_audit(cfg: Config) -> AuditPlan:
     refs, enrol_source = _enrolment(cfg, gset)
     identities = sorted({s.subject for s in refs})
     problems = list(gset.problems)
-    unenrolled = [s for s in gset.generated if s.subject not in identities]
+    multi = [s for s in gset.generated if is_multi(s.subject)]  # several people in one image: audit_multi
+    unenrolled = [s for s in gset.generated if not is_multi(s.subject) and s.subject not in identities]
+    unenrolled += [s for s in multi if any(n not in identities for n in names_of(s.subject))]
     problems += [{"kind": "identity with no reference", "where": s.rel,
-                  "detail": f"identity {s.subject} has no enrolment photo"} for s in unenrolled]
+                  "detail": f"identity {', '.join(n for n in names_of(s.subject) if n not in identities)} has no "
+                            f"enrolment photo"} for s in unenrolled]
     if g.strict and unenrolled:
         raise FrEvalError(f"{gset.path}: {problems_message(problems)} (generated.strict=false skips and lists them)")
     gen = [s for s in gset.generated if s.subject in identities]
+    multi = [s for s in multi if all(n in identities for n in names_of(s.subject))]
+    if not gen and multi:
+        raise FrEvalError(f"{gset.path}: every enrolled row names several identities; the audit needs rows of one "
+                          "identity too (its threshold and tables are theirs)")
     if not gen:
         raise FrEvalError(f"no generated image has an enrolled identity ({problems_message(problems)})")
     by = [str(k) for k in as_list(g.by)]
@@ -69,7 +79,9 @@ def plan_audit(cfg: Config) -> AuditPlan:
     by = [k for k in by if k in set(gset.columns)]
     if "method" not in by:
         by.insert(0, "method")
-    if unknown:  # a grouping key the manifest lacks (e.g. category) is only noted; a typo should be seen
+    # a grouping key the manifest lacks is only noted: category and prompt (the defaults) in a sentence of the page,
+    # any other (a typo should be seen) here too
+    if [k for k in unknown if k not in ("category", "prompt")]:
         log.warning("generated.by: %s not among the manifest's columns (%s)", ", ".join(unknown),
                     ", ".join(sorted(gset.columns)))
     targets = [gset.targets[s.rel] for s in gen if s.rel in gset.targets]
@@ -80,7 +92,8 @@ def plan_audit(cfg: Config) -> AuditPlan:
                      compare=_compare_spec(g.compare, {dict(s.meta).get("method", "") for s in gen}),
                      compare_min_identities=g.compare_min_identities, rank_k=g.rank_k,
                      fpir=tuple(cfg.identification.fpir), min_false_alarms=cfg.report.min_false_matches,
-                     videos=[v for v in videos if v.subject in identities])
+                     videos=[v for v in videos if v.subject in identities], multi=multi,
+                     multi_ordered=g.multi_order == "left_to_right")
 
 
 def _compare_spec(spec, methods: set) -> tuple:

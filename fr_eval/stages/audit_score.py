@@ -30,6 +30,7 @@ from ..systems.align import norm_crop
 from ..systems.base import metric_of
 from ..variants import ORIGINAL
 from .acquire import Session, session
+from .audit_multi import multi_scores
 from .audit_plan import AuditPlan
 from .identify import fpir_thresholds
 from .plan import impostor_stream
@@ -72,6 +73,7 @@ class AuditScores:
     #: skin_tones(): each generated face's ITA and its identity's (the median over its reference photos), degrees
     ita: dict = field(default_factory=dict)
     gen_emb: np.ndarray | None = None  # the generated images' score vectors (a video's frames compared pairwise)
+    multi: list = field(default_factory=list)  # audit_multi.multi_scores(): rows naming several identities
     metric: str = "cosine"
 
 
@@ -92,6 +94,8 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
         imp_enrol = enrolment_impostor_scores(ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template,
                                               metric)
         thr, imp, thr_info = _threshold(cfg, plan.fmr, imp_enrol, run)
+        multi = multi_scores(plan.multi, system, ref_side.emb[ok], ref_id[ok], plan.identities, plan.template,
+                             metric, thr, plan.multi_ordered) if plan.multi else []
     gen_side = SideData.from_acquisitions([acqs[(s.rel, ORIGINAL.name)] for s in plan.gen], metric, "template", dim)
     gid = np.array([idx[s.subject] for s in plan.gen])
     S = identity_scores(gen_side.emb, ref_side.emb[ok], ref_id[ok], len(plan.identities), plan.template, metric)
@@ -117,6 +121,7 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        pose=pose_copy(plan, face_poses(plan, acqs), cfg.generated.pose_copy_percentile, same),
                        scene=scene_copy(plan, acqs, 100.0 - cfg.generated.pose_copy_percentile, same, thumbs),
                        ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric,
+                       multi=multi,
                        ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric)
                        | {"ref_id": ref_id})
 

@@ -231,6 +231,28 @@ class TwoStageSystem:
             return f"face too small ({side:.0f} px < min_face_size {self.min_face_size:g})"
         return det
 
+    def acquire_all_faces(self, rgb: np.ndarray) -> list[Acquisition] | str:
+        """Every face of one image, left to right (by box centre), each aligned and embedded as :meth:`acquire`
+        embeds the kept one; faces under min_face_size are left out (as :meth:`detect_one` refuses them). The
+        reason, as a string, where the image has none. For images that show several people (the audit's
+        multi-person rows); a crash of a model is raised, the caller's to count as an error of the machine."""
+        h, w = rgb.shape[:2]
+        if min(h, w) < MIN_IMAGE_SIDE:
+            return f"image too small ({w}\u00d7{h} px; at least {MIN_IMAGE_SIDE} px on each side)"
+        bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+        bboxes, scores, lmk = _plausible(*self._detect(bgr), bgr.shape)
+        side = np.minimum(bboxes[:, 2] - bboxes[:, 0], bboxes[:, 3] - bboxes[:, 1]) if len(bboxes) else np.zeros(0)
+        keep = np.flatnonzero(side >= self.min_face_size)
+        if keep.size == 0:
+            return (f"no face detected (detection threshold {self.det_thresh})" if len(bboxes) == 0 else
+                    f"every face too small (< min_face_size {self.min_face_size:g} px)")
+        keep = keep[np.argsort((bboxes[keep, 0] + bboxes[keep, 2]) / 2, kind="stable")]
+        dets = [Detection(bbox=np.asarray(bboxes[i], np.float32), score=float(scores[i]),
+                          landmarks=np.asarray(lmk[i], np.float32), n_faces=int(keep.size)) for i in keep]
+        feats = np.asarray(self._embed([self._align(bgr, d) for d in dets]), np.float32).reshape(len(dets), -1)
+        return [Acquisition(embedding=f, detection=d) if np.all(np.isfinite(f)) and np.any(f) else
+                Acquisition.failure("embedding is not finite or all zero", detection=d) for f, d in zip(feats, dets)]
+
     def acquire(self, images: list[np.ndarray]) -> list[Acquisition]:
         out: list[Acquisition | None] = [None] * len(images)
         crops, idx, dets = [], [], []
