@@ -68,3 +68,25 @@ def expression(landmarks: np.ndarray) -> dict:
     eyes = d(36, 45)
     return {"eye_aspect_ratio": (ear(36) + ear(42)) / 2.0, "mouth_opening": d(62, 66) / d(60, 64),
             "mouth_width": d(48, 54) / eyes}
+
+
+#: the expression descriptors a distance between expressions is taken over
+EXPRESSION_KEYS = ("eye_aspect_ratio", "mouth_opening", "mouth_width")
+
+
+def expression_distance(a: dict, b: dict, scale) -> float:
+    """The Euclidean distance between two faces' expression descriptors, each divided by its ``scale`` (its
+    spread among real photos, so that no descriptor dominates by its units)."""
+    return float(np.linalg.norm([(a[k] - b[k]) / s for k, s in zip(EXPRESSION_KEYS, scale)]))
+
+
+def spread(faces: list[dict], scale) -> tuple[float, float]:
+    """(pose, expression) spread of one identity's faces: the median pose distance (degrees) and the median
+    expression distance over every pair of its faces with a fit; NaN with fewer than two. A generator that
+    always draws its reference's pose and expression has almost none."""
+    ok = [f for f in faces if f.get("ok")]
+    if len(ok) < 2:
+        return float("nan"), float("nan")
+    pairs = [(a, b) for i, a in enumerate(ok) for b in ok[i + 1:]]
+    return (float(np.median([pose_distance(a, b) for a, b in pairs])),
+            float(np.median([expression_distance(a, b, scale) for a, b in pairs])))

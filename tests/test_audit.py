@@ -135,11 +135,9 @@ def test_audit_enrolment_and_threshold_from_a_dataset(lfw_small, tmp_path, capsy
     assert "generated.template=median is not valid: choose from mean, best" in capsys.readouterr().err
 
 
-def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
-    """A 'generator' that returns its input photo is a copy; one that returns another real photo of the
-    person is not; without a link column the report says the copy rate could not be computed."""
-    from fr_eval.cli import main
-
+def paste_manifest(lfw_small, tmp_path):
+    """Six LFW people, three reference photos each (each its own group), a 'generator' that returns the first
+    one byte for byte (paste) and one that returns a fourth photo (other), both linked to the first."""
     import shutil
 
     people = sorted(p for p in lfw_small.iterdir() if p.is_dir())[:6]
@@ -151,6 +149,14 @@ def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
         rows += [f"{x},{p.name},reference,,{p.name}_{k}" for k, x in enumerate(f[:3])]
         rows += [f"{pasted},{p.name},generated,paste,{p.name}_0", f"{f[3]},{p.name},generated,other,{p.name}_0"]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "m.csv", rows
+
+
+def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
+    """A 'generator' that returns its input photo is a copy; one that returns another real photo of the
+    person is not; without a link column the report says the copy rate could not be computed."""
+    from fr_eval.cli import main
+    _, rows = paste_manifest(lfw_small, tmp_path)
     out = tmp_path / "r"
     common = ["scenario=generated", "system=sface", f"store_dir={tmp_path / 's'}", "progress=false",
               "generated.allow_outside=true",
@@ -168,6 +174,16 @@ def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
         images = list(csv.DictReader(f))
     assert sum(r["copy"] == "True" for r in images if r["method"] == "paste") == 6
     assert "| paste | 6 |" in (out / "generated_copy.md").read_text()
+    # the copy sheet: every flagged image beside its input photo (the pasted ones: identity copies), those flagged
+    # by the most kinds first; 6 images on 3 rows of two pairs
+    flagged = sum(r["copy"] == "True" or r.get("pose_copy") == "True" or r.get("scene_copy") == "True"
+                  or r.get("expression_copy") == "True" for r in images)
+    shown = min(flagged, 12)
+    html = (out / "report.html").read_text()
+    assert f"The images flagged as copies ({shown} of {flagged}," in html
+    from PIL import Image
+    with Image.open(out / "copy_sheet.png") as im:
+        assert im.size[0] > 800 and im.size[1] > 2.0 * 110 * ((shown + 1) // 2)
     m, _ = build_manifest(lfw_small, tmp_path)  # no group column
     assert main([*common, f"generated.manifest={m}", f"out_dir={tmp_path / 'r2'}"]) == 0
     assert "The copy rate could not be computed: the manifest has no group or source_reference column" in \

@@ -151,3 +151,15 @@ def test_scene_similarity_and_framing_on_synthetic_thumbnails():
     moved = where + np.array([0.1, 0, 0.1, 0])
     assert framing_shift((wall, box, where), (wall, box, moved)) == pytest.approx(0.1)
     assert framing_shift((wall, box, where), (wall, box, where)) == 0.0
+
+
+def test_the_spread_of_a_method_that_always_draws_one_pose():
+    """A method that always draws its reference's pose has no spread within an identity; real photos have some."""
+    from fr_eval.pose import spread
+    same = [_face(10.0, 5.0, 0.0)] * 4
+    assert spread(same, [0.05, 0.1, 0.05]) == (0.0, 0.0)
+    varied = [_face(y, 0.0, 0.0, 0.3, m) for y, m in ((-30, 0.0), (0, 0.2), (30, 0.4))]
+    pose, expr = spread(varied, [0.05, 0.1, 0.05])
+    assert pose == pytest.approx(30.0, abs=1e-6) and expr == pytest.approx(2.0)  # median of 30, 30, 60; 2, 2, 4
+    assert np.isnan(spread(varied[:1], [1, 1, 1])[0])  # one face: no spread
+    assert np.isnan(spread([{**_face(0), "ok": False}, _face(1)], [1, 1, 1])[1])

@@ -238,6 +238,27 @@ def test_video_audit_in_a_browser(browser, lfw_small, tmp_path):
     page.close()
 
 
+def test_copying_in_a_browser(browser, lfw_small, tmp_path):
+    """The Copying section: identity, pose, expression and scene copying side by side, the spreads, and the
+    flagged images beside their inputs (the sheet decodes: check_page)."""
+    from test_audit import paste_manifest
+
+    manifest, _ = paste_manifest(lfw_small, tmp_path)
+    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=50",
+                                     "generated.allow_outside=true", "generated.min_per_method=2")
+    facts = check_page(page, errors, out)
+    assert "#copy" in facts["toc"]
+    header = page.locator("#tab-generated_copy tr").first.inner_text()
+    for column in ("Copy rate (%)", "Pose-copy rate (%)", "Expression-copy rate (%)", "Pose spread within an identity"):
+        assert column in header, column
+    paste = page.locator("#tab-generated_copy tr", has_text="paste").inner_text().split("\t")
+    assert paste[:2] == ["paste", "6"] and paste[6].startswith("100")
+    sheet = page.locator("#copy img")
+    assert sheet.count() == 1 and sheet.evaluate("i => i.naturalHeight") > 300
+    assert "The images flagged as copies (" in page.inner_text("#copy")
+    page.close()
+
+
 def test_several_people_in_a_browser(browser, lfw_small, tmp_path):
     from test_audit_multi import build_pairs
 

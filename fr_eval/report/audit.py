@@ -141,7 +141,7 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
-    sections.append(_copy_section(out, ctx.get("copy") or {}, config.report.min_subjects))
+    sections.append(_copy_section(out, ctx.get("copy") or {}, config.report.min_subjects, result.copy_sheet))
     if ctx.get("multi"):
         sections += write_multi(out, ctx["multi"], score_name(ctx["system"]), ctx["threshold"]["threshold"],
                                 config.generated.multi_order == "left_to_right", config.report.min_subjects)
@@ -368,8 +368,49 @@ def _problems_section(result) -> Section:
                                f"({len(result.context['problems'])})", items)
 
 
-def _copy_section(out: Path, copy: dict, min_units: int | None = None) -> Section:
-    """Copying the input photo is not preserving identity: the copy rate per method."""
+def _copy_section(out: Path, copy: dict, min_units: int | None = None, sheet: dict | None = None) -> Section:
+    """Copying the input photo is not preserving identity: the copy rates per method (identity, pose, expression,
+    scene side by side) and the flagged images beside their inputs."""
+    section = _copy_table(out, copy, min_units)
+    if sheet and sheet.get("copy"):
+        plots.plot_contact_sheet({"flagged": sheet["copy"]}, out / "copy_sheet.png",
+                                 partner="its input photo (most similar)")
+        shown = len(sheet["copy"])
+        section.items.append(Figure("copy_sheet.png", f"The images flagged as copies ({shown} of "
+                                    f"{sheet['n_flagged']}, those flagged by the most kinds first), each beside the "
+                                    "input photo it is most similar to, with the kinds of copy it was flagged for."))
+    return section
+
+
+def _pose_scene_notes(copy: dict, pose: dict, scene: dict) -> list[str]:
+    """The copy table's notes on the pose, expression and scene rules (or why each is missing)."""
+    posed, scened = "thresholds" in pose, "threshold" in scene
+    pose_notes = ([f"Pose copy: the head pose (yaw, pitch, roll from dlib's 68 landmarks, fr_eval.pose) closer to an "
+                   f"input photo's than the {pose['percentile']:g}th percentile ({pose['thresholds']['pose']:.1f}°) of "
+                   f"the {pose['n_real_pairs']} pose distances between different real photos of one identity "
+                   f"(generated.pose_copy_percentile); expression copy: the same rule on the eye aspect ratio, mouth "
+                   f"opening and width (each over its spread among the real photos; cut {pose['thresholds']['expression']:.2f}). "
+                   f"A method that re-renders its input keeps its pose and expression; a new picture of the person "
+                   f"would not. Distances: the median over the method's linked images. Rates with 95% intervals over "
+                   f"identities.",
+                   f"Pose (expression) spread: per identity with two or more of the method's faces, the median pose "
+                   f"(expression) distance between them; the mean over those identities, with its 95% interval over "
+                   f"identities. A method that always draws its reference's pose has almost none; real photos of "
+                   f"one identity spread {_f(pose['real_spread']['pose'], 1)}° in pose and "
+                   f"{_f(pose['real_spread']['expression'], 2)} in expression (the mean over "
+                   f"{pose['real_spread']['n_identities']} identities)."] if posed else
+                  [f"No pose or expression copy rate: {pose.get('reason', 'not measured')}."])
+    pose_notes += ([f"Scene copy: the structural similarity (SSIM on 16 x 16 grey thumbnails: a scene's layout, not its "
+                    f"texture; averaged outside both face boxes) to an input photo above the {scene['percentile']:g}th "
+                    f"percentile ({scene['threshold']:.3f}) of the {scene['n_real_pairs']} pairs of real photos of one "
+                    f"identity from different {copy['link']} values (photos taken apart; two inputs of one generation "
+                    f"are often crops of one shoot): the input's background and clothes kept. The framing shift (face box moved and "
+                    f"resized) is per image in generated_images.csv."] if scened else
+                   [f"No scene copy rate: {scene.get('reason', 'not measured')}."])
+    return pose_notes
+
+
+def _copy_table(out: Path, copy: dict, min_units: int | None = None) -> Section:
     title = "Copying the input photos"
     if not copy.get("available"):
         return Section("copy", title, [Text([f"The copy rate could not be computed: {copy.get('reason', '')}."])])
@@ -381,33 +422,28 @@ def _copy_section(out: Path, copy: dict, min_units: int | None = None) -> Sectio
         key = "copy" if kind == "identity" else f"{kind}_copy"
         units = r.get("n_identities") if kind == "identity" else r.get(f"n_{kind}_identities")
         return N.with_interval(r[f"{key}_rate"], r.get(f"{key}_interval"), n, units, min_units, "identities")
+    def spread(r, kind, digits):  # a method's spread within an identity, with its interval over identities
+        units = r.get(f"n_{kind}_spread_identities", 0)
+        small = N.too_few(units, min_units, "identities")
+        if not units:
+            return "n/a"
+        return _f(r.get(f"{kind}_spread", float("nan")), digits) + (
+            f" {small}" if small else f" {_ci(r.get(f'{kind}_spread_interval') or {}, digits)}")
+
     body = [[r["method"], str(r["n_linked"]), _f(r["similarity_to_inputs"]), str(r["n_with_other_photos"]),
              _f(r["similarity_to_other_photos"]), str(r["n_copied"]), rate(r, "identity")]
             + ([_f(r["pose_to_inputs"], 1), rate(r, "pose"), _f(r["expression_to_inputs"], 2),
-                rate(r, "expression")] if posed else [])
+                rate(r, "expression"), spread(r, "pose", 1), spread(r, "expression", 2)] if posed else [])
             + ([_f(r["scene_to_inputs"], 3), rate(r, "scene")] if scened else [])
             for r in copy["methods"]]
-    pose_notes = ([f"Pose copy: the head pose (yaw, pitch, roll from dlib's 68 landmarks, fr_eval.pose) closer to an "
-                   f"input photo's than the {pose['percentile']:g}th percentile ({pose['thresholds']['pose']:.1f}°) of "
-                   f"the {pose['n_real_pairs']} pose distances between different real photos of one identity "
-                   f"(generated.pose_copy_percentile); expression copy: the same rule on the eye aspect ratio, mouth "
-                   f"opening and width (each over its spread among the real photos; cut {pose['thresholds']['expression']:.2f}). "
-                   f"A method that re-renders its input keeps its pose and expression; a new picture of the person "
-                   f"would not. Distances: the median over the method's linked images. Rates with 95% intervals over "
-                   f"identities."] if posed else
-                  [f"No pose or expression copy rate: {pose.get('reason', 'not measured')}."])
-    pose_notes += ([f"Scene copy: the structural similarity (SSIM on 16 x 16 grey thumbnails: a scene's layout, not its "
-                    f"texture; averaged outside both face boxes) to an input photo above the {scene['percentile']:g}th "
-                    f"percentile ({scene['threshold']:.3f}) of the {scene['n_real_pairs']} pairs of real photos of one "
-                    f"identity from different {copy['link']} values (photos taken apart; two inputs of one generation "
-                    f"are often crops of one shoot): the input's background and clothes kept. The framing shift (face box moved and "
-                    f"resized) is per image in generated_images.csv."] if scened else
-                   [f"No scene copy rate: {scene.get('reason', 'not measured')}."])
+    pose_notes = _pose_scene_notes(copy, pose, scene)
     return Section("copy", title, [table_file(
         out, "generated_copy", ["Method", "Images linked to their inputs", "Similarity to the inputs (mean of the "
                                 "highest)", "Images with other photos", "Similarity to the other photos", "Copies",
                                 "Copy rate (%)"] + (["Pose distance to the inputs (°)", "Pose-copy rate (%)",
-                                                     "Expression distance to the inputs", "Expression-copy rate (%)"]
+                                                     "Expression distance to the inputs", "Expression-copy rate (%)",
+                                                     "Pose spread within an identity (°)",
+                                                     "Expression spread within an identity"]
                                                     if posed else [])
         + (["Scene similarity to the inputs", "Scene-copy rate (%)"] if scened else []), body,
         "Copying the input photos", [

@@ -486,9 +486,11 @@ def plot_group_bars(groups: list[dict], key: str, path: Path, per_panel: int = 1
     save(fig, path, dpi=110)
 
 
-def plot_contact_sheet(sheet: dict, path: Path) -> None:
-    """The worst- and best-preserved generated faces, each beside its best-matching reference."""
-    rows = [("worst", e) for e in sheet.get("worst", [])] + [("best", e) for e in sheet.get("best", [])]
+def plot_contact_sheet(sheet: dict, path: Path, partner: str = "best-matching reference") -> None:
+    """Generated faces, each beside a real photo (``partner``: what that photo is): by default the worst- and
+    best-preserved beside their best-matching reference; any other lists of ``sheet`` (e.g. the flagged copies
+    beside their input photo) alike, in order."""
+    rows = [(kind, e) for kind, entries in sheet.items() if isinstance(entries, list) for e in entries]
     if not rows:
         return
     fig, axes = subplots(math.ceil(len(rows) / 2), 4, figsize=(8.0, 2.25 * math.ceil(len(rows) / 2)), squeeze=False)
@@ -496,7 +498,7 @@ def plot_contact_sheet(sheet: dict, path: Path) -> None:
         ax.axis("off")
     for k, (kind, (gen, ref, caption)) in enumerate(rows):
         r, c = divmod(k, 2)
-        for j, (p, title) in enumerate(((gen, f"{kind}: {caption}"), (ref, "best-matching reference"))):
+        for j, (p, title) in enumerate(((gen, f"{kind}: {caption}"), (ref, partner))):
             ax = axes[r][2 * c + j]
             ax.set_title(title, fontsize=6)
             try:

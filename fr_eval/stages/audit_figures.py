@@ -11,9 +11,10 @@ import numpy as np
 
 from .. import judges as J
 from .. import metrics as M
+from .. import pose as P
 from ..errors import ConfigError
 from ..evaluation import as_summary
-from ..identity import audit_figures
+from ..identity import audit_figures, mean_interval
 from ..paired import compare_methods
 from ..settings import Config
 from ..systems import substitute_warnings
@@ -68,6 +69,8 @@ class AuditResult:
     scores: dict  # method -> {"genuine": own scores of acquired images, "impostor": real impostor scores}
     context: dict
     sheet: dict = field(default_factory=dict)  # "worst"/"best" -> [(generated path, reference path, caption)]
+    #: "copy" -> [(generated path, its input photo, caption)]: the images flagged as copies of any kind
+    copy_sheet: dict = field(default_factory=dict)
 
 
 def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
@@ -107,7 +110,8 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     return AuditResult(groups=groups, overall={**figures(base), "n_video_frames": int((~still).sum()),
                                                "provenance": provenance_counts(meta, base & sc.in_audit)},
                        images=_image_rows(plan, sc, meta), failures=_failures(plan, sc), scores=scores,
-                       context=context, sheet=_sheet(plan, sc, meta, cfg.generated.contact_sheet))
+                       context=context, sheet=_sheet(plan, sc, meta, cfg.generated.contact_sheet),
+                       copy_sheet=copy_sheet(plan, sc, meta, 2 * cfg.generated.contact_sheet))
 
 
 def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
@@ -297,6 +301,30 @@ def _sheet(plan: AuditPlan, sc: AuditScores, meta: list, n: int) -> dict:
     return {"worst": [entry(i) for i in order[:n]], "best": [entry(i) for i in order[::-1][:n]]}
 
 
+#: the copy kinds of the copy sheet: (its flag in AuditScores' copy/pose/scene dicts, what the caption calls it)
+COPY_KINDS = (("copy", "copied", "identity"), ("pose", "pose_copied", "pose"),
+              ("pose", "expression_copied", "expression"), ("scene", "scene_copied", "scene"))
+
+
+def copy_sheet(plan: AuditPlan, sc: AuditScores, meta: list, n: int) -> dict:
+    """Up to ``n`` generated images flagged as copies (identity, pose, expression or scene), each beside the input
+    photo it is most similar to, the images flagged by the most kinds first."""
+    if not sc.copy.get("available"):
+        return {}
+    parts = {"copy": sc.copy, "pose": sc.pose, "scene": sc.scene}
+    flags = [(kind, np.asarray(parts[src][key], bool)) for src, key, kind in COPY_KINDS
+             if parts[src].get("available") and key in parts[src]]
+    entries = []
+    for i in range(len(plan.gen)):
+        kinds = [kind for kind, f in flags if f[i] and sc.in_audit[i]]
+        j = int(sc.copy["best_input"][i])
+        if kinds and j >= 0:
+            entries.append((-len(kinds), meta[i].get("method", ""), plan.gen[i].rel,
+                            (plan.gen[i].path, plan.refs[j].path,
+                             f"{plan.gen[i].subject}\n{meta[i].get('method', '')}: {', '.join(kinds)} copy")))
+    return {"copy": [e[-1] for e in sorted(entries)[:n]], "n_flagged": len(entries)} if entries else {}
+
+
 def _audit_context(plan: AuditPlan, sc: AuditScores) -> dict:
     return {
         "kind": "identity-preservation audit of generated images",
@@ -405,6 +433,8 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dic
                               f"{kind}_copy_rate": float(copied[have].mean()) if have.any() else float("nan"),
                               f"{kind}_to_inputs": float(np.median(to_inputs[have])) if have.any() else float("nan"),
                               f"{kind}_copy_interval": interval})
+        if pose.get("available") and identity is not None:
+            extra.update(_spread(pose, sel, identity, kw))
         rows.append({"method": m, "n_linked": int(linked.sum()), **extra,
                      "similarity_to_inputs": float(np.mean(copy["to_inputs"][linked])) if linked.any() else float("nan"),
                      "n_with_other_photos": int(others.sum()),
@@ -415,10 +445,27 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dic
     return {"available": True, "link": copy["link"], "link_from": copy.get("link_from", "the manifest"),
             "percentile": copy["percentile"], "threshold": copy["threshold"],
             "n_real_pairs": copy["n_real_pairs"], "methods": rows,
-            "pose": ({k: pose[k] for k in ("percentile", "thresholds", "n_real_pairs")} if pose.get("available")
+            "pose": ({k: pose[k] for k in ("percentile", "thresholds", "n_real_pairs", "real_spread")}
+                     if pose.get("available")
                      else {"available": False, "reason": pose.get("reason", "")}),
             "scene": ({k: scene[k] for k in ("percentile", "threshold", "n_real_pairs")} if scene.get("available")
                       else {"available": False, "reason": scene.get("reason", "")})}
+
+
+def _spread(pose: dict, sel: np.ndarray, identity: np.ndarray, kw: dict) -> dict:
+    """A method's pose and expression spread: per identity with two or more of its faces, the median distance
+    between them (:func:`fr_eval.pose.spread`); the mean over those identities with its 95% interval."""
+    gens = pose["poses"]["gen"]
+    ids = sorted(set(identity[sel].tolist()))
+    per = [P.spread([gens[i] for i in np.flatnonzero(sel & (identity == k))], pose["expression_scale"]) for k in ids]
+    out = {}
+    for j, kind in enumerate(("pose", "expression")):
+        v = np.array([p[j] for p in per], float)
+        have = np.isfinite(v)
+        out[f"{kind}_spread"] = float(v[have].mean()) if have.any() else float("nan")
+        out[f"{kind}_spread_interval"] = mean_interval(v[have], np.array(ids, dtype=object)[have], **kw)
+        out[f"n_{kind}_spread_identities"] = int(have.sum())
+    return out
 
 
 def _over_identities(hit: np.ndarray, identity: np.ndarray, kw: dict) -> tuple[int, dict]:

@@ -354,12 +354,11 @@ def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.
     link, ref_key, ref_subject, ref_sha = links["link"], links["ref_key"], links["ref_subject"], links["ref_sha"]
     refs, gens = poses["refs"], poses["gen"]
     ok = np.array([r["ok"] for r in refs], bool)
-    expr_keys = ("eye_aspect_ratio", "mouth_opening", "mouth_width")
-    scale = np.array([np.std([r[k] for r in refs if r["ok"]]) if ok.sum() > 1 else 1.0 for k in expr_keys])
+    scale = np.array([np.std([r[k] for r in refs if r["ok"]]) if ok.sum() > 1 else 1.0 for k in P.EXPRESSION_KEYS])
     scale = np.where(scale > 0, scale, 1.0)
 
     def expr_distance(a, b):
-        return float(np.linalg.norm([(a[k] - b[k]) / s for k, s in zip(expr_keys, scale)]))
+        return P.expression_distance(a, b, scale)
     _, first = np.unique(ref_sha, return_index=True)
     distinct = np.zeros(len(refs), bool)
     distinct[first] = True
@@ -389,10 +388,21 @@ def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.
                 out[f"pose_to_{name}"][i] = min(P.pose_distance(g, refs[j]) for j in np.flatnonzero(where))
                 out[f"expression_to_{name}"][i] = min(expr_distance(g, refs[j]) for j in np.flatnonzero(where))
     return {"available": True, "link": link, "percentile": percentile, "thresholds": cut,
+            "expression_scale": scale.tolist(), "real_spread": _real_spread(refs, ref_subject, distinct, scale),
             "n_real_pairs": len(real_pose), "poses": poses, **out,
             "pose_copied": np.isfinite(out["pose_to_inputs"]) & (out["pose_to_inputs"] < cut["pose"]),
             "expression_copied": np.isfinite(out["expression_to_inputs"])
             & (out["expression_to_inputs"] < cut["expression"])}
+
+
+def _real_spread(refs: list, subject: np.ndarray, distinct: np.ndarray, scale) -> dict:
+    """The pose and expression spread of real photos (each distinct file once), per identity and their mean over
+    identities: what a method's spread reads against."""
+    per = [P.spread([refs[j] for j in np.flatnonzero(distinct & (subject == s))], scale) for s in np.unique(subject)]
+    pose, expr = np.array([p for p, _ in per]), np.array([e for _, e in per])
+    have = np.isfinite(pose)
+    return {"pose": float(pose[have].mean()) if have.any() else float("nan"),
+            "expression": float(expr[have].mean()) if have.any() else float("nan"), "n_identities": int(have.sum())}
 
 
 #: the side of the grey thumbnails whose scenes are compared: a background's layout, not its texture (at 128 px a
@@ -522,6 +532,7 @@ def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: 
                                               f"(at least 10 are needed for the {percentile:g}th percentile)"}
     threshold = float(np.percentile(genuine_real, percentile))
     to_inputs, to_others = np.full(len(plan.gen), np.nan), np.full(len(plan.gen), np.nan)
+    best_input = np.full(len(plan.gen), -1)  # the input photo it is most similar to (the copy sheet's partner)
     for i, g in enumerate(plan.gen):
         want = dict(g.meta).get(link, "")
         if not want or not gen_side.ok[i]:
@@ -530,9 +541,11 @@ def copy_scores(plan: "AuditPlan", gen_side, ref_side, metric: str, percentile: 
         others = ref_side.ok & (ref_key != want) & (ref_subject == g.subject) & ~np.isin(ref_sha, ref_sha[inputs])
         if inputs.any():
             to_inputs[i] = sims[i, inputs].max()
+            best_input[i] = np.flatnonzero(inputs)[np.argmax(sims[i, inputs])]
         if others.any():
             to_others[i] = sims[i, others].max()
     return {"available": True, "link": link, "link_from": plan.gset.details or "the manifest",
             "percentile": percentile, "threshold": threshold,
             "n_real_pairs": int(genuine_real.size), "to_inputs": to_inputs, "to_others": to_others,
+            "best_input": best_input,
             "copied": np.isfinite(to_inputs) & (to_inputs > threshold)}
