@@ -277,3 +277,48 @@ def _group_pairs(A, B, group, names, rate_of, kw, n_permutations) -> list[dict]:
                         "p_value": float(p), "n_permutations": n_permutations,
                         "test": "permutation of the group labels among the two groups' subjects"})
     return out
+
+
+def group_differences(hits, trials, group: np.ndarray, names: list, *, bootstrap: dict | None = None,
+                      n_permutations: int = 10_000, min_units: int = 2) -> list[dict]:
+    """Between groups of independent units (identities, each in one group): for every pair of groups (i, j) with
+    at least ``min_units`` units each, the difference of their pooled ratio sum(hits) / sum(trials) (j's minus
+    i's) with a 95% stratified-bootstrap interval (units resampled within each group), and a permutation test of
+    the group labels among the two groups' units (under the null hypothesis the ratio does not depend on the
+    group); the p-values Holm-adjusted over the pairs. ``hits`` may be any per-unit sum (verified images, failed
+    acquisitions, a sum of similarities) over ``trials`` (images, acquired images)."""
+    kw = M.interval_kwargs(bootstrap)
+    h, t, group = np.asarray(hits, np.float64), np.asarray(trials, np.float64), np.asarray(group)
+    rng = np.random.default_rng(kw["seed"])
+    q = (100 * (1 - kw["confidence"]) / 2, 100 * (1 + kw["confidence"]) / 2)
+    out = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            mi, mj = (group == i) & (t > 0), (group == j) & (t > 0)
+            if mi.sum() < min_units or mj.sum() < min_units:
+                continue
+            m = mi | mj
+            lab, hh, tt = group[m] == j, h[m], t[m]
+
+            def diff(assign):  # assign: (..., units) bool, True = group j
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return (assign * hh).sum(-1) / (assign * tt).sum(-1) - (~assign * hh).sum(-1) / (~assign * tt).sum(-1)
+
+            observed = float(diff(lab))
+            perms = np.stack([rng.permutation(lab) for _ in range(n_permutations)])
+            p = (1 + int(np.sum(np.abs(diff(perms)) >= abs(observed) - 1e-12))) / (1 + n_permutations)
+            boot = stratified_sums({"h": hh, "t": tt}, lab.astype(int), 2, n_resamples=kw["n_resamples"],
+                                   seed=kw["seed"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = boot["h"][1] / boot["t"][1] - boot["h"][0] / boot["t"][0]
+            d = d[np.isfinite(d)]
+            lo, hi = np.percentile(d, q) if d.size else (np.nan, np.nan)
+            out.append({"group_i": names[i], "group_j": names[j], "n_units_i": int(mi.sum()),
+                        "n_units_j": int(mj.sum()), "value_i": float(h[mi].sum() / t[mi].sum()),
+                        "value_j": float(h[mj].sum() / t[mj].sum()), "difference": observed,
+                        "interval": {"low": float(lo), "high": float(hi), "method": "stratified_unit_bootstrap"},
+                        "p_value": float(p), "n_permutations": n_permutations,
+                        "test": "permutation of the group labels among the two groups' units"})
+    for r, adj in zip(out, M.holm([r["p_value"] for r in out]) if out else []):
+        r["p_holm"] = float(adj)
+    return out

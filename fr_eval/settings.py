@@ -354,6 +354,9 @@ class Generated:
                                       "copy when it keeps more of an input's scene than 100 minus this percentile of "
                                       "those pairs do",
                                       lambda k, v: p.number(k, v, 0.0, 50.0))
+    by_attributes: list = key([], "manifest columns that describe the identity (e.g. gender, age_group): the audit's "
+                              "figures per group of identities, beside the skin tone of their reference photos "
+                              "(differentials.* settings: ITA groups, min_group_confidence)")
     multi_order: str = key("left_to_right", "a row naming several identities (identity a|b): left_to_right (the "
                            "names in the order of the faces from the left: a face matched to another name is a swap) | "
                            "none (no order: a swap is a face more like another named identity than its match)",

@@ -256,6 +256,17 @@ def test_copying_in_a_browser(browser, lfw_small, tmp_path):
     sheet = page.locator("#copy img")
     assert sheet.count() == 1 and sheet.evaluate("i => i.naturalHeight") > 300
     assert "The images flagged as copies (" in page.inner_text("#copy")
+    # by group of identities: the skin tone of their three reference photos, every identity placed or set aside
+    assert "#groups" in facts["toc"]
+    doc = json.loads((out / "metrics.json").read_text())
+    skin = doc["differentials"]["skin_tone"]
+    text = page.inner_text("#groups")
+    rows = page.locator("#tab-generated_groups_skin_tone tr")
+    if skin["rows"]:
+        assert rows.count() == 1 + len(skin["rows"]) and "Bins: very light" in text
+    else:
+        assert rows.count() == 0 and "By skin_tone: no group of identities" in text
+    assert sum(r["n_identities"] for r in skin["rows"]) + sum(len(v) for v in skin["set_aside"].values()) == 6
     page.close()
 
 

@@ -13,6 +13,7 @@ from . import numbers as N
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
+from .audit_groups import write_groups
 from .multi import write_multi
 from .videos import write_videos
 from .tables import as_sentence, axis_score, data_notes, machine_notes, pct, run_notes, score_name
@@ -142,6 +143,8 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
     sections.append(_copy_section(out, ctx.get("copy") or {}, config.report.min_subjects, result.copy_sheet))
+    if ctx.get("differentials"):
+        sections += write_groups(out, ctx["differentials"], config.report.min_subjects)
     if ctx.get("multi"):
         sections += write_multi(out, ctx["multi"], score_name(ctx["system"]), ctx["threshold"]["threshold"],
                                 config.generated.multi_order == "left_to_right", config.report.min_subjects)

@@ -20,6 +20,7 @@ import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -502,11 +503,19 @@ def plot_contact_sheet(sheet: dict, path: Path, partner: str = "best-matching re
             ax = axes[r][2 * c + j]
             ax.set_title(title, fontsize=6)
             try:
-                ax.imshow(load_image(p)) if p is not None else None
+                ax.imshow(_thumbnail(load_image(p))) if p is not None else None
             except ImageLoadError:
                 ax.text(0.5, 0.5, "unreadable", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     save(fig, path, dpi=110)
+
+
+def _thumbnail(rgb: np.ndarray, side: int = 320) -> np.ndarray:
+    """An image no larger than ``side`` pixels a side (a pane of the sheet is about 200 px at its dpi): a
+    full-size photo would only slow the drawing and swell the PNG."""
+    h, w = rgb.shape[:2]
+    f = side / max(h, w)
+    return rgb if f >= 1 else cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
 def draw_judges_bars(ax, rows: list[dict], judges: list[str], intervals: dict | None = None) -> None:

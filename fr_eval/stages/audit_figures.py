@@ -19,6 +19,7 @@ from ..paired import compare_methods
 from ..settings import Config
 from ..systems import substitute_warnings
 from ..variants import ORIGINAL
+from .audit_differentials import audit_differentials
 from .audit_multi import multi_figures
 from .audit_plan import AuditPlan
 from .audit_score import AuditScores, left_out_shift
@@ -103,6 +104,8 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
                                    sc.pose, np.array([s.subject for s in plan.gen], dtype=object), bootstrap, sc.scene)
     if plan.multi:
         context["multi"] = multi_figures(sc.multi, bootstrap)
+    context["differentials"] = audit_differentials(sc.groups, sc, meta, plan.identities, figures, still, bootstrap,
+                                                   plan.min_identities)
     if plan.videos:
         context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
                                           plan.identities, bootstrap)

@@ -30,6 +30,7 @@ from ..systems.align import norm_crop
 from ..systems.base import metric_of
 from ..variants import ORIGINAL
 from .acquire import Session, session
+from .audit_differentials import identity_groups
 from .audit_multi import multi_scores
 from .audit_plan import AuditPlan
 from .identify import fpir_thresholds
@@ -74,6 +75,8 @@ class AuditScores:
     ita: dict = field(default_factory=dict)
     gen_emb: np.ndarray | None = None  # the generated images' score vectors (a video's frames compared pairwise)
     multi: list = field(default_factory=list)  # audit_multi.multi_scores(): rows naming several identities
+    #: audit_differentials.identity_groups(): each identity's group by skin tone and by generated.by_attributes
+    groups: dict = field(default_factory=dict)
     metric: str = "cosine"
 
 
@@ -121,7 +124,7 @@ def score_audit(plan: AuditPlan, cfg: Config, progress: bool) -> AuditScores:
                        pose=pose_copy(plan, face_poses(plan, acqs), cfg.generated.pose_copy_percentile, same),
                        scene=scene_copy(plan, acqs, 100.0 - cfg.generated.pose_copy_percentile, same, thumbs),
                        ita=skin_tones(plan, acqs, gid, len(plan.identities)), gen_emb=gen_side.emb, metric=metric,
-                       multi=multi,
+                       multi=multi, groups=identity_groups(plan, acqs, cfg, cfg.intervals()),
                        ceiling=real_photo_ceiling(ref_side, ref_id, len(plan.identities), plan.template, metric)
                        | {"ref_id": ref_id})
 

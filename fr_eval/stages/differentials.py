@@ -167,7 +167,13 @@ def measure_skin(plan: Plan, acquired: Acquired, settings, bootstrap: dict | Non
     percentile bootstrap interval over those photos (``scipy.stats.bootstrap``): a subject with fewer than
     ``min_fit_photos`` fit photos has none ("too few fit photos")."""
     samples = list({s.rel: s for s in plan.dataset.references + plan.dataset.probes}.values())
-    todo = [(s, acquired.acquisitions.get((s.rel, "original"))) for s in samples]
+    return skin_of(samples, lambda s: acquired.acquisitions.get((s.rel, "original")), settings, bootstrap)
+
+
+def skin_of(samples: list, acquisition_of, settings, bootstrap: dict | None = None) -> Skin:
+    """:func:`measure_skin` on any photos (``acquisition_of(sample)``: its original acquisition, or None): the
+    audit reads its identities' reference photos with it."""
+    todo = [(s, acquisition_of(s)) for s in samples]
     todo = [(s, a) for s, a in todo if a is not None and a.ok and a.detection is not None]
 
     def one(item):
