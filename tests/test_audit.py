@@ -103,9 +103,12 @@ def test_audit_end_to_end(lfw_small, tmp_path, capsys):
     assert (rows["photo"]["Curated images"], rows["photo"]["Random images"], rows["wrong"]["Random images"],
             rows["style"]["Provenance unknown"]) == ("6", "0", "6", "5")
     body = {line.split(" | ")[1]: line for line in table.splitlines() if line.startswith("| ")}
-    assert body["photo"].startswith("| 1 ‡ |") and "| curated 6 |" in body["photo"]
-    assert "‡" not in body["wrong"].split(" | ")[0] and body["wrong"].endswith("| random 6 |")
+    assert body["photo"].startswith("| 1 § |") and "| curated 6 |" in body["photo"]
+    assert "§" not in body["wrong"].split(" | ")[0] and body["wrong"].endswith("| random 6 |")
     assert "6 of 18 audited images are curated samples" in table
+    # provenance carried into the other tables: the method comparisons (a / b)
+    paired = (out / "generated_paired.md").read_text()
+    assert "| curated 6 / unknown 5 |" in paired and "| curated 6 / random 6 |" in paired
     assert {r["provenance"] for r in images if r["method"] == "wrong"} == {"random"}
     console = capsys.readouterr().out  # a short summary, not the tables (they are in the report)
     assert "identity preservation by method" in console and "  1. photo: verified of all 100.00% [50.0, 100.0] over 6 images" in console

@@ -72,6 +72,9 @@ def test_audit_with_two_judges(lfw_small, tmp_path):
     assert j["images"]["n_images"] == len(common)
     assert j["images"]["all_agree"] == pytest.approx(np.mean([ver["sface"][p] == ver["dlib"][p] for p in common]))
     assert "\u2021" in (out / "judges.md").read_text() and (out / "sface" / "report.html").is_file()
+    # the curated samples (the photo rows) are marked where the judges rank them, the random ones are not
+    lines = {x.split(" | ")[0].strip("| "): x for x in (out / "judges.md").read_text().splitlines() if x.startswith("| ")}
+    assert "\u00a7" in lines["photo"] and "\u00a7" not in lines["wrong"]
     with open(out / "dlib" / "generated_images.csv") as f:
         wrong = [1.0 if r["fmr_equivalent"] == "" else float(r["fmr_equivalent"]) for r in csv.DictReader(f)
                  if r["method"] == "wrong" and r["status"] in ("acquired", "failed")]

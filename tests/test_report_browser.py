@@ -210,7 +210,7 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     # provenance column, and the curated mark on the ranked method of curated samples, explained under the headline
     assert {"#by-category", "#by-prompt", "#by-provenance"} <= set(facts["toc"])
     photo_rank = page.locator("#headline tr", has_text="photo").first.locator("td").first.inner_text()
-    assert photo_rank.endswith("‡") and "‡ ranked on curated samples: 6 of 18" in page.inner_text("body")
+    assert photo_rank.endswith("§") and "§ ranked on curated samples: 6 of 18" in page.inner_text("body")
     assert page.locator("#tab-generated_by_provenance tr").count() == 1 + 3
     # a method too small to rank is shown greyed, in the method table and on the first screen with why
     grey = page.locator("#tab-generated_methods tr.small-n")

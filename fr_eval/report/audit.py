@@ -88,7 +88,7 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
 
 
 #: the mark of a ranked group that holds curated samples (chosen by their authors to be shown)
-CURATED_MARK = "\u2021"
+CURATED_MARK = "\u00a7"
 
 
 def _provenance_cells(p: dict | None, csv: bool, ceiling: bool) -> list[str]:
@@ -98,8 +98,7 @@ def _provenance_cells(p: dict | None, csv: bool, ceiling: bool) -> list[str]:
     c = p["counts"]
     if csv:
         return [str(c.get("curated", 0)), str(c.get("random", 0)), str(c.get("unknown", 0))]
-    parts = [f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return [", ".join(parts) + (f" of {p['n']}" if len(parts) > 1 else "") if parts else "n/a"]
+    return [N.provenance_text(p)]
 
 
 def provenance_note(result) -> str:
@@ -137,19 +136,12 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
                          csv_table=group_table(everything, "method", True, with_target, csv=True, min_units=mu))
     sections = [Section("methods", "Methods, ranked", [methods]),
                 Section("paired-methods", "Methods compared on the same identities",
-                        _write_method_comparisons(out, ctx.get("method_comparisons") or []))]
+                        _write_method_comparisons(out, ctx.get("method_comparisons") or [], ctx.get("provenance")))]
     sections += _by_sections(out, result, notes[:5] + [provenance_note(result)], with_target, mu)
     write_csv(out / "generated_images.csv", list(result.images[0].keys()) if result.images else [], result.images)
     write_csv(out / "failures.csv", ["role", "identity", "method", "path", "kind", "reason"], result.failures)
     write_json(out / "provenance.json", {"system": ctx["system"], "environment": env})
-    sections.append(_copy_section(out, ctx.get("copy") or {}, config.report.min_subjects, result.copy_sheet))
-    if ctx.get("differentials"):
-        sections += write_groups(out, ctx["differentials"], config.report.min_subjects)
-    if ctx.get("multi"):
-        sections += write_multi(out, ctx["multi"], score_name(ctx["system"]), ctx["threshold"]["threshold"],
-                                config.generated.multi_order == "left_to_right", config.report.min_subjects)
-    if ctx.get("videos"):
-        sections += write_videos(out, ctx["videos"], score_name(ctx["system"]), config.generated.video.strip)
+    sections += _more_sections(out, result, config)
     sections[2:2] = _plots(out, result, config)
     sections.append(_problems_section(result))
     how = ctx.get("invocation") or {}
@@ -175,6 +167,20 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
                answers=[as_sentence(t) for c in ctx.get("method_comparisons") or []
                         for t in (c["sentence"], _power_words(c)) if t])
     return out
+
+
+def _more_sections(out: Path, result, config: Config) -> list[Section]:
+    """Copying, the groups of identities, several people and videos: each where the run has it."""
+    ctx, mu, prov = result.context, config.report.min_subjects, result.context.get("provenance")
+    sections = [_copy_section(out, ctx.get("copy") or {}, mu, result.copy_sheet, prov)]
+    if ctx.get("differentials"):
+        sections += write_groups(out, ctx["differentials"], mu)
+    if ctx.get("multi"):
+        sections += write_multi(out, ctx["multi"], score_name(ctx["system"]), ctx["threshold"]["threshold"],
+                                config.generated.multi_order == "left_to_right", mu, prov)
+    if ctx.get("videos"):
+        sections += write_videos(out, ctx["videos"], score_name(ctx["system"]), config.generated.video.strip, prov)
+    return sections
 
 
 def _by_sections(out: Path, result, notes: list, with_target: bool, mu: int) -> list[Section]:
@@ -273,7 +279,8 @@ def _search_note(search: dict) -> str:
 
 METHOD_HEADER = ["Method b vs method a", "Identities shared", "Images a / b", "Verified a (%)", "Verified b (%)",
                  "Verified b - a (points)", "CI", "Similarity b - a (failures as 0)", "CI", "Wilcoxon p (identities)",
-                 "p, Holm-adjusted", "Resolvable at 80% / 95% power (points)", "Identities the observed b - a needs (80%)"]
+                 "p, Holm-adjusted", "Resolvable at 80% / 95% power (points)", "Identities the observed b - a needs (80%)",
+                 "Provenance a / b"]
 
 
 def _power_words(c: dict) -> str:
@@ -290,7 +297,7 @@ def _power_cells(c: dict) -> list[str]:
     return [res, "no finite number (b - a = 0)" if n is None else "n/a" if not math.isfinite(n) else f"{n:,}"]
 
 
-def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
+def _write_method_comparisons(out: Path, comps: list[dict], provenance: dict | None = None) -> list:
     if not comps:
         return [Text(["No pair of methods was compared (generated.compare=[], or no two methods share "
                       "generated.compare_min_identities identities)."])]
@@ -299,7 +306,7 @@ def _write_method_comparisons(out: Path, comps: list[dict]) -> list:
              pct(c["verified_a"], 1), pct(c["verified_b"], 1), _f(100 * c["verified_difference"], 1),
              _ci(c["verified_interval"], 1, 100), _f(c["similarity_difference"]), _ci(c["similarity_interval"]),
              *("n/a" if not math.isfinite(c["wilcoxon"][k]) else f"{c['wilcoxon'][k]:.3g}" for k in ("p_value", "p_holm")),
-             *_power_cells(c)]
+             *_power_cells(c), " / ".join(N.provenance_text((provenance or {}).get(m)) for m in (c["a"], c["b"]))]
             for c in comps]
     notes = ["Paired by identity: only the identities both methods generated count, each method's images of them "
              "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
@@ -371,10 +378,11 @@ def _problems_section(result) -> Section:
                                f"({len(result.context['problems'])})", items)
 
 
-def _copy_section(out: Path, copy: dict, min_units: int | None = None, sheet: dict | None = None) -> Section:
+def _copy_section(out: Path, copy: dict, min_units: int | None = None, sheet: dict | None = None,
+                  provenance: dict | None = None) -> Section:
     """Copying the input photo is not preserving identity: the copy rates per method (identity, pose, expression,
     scene side by side) and the flagged images beside their inputs."""
-    section = _copy_table(out, copy, min_units)
+    section = _copy_table(out, copy, min_units, provenance)
     if sheet and sheet.get("copy"):
         plots.plot_contact_sheet({"flagged": sheet["copy"]}, out / "copy_sheet.png",
                                  partner="its input photo (most similar)")
@@ -413,7 +421,7 @@ def _pose_scene_notes(copy: dict, pose: dict, scene: dict) -> list[str]:
     return pose_notes
 
 
-def _copy_table(out: Path, copy: dict, min_units: int | None = None) -> Section:
+def _copy_table(out: Path, copy: dict, min_units: int | None = None, provenance: dict | None = None) -> Section:
     title = "Copying the input photos"
     if not copy.get("available"):
         return Section("copy", title, [Text([f"The copy rate could not be computed: {copy.get('reason', '')}."])])
@@ -438,6 +446,7 @@ def _copy_table(out: Path, copy: dict, min_units: int | None = None) -> Section:
             + ([_f(r["pose_to_inputs"], 1), rate(r, "pose"), _f(r["expression_to_inputs"], 2),
                 rate(r, "expression"), spread(r, "pose", 1), spread(r, "expression", 2)] if posed else [])
             + ([_f(r["scene_to_inputs"], 3), rate(r, "scene")] if scened else [])
+            + [N.provenance_text((provenance or {}).get(r["method"]))]
             for r in copy["methods"]]
     pose_notes = _pose_scene_notes(copy, pose, scene)
     return Section("copy", title, [table_file(
@@ -448,7 +457,7 @@ def _copy_table(out: Path, copy: dict, min_units: int | None = None) -> Section:
                                                      "Pose spread within an identity (°)",
                                                      "Expression spread within an identity"]
                                                     if posed else [])
-        + (["Scene similarity to the inputs", "Scene-copy rate (%)"] if scened else []), body,
+        + (["Scene similarity to the inputs", "Scene-copy rate (%)"] if scened else []) + ["Provenance"], body,
         "Copying the input photos", [
             f"Each generated image is linked to the reference photos it was made from by the {copy['link']} column of "
             f"{copy.get('link_from', 'the manifest')}. Similarity to the inputs: the highest over its input photos; to the other photos: the highest "

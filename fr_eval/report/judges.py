@@ -13,7 +13,7 @@ from ..settings import Config, plain
 from . import numbers as N
 from . import plots
 from ..stages.audit_figures import CEILING
-from .audit import group_table, manifest_fact, write_audit_report
+from .audit import CURATED_MARK, group_table, manifest_fact, write_audit_report
 from .html import Figure, Section, Table, Text, models_of, table_file, write_each, write_page
 from .io import write_config, write_json
 
@@ -80,17 +80,23 @@ def _judges_table(out: Path, result) -> Table:
               "Mean, every judge (%)", "Rank", "Mean, judges outside its family (%)", "Rank outside",
               *[f"Median FMR-equivalent, {n} (%)" for n in names]]
     body = []
+    curated = {g["value"] for r in result.results.values() for g in r.groups["method"]
+               if (g.get("provenance") or {}).get("curated")}
+    mark = {m: f" {CURATED_MARK}" for m in curated}
     for row in j["methods"]:
         cells = [f"{_f(100 * row['verified'][n], 1)}{OWN if n in row['judged_by_own_family'] else ''}"
                  if n in row["verified"] else "n/a" for n in names]
         body.append([row["method"], row["conditioning"], *cells, _f(100 * row["spread"], 1),
-                     _f(100 * row["mean_all"], 1), str(row["rank_all"] or "-"), _f(100 * row["mean_outside_family"], 1),
-                     str(row["rank_outside_family"] or "-"),
+                     _f(100 * row["mean_all"], 1), str(row["rank_all"] or "-") + mark.get(row["method"], ""),
+                     _f(100 * row["mean_outside_family"], 1),
+                     str(row["rank_outside_family"] or "-") + mark.get(row["method"], ""),
                      *[_f(100 * j["fmr_equivalent"][n].get(row["method"], float("nan")), 3, "g") for n in names]])
     return table_file(out, "judges", header, body, "The judges side by side", [
         f"{OWN} The judge belongs to the family of the embedding the method was conditioned on (generated.conditioning: "
         f"published facts or the manifest's conditioning column): it grades its own teacher. 'Mean, judges outside its "
         f"family' leaves those judges out; a method without any judge outside its family has no second rank.",
+        f"{CURATED_MARK} The method's images are (partly) curated samples, chosen by their authors to be shown "
+        "(the manifest's provenance column, or source_repo): its rank is the authors' best case.",
         "Spread: the largest minus the smallest verified rate over the judges. Raw similarities are not comparable "
         "across judges, so the similarity is also given on each judge's own impostor scale: per image the FMR at "
         "which that judge would accept it (fmr_equivalent in its generated_images.csv; a failure counts as 100%), "

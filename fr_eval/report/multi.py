@@ -18,7 +18,8 @@ RATES = (("Named identities verified (%)", "verified", "faces_named"), ("Rows wi
          ("Rows with an extra face (%)", "extra", "n_rows"))
 
 
-def write_multi(out: Path, multi: dict, score: str, threshold: float, ordered: bool, min_units: int) -> list[Section]:
+def write_multi(out: Path, multi: dict, score: str, threshold: float, ordered: bool, min_units: int,
+                provenance: dict | None = None) -> list[Section]:
     """generated_multi_methods.csv/.md, generated_multi.csv (a row per image), generated_multi_faces.csv (a row
     per named identity of each image) and their section."""
     write_csv(out / "generated_multi.csv", ROW_COLUMNS, [{**r, "identities": "|".join(r["names"])}
@@ -32,14 +33,14 @@ def write_multi(out: Path, multi: dict, score: str, threshold: float, ordered: b
         for _, key, count in RATES:
             n = m[count]
             line.append(N.pct(m[key], n) if small else N.with_interval(m[key], m["intervals"][key], n))
-        body.append(line)
+        body.append(line + [N.provenance_text((provenance or {}).get(f"{m['method']} (several people)"))])
     swap = ("the names are in the order of the faces from the left (generated.multi_order=left_to_right): a face "
             "matched to another name than its position's is a swap, assessed where the faces found equal those named"
             if ordered else "the names have no order (generated.multi_order=none): a face more like another named "
             "identity than the one it is matched to is a swap")
     table = table_file(out, "generated_multi_methods", [
         "Method", "Rows", "Identity sets", "Rows failed", "Faces found / named",
-        *(name for name, _, _ in RATES)], body, "Several people in one image: matching per method", [
+        *(name for name, _, _ in RATES), "Provenance"], body, "Several people in one image: matching per method", [
         f"Rows whose identity names several enrolled identities (a|b). Every face the judge finds ({score}) is "
         "matched to the named identities by the Hungarian assignment of largest total similarity "
         f"(scipy.optimize.linear_sum_assignment); a named identity is verified when its matched face scores at least "

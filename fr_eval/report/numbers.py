@@ -136,3 +136,11 @@ def uniform_digits(header: list[str], body: list[list[str]]) -> list[list[str]]:
 def fmr_label(f: float) -> str:
     """An FMR given as a fraction, written in percent (0.001 -> "0.1%")."""
     return f"{100 * f:g}%"
+
+
+def provenance_text(p: dict | None) -> str:
+    """A group's images by provenance for people: "curated 17", "random 30, curated 12 of 42", "n/a"."""
+    if not p or not p.get("counts"):
+        return "n/a"
+    parts = [f"{k} {v}" for k, v in sorted(p["counts"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    return ", ".join(parts) + (f" of {p['n']}" if len(parts) > 1 else "")

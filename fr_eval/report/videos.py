@@ -30,7 +30,7 @@ def _ci(iv) -> str:
     return f" {text}" if text else ""
 
 
-def write_videos(out: Path, v: dict, score: str, strip: int = 4) -> list[Section]:
+def write_videos(out: Path, v: dict, score: str, strip: int = 4, provenance: dict | None = None) -> list[Section]:
     """generated_video_methods.csv/.md, generated_videos.csv, video_similarity_over_time.png,
     video_worst_frames.png (the ``strip`` worst videos) and their section."""
     write_csv(out / "generated_videos.csv", VIDEO_COLUMNS, v["videos"])
@@ -41,13 +41,14 @@ def write_videos(out: Path, v: dict, score: str, strip: int = 4) -> list[Section
              _f(m["similarity_min"]) + _ci(m["intervals"]["similarity_min"]),
              _f(m["similarity_std"]), _f(m["tl_id"]) + _ci(m["intervals"]["tl_id"]),
              _f(m["tg_id"]) + _ci(m["intervals"]["tg_id"]),
-             _f(m["drift_adjacent_p10"]) + _ci(m["intervals"]["drift_adjacent_p10"])]
+             _f(m["drift_adjacent_p10"]) + _ci(m["intervals"]["drift_adjacent_p10"]),
+             N.provenance_text((provenance or {}).get(m["method"]))]
             for m in v["methods"]]
     limit = "" if v["max_seconds"] is None else f" within the first {v['max_seconds']:g} s"
     table = table_file(out, "generated_video_methods", [
         "Method", "Videos", "Unreadable", "Identities", "Frames sampled", "Frame FTA (%)", "Videos verified (%)",
         "Similarity mean", "Similarity min", "Similarity spread (std)", "TL-ID (adjacent frames)",
-        "TG-ID (all frame pairs)", "Drift (10th percentile, adjacent)"], body,
+        "TG-ID (all frame pairs)", "Drift (10th percentile, adjacent)", "Provenance (frames)"], body,
         "Videos: identity preservation per method", [
             f"Frames sampled by generated.video.frames={v['rule']}{limit}; every sampled frame is judged as a "
             f"generated image ({score}, threshold {v['threshold']:.4f}). Per video: the mean and minimum similarity "

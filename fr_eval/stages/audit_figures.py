@@ -102,6 +102,13 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     context["ceiling"] = _ceiling(plan, sc, bootstrap)
     context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit,
                                    sc.pose, np.array([s.subject for s in plan.gen], dtype=object), bootstrap, sc.scene)
+    # per method its images by provenance (video frames and several-people rows included), for every table
+    method = np.array([m.get("method", "") for m in meta], dtype=object)
+    context["provenance"] = {m: provenance_counts(meta, (method == m) & sc.in_audit) for m in sorted(set(method))}
+    multi_meta = [{**dict(s.meta), "provenance": provenance_of(dict(s.meta))[0]} for s in plan.multi]
+    for m in sorted({x.get("method", "") for x in multi_meta}):
+        context["provenance"][f"{m} (several people)"] = provenance_counts(
+            multi_meta, np.array([x.get("method", "") == m for x in multi_meta]))
     if plan.multi:
         context["multi"] = multi_figures(sc.multi, bootstrap)
     context["differentials"] = audit_differentials(sc.groups, sc, meta, plan.identities, figures, still, bootstrap,
