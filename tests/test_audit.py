@@ -176,6 +176,12 @@ def test_copy_rate_of_a_generator_that_pastes_its_input(lfw_small, tmp_path):
     with open(out / "generated_images.csv") as f:
         images = list(csv.DictReader(f))
     assert sum(r["copy"] == "True" for r in images if r["method"] == "paste") == 6
+    if "pose_copy" in images[0]:  # dlib installed: the input photo itself keeps its pose and expression exactly
+        paste = [r for r in images if r["method"] == "paste" and r["pose_copy"] != ""]
+        other = [r for r in images if r["method"] == "other" and r["pose_copy"] != ""]
+        assert len(paste) == 6 and all(r["pose_copy"] == "True" and r["expression_copy"] == "True" for r in paste)
+        assert all(float(r["pose_to_inputs"]) < 0.5 for r in paste)
+        assert sum(r["pose_copy"] == "True" for r in other) <= 1  # another photo of the person: a new pose
     assert "| paste | 6 |" in (out / "generated_copy.md").read_text()
     # the copy sheet: every flagged image beside its input photo (the pasted ones: identity copies), those flagged
     # by the most kinds first; 6 images on 3 rows of two pairs
