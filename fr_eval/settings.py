@@ -69,6 +69,8 @@ class DetectorSettings:
                                lambda k, v: p.number(k, v, 0.0))
     retry_scales: list = key([0.5], "no face found: detect again on the image scaled by these factors (SCRFD "
                              "misses faces that fill the frame); [] for a single pass", p.retry_scales)
+    device: str = key("auto", "auto (CUDA where the system's runtime has it, else the CPU, said in the report) | cpu "
+                      "| cuda (an error where there is none)", lambda k, v: p.choice(k, v, ("auto", "cpu", "cuda")))
 
 
 @dataclass
@@ -83,7 +85,7 @@ class ArcFaceSettings(DetectorSettings):
     sha256: Optional[str] = key(None, "the zip's sha256 (null: the known one of a known pack)")
     det_size: Any = key([640, 640], "detector input [w, h] (insightface's own: the reference pipeline's figures), "
                         "or fit: the image's size rounded up to x32 (faster on small images)", p.det_size)
-    providers: str = key("auto", "auto (CUDA when present, else CPU) or an onnxruntime provider name")
+    providers: str = key("auto", "auto (as system.device says) or an onnxruntime provider name, which overrides it")
     threads: int = key(1, "ONNX Runtime intra-op threads per session (the engine's workers run side by side; "
                        "0: ONNX Runtime's own default)", lambda k, v: p.integer(k, v, 0))
 

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..devices import torch_device_for
 from ..errors import ConfigError
 from ..provenance import file_sha256
 from ..settings import DeOldifySettings, defaults_of
@@ -100,6 +101,12 @@ class GeneratorColouriser:
         #: said wherever its rows appear: which DeOldify, with which merge
         self.description = f"{PUBLISHED[model].label}, {merge_note(merge)}"
         self.device_choice, self.threads = device, threads
+        if str(device).startswith("cuda"):  # refused here, in one line, rather than at the first image
+            import torch  # optional heavy dependency (torch), loaded only when used
+
+            torch_device_for(device, torch.cuda.is_available(), f"colourisers.{name}.device")
+        elif device not in ("auto", "cpu"):
+            torch_device_for(device, False, f"colourisers.{name}.device")
         self.weights = resolve_weights(model, weights, cache_dir, download, sha256)
         self.sha256 = file_sha256(self.weights)
         self.sha256_verified = bool(sha256)
@@ -124,9 +131,7 @@ class GeneratorColouriser:
     def _device(self) -> str:
         import torch  # optional heavy dependency (torch), loaded only when used
 
-        if self.device_choice == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return self.device_choice
+        return torch_device_for(self.device_choice, torch.cuda.is_available(), f"colourisers.{self.name}.device")[0]
 
     def net(self):
         if self._net is None:

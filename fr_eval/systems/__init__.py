@@ -27,7 +27,9 @@ def build_system(settings) -> tuple[FaceSystem, str]:
     else ``sface``; the choice is logged and recorded in the report.
     """
     s = system_settings(settings)  # a plain node: missing keys take the defaults of fr_eval.settings
-    return BUILDERS[s.name](s)
+    system, note = BUILDERS[s.name](s)
+    device = getattr(system, "device_note", "")  # where system.device=auto fell back to the CPU: said in the report
+    return system, (f"{note}; {device}" if device else note)
 
 
 def _plugin(s) -> tuple[FaceSystem, str]:

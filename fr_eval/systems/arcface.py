@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ..devices import CPU_EP, CUDA_EP, onnx_providers_for
 from ..errors import ConfigError, ModelFilesMissing
 from ..fetch import DownloadFailed, fetch_archive, offline
 from ..provenance import model_file_record
@@ -166,7 +167,10 @@ class ArcFaceSystem(TwoStageSystem):
         det, rec = files or resolve_model_files(s.pack, s.root, s.detector, s.recogniser, download=s.download,
                                                 url=s.url, sha256=s.sha256)
         self._init_kwargs["files"] = (str(det), str(rec))
-        self.providers = onnx_providers(s.providers)
+        if s.providers == "auto":  # system.device decides (fr_eval.devices); a named provider overrides it
+            self.providers, self.device_note = onnx_providers_for(s.device, ort.get_available_providers())
+        else:
+            self.providers, self.device_note = onnx_providers(s.providers), ""
         # one intra-op thread per session by default: these models are too small to gain from
         # ORT's intra-op parallelism (116 vs 124 img/s here), while the engine's workers running
         # single-threaded sessions side by side gave 179 img/s on 2 cores (benchmarks/)
@@ -178,9 +182,22 @@ class ArcFaceSystem(TwoStageSystem):
         self.det_model = SCRFD(str(det), providers=self.providers, sess_options=opts, det_thresh=s.det_thresh,
                                nms_thresh=s.nms_thresh)
         self._load_recogniser(str(rec), opts)
+        self.device_note = self._check_cuda(s.device) or self.device_note
         self.detector_path, self.recogniser_path = Path(det), Path(rec)
         self.pack = None if s.detector else s.pack
         self.det_size = s.det_size if s.det_size == "fit" else tuple(s.det_size)
+
+    def _check_cuda(self, device: str) -> str:
+        """ONNX Runtime's GPU build lists CUDA even where it cannot start it, and then runs the session on the CPU
+        with only a log line: the session's own providers say where it runs. ``cuda`` not honoured is an error;
+        ``auto`` says so."""
+        if CUDA_EP not in self.providers or CUDA_EP in self.det_model.session.get_providers():
+            return ""
+        if device == "cuda":
+            raise ConfigError("system.device=cuda: ONNX Runtime lists CUDA but could not start it (no usable GPU or "
+                              "CUDA libraries); set system.device=cpu or auto")
+        self.providers = [CPU_EP]
+        return "system.device=auto: ONNX Runtime could not start CUDA, ran on the CPU"
 
     def _load_recogniser(self, recogniser, opts) -> None:
         """An ArcFace-style recogniser (input size and normalisation read from the graph)."""
@@ -200,7 +217,8 @@ class ArcFaceSystem(TwoStageSystem):
                        model_file_record(self.recogniser_path, "recogniser")],
             "settings": {**self.output_settings(), **self.facts, **self.recogniser_settings()},
             "runtime": {"providers": self.providers, "recogniser_batched": self.rec_batched,
-                        "intra_op_threads": self.threads},
+                        "intra_op_threads": self.threads, "device": self.settings.device,
+                        "device_note": self.device_note},
         }
 
     def input_size_for(self, shape) -> tuple[int, int]:

