@@ -92,9 +92,11 @@ def speed(render_factors, threads: int, models=("stable", "artistic", "kelley"))
           f"1024-4096 and a 256-channel 3 x 3 convolution)")
     rows = []
     for name in models:
-        net = (KelleyUnet34() if name == "kelley" else DeOldifyGenerator(name)).eval()
+        # channels-last, as the colourisers run them (fr_eval.colourisers.deoldify.GeneratorColouriser.net)
+        net = (KelleyUnet34() if name == "kelley" else DeOldifyGenerator(name)).eval().to(
+            memory_format=torch.channels_last)
         for rf in render_factors:
-            x = torch.randn(1, 3, 16 * rf, 16 * rf)
+            x = torch.randn(1, 3, 16 * rf, 16 * rf).contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 # the first image also normalises the spectral-norm weights, kept after
                 took = [_timed(lambda: net(x)) for _ in range(2)]

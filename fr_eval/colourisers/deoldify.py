@@ -120,7 +120,7 @@ class GeneratorColouriser:
     def settings(self) -> dict:
         return {"type": self.kind, "model": self.model, "weights": str(self.weights), "sha256": self.sha256,
                 "sha256_verified": self.sha256_verified, "render_factor": self.render_factor, "merge": self.merge,
-                "implementation": self.implementation}
+                "implementation": self.implementation, "memory_format": "channels_last"}
 
     def prepare(self, dataset) -> None:
         pass
@@ -139,7 +139,10 @@ class GeneratorColouriser:
 
             if self.threads:
                 torch.set_num_threads(int(self.threads))
-            self._net = load_generator(self.weights, self.model, self._device())
+            # channels-last (NHWC): oneDNN's convolutions on a CPU skip their layout reorders (stable at render
+            # factor 35: 20.1 -> 15.8 s an image on 2 threads, 0.54 -> 0.67 of the bound; the network's output moves
+            # by at most 1.2e-6, so a rare pixel may move one level: the store key says channels_last)
+            self._net = load_generator(self.weights, self.model, self._device()).to(memory_format=torch.channels_last)
         return self._net
 
     def infer(self, x: np.ndarray) -> np.ndarray:
@@ -149,6 +152,7 @@ class GeneratorColouriser:
 
         net = self.net()
         xt = torch.from_numpy(x.transpose(2, 0, 1).copy())[None].to(next(net.parameters()).device)
+        xt = xt.contiguous(memory_format=torch.channels_last)
         try:
             with torch.inference_mode():
                 return net(xt)[0].float().cpu().numpy().transpose(1, 2, 0)
