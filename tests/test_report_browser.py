@@ -221,15 +221,20 @@ def test_audit_report_in_a_browser(browser, lfw_small, tmp_path):
     page.close()
 
 
+def small_audit(browser, manifest, tmp_path):
+    """An audit of a handful of rows (every method ranked), loaded and checked as every page is."""
+    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=50",
+                                     "generated.allow_outside=true", "generated.min_per_method=1",
+                                     "report.min_subjects=1")
+    return out, page, check_page(page, errors, out)
+
+
 def test_video_audit_in_a_browser(browser, lfw_small, tmp_path):
     pytest.importorskip("av", reason="PyAV is not installed (a dependency of fr-eval: pip install -e .)")
     from test_audit_videos import build
 
     manifest, _, _ = build(lfw_small, tmp_path)
-    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=50",
-                                     "generated.allow_outside=true", "generated.min_per_method=1",
-                                     "report.min_subjects=1")
-    facts = check_page(page, errors, out)
+    out, page, facts = small_audit(browser, manifest, tmp_path)
     assert "#videos" in facts["toc"]
     rows = page.locator("#tab-generated_video_methods tr")
     assert rows.count() == 1 + 7  # the header and the seven methods
@@ -273,11 +278,7 @@ def test_copying_in_a_browser(browser, lfw_small, tmp_path):
 def test_several_people_in_a_browser(browser, lfw_small, tmp_path):
     from test_audit_multi import build_pairs
 
-    manifest = build_pairs(lfw_small, tmp_path)
-    out, page, errors = audit_report(browser, manifest, tmp_path, "bootstrap.n_resamples=50",
-                                     "generated.allow_outside=true", "generated.min_per_method=1",
-                                     "report.min_subjects=1")
-    facts = check_page(page, errors, out)
+    out, page, facts = small_audit(browser, build_pairs(lfw_small, tmp_path), tmp_path)
     assert "#multi" in facts["toc"]
     rows = page.locator("#tab-generated_multi_methods tr")
     assert rows.count() == 1 + 4  # the header, three methods and (all)
