@@ -225,3 +225,7 @@ def test_a_pasted_input_is_a_pose_and_expression_copy(lfw_small, tmp_path):
     assert len(paste) == 6 and all(r["pose_copy"] == "True" and r["expression_copy"] == "True" for r in paste)
     assert all(float(r["pose_to_inputs"]) < 0.5 for r in paste)
     assert len(other) >= 5 and sum(r["pose_copy"] == "True" for r in other) <= 1  # another photo: a new pose
+    fits = json.loads((out / "metrics.json").read_text())["copy"]["pose"]["fits"]
+    measured = sum(r["pose_reason"] == "" and r["yaw"] != "" for r in images)
+    assert fits["generated"]["measured"] == measured and fits["generated"]["faces"] == 12
+    assert "acquired generated faces" in (out / "generated_copy.md").read_text()

@@ -163,3 +163,18 @@ def test_the_spread_of_a_method_that_always_draws_one_pose():
     assert pose == pytest.approx(30.0, abs=1e-6) and expr == pytest.approx(2.0)  # median of 30, 30, 60; 2, 2, 4
     assert np.isnan(spread(varied[:1], [1, 1, 1])[0])  # one face: no spread
     assert np.isnan(spread([{**_face(0), "ok": False}, _face(1)], [1, 1, 1])[1])
+
+
+def test_failed_fits_are_counted_by_reason():
+    """Every acquired face is an attempt of the landmark fit: the failures are counted by reason, never dropped;
+    an image with no acquired face is not an attempt."""
+    from fr_eval.report.audit import _fits_note
+    from fr_eval.stages.audit_figures import pose_fits
+    fits = pose_fits({"refs": [_face(0), {"ok": False, "reason": "no face acquired"}],
+                      "gen": [_face(5), {"ok": False, "reason": "the fit did not converge"},
+                              {"ok": False, "reason": "the fit did not converge"}, {"ok": False, "reason": "unreadable"}]})
+    assert fits == {"references": {"faces": 1, "measured": 1, "failed": {}},
+                    "generated": {"faces": 4, "measured": 1, "failed": {"the fit did not converge": 2, "unreadable": 1}}}
+    assert _fits_note(fits) == ("Head pose measured on 1 of 1 acquired reference faces and 1 of 4 acquired generated "
+                                "faces (not measured: 2 the fit did not converge; 1 unreadable); per image: pose_reason "
+                                "in generated_images.csv.")

@@ -393,6 +393,16 @@ def _copy_section(out: Path, copy: dict, min_units: int | None = None, sheet: di
     return section
 
 
+def _fits_note(fits: dict) -> str:
+    """How many faces the landmark fit measured, and why the others failed."""
+    def side(name, f):
+        why = "; ".join(f"{n} {k}" for k, n in sorted(f["failed"].items(), key=lambda kv: -kv[1]))
+        return f"{f['measured']} of {f['faces']} acquired {name} faces" + (f" (not measured: {why})" if why else "")
+    return ("Head pose measured on " + " and ".join(side(k, v) for k, v in fits.items())
+            + "; per image: pose_reason in generated_images.csv.").replace("references faces", "reference faces") \
+        if fits else ""
+
+
 def _pose_scene_notes(copy: dict, pose: dict, scene: dict) -> list[str]:
     """The copy table's notes on the pose, expression and scene rules (or why each is missing)."""
     posed, scened = "thresholds" in pose, "threshold" in scene
@@ -409,7 +419,8 @@ def _pose_scene_notes(copy: dict, pose: dict, scene: dict) -> list[str]:
                    f"identities. A method that always draws its reference's pose has almost none; real photos of "
                    f"one identity spread {_f(pose['real_spread']['pose'], 1)}° in pose and "
                    f"{_f(pose['real_spread']['expression'], 2)} in expression (the mean over "
-                   f"{pose['real_spread']['n_identities']} identities)."] if posed else
+                   f"{pose['real_spread']['n_identities']} identities).",
+                   _fits_note(pose.get("fits") or {})] if posed else
                   [f"No pose or expression copy rate: {pose.get('reason', 'not measured')}."])
     pose_notes += ([f"Scene copy: the structural similarity (SSIM on 16 x 16 grey thumbnails: a scene's layout, not its "
                     f"texture; averaged outside both face boxes) to an input photo above the {scene['percentile']:g}th "

@@ -455,11 +455,23 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dic
     return {"available": True, "link": copy["link"], "link_from": copy.get("link_from", "the manifest"),
             "percentile": copy["percentile"], "threshold": copy["threshold"],
             "n_real_pairs": copy["n_real_pairs"], "methods": rows,
-            "pose": ({k: pose[k] for k in ("percentile", "thresholds", "n_real_pairs", "real_spread")}
+            "pose": ({**{k: pose[k] for k in ("percentile", "thresholds", "n_real_pairs", "real_spread")},
+                      "fits": pose_fits(pose["poses"])}
                      if pose.get("available")
                      else {"available": False, "reason": pose.get("reason", "")}),
             "scene": ({k: scene[k] for k in ("percentile", "threshold", "n_real_pairs")} if scene.get("available")
                       else {"available": False, "reason": scene.get("reason", "")})}
+
+
+def pose_fits(poses: dict) -> dict:
+    """Per side (references, generated) the acquired faces whose head pose was measured, and the failed fits by
+    reason (counted, never dropped); images with no acquired face are not attempts of the fit."""
+    out = {}
+    for side, faces in (("references", poses["refs"]), ("generated", poses["gen"])):
+        tried = [f for f in faces if f.get("reason") != "no face acquired"]
+        out[side] = {"faces": len(tried), "measured": sum(bool(f.get("ok")) for f in tried),
+                     "failed": dict(Counter(f.get("reason") or "unknown" for f in tried if not f.get("ok")))}
+    return out
 
 
 def _spread(pose: dict, sel: np.ndarray, identity: np.ndarray, kw: dict) -> dict:
