@@ -84,8 +84,16 @@ def _pair_row(key: str, p: dict) -> list[str]:
     value = (lambda v: f"{scale * v:.{digits}f}")  # noqa: E731
     return [words, f"{p['group_j']} vs {p['group_i']}", f"{p['n_units_i']} / {p['n_units_j']}", value(p["value_i"]),
             value(p["value_j"]), fmt(p["difference"]) + (f" {unit}" if unit else ""),
-            ci_words(iv["low"], iv["high"], 0.95, fmt).replace("95% CI ", ""), f"{p['p_value']:.3g}",
+            _ci_cell(iv, fmt), f"{p['p_value']:.3g}",
             f"{p['p_holm']:.3g}", reading]
+
+
+def _ci_cell(iv: dict, fmt) -> str:
+    """[low, high], "n/a (no spread over the identities)" for a zero-width interval, "n/a" for none."""
+    text = ci_words(iv["low"], iv["high"], 0.95, fmt)
+    if text.startswith("95% CI "):
+        return text.replace("95% CI ", "")
+    return "n/a (no spread over the identities)" if text.startswith("no spread") else "n/a"
 
 
 def _set_aside(d: dict) -> str:

@@ -142,7 +142,7 @@ def refuse_filled_out_dir(out: Path, overwrite: bool) -> None:
 # flags and notes in theirs. Written here once for every table (hand-written: no library parses these
 # forms), from the very cells the page shows, so the two never disagree.
 _NUM = r"[-+\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_FLAGS = "\u2020\u2021*"
+_FLAGS = "\u2020\u2021\u00a7*"
 _CELL = re.compile(
     rf"^(?:p\s*=?\s*)?(?P<bound>[<>\u2264\u2265~]=?\s*)?(?P<value>{_NUM})?\s*(?P<unit>%|\u00b0|dB|points)?\s*"
     rf"(?:\[\s*(?P<low>{_NUM}),\s*(?P<high>{_NUM})\s*\]|(?P<na>n/a))?\s*(?P<flag>[{_FLAGS}]*)\s*"
