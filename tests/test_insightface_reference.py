@@ -53,7 +53,10 @@ def test_arcface_crops_and_embeddings_equal_insightface(reference):
     worst = 1.0
     for i, path in enumerate(images):
         crop = norm_crop(cv2.imread(path), ref[f"kps_{i}_0"][0], 112)
-        assert np.abs(crop.astype(int) - ref[f"crop_{i}"].astype(int)).max() <= 1
+        # opencv-python (insightface's) and opencv-python-headless (ours) of one version pick their SIMD paths per
+        # CPU: on an AVX2-only AMD EPYC a few pixels differ by 2 levels; on average the crops must still agree
+        d = np.abs(crop.astype(int) - ref[f"crop_{i}"].astype(int))
+        assert d.max() <= 2 and d.mean() <= 0.05, (path, d.max(), d.mean())
         a, b = rec.get_feat(ref[f"crop_{i}"])[0], ref[f"emb_{i}"]
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
         worst = min(worst, float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
