@@ -135,7 +135,8 @@ def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
             ray.shutdown()
     assert remote.n == local.n == count_cross_subject(rs, ps, None, ok)
     for fmr in FMRS:
-        assert remote.threshold(fmr) == local.threshold(fmr)
+        # a Ray worker's BLAS may sum a block's products in another order: float32 scores agree to rounding
+        assert remote.threshold(fmr) == pytest.approx(local.threshold(fmr), rel=1e-6, abs=1e-6)
         assert remote.fmr_at(remote.threshold(fmr)) == local.fmr_at(local.threshold(fmr))
     assert remote.mean == pytest.approx(local.mean, rel=1e-12) and remote.var == pytest.approx(local.var, rel=1e-12)
     np.testing.assert_array_equal(remote.hist, local.hist)
