@@ -138,8 +138,11 @@ def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
         # a Ray worker's BLAS may sum a block's products in another order: float32 scores agree to rounding
         assert remote.threshold(fmr) == pytest.approx(local.threshold(fmr), rel=1e-6, abs=1e-6)
         assert remote.fmr_at(remote.threshold(fmr)) == local.fmr_at(local.threshold(fmr))
-    assert remote.mean == pytest.approx(local.mean, rel=1e-12) and remote.var == pytest.approx(local.var, rel=1e-12)
-    np.testing.assert_array_equal(remote.hist, local.hist)
+    # float32 products summed in another order: the moments agree to float32 rounding of a near-zero mean
+    assert remote.mean == pytest.approx(local.mean, rel=1e-5, abs=1e-8) and remote.var == pytest.approx(local.var, rel=1e-6)
+    # a score on a bin's edge may fall either side by rounding: the counts are all there, a handful moved one bin
+    assert remote.hist.sum() == local.hist.sum()
+    assert np.abs(remote.hist.astype(np.int64) - local.hist.astype(np.int64)).sum() <= 1e-4 * local.hist.sum()
 
 
 def test_eer_and_det_from_the_histogram_and_the_tail():
