@@ -245,38 +245,46 @@ def effect_by_group(a: dict, b: dict, group: np.ndarray, names: list, rate: str 
 def _group_pairs(A, B, group, names, rate_of, kw, n_permutations) -> list[dict]:
     """The difference of the groups' differences for every pair of groups, its interval and p."""
     rng = np.random.default_rng(kw["seed"])
-    q = (100 * (1 - kw["confidence"]) / 2, 100 * (1 + kw["confidence"]) / 2)
     out = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             m = (group == i) | (group == j)
             if (group == i).sum() < 2 or (group == j).sum() < 2:
                 continue
-            sub = {k: np.stack([A[k][m], B[k][m]]) for k in COUNTS}  # (2 rows, subjects)
-            lab = (group[m] == j)
+            counts = {f"{r}_{k}": X[k][m] for r, X in ((0, A), (1, B)) for k in COUNTS}
 
-            def did(assign):  # assign: (..., subjects) bool, True = group j; the effect in j minus in i
-                eff = []
-                for side in (~assign, assign):
-                    s = {k: (sub[k][:, None, :] * side[None]).sum(-1) for k in COUNTS}  # (2, perms)
-                    eff.append(rate_of({k: v[1] for k, v in s.items()}) - rate_of({k: v[0] for k, v in s.items()}))
-                return eff[1] - eff[0]
+            def effect(s):  # a group's summed counts -> its effect, row b's rate minus row a's
+                return rate_of({k: s[f"1_{k}"] for k in COUNTS}) - rate_of({k: s[f"0_{k}"] for k in COUNTS})
 
-            observed = float(did(lab[None])[0])
-            perms = np.stack([rng.permutation(lab) for _ in range(n_permutations)])
-            t = did(perms)
-            p = (1 + int(np.sum(np.abs(t) >= abs(observed) - 1e-12))) / (1 + n_permutations)
-            boot = stratified_sums({f"{r}_{k}": sub[k][r] for r in (0, 1) for k in COUNTS}, lab.astype(int), 2,
-                                   n_resamples=kw["n_resamples"], seed=kw["seed"])
-            eff = [rate_of({k: boot[f"1_{k}"][g] for k in COUNTS}) - rate_of({k: boot[f"0_{k}"][g] for k in COUNTS})
-                   for g in (0, 1)]
-            v = (eff[1] - eff[0])[np.isfinite(eff[1] - eff[0])]
-            lo, hi = np.percentile(v, q) if v.size else (np.nan, np.nan)
+            observed, p, lo, hi = _two_group_test(counts, group[m] == j, lambda g0, g1: effect(g1) - effect(g0),
+                                                  kw, n_permutations, rng)
             out.append({"group_i": names[i], "group_j": names[j], "difference_of_differences": observed,
-                        "interval": {"low": float(lo), "high": float(hi), "method": "stratified_subject_bootstrap"},
-                        "p_value": float(p), "n_permutations": n_permutations,
+                        "interval": {"low": lo, "high": hi, "method": "stratified_subject_bootstrap"},
+                        "p_value": p, "n_permutations": n_permutations,
                         "test": "permutation of the group labels among the two groups' subjects"})
     return out
+
+
+def _two_group_test(counts: dict, lab: np.ndarray, stat, kw: dict, n_permutations: int, rng) -> tuple:
+    """A statistic of two groups of units, ``stat(sums of group 0, sums of group 1)`` (dicts of summed per-unit
+    ``counts``; arrays with a trailing axis of permutations or resamples): its observed value, the p of a
+    permutation test of the labels ``lab`` (True = group 1) among the units, and its 95% interval from a bootstrap
+    resampling units within each group (:func:`stratified_sums`). Written here because ``scipy.stats`` has
+    neither a stratified bootstrap nor a label permutation over summed counts."""
+    def sums(assign):  # assign: (..., units) bool, True = group 1
+        return ({k: (~assign * v).sum(-1) for k, v in counts.items()}, {k: (assign * v).sum(-1) for k, v in counts.items()})
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = float(stat(*sums(lab)))
+        perms = np.stack([rng.permutation(lab) for _ in range(n_permutations)])
+        t = stat(*sums(perms))
+        p = (1 + int(np.sum(np.abs(t) >= abs(observed) - 1e-12))) / (1 + n_permutations)
+        boot = stratified_sums(counts, lab.astype(int), 2, n_resamples=kw["n_resamples"], seed=kw["seed"])
+        d = stat({k: v[0] for k, v in boot.items()}, {k: v[1] for k, v in boot.items()})
+    d = d[np.isfinite(d)]
+    q = (100 * (1 - kw["confidence"]) / 2, 100 * (1 + kw["confidence"]) / 2)
+    lo, hi = np.percentile(d, q) if d.size else (np.nan, np.nan)
+    return observed, float(p), float(lo), float(hi)
 
 
 def group_differences(hits, trials, group: np.ndarray, names: list, *, bootstrap: dict | None = None,
@@ -290,7 +298,6 @@ def group_differences(hits, trials, group: np.ndarray, names: list, *, bootstrap
     kw = M.interval_kwargs(bootstrap)
     h, t, group = np.asarray(hits, np.float64), np.asarray(trials, np.float64), np.asarray(group)
     rng = np.random.default_rng(kw["seed"])
-    q = (100 * (1 - kw["confidence"]) / 2, 100 * (1 + kw["confidence"]) / 2)
     out = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
@@ -298,26 +305,14 @@ def group_differences(hits, trials, group: np.ndarray, names: list, *, bootstrap
             if mi.sum() < min_units or mj.sum() < min_units:
                 continue
             m = mi | mj
-            lab, hh, tt = group[m] == j, h[m], t[m]
-
-            def diff(assign):  # assign: (..., units) bool, True = group j
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return (assign * hh).sum(-1) / (assign * tt).sum(-1) - (~assign * hh).sum(-1) / (~assign * tt).sum(-1)
-
-            observed = float(diff(lab))
-            perms = np.stack([rng.permutation(lab) for _ in range(n_permutations)])
-            p = (1 + int(np.sum(np.abs(diff(perms)) >= abs(observed) - 1e-12))) / (1 + n_permutations)
-            boot = stratified_sums({"h": hh, "t": tt}, lab.astype(int), 2, n_resamples=kw["n_resamples"],
-                                   seed=kw["seed"])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = boot["h"][1] / boot["t"][1] - boot["h"][0] / boot["t"][0]
-            d = d[np.isfinite(d)]
-            lo, hi = np.percentile(d, q) if d.size else (np.nan, np.nan)
+            observed, p, lo, hi = _two_group_test({"h": h[m], "t": t[m]}, group[m] == j,
+                                                  lambda g0, g1: g1["h"] / g1["t"] - g0["h"] / g0["t"], kw,
+                                                  n_permutations, rng)
             out.append({"group_i": names[i], "group_j": names[j], "n_units_i": int(mi.sum()),
                         "n_units_j": int(mj.sum()), "value_i": float(h[mi].sum() / t[mi].sum()),
                         "value_j": float(h[mj].sum() / t[mj].sum()), "difference": observed,
-                        "interval": {"low": float(lo), "high": float(hi), "method": "stratified_unit_bootstrap"},
-                        "p_value": float(p), "n_permutations": n_permutations,
+                        "interval": {"low": lo, "high": hi, "method": "stratified_unit_bootstrap"},
+                        "p_value": p, "n_permutations": n_permutations,
                         "test": "permutation of the group labels among the two groups' units"})
     for r, adj in zip(out, M.holm([r["p_value"] for r in out]) if out else []):
         r["p_holm"] = float(adj)

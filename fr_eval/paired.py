@@ -196,13 +196,8 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
     # the transaction-level FRR
     tx_a, tx_b = {"e": count(rej_a), "t": attempts}, {"e": count(rej_b), "t": attempts}
     tx_d, tx_i = paired_rate_difference(rej_a, rej_b, subject, n_subjects, **kw)
-    # the FRR compared: the paper's where the samples are known
-    if samples_a is not None and samples_b is not None:
-        definition, stat = "paper", paper_frr
-        fa, fb = (_paper_counts(smp, count(fnm), count(ok)) for smp, fnm, ok in ((samples_a, fnm_a_all, ok_a),
-                                                                                 (samples_b, fnm_b_all, ok_b)))
-    else:
-        definition, fa, fb, stat = "transaction", tx_a, tx_b, _ratio
+    definition, fa, fb, stat = _frr_compared(samples_a, samples_b, (count(fnm_a_all), count(ok_a)),
+                                             (count(fnm_b_all), count(ok_b)), tx_a, tx_b)
     frr_a, frr_b = (float(stat(**{k: v.sum() for k, v in f.items()})) for f in (fa, fb))
     frr_i = _difference_interval(fa, fb, stat, kw)
     frr_t = M.paired_permutation_test(fa, fb, stat, seed=kw["seed"])
@@ -230,6 +225,15 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
         min_subjects=int(min_subjects), sentence="", noun=noun, same_threshold=threshold_b is None,
         operating_point=operating_point, supported=bool(supported), fmr=float(fmr))
     return replace(c, sentence=sentence(c, kw["confidence"]))
+
+
+def _frr_compared(samples_a, samples_b, fnm_ok_a: tuple, fnm_ok_b: tuple, tx_a: dict, tx_b: dict) -> tuple:
+    """(definition, row a's per-subject counts, row b's, the statistic on them) of the FRR compared: the paper's
+    where both rows' samples are known (``samples_*``: failed samples and samples per subject; ``fnm_ok_*``: false
+    non-matches and compared attempts per subject), else the transaction-level one (``tx_*``)."""
+    if samples_a is None or samples_b is None:
+        return "transaction", tx_a, tx_b, _ratio
+    return "paper", _paper_counts(samples_a, *fnm_ok_a), _paper_counts(samples_b, *fnm_ok_b), paper_frr
 
 
 def _difference_interval(fa: dict, fb: dict, stat, kw: dict) -> dict:
@@ -444,26 +448,32 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     w = (stats.wilcoxon(d, zero_method="wilcox") if nz else None)
     test = {"statistic": float(w.statistic) if w else float("nan"), "p_value": float(w.pvalue) if w else 1.0,
             "n_nonzero": nz}
+    small = int(shared.size) < min_identities
+    text = _method_sentence(a, b, v_d, v_i, s_d, test, int(shared.size), (int(na.sum()), int(nb.sum())), small,
+                            min_identities, kw["confidence"])
+    return MethodComparison(a, b, int(shared.size), int(na.sum()), int(nb.sum()), float(va.sum() / na.sum()),
+                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text, small,
+                            power, power_sentence(power))
+
+
+def _method_sentence(a: str, b: str, v_d: float, v_i: M.Interval, s_d: float, test: dict, n_shared: int,
+                     images: tuple, small: bool, min_identities: int, confidence: float) -> str:
+    """A method comparison in one sentence: a direction only where the identity-bootstrap interval of the
+    verified-rate difference excludes 0 and the sample is large enough."""
     pts = 100 * v_d
     lead = (f"method {b} verifies as many of its images as method {a}" if pts == 0 else
             f"method {b} verifies {abs(pts):.1f} points {'more' if pts > 0 else 'fewer'} of its images than "
             f"method {a}")
-    ci = ci_words(v_i.low, v_i.high, kw["confidence"], lambda v: f"{100 * v:.1f}")
-    figures = (f"{shared.size} identities both generated ({int(na.sum())} and {int(nb.sum())} images), verified "
+    ci = ci_words(v_i.low, v_i.high, confidence, lambda v: f"{100 * v:.1f}")
+    figures = (f"{n_shared} identities both generated ({images[0]} and {images[1]} images), verified "
                f"b - a = {pts:+.1f} points, {ci}; mean similarity (failures as 0) {s_d:+.3f}, Wilcoxon signed-rank "
-               f"p = {test['p_value']:.2g} over {nz} identities that differ")
-    small = int(shared.size) < min_identities
-    clear = math.isfinite(v_i.low) and (v_i.low > 0 or v_i.high < 0)
+               f"p = {test['p_value']:.2g} over {test['n_nonzero']} identities that differ")
     if small:
-        text = (f"method {b} against method {a}: n too small ({shared.size} identities < report.min_subjects="
+        return (f"method {b} against method {a}: n too small ({n_shared} identities < report.min_subjects="
                 f"{min_identities}), no conclusion ({figures.replace(', ' + ci + ';', ';')})")
-    elif not clear:
-        text = f"no clear difference between method {b} and method {a} ({figures})"
-    else:
-        text = f"{lead} on the {figures}"
-    return MethodComparison(a, b, int(shared.size), int(na.sum()), int(nb.sum()), float(va.sum() / na.sum()),
-                            float(vb.sum() / nb.sum()), v_d, v_i.as_dict(), s_d, s_i.as_dict(), test, text, small,
-                            power, power_sentence(power))
+    if not (math.isfinite(v_i.low) and (v_i.low > 0 or v_i.high < 0)):
+        return f"no clear difference between method {b} and method {a} ({figures})"
+    return f"{lead} on the {figures}"
 
 
 def direction(comparison: dict) -> str:

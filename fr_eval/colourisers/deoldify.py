@@ -101,12 +101,10 @@ class GeneratorColouriser:
         #: said wherever its rows appear: which DeOldify, with which merge
         self.description = f"{PUBLISHED[model].label}, {merge_note(merge)}"
         self.device_choice, self.threads = device, threads
-        if str(device).startswith("cuda"):  # refused here, in one line, rather than at the first image
+        if device not in ("auto", "cpu"):  # cuda without one, or no device at all: refused here, not at an image
             import torch  # optional heavy dependency (torch), loaded only when used
 
             torch_device_for(device, torch.cuda.is_available(), f"colourisers.{name}.device")
-        elif device not in ("auto", "cpu"):
-            torch_device_for(device, False, f"colourisers.{name}.device")
         self.weights = resolve_weights(model, weights, cache_dir, download, sha256)
         self.sha256 = file_sha256(self.weights)
         self.sha256_verified = bool(sha256)

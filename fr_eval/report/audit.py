@@ -101,14 +101,14 @@ def _provenance_cells(p: dict | None, csv: bool, ceiling: bool) -> list[str]:
     return [N.provenance_text(p)]
 
 
-def provenance_note(result) -> str:
+def provenance_note(result, lead: str = "Provenance: ") -> str:
     """What the provenance column and the mark mean, with the sources the curated images come from."""
     p = result.overall.get("provenance") or {}
     if not p.get("curated"):
         return ("Provenance: no image is marked curated (the manifest has no provenance column saying curated and "
                 "no source_repo column); add provenance=curated|random to tell chosen samples from random ones.")
     src = "; ".join(f"{k} {v}" for k, v in list(p["sources"].items())[:6]) + ("; ..." if len(p["sources"]) > 6 else "")
-    return (f"Provenance: {p['curated']} of {p['n']} audited images are curated samples, chosen by their authors to "
+    return (f"{lead}{p['curated']} of {p['n']} audited images are curated samples, chosen by their authors to "
             f"be shown (the manifest's provenance column where it has one, else every image taken from a project's "
             f"repository or page, its source_repo: {src}); a rank marked {CURATED_MARK} rests on curated samples, "
             "the authors' best case rather than a random draw of the method's output. Per image: the provenance "
@@ -162,7 +162,7 @@ def write_audit_report(out_dir, result, config: Config) -> Path:
     write_page(out, "audit", title=f"Identity preservation of generated images: system {ctx['system']['name']}",
                sections=sections, config=plain(config), env=env, system=ctx["system"], system_note=ctx["system_choice"],
                run=run, warnings=machine_notes(ctx["engine"]) + data_notes(ctx), headline=headline,
-               curated_note=(f"{CURATED_MARK} ranked on curated samples: " + provenance_note(result).split(": ", 1)[1]
+               curated_note=(provenance_note(result, f"{CURATED_MARK} ranked on curated samples: ")
                              if (result.overall.get("provenance") or {}).get("curated") else ""),
                answers=[as_sentence(t) for c in ctx.get("method_comparisons") or []
                         for t in (c["sentence"], _power_words(c)) if t])
@@ -397,12 +397,13 @@ def _copy_section(out: Path, copy: dict, min_units: int | None = None, sheet: di
 
 def _fits_note(fits: dict) -> str:
     """How many faces the landmark fit measured, and why the others failed."""
+    nouns = {"references": "reference", "generated": "generated"}
+
     def side(name, f):
         why = "; ".join(f"{n} {k}" for k, n in sorted(f["failed"].items(), key=lambda kv: -kv[1]))
-        return f"{f['measured']} of {f['faces']} acquired {name} faces" + (f" (not measured: {why})" if why else "")
+        return f"{f['measured']} of {f['faces']} acquired {nouns[name]} faces" + (f" (not measured: {why})" if why else "")
     return ("Head pose measured on " + " and ".join(side(k, v) for k, v in fits.items())
-            + "; per image: pose_reason in generated_images.csv.").replace("references faces", "reference faces") \
-        if fits else ""
+            + "; per image: pose_reason in generated_images.csv.") if fits else ""
 
 
 def _pose_scene_notes(copy: dict, pose: dict, scene: dict) -> list[str]:

@@ -45,11 +45,11 @@ def identity_groups(plan, acqs: dict, cfg, bootstrap: dict) -> dict:
     return out
 
 
-def audit_differentials(groups: dict, sc, meta: list, identities: list, figures, still: np.ndarray,
+def audit_differentials(groups: dict, sc, method: np.ndarray, identities: list, figures, still: np.ndarray,
                         bootstrap: dict, min_units: int) -> dict:
-    """Per attribute: per group (over the still images of its identities) the audit's figures, per method and
-    group the same, and between groups the differences of verified rate, FTA and similarity with their tests."""
-    method = np.array([m.get("method", "") for m in meta], dtype=object)
+    """Per attribute: per group (over the still images of its identities) the audit's figures, per method (each
+    image's, ``method``) and group the same, and between groups the differences of verified rate, FTA and
+    similarity with their tests."""
     out = {}
     for attr, g in groups.items():
         value_of = np.array(g["values"], dtype=object)[sc.gid]  # each image's identity's group

@@ -77,7 +77,8 @@ class AuditResult:
 def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     """The audit's figures: per group (method, category, ...) and overall, each image's row, the
     failures, the method comparisons, the copy figures and the contact sheet."""
-    meta = [{**dict(s.meta), "provenance": provenance_of(dict(s.meta))[0]} for s in plan.gen]
+    meta = _with_provenance(plan.gen)
+    method = np.array([m.get("method", "") for m in meta], dtype=object)
     bootstrap = cfg.intervals()
 
     def figures(mask):
@@ -100,18 +101,17 @@ def audit_result(plan: AuditPlan, sc: AuditScores, cfg: Config) -> AuditResult:
     context = _audit_context(plan, sc)
     context["method_comparisons"] = _method_comparisons(plan, sc, meta, groups, bootstrap)
     context["ceiling"] = _ceiling(plan, sc, bootstrap)
-    context["copy"] = copy_figures(sc.copy, np.array([m.get("method", "") for m in meta], dtype=object), sc.in_audit,
-                                   sc.pose, np.array([s.subject for s in plan.gen], dtype=object), bootstrap, sc.scene)
+    context["copy"] = copy_figures(sc.copy, method, sc.in_audit, sc.pose,
+                                   np.array([s.subject for s in plan.gen], dtype=object), bootstrap, sc.scene)
     # per method its images by provenance (video frames and several-people rows included), for every table
-    method = np.array([m.get("method", "") for m in meta], dtype=object)
     context["provenance"] = {m: provenance_counts(meta, (method == m) & sc.in_audit) for m in sorted(set(method))}
-    multi_meta = [{**dict(s.meta), "provenance": provenance_of(dict(s.meta))[0]} for s in plan.multi]
-    for m in sorted({x.get("method", "") for x in multi_meta}):
-        context["provenance"][f"{m} (several people)"] = provenance_counts(
-            multi_meta, np.array([x.get("method", "") == m for x in multi_meta]))
+    multi_meta = _with_provenance(plan.multi)
+    multi_method = np.array([x.get("method", "") for x in multi_meta], dtype=object)
+    for m in sorted(set(multi_method)):
+        context["provenance"][f"{m} (several people)"] = provenance_counts(multi_meta, multi_method == m)
     if plan.multi:
         context["multi"] = multi_figures(sc.multi, bootstrap)
-    context["differentials"] = audit_differentials(sc.groups, sc, meta, plan.identities, figures, still, bootstrap,
+    context["differentials"] = audit_differentials(sc.groups, sc, method, plan.identities, figures, still, bootstrap,
                                                    plan.min_identities)
     if plan.videos:
         context["videos"] = video_figures(plan.videos, rel_positions(plan.gen), sc, cfg.generated.video,
@@ -205,10 +205,16 @@ def provenance_of(m: dict) -> tuple[str, str]:
     return (given or (CURATED if source else "unknown")), source
 
 
+def _with_provenance(samples: list) -> list[dict]:
+    """Each sample's manifest metadata with its provenance (:func:`provenance_of`) added."""
+    return [{**m, "provenance": provenance_of(m)[0]} for m in (dict(s.meta) for s in samples)]
+
+
 def provenance_counts(meta: list, mask: np.ndarray) -> dict:
     """Per provenance value the images of ``mask``, and per source (source_repo) its images."""
     kinds = Counter(meta[i]["provenance"] for i in np.flatnonzero(mask))
-    sources = Counter(provenance_of(meta[i])[1] for i in np.flatnonzero(mask) if provenance_of(meta[i])[1])
+    sources = Counter(src for src in (str(meta[i].get("source_repo") or "").strip() for i in np.flatnonzero(mask))
+                      if src)
     return {"counts": dict(sorted(kinds.items())), "sources": dict(sources.most_common()),
             "curated": int(kinds.get(CURATED, 0)), "n": int(mask.sum())}
 

@@ -81,16 +81,12 @@ def multi_scores(rows: list, system, ref_emb: np.ndarray, ref_id: np.ndarray, id
         try:
             faces = system.acquire_all_faces(load_image(s.path))
         except ImageLoadError as exc:
-            out.append({**base, "status": "failed", "reason": str(exc), **match_faces(np.zeros((0, len(names))),
-                                                                                      threshold, ordered)})
-            continue
+            faces = str(exc)
         except Exception as exc:  # the machine's error, not the image's
-            out.append({**base, "status": "error", "reason": error_text(exc),
-                        **match_faces(np.zeros((0, len(names))), threshold, ordered)})
-            continue
-        if isinstance(faces, str):
-            out.append({**base, "status": "failed", "reason": faces, **match_faces(np.zeros((0, len(names))),
-                                                                                   threshold, ordered)})
+            faces = RuntimeError(error_text(exc))
+        if not isinstance(faces, list):  # no face matched: every named identity missing
+            out.append({**base, "status": "error" if isinstance(faces, Exception) else "failed",
+                        "reason": str(faces), **match_faces(np.zeros((0, len(names))), threshold, ordered)})
             continue
         ok = [a for a in faces if a.ok]
         # the score vectors the single-face rows get (SideData: unit rows for cosine, the system's scale else)
