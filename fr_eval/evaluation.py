@@ -122,15 +122,16 @@ class ImpostorStream:
 
 
 def impostor_summary(ref: SideData, probe: SideData, comps, ref_subject: np.ndarray, probe_subject: np.ndarray,
-                     stream: ImpostorStream) -> ImpostorSummary:
+                     stream: ImpostorStream, taps=()) -> ImpostorSummary:
     """The impostor scores of one (reference variant, probe variant) pair, summarised. Every
     cross-subject pair (``comps.impostor is None``) comes as blocks of a matrix product over the
     acquired samples; listed pairs (a sample, a pairs protocol) are gathered. Pairs with a failed
-    sample are not compared (the FTA counts them)."""
+    sample are not compared (the FTA counts them). ``taps``: what rides along the scan of a product
+    (:mod:`fr_eval.scan_taps`)."""
     if comps.impostor is None:
         return summarise_cross_subject(ref.emb, ref_subject, probe.emb, probe_subject, ref_ok=ref.ok, probe_ok=probe.ok,
                                        max_fmr=stream.max_fmr, keep_all=stream.keep_all,
-                                       budget_bytes=stream.budget_bytes, executor=stream.executor)
+                                       budget_bytes=stream.budget_bytes, executor=stream.executor, taps=taps)
     scores, _ = pair_scores(ref, probe, comps.impostor)
     out = ImpostorSummary(total=scores.size, max_fmr=stream.max_fmr, keep_all=stream.keep_all)
     out.add(scores)

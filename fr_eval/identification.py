@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from . import metrics as M
 from ._scan import search_rows
-from .streaming import _cpus, budget_rows
+from .streaming import _cpus, budget_rows, count_products
 
 #: the rank of a mate that has no score (a failed search) and the score of an absent candidate
 NO_RANK = 0
@@ -46,6 +46,7 @@ CHUNK = 64
 
 def _products(x: np.ndarray, gallery_t: np.ndarray, out: np.ndarray) -> None:
     """``out = x @ gallery_t`` (float32), in products of exactly :data:`CHUNK` rows."""
+    count_products("identification", len(x) * gallery_t.shape[1])
     for start in range(0, len(x), CHUNK):
         part = x[start:start + CHUNK]
         if len(part) == CHUNK:

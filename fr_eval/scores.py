@@ -33,8 +33,6 @@ import pyarrow.parquet as pq
 
 from .datasets.base import read_csv_rows, read_text, stripped_columns
 from .errors import FrEvalError
-from .protocol import sample_cross_subject
-from .streaming import count_cross_subject, products
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -189,55 +187,42 @@ class Comparisons:
 
 
 @dataclass(frozen=True)
-class BlockComparisons:
-    """A row's impostor comparisons: every cross-subject pair of the acquired samples, never listed.
-    When written, the pairs and scores come from the same blocked products the figures were
-    computed from (:func:`fr_eval.streaming.products`: the same float32 scores, bit for bit), a
-    block at a time, so the export of 10^9 comparisons streams to disk in bounded memory."""
+class SpilledComparisons:
+    """A row's impostor comparisons: every cross-subject pair of the acquired samples, never listed. Their
+    scores are the ones the impostor scan made (float32, bit for bit), written to a file as the scan went
+    (:class:`fr_eval.scan_taps.ScoreSpill`); the pairs are worked out again from the subjects (no product),
+    in the same reference-major order, so the export of 10^9 comparisons streams to disk in bounded memory.
+    ``file``: the scores' file (``.path``), removed when no record holds it."""
 
     row: str
-    ref_emb: np.ndarray
-    ref_subject: np.ndarray
-    ref_ok: np.ndarray
-    probe_emb: np.ndarray
+    file: object
+    ref_index: np.ndarray  # the acquired references' indices among the run's
+    ref_subject: np.ndarray  # their subjects
+    probe_index: np.ndarray
     probe_subject: np.ndarray
-    probe_ok: np.ndarray
-    budget_bytes: int
+    n: int
     genuine: bool = False
 
     def __len__(self) -> int:
-        return count_cross_subject(self.ref_subject, self.probe_subject, self.ref_ok, self.probe_ok)
-
-    def _blocks(self):
-
-        ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
-        row0 = 0
-        for b in products(self.ref_emb[ref_idx], self.ref_subject[ref_idx], self.probe_emb[probe_idx],
-                          self.probe_subject[probe_idx], self.budget_bytes):
-            yield row0, b, ref_idx, probe_idx
-            row0 += b.scores.shape[0]
+        return self.n
 
     def chunks(self, size: int):
-        """(pairs, scores) a block at a time (then in chunks of ``size``); pairs index the run's
-        references and probes, failed samples left out."""
-        for row0, b, ref_idx, probe_idx in self._blocks():
-            cells = np.flatnonzero(b.keep_mask())
-            r, c = np.divmod(cells, b.scores.shape[1])
-            pairs = np.stack([ref_idx[row0 + r], probe_idx[c]], axis=1)
-            score = b.scores.reshape(-1)[cells].astype(np.float64)
-            for i in range(0, len(score), size):
-                yield pairs[i:i + size], score[i:i + size]
-
-    def sample(self, n: int, seed: int) -> Comparisons:
-        """A seeded uniform sample of ``n`` of them (positions in reference-major order, found without
-        listing the pairs), their scores taken from one pass over the products."""
-        ref_idx, probe_idx = np.flatnonzero(self.ref_ok), np.flatnonzero(self.probe_ok)
-        local = sample_cross_subject(self.ref_subject[ref_idx], self.probe_subject[probe_idx], n, seed)
-        score = np.empty(n)
-        for row0, b, _, _ in self._blocks():
-            lo, hi = np.searchsorted(local[:, 0], [row0, row0 + b.scores.shape[0]])
-            score[lo:hi] = b.scores[local[lo:hi, 0] - row0, local[lo:hi, 1]]
-        return Comparisons(self.row, False, np.stack([ref_idx[local[:, 0]], probe_idx[local[:, 1]]], axis=1), score)
+        """(pairs, scores) in chunks of at most ``size``; pairs index the run's references and probes."""
+        n_probe = len(self.probe_index)
+        step = max(1, size // max(n_probe, 1))
+        read = 0
+        with open(self.file.path, "rb") as f:
+            for start in range(0, len(self.ref_index), step):
+                keep = self.ref_subject[start:start + step, None] != self.probe_subject[None, :]
+                r, c = np.nonzero(keep)
+                score = np.fromfile(f, np.float32, count=r.size).astype(np.float64)
+                if score.size != r.size:
+                    raise FrEvalError(f"the impostor scores of row {self.row} end after {read + score.size} of "
+                                      f"{self.n} (their file {self.file.path} was cut short)")
+                read += r.size
+                pairs = np.stack([self.ref_index[start + r], self.probe_index[c]], axis=1)
+                for i in range(0, r.size, size):
+                    yield pairs[i:i + size], score[i:i + size]
 
 
 def comparison_chunks(records: list, ref_ids, probe_ids, ref_subjects, probe_subjects, size: int = 1 << 16):

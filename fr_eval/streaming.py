@@ -23,8 +23,10 @@ conservative order statistic, and the merge is a few lines of NumPy.
 """
 from __future__ import annotations
 
+import collections
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,6 +43,25 @@ HIST_RANGE = (-1.0, 1.0)
 #: the scan's buffer of candidate tail scores (scores)
 OUT_CHUNK = 1 << 20
 _EMPTY_F = np.zeros(0, np.float32)
+
+#: scores made by matrix products in this process, by what they were made for (``cross_subject``: the
+#: blocked impostor products; :mod:`fr_eval.identification` adds its searches'). A run reports the
+#: difference across its stages (:func:`products_made`), so that a second pass over the same products
+#: shows as a count, not as a guess.
+PRODUCTS: collections.Counter = collections.Counter()
+_PRODUCTS_LOCK = threading.Lock()
+
+
+def count_products(kind: str, n: int) -> None:
+    """Add ``n`` scores made by a matrix product for ``kind`` to :data:`PRODUCTS`."""
+    with _PRODUCTS_LOCK:
+        PRODUCTS[kind] += int(n)
+
+
+def products_made(since: dict) -> dict:
+    """The scores made since ``since`` (a copy of :data:`PRODUCTS` taken before), by kind."""
+    with _PRODUCTS_LOCK:
+        return {k: int(v - since.get(k, 0)) for k, v in PRODUCTS.items() if v - since.get(k, 0)}
 
 
 def budget_rows(budget_bytes: int, n_cols: int, dim: int) -> int:
@@ -160,6 +181,7 @@ def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.nda
         block = ref[start:start + step]
         scores = np.empty((len(block), len(probe)), np.float32) if buf is None else buf[:len(block)]
         _products(block, probe_t, scores, threads)
+        count_products("cross_subject", scores.size)
         yield Block(scores, (rows, np.concatenate(cols) if cols else _EMPTY))
 
 
@@ -314,6 +336,7 @@ class ImpostorSummary:
     hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, np.int64))
     _tail: _Tail | None = None
     _sorted: np.ndarray | None = field(default=None, repr=False)  # the kept scores, ascending, float64
+    _floor: float = -np.inf  # the highest bound a scan of a block used (see :attr:`floor`)
 
     def __post_init__(self):
         if self._tail is None:
@@ -389,9 +412,12 @@ class ImpostorSummary:
             return
         k, bound = self.k_needed(), self._tail.bound
         guess = _guess_bound(flat, k) if bound == -np.inf else -np.inf
-        results = self._scan(flat, max(bound, guess), k)
+        used = max(bound, guess)
+        results = self._scan(flat, used, k)
         if guess > -np.inf and sum(r[1].size for r in results) < k:  # the guess was too high: again
+            used = bound
             results = self._scan(flat, bound, k)
+        self._floor = max(self._floor, used)
         if sum(r[2] for r in results) != n_b:  # NaN among the block's own scores
             raise ValueError("impostor scores must be finite (failed samples are masked, not scored)")
         for hist, top, n, mean, m2 in results:
@@ -442,6 +468,17 @@ class ImpostorSummary:
         if self._sorted is None:
             self._sorted = np.sort(self._tail.values()).astype(np.float64)
         return self._sorted
+
+    @property
+    def floor(self) -> float:
+        """A score no higher than the lowest of the tail the stream will end with (-inf when kept whole):
+        a score below it is never one of the :meth:`k_needed` highest, so every threshold the summary
+        fixes at an FMR target up to ``max_fmr`` lies above it. The bound each block's scan used (the
+        tail's running k-th highest, or a sampled guess that at least k of the block's scores reached).
+        What rides along the scan (:mod:`fr_eval.scan_taps`) keeps the cells at or above it."""
+        if self.exact:
+            return -np.inf
+        return max(self._floor, self._tail.bound)
 
     @property
     def top(self) -> np.ndarray:
@@ -612,7 +649,7 @@ def summarise(blocks, total: int, max_fmr: float = M.MAX_FMR, keep_all: int = 0)
 
 def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=None, probe_ok=None,
                             max_fmr: float = M.MAX_FMR, keep_all: int = 0, budget_bytes: int = M.BLOCK_BYTES,
-                            executor: str = "local", tasks: int | None = None) -> ImpostorSummary:
+                            executor: str = "local", tasks: int | None = None, taps=()) -> ImpostorSummary:
     """The summary of every cross-subject impostor score, computed here (``executor="local"``) or
     as Ray tasks over ranges of references, merged on the driver (``"ray"``: Ray must be started;
     the probe side goes into the object store once). Both give the same figures.
@@ -629,6 +666,12 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
         Memory for one block.
     executor : str
         ``local`` (threads here) or ``ray`` (tasks over reference blocks, merged here).
+    taps : sequence
+        What rides along the scan (:mod:`fr_eval.scan_taps`): each tap's ``take(row0, block, summary)``
+        sees every block after the summary has (its same-subject cells NaN; ``row0``: its first
+        reference among the acquired ones), so the products feeding the figures also feed the false
+        matches per group and the score export. With ``ray`` the blocks are made in the tasks: the taps
+        then get a second local pass (counted in :data:`PRODUCTS`).
 
     Returns
     -------
@@ -642,7 +685,9 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
     total = count_cross_subject(ref_subject, probe_subject)
     spec = {"total": total, "max_fmr": max_fmr, "keep_all": keep_all}
     if executor == "local":
-        return summarise(products(ref, ref_subject, probe, probe_subject, budget_bytes), **spec)
+        out = ImpostorSummary(**spec)
+        _feed(products(ref, ref_subject, probe, probe_subject, budget_bytes), out, taps, summarise=True)
+        return out
     if executor != "ray":
         raise ValueError(f"executor={executor}: choose local or ray")
     import ray  # optional heavy dependency (ray), loaded only when used
@@ -655,7 +700,24 @@ def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=No
     out = ImpostorSummary(**spec)
     for part in parts:  # merged in the tasks' order: the same result whatever order they finish in
         out.merge(ray.get(part))
+    count_products("cross_subject", len(ref) * len(probe))  # made in the tasks' processes
+    if taps:
+        _feed(products(ref, ref_subject, probe, probe_subject, budget_bytes), out, taps, summarise=False)
     return out
+
+
+def _feed(blocks, summary: ImpostorSummary, taps, summarise: bool) -> None:
+    """Each block into the summary (``summarise``; else the summary is complete and the same-subject cells
+    are masked here) and then into every tap."""
+    row0 = 0
+    for b in blocks:
+        if summarise:
+            summary.add(b)
+        else:
+            b.scores[b.excluded] = np.nan
+        for tap in taps:
+            tap.take(row0, b, summary)
+        row0 += b.scores.shape[0]
 
 
 def _summarise_part(ref, ref_subject, probe_side, spec: dict, budget_bytes: int) -> ImpostorSummary:

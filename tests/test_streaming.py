@@ -1,5 +1,6 @@
 """Impostor scores as blocks: the streamed figures equal the in-memory ones on the same scores."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -127,9 +128,14 @@ def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
     started = not ray.is_initialized()
     if started:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    from fr_eval.scan_taps import HighCells, ScoreSpill
+    p_idx = np.flatnonzero(ok)
+    local_high = HighCells(np.arange(len(ref)), p_idx)
+    summarise_cross_subject(ref, rs, probe, ps, probe_ok=ok, budget_bytes=1 << 20, taps=[local_high])
+    spill, high = ScoreSpill(np.arange(len(ref)), rs, p_idx, ps[p_idx]), HighCells(np.arange(len(ref)), p_idx)
     try:
         remote = summarise_cross_subject(ref, rs, probe, ps, probe_ok=ok, budget_bytes=1 << 20, executor="ray",
-                                         tasks=3)
+                                         tasks=3, taps=[spill, high])
     finally:
         if started:
             ray.shutdown()
@@ -143,6 +149,12 @@ def test_comparison_blocks_as_ray_tasks_give_the_local_figures():
     # a score on a bin's edge may fall either side by rounding: the counts are all there, a handful moved one bin
     assert remote.hist.sum() == local.hist.sum()
     assert np.abs(remote.hist.astype(np.int64) - local.hist.astype(np.int64)).sum() <= 1e-4 * local.hist.sum()
+    # the taps get a local pass of their own (the blocks were made in the tasks): the local products' cells
+    exported = np.concatenate([x for _, x in spill.record("1").chunks(1 << 20)])
+    assert exported.size == local.n and np.sort(exported)[-local.tail().size:].tolist() == local.tail().tolist()
+    t = local.threshold(0.001)
+    for a, b in zip(high.at_or_above(t), local_high.at_or_above(t)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_eer_and_det_from_the_histogram_and_the_tail():
@@ -257,17 +269,82 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     assert "bin width 3.05e-05" in table3
 
 
-def test_a_sampled_export_of_block_comparisons_holds_the_blocks_scores():
-    from fr_eval.scores import BlockComparisons
+@pytest.mark.parametrize("keep_all,budget", [(0, 1 << 16), (0, 1 << 30), (10 ** 9, 1 << 16)])
+def test_the_taps_ride_along_one_scan_with_the_products_scores(keep_all, budget):
+    """One pass over the products feeds the summary, the export (all: spilled to a file; a seeded sample) and
+    the high cells: each holds the very float32 scores of the blocks, in their order, and the products are
+    made once (the counter); the false matches at every threshold the summary fixes are the scan's own."""
+    from fr_eval import streaming as S
+    from fr_eval.scan_taps import HighCells, ScoreSample, ScoreSpill
     rng = np.random.default_rng(11)
     ref, rs, probe, ps = subject_embeddings(rng, 60, 2, 3, 32, 0.1)
+    ref[5] = ref[7]  # ties among the highest scores
     ref_ok, probe_ok = rng.random(120) > 0.1, rng.random(180) > 0.1
-    rec = BlockComparisons("1", ref, rs, ref_ok, probe, ps, probe_ok, budget_bytes=1 << 20)
-    every = list(rec.chunks(1 << 30))
-    pairs, scores = np.concatenate([p for p, _ in every]), np.concatenate([s for _, s in every])
-    assert len(rec) == len(scores) == count_cross_subject(rs, ps, ref_ok, probe_ok)
-    assert (rs[pairs[:, 0]] != ps[pairs[:, 1]]).all() and ref_ok[pairs[:, 0]].all() and probe_ok[pairs[:, 1]].all()
-    smp = rec.sample(500, seed=3)
-    pick = np.sort(np.random.default_rng(3).choice(len(rec), 500, replace=False))
-    np.testing.assert_array_equal(smp.pairs, pairs[pick])  # the same draw as positions in the full list
-    np.testing.assert_array_equal(smp.score, scores[pick])  # and the very scores of the blocks
+    r_idx, p_idx = np.flatnonzero(ref_ok), np.flatnonzero(probe_ok)
+    sides = (r_idx, rs[r_idx], p_idx, ps[p_idx])
+    spill, smp, high = ScoreSpill(*sides), ScoreSample(*sides, 500, 3), HighCells(r_idx, p_idx)
+    before = dict(S.PRODUCTS)
+    summary = S.summarise_cross_subject(ref, rs, probe, ps, ref_ok=ref_ok, probe_ok=probe_ok, keep_all=keep_all,
+                                        budget_bytes=budget, taps=[spill, smp, high])
+    assert S.products_made(before) == {"cross_subject": int(ref_ok.sum() * probe_ok.sum())}  # made once
+    # the same products made again, as the export and the differentials made them before (the reference)
+    blocks = [(b.keep_mask(), b.scores.copy()) for b in S.products(ref[r_idx], rs[r_idx], probe[p_idx], ps[p_idx],
+                                                                   budget)]
+    offsets = np.cumsum([0] + [k.size for k, _ in blocks])
+    cells = np.concatenate([np.flatnonzero(k) + offsets[i] for i, (k, _) in enumerate(blocks)])
+    every = np.concatenate([sc[k] for k, sc in blocks])
+    r, c = np.divmod(cells, len(p_idx))
+    pairs = np.stack([r_idx[r], p_idx[c]], axis=1)
+    rec = spill.record("1")
+    got = list(rec.chunks(1000))
+    assert len(rec) == summary.n == every.size == count_cross_subject(rs, ps, ref_ok, probe_ok)
+    np.testing.assert_array_equal(np.concatenate([p for p, _ in got]), pairs)
+    np.testing.assert_array_equal(np.concatenate([x for _, x in got]), every.astype(np.float64))
+    assert max(len(x) for _, x in got) <= 1000 and (rs[pairs[:, 0]] != ps[pairs[:, 1]]).all()
+    sampled = smp.record("1")
+    pick = np.sort(np.random.default_rng(3).choice(every.size, 500, replace=False))
+    np.testing.assert_array_equal(sampled.pairs, pairs[pick])  # the same draw as positions in the full list
+    np.testing.assert_array_equal(sampled.score, every[pick])
+    for fmr in (0.01, 0.001, 0.0001):
+        t = summary.threshold(fmr)
+        fr, fp = high.at_or_above(t)
+        hit = every >= t
+        np.testing.assert_array_equal(np.stack([fr, fp], axis=1), pairs[hit])
+        assert summary.count_at_or_above(t) == hit.sum()
+    if np.isfinite(high.floor):
+        assert high.at_or_above(high.floor - 1e-3) is None  # below the floor: not every cell was kept
+    path = rec.file.path
+    del rec, spill
+    import gc
+    gc.collect()
+    assert not os.path.exists(path)  # the spilled scores go with their last record
+
+
+@pytest.mark.slow
+def test_a_run_with_differentials_makes_its_impostor_products_once(lfw_small, tmp_path, monkeypatch):
+    """scenario=all with report.differentials (impostors per scenario: five pairs of variants scanned): the run's
+    timings count every impostor product made once (products == the cells of the distinct pairs of variants), and
+    the group figures equal those of the false matches found by making the products again (the path before)."""
+    import fr_eval
+    from fr_eval.scan_taps import HighCells
+    common = dict(dataset="lfw_small", system="sface", scenario="all", store_dir=str(tmp_path / "s"),
+                  impostor_scores="scenario", progress=False,
+                  **{"dataset.root": str(lfw_small), "bootstrap.n_resamples": 50, "report.differentials": True,
+                     "differentials.fidelity": False, "fmr": 0.01})
+    one = fr_eval.evaluate(**common)
+    t = one.result.context["timings"]
+    acquired = {}
+    for x in one.result.samples:
+        acquired[x["variant"], x["role"]] = acquired.get((x["variant"], x["role"]), 0) + bool(x["acquired"])
+    cells = sum(acquired[r["reference_variant"], "reference"] * acquired[r["probe_variant"], "probe"] for r in one.rows)
+    assert len(one.rows) == 5 and 4 * 30 * 90 < cells <= 5 * 30 * 90  # the acquired references x probes of each row
+    assert t["products"] == {"cross_subject": cells} and t["impostor_products_needed"] == cells
+    monkeypatch.setattr(HighCells, "at_or_above", lambda self, threshold: None)  # the false matches made again
+    again = fr_eval.evaluate(**common)
+    t2 = again.result.context["timings"]
+    assert t2["products"]["cross_subject"] > t2["impostor_products_needed"] == t["impostor_products_needed"]
+    a, b = one.result.differentials, again.result.differentials
+    assert json.dumps(a.rows, default=str, sort_keys=True) == json.dumps(b.rows, default=str, sort_keys=True)
+    assert json.dumps(a.colourisation, default=str, sort_keys=True) == json.dumps(b.colourisation, default=str,
+                                                                                   sort_keys=True)
+    assert sum(g["n_false_matches"] for r in a.rows["skin_tone"] for g in r["groups"]) > 0  # false matches to count

@@ -52,9 +52,11 @@ class Differentials:
     notes: list = field(default_factory=list)  # what a reader must know before any group figure (console and page)
 
 
-def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float, cfg) -> Differentials:
+def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float, cfg,
+                  high: dict | None = None) -> Differentials:
     """Every group figure of the run at ``threshold`` (the baseline's at the run's FMR target). ``scores``:
-    the evaluate stage's (row label -> genuine scores and their subjects)."""
+    the evaluate stage's (row label -> genuine scores and their subjects); ``high``: its scans' high cells
+    (pair of variants -> :class:`fr_eval.scan_taps.HighCells`), the false matches without a second product."""
     settings = cfg.differentials
     skin = measure_skin(plan, acquired, settings, plan.bootstrap)
     attrs, notes = subject_groups(plan, skin, settings, cfg.dataset.attributes)
@@ -64,7 +66,8 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
              for a, v in attrs.items()}
     metric = metric_of(acquired.system)
     cache: dict = {}  # the impostors' false matches, per pair of variants (the baseline's serve every row)
-    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric, cache) for r in plan.rows}
+    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric, cache, high or {})
+              for r in plan.rows}
     rows, effects = {}, {}
     for a, (code, names) in codes.items():
         rows[a], effects[a] = group_rows(counts, code, names, colourisation_pairs(plan), settings.alpha,
@@ -546,9 +549,10 @@ class RowCounts:
 
 
 def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: float, metric: str,
-               cache: dict | None = None) -> RowCounts:
+               cache: dict | None = None, high: dict | None = None) -> RowCounts:
     """One row's :class:`RowCounts` at ``threshold``; its impostors are the row's own variants' when the run
-    compares impostors per scenario, else the baseline's (as the row's FMR is; scanned once, kept in ``cache``)."""
+    compares impostors per scenario, else the baseline's (as the row's FMR is; counted once, kept in ``cache``;
+    from the evaluate stage's high cells of that pair of variants, ``high``, where it kept them)."""
     n = len(plan.subjects)
     rs, ps = plan.subject_index("reference"), plan.subject_index("probe")
     acqs = acquired.acquisitions
@@ -567,13 +571,16 @@ def row_counts(plan: Plan, acquired: Acquired, row, genuine: dict, threshold: fl
     key = (row.reference_variant, row.probe_variant) if plan.per_scenario_impostors else ("original", "original")
     cache = {} if cache is None else cache
     if key not in cache:
-        cache[key] = impostor_counts(plan, side("reference", key[0]), side("probe", key[1]), threshold)
+        cache[key] = impostor_counts(plan, side("reference", key[0]), side("probe", key[1]), threshold,
+                                     (high or {}).get(key))
     return RowCounts(base, *cache[key])
 
 
-def impostor_counts(plan: Plan, ref: SideData, probe: SideData, threshold: float) -> tuple:
+def impostor_counts(plan: Plan, ref: SideData, probe: SideData, threshold: float, high=None) -> tuple:
     """(acquired references per subject, acquired probes per subject, false-match subject pairs, the listed
-    impostor pairs' subjects or None) of one pair of variants at ``threshold``."""
+    impostor pairs' subjects or None) of one pair of variants at ``threshold``. The false matches come from
+    ``high`` (the scan's :class:`fr_eval.scan_taps.HighCells`) when it holds every cell at ``threshold``, else
+    from a scan of the products made again."""
     n = len(plan.subjects)
     rs, ps = plan.subject_index("reference"), plan.subject_index("probe")
     comps = plan.comparisons
@@ -583,8 +590,11 @@ def impostor_counts(plan: Plan, ref: SideData, probe: SideData, threshold: float
         hit = pairs[s >= threshold]
         fm = np.column_stack([rs[hit[:, 0]], ps[hit[:, 1]], np.ones(len(hit))]) if len(hit) else np.zeros((0, 3))
         return np.zeros(n), np.zeros(n), _merged(fm), np.column_stack([rs[pairs[:, 0]], ps[pairs[:, 1]]])
-    return (np.bincount(rs, ref.ok.astype(float), n), np.bincount(ps, probe.ok.astype(float), n),
-            false_match_pairs(ref, probe, rs, ps, threshold, plan.stream.budget_bytes), None)
+    found = high.at_or_above(threshold) if high is not None else None
+    fm = (false_match_pairs(ref, probe, rs, ps, threshold, plan.stream.budget_bytes) if found is None else
+          _merged(np.column_stack([rs[found[0]], ps[found[1]], np.ones(len(found[0]))])
+                  if len(found[0]) else np.zeros((0, 3))))
+    return np.bincount(rs, ref.ok.astype(float), n), np.bincount(ps, probe.ok.astype(float), n), fm, None
 
 
 def false_match_pairs(ref: SideData, probe: SideData, rs, ps, threshold: float, budget: int) -> np.ndarray:

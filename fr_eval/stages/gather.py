@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import metrics as M
+from .. import streaming as S
 from ..evaluation import separation_warnings
 from ..settings import Config, Report
 from ..systems import substitute_warnings
 from .acquire import Acquired
 from .differentials import differentials
-from .evaluate import compared_fmr, evaluate
+from .evaluate import ExportPlan, compared_fmr, evaluate
 from .identify import identify
 from .plan import Plan
 from .quality import quality_figures
@@ -43,7 +44,9 @@ class RunResult:
 
 def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResult:
     """The evaluate stage's figures with everything the report shows beside them."""
-    ev = evaluate(plan, acquired, export_impostors=lambda rec: export_impostors(rec, cfg))
+    made, t_eval = dict(S.PRODUCTS), time.perf_counter()
+    ev = evaluate(plan, acquired, export=export_plan(cfg), false_matches=cfg.report.differentials)
+    timings = {"plan_and_acquire_s": t_eval - t0, "evaluate_s": time.perf_counter() - t_eval}
     samples = sample_rows(plan, acquired)
     failures = [{**{k: x[k] for k in ("variant", "role", "subject", "path", "reason")}, "kind": x["failure_kind"]}
                 for x in samples if not x["acquired"]]
@@ -64,18 +67,28 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
     diff = None
     if cfg.report.differentials:  # at the first supported operating point, as the paired comparisons
         fmr, ok = compared_fmr(plan.fmr, plan.fmrs, ev.baseline_impostor.n, plan.min_false_matches)
-        diff = differentials(plan, acquired, ev.scores, ev.thresholds[fmr], cfg)
+        t = time.perf_counter()
+        diff = differentials(plan, acquired, ev.scores, ev.thresholds[fmr], cfg, high=ev.high_cells)
         diff.settings.update(operating_point=f"FMR<={100 * fmr:g}%", fmr=fmr, supported=ok)
+        timings["differentials_s"] = time.perf_counter() - t
     if diff is not None:
         context["warnings"] = [*context.get("warnings", []), *diff.notes]
+    t = time.perf_counter()
+    ident = identify(plan, acquired, plan.identification, cfg.report.min_false_matches) if plan.identification else None
+    if ident is not None:
+        timings["identification_s"] = time.perf_counter() - t
+    context["timings"] = {**timings, "products": S.products_made(made),
+                          "impostor_products_needed": ev.impostor_products_needed,
+                          "note": "products: scores made by matrix products from the evaluate stage on, by purpose "
+                                  "(cross_subject: the impostor scans, each distinct pair of variants once when it "
+                                  "equals impostor_products_needed, the acquired references x probes of each)"}
     ids = tuple(np.array(x, dtype=object) for x in ([s.rel for s in ds.references], [s.rel for s in ds.probes],
                                                      [s.subject for s in ds.references], [s.subject for s in ds.probes]))
     return RunResult(rows=ev.rows, table1=table1, failures=failures, samples=samples, scores=ev.scores,
                      context=context, comparisons=ev.comparisons, used_impostors=ev.used_impostors, ids=ids,
                      examples=acquired.examples, changes=acquired.changes.get("rows", []), quality=quality,
                      row_comparisons=[c.as_dict() for c in ev.row_comparisons],
-                     identification=identify(plan, acquired, plan.identification, cfg.report.min_false_matches)
-                     if plan.identification else None,
+                     identification=ident,
                      differentials=diff)
 
 
@@ -155,12 +168,9 @@ def export_rule(n: int, report: Report, keep_all: int) -> str:
     return how
 
 
-def export_impostors(record, cfg: Config):
-    """The impostor comparisons the score export writes (see :func:`export_rule`): the record, a
-    seeded uniform sample of ``report.export_sample`` of it, or None."""
-    how = export_rule(len(record), cfg.report, cfg.impostor_keep_all)
-    if how == "none":
-        return None
-    if how == "sample":
-        return record.sample(cfg.report.export_sample, cfg.seed)
-    return record
+def export_plan(cfg: Config) -> ExportPlan:
+    """What the score export keeps of each scan's impostor comparisons (see :func:`export_rule`; nothing
+    when ``report.export`` is off): decided before the scan, which writes it."""
+    def how(n: int) -> str:
+        return export_rule(n, cfg.report, cfg.impostor_keep_all) if cfg.report.export else "none"
+    return ExportPlan(how=how, sample=cfg.report.export_sample, seed=cfg.seed)
