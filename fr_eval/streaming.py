@@ -53,13 +53,36 @@ _PRODUCTS_LOCK = threading.Lock()
 
 
 def count_products(kind: str, n: int) -> None:
-    """Add ``n`` scores made by a matrix product for ``kind`` to :data:`PRODUCTS`."""
+    """Add ``n`` scores made by a matrix product for ``kind`` to :data:`PRODUCTS`.
+
+    Parameters
+    ----------
+    kind : str
+        What the product was for (``cross_subject``, ``identification``).
+    n : int
+        Scores made (cells of the product).
+
+    Returns
+    -------
+    None
+    """
     with _PRODUCTS_LOCK:
         PRODUCTS[kind] += int(n)
 
 
 def products_made(since: dict) -> dict:
-    """The scores made since ``since`` (a copy of :data:`PRODUCTS` taken before), by kind."""
+    """The scores made since ``since`` (a copy of :data:`PRODUCTS` taken before), by kind.
+
+    Parameters
+    ----------
+    since : dict
+        ``dict(PRODUCTS)`` taken before the work counted.
+
+    Returns
+    -------
+    dict
+        kind -> scores made since (kinds with none left out).
+    """
     with _PRODUCTS_LOCK:
         return {k: int(v - since.get(k, 0)) for k, v in PRODUCTS.items() if v - since.get(k, 0)}
 
