@@ -11,7 +11,6 @@ dlib (issue 15) are timed beside them, on the same images and workers.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import sys
 import tempfile

@@ -139,6 +139,11 @@ def measure(kind: str, n: int, extra: list[str]) -> dict:
 
 
 def plot(out: Path, parts: dict) -> None:
+    figure(parts).savefig(out, dpi=110)
+
+
+def figure(parts: dict):
+    """Time and memory against images, log-log: each part's points and its fit in one colour."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=(9, 3.6))
     for ax, what, unit, scale in zip(fig.subplots(1, 2), ("seconds", "peak_rss_bytes"), ("wall time (s)", "peak RSS (MB)"),
@@ -148,14 +153,14 @@ def plot(out: Path, parts: dict) -> None:
             v = np.array([r[what] for r in p["runs"]], float) * scale
             f = p["fit_" + what]
             grid = np.logspace(np.log10(n.min()), np.log10(n.max()), 50)
-            ax.loglog(n, v, "o", label=f"{kind}: N^{f['exponent']:.2f}")
-            ax.loglog(grid, predict(f, grid) * scale, "-", alpha=0.6)
+            (points,) = ax.loglog(n, v, "o", label=f"{kind}: N^{f['exponent']:.2f}")
+            ax.loglog(grid, predict(f, grid) * scale, "-", alpha=0.6, color=points.get_color())  # its points' colour
         ax.set_xlabel("images")
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    return fig
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,19 @@ def test_exponents_and_the_limit_of_one_machine():
     assert lim["acquisition_share_at_limit"] == pytest.approx(0.315, abs=0.01)
 
 
+def test_each_fit_is_drawn_in_its_points_colour():
+    from bench_scaling import figure, fits
+    runs = {k: [{"images": n, "seconds": c * n ** e, "peak_rss_bytes": 1e8 + n} for n in (100, 1000, 4000)]
+            for k, c, e in (("acquisition", 0.05, 1.0), ("comparisons", 1e-6, 2.0))}
+    fig = figure({k: fits(r) for k, r in runs.items()})
+    for ax in fig.axes:
+        lines = ax.get_lines()
+        assert len(lines) == 4  # points, fit; points, fit
+        assert [line.get_color() for line in lines[::2]] == [line.get_color() for line in lines[1::2]]
+        assert lines[0].get_color() != lines[2].get_color()
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["acquisition: N^1.00", "comparisons: N^2.00"]
+
+
 @pytest.mark.slow
 def test_a_small_run(tmp_path):
     need(LFW_SMALL)
