@@ -304,6 +304,9 @@ class _Tail:
 
     def offer(self, values: np.ndarray) -> None:
         cand = values[values >= self.bound] if self.bound > -np.inf else values
+        if cand.size > self.k:  # only their k highest can stay: one partition now, not a trim per buffer-full
+            cut = cand.size - self.k  # (ascending input, an imported sorted score file, made that quadratic)
+            cand = np.partition(cand, cut)[cut:]
         while cand.size:
             if self.used == self.buf.size:
                 self._make_room(cand)
