@@ -143,7 +143,7 @@ def greyscale_rec709(rgb: np.ndarray) -> np.ndarray:
     257 and truncating, i.e. ``floor(round(257 Y') / 257)``. Written by hand because
     ``skimage.color.rgb2gray`` uses other weights and rounding; this rule matched
     Debian's ImageMagick 6.9.11 Q16 on every pixel of 120 LFW photos
-    (``tests/test_images.py`` checks it against the real binary).
+    (``tests/integration/test_images.py`` checks it against the real binary).
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {rgb.shape}")

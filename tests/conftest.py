@@ -8,6 +8,9 @@ import pytest
 
 from fr_eval.systems.base import Acquisition, Detection, TwoStageSystem
 
+# the unit tier's rule (tests/unit reads no face data and no model), checked as each of its tests runs
+pytest_plugins = ["tiers"]
+
 # no test reaches the network: downloads are tested against a local server (tests/test_fetch.py),
 # which lifts this for itself; subprocesses inherit it
 os.environ["FR_EVAL_OFFLINE"] = "1"
@@ -145,5 +148,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     if getattr(session.config.option, "keyword", "") or getattr(session.config.option, "markexpr", ""):
         return  # a partial run says nothing of what a whole run skips
+    if any(Path(a.split("::")[0]).resolve() != PROJECT / "tests" for a in session.config.args):
+        return  # nor does a run of one tier or one file (`pytest tests/unit`)
     SKIPPED.parent.mkdir(exist_ok=True)
     SKIPPED.write_text("".join(f"{n}\n" for n in sorted(set(skipped))))

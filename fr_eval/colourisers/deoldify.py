@@ -13,7 +13,7 @@ Runs the generator of :mod:`fr_eval.colourisers.deoldify_net` (plain PyTorch; th
    data, exactly as DeOldify's ``ColorizerFilter._post_process`` applied them until 2023-03; with
    ``merge=rgb`` the RGB formulas, as it does since. So the input's luminance is
    kept exactly wherever the merged colour fits in RGB (where a channel clips at 0 or 255,
-   it moves; ``tests/test_deoldify.py``). DeOldify's watermark is never added.
+   it moves; ``tests/integration/test_deoldify.py``). DeOldify's watermark is never added.
 
 Importing ``deoldify`` itself is avoided: it blanks ``CUDA_VISIBLE_DEVICES`` for the whole
 process (hiding the GPU from onnxruntime too) and adds a root logging handler.

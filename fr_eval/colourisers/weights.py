@@ -28,7 +28,7 @@ class Published:
     url: str
     keys: int  # tensors in the state dict (PyTorch >= 1.0 layout)
     batchnorms: int  # of which num_batches_tracked (absent from files of PyTorch < 0.4.1)
-    mib: int  # MiB of those tensors, as the architecture adds them up (tests/test_deoldify.py, test_kelley.py)
+    mib: int  # MiB of those tensors, as the architecture adds them up (tests/integration/test_deoldify.py, tests/unit/test_kelley.py)
     tops: frozenset = frozenset({"layers"})  # the top-level modules (fastai v1's SequentialEx: layers.<i>)
     note: str = ""
 

@@ -2,7 +2,7 @@
 
 Equivalent to ``insightface.utils.face_align.norm_crop`` (which calls scikit-image's
 ``SimilarityTransform.estimate``, deprecated in 0.26 and removed in 2.2);
-``tests/test_systems.py`` checks the matrices against both insightface and scikit-image.
+``tests/integration/test_insightface_reference.py`` checks the matrices against both insightface and scikit-image.
 """
 from __future__ import annotations
 

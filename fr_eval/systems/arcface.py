@@ -148,7 +148,7 @@ def onnx_providers(choice: str | list = "auto") -> list[str]:
 
 class ArcFaceSystem(TwoStageSystem):
     """SCRFD + ArcFace, as insightface runs them (boxes, landmarks and embeddings equal to
-    insightface 2.1's on the same files: tests/test_insightface_reference.py)."""
+    insightface 2.1's on the same files: tests/integration/test_insightface_reference.py)."""
 
     name = "arcface"
     settings_class = ArcFaceSettings

