@@ -1,17 +1,20 @@
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fr_eval.systems.base import Acquisition, Detection, TwoStageSystem
 
 # the unit tier's rule (tests/unit reads no face data and no model), checked as each of its tests runs
 pytest_plugins = ["tiers"]
 
-# no test reaches the network: downloads are tested against a local server (tests/test_fetch.py),
+# no test reaches the network: downloads are tested against a local server (the `server` fixture below),
 # which lifts this for itself; subprocesses inherit it
 os.environ["FR_EVAL_OFFLINE"] = "1"
 
@@ -36,6 +39,42 @@ def lfw_small():
 @pytest.fixture
 def shared_arcface_files():
     return need(DET_500M), need(MOBILEFACENET)
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """Serve tmp_path/www on 127.0.0.1 (an ephemeral port); yields (folder, base URL)."""
+    monkeypatch.delenv("FR_EVAL_OFFLINE", raising=False)
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(www), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A folder dataset of 4 subjects x 3 random 16x16 PNGs, one all-black ('no face') and one unreadable file."""
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for s in range(4):
+        d = root / f"s{s}"
+        d.mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(1, 255, (16, 16, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    Image.new("RGB", (16, 16)).save(root / "s3" / "3_black.png")  # a 'no face' image
+    (root / "s2" / "9_broken.png").write_bytes(b"garbage")  # unreadable
+    return root
 
 
 def changed_fraction(png_a: Path, png_b: Path) -> float:

@@ -5,27 +5,7 @@ trip of a run's own lists to its figures is in tests/test_identification.py.)"""
 import pytest
 
 from fr_eval.cli import main
-
-
-# search, its subject (empty: not named), mated, its list (candidate, score) in rank order; [] = failed
-LISTS = [
-    ("s1", "A", True, [("A", .9), ("E", .3), ("C", .2)]),   # mate first: rank 1
-    ("s2", "B", True, [("C", .7), ("A", .6), ("B", .5)]),   # two non-mates above: rank 3
-    ("s3", "C", True, [("A", .4), ("B", .4), ("C", .4)]),   # tied with two non-mates: rank 3 (ties count against)
-    ("s4", "D", True, []),                                  # failed to acquire: a miss at every rank
-    ("s5", "X", False, [("B", .8), ("A", .2), ("E", .1)]),  # non-mated: top score 0.8
-    ("s6", "", False, [("C", .35), ("A", .3), ("D", .2)]),  # non-mated, its subject not named: top score 0.35
-    ("s7", "Z", False, []),                                 # non-mated, failed: no candidate
-]
-
-
-def write(path, lists=LISTS, header="search,search_subject,mated,candidate_subject,rank,score", extra=()):
-    lines = [header]
-    for sid, subj, mated, cands in lists:
-        m = str(mated).lower()
-        lines += [f"{sid},{subj},{m},{c},{i + 1},{s}" for i, (c, s) in enumerate(cands)] or [f"{sid},{subj},{m},,0,"]
-    path.write_text("\n".join([*lines, *extra]) + "\n")
-    return path
+from integration.test_candidate_import import write
 
 
 @pytest.mark.parametrize("change, says", [

@@ -20,8 +20,9 @@ from fr_eval.engine import acquire_all
 from fr_eval.images import load_image
 from fr_eval.store import Store
 
-from conftest import PROJECT, FakeSystem, LFW_SMALL, WholeImageSystem, need
+from conftest import PROJECT, FakeSystem, LFW_SMALL, need
 from robustness_corpus import build_corpus
+from unit.test_robustness import FlakyRecogniser
 
 
 FIGURES = ("fta", "fta_transaction", "fnmr", "frr", "threshold", "fmr_achieved", "d_prime", "eer", "n_samples",
@@ -188,20 +189,6 @@ def test_out_dir_or_store_dir_a_file_or_read_only(capsys, tmp_path):
         if os.geteuid() == 0:
             subprocess.run(["umount", str(ro)])
     assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
-
-
-class FlakyRecogniser(WholeImageSystem):
-    """While ``broken`` (class-wide), fails with an out-of-memory error on every batch and on the
-    next ``fail_left`` single crops (the engine retries a failed batch crop by crop)."""
-    name = "flaky"
-    broken = True
-    fail_left = 10 ** 9
-
-    def _embed(self, crops):
-        if FlakyRecogniser.broken and (len(crops) > 1 or FlakyRecogniser.fail_left > 0):
-            FlakyRecogniser.fail_left -= len(crops) == 1
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\n(more lines of the library)")
-        return super()._embed(crops)
 
 
 def test_transient_errors_are_reported_and_exit_3(tmp_path, capsys, monkeypatch):

@@ -1,7 +1,4 @@
 
-import numpy as np
-import pytest
-from PIL import Image
 
 from fr_eval.datasets import load_dataset
 from fr_eval.engine import acquire_all
@@ -9,20 +6,6 @@ from fr_eval.store import Store
 from fr_eval.variants import GREYSCALE, ORIGINAL
 
 from conftest import FakeSystem
-
-
-@pytest.fixture
-def tree(tmp_path):
-    root = tmp_path / "data"
-    rng = np.random.default_rng(0)
-    for s in range(4):
-        d = root / f"s{s}"
-        d.mkdir(parents=True)
-        for i in range(3):
-            Image.fromarray(rng.integers(1, 255, (16, 16, 3), dtype=np.uint8)).save(d / f"{i}.png")
-    Image.new("RGB", (16, 16)).save(root / "s3" / "3_black.png")  # a 'no face' image
-    (root / "s2" / "9_broken.png").write_bytes(b"garbage")  # unreadable
-    return root
 
 
 KILL_SCRIPT = r"""

@@ -1,9 +1,7 @@
 """Downloads on first use (model packs, LFW) against a local HTTP server on 127.0.0.1, never the
 real hosts: a good archive, a corrupted one, a checksum mismatch, a server that is not there."""
 import hashlib
-import http.server
 import shutil
-import threading
 import zipfile
 from pathlib import Path
 
@@ -13,34 +11,10 @@ from fr_eval.fetch import DownloadFailed
 from fr_eval.systems import build_system
 
 from conftest import DET_500M, LFW_SMALL, MOBILEFACENET, SHARED, need
+from unit.test_fetch import sha256
 
 
 LFW_MIN20 = SHARED / "data/lfw/deepfunneled_min20"
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """Serve tmp_path/www on 127.0.0.1 (an ephemeral port); yields (folder, base URL)."""
-    monkeypatch.delenv("FR_EVAL_OFFLINE", raising=False)
-    www = tmp_path / "www"
-    www.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(www), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield www, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def sha256(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 def pack_zip(path: Path) -> str:

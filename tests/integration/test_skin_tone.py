@@ -8,19 +8,7 @@ subjects."""
 import numpy as np
 
 from fr_eval import colour as C
-
-
-def spoil(img, how):
-    x = img.astype(float)
-    if how == "colour cast":  # warm light over the whole scene
-        x = x * np.array([1.0, 0.8, 0.5]) + np.array([30, 8, 0])
-    elif how == "desaturated":  # 85% of the way to grey
-        x = 0.15 * x + 0.85 * x.mean(axis=-1, keepdims=True)
-    elif how == "over-exposed":
-        x = x * 1.6
-    elif how == "under-exposed":
-        x = x * 0.35
-    return np.clip(x, 0, 255).astype(np.uint8)
+from unit.test_skin_tone import spoil
 
 
 def test_a_real_subjects_reading_barely_moves_when_one_photo_is_spoilt(lfw_small):

@@ -6,24 +6,7 @@ import pytest
 
 from fr_eval import metrics as M
 from fr_eval.streaming import ImpostorSummary, count_cross_subject
-
-
-FMRS = (0.01, 0.001, 0.0001, 1e-7)
-
-
-def unit(rng, n, d):
-    x = rng.normal(size=(n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def subject_embeddings(rng, subjects: int, per_ref: int, per_probe: int, dim: int, noise: float):
-    """Unit references and probes near their subject's centre: (ref, ref subjects, probe, probe subjects)."""
-    centres = unit(rng, subjects, dim)
-    rs, ps = np.repeat(np.arange(subjects), per_ref), np.repeat(np.arange(subjects), per_probe)
-    ref = centres[rs] + noise * rng.normal(size=(len(rs), dim)).astype(np.float32)
-    probe = centres[ps] + noise * rng.normal(size=(len(ps), dim)).astype(np.float32)
-    return (ref / np.linalg.norm(ref, axis=1, keepdims=True), rs,
-            probe / np.linalg.norm(probe, axis=1, keepdims=True), ps)
+from unit.test_streaming import FMRS, subject_embeddings
 
 
 def test_comparison_blocks_as_ray_tasks_give_the_local_figures():

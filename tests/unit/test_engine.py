@@ -13,18 +13,7 @@ from fr_eval.variants import GREYSCALE, ORIGINAL, Colourised
 from conftest import FakeSystem, WholeImageSystem
 
 
-@pytest.fixture
-def tree(tmp_path):
-    root = tmp_path / "data"
-    rng = np.random.default_rng(0)
-    for s in range(4):
-        d = root / f"s{s}"
-        d.mkdir(parents=True)
-        for i in range(3):
-            Image.fromarray(rng.integers(1, 255, (16, 16, 3), dtype=np.uint8)).save(d / f"{i}.png")
-    Image.new("RGB", (16, 16)).save(root / "s3" / "3_black.png")  # a 'no face' image
-    (root / "s2" / "9_broken.png").write_bytes(b"garbage")  # unreadable
-    return root
+
 
 
 def requests_for(ds, variants):
