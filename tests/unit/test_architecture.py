@@ -269,3 +269,12 @@ def test_a_unit_test_that_opens_shared_fails(tmp_path):
     assert "1 failed, 1 passed" in run.stdout
     assert f"test_probe.py::test_reads_shared opened {shared / 'README.md'}" in run.stdout
     assert "move it to tests/integration" in run.stdout and "test_reads_its_own opened" not in run.stdout
+
+
+def test_architecture_md_places_every_module():
+    """ARCHITECTURE.md names every module of the package (``name.py``), the stages' and the report's included."""
+    doc = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    modules = [p for p in PACKAGE.glob("*.py") if p.stem not in {"__init__", "__main__"}]
+    modules += [p for sub in ("stages", "report") for p in (PACKAGE / sub).glob("*.py") if p.stem != "__init__"]
+    assert len(modules) > 50
+    assert sorted(p.relative_to(PACKAGE).as_posix() for p in modules if f"{p.name}" not in doc) == []
