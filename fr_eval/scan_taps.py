@@ -46,7 +46,7 @@ class HighCells:
             if valid.size >= k:
                 floor = float(np.partition(valid, valid.size - k)[valid.size - k])
         self.floor = max(self.floor, floor)
-        r, c = np.nonzero(block.scores >= self.floor)  # NaN (same-subject) cells compare False
+        r, c = block.cells_at_or_above(self.floor)
         self._rows.append((row0 + r).astype(np.int64))
         self._cols.append(c.astype(np.int64))
         self._scores.append(block.scores[r, c].copy())

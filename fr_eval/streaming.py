@@ -131,6 +131,13 @@ class Block:
         """The block's impostor scores, row-major (a copy)."""
         return self.scores[self.keep_mask()]
 
+    def cells_at_or_above(self, threshold: float) -> tuple:
+        """(rows, cols) of the block's impostor cells scoring at or above ``threshold``, row-major (the
+        same-subject cells never, NaN-masked or not): the false matches at a threshold, the near-duplicates."""
+        hit = self.scores >= threshold
+        hit[self.excluded] = False
+        return np.nonzero(hit)
+
 
 def acquired(ok, *arrays) -> tuple:
     """``arrays`` restricted to the acquired samples (``ok``; None: all of them).

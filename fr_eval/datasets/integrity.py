@@ -144,8 +144,7 @@ def near_duplicate_pairs(ref_emb: np.ndarray, ref_subject: np.ndarray, probe_emb
     out_pairs, out_scores = [], []
     row0 = 0
     for b in products(ref_emb, ref_subject, probe_emb, probe_subject, budget_bytes):
-        hit = b.keep_mask() & (b.scores >= threshold)
-        r, c = np.nonzero(hit)
+        r, c = b.cells_at_or_above(threshold)
         out_pairs.append(np.stack([row0 + r, c], axis=1))
         out_scores.append(b.scores[r, c].astype(np.float64))
         row0 += b.scores.shape[0]

@@ -66,7 +66,7 @@ def differentials(plan: Plan, acquired: Acquired, scores: dict, threshold: float
              for a, v in attrs.items()}
     metric = metric_of(acquired.system)
     cache: dict = {}  # the impostors' false matches, per pair of variants (the baseline's serve every row)
-    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric, cache, high or {})
+    counts = {r.label: row_counts(plan, acquired, r, scores[r.label], threshold, metric, cache, high)
               for r in plan.rows}
     rows, effects = {}, {}
     for a, (code, names) in codes.items():
@@ -588,12 +588,11 @@ def impostor_counts(plan: Plan, ref: SideData, probe: SideData, threshold: float
         s, both = pair_scores(ref, probe, comps.impostor)
         pairs = comps.impostor[both]
         hit = pairs[s >= threshold]
-        fm = np.column_stack([rs[hit[:, 0]], ps[hit[:, 1]], np.ones(len(hit))]) if len(hit) else np.zeros((0, 3))
-        return np.zeros(n), np.zeros(n), _merged(fm), np.column_stack([rs[pairs[:, 0]], ps[pairs[:, 1]]])
+        return (np.zeros(n), np.zeros(n), _pair_counts(rs[hit[:, 0]], ps[hit[:, 1]]),
+                np.column_stack([rs[pairs[:, 0]], ps[pairs[:, 1]]]))
     found = high.at_or_above(threshold) if high is not None else None
     fm = (false_match_pairs(ref, probe, rs, ps, threshold, plan.stream.budget_bytes) if found is None else
-          _merged(np.column_stack([rs[found[0]], ps[found[1]], np.ones(len(found[0]))])
-                  if len(found[0]) else np.zeros((0, 3))))
+          _pair_counts(rs[found[0]], ps[found[1]]))
     return np.bincount(rs, ref.ok.astype(float), n), np.bincount(ps, probe.ok.astype(float), n), fm, None
 
 
@@ -601,25 +600,26 @@ def false_match_pairs(ref: SideData, probe: SideData, rs, ps, threshold: float, 
     """Every cross-subject (reference, probe) score at or above ``threshold``, as (reference subject, probe
     subject, count) rows: the blocked products of the impostor scan (never every score at once)."""
     r_idx, p_idx = np.flatnonzero(ref.ok), np.flatnonzero(probe.ok)
-    found = []
+    found_r, found_p = [], []
     step_rows = 0
     for block in products(ref.emb[r_idx], rs[r_idx], probe.emb[p_idx], ps[p_idx], budget):
-        hit = block.scores >= threshold
-        hit[block.excluded] = False
-        i, j = np.nonzero(hit)
-        found.append(np.column_stack([rs[r_idx[step_rows + i]], ps[p_idx[j]]]))
+        i, j = block.cells_at_or_above(threshold)
+        found_r.append(rs[r_idx[step_rows + i]])
+        found_p.append(ps[p_idx[j]])
         step_rows += block.scores.shape[0]
-    fm = np.concatenate(found) if found else np.zeros((0, 2), int)
-    return _merged(np.column_stack([fm, np.ones(len(fm))]) if len(fm) else np.zeros((0, 3)))
+    return _pair_counts(np.concatenate(found_r or [_NONE]), np.concatenate(found_p or [_NONE]))
 
 
-def _merged(fm: np.ndarray) -> np.ndarray:
-    """(reference subject, probe subject, count) rows with each subject pair once."""
-    if len(fm) == 0:
+_NONE = np.zeros(0, np.int64)
+
+
+def _pair_counts(ref_subjects, probe_subjects) -> np.ndarray:
+    """(reference subject, probe subject, count) rows, each subject pair once with its number of cells."""
+    pairs = np.column_stack([np.asarray(ref_subjects, np.int64), np.asarray(probe_subjects, np.int64)])
+    if len(pairs) == 0:
         return np.zeros((0, 3), np.int64)
-    fm = np.asarray(fm, np.int64)
-    keys, inv = np.unique(fm[:, :2], axis=0, return_inverse=True)
-    return np.column_stack([keys, np.bincount(inv.ravel(), weights=fm[:, 2])]).astype(np.int64)
+    keys, counts = np.unique(pairs, axis=0, return_counts=True)
+    return np.column_stack([keys, counts]).astype(np.int64)
 
 
 def colourisation_pairs(plan: Plan) -> list[tuple[str, str]]:
@@ -772,5 +772,5 @@ def _score_counts(table, row: str, baseline: str, threshold: float, idx: dict) -
     p = np.array([idx.get(str(x), -1) for x in table.probe_subject[imp]])
     keep = (r >= 0) & (p >= 0) & np.isfinite(table.score[imp])
     hit = keep & (table.score[imp] >= threshold)
-    fm = np.column_stack([r[hit], p[hit], np.ones(int(hit.sum()))]) if hit.any() else np.zeros((0, 3))
-    return RowCounts(base, np.zeros(n), np.zeros(n), _merged(fm), listed=np.column_stack([r[keep], p[keep]]))
+    return RowCounts(base, np.zeros(n), np.zeros(n), _pair_counts(r[hit], p[hit]),
+                     listed=np.column_stack([r[keep], p[keep]]))
