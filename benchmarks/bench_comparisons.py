@@ -42,11 +42,11 @@ def embeddings(comparisons: float, dim: int, seed: int = 0):
 
 def run_gather(ref, rs, probe, ps):
     """The landed path: every impostor pair materialised as an index pair, then gathered."""
-    from fr_eval import metrics as M
+    from fr_eval import metrics
     from fr_eval.evaluation import SideData, pair_scores
     pairs = np.argwhere(rs[:, None] != ps[None, :])
     scores, _ = pair_scores(SideData(np.ones(len(ref), bool), ref), SideData(np.ones(len(probe), bool), probe), pairs)
-    return M.threshold_at_fmr(scores, 0.001), {}
+    return metrics.threshold_at_fmr(scores, 0.001), {}
 
 
 def run_new(ref, rs, probe, ps, budget):

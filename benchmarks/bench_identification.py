@@ -59,15 +59,15 @@ def gemm_bound(x, g, budget: int) -> float:
 
 
 def one_case(searches: int, gallery: int, dim: int, budget: int, k: int, executor: str = "local") -> dict:
-    from fr_eval import identification as I
+    from fr_eval import identification
     x, subj, g, gsubj = embeddings(searches, gallery, dim)
-    I.search_gallery(x[:8], subj[:8], g[:64], gsubj[:64], k=k)  # the compiled pass loaded outside the timing
+    identification.search_gallery(x[:8], subj[:8], g[:64], gsubj[:64], k=k)  # the compiled pass loaded outside the timing
     if executor == "ray":  # a local Ray instance on this machine's CPUs, started outside the timing
         import ray
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-        I.search_gallery(x[:8], subj[:8], g[:64], gsubj[:64], k=k, executor="ray")  # workers warmed up
+        identification.search_gallery(x[:8], subj[:8], g[:64], gsubj[:64], k=k, executor="ray")  # workers warmed up
     t0 = time.perf_counter()
-    res = I.search_gallery(x, subj, g, gsubj, k=k, budget_bytes=budget, executor=executor)
+    res = identification.search_gallery(x, subj, g, gsubj, k=k, budget_bytes=budget, executor=executor)
     seconds = time.perf_counter() - t0
     bound = gemm_bound(x, g, budget)
     rank, _ = res.mated_searches()
@@ -77,7 +77,7 @@ def one_case(searches: int, gallery: int, dim: int, budget: int, k: int, executo
             "comparisons_per_s": round(searches * gallery / seconds),
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # the driver's (Ray: its
             # tasks' own peaks are in worker processes, each holding one block and its range of searches)
-            "rank1": round(float(I.cmc(rank, 1)[0]), 4), "budget_bytes": budget}
+            "rank1": round(float(identification.cmc(rank, 1)[0]), 4), "budget_bytes": budget}
 
 
 def main() -> None:

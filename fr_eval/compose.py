@@ -16,7 +16,7 @@ from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from . import config as p
+from . import config as parsers
 from .errors import ConfigError
 from .fetch import cache_dir
 from .settings import SYSTEMS, Bootstrap, Config, defaults, validate
@@ -295,12 +295,12 @@ def compare_options(args: list[str]) -> CompareOptions:
                           "[bootstrap.confidence=0.95] [seed=0] [report.det_bands=true] [allow_different_data=true] "
                           "[overwrite=true]" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     defaults = Bootstrap()
-    bootstrap = {"n_resamples": p.integer("bootstrap.n_resamples", opts.get("bootstrap.n_resamples",
+    bootstrap = {"n_resamples": parsers.integer("bootstrap.n_resamples", opts.get("bootstrap.n_resamples",
                                                                            defaults.n_resamples), 1),
-                 "confidence": p.fraction("bootstrap.confidence", opts.get("bootstrap.confidence", defaults.confidence)),
-                 "seed": p.integer("seed", opts.get("seed", 0))}
+                 "confidence": parsers.fraction("bootstrap.confidence", opts.get("bootstrap.confidence", defaults.confidence)),
+                 "seed": parsers.integer("seed", opts.get("seed", 0))}
     out = opts.get("out_dir") or str(Path("reports") / f"compare_{time.strftime('%Y-%m-%d_%H-%M-%S')}")
     return CompareOptions(command="fr-eval compare " + " ".join(args), a=folders[0], b=folders[1], out_dir=str(out),
-                          bootstrap=bootstrap, det_bands=p.boolean("report.det_bands", opts.get("report.det_bands", "false")),
-                          allow_different_data=p.boolean("allow_different_data", opts.get("allow_different_data") or "false"),
-                          overwrite=p.boolean("overwrite", opts.get("overwrite") or "false"))
+                          bootstrap=bootstrap, det_bands=parsers.boolean("report.det_bands", opts.get("report.det_bands", "false")),
+                          allow_different_data=parsers.boolean("allow_different_data", opts.get("allow_different_data") or "false"),
+                          overwrite=parsers.boolean("overwrite", opts.get("overwrite") or "false"))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics as M
+from . import metrics
 
 #: per-subject count arrays a group's figures need
 COUNTS = ("failed", "samples", "fnm", "compared", "attempts", "fm", "impostor")
@@ -55,7 +55,7 @@ def group_figures(counts: dict, group: np.ndarray, names: list, *, bootstrap: di
     names : list of str
         The groups.
     """
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     c = {k: np.asarray(counts[k], np.float64) for k in COUNTS}
     out = []
     for g, name in enumerate(names):
@@ -66,11 +66,11 @@ def group_figures(counts: dict, group: np.ndarray, names: list, *, bootstrap: di
                     "n_compared": int(s["compared"].sum()), "n_false_non_matches": int(s["fnm"].sum()),
                     "n_impostor": int(s["impostor"].sum()), "n_false_matches": int(s["fm"].sum()), **rates,
                     "intervals": {
-                        "fta": M.rate_interval(s["failed"], s["samples"], **kw).as_dict(),
-                        "fnmr": M.rate_interval(s["fnm"], s["compared"], **kw).as_dict(),
-                        "frr": M.frr_interval(s["failed"], s["samples"], s["fnm"], s["compared"], s["attempts"],
+                        "fta": metrics.rate_interval(s["failed"], s["samples"], **kw).as_dict(),
+                        "fnmr": metrics.rate_interval(s["fnm"], s["compared"], **kw).as_dict(),
+                        "frr": metrics.frr_interval(s["failed"], s["samples"], s["fnm"], s["compared"], s["attempts"],
                                               **kw).as_dict(),
-                        "fmr": M.rate_interval(s["fm"], s["impostor"], **kw).as_dict()}})
+                        "fmr": metrics.rate_interval(s["fm"], s["impostor"], **kw).as_dict()}})
     return out
 
 
@@ -132,7 +132,7 @@ def stratified_sums(counts: dict, group: np.ndarray, n_groups: int, *, n_resampl
 def summary_indices(counts: dict, group: np.ndarray, names: list, *, alpha: float = 0.5,
                     bootstrap: dict | None = None) -> dict:
     """GARBE and FDR of the groups' FMR and FNMR, with 95% stratified-bootstrap intervals, and the ratios."""
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     group = np.asarray(group)
     c = {k: np.asarray(counts[k], np.float64) for k in COUNTS}
     point = [_rates({k: v[group == g].sum() for k, v in c.items()}) for g in range(len(names))]
@@ -211,7 +211,7 @@ def effect_by_group(a: dict, b: dict, group: np.ndarray, names: list, rate: str 
     a, b : dict of (n_subjects,) arrays
         :data:`COUNTS` of the two rows.
     """
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     group = np.asarray(group)
     A = {k: np.asarray(a[k], np.float64) for k in COUNTS}
     B = {k: np.asarray(b[k], np.float64) for k in COUNTS}
@@ -225,18 +225,18 @@ def effect_by_group(a: dict, b: dict, group: np.ndarray, names: list, rate: str 
         sa, sb = ({k: v[m] for k, v in X.items()} for X in (A, B))
         diff = float(rate_of({k: v.sum() for k, v in sb.items()}) - rate_of({k: v.sum() for k, v in sa.items()}))
         both = {**{f"a_{k}": sa[k] for k in COUNTS}, **{f"b_{k}": sb[k] for k in COUNTS}}
-        lo, hi = M.subject_bootstrap(both, lambda **x: rate_of({k: x[f"b_{k}"].sum(-1) for k in COUNTS})
+        lo, hi = metrics.subject_bootstrap(both, lambda **x: rate_of({k: x[f"b_{k}"].sum(-1) for k in COUNTS})
                                      - rate_of({k: x[f"a_{k}"].sum(-1) for k in COUNTS}), **kw)
-        test = M.paired_permutation_test(sa, sb, lambda **s: rate_of(s), n_resamples=n_permutations,
+        test = metrics.paired_permutation_test(sa, sb, lambda **s: rate_of(s), n_resamples=n_permutations,
                                          seed=kw["seed"])
         per_group.append({"group": name, "n_subjects": int(m.sum()), "a": float(rate_of({k: v.sum() for k, v in sa.items()})),
                           "b": float(rate_of({k: v.sum() for k, v in sb.items()})), "difference": diff,
                           "interval": {"low": lo, "high": hi, "method": "paired_subject_bootstrap"},
                           "p_value": test["p_value"], "test": "paired permutation test (subjects' rows swapped)"})
-    for g, adj in zip(per_group, M.holm([g["p_value"] for g in per_group]) if per_group else []):
+    for g, adj in zip(per_group, metrics.holm([g["p_value"] for g in per_group]) if per_group else []):
         g["p_holm"] = float(adj)  # the groups' tests are one family
     pairs = _group_pairs(A, B, group, names, rate_of, kw, n_permutations)
-    p_adj = M.holm([p["p_value"] for p in pairs]) if pairs else []
+    p_adj = metrics.holm([p["p_value"] for p in pairs]) if pairs else []
     for p, adj in zip(pairs, p_adj):
         p["p_holm"] = float(adj)
     return {"rate": rate, "groups": per_group, "pairs": pairs}
@@ -295,7 +295,7 @@ def group_differences(hits, trials, group: np.ndarray, names: list, *, bootstrap
     the group labels among the two groups' units (under the null hypothesis the ratio does not depend on the
     group); the p-values Holm-adjusted over the pairs. ``hits`` may be any per-unit sum (verified images, failed
     acquisitions, a sum of similarities) over ``trials`` (images, acquired images)."""
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     h, t, group = np.asarray(hits, np.float64), np.asarray(trials, np.float64), np.asarray(group)
     rng = np.random.default_rng(kw["seed"])
     out = []
@@ -314,6 +314,6 @@ def group_differences(hits, trials, group: np.ndarray, names: list, *, bootstrap
                         "interval": {"low": lo, "high": hi, "method": "stratified_unit_bootstrap"},
                         "p_value": p, "n_permutations": n_permutations,
                         "test": "permutation of the group labels among the two groups' units"})
-    for r, adj in zip(out, M.holm([r["p_value"] for r in out]) if out else []):
+    for r, adj in zip(out, metrics.holm([r["p_value"] for r in out]) if out else []):
         r["p_holm"] = float(adj)
     return out

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import differentials as D
-from . import metrics as M
+from . import differentials
+from . import metrics
 from .errors import FrEvalError
 from .metrics import interval_kwargs
 from .streaming import ImpostorSummary, summarise_cross_subject
@@ -115,9 +115,9 @@ class ImpostorStream:
     """How impostor scores are summarised: kept whole up to ``keep_all`` scores, else streamed in
     blocks of at most ``budget_bytes`` (see :mod:`fr_eval.streaming`), here or as Ray tasks."""
 
-    max_fmr: float = M.MAX_FMR
+    max_fmr: float = metrics.MAX_FMR
     keep_all: int = 5_000_000
-    budget_bytes: int = M.BLOCK_BYTES
+    budget_bytes: int = metrics.BLOCK_BYTES
     executor: str = "local"
 
 
@@ -148,10 +148,10 @@ def fixed_threshold(impostor, fmr: float) -> dict:
         achieved = impostor.fmr_at(t)
     else:
         scores = np.asarray(impostor, np.float64)
-        t, n = M.threshold_at_fmr(scores, fmr), scores.size
-        achieved = M.fmr_at(scores, t)
+        t, n = metrics.threshold_at_fmr(scores, fmr), scores.size
+        achieved = metrics.fmr_at(scores, t)
     return {"threshold": t, "n_impostor": int(n), "fmr_achieved": achieved,
-            "impostors_allowed": M.allowed_false_matches(fmr, n)}
+            "impostors_allowed": metrics.allowed_false_matches(fmr, n)}
 
 
 def as_summary(impostor) -> ImpostorSummary:
@@ -232,7 +232,7 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         fta = n_failed / n_samples
     else:  # scores only: the share of genuine attempts without a score
         n_samples, n_failed, fta = None, int(failed_tx.sum()), fta_tx
-    fnmr = M.fnmr_at(gen, thr)
+    fnmr = metrics.fnmr_at(gen, thr)
     n_fnm = int((gen < thr).sum())
     eer, eer_thr, eer_bound = imp.eer(gen) if gen.size and imp.n else (float("nan"),) * 3
     row = {
@@ -252,9 +252,9 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         "fmr_achieved_exact": imp.is_exact_at(thr),
         "n_false_non_matches": n_fnm,
         "fnmr": fnmr,
-        "frr": M.frr(fta, 0.0 if gen.size == 0 else fnmr),
+        "frr": metrics.frr(fta, 0.0 if gen.size == 0 else fnmr),
         "frr_transaction": float((failed_tx.sum() + n_fnm) / n_gen) if n_gen else float("nan"),
-        "far": M.far(imp.fmr_at(thr), fta),
+        "far": metrics.far(imp.fmr_at(thr), fta),
         "d_prime": imp.d_prime(gen),
         "eer": eer,
         "eer_threshold": eer_thr,
@@ -263,7 +263,7 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
         "genuine_mean": float(gen.mean()) if gen.size else float("nan"),
         "genuine_std": float(gen.std()) if gen.size else float("nan"),
         "impostor_mean": float(imp.mean) if imp.n else float("nan"),
-        "fnmr_at": {f: M.fnmr_at(gen, t) for f, t in thresholds.items()},
+        "fnmr_at": {f: metrics.fnmr_at(gen, t) for f, t in thresholds.items()},
         "fmr_achieved_at": {f: imp.fmr_at(t) for f, t in thresholds.items()},
         "threshold_at": {f: t for f, t in thresholds.items()},
         "intervals": row_intervals(rs, compared, gen < thr, _interval_kw(bootstrap)),
@@ -273,7 +273,7 @@ def row_figures(rs: RowScores, *, thresholds: dict, fmr_target: float, bootstrap
 
 def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict) -> dict:
     """95% intervals of a row's rates, resampling subjects (none where subjects are unknown)."""
-    none = M.Interval(float("nan"), float("nan"), "none (subjects unknown)").as_dict()
+    none = metrics.Interval(float("nan"), float("nan"), "none (subjects unknown)").as_dict()
     if rs.attempt_subject is None:
         return {"fta": none, "fta_transaction": none, "fnmr": none, "frr": none, "frr_transaction": none}
     n = rs.n_subjects
@@ -295,11 +295,11 @@ def row_intervals(rs: RowScores, compared: np.ndarray, fnm: np.ndarray, kw: dict
     else:
         failed_s, samples_s = failed_tx_s, attempts_s
     return {
-        "fta": M.rate_interval(failed_s, samples_s, **kw).as_dict(),
-        "fta_transaction": M.rate_interval(failed_tx_s, attempts_s, **kw).as_dict(),
-        "fnmr": M.rate_interval(fnm_s, compared_s, **kw).as_dict(),
-        "frr": M.frr_interval(failed_s, samples_s, fnm_s, compared_s, attempts_s, **kw).as_dict(),
-        "frr_transaction": M.rate_interval(failed_tx_s + fnm_s, attempts_s, **kw).as_dict(),
+        "fta": metrics.rate_interval(failed_s, samples_s, **kw).as_dict(),
+        "fta_transaction": metrics.rate_interval(failed_tx_s, attempts_s, **kw).as_dict(),
+        "fnmr": metrics.rate_interval(fnm_s, compared_s, **kw).as_dict(),
+        "frr": metrics.frr_interval(failed_s, samples_s, fnm_s, compared_s, attempts_s, **kw).as_dict(),
+        "frr_transaction": metrics.rate_interval(failed_tx_s + fnm_s, attempts_s, **kw).as_dict(),
     }
 
 
@@ -332,7 +332,7 @@ def pairs_accuracy(ref: SideData, probe: SideData, comps) -> dict:
                           f"{imp.size} mismatched"}
     if len(np.unique(folds)) < 2:
         return {**base, "available": False, "reason": "accuracy needs pairs in at least two folds"}
-    r = M.kfold_verification_accuracy(np.concatenate([gen, imp]),
+    r = metrics.kfold_verification_accuracy(np.concatenate([gen, imp]),
                                       np.concatenate([np.ones(gen.size, bool), np.zeros(imp.size, bool)]), folds)
     return {**base, "available": True, **r}
 
@@ -374,7 +374,7 @@ def breakdown(*, values: np.ndarray, ref: SideData, probe: SideData, genuine_pai
         counts = {"failed": count(m & ~compared), "samples": count(m), "fnm": count(m & fnm),
                   "compared": count(m & compared), "attempts": count(m), "fm": np.zeros(n_subjects),
                   "impostor": np.zeros(n_subjects)}
-        (g,) = D.group_figures(counts, np.zeros(n_subjects, int), [v], bootstrap=kw)
+        (g,) = differentials.group_figures(counts, np.zeros(n_subjects, int), [v], bootstrap=kw)
         out.append({
             "value": v if v != "" else "(none)", "n_attempts": n, "n_subjects": int(len(np.unique(subj[m]))),
             "n_compared": n_cmp, "n_failed_to_acquire": failed, "n_false_non_matches": errors,
@@ -444,7 +444,7 @@ def evaluate_table(table, *, fmr: float, fmrs: list[float], bootstrap: dict,
     if baseline not in labels or not imp_of[baseline].size:
         raise FrEvalError(f"score_baseline={baseline} is not a row with impostor comparisons; rows: {', '.join(labels)}")
     base_imp = imp_of[baseline][np.isfinite(imp_of[baseline])]
-    thresholds = {f: M.threshold_at_fmr(base_imp, f) for f in fmrs}
+    thresholds = {f: metrics.threshold_at_fmr(base_imp, f) for f in fmrs}
     gen_mask = table.genuine
     named = np.array([str(s) != "" for s in table.probe_subject], bool)
     known = bool((gen_mask & named).any())  # intervals over the genuine comparisons that name a subject

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import metrics as M
+from . import metrics
 from ._scan import search_rows
 from .streaming import _cpus, budget_rows, count_products
 
@@ -158,7 +158,7 @@ def gallery_columns(search_subject, gallery_subject) -> tuple[np.ndarray, np.nda
 
 
 def search_gallery(search, search_subject, gallery, gallery_subject, *, k: int = 20, search_ok=None,
-                   budget_bytes: int = M.BLOCK_BYTES, executor: str = "local", tasks: int | None = None,
+                   budget_bytes: int = metrics.BLOCK_BYTES, executor: str = "local", tasks: int | None = None,
                    threads: int | None = None) -> SearchResults:
     """Search every sample against the gallery, a block of searches at a time.
 
@@ -391,7 +391,7 @@ def threshold_at_fpir(top1, target: float) -> float:
         raise ValueError("no non-mated search returned a candidate: a threshold at a target FPIR needs some")
     if not 0.0 <= target <= 1.0:
         raise ValueError(f"the target FPIR must be a fraction in [0, 1], got {target}")
-    return M.threshold_from_sorted(finite, target, t.size)
+    return metrics.threshold_from_sorted(finite, target, t.size)
 
 
 def tradeoff(mate_rank, mate_score, top1, rank: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics as M
+from . import metrics
 from .metrics import interval_kwargs
 
 TEMPLATES = ("mean", "best")
@@ -77,14 +77,14 @@ def _summary(values: np.ndarray) -> dict:
             "std": float(values.std()), "min": float(values.min()), "max": float(values.max())}
 
 
-def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=M.N_RESAMPLES, confidence=M.CONFIDENCE, seed=0):
+def mean_interval(values: np.ndarray, identity: np.ndarray, *, n_resamples=metrics.N_RESAMPLES, confidence=metrics.CONFIDENCE, seed=0):
     """Percentile-bootstrap interval of the mean of ``values``, resampling identities."""
     ids, inv = np.unique(identity, return_inverse=True)
     if values.size == 0 or ids.size < 2:
         return {"low": float("nan"), "high": float("nan"), "method": "none"}
     sums = np.bincount(inv, weights=values, minlength=ids.size)
     counts = np.bincount(inv, minlength=ids.size).astype(float)
-    lo, hi = M.subject_bootstrap({"s": sums, "n": counts}, lambda s, n: s.sum(-1) / n.sum(-1),
+    lo, hi = metrics.subject_bootstrap({"s": sums, "n": counts}, lambda s, n: s.sum(-1) / n.sum(-1),
                                  n_resamples=n_resamples, confidence=confidence, seed=seed)
     return {"low": lo, "high": hi, "method": "identity_bootstrap"}
 
@@ -136,12 +136,12 @@ def audit_figures(*, acquired: np.ndarray, own: np.ndarray, other_max: np.ndarra
         "rank1_accuracy": rank1.sum() / n_ok if n_ok else float("nan"),
         "rank1_accuracy_of_all": rank1.sum() / n if n else float("nan"),
         "intervals": {
-            "fta": M.rate_interval(all_ - ok_, all_, **kw).as_dict(),
-            "verified_rate": complement_interval(M.rate_interval(ok_ - per_id(accepted), ok_, **kw).as_dict()),
-            "frr": M.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict(),
-            "verified_rate_of_all": complement_interval(M.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict()),
-            "impersonation_rate": M.rate_interval(per_id(impersonating), ok_, **kw).as_dict(),
-            "rank1_accuracy": complement_interval(M.rate_interval(ok_ - per_id(rank1), ok_, **kw).as_dict()),
+            "fta": metrics.rate_interval(all_ - ok_, all_, **kw).as_dict(),
+            "verified_rate": complement_interval(metrics.rate_interval(ok_ - per_id(accepted), ok_, **kw).as_dict()),
+            "frr": metrics.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict(),
+            "verified_rate_of_all": complement_interval(metrics.rate_interval(all_ - per_id(accepted), all_, **kw).as_dict()),
+            "impersonation_rate": metrics.rate_interval(per_id(impersonating), ok_, **kw).as_dict(),
+            "rank1_accuracy": complement_interval(metrics.rate_interval(ok_ - per_id(rank1), ok_, **kw).as_dict()),
         },
     }
     if mate_rank is not None:
@@ -169,12 +169,12 @@ def _search_figures(acquired, rank, score, k: int, thresholds: dict, per_id, all
     n, n_ok = int(acquired.size), int(acquired.sum())
     hit_k = acquired & (rank >= 1) & (rank <= k)
     out = {"rank_k": int(k), "rank_k_accuracy": hit_k.sum() / n_ok if n_ok else float("nan"), "fnir_at_fpir": {}}
-    out_iv = complement_interval(M.rate_interval(ok_ - per_id(hit_k), ok_, **kw).as_dict())
+    out_iv = complement_interval(metrics.rate_interval(ok_ - per_id(hit_k), ok_, **kw).as_dict())
     for target, rec in thresholds.items():
         miss = ~(acquired & (rank == 1) & (score >= rec["threshold"]))  # nan >= T is False: a miss
         out["fnir_at_fpir"][target] = {"threshold": rec["threshold"], "supported": rec.get("supported", True),
                                        "fnir": miss.sum() / n if n else float("nan"),
-                                       "interval": M.rate_interval(per_id(miss), all_, **kw).as_dict()}
+                                       "interval": metrics.rate_interval(per_id(miss), all_, **kw).as_dict()}
     return {**out, "rank_k_interval": out_iv}
 
 

@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 from scipy import stats
 
-from . import metrics as M
+from . import metrics
 from .metrics import holm, interval_kwargs
 
 #: the embedding each published method is conditioned on (its paper's identity encoder): insightface
@@ -128,7 +128,7 @@ def kappa_agreement(verified: dict, identity: dict, *, bootstrap: dict | None = 
 
     def with_interval(stat, per):
         k = float(stat(**{key: v for key, v in per.items()}))
-        lo, hi = M.subject_bootstrap(per, stat, **kw) if ids.size >= 2 else (float("nan"), float("nan"))
+        lo, hi = metrics.subject_bootstrap(per, stat, **kw) if ids.size >= 2 else (float("nan"), float("nan"))
         return {"kappa": k, "low": float(lo), "high": float(hi), "words": kappa_word(k)}
 
     fleiss = with_interval(lambda n_items, s1, s2: _fleiss(n_items, s1, s2, raters), fl)

@@ -33,12 +33,12 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy import stats
 
-from . import metrics as M
+from . import metrics
 from .metrics import interval_kwargs
 
 
-def paired_rate_difference(errors_a, errors_b, subject, n_subjects: int, *, n_resamples=M.N_RESAMPLES,
-                           confidence=M.CONFIDENCE, seed=0) -> tuple[float, M.Interval]:
+def paired_rate_difference(errors_a, errors_b, subject, n_subjects: int, *, n_resamples=metrics.N_RESAMPLES,
+                           confidence=metrics.CONFIDENCE, seed=0) -> tuple[float, metrics.Interval]:
     """``mean(errors_b) - mean(errors_a)`` over the same attempts, and its interval from a subject
     bootstrap (a subject's attempts, in both rows, resampled together). Without a discordant
     attempt the difference is 0 and so is every resample: the interval is [0, 0], method "no
@@ -46,23 +46,23 @@ def paired_rate_difference(errors_a, errors_b, subject, n_subjects: int, *, n_re
     a, b = np.asarray(errors_a, bool), np.asarray(errors_b, bool)
     subject = np.asarray(subject, int)
     if a.size == 0:
-        return float("nan"), M.Interval(float("nan"), float("nan"), "none")
+        return float("nan"), metrics.Interval(float("nan"), float("nan"), "none")
     diff = float(b.mean() - a.mean())
     if not (a != b).any():
-        return diff, M.Interval(0.0, 0.0, "no discordant attempts")
+        return diff, metrics.Interval(0.0, 0.0, "no discordant attempts")
 
     def count(x):
         return np.bincount(subject, weights=x.astype(float), minlength=n_subjects)
 
-    lo, hi = M.subject_bootstrap({"ea": count(a), "eb": count(b), "t": count(np.ones(a.size, bool))},
+    lo, hi = metrics.subject_bootstrap({"ea": count(a), "eb": count(b), "t": count(np.ones(a.size, bool))},
                                  lambda ea, eb, t: (eb.sum(-1) - ea.sum(-1)) / np.maximum(t.sum(-1), 1),
                                  n_resamples=n_resamples, confidence=confidence, seed=seed)
-    return diff, M.Interval(lo, hi, "paired_subject_bootstrap")
+    return diff, metrics.Interval(lo, hi, "paired_subject_bootstrap")
 
 
 def paired_d_prime_difference(gen_a, gen_b, subject_a, subject_b, n_subjects: int, impostor_a: tuple,
-                              impostor_b: tuple, *, n_resamples=M.N_RESAMPLES, confidence=M.CONFIDENCE,
-                              seed=0) -> tuple[float, M.Interval]:
+                              impostor_b: tuple, *, n_resamples=metrics.N_RESAMPLES, confidence=metrics.CONFIDENCE,
+                              seed=0) -> tuple[float, metrics.Interval]:
     """d'(b) - d'(a), each row's d' over its own compared genuine scores against its impostors'
     (mean, population variance), with a paired subject-bootstrap interval (per-subject sums of both
     rows resampled together; the impostor side held fixed). Computed from sums (E[x^2] - mean^2),
@@ -79,14 +79,14 @@ def paired_d_prime_difference(gen_a, gen_b, subject_a, subject_b, n_subjects: in
         return np.abs(mean - imp[0]) / np.sqrt((var + imp[1]) / 2.0)
 
     if len(gen_a) == 0 or len(gen_b) == 0:
-        return float("nan"), M.Interval(float("nan"), float("nan"), "none")
+        return float("nan"), metrics.Interval(float("nan"), float("nan"), "none")
     ga, gb = sums(gen_a, np.asarray(subject_a, int)), sums(gen_b, np.asarray(subject_b, int))
     diff = float(d_prime(*gb, impostor_b) - d_prime(*ga, impostor_a))  # the rows' d', from their sums
-    lo, hi = M.subject_bootstrap({"na": ga[0], "sa": ga[1], "qa": ga[2], "nb": gb[0], "sb": gb[1], "qb": gb[2]},
+    lo, hi = metrics.subject_bootstrap({"na": ga[0], "sa": ga[1], "qa": ga[2], "nb": gb[0], "sb": gb[1], "qb": gb[2]},
                                  lambda na, sa, qa, nb, sb, qb: d_prime(nb, sb, qb, impostor_b)
                                  - d_prime(na, sa, qa, impostor_a),
                                  n_resamples=n_resamples, confidence=confidence, seed=seed)
-    return diff, M.Interval(lo, hi, "paired_subject_bootstrap")
+    return diff, metrics.Interval(lo, hi, "paired_subject_bootstrap")
 
 
 #: the FRR a paired comparison compares: the paper's (Table 3's column, the headline's) where the rows'
@@ -200,13 +200,13 @@ def compare_rows(a: str, b: str, gen_a, gen_b, subject, n_subjects: int, thresho
                                              (count(fnm_b_all), count(ok_b)), tx_a, tx_b)
     frr_a, frr_b = (float(stat(**{k: v.sum() for k, v in f.items()})) for f in (fa, fb))
     frr_i = _difference_interval(fa, fb, stat, kw)
-    frr_t = M.paired_permutation_test(fa, fb, stat, seed=kw["seed"])
+    frr_t = metrics.paired_permutation_test(fa, fb, stat, seed=kw["seed"])
     # FNMR over the attempts compared in both rows
     both = ok_a & ok_b
     na = {"e": count(fnm_a_all, both), "t": count(np.ones(ga.size), both)}
     nb = {"e": count(fnm_b_all, both), "t": na["t"]}
     fnmr_d, fnmr_i = paired_rate_difference(fnm_a_all[both], fnm_b_all[both], subject[both], n_subjects, **kw)
-    fnmr_t = M.paired_permutation_test(na, nb, _ratio, seed=kw["seed"])
+    fnmr_t = metrics.paired_permutation_test(na, nb, _ratio, seed=kw["seed"])
     dp_d, dp_i = paired_d_prime_difference(ga[ok_a], gb[ok_b], subject[ok_a], subject[ok_b], n_subjects,
                                            impostor_a, impostor_b, **kw)
     c = RowComparison(
@@ -239,22 +239,22 @@ def _frr_compared(samples_a, samples_b, fnm_ok_a: tuple, fnm_ok_b: tuple, tx_a: 
 def _difference_interval(fa: dict, fb: dict, stat, kw: dict) -> dict:
     """Percentile subject-bootstrap interval of stat(b) - stat(a), a subject's counts of both rows together."""
     if not any(np.any(fa[k] != fb[k]) for k in fa):
-        return M.Interval(0.0, 0.0, "no subject differs").as_dict()
+        return metrics.Interval(0.0, 0.0, "no subject differs").as_dict()
     per = {f"a_{k}": v for k, v in fa.items()} | {f"b_{k}": v for k, v in fb.items()}
 
     def diff(**x):
         with np.errstate(divide="ignore", invalid="ignore"):
             return (stat(**{k: x[f"b_{k}"].sum(-1) for k in fb}) - stat(**{k: x[f"a_{k}"].sum(-1) for k in fa}))
 
-    lo, hi = M.subject_bootstrap(per, diff, **kw)
-    return M.Interval(lo, hi, "paired_subject_bootstrap").as_dict()
+    lo, hi = metrics.subject_bootstrap(per, diff, **kw)
+    return metrics.Interval(lo, hi, "paired_subject_bootstrap").as_dict()
 
 
 def adjust_family(comparisons: list) -> list:
     """Holm-adjust the FRR tests of one page's comparisons (one family) and say so in each sentence."""
     if not comparisons:
         return comparisons
-    adj = M.holm([c.frr_test["p_value"] for c in comparisons])
+    adj = metrics.holm([c.frr_test["p_value"] for c in comparisons])
     out = []
     for c, p in zip(comparisons, adj):
         c = replace(c, frr_test={**c.frr_test, "p_holm": float(p), "family": len(comparisons)})
@@ -262,7 +262,7 @@ def adjust_family(comparisons: list) -> list:
     return out
 
 
-def clear_difference(interval: dict, test: dict, alpha: float = 1 - M.CONFIDENCE) -> bool:
+def clear_difference(interval: dict, test: dict, alpha: float = 1 - metrics.CONFIDENCE) -> bool:
     """A direction is stated only when the paired interval excludes 0 and the test over subjects agrees:
     its p (Holm-adjusted once the page's family is known) below ``alpha``."""
     low, high = interval.get("low", float("nan")), interval.get("high", float("nan"))
@@ -293,7 +293,7 @@ def ci_words(low: float, high: float, confidence: float, fmt=lambda v: f"{100 * 
     return f"{100 * confidence:g}% CI [{fmt(low)}, {fmt(high)}]"
 
 
-def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
+def sentence(c: RowComparison, confidence: float = metrics.CONFIDENCE) -> str:
     """One plain sentence. A direction only where the interval excludes 0 and the sample is large
     enough; else "no clear difference" (or "n too small") with the figures."""
     a, b, noun = c.a, c.b, c.noun
@@ -329,7 +329,7 @@ def sentence(c: RowComparison, confidence: float = M.CONFIDENCE) -> str:
 POWERS = (0.8, 0.95)
 
 
-def resolvable_difference(se: float, n_units: int, observed: float, *, alpha: float = 1 - M.CONFIDENCE,
+def resolvable_difference(se: float, n_units: int, observed: float, *, alpha: float = 1 - metrics.CONFIDENCE,
                           powers: tuple = POWERS) -> dict:
     """How many units a claimed difference needs, from the bootstrap standard error ``se`` of the difference
     over ``n_units`` units (identities): the smallest true difference a two-sided test at level ``alpha``
@@ -417,7 +417,7 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
     ia, ib = np.asarray(identity_a), np.asarray(identity_b)
     shared = np.intersect1d(ia, ib)
     if shared.size == 0:
-        nan = M.Interval(float("nan"), float("nan"), "none").as_dict()
+        nan = metrics.Interval(float("nan"), float("nan"), "none").as_dict()
         return MethodComparison(a, b, 0, 0, 0, *(float("nan"),) * 3, nan, float("nan"), nan,
                                 {"statistic": float("nan"), "p_value": float("nan"), "n_nonzero": 0},
                                 f"method {b} and method {a} share no identity")
@@ -438,11 +438,11 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
 
     per = {"x_a": va, "n_a": na, "x_b": vb, "n_b": nb}
     v_d = float(diff(va, na, vb, nb))
-    *v_lh, v_se = M.subject_bootstrap(per, diff, **kw, with_se=True)
-    v_i = M.Interval(*v_lh, "paired_identity_bootstrap")
+    *v_lh, v_se = metrics.subject_bootstrap(per, diff, **kw, with_se=True)
+    v_i = metrics.Interval(*v_lh, "paired_identity_bootstrap")
     power = resolvable_difference(v_se, int(shared.size), v_d, alpha=1 - kw["confidence"])
     s_d = float(diff(sa, na, sb, nb))
-    s_i = M.Interval(*M.subject_bootstrap({**per, "x_a": sa, "x_b": sb}, diff, **kw), "paired_identity_bootstrap")
+    s_i = metrics.Interval(*metrics.subject_bootstrap({**per, "x_a": sa, "x_b": sb}, diff, **kw), "paired_identity_bootstrap")
     d = sb / nb - sa / na
     nz = int(np.count_nonzero(d))
     w = (stats.wilcoxon(d, zero_method="wilcox") if nz else None)
@@ -456,7 +456,7 @@ def compare_methods(a: str, b: str, identity_a, verified_a, similarity_a, identi
                             power, power_sentence(power))
 
 
-def _method_sentence(a: str, b: str, v_d: float, v_i: M.Interval, s_d: float, test: dict, n_shared: int,
+def _method_sentence(a: str, b: str, v_d: float, v_i: metrics.Interval, s_d: float, test: dict, n_shared: int,
                      images: tuple, small: bool, min_identities: int, confidence: float) -> str:
     """A method comparison in one sentence: a direction only where the identity-bootstrap interval of the
     verified-rate difference excludes 0 and the sample is large enough."""

@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from . import metrics as M
+from . import metrics
 from .protocol import sample_cross_subject
 from .scores import Comparisons, SpilledComparisons
 
@@ -31,14 +31,14 @@ class HighCells:
     never above the stream's). Kept cells are pruned to the latest floor whenever they pass ``4 k`` (at least
     2^20), so memory stays near the tail's."""
 
-    def __init__(self, ref_index: np.ndarray, probe_index: np.ndarray, max_fmr: float = M.MAX_FMR):
+    def __init__(self, ref_index: np.ndarray, probe_index: np.ndarray, max_fmr: float = metrics.MAX_FMR):
         self.ref_index, self.probe_index = np.asarray(ref_index), np.asarray(probe_index)
         self.max_fmr = max_fmr
         self.floor = -np.inf  # every cell at or above it is kept
         self._rows, self._cols, self._scores, self._held = [], [], [], 0
 
     def take(self, row0: int, block, summary) -> None:
-        k = M.allowed_false_matches(max(self.max_fmr, summary.max_fmr), summary.total) + 1
+        k = metrics.allowed_false_matches(max(self.max_fmr, summary.max_fmr), summary.total) + 1
         floor = summary.floor
         if summary.exact:  # kept whole (at most keep_all scores): a block's own k-th highest
             flat = block.scores.reshape(-1)

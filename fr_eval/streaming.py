@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import metrics as M
+from . import metrics
 from ._scan import scan
 
 #: histogram of impostor scores: cosine similarities in [-1, 1], this many equal bins (scores a
@@ -161,7 +161,7 @@ def acquired(ok, *arrays) -> tuple:
 
 
 def cross_subject_blocks(ref: np.ndarray, ref_subject: np.ndarray, probe: np.ndarray, probe_subject: np.ndarray,
-                         *, ref_ok=None, probe_ok=None, budget_bytes: int = M.BLOCK_BYTES, reuse: bool = False,
+                         *, ref_ok=None, probe_ok=None, budget_bytes: int = metrics.BLOCK_BYTES, reuse: bool = False,
                          threads: int = 1):
     """Yield blocks (:class:`Block`) holding the scores of every (reference, probe) pair of different
     subjects whose two samples were acquired, a block of references at a time. Failed samples are
@@ -360,7 +360,7 @@ class ImpostorSummary:
     block is scanned in this many parts side by side (default: the CPUs this process may use)."""
 
     total: int
-    max_fmr: float = M.MAX_FMR
+    max_fmr: float = metrics.MAX_FMR
     keep_all: int = 0
     threads: int | None = None
     n: int = 0
@@ -376,7 +376,7 @@ class ImpostorSummary:
             self._tail = _Tail(self.k_needed())
 
     @classmethod
-    def of(cls, scores, max_fmr: float = M.MAX_FMR) -> "ImpostorSummary":
+    def of(cls, scores, max_fmr: float = metrics.MAX_FMR) -> "ImpostorSummary":
         """Every score of an array, kept whole (exact)."""
         a = np.asarray(scores).ravel()
         s = cls(total=a.size, max_fmr=max_fmr, keep_all=a.size)
@@ -414,7 +414,7 @@ class ImpostorSummary:
         the largest target needs (the false matches it allows, +1 for the score just below)."""
         if self.exact:
             return self.total
-        return M.allowed_false_matches(self.max_fmr, self.total) + 1
+        return metrics.allowed_false_matches(self.max_fmr, self.total) + 1
 
     def add(self, block) -> None:
         """Take a :class:`Block` (its same-subject cells are set to NaN: the block is ours, a fresh
@@ -540,7 +540,7 @@ class ImpostorSummary:
         top = self._complete()
         if fmr > self.max_fmr + 1e-15 and not self.exact:
             raise ValueError(f"fmr={fmr} is above the summary's max_fmr={self.max_fmr}: its tail is too short")
-        return M.threshold_from_sorted(top, fmr, self.n)  # the in-memory path's rule, on the tail
+        return metrics.threshold_from_sorted(top, fmr, self.n)  # the in-memory path's rule, on the tail
 
     def is_exact_at(self, t: float) -> bool:
         """Whether :meth:`fmr_at` is exact at ``t``: every score is kept, or ``t`` lies above the
@@ -571,16 +571,16 @@ class ImpostorSummary:
         themselves when :attr:`exact`)."""
         gen = np.asarray(genuine, np.float64)
         if self.exact:
-            return M.d_prime(gen, self.scores) if self.n else float("nan")
+            return metrics.d_prime(gen, self.scores) if self.n else float("nan")
         if gen.size == 0 or self.n == 0:
             return float("nan")
-        return M.d_prime_from_moments(float(gen.mean()), float(gen.var()), self.mean, self.var)
+        return metrics.d_prime_from_moments(float(gen.mean()), float(gen.var()), self.mean, self.var)
 
     def det(self, genuine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(FMR, FNMR, thresholds) as :func:`fr_eval.metrics.det_points` gives them: from the scores
         when :attr:`exact`, else :meth:`det_points` (the histogram and the exact tail)."""
         if self.exact:
-            return M.det_points(genuine, self.scores)
+            return metrics.det_points(genuine, self.scores)
         t, fmr, fnmr = self.det_points(genuine)
         return fmr[::-1], fnmr[::-1], t[::-1]
 
@@ -588,7 +588,7 @@ class ImpostorSummary:
         """(thresholds, FMR, FNMR) at every histogram edge whose FMR the histogram gives, plus every
         distinct score of the kept tail, where the FMR is exact; ascending thresholds. FNMR is exact
         everywhere (the genuine scores are all kept)."""
-        return M.det_points_from_histogram(genuine, self.hist, HIST_RANGE, self._complete(), self.n)
+        return metrics.det_points_from_histogram(genuine, self.hist, HIST_RANGE, self._complete(), self.n)
 
     def eer(self, genuine) -> tuple[float, float, float]:
         """(EER, its threshold, its bound). Exact (bound 0) when :attr:`exact`; else where FNMR and FMR
@@ -598,8 +598,8 @@ class ImpostorSummary:
         if gen.size == 0 or self.n == 0:
             return float("nan"), float("nan"), float("nan")
         if self.exact:
-            return (*M.eer(gen, self.scores), 0.0)
-        return M.eer_from_points(*self.det_points(gen))
+            return (*metrics.eer(gen, self.scores), 0.0)
+        return metrics.eer_from_points(*self.det_points(gen))
 
     @property
     def resolution(self) -> float:
@@ -654,7 +654,7 @@ def _scan_part(x: np.ndarray, bound: float, k: int, shift: float):
     return hist, tail.values(), n, shift + mean, max(s2 - s1 * mean, 0.0)
 
 
-def summarise(blocks, total: int, max_fmr: float = M.MAX_FMR, keep_all: int = 0) -> ImpostorSummary:
+def summarise(blocks, total: int, max_fmr: float = metrics.MAX_FMR, keep_all: int = 0) -> ImpostorSummary:
     """The impostor scores of ``blocks`` summarised: every score kept when ``total <= keep_all``, else the
     exact tail that the FMR targets up to ``max_fmr`` need, a histogram and the moments.
 
@@ -681,7 +681,7 @@ def summarise(blocks, total: int, max_fmr: float = M.MAX_FMR, keep_all: int = 0)
 
 
 def summarise_cross_subject(ref, ref_subject, probe, probe_subject, *, ref_ok=None, probe_ok=None,
-                            max_fmr: float = M.MAX_FMR, keep_all: int = 0, budget_bytes: int = M.BLOCK_BYTES,
+                            max_fmr: float = metrics.MAX_FMR, keep_all: int = 0, budget_bytes: int = metrics.BLOCK_BYTES,
                             executor: str = "local", tasks: int | None = None, taps=()) -> ImpostorSummary:
     """The summary of every cross-subject impostor score, computed here (``executor="local"``) or
     as Ray tasks over ranges of references, merged on the driver (``"ray"``: Ray must be started;

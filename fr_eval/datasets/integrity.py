@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FrEvalError
-from .. import metrics as M
+from .. import metrics
 from ..streaming import products
 from .base import Dataset, Sample
 
@@ -126,7 +126,7 @@ def content_digest(ds: Dataset, shas: dict) -> str:
 
 
 def near_duplicate_pairs(ref_emb: np.ndarray, ref_subject: np.ndarray, probe_emb: np.ndarray,
-                         probe_subject: np.ndarray, threshold: float, budget_bytes: int = M.BLOCK_BYTES):
+                         probe_subject: np.ndarray, threshold: float, budget_bytes: int = metrics.BLOCK_BYTES):
     """The cross-subject pairs whose score is at or above ``threshold``, found a block of the
     product at a time (the same blocked products as the impostor scores).
 

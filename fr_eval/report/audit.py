@@ -9,7 +9,7 @@ from pathlib import Path
 from ..provenance import environment, run_date
 from ..stages.audit_figures import CEILING
 from ..settings import Config, plain
-from . import numbers as N
+from . import numbers
 from . import plots
 from .html import Figure, Section, Table, Text, table_file, write_page
 from .io import write_config, write_csv, write_json
@@ -20,7 +20,7 @@ from .tables import as_sentence, axis_score, data_notes, machine_notes, pct, run
 
 
 def _ci(i: dict, digits=3, scale=1.0) -> str:
-    return N.ci_text(i, lambda v: f"{scale * v:.{digits}f}") or "n/a"
+    return numbers.ci_text(i, lambda v: f"{scale * v:.{digits}f}") or "n/a"
 
 
 def _f(x, digits=3) -> str:
@@ -42,8 +42,8 @@ def _rates(r: dict):
     if "rank_k" in r:
         yield f"Rank-{r['rank_k']} of acquired (%)", r["rank_k_accuracy"], r["rank_k_interval"], r["n_acquired"], ""
     for t, a in (r.get("fnir_at_fpir") or {}).items():
-        yield (f"FNIR at T(FPIR<={N.fmr_label(t)}) (%)", a["fnir"], a["interval"], r["n"],
-               "" if a["supported"] else N.DAGGER)
+        yield (f"FNIR at T(FPIR<={numbers.fmr_label(t)}) (%)", a["fnir"], a["interval"], r["n"],
+               "" if a["supported"] else numbers.DAGGER)
 
 
 def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, csv: bool = False,
@@ -64,7 +64,7 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
     for r in rows:
         ex, z = r["similarity_failures_excluded"], r["similarity_failures_as_zero"]
         # below report.min_subjects identities: the figures without intervals, "n too small" once in the row
-        small = N.too_few(r.get("n_identities"), min_units, "identities")
+        small = numbers.too_few(r.get("n_identities"), min_units, "identities")
         mark = f" {CURATED_MARK}" if ranked and not csv and (r.get("provenance") or {}).get("curated") else ""
         line = ([str(r["rank"]) + mark if r["rank"] is not None else "not ranked (video frames)" if r.get("video_frames")
                  else "not ranked (n too small)" if r.get("too_small")
@@ -75,8 +75,8 @@ def group_table(rows: list[dict], key: str, ranked: bool, with_target: bool, *, 
             _f(ex["median"]), _f(ex["std"]), _f(z["mean"])]
         for _, value, iv, n, flag in _rates(r):
             iv = None if small else iv
-            line += ([N.pct(value, n), N.pct((iv or {}).get("low"), n), N.pct((iv or {}).get("high"), n)] if csv
-                     else [(N.pct(value, n) if small else N.with_interval(value, iv, n)) + flag])
+            line += ([numbers.pct(value, n), numbers.pct((iv or {}).get("low"), n), numbers.pct((iv or {}).get("high"), n)] if csv
+                     else [(numbers.pct(value, n) if small else numbers.with_interval(value, iv, n)) + flag])
         if with_target:
             line += [_f(r.get("csim", {}).get("mean")), _f(r.get("ssim", {}).get("mean"))]
         shift = r.get("ita_shift") or {}
@@ -98,7 +98,7 @@ def _provenance_cells(p: dict | None, csv: bool, ceiling: bool) -> list[str]:
     c = p["counts"]
     if csv:
         return [str(c.get("curated", 0)), str(c.get("random", 0)), str(c.get("unknown", 0))]
-    return [N.provenance_text(p)]
+    return [numbers.provenance_text(p)]
 
 
 def provenance_note(result, lead: str = "Provenance: ") -> str:
@@ -267,9 +267,9 @@ def _search_note(search: dict) -> str:
             "the other identities scoring at or above it (ties count against it). ")
     if not search["thresholds"]:
         return head + f"No FNIR at an FPIR threshold: {search.get('why_no_thresholds', 'no threshold')}."
-    parts = [f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f} (achieved FPIR "
-             f"{N.pct(rec['fpir_achieved'], rec['n_nonmated'])}%, {rec['allowed_false_alarms']} false alarm(s) allowed"
-             + ("" if rec["supported"] else f"; {N.DAGGER} too few non-mated searches to support this target") + ")"
+    parts = [f"T(FPIR<={numbers.fmr_label(t)}) = {rec['threshold']:.4f} (achieved FPIR "
+             f"{numbers.pct(rec['fpir_achieved'], rec['n_nonmated'])}%, {rec['allowed_false_alarms']} false alarm(s) allowed"
+             + ("" if rec["supported"] else f"; {numbers.DAGGER} too few non-mated searches to support this target") + ")"
              for t, rec in search["thresholds"].items()]
     return (head + f"FNIR at T(FPIR<=x): generated images whose identity is not first at or above T, over all images "
             f"(failures to acquire are misses); T fixed on {search['nonmated_searches']} non-mated searches, each "
@@ -308,7 +308,7 @@ def _write_method_comparisons(out: Path, comps: list[dict], provenance: dict | N
              pct(c["verified_a"], 1), pct(c["verified_b"], 1), _f(100 * c["verified_difference"], 1),
              _ci(c["verified_interval"], 1, 100), _f(c["similarity_difference"]), _ci(c["similarity_interval"]),
              *("n/a" if not math.isfinite(c["wilcoxon"][k]) else f"{c['wilcoxon'][k]:.3g}" for k in ("p_value", "p_holm")),
-             *_power_cells(c), " / ".join(N.provenance_text((provenance or {}).get(m)) for m in (c["a"], c["b"]))]
+             *_power_cells(c), " / ".join(numbers.provenance_text((provenance or {}).get(m)) for m in (c["a"], c["b"]))]
             for c in comps]
     notes = ["Paired by identity: only the identities both methods generated count, each method's images of them "
              "pooled. Intervals: 95% percentile bootstrap resampling identities (both methods' images of an identity "
@@ -446,10 +446,10 @@ def _copy_table(out: Path, copy: dict, min_units: int | None = None, provenance:
         n = r.get(f"n_{kind}_linked", r["n_linked"]) if kind != "identity" else r["n_linked"]
         key = "copy" if kind == "identity" else f"{kind}_copy"
         units = r.get("n_identities") if kind == "identity" else r.get(f"n_{kind}_identities")
-        return N.with_interval(r[f"{key}_rate"], r.get(f"{key}_interval"), n, units, min_units, "identities")
+        return numbers.with_interval(r[f"{key}_rate"], r.get(f"{key}_interval"), n, units, min_units, "identities")
     def spread(r, kind, digits):  # a method's spread within an identity, with its interval over identities
         units = r.get(f"n_{kind}_spread_identities", 0)
-        small = N.too_few(units, min_units, "identities")
+        small = numbers.too_few(units, min_units, "identities")
         if not units:
             return "n/a"
         return _f(r.get(f"{kind}_spread", float("nan")), digits) + (
@@ -460,7 +460,7 @@ def _copy_table(out: Path, copy: dict, min_units: int | None = None, provenance:
             + ([_f(r["pose_to_inputs"], 1), rate(r, "pose"), _f(r["expression_to_inputs"], 2),
                 rate(r, "expression"), spread(r, "pose", 1), spread(r, "expression", 2)] if posed else [])
             + ([_f(r["scene_to_inputs"], 3), rate(r, "scene")] if scened else [])
-            + [N.provenance_text((provenance or {}).get(r["method"]))]
+            + [numbers.provenance_text((provenance or {}).get(r["method"]))]
             for r in copy["methods"]]
     pose_notes = _pose_scene_notes(copy, pose, scene)
     return Section("copy", title, [table_file(

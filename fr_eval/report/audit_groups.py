@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..paired import ci_words
-from . import numbers as N
+from . import numbers
 from .html import Section, Text, table_file
 from .io import write_csv
 
@@ -62,7 +62,7 @@ def _small(n: int, min_units: int) -> str:
 
 def _rate(r: dict, key: str, min_units: int) -> str:
     small = r["n_identities"] < min_units
-    return N.pct(r[key], r["n"]) if small else N.with_interval(r[key], r["intervals"][key], r["n"])
+    return numbers.pct(r[key], r["n"]) if small else numbers.with_interval(r[key], r["intervals"][key], r["n"])
 
 
 def _sim(r: dict, min_units: int) -> str:
@@ -70,7 +70,7 @@ def _sim(r: dict, min_units: int) -> str:
     if not math.isfinite(x):
         return "n/a"
     iv = r["intervals"]["similarity"] or {}
-    text = N.ci_text(iv, lambda v: f"{v:.3f}") if r["n_identities"] >= min_units else ""
+    text = numbers.ci_text(iv, lambda v: f"{v:.3f}") if r["n_identities"] >= min_units else ""
     return f"{x:.3f}" + (f" {text}" if text else "")
 
 

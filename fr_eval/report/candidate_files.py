@@ -8,7 +8,7 @@ from pathlib import Path
 from ..provenance import environment, run_date
 from ..settings import Config, plain
 from ..stages.candidate_import import CandidateImportResult
-from . import numbers as N
+from . import numbers
 from .html import Table, write_page
 from .identification import metrics_entry, write_identification
 from .io import write_config, write_json
@@ -29,12 +29,12 @@ def write_candidate_report(out: Path, result: CandidateImportResult, config: Con
            ("Gallery", f"{split['enrolled']} subjects" + ("" if split["gallery_size_given"] else
                                                           " (at least: the candidates seen; the file gives no "
                                                           "gallery_size)")),
-           ("Operating points", "; ".join(f"T(FPIR<={N.fmr_label(t)}) = {r['threshold']:.4f} on row {split['baseline']}'s "
+           ("Operating points", "; ".join(f"T(FPIR<={numbers.fmr_label(t)}) = {r['threshold']:.4f} on row {split['baseline']}'s "
                                           f"{r['n_nonmated']} non-mated searches" for t, r in ident.thresholds.items()))]
     head = ["Row", "Mated searches", "Non-mated searches", "Rank-1 identification rate (%)",
-            f"FNIR rank 1 at T(FPIR<={N.fmr_label(first)}) (%)"]
-    body = [[r["label"], str(r["mated_searches"]), str(r["nonmated_searches"]), N.pct(r["rank1"], r["mated_searches"]),
-             N.pct(r["at_fpir"][first]["fnir_rank1"], r["mated_searches"])] for r in ident.rows]
+            f"FNIR rank 1 at T(FPIR<={numbers.fmr_label(first)}) (%)"]
+    body = [[r["label"], str(r["mated_searches"]), str(r["nonmated_searches"]), numbers.pct(r["rank1"], r["mated_searches"]),
+             numbers.pct(r["at_fpir"][first]["fnir_rank1"], r["mated_searches"])] for r in ident.rows]
     write_page(out, "scores", title=f"fr-eval report: identification from candidate lists ({split['source']})",
                sections=sections, config=plain(config), env=env, system={"models": []}, run=run,
                warnings=list(result.context.get("warnings") or []), headline=Table(head, body, id="headline"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import numbers as N
+from . import numbers
 
 
 def _pct(x) -> str:
@@ -14,7 +14,7 @@ def _pct(x) -> str:
 def _iv(d) -> str:
     """" [low, high]" in percent (:func:`fr_eval.report.numbers.ci_text`); nothing for a missing or zero-width
     interval (never printed)."""
-    text = N.ci_text(d, lambda v: f"{100 * v:.1f}")
+    text = numbers.ci_text(d, lambda v: f"{100 * v:.1f}")
     return f" {text}" if text.startswith("[") else ""
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import numbers as N
+from . import numbers
 from .html import Figure, Section, Text, table_file
 from .io import write_csv
 from .plots import save, style_of, subplots
@@ -21,7 +21,7 @@ RATES = (("FTA", "fta", "n_samples"), ("FNMR", "fnmr", "n_compared"), ("FRR", "f
 
 def _ci(iv: dict | None, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
     f = f"{{:{'+' if signed else ''}.{digits}f}}"
-    return N.ci_text(iv, lambda v: f.format(scale * v)) or "n/a"
+    return numbers.ci_text(iv, lambda v: f.format(scale * v)) or "n/a"
 
 
 def _posterior(indices: dict, name: str) -> str:
@@ -48,7 +48,7 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
     """differentials_*.csv/.md, skin_tone*.csv, colour_fidelity*.csv/.md, the plots and their section."""
     at = d.settings.get("operating_point") or "the run's FMR target"
     unsupported = "" if d.settings.get("supported", True) else (
-        f" {N.DAGGER} Unsupported: no FMR target is supported by the impostors (report.min_false_matches), so no "
+        f" {numbers.DAGGER} Unsupported: no FMR target is supported by the impostors (report.min_false_matches), so no "
         "figure below is a finding.")
     items = [Text([f"Every figure at the baseline's threshold {d.threshold:.4f} (fixed on all impostors for {at}, the "
                    "first FMR target they support, as the paired comparisons; held fixed for every group and row), "
@@ -56,7 +56,7 @@ def write_differentials(out: Path, d, min_subjects: int) -> list[Section]:
                    "a run on that group's subjects alone at that threshold. Rates in percent with 95% intervals "
                    "(subject bootstrap within the group; rule of 3 at zero errors). FMR within a group: impostor "
                    f"comparisons whose two subjects are both in it. Groups of fewer than report.min_subjects="
-                   f"{min_subjects} subjects are marked {N.DAGGER} (too small to support a figure: shown, never "
+                   f"{min_subjects} subjects are marked {numbers.DAGGER} (too small to support a figure: shown, never "
                    "ranked)." + unsupported])]
     items += _bins_items(out, d, min_subjects)  # before any figure: what the scale could and could not measure
     for attr, rows in d.rows.items():
@@ -81,7 +81,7 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int, ends: 
         fmr_ratio, fnmr_ratio = r["indices"]["fmr_ratios"], r["indices"]["fnmr_ratios"]
         included = r["indices"]["groups"]
         for g in r["groups"]:
-            flag = N.DAGGER if g["too_small"] else ""
+            flag = numbers.DAGGER if g["too_small"] else ""
             k = included.index(g["group"]) if g["group"] in included else None
             # a group outside the ratios (fewer than two groups with both rates give none) reads n/a; a ratio whose
             # rate rests on fewer errors than report.min_false_matches is flagged unsupported
@@ -90,9 +90,9 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int, ends: 
             def ratio(x, key, rate):
                 if k is None or k >= len(x[key]):
                     return "n/a"
-                return _num(x[key][k], 2) + (N.DAGGER if weak[rate] and _num(x[key][k], 2) != "n/a" else "")
+                return _num(x[key][k], 2) + (numbers.DAGGER if weak[rate] and _num(x[key][k], 2) != "n/a" else "")
             body.append([r["label"], g["group"] + flag, str(g["n_subjects"])]
-                        + [N.with_interval(g[key], g["intervals"][key], g[n], g["n_subjects"], min_subjects)
+                        + [numbers.with_interval(g[key], g["intervals"][key], g[n], g["n_subjects"], min_subjects)
                            for _, key, n in RATES]
                         + [f"{g['n_false_non_matches']} / {g['n_false_matches']}",
                            ratio(fmr_ratio, "over_lowest", "fmr"), ratio(fnmr_ratio, "over_lowest", "fnmr"),
@@ -102,16 +102,16 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int, ends: 
         e = i.get("errors") or {}
         # a figure resting on fewer errors than report.min_false_matches in either rate: shown, flagged, no finding
         weak = bool(e) and min(e["fnm"], e["fm"]) < least
-        flag = f"{N.DAGGER} unsupported" if weak else ""
+        flag = f"{numbers.DAGGER} unsupported" if weak else ""
         idx.append([r["label"], ", ".join(included) or "none", ", ".join(i.get("groups_left_out") or []) or "none",
                     f"{e['fnm']} / {e['fm']}" if e else "n/a",
-                    _num(i["garbe"]) + (N.DAGGER if weak else ""), _posterior(i, "garbe"),
-                    _num(i["fdr"]) + (N.DAGGER if weak else ""), _posterior(i, "fdr"), flag])
+                    _num(i["garbe"]) + (numbers.DAGGER if weak else ""), _posterior(i, "garbe"),
+                    _num(i["fdr"]) + (numbers.DAGGER if weak else ""), _posterior(i, "fdr"), flag])
     a = d.attributes[attr]
     groups = table_file(out, f"differentials_{attr}", header, body, f"Figures per {attr.replace('_', ' ')} group", [
         f"Groups from {a['source']}; {a['unassigned']} subject(s) in no group (left out). Ratios (NIST IR 8280): "
         "each group's rate over the lowest group's and over the geometric mean of the groups' (n/a where that is 0 "
-        f"or the group has no figure); {N.DAGGER} on a ratio: its group's rate rests on fewer than "
+        f"or the group has no figure); {numbers.DAGGER} on a ratio: its group's rate rests on fewer than "
         f"report.min_false_matches={least} errors (unsupported, never a finding).",
         *ends])
     indices = table_file(out, f"differentials_{attr}_indices", [
@@ -126,7 +126,7 @@ def _group_tables(out: Path, attr: str, rows: list, d, min_subjects: int, ends: 
             "uncertainty (resamples leaving a group without a genuine attempt or a within-group impostor are "
             "dropped); the interval is centred on its own median, which noise in the rates pulls away from the "
             "figure of the counts (a spread or a Gini of noisy rates is larger than of the rates: GARBE up, FDR "
-            f"down), so the figure can sit at its interval's edge. {N.DAGGER} unsupported: fewer than "
+            f"down), so the figure can sit at its interval's edge. {numbers.DAGGER} unsupported: fewer than "
             f"report.min_false_matches={least} false non-matches or false matches within groups behind the figure; "
             "shown, never a finding. Groups without a within-group impostor or a genuine attempt are left out.",
             *ends])
@@ -144,7 +144,7 @@ def _between_table(out: Path, attr: str, row: dict, d, min_subjects: int) -> lis
         n = int(b["comparisons"][i][j])
         units = None if subjects[i] is None else min(subjects[i], subjects[j])  # the smaller side decides
         iv = {"low": b["low"][i][j], "high": b["high"][i][j]} if "low" in b else None
-        return (f"{N.with_interval(b['fmr'][i][j], iv, n, units, min_subjects)} "
+        return (f"{numbers.with_interval(b['fmr'][i][j], iv, n, units, min_subjects)} "
                 f"({int(b['false_matches'][i][j])}/{n})")
 
     body = [[f"{names[i]} ({subjects[i]} subjects)" if subjects[i] is not None else names[i]] +
@@ -155,10 +155,10 @@ def _between_table(out: Path, attr: str, row: dict, d, min_subjects: int) -> lis
         for j in range(len(names)):
             n = int(b["comparisons"][i][j])
             small = None not in (subjects[i], subjects[j]) and min(subjects[i], subjects[j]) < min_subjects
-            bound = (["", ""] if small or "low" not in b else [N.pct(b["low"][i][j], n), N.pct(b["high"][i][j], n)])
+            bound = (["", ""] if small or "low" not in b else [numbers.pct(b["low"][i][j], n), numbers.pct(b["high"][i][j], n)])
             csv_body.append([names[i], names[j], "" if subjects[i] is None else str(subjects[i]),
                              "" if subjects[j] is None else str(subjects[j]), str(n), str(int(b["false_matches"][i][j])),
-                             N.pct(b["fmr"][i][j], n), *bound, "n too small" if small else ""])
+                             numbers.pct(b["fmr"][i][j], n), *bound, "n too small" if small else ""])
     csv_header = ["Reference group", "Probe group", "Reference subjects", "Probe subjects", "Comparisons",
                   "False matches", "FMR (%)", "FMR low (%)", "FMR high (%)", "Note"]
     return [table_file(out, f"differentials_{attr}_between", ["Reference group \\ probe group (%)", *names], body,
@@ -178,8 +178,8 @@ def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int,
     for e in effects:
         for rate in ("fnmr", "frr"):
             for g in e[rate]["groups"]:
-                small = N.too_few(g["n_subjects"], min_subjects) if g["too_small"] else ""
-                body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"] + (N.DAGGER if g["too_small"] else ""),
+                small = numbers.too_few(g["n_subjects"], min_subjects) if g["too_small"] else ""
+                body.append([f"{e['b']} vs {e['a']}", rate.upper(), g["group"] + (numbers.DAGGER if g["too_small"] else ""),
                              str(g["n_subjects"]),
                              _num(100 * g["a"], 2), _num(100 * g["b"], 2), f"{100 * g['difference']:+.2f}",
                              small or _ci(g["interval"], signed=True), f"{g['p_value']:.2g}", f"{g['p_holm']:.2g}"])
@@ -187,9 +187,9 @@ def _colourisation_table(out: Path, attr: str, effects: list, min_subjects: int,
             for p in e[rate]["pairs"]:
                 fewest = min(sizes.get(p["group_i"], 0), sizes.get(p["group_j"], 0))
                 pairs.append([f"{e['b']} vs {e['a']}", rate.upper(),
-                              f"{p['group_j']} minus {p['group_i']}" + (N.DAGGER if p["too_small"] else ""),
+                              f"{p['group_j']} minus {p['group_i']}" + (numbers.DAGGER if p["too_small"] else ""),
                               f"{100 * p['difference_of_differences']:+.2f}",
-                              (N.too_few(fewest, min_subjects) or N.too_few(0, 1)) if p["too_small"]
+                              (numbers.too_few(fewest, min_subjects) or numbers.too_few(0, 1)) if p["too_small"]
                               else _ci(p["interval"], signed=True),
                               f"{p['p_value']:.2g}", f"{p['p_holm']:.2g}"])
     t1 = table_file(out, f"differentials_{attr}_colourisation", [
@@ -370,7 +370,7 @@ def _fidelity_items(out: Path, d, min_subjects: int) -> list:
              ("Colourfulness, colourised", "colourfulness_colourised"), ("PSNR a*b* (dB)", "psnr_ab"),
              ("SSIM a*b*", "ssim_ab"))
     body = [[r["colouriser"], r["skin_tone"], str(r["n_images"]), str(r["n_subjects"])]
-            + [f"{_num(r[k], 2)} {N.too_few(r['n_subjects'], min_subjects) or _ci(r[f'{k}_interval'], 1, 2)}"
+            + [f"{_num(r[k], 2)} {numbers.too_few(r['n_subjects'], min_subjects) or _ci(r[f'{k}_interval'], 1, 2)}"
                for _, k in names] for r in f["table"]]
     table = table_file(out, "colour_fidelity", ["Colouriser", "Skin tone", "Images", "Subjects", *[n for n, _ in names]],
                        body, "Colour fidelity of each colouriser against the original colour photos", [

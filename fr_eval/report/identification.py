@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 import pyarrow.parquet as pq
 
-from . import numbers as N
+from . import numbers
 from .html import Figure, Section, Table, table_file
 from .plots import save, style_of, subplots
 from .tables import as_sentence
@@ -47,19 +47,19 @@ def write_identification(out: Path, ident) -> list[Section]:
     targets = list(ident.thresholds)
     header = ["Scenario", "Reference", "Probe", "Gallery", "Mated searches", "Non-mated searches",
               "Search FTA, mated (%)", "Rank-1 identification rate (%)", f"Rank-{R} identification rate (%)"]
-    header += [h for t in targets for h in (f"FPIR at T(FPIR<={N.fmr_label(t)}) (%)",
-                                            f"FNIR rank 1 at T(FPIR<={N.fmr_label(t)}) (%)")]
+    header += [h for t in targets for h in (f"FPIR at T(FPIR<={numbers.fmr_label(t)}) (%)",
+                                            f"FNIR rank 1 at T(FPIR<={numbers.fmr_label(t)}) (%)")]
     body = []
     for r in ident.rows:
         nm, nn = r["mated_searches"], r["nonmated_searches"]
         cells = [r["label"], r["reference_variant"], r["probe_variant"], str(r["gallery_size"]), str(nm), str(nn),
-                 N.pct(r["mated_fta"], nm), N.with_interval(r["rank1"], r["rank1_interval"], nm),
-                 N.pct(r[f"rank{R}"], nm)]
+                 numbers.pct(r["mated_fta"], nm), numbers.with_interval(r["rank1"], r["rank1_interval"], nm),
+                 numbers.pct(r[f"rank{R}"], nm)]
         for t in targets:
             a = r["at_fpir"][t]
-            flag = "" if ident.thresholds[t]["supported"] else N.DAGGER
-            cells += [N.with_interval(a["fpir"], a["fpir_interval"], nn) + flag,
-                      N.with_interval(a["fnir_rank1"], a["fnir_rank1_interval"], nm) + flag]
+            flag = "" if ident.thresholds[t]["supported"] else numbers.DAGGER
+            cells += [numbers.with_interval(a["fpir"], a["fpir_interval"], nn) + flag,
+                      numbers.with_interval(a["fnir_rank1"], a["fnir_rank1_interval"], nm) + flag]
         body.append(cells)
     notes = ["Rates in percent with 95% intervals (subject bootstrap; rule of 3 at zero errors). " + (
         _source_note(split) if split.get("source") else f"Gallery: "
@@ -74,10 +74,10 @@ def write_identification(out: Path, ident) -> list[Section]:
         notes.append(f"identification.max_rank={split['max_rank_asked']} was asked; the CMC and the rank-R figures "
                      f"stop at rank {R}: {why}.")
     for t, rec in ident.thresholds.items():
-        notes.append(f"T(FPIR<={N.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
+        notes.append(f"T(FPIR<={numbers.fmr_label(t)}) = {rec['threshold']:.4f}, fixed on the baseline's "
                      f"{rec['n_nonmated']} non-mated searches ({rec['allowed_false_alarms']} false alarm(s) allowed; "
-                     f"achieved FPIR {N.pct(rec['fpir_achieved'], rec['n_nonmated'])}%)"
-                     + ("" if rec["supported"] else f"; {N.DAGGER} too few non-mated searches to support this "
+                     f"achieved FPIR {numbers.pct(rec['fpir_achieved'], rec['n_nonmated'])}%)"
+                     + ("" if rec["supported"] else f"; {numbers.DAGGER} too few non-mated searches to support this "
                                                     "target (its figures are shown, not ranked)"))
     notes.append("Definitions (ISO/IEC 19795-1, NIST FRTE 1:N): " + "; ".join(
         f"{k}: {v}" for k, v in DEFINITIONS.items() if k in ("rank", "fpir", "fnir")) + ".")
@@ -98,7 +98,7 @@ def write_identification(out: Path, ident) -> list[Section]:
         Figure("identification_tradeoff.png", "FNIR at rank 1 against FPIR, both in percent (FPIR on a log axis), "
                "every threshold, per row (NIST FRTE's error tradeoff); open markers: each row at the threshold of "
                "each FPIR target (one marker shape per target, fixed on the baseline's non-mated searches; "
-               f"{N.DAGGER} unsupported: too few non-mated searches); a point with no false alarm is drawn at half "
+               f"{numbers.DAGGER} unsupported: too few non-mated searches); a point with no false alarm is drawn at half "
                "a non-mated search (the dotted line), a log axis having no 0.")])]
 
 
@@ -108,15 +108,15 @@ def identification_first_screen(ident, dataset: str, system: str) -> dict:
     paired sentences "does colourisation hurt search?" at that point."""
     t = ident.split["compared_fpir"]  # chosen by the stage (stages.identify.compared_target)
     ok = ident.thresholds[t]["supported"]
-    flag = "" if ok else N.DAGGER
-    label = N.fmr_label(t)
+    flag = "" if ok else numbers.DAGGER
+    label = numbers.fmr_label(t)
     body = [[r["label"], str(r["gallery_size"]), str(r["mated_searches"]),
-             N.with_interval(r["rank1"], r["rank1_interval"], r["mated_searches"]),
-             N.with_interval(r["at_fpir"][t]["fnir_rank1"], r["at_fpir"][t]["fnir_rank1_interval"],
+             numbers.with_interval(r["rank1"], r["rank1_interval"], r["mated_searches"]),
+             numbers.with_interval(r["at_fpir"][t]["fnir_rank1"], r["at_fpir"][t]["fnir_rank1_interval"],
                              r["mated_searches"]) + flag] for r in ident.rows]
     notes = [f"FNIR at rank 1 at T(FPIR<={label}) = {ident.thresholds[t]['threshold']:.4f}, fixed on the baseline's "
              f"{ident.thresholds[t]['n_nonmated']} non-mated searches"
-             + ("" if ok else f"; {N.DAGGER} unsupported: too few non-mated searches for any FPIR target (shown, "
+             + ("" if ok else f"; {numbers.DAGGER} unsupported: too few non-mated searches for any FPIR target (shown, "
                               "not compared)")
              + ". Intervals: 95%, resampling subjects."]
     headline = Table(["Scenario", "Gallery", "Mated searches", "Rank-1 identification rate (%)",
@@ -147,12 +147,12 @@ def _paired_table(out: Path, ident) -> list:
     if not ident.paired:
         return []
     n = ident.rows[0]["mated_searches"] if ident.rows else None
-    d = N.decimals(n)  # the digits identification.md gives these rates (one format per figure)
+    d = numbers.decimals(n)  # the digits identification.md gives these rates (one format per figure)
     return [table_file(out, "identification_paired", ["Row a", "Row b", "Figure", "a (%)", "b (%)",
                                                       "b - a (points) [95% CI (subjects)]", "p (Holm)", "Finding"],
-                       [[c["a"], c["b"], c["figure"] + ("" if c.get("supported", True) else f"{N.DAGGER} unsupported"),
-                         N.pct(c["a_value"], n), N.pct(c["b_value"], n),
-                         f"{100 * c['difference']:+.{d}f} " + (N.ci_text(c["interval"], lambda v: f"{100 * v:+.{d}f}")
+                       [[c["a"], c["b"], c["figure"] + ("" if c.get("supported", True) else f"{numbers.DAGGER} unsupported"),
+                         numbers.pct(c["a_value"], n), numbers.pct(c["b_value"], n),
+                         f"{100 * c['difference']:+.{d}f} " + (numbers.ci_text(c["interval"], lambda v: f"{100 * v:+.{d}f}")
                                                                or "n/a"), f"{c['test']['p_holm']:.2g}", c["sentence"]]
                         for c in ident.paired],
                        "Does it help search? Paired comparisons of rows on the same mated searches",
@@ -167,11 +167,11 @@ def _size_table(out: Path, ident, first: float) -> list:
         return []
     return [table_file(out, "identification_by_gallery_size", [
         "Gallery size", "Scenario", "Mated searches", "Non-mated searches", "Rank-1 identification rate (%)",
-        f"T(FPIR<={N.fmr_label(first)}) (similarity)", "FPIR (%)", "FNIR rank 1 (%)"],
+        f"T(FPIR<={numbers.fmr_label(first)}) (similarity)", "FPIR (%)", "FNIR rank 1 (%)"],
         [[str(r["gallery_size"]), r["row"], str(r["mated_searches"]), str(r["nonmated_searches"]),
-          N.pct(r["rank1"], r["mated_searches"]), f"{r['at_fpir'][first]['threshold']:.4f}",
-          N.pct(r["at_fpir"][first]["fpir"], r["nonmated_searches"]),
-          N.pct(r["at_fpir"][first]["fnir_rank1"], r["mated_searches"])] for r in ident.by_size],
+          numbers.pct(r["rank1"], r["mated_searches"]), f"{r['at_fpir'][first]['threshold']:.4f}",
+          numbers.pct(r["at_fpir"][first]["fpir"], r["nonmated_searches"]),
+          numbers.pct(r["at_fpir"][first]["fnir_rank1"], r["mated_searches"])] for r in ident.by_size],
         "Identification by gallery size (nested galleries)",
         ["The gallery cut to its first N enrolled subjects of the seeded draw; mated searches: those N subjects' "
          "probes; non-mated: every held-out probe. Each size fixes its own threshold on the baseline's "
@@ -242,8 +242,8 @@ def _plot_tradeoff(ident, path: Path) -> None:
     handles, _ = ax.get_legend_handles_labels()
     for j, (t, rec) in enumerate(ident.thresholds.items()):
         handles.append(Line2D([], [], marker=TARGET_MARKERS[j % len(TARGET_MARKERS)], mfc="none", color="0.2",
-                              ls="none", label=f"T(FPIR<={N.fmr_label(t)})" + ("" if rec["supported"] else
-                                                                              f"{N.DAGGER} unsupported")))
+                              ls="none", label=f"T(FPIR<={numbers.fmr_label(t)})" + ("" if rec["supported"] else
+                                                                              f"{numbers.DAGGER} unsupported")))
     ax.axvline(100 * floor, color="0.6", lw=0.8, ls=":")
     handles.append(Line2D([], [], color="0.6", lw=0.8, ls=":", label="no false alarm (drawn at half a search)"))
     ax.set_xscale("log")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..provenance import environment, run_date
 from ..settings import Config, plain
-from . import numbers as N
+from . import numbers
 from . import plots
 from ..stages.audit_figures import CEILING
 from .audit import CURATED_MARK, group_table, manifest_fact, write_audit_report
@@ -127,7 +127,7 @@ def _kappa(out: Path, j: dict) -> Table:
     k = j["kappa"]
 
     def cell(x):
-        iv = N.ci_text(x, lambda v: f"{v:.2f}")
+        iv = numbers.ci_text(x, lambda v: f"{v:.2f}")
         return f"{_f(x['kappa'], 2)}{' ' + iv if iv else ''}"
 
     body = [["all judges (Fleiss)", str(k["n_images"]), str(k["n_identities"]), cell(k["fleiss"]), k["fleiss"]["words"]]]
@@ -172,7 +172,7 @@ def _headline(j: dict, min_units: int | None = None) -> Table:
 
     def line(r, rank):
         n, ids = r.get("n", 0), r.get("n_identities", 0)
-        rates = [N.with_interval(r["verified"][x], r.get("intervals", {}).get(x), n, ids, min_units, "identities") +
+        rates = [numbers.with_interval(r["verified"][x], r.get("intervals", {}).get(x), n, ids, min_units, "identities") +
                  (OWN if x in r["judged_by_own_family"] else "") if x in r["verified"] else "n/a" for x in names]
         return [rank, r["method"], str(n), str(ids), r["conditioning"], *rates, _f(100 * r["mean_all"], 1),
                 _f(100 * r["mean_outside_family"], 1), str(r["rank_outside_family"] or "-"),
@@ -181,7 +181,7 @@ def _headline(j: dict, min_units: int | None = None) -> Table:
     body = []
     ceiling = j.get("ceiling") or {}
     if ceiling:
-        rates = [N.with_interval(ceiling[x]["verified_rate_of_all"], ceiling[x]["interval"], ceiling[x]["n"],
+        rates = [numbers.with_interval(ceiling[x]["verified_rate_of_all"], ceiling[x]["interval"], ceiling[x]["n"],
                                  ceiling[x]["n_identities"], min_units, "identities")
                  if x in ceiling else "n/a" for x in names]
         mean = sum(c["verified_rate_of_all"] for c in ceiling.values()) / len(ceiling)
@@ -195,7 +195,7 @@ def _headline(j: dict, min_units: int | None = None) -> Table:
     header = ["Rank", "Method", "Images", "Identities", "Conditioned on",
               *[f"Verified of all, {x} (%) [95% CI, identities]" for x in names], "Mean verified, every judge (%)",
               "Mean, judges outside its family (%)", "Rank outside", "Not ranked because"]
-    return Table(header, N.uniform_digits(header, body),
+    return Table(header, numbers.uniform_digits(header, body),
                  [f"{len(ranked)} methods ranked (each judge's generated.min_per_method images and report.min_subjects "
                   f"identities); {len(apart)} listed after them, not ranked: their intervals are too wide to order "
                   f"them. Means over the judges are the ranking score (each judge's interval is beside it); "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from . import numbers as N
+from . import numbers
 from .html import Section, table_file
 from .io import write_csv
 
@@ -27,13 +27,13 @@ def write_multi(out: Path, multi: dict, score: str, threshold: float, ordered: b
     write_csv(out / "generated_multi_faces.csv", FACE_COLUMNS, [f for r in multi["rows"] for f in _faces(r)])
     body = []
     for m in multi["methods"]:
-        small = N.too_few(m["n_units"], min_units, "identity sets")
+        small = numbers.too_few(m["n_units"], min_units, "identity sets")
         line = [m["method"], str(m["n_rows"]), str(m["n_units"]) + (f" {small}" if small else ""),
                 str(m["n_failed"]), f"{m['faces_found']} / {m['faces_named']}"]
         for _, key, count in RATES:
             n = m[count]
-            line.append(N.pct(m[key], n) if small else N.with_interval(m[key], m["intervals"][key], n))
-        body.append(line + [N.provenance_text((provenance or {}).get(f"{m['method']} (several people)"))])
+            line.append(numbers.pct(m[key], n) if small else numbers.with_interval(m[key], m["intervals"][key], n))
+        body.append(line + [numbers.provenance_text((provenance or {}).get(f"{m['method']} (several people)"))])
     swap = ("the names are in the order of the faces from the left (generated.multi_order=left_to_right): a face "
             "matched to another name than its position's is a swap, assessed where the faces found equal those named"
             if ordered else "the names have no order (generated.multi_order=none): a face more like another named "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 
-from .. import metrics as M
+from .. import metrics
 
 MAX_DECIMALS = 4
 DAGGER = "\u2020"
@@ -79,12 +79,12 @@ def with_interval(x, interval: dict | None, n: int | None, units: int | None = N
 
 def allowed_false_matches(fmr: float, n_impostor: int) -> int:
     """False matches a target FMR allows among ``n_impostor`` scores (as the threshold rule counts them)."""
-    return M.allowed_false_matches(fmr, n_impostor)
+    return metrics.allowed_false_matches(fmr, n_impostor)
 
 
 def supported(fmr: float, n_impostor: int, min_false_matches: int) -> bool:
     """:func:`fr_eval.metrics.fmr_supported` (the rule lives with the metrics)."""
-    return M.fmr_supported(fmr, n_impostor, min_false_matches)
+    return metrics.fmr_supported(fmr, n_impostor, min_false_matches)
 
 
 def support_note(fmrs, n_impostor: int, min_false_matches: int) -> str | None:

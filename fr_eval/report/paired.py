@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from ..paired import FRR_DEFINITIONS
-from . import numbers as N
+from . import numbers
 from .html import Text, table_file
 from .tables import as_sentence
 
@@ -15,7 +15,7 @@ def _pts(x: float) -> str:
 
 
 def _ci(iv: dict, scale: float = 100.0) -> str:
-    return N.ci_text(iv, lambda v: f"{scale * v:+.2f}") or "n/a"
+    return numbers.ci_text(iv, lambda v: f"{scale * v:+.2f}") or "n/a"
 
 
 HEADER = ["Row b vs row a", "At", "Subjects", "Attempts", "FRR a (%)", "FRR b (%)", "FRR b - a (points)", "FRR 95% CI (subjects)",

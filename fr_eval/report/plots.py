@@ -27,12 +27,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy.stats import norm
 
-from .. import metrics as M
+from .. import metrics
 from ..evaluation import as_summary
 from ..images import ImageLoadError, load_image
 from ..metrics import interval_kwargs
 from ..settings import Config
-from . import numbers as N
+from . import numbers
 from .numbers import fmr_label  # noqa: F401  (re-exported: report modules import it from here)
 from .tables import axis_score
 
@@ -205,7 +205,7 @@ def draw_det(ax, curves: list, fmr: float, *, supported: bool = True, allowed: i
         line, = ax.plot(px(x), py(lift(y)), ls=ls, marker=mk, markevery=0.1, ms=4, lw=1.4, label=text, color=colour)
         if bands is not None and c.subject is not None and len(c.genuine) and x.size:
             pick = np.unique(np.linspace(0, x.size - 1, min(BAND_POINTS, x.size)).astype(int))
-            lo, hi = M.fnmr_band(c.genuine, c.subject, t[pick], **bands)
+            lo, hi = metrics.fnmr_band(c.genuine, c.subject, t[pick], **bands)
             ax.fill_between(px(x[pick]), py(lift(lo)), py(lift(hi)), color=colour, alpha=0.15, lw=0)
         if c.threshold is not None:
             op_x, op_y = c.impostor.fmr_at(c.threshold), float(np.mean(np.asarray(c.genuine) < c.threshold))
@@ -273,7 +273,7 @@ def plot_det(scores: dict, ctx: dict, fmr: float, path: Path | None, *, title: s
     styles = {c.label: (styles or {}).get(c.label[len(prefix):], i) for i, c in enumerate(curves)}
     kw = {"bands": bands, "styles": styles, "min_false_matches": min_false_matches, "fta": fta, "context": ctx}
     n_imp = max((c.impostor.n for c in curves), default=0)
-    allowed = N.allowed_false_matches(fmr, n_imp)
+    allowed = numbers.allowed_false_matches(fmr, n_imp)
     ok = min_false_matches is None or allowed >= min_false_matches
     title = title or (f"DET ({ctx['system']['name']}, {ctx['dataset']['name']}); open markers: the operating "
                       f"point at FMR={fmr_label(fmr)}" + ("; shaded: 95% subject-bootstrap band" if bands else ""))

@@ -14,7 +14,7 @@ from ..provenance import environment, run_date
 from ..scores import export_scores
 from ..settings import Config, plain
 from ..systems.base import metric_of
-from . import numbers as N
+from . import numbers
 from . import plots
 from .html import Figure, Section, Table, table_file, write_page
 from .differentials import metrics_entry as differentials_entry
@@ -159,7 +159,7 @@ def _write_html(out: Path, result, config: Config, env: dict, t3: Table, stand_i
                                f"{thr['n_impostor']} baseline impostor scores for FMR <= {fmr_label(fmr)} (achieved "
                                f"{pct(thr['fmr_achieved'], 4)}%)"),
            ("Units", "rates in percent in this page; metrics.json holds fractions")]
-    headline = Table(t3.header[:5], [r[:5] for r in t3.body], [n for n in t3.notes if n.startswith(N.DAGGER)],
+    headline = Table(t3.header[:5], [r[:5] for r in t3.body], [n for n in t3.notes if n.startswith(numbers.DAGGER)],
                      id="headline")
     first = {"title": f"fr-eval report: {t1['dataset']}, system {ctx['system']['name']}", "headline": headline,
              "answers": [as_sentence(c["sentence"]) for c in result.row_comparisons],
@@ -329,12 +329,12 @@ def edc_table(edc: list[dict], md: float):
         iv, n, k = r.get("intervals", {}), r["n_comparisons"], r.get("n_kept", r["n_comparisons"])
         ratio = "n/a" if not math.isfinite(r["area_relative_to_random"]) else f"{r['area_relative_to_random']:.3f}"
         lead = [r["row"], r["estimator"], str(n)]
-        body.append(lead + [N.with_interval(r["fnmr_at_0"], iv.get("fnmr_at_0"), n), str(k),
-                            N.with_interval(r[at], iv.get(at), k), _area(r["area"], iv.get("area")),
+        body.append(lead + [numbers.with_interval(r["fnmr_at_0"], iv.get("fnmr_at_0"), n), str(k),
+                            numbers.with_interval(r[at], iv.get(at), k), _area(r["area"], iv.get("area")),
                             f"{r['area_random_discard']:.5f}",
                             _area(r.get("area_minus_random", float("nan")), iv.get("area_minus_random")), ratio])
-        csv_body.append(lead + [N.pct(r["fnmr_at_0"], n), *_bounds(iv.get("fnmr_at_0"), n), str(k),
-                                N.pct(r[at], k), *_bounds(iv.get(at), k), f"{r['area']:.5f}",
+        csv_body.append(lead + [numbers.pct(r["fnmr_at_0"], n), *_bounds(iv.get("fnmr_at_0"), n), str(k),
+                                numbers.pct(r[at], k), *_bounds(iv.get(at), k), f"{r['area']:.5f}",
                                 *_area_bounds(iv.get("area")), f"{r['area_random_discard']:.5f}",
                                 f"{r.get('area_minus_random', float('nan')):.5f}",
                                 *_area_bounds(iv.get("area_minus_random")), ratio])
@@ -349,7 +349,7 @@ def _area(x: float, interval: dict | None) -> str:
     """An EDC area (a fraction x a fraction, 5 decimals) with its interval where there is one."""
     if not math.isfinite(x):
         return "n/a"
-    iv = N.ci_text(interval if (interval or {}).get("method") is not None else None, lambda v: f"{v:.5f}")
+    iv = numbers.ci_text(interval if (interval or {}).get("method") is not None else None, lambda v: f"{v:.5f}")
     return f"{x:.5f} {iv}" if iv else f"{x:.5f}"
 
 
@@ -360,7 +360,7 @@ def _area_bounds(interval: dict | None) -> list[str]:
 
 def _bounds(interval: dict | None, n: int) -> list[str]:
     iv = interval or {}
-    return [N.pct(iv.get("low"), n), N.pct(iv.get("high"), n)]
+    return [numbers.pct(iv.get("low"), n), numbers.pct(iv.get("high"), n)]
 
 
 def write_quality(out: Path, result, ctx) -> list[Section]:

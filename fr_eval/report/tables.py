@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from . import numbers as N
+from . import numbers
 from .numbers import fmr_label
 
 
@@ -55,7 +55,7 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
                  if csv else []))
 
     def flag(f: float, r) -> str:  # in the CSV, the flags are columns of their own
-        return "" if csv or N.supported(f, r["n_impostor"], min_false_matches) else N.DAGGER
+        return "" if csv or numbers.supported(f, r["n_impostor"], min_false_matches) else numbers.DAGGER
 
     body = []
     for r in rows:
@@ -64,16 +64,16 @@ def table3_rows(rows, fmr, min_false_matches: int, threshold_header: str = "Thre
             n, iv = r[count] or r["n_genuine"], r["intervals"].get(key)
             mark = flag(fmr, r) if key in ("fnmr", "frr", "frr_transaction") else ""
             if csv:
-                line += [N.pct(r[key], n) + mark, N.pct(iv["low"], n), N.pct(iv["high"], n)]
+                line += [numbers.pct(r[key], n) + mark, numbers.pct(iv["low"], n), numbers.pct(iv["high"], n)]
             else:
-                line.append(N.with_interval(r[key], iv, n) + mark)
+                line.append(numbers.with_interval(r[key], iv, n) + mark)
         n_cmp = r["n_genuine_compared"]
         borrowed = borrowed_impostors(r)
-        line += ([N.pct(r["eer"], n_cmp)] + [N.pct(r["fnmr_at"][f], n_cmp) + flag(float(f), r) for f in others]
-                 + [f"{threshold_sign * r['threshold']:.4f}", N.pct(r["fmr_achieved"], r["n_impostor"]),
+        line += ([numbers.pct(r["eer"], n_cmp)] + [numbers.pct(r["fnmr_at"][f], n_cmp) + flag(float(f), r) for f in others]
+                 + [f"{threshold_sign * r['threshold']:.4f}", numbers.pct(r["fmr_achieved"], r["n_impostor"]),
                     str(n_cmp), str(r["n_impostor"]) if csv or not borrowed else f"{borrowed}'s"])
         if csv:
-            line += ["yes" if N.supported(float(f), r["n_impostor"], min_false_matches) else "no"
+            line += ["yes" if numbers.supported(float(f), r["n_impostor"], min_false_matches) else "no"
                      for f in [fmr, *others]] + [borrowed or "this row"]
         body.append(line)
     return header, body
@@ -118,7 +118,7 @@ def table3_notes(rows, fmr: float, min_false_matches: int) -> list[str]:
              "no error, else a percentile bootstrap over subjects); table3.csv has them in _low/_high columns."]
     if rows:
         fmrs = [fmr] + [float(f) for f in rows[0]["fnmr_at"] if float(f) != fmr]
-        note = N.support_note(fmrs, rows[0]["n_impostor"], min_false_matches)
+        note = numbers.support_note(fmrs, rows[0]["n_impostor"], min_false_matches)
         if note:
             notes.append(note)
     return notes

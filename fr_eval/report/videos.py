@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..images import ImageLoadError, load_image
-from . import numbers as N
+from . import numbers
 from .html import Figure, Section, table_file
 from .io import write_csv
 from .plots import save, subplots
@@ -26,7 +26,7 @@ def _f(x, digits=3) -> str:
 
 
 def _ci(iv) -> str:
-    text = N.ci_text(iv, lambda v: f"{v:.3f}")
+    text = numbers.ci_text(iv, lambda v: f"{v:.3f}")
     return f" {text}" if text else ""
 
 
@@ -35,14 +35,14 @@ def write_videos(out: Path, v: dict, score: str, strip: int = 4, provenance: dic
     video_worst_frames.png (the ``strip`` worst videos) and their section."""
     write_csv(out / "generated_videos.csv", VIDEO_COLUMNS, v["videos"])
     body = [[m["method"], str(m["n_videos"]), str(m["n_failed_videos"]), str(m["n_identities"]), str(m["n_frames"]),
-             N.with_interval(m["frame_fta"], m["intervals"]["frame_fta"], m["n_frames"]),
-             N.with_interval(m["videos_verified"], m["intervals"]["videos_verified"], m["n_videos"]),
+             numbers.with_interval(m["frame_fta"], m["intervals"]["frame_fta"], m["n_frames"]),
+             numbers.with_interval(m["videos_verified"], m["intervals"]["videos_verified"], m["n_videos"]),
              _f(m["similarity_mean"]) + _ci(m["intervals"]["similarity_mean"]),
              _f(m["similarity_min"]) + _ci(m["intervals"]["similarity_min"]),
              _f(m["similarity_std"]), _f(m["tl_id"]) + _ci(m["intervals"]["tl_id"]),
              _f(m["tg_id"]) + _ci(m["intervals"]["tg_id"]),
              _f(m["drift_adjacent_p10"]) + _ci(m["intervals"]["drift_adjacent_p10"]),
-             N.provenance_text((provenance or {}).get(m["method"]))]
+             numbers.provenance_text((provenance or {}).get(m["method"]))]
             for m in v["methods"]]
     limit = "" if v["max_seconds"] is None else f" within the first {v['max_seconds']:g} s"
     table = table_file(out, "generated_video_methods", [

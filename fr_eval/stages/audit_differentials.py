@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import differentials as D
+from .. import differentials
 from ..variants import ORIGINAL
 from .differentials import SKIN, skin_of, skin_groups
 
@@ -64,7 +64,7 @@ def audit_differentials(groups: dict, sc, method: np.ndarray, identities: list, 
         named = [r["group"] for r in rows]
         code = np.array([named.index(v) if v in named else -1 for v in g["values"]])
         sums = _unit_sums(sc, still, len(g["values"]))
-        pairs = {k: D.group_differences(sums[k][0], sums[k][1], code, named, bootstrap=bootstrap,
+        pairs = {k: differentials.group_differences(sums[k][0], sums[k][1], code, named, bootstrap=bootstrap,
                                         min_units=2) for k in COMPARED}
         for k, ps in pairs.items():
             for p in ps:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import judges as J
-from .. import metrics as M
-from .. import pose as P
+from .. import judges as fr_judges
+from .. import metrics
+from .. import pose as fr_pose
 from ..errors import ConfigError
 from ..evaluation import as_summary
 from ..identity import audit_figures, mean_interval
@@ -129,7 +129,7 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
     rates and spread, per-image agreement and Fleiss' kappa, and the verdict (:mod:`fr_eval.judges`)."""
     names = list(results)
     conditioning = conditioning_of(cfg.generated.conditioning, next(iter(results.values())).images)
-    families = {n: J.SYSTEM_FAMILY.get(str(configs[n].system.name), n) for n in names}
+    families = {n: fr_judges.SYSTEM_FAMILY.get(str(configs[n].system.name), n) for n in names}
     # over the still images: a video's frames are figures of the video, never pooled with stills
     verified = {n: {i["path"]: bool(i["verified"]) for i in r.images
                     if i["status"] in ("acquired", "failed") and not i.get("video")}
@@ -137,17 +137,17 @@ def judges_figures(results: dict, configs: dict, cfg: Config) -> dict:
     judges = {
         "families": families, "conditioning": conditioning,
         "fmr_equivalent": {n: _median_fmr_equivalent(r.images) for n, r in results.items()},
-        "kendall": J.ranking_agreement({n: [g["value"] for g in r.groups["method"] if g["rank"] is not None]
+        "kendall": fr_judges.ranking_agreement({n: [g["value"] for g in r.groups["method"] if g["rank"] is not None]
                                         for n, r in results.items()}),
-        "methods": J.method_table({n: {g["value"]: g["verified_rate_of_all"] for g in r.groups["method"]}
+        "methods": fr_judges.method_table({n: {g["value"]: g["verified_rate_of_all"] for g in r.groups["method"]}
                                    for n, r in results.items()}, conditioning, families,
                                   {g["value"] for r in results.values() for g in r.groups["method"]
                                    if g["rank"] is not None}),
-        "images": J.image_agreement(verified),
-        "kappa": J.kappa_agreement(verified, {i["path"]: i["identity"] for r in results.values() for i in r.images},
+        "images": fr_judges.image_agreement(verified),
+        "kappa": fr_judges.kappa_agreement(verified, {i["path"]: i["identity"] for r in results.values() for i in r.images},
                                    bootstrap=cfg.intervals()),
     }
-    judges["verdict"] = J.verdict(judges["kappa"], judges["methods"])
+    judges["verdict"] = fr_judges.verdict(judges["kappa"], judges["methods"])
     # each judge's real-photo ceiling, and why a method is not ranked (the first judge that sets it aside)
     judges["ceiling"] = {n: {k: c[k] for k in ("verified_rate_of_all", "n", "n_identities")} | {
         "interval": c["intervals"]["verified_rate_of_all"]}
@@ -403,7 +403,7 @@ def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups
         ma, mb = (method == a) & sc.in_audit, (method == b) & sc.in_audit
         out.append(compare_methods(a, b, sc.gid[ma], verified[ma], sim0[ma], sc.gid[mb], verified[mb], sim0[mb],
                                    bootstrap=bootstrap, min_identities=plan.min_identities).as_dict())
-    for c, p in zip(out, M.holm([c["wilcoxon"]["p_value"] for c in out])):
+    for c, p in zip(out, metrics.holm([c["wilcoxon"]["p_value"] for c in out])):
         c["wilcoxon"]["p_holm"] = float(p)
     return out
 
@@ -411,7 +411,7 @@ def _method_comparisons(plan: "AuditPlan", sc: "AuditScores", meta: list, groups
 def conditioning_of(setting, images: list[dict]) -> dict:
     """method -> the family of the embedding it was conditioned on: generated.conditioning (published,
     none, or a mapping), each method's value in a manifest column ``conditioning`` taking precedence."""
-    base = dict(J.PUBLISHED) if setting == "published" else {} if setting in (None, "none") else dict(setting)
+    base = dict(fr_judges.PUBLISHED) if setting == "published" else {} if setting in (None, "none") else dict(setting)
     if not isinstance(base, dict):
         raise ConfigError(f"generated.conditioning={setting}: give published, none, or {{method: family}}")
     for img in images:
@@ -429,7 +429,7 @@ def copy_figures(copy: dict, method: np.ndarray, in_audit: np.ndarray, pose: dic
         return {"available": False, "reason": copy.get("reason", "")}
     rows = []
     pose, scene = pose or {}, scene or {}
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     # kind -> (its distance or similarity to the inputs, whether it copied)
     kinds = {**({k: (pose[f"{k}_to_inputs"], pose[f"{k}_copied"]) for k in ("pose", "expression")}
                 if pose.get("available") else {}),
@@ -485,7 +485,7 @@ def _spread(pose: dict, sel: np.ndarray, identity: np.ndarray, kw: dict) -> dict
     between them (:func:`fr_eval.pose.spread`); the mean over those identities with its 95% interval."""
     gens = pose["poses"]["gen"]
     ids = sorted(set(identity[sel].tolist()))
-    per = [P.spread([gens[i] for i in np.flatnonzero(sel & (identity == k))], pose["expression_scale"]) for k in ids]
+    per = [fr_pose.spread([gens[i] for i in np.flatnonzero(sel & (identity == k))], pose["expression_scale"]) for k in ids]
     out = {}
     for j, kind in enumerate(("pose", "expression")):
         v = np.array([p[j] for p in per], float)
@@ -500,7 +500,7 @@ def _over_identities(hit: np.ndarray, identity: np.ndarray, kw: dict) -> tuple[i
     """(identities, the 95% interval of a rate of images) with each identity's images kept together
     (:func:`fr_eval.metrics.rate_interval` on per-identity counts)."""
     ids, inv = np.unique(identity, return_inverse=True)
-    return int(ids.size), M.rate_interval(np.bincount(inv, np.asarray(hit, float), ids.size),
+    return int(ids.size), metrics.rate_interval(np.bincount(inv, np.asarray(hit, float), ids.size),
                                           np.bincount(inv, minlength=ids.size).astype(float), **kw).as_dict()
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .. import metrics as M
+from .. import metrics
 from ..evaluation import SideData
 from ..identity import identity_scores
 from ..images import ImageLoadError, load_image
@@ -103,7 +103,7 @@ def multi_figures(rows: list[dict], bootstrap: dict) -> dict:
     """Per method (and over all rows): rows, faces found against named, the share of named identities
     verified (a missing one is not), and the shares of rows with a swap, a blended face, a missing identity
     and an extra face, each with a 95% interval resampling the rows' sets of identities."""
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     methods = sorted({r["method"] for r in rows})
     return {"rows": rows, "methods": [_method(m, [r for r in rows if r["method"] == m], kw) for m in methods]
             + ([_method("(all)", rows, kw)] if len(methods) > 1 else [])}
@@ -121,7 +121,7 @@ def _method(method: str, rows: list[dict], kw: dict) -> dict:
     def rate(hit, trials):
         hit, trials = np.asarray(hit, float), np.asarray(trials, float)
         value = float(hit.sum() / trials.sum()) if trials.sum() else float("nan")
-        return value, M.rate_interval(per_unit(hit), per_unit(trials), **kw).as_dict()
+        return value, metrics.rate_interval(per_unit(hit), per_unit(trials), **kw).as_dict()
 
     named = np.array([r["n_named"] for r in rows], float)
     ver = np.array([sum(r["verified"]) for r in rows], float)

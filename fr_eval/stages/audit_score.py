@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from .. import colour as C
-from .. import identification as I
-from .. import metrics as M
-from .. import pose as P
+from .. import colour
+from .. import identification
+from .. import metrics
+from .. import pose as fr_pose
 from ..datasets import load_dataset
 from ..datasets.generated import LINKS
 from ..errors import ConfigError, FrEvalError
@@ -173,12 +173,12 @@ def audit_searches(plan: AuditPlan, gen_side: SideData, ref_side: SideData, ref_
     if not subjects:
         return (np.zeros(len(gid), np.int64), np.full(len(gid), np.nan, np.float32),
                 {**out, "why_no_thresholds": "no identity enrolled"})
-    gen = I.search_gallery(score_vectors(gen_side.emb, metric, "probe"), gid, gallery, subjects,
+    gen = identification.search_gallery(score_vectors(gen_side.emb, metric, "probe"), gid, gallery, subjects,
                            k=plan.rank_k, search_ok=gen_side.ok)
     if out["gallery_size"] < 2:
         return gen.mate_rank, gen.mate_score, {**out, "why_no_thresholds": "one identity enrolled: an enrolment "
                                                                            "photo has no other identity to search"}
-    enrol = I.search_gallery(score_vectors(ref_side.emb[ok], metric, "probe"), ref_id[ok], gallery, subjects, k=2)
+    enrol = identification.search_gallery(score_vectors(ref_side.emb[ok], metric, "probe"), ref_id[ok], gallery, subjects, k=2)
     own = enrol.subjects[enrol.top_entry[:, 0]] == ref_id[ok]
     top1 = np.where(own, enrol.top_score[:, 1], enrol.top_score[:, 0]).astype(np.float64)
     out.update(nonmated_searches=int(top1.size),
@@ -199,7 +199,7 @@ def skin_tones(plan: AuditPlan, acqs: dict, gid: np.ndarray, n_identities: int) 
             rgb = load_image(smp.path)
         except ImageLoadError:
             return float("nan")
-        return float("nan") if C.is_grey(rgb) else C.face_ita(rgb, a.detection.landmarks)["ita"]
+        return float("nan") if colour.is_grey(rgb) else colour.face_ita(rgb, a.detection.landmarks)["ita"]
 
     idx = {name: i for i, name in enumerate(plan.identities)}
     per_identity: dict = {}
@@ -243,7 +243,7 @@ def _threshold(cfg: Config, fmr, imp_enrol, run: Session) -> tuple[float, np.nda
     src = cfg.generated.threshold_from
     if isinstance(src, (int, float)) and not isinstance(src, bool):
         return float(src), imp_enrol, {"source": "given", "threshold": float(src),
-                                       "fmr_achieved_on_enrolment": M.fmr_at(imp_enrol, float(src))
+                                       "fmr_achieved_on_enrolment": metrics.fmr_at(imp_enrol, float(src))
                                        if imp_enrol.size else None}
     if src == "enrolment":
         if imp_enrol.size == 0:
@@ -337,8 +337,8 @@ def face_poses(plan: "AuditPlan", acqs: dict) -> dict:
         x1, y1, x2, y2 = (int(round(v)) for v in a.detection.bbox)
         shape = predictor(np.ascontiguousarray(rgb), dlib.rectangle(x1, y1, x2, y2))
         pts = np.array([(shape.part(k).x, shape.part(k).y) for k in range(shape.num_parts)], float)
-        pose = P.head_pose(pts, rgb.shape[1], rgb.shape[0])
-        return {**pose, **(P.expression(pts) if pose["ok"] else {})}
+        pose = fr_pose.head_pose(pts, rgb.shape[1], rgb.shape[0])
+        return {**pose, **(fr_pose.expression(pts) if pose["ok"] else {})}
 
     return {"available": True, "refs": [one(s) for s in plan.refs], "gen": [one(s) for s in plan.gen]}
 
@@ -357,11 +357,11 @@ def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.
     link, ref_key, ref_subject, ref_sha = links["link"], links["ref_key"], links["ref_subject"], links["ref_sha"]
     refs, gens = poses["refs"], poses["gen"]
     ok = np.array([r["ok"] for r in refs], bool)
-    scale = np.array([np.std([r[k] for r in refs if r["ok"]]) if ok.sum() > 1 else 1.0 for k in P.EXPRESSION_KEYS])
+    scale = np.array([np.std([r[k] for r in refs if r["ok"]]) if ok.sum() > 1 else 1.0 for k in fr_pose.EXPRESSION_KEYS])
     scale = np.where(scale > 0, scale, 1.0)
 
     def expr_distance(a, b):
-        return P.expression_distance(a, b, scale)
+        return fr_pose.expression_distance(a, b, scale)
     _, first = np.unique(ref_sha, return_index=True)
     distinct = np.zeros(len(refs), bool)
     distinct[first] = True
@@ -371,7 +371,7 @@ def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.
             if ok[i] and ok[j] and distinct[i] and distinct[j] and ref_subject[i] == ref_subject[j] \
                     and ref_sha[i] != ref_sha[j] and ref_key[i] != ref_key[j] \
                     and not (same_photo is not None and same_photo[i, j]):  # photos taken apart, as in scene_copy
-                real_pose.append(P.pose_distance(refs[i], refs[j]))
+                real_pose.append(fr_pose.pose_distance(refs[i], refs[j]))
                 real_expr.append(expr_distance(refs[i], refs[j]))
     if len(real_pose) < 10:
         return {"available": False, "reason": f"only {len(real_pose)} pairs of real photos of one identity with a "
@@ -388,7 +388,7 @@ def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.
         others = ok & (ref_key != want) & (ref_subject == smp.subject) & ~np.isin(ref_sha, ref_sha[inputs])
         for name, where in (("inputs", inputs), ("others", others)):
             if where.any():
-                out[f"pose_to_{name}"][i] = min(P.pose_distance(g, refs[j]) for j in np.flatnonzero(where))
+                out[f"pose_to_{name}"][i] = min(fr_pose.pose_distance(g, refs[j]) for j in np.flatnonzero(where))
                 out[f"expression_to_{name}"][i] = min(expr_distance(g, refs[j]) for j in np.flatnonzero(where))
     return {"available": True, "link": link, "percentile": percentile, "thresholds": cut,
             "expression_scale": scale.tolist(), "real_spread": _real_spread(refs, ref_subject, distinct, scale),
@@ -401,7 +401,7 @@ def pose_copy(plan: "AuditPlan", poses: dict, percentile: float, same_photo: np.
 def _real_spread(refs: list, subject: np.ndarray, distinct: np.ndarray, scale) -> dict:
     """The pose and expression spread of real photos (each distinct file once), per identity and their mean over
     identities: what a method's spread reads against."""
-    per = [P.spread([refs[j] for j in np.flatnonzero(distinct & (subject == s))], scale) for s in np.unique(subject)]
+    per = [fr_pose.spread([refs[j] for j in np.flatnonzero(distinct & (subject == s))], scale) for s in np.unique(subject)]
     pose, expr = np.array([p for p, _ in per]), np.array([e for _, e in per])
     have = np.isfinite(pose)
     return {"pose": float(pose[have].mean()) if have.any() else float("nan"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics as M
+from .. import metrics
 from ..datasets.base import Sample
 from ..identity import complement_interval, mean_interval, pairwise_similarity
 from ..provenance import file_sha256
@@ -157,7 +157,7 @@ def _mean(x: np.ndarray) -> float:
 def method_row(method: str, rows: list[dict], identities: list, bootstrap) -> dict:
     """A method's videos: counts, the share of frames acquired, the share of videos verified and the mean of
     the videos' mean similarity, minimum and drift, each with a 95% interval resampling identities."""
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     ident = np.array([r["identity"] for r in rows], dtype=object)
     ids, inv = np.unique(ident, return_inverse=True)
 
@@ -171,8 +171,8 @@ def method_row(method: str, rows: list[dict], identities: list, bootstrap) -> di
            "n_identities": int(ids.size), "n_frames": int(n_frames.sum()), "n_acquired": int(acquired.sum()),
            "frame_fta": float(1 - acquired.sum() / n_frames.sum()) if n_frames.sum() else float("nan"),
            "videos_verified": float(verified.mean()) if len(rows) else float("nan"),
-           "intervals": {"frame_fta": M.rate_interval(per_id(n_frames - acquired), per_id(n_frames), **kw).as_dict(),
-                         "videos_verified": complement_interval(M.rate_interval(
+           "intervals": {"frame_fta": metrics.rate_interval(per_id(n_frames - acquired), per_id(n_frames), **kw).as_dict(),
+                         "videos_verified": complement_interval(metrics.rate_interval(
                              per_id(1 - verified), per_id(np.ones(len(rows))), **kw).as_dict())}}
     for key in ("similarity_mean", "similarity_min", "similarity_std", "tl_id", "tg_id", "drift_adjacent_p10"):
         v = np.array([r[key] for r in rows], float)

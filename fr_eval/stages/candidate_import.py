@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow.parquet as pq
 
-from .. import identification as I
+from .. import identification as fr_identification
 from ..datasets.base import read_csv_rows, stripped_columns
 from ..errors import FrEvalError
 from ..settings import Config
@@ -204,22 +204,22 @@ def ties_at_cut(figures: dict, searches: dict, order: list, res, mated, k: int, 
     tied = tied_at_cut(searches, order, res.gallery_size)
     if not tied.any():
         return []
-    worst = np.where(tied, k + 1, np.where(res.mated, res.mate_rank, I.NO_RANK))[mated]
+    worst = np.where(tied, k + 1, np.where(res.mated, res.mate_rank, fr_identification.NO_RANK))[mated]
     figures["mates_tied_at_cut"] = int(tied.sum())
-    figures[f"rank{R}_if_ties_lose"] = float(I.cmc(worst, R)[-1])
+    figures[f"rank{R}_if_ties_lose"] = float(fr_identification.cmc(worst, R)[-1])
     return [f"row {label}: {int(tied.sum())} mated search(es) list the mate with the score of the list's last "
             f"candidate in a list cut below the gallery of {res.gallery_size}: a candidate cut off with the same "
             f"score would rank ahead of it, so their ranks are best cases (rank-{R} {100 * figures[f'rank{R}']:.2f}%, "
             f"or {100 * figures[f'rank{R}_if_ties_lose']:.2f}% if every such tie goes against the mate)"]
 
 
-def search_results(searches: dict, order: list, k: int, size: int | None) -> I.SearchResults:
+def search_results(searches: dict, order: list, k: int, size: int | None) -> fr_identification.SearchResults:
     """One row's lists as the streamed search's results: the mate's rank by the same rule (1 + the
     non-mates listed at or above it; a mate not listed ranks beyond the lists, ``k + 1``)."""
     n = len(order)
     names = sorted({e[1] for sid in order for e in searches[sid].entries})
     col = {s: j for j, s in enumerate(names)}
-    top_entry, top_score = np.full((n, k), -1, np.int64), np.full((n, k), I.NO_SCORE, np.float64)
+    top_entry, top_score = np.full((n, k), -1, np.int64), np.full((n, k), fr_identification.NO_SCORE, np.float64)
     mate_rank, mate_score = np.zeros(n, np.int64), np.full(n, np.nan)
     mated, acquired = np.zeros(n, bool), np.zeros(n, bool)
     for i, sid in enumerate(order):
@@ -234,7 +234,7 @@ def search_results(searches: dict, order: list, k: int, size: int | None) -> I.S
             else:
                 mate_score[i] = mate
                 mate_rank[i] = 1 + sum(1 for e in s.entries if e[1] != s.subject and e[2] >= mate)
-    return I.SearchResults(mated=mated, acquired=acquired, mate_score=mate_score, mate_rank=mate_rank,
+    return fr_identification.SearchResults(mated=mated, acquired=acquired, mate_score=mate_score, mate_rank=mate_rank,
                            top_score=top_score, top_entry=top_entry,
                            gallery_size=len(names) if size is None else size, subjects=np.array(names, dtype=object))
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError
-from .. import metrics as M
+from .. import metrics
 from ..paired import adjust_family, compare_rows
 from ..settings import Report
 from ..streaming import ImpostorSummary
@@ -62,7 +62,7 @@ def load_run(folder: str | Path) -> Run:
     least = int(recorded["min_false_matches"])
     thresholds = {float(f): float(r["threshold"]) for f, r in m["thresholds"].items()}
     # older reports carry no "supported" flag: it is worked out from the baseline's impostor count as the run would
-    supported = {float(f): bool(r["supported"]) if "supported" in r else M.fmr_supported(float(f), n_impostor, least)
+    supported = {float(f): bool(r["supported"]) if "supported" in r else metrics.fmr_supported(float(f), n_impostor, least)
                  for f, r in m["thresholds"].items()}
     t = pq.read_table(export, columns=["row", "kind", "reference", "probe", "probe_subject", "score"]).to_pydict()
     row, kind = np.array(t["row"], dtype=object), np.array(t["kind"], dtype=object)

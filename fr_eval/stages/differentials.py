@@ -16,8 +16,8 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
-from .. import colour as C
-from .. import differentials as D
+from .. import colour
+from .. import differentials as fr_differentials
 from ..datasets.base import read_csv_rows
 from ..errors import ConfigError
 from ..evaluation import SideData, pair_scores
@@ -99,12 +99,12 @@ def group_rows(counts: dict, code: np.ndarray, names: list, pairs: list, alpha: 
     rows = []
     for label, rc in counts.items():
         c = rc.per_group(code, len(names))
-        figures = D.group_figures(c, code, names, bootstrap=bootstrap)
+        figures = fr_differentials.group_figures(c, code, names, bootstrap=bootstrap)
         for g in figures:  # too few subjects to support a figure: shown flagged, never ranked
             g["too_small"] = g["n_subjects"] < min_subjects
         rows.append({"label": label, "groups": figures, "between": rc.between(code, len(names), bootstrap),
-                     "indices": D.summary_indices(c, code, names, alpha=alpha, bootstrap=bootstrap)})
-    effects = [{"a": x, "b": y, **{rate: flag_small(D.effect_by_group(
+                     "indices": fr_differentials.summary_indices(c, code, names, alpha=alpha, bootstrap=bootstrap)})
+    effects = [{"a": x, "b": y, **{rate: flag_small(fr_differentials.effect_by_group(
         counts[x].per_group(code, len(names)), counts[y].per_group(code, len(names)), code, names, rate,
         bootstrap=bootstrap), min_subjects) for rate in ("fnmr", "frr")}} for x, y in pairs]
     return rows, effects
@@ -148,7 +148,7 @@ class Skin:
         for x in self.images:
             if not x["fit"]:
                 unfit[x["kind"]] = unfit.get(x["kind"], 0) + 1
-        return {"white_balance": self.white_balance, "fit_rules": dict(C.FIT),
+        return {"white_balance": self.white_balance, "fit_rules": dict(colour.FIT),
                 "n_images": len(self.images), "n_images_measured": int(sum(x["fit"] for x in self.images)),
                 "unfit_reasons": dict(sorted(unfit.items(), key=lambda kv: -kv[1])),
                 "n_subjects": len(subjects), "measured": status.count("measured"),
@@ -161,7 +161,7 @@ class Skin:
                 "median_range": float(np.median(ranges)) if ranges else float("nan"),
                 "max_range": float(np.max(ranges)) if ranges else float("nan"),
                 "subjects": self.per_subject, "images": self.images,
-                "region": {k: list(v) for k, v in C.REGIONS.items()}, "skin_range": C.SKIN_RANGE}
+                "region": {k: list(v) for k, v in colour.REGIONS.items()}, "skin_range": colour.SKIN_RANGE}
 
 
 def measure_skin(plan: Plan, acquired: Acquired, settings, bootstrap: dict | None = None) -> Skin:
@@ -186,7 +186,7 @@ def skin_of(samples: list, acquisition_of, settings, bootstrap: dict | None = No
         except ImageLoadError as exc:
             return s, a, {"ita": float("nan"), "L": float("nan"), "hue": float("nan"), "chroma": float("nan"),
                           "pixels": 0, "fit": False, "kind": "unreadable", "reason": f"unreadable: {exc}"}
-        return s, a, C.skin_reading(rgb, a.detection.landmarks, settings.white_balance)
+        return s, a, colour.skin_reading(rgb, a.detection.landmarks, settings.white_balance)
 
     with ThreadPoolExecutor(_cpus()) as pool:  # image decoding and the CIELAB conversion release the GIL
         done = list(pool.map(one, todo))
@@ -292,10 +292,10 @@ def skin_sheet(skin: Skin, settings) -> list[dict]:
 
 def marked_face(rgb, landmarks, white_balance: str) -> np.ndarray:
     """The aligned face with its measured skin pixels tinted green and the region's outline kept visible."""
-    lab, mask = C.face_skin(rgb, landmarks, white_balance)
+    lab, mask = colour.face_skin(rgb, landmarks, white_balance)
     face = norm_crop(rgb, np.asarray(landmarks, np.float32).reshape(5, 2)).astype(np.float64)
     face[mask] = 0.55 * face[mask] + 0.45 * np.array([0.0, 255.0, 0.0])
-    edge = C.region_mask() & ~mask
+    edge = colour.region_mask() & ~mask
     face[edge] = 0.7 * face[edge] + 0.3 * np.array([255.0, 0.0, 255.0])  # in the region, not skin: magenta
     return face.clip(0, 255).astype(np.uint8)
 
@@ -341,13 +341,13 @@ def skin_groups(subjects: list, skin: Skin, settings) -> tuple[list, list, str]:
                           "differentials.ita_groups=K (e.g. 3); Chardon's categories are bins of the ITA")
     median = {s: v[key] for s, v in skin.per_subject.items() if s in skin.resampled}
     if rule == "chardon":
-        names = C.chardon_order()  # lightest first; index 0 = very light
+        names = colour.chardon_order()  # lightest first; index 0 = very light
 
         def bin_of(x):
             x = np.asarray(x, float)
-            return np.where(np.isfinite(x), np.sum(x[..., None] <= np.array([b for _, b in C.CHARDON[:-1]]), -1), -1)
-        ranges = [f"ITA > {low:g}°" if i == 0 else f"ITA {low:g}° to {C.CHARDON[i - 1][1]:g}°" if np.isfinite(low)
-                  else f"ITA <= {C.CHARDON[i - 1][1]:g}°" for i, (_, low) in enumerate(C.CHARDON)]
+            return np.where(np.isfinite(x), np.sum(x[..., None] <= np.array([b for _, b in colour.CHARDON[:-1]]), -1), -1)
+        ranges = [f"ITA > {low:g}°" if i == 0 else f"ITA {low:g}° to {colour.CHARDON[i - 1][1]:g}°" if np.isfinite(low)
+                  else f"ITA <= {colour.CHARDON[i - 1][1]:g}°" for i, (_, low) in enumerate(colour.CHARDON)]
         source = "ITA (median over each subject's fit colour photos), Chardon's categories"
     else:
         k = int(rule)
@@ -663,10 +663,10 @@ def colour_fidelity(plan: Plan, acquired: Acquired, skin_attr: dict | None, stor
             o, c = load_image(s.path), load_image(kept)
         except ImageLoadError:
             return None
-        if C.is_grey(o) or o.shape != c.shape:
+        if colour.is_grey(o) or o.shape != c.shape:
             return None
         return {"colouriser": v.colouriser.name, "path": s.rel, "subject": s.subject,
-                "skin_tone": group_of.get(s.subject, ""), **C.fidelity(o, c, a.detection.landmarks)}
+                "skin_tone": group_of.get(s.subject, ""), **colour.fidelity(o, c, a.detection.landmarks)}
 
     with ThreadPoolExecutor(_cpus()) as pool:
         images = [x for x in pool.map(one, work) if x is not None]

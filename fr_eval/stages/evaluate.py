@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import metrics as M
+from .. import metrics
 from .. import ray_executor
 from ..errors import ConfigError
 from ..evaluation import (
@@ -169,7 +169,7 @@ def compared_fmr(fmr: float, fmrs, n_impostor: int, min_false_matches: int) -> t
     support it (at least ``min_false_matches`` false matches allowed), else the strictest supported target of
     ``fmrs`` looser than it (FMR 1 % where 0.1 % rests on too few impostors), else ``fmr``, unsupported."""
     def ok(f):
-        return M.fmr_supported(f, n_impostor, min_false_matches)
+        return metrics.fmr_supported(f, n_impostor, min_false_matches)
     if ok(fmr):
         return fmr, True
     looser = sorted(f for f in fmrs if f > fmr and ok(f))

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import metrics as M
-from .. import streaming as S
+from .. import metrics
+from .. import streaming
 from ..evaluation import separation_warnings
 from ..settings import Config, Report
 from ..systems import substitute_warnings
@@ -44,7 +44,7 @@ class RunResult:
 
 def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResult:
     """The evaluate stage's figures with everything the report shows beside them."""
-    made, t_eval = dict(S.PRODUCTS), time.perf_counter()
+    made, t_eval = dict(streaming.PRODUCTS), time.perf_counter()
     ev = evaluate(plan, acquired, export=export_plan(cfg), false_matches=cfg.report.differentials)
     timings = {"plan_and_acquire_s": t_eval - t0, "evaluate_s": time.perf_counter() - t_eval}
     samples = sample_rows(plan, acquired)
@@ -77,7 +77,7 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
     ident = identify(plan, acquired, plan.identification, cfg.report.min_false_matches) if plan.identification else None
     if ident is not None:
         timings["identification_s"] = time.perf_counter() - t
-    context["timings"] = {**timings, "products": S.products_made(made),
+    context["timings"] = {**timings, "products": streaming.products_made(made),
                           "impostor_products_needed": ev.impostor_products_needed,
                           "note": "products: scores made by matrix products from the evaluate stage on, by purpose "
                                   "(cross_subject: the impostor scans, each distinct pair of variants once when it "
@@ -130,7 +130,7 @@ def run_context(plan: Plan, acquired: Acquired, ev, cfg: Config) -> dict:
         "colouriser_stand_ins": {c.name: c.stand_in for c in plan.colourisers if getattr(c, "stand_in", "")},
         "scenario_set": {"name": sset.name, "source": sset.source, "baseline": sset.baseline,
                          "definitions": {k: v.__dict__ for k, v in sset.scenarios.items()}},
-        "thresholds": {f: {**r, "supported": M.fmr_supported(f, imp.n, cfg.report.min_false_matches)}
+        "thresholds": {f: {**r, "supported": metrics.fmr_supported(f, imp.n, cfg.report.min_false_matches)}
                        for f, r in ev.threshold_records.items()},
         "impostor_scores": imp.describe(),
         "score_export_impostors": (export_rule(imp.n, cfg.report, cfg.impostor_keep_all) if cfg.report.export

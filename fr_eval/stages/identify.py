@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import identification as I
-from .. import metrics as M
+from .. import identification
+from .. import metrics
 from ..errors import ConfigError
 
 #: the mark of a figure at an operating point the data do not support (as the report prints it)
@@ -66,7 +66,7 @@ def identify(plan, acquired: Acquired, split: Split, min_false_alarms: int = 1) 
         emb, subjects = gallery(plan, acquired, ref_variant, split, metric)
         if len(subjects) == 0:
             emb = np.zeros((0, side.emb.shape[1]), np.float32)
-        return I.search_gallery(side.emb, names, emb, subjects, k=settings.max_rank, search_ok=side.ok,
+        return identification.search_gallery(side.emb, names, emb, subjects, k=settings.max_rank, search_ok=side.ok,
                                 budget_bytes=plan.stream.budget_bytes, executor=plan.stream.executor)
 
     if not mated.any():
@@ -106,10 +106,10 @@ def fpir_thresholds(top1: np.ndarray, targets, min_false_alarms: int) -> dict:
     conservative rule, with what the report states beside it."""
     out = {}
     for t in targets:
-        thr = I.threshold_at_fpir(top1, t)
-        out[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": I.fpir(top1, thr),
-                  "allowed_false_alarms": M.allowed_false_matches(t, top1.size),
-                  "supported": M.fmr_supported(t, top1.size, min_false_alarms)}
+        thr = identification.threshold_at_fpir(top1, t)
+        out[t] = {"threshold": thr, "n_nonmated": int(top1.size), "fpir_achieved": identification.fpir(top1, thr),
+                  "allowed_false_alarms": metrics.allowed_false_matches(t, top1.size),
+                  "supported": metrics.fmr_supported(t, top1.size, min_false_alarms)}
     return out
 
 
@@ -159,19 +159,19 @@ def by_gallery_size(plan, acquired: Acquired, split: Split, metric: str, sides) 
         def search(ref_variant, probe_variant):
             side = sides(probe_variant)
             emb, subjects = gallery(plan, acquired, ref_variant, part, metric)
-            res = I.search_gallery(side.emb[keep], names[keep], emb, subjects, k=1, search_ok=side.ok[keep],
+            res = identification.search_gallery(side.emb[keep], names[keep], emb, subjects, k=1, search_ok=side.ok[keep],
                                    budget_bytes=plan.stream.budget_bytes, executor=plan.stream.executor)
-            rank = np.where(res.mated, res.mate_rank, I.NO_RANK)[mated]
+            rank = np.where(res.mated, res.mate_rank, identification.NO_RANK)[mated]
             return rank, np.where(res.mated, res.mate_score, np.nan).astype(np.float64)[mated], \
                 res.top1[~mated].astype(np.float64)
 
         _, _, base_top1 = search("original", "original")
-        thr = {t: I.threshold_at_fpir(base_top1, t) for t in split.settings.fpir}
+        thr = {t: identification.threshold_at_fpir(base_top1, t) for t in split.settings.fpir}
         for r in plan.rows:
             rank, score, top1 = search(r.reference_variant, r.probe_variant)
             out.append({"gallery_size": n, "row": r.label, "mated_searches": int(mated.sum()),
-                        "nonmated_searches": int((~mated).sum()), "rank1": float(I.cmc(rank, 1)[0]),
-                        "at_fpir": {t: {"threshold": T, "fpir": I.fpir(top1, T), "fnir_rank1": I.fnir(rank, score, 1, T)}
+                        "nonmated_searches": int((~mated).sum()), "rank1": float(identification.cmc(rank, 1)[0]),
+                        "at_fpir": {t: {"threshold": T, "fpir": identification.fpir(top1, T), "fnir_rank1": identification.fnir(rank, score, 1, T)}
                                     for t, T in thr.items()}})
     return out
 
@@ -182,7 +182,7 @@ def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, mi
     at the first FPIR threshold, b minus a, with a paired subject-bootstrap interval and a paired permutation
     test whose unit is the subject (a subject's searches in both rows swapped together: McNemar's question,
     asked of subjects, since a subject's searches are not independent); the tests Holm-adjusted as one family."""
-    kw = M.interval_kwargs(bootstrap)
+    kw = metrics.interval_kwargs(bootstrap)
     n_with = int(len(np.unique(subject)))
     out = []
     for a, b in pairs:
@@ -191,14 +191,14 @@ def paired_searches(pairs, misses: dict, subject, n_subjects: int, bootstrap, mi
             diff, iv = paired_rate_difference(ea, eb, subject, n_subjects, **kw)
             counts = [{"e": np.bincount(subject, e.astype(float), n_subjects),
                        "t": np.bincount(subject, minlength=n_subjects).astype(float)} for e in (ea, eb)]
-            test = M.paired_permutation_test(*counts, lambda e, t: e / np.maximum(t, 1), seed=kw["seed"])
+            test = metrics.paired_permutation_test(*counts, lambda e, t: e / np.maximum(t, 1), seed=kw["seed"])
             target = next((t for t in thresholds or {} if what.endswith(f"T(FPIR<={100 * t:g}%)")), None)
             out.append({"a": a, "b": b, "figure": f"FNIR {what} (miss rate of mated searches)",
                         "a_value": float(ea.mean()), "b_value": float(eb.mean()), "difference": diff,
                         "interval": {"low": iv.low, "high": iv.high, "method": iv.method}, "test": test,
                         "subjects": n_with, "small_sample": n_with < min_subjects,
                         "supported": target is None or bool(thresholds[target]["supported"])})
-    for c, p in zip(out, M.holm([c["test"]["p_value"] for c in out]) if out else []):
+    for c, p in zip(out, metrics.holm([c["test"]["p_value"] for c in out]) if out else []):
         c["test"]["p_holm"], c["test"]["family"] = float(p), len(out)
         c["sentence"] = search_sentence(c)
     return out
@@ -227,7 +227,7 @@ def _interval(errors, subject, n_subjects, bootstrap) -> dict:
     """A rate's 95 % interval, resampling subjects (rule of 3 at zero errors)."""
     e = np.bincount(subject, np.asarray(errors, float), n_subjects)
     t = np.bincount(subject, minlength=n_subjects).astype(float)
-    iv = M.rate_interval(e, t, **M.interval_kwargs(bootstrap))
+    iv = metrics.rate_interval(e, t, **metrics.interval_kwargs(bootstrap))
     return {"low": iv.low, "high": iv.high, "method": iv.method}
 
 
@@ -236,16 +236,16 @@ def _complement(interval: dict) -> dict:
     return {**interval, "low": 1.0 - interval["high"], "high": 1.0 - interval["low"]}
 
 
-def row_figures(res: I.SearchResults, mated, probe_subj, n_subjects, n_enrolled, thresholds, settings, bootstrap):
+def row_figures(res: identification.SearchResults, mated, probe_subj, n_subjects, n_enrolled, thresholds, settings, bootstrap):
     """One row's identification figures (fractions) and curves: ``mated`` marks the searches whose subject
     was drawn into the gallery (a subject whose references all failed to acquire is still one: its searches
     are misses, and it counts as a failure to enrol)."""
     # float64 from here on: a threshold just above a float32 score must not round back onto it
-    rank = np.where(res.mated, res.mate_rank, I.NO_RANK)[mated]  # an enrolled subject that failed to enrol: miss
+    rank = np.where(res.mated, res.mate_rank, identification.NO_RANK)[mated]  # an enrolled subject that failed to enrol: miss
     score = np.where(res.mated, res.mate_score, np.nan).astype(np.float64)[mated]
     top1 = res.top1[~mated].astype(np.float64)
     R = settings.max_rank
-    cmc = I.cmc(rank, R)
+    cmc = identification.cmc(rank, R)
     subj_m, subj_n = probe_subj[mated], probe_subj[~mated]
     hit1 = (rank == 1)
     out = {"gallery_size": res.gallery_size, "mated_searches": int(mated.sum()),
@@ -255,16 +255,16 @@ def row_figures(res: I.SearchResults, mated, probe_subj, n_subjects, n_enrolled,
            "rank1": float(cmc[0]), "rank1_interval": _complement(_interval(~hit1, subj_m, n_subjects, bootstrap)),
            f"rank{R}": float(cmc[-1]),
            "cmc": cmc.tolist(),
-           "fnir_rank1_investigation": I.fnir(rank, score, 1, -np.inf),
-           f"fnir_rank{R}_investigation": I.fnir(rank, score, R, -np.inf),
+           "fnir_rank1_investigation": identification.fnir(rank, score, 1, -np.inf),
+           f"fnir_rank{R}_investigation": identification.fnir(rank, score, R, -np.inf),
            "at_fpir": {}}
     for t, rec in thresholds.items():
         T = rec["threshold"]
         miss = ~((rank == 1) & (score >= T))
         alarm = top1 >= T
-        out["at_fpir"][t] = {"threshold": T, "fpir": I.fpir(top1, T),
+        out["at_fpir"][t] = {"threshold": T, "fpir": identification.fpir(top1, T),
                              "fpir_interval": _interval(alarm, subj_n, n_subjects, bootstrap),
-                             "fnir_rank1": I.fnir(rank, score, 1, T),
+                             "fnir_rank1": identification.fnir(rank, score, 1, T),
                              "fnir_rank1_interval": _interval(miss, subj_m, n_subjects, bootstrap),
-                             f"fnir_rank{R}": I.fnir(rank, score, R, T)}
-    return out, {"cmc": cmc, "tradeoff": I.tradeoff(rank, score, top1, rank=1), "rank": rank, "score": score}
+                             f"fnir_rank{R}": identification.fnir(rank, score, R, T)}
+    return out, {"cmc": cmc, "tradeoff": identification.tradeoff(rank, score, top1, rank=1), "rank": rank, "score": score}

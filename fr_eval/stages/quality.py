@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import metrics as M
+from .. import metrics
 from ..metrics import interval_kwargs
 
 
@@ -14,12 +14,12 @@ def kept_fnmr_interval(genuine, subject, kept, threshold: float, bootstrap: dict
     per-subject counts (:func:`fr_eval.metrics.rate_interval`); the discard level is held fixed, as the
     threshold is. No interval (method "none") when the scores' subjects are unknown."""
     if subject is None:
-        return M.Interval(float("nan"), float("nan"), "none").as_dict()
+        return metrics.Interval(float("nan"), float("nan"), "none").as_dict()
     keep = np.ones(len(genuine), bool) if kept is None else kept
     _, subj = np.unique(np.asarray(subject), return_inverse=True)
     n = int(subj.max()) + 1 if subj.size else 0
     err = (np.asarray(genuine) < threshold) & keep
-    return M.rate_interval(np.bincount(subj, weights=err, minlength=n), np.bincount(subj, weights=keep, minlength=n),
+    return metrics.rate_interval(np.bincount(subj, weights=err, minlength=n), np.bincount(subj, weights=keep, minlength=n),
                            **interval_kwargs(bootstrap)).as_dict()
 
 
@@ -69,10 +69,10 @@ def edc_rows(ds, estimators, qvals, scores, compared, threshold: float, max_disc
         at_0 = kept_fnmr_interval(gen, subject, None, threshold, bootstrap)  # the same for every estimator
         for e in estimators:
             pair_q = np.fmin(utilities(ds.references, rv, e)[pairs[:, 0]], utilities(ds.probes, pv, e)[pairs[:, 1]])
-            d, f = M.error_versus_discard(gen, pair_q, threshold)
-            area, random_area = M.edc_area(d, f, max_discard), f[0] * max_discard
-            kept = M.kept_after_discard(pair_q, max_discard)
-            areas = ({k: v.as_dict() for k, v in M.edc_area_interval(
+            d, f = metrics.error_versus_discard(gen, pair_q, threshold)
+            area, random_area = metrics.edc_area(d, f, max_discard), f[0] * max_discard
+            kept = metrics.kept_after_discard(pair_q, max_discard)
+            areas = ({k: v.as_dict() for k, v in metrics.edc_area_interval(
                 gen, pair_q, threshold, subject, max_discard, **interval_kwargs(bootstrap)).items()}
                      if subject is not None else {})
             edc.append({"row": label, "estimator": e.name, "n_comparisons": int(gen.size),

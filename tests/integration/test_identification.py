@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from fr_eval import identification as I
+from fr_eval import identification
 
 from integration.test_scores import XCHECK
 
@@ -48,12 +48,12 @@ def test_figures_agree_with_bob_measure(tmp_path, ties):
     if ties:  # a coarse grid: many ties, with the mate and at the thresholds
         scores = np.round(scores, 1)
     x = scores.astype(np.float32)  # the gallery is the identity: each search's scores are its row, exactly
-    r = I.search_gallery(x, [f"s{v}" for v in subj], np.eye(n_gallery, dtype=np.float32),
+    r = identification.search_gallery(x, [f"s{v}" for v in subj], np.eye(n_gallery, dtype=np.float32),
                          [f"s{i}" for i in range(n_gallery)], k=10)
     rank, score = r.mated_searches()
     top1 = r.nonmated_top1()
-    t001 = I.threshold_at_fpir(top1, 0.001)
-    thresholds = sorted({t001, I.threshold_at_fpir(top1, 0.01), 0.3, 0.5})
+    t001 = identification.threshold_at_fpir(top1, 0.001)
+    thresholds = sorted({t001, identification.threshold_at_fpir(top1, 0.01), 0.3, 0.5})
     col = [int(v) if v < n_gallery else -1 for v in subj]
     (tmp_path / "s.json").write_text(json.dumps({"scores": x.astype(np.float64).tolist(), "col": col,
                                                  "max_rank": 10, "thresholds": thresholds}))
@@ -61,19 +61,19 @@ def test_figures_agree_with_bob_measure(tmp_path, ties):
                          timeout=300, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert out.returncode == 0, out.stderr[-2000:]
     ref = json.loads(out.stdout.strip().splitlines()[-1])
-    assert I.cmc(rank, 10).tolist() == ref["cmc"] == ref["rr"]  # every rank, exactly
+    assert identification.cmc(rank, 10).tolist() == ref["cmc"] == ref["rr"]  # every rank, exactly
     # pyeer resolves ties by list order (the mate first here): equal without ties, never below ours with them
-    ours = I.cmc(rank, 10)
+    ours = identification.cmc(rank, 10)
     if ties:
         assert (ours <= np.array(ref["pyeer"]) + 1e-12).all() and (ours < np.array(ref["pyeer"]) - 1e-3).any()
     else:
         assert ours == pytest.approx(ref["pyeer"], abs=1e-12)
     for t in thresholds:
-        assert I.fpir(top1, t) == ref["far"][str(t)]
+        assert identification.fpir(top1, t) == ref["far"][str(t)]
         for R in (1, 5):
-            assert 1.0 - I.fnir(rank, score, R, t) == pytest.approx(ref["dir"][f"{t}|{R}"], abs=1e-15)
+            assert 1.0 - identification.fnir(rank, score, R, t) == pytest.approx(ref["dir"][f"{t}|{R}"], abs=1e-15)
     below = top1[top1 < t001].max()  # the next observed score down gives one alarm too many
-    assert I.fpir(top1, t001) <= 0.001 < I.fpir(top1, below)
+    assert identification.fpir(top1, t001) <= 0.001 < identification.fpir(top1, below)
 
 
 def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
@@ -110,7 +110,7 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
         ok = np.isfinite(x).all(1)
         xn = np.zeros_like(x)
         xn[ok] = x[ok] / np.linalg.norm(x[ok], axis=1, keepdims=True)
-        s = I.score_matrix(xn, np.array(g, np.float32)).astype(np.float64)
+        s = identification.score_matrix(xn, np.array(g, np.float32)).astype(np.float64)
         ranks, tops = [], []
         for i in range(len(subj)):
             if subj[i] in held:
@@ -126,7 +126,7 @@ def test_identification_run_equals_the_full_matrix_on_lfw(tmp_path):
         assert row["mated_searches"] == len(r) and row["nonmated_searches"] == len(tops) == 45
         assert row["cmc"] == [float(np.mean((r >= 1) & (r <= k))) for k in range(1, 6)]
         if ref_v == probe_v == "original":
-            thresholds = {t: I.threshold_at_fpir(tops, float(t)) for t in m["thresholds"]}
+            thresholds = {t: identification.threshold_at_fpir(tops, float(t)) for t in m["thresholds"]}
             assert {t: v["threshold"] for t, v in m["thresholds"].items()} == thresholds
         for t, T in thresholds.items():
             a = row["at_fpir"][t]

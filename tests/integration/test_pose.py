@@ -4,7 +4,7 @@ lips."""
 import numpy as np
 import pytest
 
-from fr_eval import pose as P
+from fr_eval import pose
 
 
 def test_a_real_photo_and_its_mirror_read_opposite_yaws(lfw_small):
@@ -20,7 +20,7 @@ def test_a_real_photo_and_its_mirror_read_opposite_yaws(lfw_small):
         box = max(found, key=lambda r: r.area())
         shape = predictor(rgb, box)
         pts = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], float)
-        return P.head_pose(pts, rgb.shape[1], rgb.shape[0])
+        return pose.head_pose(pts, rgb.shape[1], rgb.shape[0])
 
     photos = [load_image(p) for p in sorted(lfw_small.rglob("*.jpg"))[:12]]
     poses = [pose_of(p) for p in photos]

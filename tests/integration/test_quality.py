@@ -136,7 +136,7 @@ def test_quality_through_a_run_is_stored_once(lfw_small, tmp_path, capsys):
     for f in ("table2.csv", "table2.md", "edc.csv", "edc.md", "quality_cdf.png", "edc.png"):
         assert (tmp_path / "a" / f).is_file()
     import csv
-    from fr_eval.report import numbers as N
+    from fr_eval.report import numbers
     with open(tmp_path / "a" / "edc.csv") as f:
         edc = list(csv.DictReader(f))
     fnmr = {r["label"]: r["intervals"]["fnmr"] for r in m["rows"]}
@@ -145,7 +145,7 @@ def test_quality_through_a_run_is_stored_once(lfw_small, tmp_path, capsys):
         v, lo, hi = (float(r[f"FNMR at 20% discarded{x} (%)"]) for x in ("", " low", " high"))
         assert lo <= v <= hi and 0 < int(r["Kept at 20%"]) <= int(r["Genuine compared"])
         # before discarding, the interval is Table 3's FNMR interval (same subjects, counts and seed)
-        iv, digits = fnmr[r["Scenario"]], N.decimals(int(r["Genuine compared"]))
+        iv, digits = fnmr[r["Scenario"]], numbers.decimals(int(r["Genuine compared"]))
         for side in ("low", "high"):
             assert r[f"FNMR at 0% discarded {side} (%)"] == f"{100 * iv[side]:.{digits}f}"
     first = m["engine"]["quality_computed"]

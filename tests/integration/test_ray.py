@@ -89,14 +89,14 @@ def test_ray_run_killed_mid_way_resumes(tmp_path):
 
 def test_search_on_ray_tasks_equals_the_local_search_to_the_bit(local_ray):
     import numpy as np
-    from fr_eval import identification as I
+    from fr_eval import identification
     rng = np.random.default_rng(5)
     g = rng.normal(size=(300, 32)).astype(np.float32)
     x = rng.normal(size=(1000, 32)).astype(np.float32)
     subj, gsubj = rng.integers(0, 450, 1000), np.arange(300)
     ok = rng.random(1000) > 0.05
-    a = I.search_gallery(x, subj, g, gsubj, k=7, search_ok=ok)
-    b = I.search_gallery(x, subj, g, gsubj, k=7, search_ok=ok, executor="ray", tasks=3)
+    a = identification.search_gallery(x, subj, g, gsubj, k=7, search_ok=ok)
+    b = identification.search_gallery(x, subj, g, gsubj, k=7, search_ok=ok, executor="ray", tasks=3)
     for f in ("mated", "acquired", "mate_rank", "top_entry", "top_score"):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     assert np.array_equal(a.mate_score, b.mate_score, equal_nan=True) and (a.mate_rank > 1).sum() > 50

@@ -7,7 +7,7 @@ subjects."""
 
 import numpy as np
 
-from fr_eval import colour as C
+from fr_eval import colour
 from unit.test_skin_tone import spoil
 
 
@@ -22,14 +22,14 @@ def test_a_real_subjects_reading_barely_moves_when_one_photo_is_spoilt(lfw_small
     person = sorted(p for p in lfw_small.iterdir() if p.is_dir())[3]
     photos = [load_image(p) for p in sorted(person.glob("*.jpg"))]
     marks = [a.detection.landmarks for a in system.acquire(photos)]
-    readings = [C.skin_reading(p, m) for p, m in zip(photos, marks)]
+    readings = [colour.skin_reading(p, m) for p, m in zip(photos, marks)]
     fit = np.array([r["ita"] for r in readings if r["fit"]])
     assert fit.size >= 2
     iv = _median_bootstrap(fit, {"n_resamples": 500, "confidence": 0.95, "seed": 0}).confidence_interval
     width = max(iv.high - iv.low, 1.0)
     k = next(i for i, r in enumerate(readings) if r["fit"])
     for how in ("desaturated", "colour cast", "over-exposed"):
-        spoilt = C.skin_reading(spoil(photos[k], how), marks[k])
+        spoilt = colour.skin_reading(spoil(photos[k], how), marks[k])
         if spoilt["fit"]:
             moved = np.median(np.r_[np.delete(fit, 0), spoilt["ita"]]) - np.median(fit)
             assert abs(moved) < width, (how, spoilt)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from fr_eval import metrics as M
+from fr_eval import metrics
 from fr_eval.streaming import ImpostorSummary, count_cross_subject
 from unit.test_streaming import FMRS, subject_embeddings
 
@@ -78,7 +78,7 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     assert imp.size == 2610
     assert (np.array(t["reference_subject"])[is_imp] != np.array(t["probe_subject"])[is_imp]).all()
     for fmr, thr in streamed.thresholds.items():
-        assert M.threshold_at_fmr(imp, fmr) == thr  # the exported scores are the summarised ones, bit for bit
+        assert metrics.threshold_at_fmr(imp, fmr) == thr  # the exported scores are the summarised ones, bit for bit
     npz = np.load(out / "scores.npz")
     assert "1|impostor_tail" in npz and "1|impostor" not in npz
     assert npz["1|impostor_histogram"].sum() == 2610 and npz["1|impostor_moments"][0] == 2610
@@ -110,7 +110,7 @@ def test_streamed_and_in_memory_figures_agree_on_real_lfw_scores(lfw_small, tmp_
     t3 = pq.read_table(tmp_path / "only3" / "scores" / "comparisons.parquet").to_pydict()
     imp3 = np.array(t3["score"])[np.array(t3["kind"]) == "impostor"]
     assert set(t3["row"]) == {"3", "1"} and only3.thresholds == streamed.thresholds
-    assert M.threshold_at_fmr(imp3, 0.001) == only3.thresholds[0.001]
+    assert metrics.threshold_at_fmr(imp3, 0.001) == only3.thresholds[0.001]
     table3 = (out / "table3.md").read_text()
     assert "Impostor scores streamed in blocks" in table3 and "65536-bin histogram" in table3
     assert "bin width 3.05e-05" in table3

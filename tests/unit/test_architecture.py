@@ -278,3 +278,18 @@ def test_architecture_md_places_every_module():
     modules += [p for sub in ("stages", "report") for p in (PACKAGE / sub).glob("*.py") if p.stem != "__init__"]
     assert len(modules) > 50
     assert sorted(p.relative_to(PACKAGE).as_posix() for p in modules if f"{p.name}" not in doc) == []
+
+
+def test_no_single_letter_aliases_of_fr_evals_modules():
+    """A module of fr-eval is imported under its own name (``from .. import metrics``), never as ``M``, in the
+    package, the tests and the benchmarks (a third-party convention such as ``torch.nn.functional as F`` stays)."""
+    found = []
+    for root in ("fr_eval", "tests", "benchmarks"):
+        for path in (PACKAGE.parent / root).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    ours = isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("fr_eval"))
+                    for a in node.names:
+                        if a.asname and len(a.asname) == 1 and (ours or a.name.startswith("fr_eval")):
+                            found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {a.name} as {a.asname}")
+    assert found == []

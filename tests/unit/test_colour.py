@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 
-from fr_eval import colour as C
+from fr_eval import colour
 from fr_eval.systems.align import ARCFACE_TEMPLATE
 
 # (L1, a1, b1), (L2, a2, b2), published ΔE00 (Sharma et al., 2005, Table 1: pairs 1-4, 7, 17-20, 27, 31, 32, 34)
@@ -38,17 +38,17 @@ def test_ciede2000_on_sharmas_pairs(lab1, lab2, expected):
                                                 (25, 12, np.degrees(np.arctan(-25 / 12)), "dark")])
 def test_ita_of_a_uniform_patch(L, b, angle, category):
     img, held = lab_image(L, 10, b)
-    r = C.face_ita(img, landmarks())
+    r = colour.face_ita(img, landmarks())
     # the region is every pixel of the cheeks and forehead: (18 x 22) x 2 + 32 x 16 in the 112 crop
     assert r["pixels"] == 18 * 22 * 2 + 32 * 16
-    assert r["ita"] == pytest.approx(float(C.ita(held[0], held[2])), abs=1e-6)
-    assert r["ita"] == pytest.approx(angle, abs=1.5) and C.chardon(r["ita"]) == category
+    assert r["ita"] == pytest.approx(float(colour.ita(held[0], held[2])), abs=1e-6)
+    assert r["ita"] == pytest.approx(angle, abs=1.5) and colour.chardon(r["ita"]) == category
 
 
 def test_chardon_bounds():
-    assert [C.chardon(x) for x in (55.01, 55.0, 41.0, 28.0, 10.0, -30.0, -30.01)] == [
+    assert [colour.chardon(x) for x in (55.01, 55.0, 41.0, 28.0, 10.0, -30.0, -30.01)] == [
         "very light", "light", "intermediate", "tan", "brown", "dark", "dark"]
-    assert C.chardon(float("nan")) == "" and C.chardon_order()[0] == "very light"
+    assert colour.chardon(float("nan")) == "" and colour.chardon_order()[0] == "very light"
 
 
 def test_skin_region_on_a_face_with_known_landmarks():
@@ -59,15 +59,15 @@ def test_skin_region_on_a_face_with_known_landmarks():
     hair, _ = lab_image(8, 2, 2, size=300)
     out = blue.copy()
     sx, sy = 30, 40
-    for x0, y0, x1, y1 in C.REGIONS.values():
+    for x0, y0, x1, y1 in colour.REGIONS.values():
         out[sy + 2 * y0:sy + 2 * y1, sx + 2 * x0:sx + 2 * x1] = img[0, 0]
-    fx0, fy0, fx1, _ = C.REGIONS["forehead"]
+    fx0, fy0, fx1, _ = colour.REGIONS["forehead"]
     out[sy + 2 * fy0:sy + 2 * (fy0 + 4), sx + 2 * fx0:sx + 2 * fx1] = hair[0, 0]
-    lab, mask = C.face_skin(out, landmarks(2.0, (sx, sy)))
+    lab, mask = colour.face_skin(out, landmarks(2.0, (sx, sy)))
     full = 18 * 22 * 2 + 32 * 16
     # the hair rows leave the forehead (4 of its 16 rows); bilinear edges may take a row of pixels either way
     assert full - 4 * 32 - 2 * (18 * 2 + 22 * 2 + 32 * 2) <= mask.sum() <= full - 4 * 32 + 2 * 32
-    assert not mask[:C.REGIONS["forehead"][1]].any() and not mask[90:].any()  # nothing outside the regions
+    assert not mask[:colour.REGIONS["forehead"][1]].any() and not mask[90:].any()  # nothing outside the regions
     assert (lab[mask][:, 2] > 0).all()
 
 
@@ -76,12 +76,12 @@ def test_fidelity_of_a_known_hue_shift():
     L, cc, h, turn = 60.0, 25.0, np.radians(50), np.radians(30)
     orig, lab_o = lab_image(L, cc * np.cos(h), cc * np.sin(h))
     col, lab_c = lab_image(L, cc * np.cos(h + turn), cc * np.sin(h + turn))
-    f = C.fidelity(orig, col, landmarks())
+    f = colour.fidelity(orig, col, landmarks())
     expected = float(deltaE_ciede2000(lab_o, lab_c))  # the 8-bit colours' ΔE, worked out on the pair
     assert f["delta_e_skin"] == pytest.approx(expected, abs=1e-6) and f["delta_e_image"] == pytest.approx(expected, abs=1e-6)
     assert 10 < expected < 30
     # ITA: arctan(10 / b*) before and after; b* rises from 25 sin 50 = 19.2 to 25 sin 80 = 24.6 (8-bit values)
-    assert f["ita_shift"] == pytest.approx(float(C.ita(lab_c[0], lab_c[2]) - C.ita(lab_o[0], lab_o[2])), abs=1e-6)
+    assert f["ita_shift"] == pytest.approx(float(colour.ita(lab_c[0], lab_c[2]) - colour.ita(lab_o[0], lab_o[2])), abs=1e-6)
     assert f["ita_shift"] < 0  # a larger b* at the same L* gives a smaller ITA
     assert f["chroma_skin_original"] == pytest.approx(np.hypot(*lab_o[1:]), abs=1e-6)
     # uniform images: SSIM is its luminance term alone, (2 x y + C1) / (x² + y² + C1) with C1 = (0.01 · 255)²,
@@ -90,7 +90,7 @@ def test_fidelity_of_a_known_hue_shift():
     ssim = np.mean([(2 * x * y + c1) / (x * x + y * y + c1) for x, y in zip(lab_o[1:], lab_c[1:])])
     assert f["ssim_ab"] == pytest.approx(ssim, abs=1e-6)
     assert f["psnr_ab"] == pytest.approx(10 * np.log10(255 ** 2 / np.mean((lab_o[1:] - lab_c[1:]) ** 2)), abs=1e-6)
-    same = C.fidelity(orig, orig, landmarks())
+    same = colour.fidelity(orig, orig, landmarks())
     assert same["delta_e_image"] == 0.0 and same["ita_shift"] == 0.0 and same["psnr_ab"] == float("inf")
 
 
@@ -98,18 +98,18 @@ def test_colourfulness_by_hand():
     grey = np.full((10, 10, 3), 128, np.uint8)
     red = np.zeros((10, 10, 3), np.uint8)
     red[..., 0] = 255
-    assert C.colourfulness(grey) == 0.0
-    assert C.colourfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))  # rg = 255, yb = 127.5, no spread
+    assert colour.colourfulness(grey) == 0.0
+    assert colour.colourfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))  # rg = 255, yb = 127.5, no spread
     half = red.copy()
     half[:5] = 0  # rg: 0 or 255 (std 127.5, mean 127.5); yb: 0 or 127.5 (std 63.75, mean 63.75)
-    assert C.colourfulness(half) == pytest.approx(np.hypot(127.5, 63.75) * 1.3)
+    assert colour.colourfulness(half) == pytest.approx(np.hypot(127.5, 63.75) * 1.3)
 
 
 def test_grey_world_balances_a_cast():
     img, _ = lab_image(60, 12, 18)
     cast = np.clip(img * np.array([1.0, 1.0, 0.6]), 0, 255).astype(np.uint8)
-    out = C.grey_world(cast)
+    out = colour.grey_world(cast)
     means = out.reshape(-1, 3).mean(axis=0)
     assert np.ptp(means) <= 1.0  # the channel means equal (to the 8-bit rounding)
     with pytest.raises(ValueError, match="white_balance=auto"):
-        C.face_ita(img, landmarks(), "auto")
+        colour.face_ita(img, landmarks(), "auto")

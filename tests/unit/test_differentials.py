@@ -3,33 +3,33 @@ and the colourisation effect per group with its difference between groups."""
 import numpy as np
 import pytest
 
-from fr_eval import differentials as D
+from fr_eval import differentials
 
 
 def counts(**kw):
     n = len(next(iter(kw.values())))
-    base = {k: np.zeros(n) for k in D.COUNTS}
+    base = {k: np.zeros(n) for k in differentials.COUNTS}
     base.update({k: np.asarray(v, float) for k, v in kw.items()})
     return base
 
 
 def test_gini_garbe_fdr_by_hand():
-    assert D.gini([0.1, 0.1]) == 0.0 and D.gini([0.0, 0.0]) == 0.0  # all zero: equal
+    assert differentials.gini([0.1, 0.1]) == 0.0 and differentials.gini([0.0, 0.0]) == 0.0  # all zero: equal
     # two groups, rates 0 and 0.2: sum |xi - xj| = 0.4, mean 0.1: 2/1 * 0.4 / (2 * 4 * 0.1) = 1
-    assert D.gini([0.0, 0.2]) == pytest.approx(1.0)
+    assert differentials.gini([0.0, 0.2]) == pytest.approx(1.0)
     # three groups 0.1, 0.2, 0.3: sum |xi - xj| = 2 (0.1 + 0.2 + 0.1) = 0.8, mean 0.2: 3/2 * 0.8 / (2 * 9 * 0.2) = 1/3
-    assert D.gini([0.1, 0.2, 0.3]) == pytest.approx(1 / 3)
-    assert D.garbe([0.0, 0.2], [0.1, 0.1], alpha=0.5) == pytest.approx(0.5)
-    assert D.garbe([0.1, 0.2, 0.3], [0.0, 0.2], alpha=0.25) == pytest.approx(0.25 / 3 + 0.75)
-    assert D.fdr([0.001, 0.003], [0.02, 0.05], alpha=0.5) == pytest.approx(1 - (0.5 * 0.002 + 0.5 * 0.03))
-    assert D.fdr([0.001, 0.001], [0.02, 0.02]) == 1.0
+    assert differentials.gini([0.1, 0.2, 0.3]) == pytest.approx(1 / 3)
+    assert differentials.garbe([0.0, 0.2], [0.1, 0.1], alpha=0.5) == pytest.approx(0.5)
+    assert differentials.garbe([0.1, 0.2, 0.3], [0.0, 0.2], alpha=0.25) == pytest.approx(0.25 / 3 + 0.75)
+    assert differentials.fdr([0.001, 0.003], [0.02, 0.05], alpha=0.5) == pytest.approx(1 - (0.5 * 0.002 + 0.5 * 0.03))
+    assert differentials.fdr([0.001, 0.001], [0.02, 0.02]) == 1.0
 
 
 def test_ratios_by_hand():
-    r = D.ratios([0.01, 0.02, 0.04])
+    r = differentials.ratios([0.01, 0.02, 0.04])
     assert r["over_lowest"].tolist() == pytest.approx([1, 2, 4]) and r["geometric_mean"] == pytest.approx(0.02)
     assert r["over_geometric_mean"].tolist() == pytest.approx([0.5, 1, 2]) and r["undefined"] == ""
-    z = D.ratios([0.0, 0.02])
+    z = differentials.ratios([0.0, 0.02])
     assert np.isnan(z["over_lowest"]).all() and "unbounded" in z["undefined"]
 
 
@@ -38,14 +38,14 @@ def test_group_figures_from_subject_counts():
     # 1, 1, 0, 0 false non-matches; impostors 100 each with 1, 0, 0, 0 false matches
     c = counts(failed=[1, 0, 2, 0], samples=[10, 10, 10, 10], fnm=[1, 1, 0, 0], compared=[9, 10, 8, 10],
                attempts=[10, 10, 10, 10], fm=[1, 0, 0, 0], impostor=[100, 100, 100, 100])
-    a, b = D.group_figures(c, np.array([0, 0, 1, 1]), ["a", "b"], bootstrap={"n_resamples": 200})
+    a, b = differentials.group_figures(c, np.array([0, 0, 1, 1]), ["a", "b"], bootstrap={"n_resamples": 200})
     assert (a["fta"], a["fnmr"], a["fmr"]) == pytest.approx((1 / 20, 2 / 19, 1 / 200))
     assert a["frr"] == pytest.approx(1 / 20 + 2 / 19 * (1 - 1 / 20))
     assert (b["fta"], b["fnmr"], b["fmr"]) == pytest.approx((2 / 20, 0.0, 0.0))
     # rule of 3 over group b's 2 subjects (not its 200 impostor comparisons): 3/2, capped at 1
     assert b["intervals"]["fmr"] == {"low": 0.0, "high": 1.0, "method": "rule_of_3"}
     assert b["intervals"]["fnmr"]["method"] == "rule_of_3" and a["n_subjects"] == 2 and a["n_compared"] == 19
-    s = D.summary_indices(c, np.array([0, 0, 1, 1]), ["a", "b"], bootstrap={"n_resamples": 200})
+    s = differentials.summary_indices(c, np.array([0, 0, 1, 1]), ["a", "b"], bootstrap={"n_resamples": 200})
     assert s["fdr"] == pytest.approx(1 - 0.5 * (1 / 200) - 0.5 * (2 / 19))
     assert s["garbe"] == pytest.approx(0.5 * 1.0 + 0.5 * 1.0)  # one group at 0 on both rates: Gini 1
     assert s["intervals"]["fdr"]["low"] <= s["fdr"] <= s["intervals"]["fdr"]["high"] + 1e-12
@@ -62,7 +62,7 @@ def test_colourisation_helps_one_group_only():
     fnm_b = np.where(group == 0, rng.binomial(20, 0.05, 2 * n), rng.binomial(20, 0.25, 2 * n)).astype(float)
     a = counts(fnm=fnm_a, compared=compared, samples=compared, attempts=compared)
     b = counts(fnm=fnm_b, compared=compared, samples=compared, attempts=compared)
-    e = D.effect_by_group(a, b, group, ["g0", "g1"], "fnmr", bootstrap={"n_resamples": 500}, n_permutations=2000)
+    e = differentials.effect_by_group(a, b, group, ["g0", "g1"], "fnmr", bootstrap={"n_resamples": 500}, n_permutations=2000)
     g0, g1 = e["groups"]
     assert g0["difference"] == pytest.approx(fnm_b[:n].sum() / 600 - fnm_a[:n].sum() / 600)
     assert g0["difference"] < -0.1 and g0["interval"]["high"] < 0 and g0["p_value"] < 0.01
@@ -73,7 +73,7 @@ def test_colourisation_helps_one_group_only():
     assert pair["difference_of_differences"] > 0.1 and pair["p_value"] < 0.01 and pair["interval"]["low"] > 0
     assert pair["p_holm"] == pair["p_value"]  # a family of one
     # no effect anywhere: the difference of differences is not significant
-    same = D.effect_by_group(a, a, group, ["g0", "g1"], "fnmr", bootstrap={"n_resamples": 200}, n_permutations=500)
+    same = differentials.effect_by_group(a, a, group, ["g0", "g1"], "fnmr", bootstrap={"n_resamples": 200}, n_permutations=500)
     assert same["pairs"][0]["difference_of_differences"] == 0.0 and same["pairs"][0]["p_value"] == 1.0
 
 
@@ -83,8 +83,8 @@ def test_indices_leave_out_a_group_without_impostors():
     c = counts(fnm=[1, 0, 2, 0, 5], compared=[10] * 5, samples=[10] * 5, attempts=[10] * 5,
                fm=[1, 0, 0, 0, 0], impostor=[50, 50, 50, 50, 0])
     group = np.array([0, 0, 1, 1, 2])
-    s = D.summary_indices(c, group, ["a", "b", "c"], bootstrap={"n_resamples": 100})
-    two = D.summary_indices({k: v[:4] for k, v in c.items()}, group[:4], ["a", "b"], bootstrap={"n_resamples": 100})
+    s = differentials.summary_indices(c, group, ["a", "b", "c"], bootstrap={"n_resamples": 100})
+    two = differentials.summary_indices({k: v[:4] for k, v in c.items()}, group[:4], ["a", "b"], bootstrap={"n_resamples": 100})
     assert s["groups"] == ["a", "b"] and s["groups_left_out"] == ["c"]
     assert s["garbe"] == two["garbe"] and s["fdr"] == two["fdr"] == pytest.approx(1 - 0.5 * 0.01 - 0.5 * 0.05)
 
@@ -95,7 +95,7 @@ def test_indices_need_two_groups():
     c0 = {**c, "impostor": np.zeros(2)}
     for cc, group, names in ((c, np.array([0, 0]), ["a"]), (c, np.array([-1, -1]), ["a", "b"]),
                              (c0, np.array([0, 1]), ["a", "b"])):
-        s = D.summary_indices(cc, group, names, bootstrap={"n_resamples": 50})
+        s = differentials.summary_indices(cc, group, names, bootstrap={"n_resamples": 50})
         assert np.isnan(s["garbe"]) and np.isnan(s["fdr"]) and "need two" in s["note"]
 
 

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from fr_eval import identification as I
+from fr_eval import identification
 
 
 
@@ -30,7 +30,7 @@ def five_people(k=5, budget=1 << 20):
     subj = [v[0] for v in ROWS.values()]
     x = np.array([v[1] for v in ROWS.values()], np.float32)
     ok = np.array([v[2] for v in ROWS.values()])
-    return I.search_gallery(x, subj, np.eye(5, dtype=np.float32), GALLERY, k=k, search_ok=ok, budget_bytes=budget)
+    return identification.search_gallery(x, subj, np.eye(5, dtype=np.float32), GALLERY, k=k, search_ok=ok, budget_bytes=budget)
 
 
 @pytest.mark.parametrize("budget", [1, 1 << 20])  # one search per block, and all in one
@@ -42,19 +42,19 @@ def test_five_people_worked_by_hand(budget):
     assert r.top_entry[2].tolist() == [0, 1, 2, 4, 3]  # the three tied at 0.4 in gallery order, then 0.2, 0.1
     assert r.top_entry[3].tolist() == [-1] * 5 and np.isneginf(r.top_score[3]).all()
     rank, score = r.mated_searches()
-    assert I.cmc(rank, 5).tolist() == [0.25, 0.25, 0.75, 0.75, 0.75]  # s4 (failed) never found
+    assert identification.cmc(rank, 5).tolist() == [0.25, 0.25, 0.75, 0.75, 0.75]  # s4 (failed) never found
     top1 = r.nonmated_top1()
     assert np.allclose(top1[:2], [0.8, 0.35]) and np.isneginf(top1[2])
-    assert I.fpir(top1, 0.5) == pytest.approx(1 / 3) and I.fpir(top1, 0.3) == pytest.approx(2 / 3)
-    assert I.fpir(top1, 0.9) == 0.0  # the failed search never alarms, but counts
-    assert I.fnir(rank, score, 1, 0.5) == 0.75  # only s1
-    assert I.fnir(rank, score, 3, 0.45) == 0.5  # s1 and s2 (0.5 at rank 3); s3 below T; s4 failed
-    assert I.fnir(rank, score, 3, -np.inf) == 0.25  # investigation mode: 1 - the rate at rank 3
+    assert identification.fpir(top1, 0.5) == pytest.approx(1 / 3) and identification.fpir(top1, 0.3) == pytest.approx(2 / 3)
+    assert identification.fpir(top1, 0.9) == 0.0  # the failed search never alarms, but counts
+    assert identification.fnir(rank, score, 1, 0.5) == 0.75  # only s1
+    assert identification.fnir(rank, score, 3, 0.45) == 0.5  # s1 and s2 (0.5 at rank 3); s3 below T; s4 failed
+    assert identification.fnir(rank, score, 3, -np.inf) == 0.25  # investigation mode: 1 - the rate at rank 3
     # the conservative rule: 1 false alarm allowed among 3 non-mated searches at FPIR 1/3, none at 0.2
-    assert I.threshold_at_fpir(top1, 1 / 3) == float(np.float32(0.8))
-    t = I.threshold_at_fpir(top1, 0.2)
-    assert t > float(np.float32(0.8)) and I.fpir(top1, t) == 0.0
-    thr, fp, fn = I.tradeoff(rank, score, top1, rank=1)
+    assert identification.threshold_at_fpir(top1, 1 / 3) == float(np.float32(0.8))
+    t = identification.threshold_at_fpir(top1, 0.2)
+    assert t > float(np.float32(0.8)) and identification.fpir(top1, t) == 0.0
+    thr, fp, fn = identification.tradeoff(rank, score, top1, rank=1)
     at = {round(float(a), 4): (b, c) for a, b, c in zip(thr, fp, fn)}
     assert at[0.8] == (pytest.approx(1 / 3), 0.75) and at[0.9] == (0.0, 0.75) and at[0.35] == (pytest.approx(2 / 3), 0.75)
 
@@ -63,7 +63,7 @@ def test_several_entries_of_a_subject_are_one_candidate_scored_by_its_best():
     # gallery entries: A twice (scores 0.2 and 0.7 for the search), B once (0.5), C once (0.6)
     g = np.eye(4, dtype=np.float32)
     x = np.array([[0.2, 0.5, 0.7, 0.6], [0.9, 0.1, 0.0, 0.3]], np.float32)
-    r = I.search_gallery(x, ["B", "Q"], g, ["A", "B", "A", "C"], k=3)
+    r = identification.search_gallery(x, ["B", "Q"], g, ["A", "B", "A", "C"], k=3)
     assert r.gallery_size == 3 and r.subjects.tolist() == ["A", "B", "C"]
     assert r.mate_rank.tolist() == [3, 0]  # B's 0.5 below A (0.7) and C (0.6)
     assert r.top_entry[0].tolist() == [0, 2, 1] and np.allclose(r.top_score[0], [0.7, 0.6, 0.5])
@@ -87,14 +87,14 @@ def test_the_split_is_seeded_and_checked():
 
 def test_non_finite_embeddings_are_refused():
     with pytest.raises(ValueError, match="non-finite"):
-        I.search_gallery(np.array([[np.inf, 0.0]]), ["A"], np.eye(2), ["A", "B"])
+        identification.search_gallery(np.array([[np.inf, 0.0]]), ["A"], np.eye(2), ["A", "B"])
 
 
 def full_matrix(x, subj, g, gsubj, k):
     """The reference: every score held at once, ranks and top candidates read from it."""
-    s = I.score_matrix(x, g)
+    s = identification.score_matrix(x, g)
     assert np.allclose(s, np.asarray(x, np.float64) @ np.asarray(g, np.float64).T, atol=1e-6)
-    col = I.gallery_columns(subj, gsubj)[2]
+    col = identification.gallery_columns(subj, gsubj)[2]
     rank = np.zeros(len(x), np.int64)
     mate = np.full(len(x), np.nan, np.float32)
     for i, c in enumerate(col):
@@ -114,7 +114,7 @@ def test_streamed_search_equals_the_full_matrix_to_the_bit(budget):
     subj = [f"p{i}" for i in rng.integers(0, 220, 400)]  # about a third not enrolled
     x = (g[np.minimum(np.array([int(s[1:]) for s in subj]), 149)] + rng.normal(0, 0.9, (400, 64))).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    r = I.search_gallery(x, subj, g, gsubj, k=20, budget_bytes=budget)
+    r = identification.search_gallery(x, subj, g, gsubj, k=20, budget_bytes=budget)
     s, mate, rank, order = full_matrix(x, subj, g, gsubj, 20)
     assert np.array_equal(r.mate_rank, rank) and np.array_equal(r.mate_score, mate, equal_nan=True)
     assert np.array_equal(r.top_entry, order)

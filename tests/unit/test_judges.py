@@ -5,22 +5,22 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fr_eval import judges as J
+from fr_eval import judges
 
 
 def test_ranking_and_image_agreement_by_hand():
-    k = J.ranking_agreement({"a": ["m1", "m2", "m3", "m4"], "b": ["m2", "m1", "m3", "m4"], "c": ["m4", "m9"]})
+    k = judges.ranking_agreement({"a": ["m1", "m2", "m3", "m4"], "b": ["m2", "m1", "m3", "m4"], "c": ["m4", "m9"]})
     assert [(x["a"], x["b"], x["n_methods"]) for x in k] == [("a", "b", 4), ("a", "c", 1), ("b", "c", 1)]
     assert k[0]["tau"] == pytest.approx(stats.kendalltau([0, 1, 2, 3], [1, 0, 2, 3]).statistic) == pytest.approx(4 / 6)
     assert np.isnan(k[1]["tau"])  # one shared method: no tau
-    im = J.image_agreement({"a": {"x": True, "y": False, "z": True}, "b": {"x": True, "y": True, "z": True, "w": False}})
+    im = judges.image_agreement({"a": {"x": True, "y": False, "z": True}, "b": {"x": True, "y": True, "z": True, "w": False}})
     assert im["n_images"] == 3 and im["all_agree"] == pytest.approx(2 / 3) and im["pairs"][0]["agree"] == pytest.approx(2 / 3)
 
 
 def test_method_table_flags_a_judge_of_the_methods_own_family():
     rates = {"arcface": {"instantid": 0.9, "photomaker": 0.5, "tiny": 1.0},
              "dlib": {"instantid": 0.3, "photomaker": 0.4, "tiny": 1.0}}
-    rows = {r["method"]: r for r in J.method_table(rates, {"instantid": "arcface", "photomaker": "clip"},
+    rows = {r["method"]: r for r in judges.method_table(rates, {"instantid": "arcface", "photomaker": "clip"},
                                                    {"arcface": "arcface", "dlib": "dlib"}, {"instantid", "photomaker"})}
     assert rows["instantid"]["judged_by_own_family"] == ["arcface"] and rows["photomaker"]["judged_by_own_family"] == []
     assert rows["instantid"]["mean_all"] == pytest.approx(0.6) and rows["instantid"]["mean_outside_family"] == 0.3
@@ -28,7 +28,7 @@ def test_method_table_flags_a_judge_of_the_methods_own_family():
     assert (rows["instantid"]["rank_all"], rows["photomaker"]["rank_all"]) == (1, 2)  # 0.6 against 0.45
     assert (rows["instantid"]["rank_outside_family"], rows["photomaker"]["rank_outside_family"]) == (2, 1)
     assert rows["tiny"]["rank_all"] is None  # not rankable: too few images
-    assert J.PUBLISHED["uniportrait"] == "curricularface" and J.PUBLISHED["photomaker"] == "clip"
+    assert judges.PUBLISHED["uniportrait"] == "curricularface" and judges.PUBLISHED["photomaker"] == "clip"
 
 
 def test_kappas_by_hand_and_against_sklearn():

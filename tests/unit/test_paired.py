@@ -3,7 +3,7 @@ FRR, d' difference, by hand."""
 import numpy as np
 import pytest
 
-from fr_eval import metrics as M
+from fr_eval import metrics
 from fr_eval.paired import compare_rows, paired_d_prime_difference, paired_rate_difference
 
 
@@ -11,13 +11,13 @@ def test_permutation_test_by_hand():
     """Three subjects whose error counts differ between the rows: 2^3 = 8 swaps, the p-value counted by hand."""
     a = {"e": np.array([0, 1, 0, 5.0]), "t": np.array([4, 4, 4, 4.0])}
     b = {"e": np.array([2, 1, 1, 5.0]), "t": np.array([4, 4, 4, 4.0])}
-    r = M.paired_permutation_test(a, b, lambda e, t: e / t)
+    r = metrics.paired_permutation_test(a, b, lambda e, t: e / t)
     # subject 1 and 3 are equal in both rows: 2 informative subjects (0: +2 errors in b, 2: +1)
     assert r["n_informative"] == 2 and r["exact"] and r["n_permutations"] == 4
     assert r["observed"] == pytest.approx(3 / 16)
     # the swaps give b - a of +3, +1, -1, -3 errors (/16): two of four are at least as extreme as +3
     assert r["p_value"] == pytest.approx(2 / 4)
-    same = M.paired_permutation_test(a, a, lambda e, t: e / t)
+    same = metrics.paired_permutation_test(a, a, lambda e, t: e / t)
     assert same["p_value"] == 1.0 and same["n_informative"] == 0
 
 
@@ -42,9 +42,9 @@ def test_permutation_test_matches_a_brute_force_one_and_its_monte_carlo():
     ta = rng.integers(3, 9, n).astype(float)
     ea = rng.binomial(ta.astype(int), 0.1).astype(float)
     eb = np.minimum(ta, ea + rng.binomial(1, 0.5, n))
-    r = M.paired_permutation_test({"e": ea, "t": ta}, {"e": eb, "t": ta}, lambda e, t: e / t)
+    r = metrics.paired_permutation_test({"e": ea, "t": ta}, {"e": eb, "t": ta}, lambda e, t: e / t)
     assert r["exact"] and r["p_value"] == pytest.approx(brute_force_permutation_p(ea, ta, eb, ta))
-    mc = M.paired_permutation_test({"e": ea, "t": ta}, {"e": eb, "t": ta}, lambda e, t: e / t, exact_max=4,
+    mc = metrics.paired_permutation_test({"e": ea, "t": ta}, {"e": eb, "t": ta}, lambda e, t: e / t, exact_max=4,
                                    n_resamples=20000, seed=1)
     assert not mc["exact"] and abs(mc["p_value"] - r["p_value"]) < 0.02
 
@@ -56,7 +56,7 @@ def test_clustered_test_is_not_fooled_by_many_attempts_per_subject():
     a = {"e": np.r_[0.0, 0.0, np.zeros(8)], "t": np.full(10, 50.0)}
     b = {"e": np.r_[20.0, 20.0, np.zeros(8)], "t": np.full(10, 50.0)}
     assert stats.binomtest(40, 40, 0.5).pvalue < 1e-11
-    r = M.paired_permutation_test(a, b, lambda e, t: e / t)
+    r = metrics.paired_permutation_test(a, b, lambda e, t: e / t)
     assert r["n_informative"] == 2 and r["p_value"] == pytest.approx(0.5)
 
 
@@ -79,7 +79,7 @@ def test_d_prime_difference_is_the_difference_of_the_rows_d_prime():
     ga, gb = rng.normal(0.6, 0.12, 200), rng.normal(0.5, 0.15, 200)
     m = (imp.mean(), imp.var())
     d, iv = paired_d_prime_difference(ga, gb, subject, subject, 40, m, m, n_resamples=300)
-    assert d == pytest.approx(M.d_prime(gb, imp) - M.d_prime(ga, imp), rel=1e-9)
+    assert d == pytest.approx(metrics.d_prime(gb, imp) - metrics.d_prime(ga, imp), rel=1e-9)
     assert iv.low < d < iv.high < 0
 
 
@@ -156,7 +156,7 @@ def test_compare_methods_pairs_by_identity():
 
 
 def test_holm_adjustment():
-    holm = M.holm
+    holm = metrics.holm
     assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5, 0.9]).tolist() == [1.0, 1.0] and holm([]).size == 0
     out = holm([0.01, np.nan, 0.04])  # a comparison without a test is not counted in the family

@@ -53,7 +53,7 @@ def test_det_bands_and_panels(tmp_path):
     from matplotlib.collections import PolyCollection
     from PIL import Image
 
-    from fr_eval import metrics as M
+    from fr_eval import metrics
     from fr_eval.report.plots import Curve, plot_det
 
     rng = np.random.default_rng(2)
@@ -66,7 +66,7 @@ def test_det_bands_and_panels(tmp_path):
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 1  # only the curve whose subjects are known gets a band
     x, y, t = imp.det(gen)
-    lo, hi = M.fnmr_band(gen, subject, t, n_resamples=200, seed=0)
+    lo, hi = metrics.fnmr_band(gen, subject, t, n_resamples=200, seed=0)
     assert np.all(lo <= y + 1e-12) and np.all(y <= hi + 1e-12) and np.mean(hi - lo) > 0.01
     # five rows at two per panel: three panels one above the other, as PNG and PDF
     scores = {str(k): {"genuine": rng.normal(0.3, 0.1, 90), "impostor": imp} for k in range(5)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from fr_eval import pose as P
+from fr_eval import pose as fr_pose
 
 
 W, H = 640, 480
@@ -17,15 +17,15 @@ def projected(yaw, pitch, roll, distance=1500.0):
     does not use sit at the face's centre."""
     R = Rotation.from_euler("YXZ", [yaw, pitch, roll], degrees=True).as_matrix()
     rvec, _ = cv2.Rodrigues(R)
-    img, _ = cv2.projectPoints(P.MODEL, rvec, np.array([0.0, 0.0, distance]), P.camera(W, H), np.zeros(4))
+    img, _ = cv2.projectPoints(fr_pose.MODEL, rvec, np.array([0.0, 0.0, distance]), fr_pose.camera(W, H), np.zeros(4))
     pts = np.tile(img.reshape(-1, 2).mean(axis=0), (68, 1))
-    pts[list(P.POSE_POINTS.values())] = img.reshape(-1, 2)
+    pts[list(fr_pose.POSE_POINTS.values())] = img.reshape(-1, 2)
     return pts
 
 
 @pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (30, 0, 0), (-25, 10, 0), (15, -12, 8), (-40, 5, -15)])
 def test_a_known_rotation_is_read_back_within_two_degrees(yaw, pitch, roll):
-    got = P.head_pose(projected(yaw, pitch, roll), W, H)
+    got = fr_pose.head_pose(projected(yaw, pitch, roll), W, H)
     assert got["ok"] and got["reason"] == ""
     assert (got["yaw"], got["pitch"], got["roll"]) == (pytest.approx(yaw, abs=2), pytest.approx(pitch, abs=2),
                                                        pytest.approx(roll, abs=2))
@@ -35,23 +35,23 @@ def test_signs_and_the_distance_between_poses():
     def nose_from_eyes(pts):  # the nose tip (nearest the camera) against the eyes' midpoint
         return pts[30] - (pts[36] + pts[45]) / 2
 
-    right = P.head_pose(projected(30, 0, 0), W, H)
+    right = fr_pose.head_pose(projected(30, 0, 0), W, H)
     front = nose_from_eyes(projected(0, 0, 0))
     assert nose_from_eyes(projected(30, 0, 0))[0] < front[0] - 20  # yaw > 0: turned towards the image's left
-    down = P.head_pose(projected(0, 15, 0), W, H)
+    down = fr_pose.head_pose(projected(0, 15, 0), W, H)
     assert nose_from_eyes(projected(0, 15, 0))[1] > front[1] + 10 and down["pitch"] == pytest.approx(15, abs=2)
-    assert P.pose_distance(right, P.head_pose(projected(-30, 0, 0), W, H)) == pytest.approx(60, abs=2)
-    assert P.pose_distance(right, right) == pytest.approx(0, abs=1e-6)
+    assert fr_pose.pose_distance(right, fr_pose.head_pose(projected(-30, 0, 0), W, H)) == pytest.approx(60, abs=2)
+    assert fr_pose.pose_distance(right, right) == pytest.approx(0, abs=1e-6)
 
 
 def test_a_failed_fit_is_a_reason_not_a_crash():
-    assert P.head_pose(np.zeros((5, 2)), W, H) == {"yaw": pytest.approx(np.nan, nan_ok=True),
+    assert fr_pose.head_pose(np.zeros((5, 2)), W, H) == {"yaw": pytest.approx(np.nan, nan_ok=True),
                                                    "pitch": pytest.approx(np.nan, nan_ok=True),
                                                    "roll": pytest.approx(np.nan, nan_ok=True), "ok": False,
                                                    "reason": "5 landmarks (68 needed)"}
     bad = projected(0, 0, 0)
     bad[8] = np.nan
-    assert not P.head_pose(bad, W, H)["ok"]
+    assert not fr_pose.head_pose(bad, W, H)["ok"]
 
 
 def test_expression_on_hand_placed_eyes_and_lips():
@@ -63,7 +63,7 @@ def test_expression_on_hand_placed_eyes_and_lips():
     p[48], p[54] = (120, 200), (220, 200)  # mouth 100 px wide, eyes' outer corners 140 px apart
     p[60], p[64] = (130, 200), (210, 200)  # inner mouth 80 px; lips 20 px apart
     p[62], p[66] = (170, 190), (170, 210)
-    e = P.expression(p)
+    e = fr_pose.expression(p)
     assert e["eye_aspect_ratio"] == pytest.approx(0.3) and e["mouth_opening"] == pytest.approx(0.25)
     assert e["mouth_width"] == pytest.approx(100 / 140)
 

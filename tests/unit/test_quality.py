@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fr_eval import metrics as M
+from fr_eval import metrics
 from fr_eval.errors import ConfigError
 from fr_eval.quality import build_estimators
 from fr_eval.systems.base import Acquisition, Detection
@@ -52,26 +52,26 @@ def test_image_estimators_on_flat_and_textured_faces():
 
 def test_edc_by_hand():
     # qualities 1..5; scores below the threshold 0.5 at qualities 1 and 2 (one of the two tied)
-    d, f = M.error_versus_discard([0.1, 0.9, 0.2, 0.8, 0.95], [1, 5, 2, 2, 3], 0.5)
+    d, f = metrics.error_versus_discard([0.1, 0.9, 0.2, 0.8, 0.95], [1, 5, 2, 2, 3], 0.5)
     assert d.tolist() == pytest.approx([0, 0.2, 0.6, 0.8]) and f.tolist() == pytest.approx([0.4, 0.25, 0, 0])
-    assert M.edc_area(d, f, 0.5) == pytest.approx(0.4 * 0.2 + 0.25 * 0.3)
-    assert M.edc_area(d, f, 0.1) == pytest.approx(0.4 * 0.1)
+    assert metrics.edc_area(d, f, 0.5) == pytest.approx(0.4 * 0.2 + 0.25 * 0.3)
+    assert metrics.edc_area(d, f, 0.1) == pytest.approx(0.4 * 0.1)
     # NaN quality is discarded first
-    d2, f2 = M.error_versus_discard([0.1, 0.9], [np.nan, 0.0], 0.5)
+    d2, f2 = metrics.error_versus_discard([0.1, 0.9], [np.nan, 0.0], 0.5)
     assert f2.tolist() == [0.5, 0.0]
 
 
 def test_kept_after_discard_matches_the_curve():
     q = [1, 5, 2, 2, 3]
-    assert M.kept_after_discard(q, 0.1).tolist() == [True] * 5
-    assert M.kept_after_discard(q, 0.5).tolist() == [False, True, True, True, True]  # the tie at 2 stays whole
-    assert M.kept_after_discard(q, 0.6).tolist() == [False, True, False, False, True]
-    assert M.kept_after_discard([np.nan, 0.0], 0.5).tolist() == [False, True]
+    assert metrics.kept_after_discard(q, 0.1).tolist() == [True] * 5
+    assert metrics.kept_after_discard(q, 0.5).tolist() == [False, True, True, True, True]  # the tie at 2 stays whole
+    assert metrics.kept_after_discard(q, 0.6).tolist() == [False, True, False, False, True]
+    assert metrics.kept_after_discard([np.nan, 0.0], 0.5).tolist() == [False, True]
     rng = np.random.default_rng(3)
     s, pq = rng.normal(size=400), rng.integers(0, 40, 400).astype(float)
-    d, f = M.error_versus_discard(s, pq, -0.5)
+    d, f = metrics.error_versus_discard(s, pq, -0.5)
     for frac in (0.0, 0.05, 0.13, 0.2, 0.5, 0.9):
-        kept = M.kept_after_discard(pq, frac)
+        kept = metrics.kept_after_discard(pq, frac)
         at = np.searchsorted(d, frac, side="right") - 1
         assert kept.sum() == round(400 * (1 - d[at])) and np.mean(s[kept] < -0.5) == pytest.approx(f[at])
 
@@ -93,20 +93,20 @@ def test_edc_area_interval():
     subj = np.repeat(np.arange(60), 20)
     q = rng.normal(size=subj.size)
     g = 0.5 + 0.3 * q + rng.normal(0, 0.3, subj.size)  # the quality predicts the score
-    d, f = M.error_versus_discard(g, q, 0.2)
-    area = M.edc_area(d, f, 0.2)
+    d, f = metrics.error_versus_discard(g, q, 0.2)
+    area = metrics.edc_area(d, f, 0.2)
     # on counts per quality level, a subject counted twice is that subject's comparisons written twice
     _, level = np.unique(q, return_inverse=True)
     w = np.where(subj == 7, 2.0, 1.0)
     cnt, err = np.bincount(level, weights=w), np.bincount(level, weights=w * (g < 0.2))
     twice = np.r_[np.arange(g.size), np.flatnonzero(subj == 7)]
-    d2, f2 = M.error_versus_discard(g[twice], q[twice], 0.2)
-    assert M._edc_areas(err, cnt, 0.2) == pytest.approx([M.edc_area(d2, f2, 0.2), M.edc_area(d2, f2, 0.2) - f2[0] * 0.2])
-    iv = M.edc_area_interval(g, q, 0.2, subj, 0.2, n_resamples=300)
+    d2, f2 = metrics.error_versus_discard(g[twice], q[twice], 0.2)
+    assert metrics._edc_areas(err, cnt, 0.2) == pytest.approx([metrics.edc_area(d2, f2, 0.2), metrics.edc_area(d2, f2, 0.2) - f2[0] * 0.2])
+    iv = metrics.edc_area_interval(g, q, 0.2, subj, 0.2, n_resamples=300)
     assert iv["area"].low < area < iv["area"].high and iv["area_minus_random"].high < 0  # better than chance
     q_blind = rng.normal(size=subj.size)  # a quality that knows nothing: near random discarding, far above
-    d_b, f_b = M.error_versus_discard(g, q_blind, 0.2)
-    blind = M.edc_area_interval(g, q_blind, 0.2, subj, 0.2, n_resamples=300)["area_minus_random"]
-    assert blind.low < M.edc_area(d_b, f_b, 0.2) - f_b[0] * 0.2 < blind.high and abs(blind.low) < 0.005
+    d_b, f_b = metrics.error_versus_discard(g, q_blind, 0.2)
+    blind = metrics.edc_area_interval(g, q_blind, 0.2, subj, 0.2, n_resamples=300)["area_minus_random"]
+    assert blind.low < metrics.edc_area(d_b, f_b, 0.2) - f_b[0] * 0.2 < blind.high and abs(blind.low) < 0.005
     assert iv["area_minus_random"].high < blind.low
-    assert M.edc_area_interval(g, q, -9.0, subj, 0.2)["area"].method == "none"  # no false non-match
+    assert metrics.edc_area_interval(g, q, -9.0, subj, 0.2)["area"].method == "none"  # no false non-match

@@ -9,32 +9,32 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fr_eval.report import numbers as N
+from fr_eval.report import numbers
 
 
 # -- small samples ---------------------------------------------------------------------------------------------------
 def test_one_unit_with_an_error_shows_its_count_not_an_interval():
-    assert N.with_interval(0.25, {"low": 0.25, "high": 0.25, "method": "subject_bootstrap"}, 4, units=1,
+    assert numbers.with_interval(0.25, {"low": 0.25, "high": 0.25, "method": "subject_bootstrap"}, 4, units=1,
                            min_units=10, unit="subjects") == "25 (1 subject: n too small)"
 
 
 def test_one_unit_without_an_error_is_not_given_rule_of_three_as_if_it_were_many():
-    assert N.with_interval(0.0, {"low": 0.0, "high": 0.75, "method": "rule_of_3"}, 4, units=1, min_units=10,
+    assert numbers.with_interval(0.0, {"low": 0.0, "high": 0.75, "method": "rule_of_3"}, 4, units=1, min_units=10,
                            unit="identities") == "0 (1 identity: n too small)"
 
 
 def test_two_units_are_too_few_and_enough_units_keep_their_interval():
     iv = {"low": 0.92, "high": 1.0, "method": "identity_bootstrap"}
-    assert N.with_interval(0.94, iv, 50, units=2, min_units=10, unit="identities") == "94.0 (2 identities: n too small)"
-    assert N.with_interval(0.94, iv, 50, units=12, min_units=10, unit="identities") == "94.0 [92.0, 100.0]"
-    assert N.with_interval(0.94, iv, 50) == "94.0 [92.0, 100.0]"  # no unit count given: the interval as before
+    assert numbers.with_interval(0.94, iv, 50, units=2, min_units=10, unit="identities") == "94.0 (2 identities: n too small)"
+    assert numbers.with_interval(0.94, iv, 50, units=12, min_units=10, unit="identities") == "94.0 [92.0, 100.0]"
+    assert numbers.with_interval(0.94, iv, 50) == "94.0 [92.0, 100.0]"  # no unit count given: the interval as before
 
 
 def test_a_zero_width_interval_is_never_printed():
     same = {"low": -1.0, "high": -1.0, "method": "paired_identity_bootstrap"}
-    assert N.ci_text(same, lambda v: f"{100 * v:.1f}") == "(no spread)"
-    assert N.with_interval(0.0, {"low": 0.0, "high": 0.0, "method": "subject_bootstrap"}, 90) == "0.0 (no spread)"
-    assert N.ci_text(None) == "" and N.ci_text({"low": float("nan"), "high": 1.0, "method": "x"}) == ""
+    assert numbers.ci_text(same, lambda v: f"{100 * v:.1f}") == "(no spread)"
+    assert numbers.with_interval(0.0, {"low": 0.0, "high": 0.0, "method": "subject_bootstrap"}, 90) == "0.0 (no spread)"
+    assert numbers.ci_text(None) == "" and numbers.ci_text({"low": float("nan"), "high": 1.0, "method": "x"}) == ""
     from fr_eval.paired import ci_words
     assert ci_words(-1.0, -1.0, 0.95) == "no spread over the units (every one gave the same difference)"
     assert ci_words(-0.5, 0.25, 0.95) == "95% CI [-50.00, +25.00]" and ci_words(np.nan, 1, 0.95) == "no interval"

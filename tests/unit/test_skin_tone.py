@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage.color import lab2rgb
 
-from fr_eval import colour as C
-from fr_eval import differentials as D
+from fr_eval import colour
+from fr_eval import differentials
 from fr_eval.systems.align import ARCFACE_TEMPLATE
 
 
@@ -27,7 +27,7 @@ def scene(L, hue, chroma, background=(70.0, 0.0, 0.0)):
     img[:] = rgb(background)
     img[:12, :12] = 255  # something white in the scene, as a real photo has
     skin = rgb((L, chroma * np.cos(np.radians(hue)), chroma * np.sin(np.radians(hue))))
-    for x0, y0, x1, y1 in C.REGIONS.values():
+    for x0, y0, x1, y1 in colour.REGIONS.values():
         img[int(SCALE * y0):int(SCALE * y1), int(SCALE * x0):int(SCALE * x1)] = skin
     return img
 
@@ -37,7 +37,7 @@ LANDMARKS = ARCFACE_TEMPLATE * SCALE
 
 @pytest.mark.parametrize("L,hue,chroma", [(70, 55, 20), (45, 60, 22), (30, 50, 18), (62, 40, 26)])
 def test_a_fit_photo_reads_its_lightness_and_hue_within_two_units(L, hue, chroma):
-    r = C.skin_reading(scene(L, hue, chroma), LANDMARKS)
+    r = colour.skin_reading(scene(L, hue, chroma), LANDMARKS)
     assert r["fit"] and r["reason"] == "" and r["kind"] == ""
     assert r["L"] == pytest.approx(L, abs=2) and r["hue"] == pytest.approx(hue, abs=2)
     assert r["chroma"] == pytest.approx(chroma, abs=2)
@@ -62,16 +62,16 @@ def spoil(img, how):
                                        ("over-exposed", {"highlights clipped"}),
                                        ("under-exposed", {"under-exposed"})])
 def test_a_spoilt_photo_is_rejected_with_its_reason(how, kinds):
-    r = C.skin_reading(spoil(scene(62, 55, 20), how), LANDMARKS)
+    r = colour.skin_reading(spoil(scene(62, 55, 20), how), LANDMARKS)
     assert not r["fit"] and r["kind"] in kinds and r["reason"]
 
 
 def test_a_grey_photo_and_a_face_without_skin_pixels_are_rejected():
     grey = np.full((SIZE, SIZE, 3), 128, np.uint8)
-    assert C.skin_reading(grey, LANDMARKS)["kind"] == "greyscale"
+    assert colour.skin_reading(grey, LANDMARKS)["kind"] == "greyscale"
     blue = scene(50, 250, 30)  # a 'skin' of hue 250°: outside the skin range of a* > 0, b* > 0
-    r = C.skin_reading(blue, LANDMARKS)
-    assert r["kind"] == "too few skin pixels" and r["pixels"] < C.MIN_PIXELS and np.isnan(r["L"])
+    r = colour.skin_reading(blue, LANDMARKS)
+    assert r["kind"] == "too few skin pixels" and r["pixels"] < colour.MIN_PIXELS and np.isnan(r["L"])
 
 
 # -- a subject's reading and group -------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_garbe_interval_is_not_degenerate_when_one_group_holds_every_error():
     counts = {"failed": np.zeros(n), "samples": np.full(n, 30.0), "fnm": np.zeros(n), "compared": np.full(n, 30.0),
               "attempts": np.full(n, 30.0), "fm": np.zeros(n), "impostor": np.full(n, 300.0)}
     counts["fnm"][:5] = 1.0
-    out = D.summary_indices(counts, group, ["g0", "g1", "g2"], bootstrap={"n_resamples": 500})
+    out = differentials.summary_indices(counts, group, ["g0", "g1", "g2"], bootstrap={"n_resamples": 500})
     assert out["garbe"] == pytest.approx(0.5) and out["errors"] == {"fnm": 5, "fm": 0}
     iv = out["intervals"]["garbe"]
     assert iv["high"] - iv["low"] > 0.05 and iv["low"] < 0.5 and iv["method"] == "pooled_subject_bootstrap_jeffreys"
@@ -180,15 +180,15 @@ def test_the_contact_sheet_labels_do_not_overlap(monkeypatch):
     """Each subject's label in its own column, each photo's caption (a reading, or a long reason) above it."""
     from unit.test_report_rules import overlapping_texts
 
-    import fr_eval.report.differentials as R
+    import fr_eval.report.differentials as report_differentials
     figures = []
-    monkeypatch.setattr(R, "save", lambda fig, path, **kw: figures.append(fig))
+    monkeypatch.setattr(report_differentials, "save", lambda fig, path, **kw: figures.append(fig))
     face = np.zeros((112, 112, 3), np.uint8)
     label = ("Serena_Williams: the darkest read; measured (brown); ITA -9° [-15, -4], L* 46; 48 of 52 photos fit; "
              "100% in its bin")
     tiles = [("ITA -41°, L* 37", face)] * 4 + [("not used: skin hue h* 83° outside 25-80° (a cast on the face)", face),
                                                ("not used: under-exposed: the brightest 1% of the photo below L* 53 "
                                                 "(< 60)", face)]
-    R._plot_sheet([{"label": label, "tiles": tiles}] * 7, None)
+    report_differentials._plot_sheet([{"label": label, "tiles": tiles}] * 7, None)
     assert len(figures) == 1 and overlapping_texts(figures[0]) == []
     assert sum(t.get_text().startswith("Serena") for ax in figures[0].axes for t in ax.texts) == 7

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from fr_eval import metrics as M
+from fr_eval import metrics
 from fr_eval.streaming import ImpostorSummary, count_cross_subject, cross_subject_blocks, summarise
 
 
@@ -62,9 +62,9 @@ def test_streamed_operating_points_equal_the_in_memory_ones(ties):
     s = summarise(blocks, total=imp.size, max_fmr=0.01)
     for fmr in FMRS:
         t = s.threshold(fmr)
-        assert t == M.threshold_at_fmr(imp, fmr)  # to the bit
-        assert s.fmr_at(t) == M.fmr_at(imp, t) and M.fnmr_at(gen, t) == M.fnmr_at(gen, M.threshold_at_fmr(imp, fmr))
-    assert s.d_prime(gen) == pytest.approx(M.d_prime(gen, imp), rel=1e-9)
+        assert t == metrics.threshold_at_fmr(imp, fmr)  # to the bit
+        assert s.fmr_at(t) == metrics.fmr_at(imp, t) and metrics.fnmr_at(gen, t) == metrics.fnmr_at(gen, metrics.threshold_at_fmr(imp, fmr))
+    assert s.d_prime(gen) == pytest.approx(metrics.d_prime(gen, imp), rel=1e-9)
     assert s.n == imp.size and s.hist.sum() == imp.size
     np.testing.assert_array_equal(s.hist, np.histogram(np.clip(imp, -1, 1), bins=s.hist.size, range=(-1, 1))[0])
     assert s.top.size == int(np.floor(0.01 * imp.size + 1e-9)) + 1  # bounded: 1% of the scores here
@@ -82,7 +82,7 @@ def test_summary_refuses_what_it_cannot_answer():
         s.add([0.5])
     with pytest.raises(ValueError, match="finite"):
         ImpostorSummary(total=3).add([0.1, np.nan, 0.2])
-    assert s.threshold(0.1) == M.threshold_at_fmr(np.r_[np.linspace(0, 1, 6), np.zeros(4)], 0.1)
+    assert s.threshold(0.1) == metrics.threshold_at_fmr(np.r_[np.linspace(0, 1, 6), np.zeros(4)], 0.1)
 
 
 def test_real_shaped_embeddings_end_to_end():
@@ -95,12 +95,12 @@ def test_real_shaped_embeddings_end_to_end():
     same = np.concatenate([b.impostors() for b in blocks]).astype(np.float64)  # the blocks' own scores
     s = summarise(blocks, total=full.size, max_fmr=0.01)
     for fmr in FMRS:
-        assert s.threshold(fmr) == M.threshold_at_fmr(same, fmr)  # to the bit, on the same products
-        assert s.fmr_at(s.threshold(fmr)) == M.fmr_at(same, s.threshold(fmr))
+        assert s.threshold(fmr) == metrics.threshold_at_fmr(same, fmr)  # to the bit, on the same products
+        assert s.fmr_at(s.threshold(fmr)) == metrics.fmr_at(same, s.threshold(fmr))
         # against the gathered products (other summation order): equal to float32 rounding
-        assert s.threshold(fmr) == pytest.approx(M.threshold_at_fmr(full, fmr), abs=1e-6)
+        assert s.threshold(fmr) == pytest.approx(metrics.threshold_at_fmr(full, fmr), abs=1e-6)
     gen = rng.normal(0.7, 0.1, 300)
-    assert s.d_prime(gen) == pytest.approx(M.d_prime(gen, same), rel=1e-9)
+    assert s.d_prime(gen) == pytest.approx(metrics.d_prime(gen, same), rel=1e-9)
 
 
 def test_parts_merged_equal_one_pass():
@@ -111,7 +111,7 @@ def test_parts_merged_equal_one_pass():
     for part in np.array_split(imp, 3):
         merged.merge(summarise(np.array_split(part, 4), total=imp.size, max_fmr=0.01))
     for fmr in FMRS:
-        assert merged.threshold(fmr) == one.threshold(fmr) == M.threshold_at_fmr(imp, fmr)
+        assert merged.threshold(fmr) == one.threshold(fmr) == metrics.threshold_at_fmr(imp, fmr)
     assert merged.mean == pytest.approx(one.mean, rel=1e-12) and merged.var == pytest.approx(one.var, rel=1e-12)
     np.testing.assert_array_equal(merged.hist, one.hist)
     with pytest.raises(ValueError, match="different streams"):
@@ -123,14 +123,14 @@ def test_eer_and_det_from_the_histogram_and_the_tail():
     imp, gen = rng.normal(0.0, 0.12, 2_000_000), rng.normal(0.45, 0.12, 20_000)
     s = summarise(np.array_split(imp, 5), total=imp.size, max_fmr=0.01)
     e, e_thr, bound = s.eer(gen)
-    want, want_thr = M.eer(gen, imp)
+    want, want_thr = metrics.eer(gen, imp)
     assert abs(e - want) <= bound and bound < 2e-3, (e, want, bound)
     assert abs(e_thr - want_thr) < 2 * s.resolution
     t, fmr, fnmr = s.det_points(gen)
     assert np.all(np.diff(t) > 0) and np.all(np.diff(fmr) <= 0) and np.all(np.diff(fnmr) >= 0)
     tail = t > float(s.top.min())
     for v, f in list(zip(t[tail], fmr[tail]))[::500]:  # the low-FMR end is exact
-        assert f == M.fmr_at(imp, v)
+        assert f == metrics.fmr_at(imp, v)
     np.testing.assert_array_equal(fnmr, np.searchsorted(np.sort(gen), t, side="left") / gen.size)
 
 
@@ -142,10 +142,10 @@ def test_a_stream_kept_whole_gives_the_in_memory_figures_to_the_bit():
     assert s.mean == pytest.approx(imp.mean(), rel=1e-12) and s.var == pytest.approx(imp.var(), rel=1e-12)
     np.testing.assert_array_equal(np.sort(s.scores), np.sort(imp))
     for fmr in (0.5, *FMRS):  # every target, not only those up to max_fmr
-        assert s.threshold(fmr) == M.threshold_at_fmr(imp, fmr)
-    assert s.d_prime(gen) == M.d_prime(gen, imp)
-    assert s.eer(gen) == (*M.eer(gen, imp), 0.0)
-    for a, b in zip(s.det(gen), M.det_points(gen, imp)):
+        assert s.threshold(fmr) == metrics.threshold_at_fmr(imp, fmr)
+    assert s.d_prime(gen) == metrics.d_prime(gen, imp)
+    assert s.eer(gen) == (*metrics.eer(gen, imp), 0.0)
+    for a, b in zip(s.det(gen), metrics.det_points(gen, imp)):
         np.testing.assert_array_equal(a, b)
     streamed = summarise(np.array_split(imp, 4), total=imp.size, max_fmr=0.01)
     assert not streamed.exact and streamed.top.size < imp.size
@@ -167,7 +167,7 @@ def test_the_taps_ride_along_one_scan_with_the_products_scores(keep_all, budget)
     """One pass over the products feeds the summary, the export (all: spilled to a file; a seeded sample) and
     the high cells: each holds the very float32 scores of the blocks, in their order, and the products are
     made once (the counter); the false matches at every threshold the summary fixes are the scan's own."""
-    from fr_eval import streaming as S
+    from fr_eval import streaming
     from fr_eval.scan_taps import HighCells, ScoreSample, ScoreSpill
     rng = np.random.default_rng(11)
     ref, rs, probe, ps = subject_embeddings(rng, 60, 2, 3, 32, 0.1)
@@ -176,12 +176,12 @@ def test_the_taps_ride_along_one_scan_with_the_products_scores(keep_all, budget)
     r_idx, p_idx = np.flatnonzero(ref_ok), np.flatnonzero(probe_ok)
     sides = (r_idx, rs[r_idx], p_idx, ps[p_idx])
     spill, smp, high = ScoreSpill(*sides), ScoreSample(*sides, 500, 3), HighCells(r_idx, p_idx)
-    before = dict(S.PRODUCTS)
-    summary = S.summarise_cross_subject(ref, rs, probe, ps, ref_ok=ref_ok, probe_ok=probe_ok, keep_all=keep_all,
+    before = dict(streaming.PRODUCTS)
+    summary = streaming.summarise_cross_subject(ref, rs, probe, ps, ref_ok=ref_ok, probe_ok=probe_ok, keep_all=keep_all,
                                         budget_bytes=budget, taps=[spill, smp, high])
-    assert S.products_made(before) == {"cross_subject": int(ref_ok.sum() * probe_ok.sum())}  # made once
+    assert streaming.products_made(before) == {"cross_subject": int(ref_ok.sum() * probe_ok.sum())}  # made once
     # the same products made again, as the export and the differentials made them before (the reference)
-    blocks = [(b.keep_mask(), b.scores.copy()) for b in S.products(ref[r_idx], rs[r_idx], probe[p_idx], ps[p_idx],
+    blocks = [(b.keep_mask(), b.scores.copy()) for b in streaming.products(ref[r_idx], rs[r_idx], probe[p_idx], ps[p_idx],
                                                                    budget)]
     offsets = np.cumsum([0] + [k.size for k, _ in blocks])
     cells = np.concatenate([np.flatnonzero(k) + offsets[i] for i, (k, _) in enumerate(blocks)])
