@@ -45,8 +45,8 @@ CHUNK = 64
 
 
 def _products(x: np.ndarray, gallery_t: np.ndarray, out: np.ndarray) -> None:
-    """``out = x @ gallery_t`` (float32), in products of exactly :data:`CHUNK` rows."""
-    count_products("identification", len(x) * gallery_t.shape[1])
+    """``out = x @ gallery_t`` (float32), in products of exactly :data:`CHUNK` rows (counted by the caller, in
+    the thread that hands the work out: :func:`fr_eval.streaming.products_counted`)."""
     for start in range(0, len(x), CHUNK):
         part = x[start:start + CHUNK]
         if len(part) == CHUNK:
@@ -72,6 +72,7 @@ def score_matrix(search, gallery) -> np.ndarray:
     """
     x, g = np.ascontiguousarray(search, np.float32), np.ascontiguousarray(gallery, np.float32)
     out = np.empty((len(x), len(g)), np.float32)
+    count_products("identification", len(x) * len(g))
     with threadpool_limits(limits=1, user_api="blas"):
         _products(x, np.ascontiguousarray(g.T), out)
     return out
@@ -258,6 +259,7 @@ def _search_local(search, gallery, entry_subject, col, rows, out: SearchResults,
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
         for start in range(0, len(rows), step):
             at = rows[start:start + step]
+            count_products("identification", len(at) * g)
             list(pool.map(lambda ab: part(at[ab[0]:ab[1]], buf[ab[0]:ab[1]]), slices(len(at), threads)))
     return out
 
@@ -276,6 +278,7 @@ def _on_ray(search, search_subject, gallery, gallery_subject, rows, out: SearchR
         r = ray.get(part)
         out.mate_score[at], out.mate_rank[at] = r.mate_score, r.mate_rank
         out.top_score[at], out.top_entry[at] = r.top_score, r.top_entry
+    count_products("identification", len(rows) * len(gallery))  # made in the tasks' processes
     return out
 
 

@@ -24,6 +24,8 @@ conservative order statistic, and the merge is a few lines of NumPy.
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 import math
 import os
 import threading
@@ -50,6 +52,9 @@ _EMPTY_F = np.zeros(0, np.float32)
 #: shows as a count, not as a guess.
 PRODUCTS: collections.Counter = collections.Counter()
 _PRODUCTS_LOCK = threading.Lock()
+#: the counter of the run under way in this context (:func:`products_counted`): two runs in one process, on
+#: two threads, each count their own products (a difference of :data:`PRODUCTS` would mix them)
+_RUN_PRODUCTS: contextvars.ContextVar = contextvars.ContextVar("fr_eval_run_products", default=None)
 
 
 def count_products(kind: str, n: int) -> None:
@@ -68,6 +73,32 @@ def count_products(kind: str, n: int) -> None:
     """
     with _PRODUCTS_LOCK:
         PRODUCTS[kind] += int(n)
+        run = _RUN_PRODUCTS.get()
+        if run is not None:
+            run[kind] += int(n)
+
+
+@contextlib.contextmanager
+def products_counted():
+    """Count, in a counter of their own, the products made in this context (this thread, or a task that
+    copies its context) while the block runs: a run's exact count even with another run beside it in the
+    process. Products made in worker threads are counted by the thread that hands them out.
+
+    Parameters
+    ----------
+    None
+
+    Returns
+    -------
+    context manager yielding collections.Counter
+        kind -> scores made inside the block.
+    """
+    counter = collections.Counter()
+    token = _RUN_PRODUCTS.set(counter)
+    try:
+        yield counter
+    finally:
+        _RUN_PRODUCTS.reset(token)
 
 
 def products_made(since: dict) -> dict:

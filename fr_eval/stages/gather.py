@@ -43,8 +43,14 @@ class RunResult:
 
 
 def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResult:
-    """The evaluate stage's figures with everything the report shows beside them."""
-    made, t_eval = dict(streaming.PRODUCTS), time.perf_counter()
+    """The evaluate stage's figures with everything the report shows beside them; the products its stages
+    make are counted for this run alone (:func:`fr_eval.streaming.products_counted`)."""
+    with streaming.products_counted() as made:
+        return _assemble(plan, acquired, cfg, t0, made)
+
+
+def _assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float, made) -> RunResult:
+    t_eval = time.perf_counter()
     ev = evaluate(plan, acquired, export=export_plan(cfg), false_matches=cfg.report.differentials)
     timings = {"plan_and_acquire_s": t_eval - t0, "evaluate_s": time.perf_counter() - t_eval}
     samples = sample_rows(plan, acquired)
@@ -77,7 +83,7 @@ def assemble(plan: Plan, acquired: Acquired, cfg: Config, t0: float) -> RunResul
     ident = identify(plan, acquired, plan.identification, cfg.report.min_false_matches) if plan.identification else None
     if ident is not None:
         timings["identification_s"] = time.perf_counter() - t
-    context["timings"] = {**timings, "products": streaming.products_made(made),
+    context["timings"] = {**timings, "products": {k: int(v) for k, v in made.items() if v},
                           "impostor_products_needed": ev.impostor_products_needed,
                           "note": "products: scores made by matrix products from the evaluate stage on, by purpose "
                                   "(cross_subject: the impostor scans, each distinct pair of variants once when it "

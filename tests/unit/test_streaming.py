@@ -229,3 +229,36 @@ def test_the_tail_takes_ascending_scores_in_one_partition(monkeypatch):
     summ = summarise([x[:131_072], x[131_072:]], total=x.size, max_fmr=1e-5)  # k = 3
     from fr_eval.metrics import threshold_at_fmr
     assert summ.threshold(1e-5) == threshold_at_fmr(x.astype(np.float64), 1e-5)
+
+
+def test_two_runs_on_two_threads_count_their_own_products():
+    """products_counted gives each run (here two threads at once, one scanning impostors, one searching a
+    gallery on worker threads) exactly its own products, where a difference of the process-wide counter
+    mixes them."""
+    import threading
+
+    from fr_eval import identification, streaming
+    rng = np.random.default_rng(5)
+    ref, rs, probe, ps = subject_embeddings(rng, 40, 1, 2, 16, 0.1)
+    counts, start = {}, threading.Barrier(2)
+
+    def scan():
+        with streaming.products_counted() as made:
+            start.wait()
+            for _ in range(3):
+                streaming.summarise_cross_subject(ref, rs, probe, ps, budget_bytes=1 << 12)
+        counts["scan"] = dict(made)
+
+    def search():
+        with streaming.products_counted() as made:
+            start.wait()
+            for _ in range(3):
+                identification.search_gallery(probe, ps, ref, rs, k=2, budget_bytes=1 << 14, threads=2)
+        counts["search"] = dict(made)
+
+    before = dict(streaming.PRODUCTS)
+    threads = [threading.Thread(target=scan), threading.Thread(target=search)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert counts == {"scan": {"cross_subject": 3 * 40 * 80}, "search": {"identification": 3 * 80 * 40}}
+    assert streaming.products_made(before) == {"cross_subject": 3 * 40 * 80, "identification": 3 * 80 * 40}
